@@ -1,0 +1,1 @@
+//! Checked KSeF identifiers.
