@@ -95,6 +95,10 @@ pub(crate) fn generate_all(opts: &Options) -> Result<Files> {
     let mut files = Files::new();
     crate::openapi::generate(&opts.spec, &mut files)?;
     crate::xml::generate(&opts.xsd_dir, &mut files)?;
+    files.insert(
+        Path::new(GENERATED_DIR).join("mod.rs"),
+        rustfmt(GENERATED_MOD_RS)?,
+    );
     Ok(files)
 }
 
@@ -110,6 +114,14 @@ pub(crate) fn stale_files(root: &Path, files: &Files) -> Result<Vec<PathBuf>> {
     stale.extend(orphans(root, files)?);
     Ok(stale)
 }
+
+/// `generated/mod.rs`: the JSON modules always, the XML modules behind the `xml` feature.
+const GENERATED_MOD_RS: &str = "
+pub mod operations;
+pub mod types;
+#[cfg(feature = \"xml\")]
+pub mod xml;
+";
 
 /// The directory whose every file is generated.
 pub(crate) const GENERATED_DIR: &str = "crates/ksef-model/src/generated";

@@ -24,6 +24,8 @@ mod operation;
 pub mod values;
 
 pub use generated::{operations, types};
+#[cfg(feature = "xml")]
+pub use generated::xml;
 pub use operation::{
     Auth, Body, ContentKind, Method, Operation, RateLimit, RateLimitGroup, RequestError,
     ResponseError,
