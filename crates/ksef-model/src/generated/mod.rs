@@ -4,3 +4,6 @@
 pub mod operations {}
 /// Schema types.
 pub mod types {}
+/// XML documents.
+#[cfg(feature = "xml")]
+pub mod xml {}
