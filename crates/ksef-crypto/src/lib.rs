@@ -1,9 +1,111 @@
 //! Local cryptography for KSeF API 2.0, with no HTTP in it.
 //!
-//! This crate will hold what KSeF asks a client to compute on its own side: the per-session AES-256
-//! key and its RSA-OAEP wrapping for the Ministry's certificate, streaming AES-256-CBC encryption with
-//! SHA-256 file metadata in one pass, KSeF-token encryption, batch packaging into encrypted parts,
-//! certificate signing requests and QR verification links.
+//! What KSeF asks a client to compute on its own side, and what a simulator needs to undo it:
 //!
-//! Work in progress: see the ksef-crypto issue for what lands here.
+//! - [`SessionKey`]: the per-session AES-256 key and IV, from the operating system's CSPRNG,
+//!   zeroized on drop. [`SessionKey::wrap`] encrypts it with RSAES-OAEP (SHA-256, MGF1-SHA-256,
+//!   empty label) for a Ministry certificate; [`WrappedSessionKey::to_encryption_info`] gives the
+//!   base64 fields of the spec's `EncryptionInfo`, and [`WrappedSessionKey::unwrap_with`] reverses
+//!   it with a [`PrivateKey`].
+//! - [`encrypt_ksef_token`]: the `encryptedToken` of `/auth/ksef-token`, RSA-OAEP of
+//!   `"{token}|{challengeTimestampMs}"`; [`decrypt_ksef_token`] for the other side.
+//! - [`MinistryCertificates`]: the entries of `/security/public-key-certificates`
+//!   ([`CertificateEntry`]) parsed, and [`MinistryCertificates::select`] to pick the one to use.
+//! - Streaming AES-256-CBC with PKCS#7 padding in both directions, as [`std::io::Write`] adapters
+//!   ([`EncryptingWriter`], [`DecryptingWriter`]), [`std::io::Read`] adapters
+//!   ([`EncryptingReader`], [`DecryptingReader`]) and, with the `tokio` feature, their
+//!   `tokio::io` counterparts (`AsyncEncryptingWriter`, `AsyncDecryptingWriter`,
+//!   `AsyncEncryptingReader`, `AsyncDecryptingReader`). One pass yields the [`FileMetadata`]
+//!   (SHA-256 and size) of both the plaintext and the ciphertext, as [`EncryptionMetadata`].
+//!
+//! # The ciphertext carries no IV
+//!
+//! KSeF's prose says the IV is prefixed to the ciphertext, but the API sends it separately in
+//! `EncryptionInfo.initializationVector`, both official clients produce ciphertext without it, and
+//! the spec's batch example (16037 plaintext bytes, 16048 encrypted) only adds up without a prefix.
+//! Here the ciphertext is the raw CBC output: `n` bytes encrypt to `(n / 16 + 1) * 16`.
+//!
+//! # RSA only
+//!
+//! Encryption to the Ministry is implemented for RSA keys only. The Ministry publishes RSA
+//! certificates and documents RSA-OAEP only; the official clients also carry an EC scheme (ECDH on
+//! P-256 with AES-256-GCM), but it is undocumented and the two clients implement it differently
+//! (different key derivation, different placement of the GCM tag), so implementing it would be a
+//! guess. Certificates with EC keys still parse; encrypting with one fails with
+//! [`Error::UnsupportedKeyType`].
+//!
+//! # Example
+//!
+//! Encrypting an invoice for an online session, in one pass that also yields the hashes and sizes
+//! the request declares:
+//!
+//! ```
+//! use std::io::Write as _;
+//! use ksef_crypto::{EncryptingWriter, SessionKey};
+//!
+//! # fn main() -> Result<(), ksef_crypto::Error> {
+//! let key = SessionKey::generate()?;
+//! let invoice = b"<Faktura>...</Faktura>";
+//!
+//! let mut writer = EncryptingWriter::new(Vec::new(), &key);
+//! writer.write_all(invoice)?;
+//! let (ciphertext, metadata) = writer.finish()?;
+//!
+//! assert_eq!(metadata.plaintext.size, invoice.len() as u64); // invoiceSize
+//! assert_eq!(metadata.ciphertext.size, 32); // encryptedInvoiceSize: padded, no IV prefix
+//! let _invoice_hash = metadata.plaintext.sha256_base64(); // invoiceHash
+//! let _encrypted_hash = metadata.ciphertext.sha256_base64(); // encryptedInvoiceHash
+//!
+//! let (plaintext, _) = key.decrypt_to_vec(&ciphertext)?;
+//! assert_eq!(plaintext, invoice);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Choosing the Ministry certificate and wrapping the session key for `EncryptionInfo` (the
+//! certificate listing comes from `GET /security/public-key-certificates`):
+//!
+//! ```no_run
+//! use ksef_crypto::{CertificateEntry, CertificateUsage, MinistryCertificates, SessionKey};
+//!
+//! # fn main() -> Result<(), ksef_crypto::Error> {
+//! # let listing: Vec<CertificateEntry> = Vec::new();
+//! let certificates = MinistryCertificates::from_entries(&listing)?;
+//! let certificate =
+//!     certificates.select(CertificateUsage::SymmetricKeyEncryption, std::time::SystemTime::now().into())?;
+//! let key = SessionKey::generate()?;
+//! let info = key.wrap(certificate)?.to_encryption_info();
+//! // info.encrypted_symmetric_key, info.initialization_vector, info.public_key_id
+//! # let _ = info;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "tokio")]
+mod async_stream;
+mod certificate;
+mod engine;
+mod error;
+mod keys;
+mod metadata;
+mod session_key;
+mod stream;
+mod token;
+
+#[cfg(feature = "tokio")]
+pub use async_stream::{
+    AsyncDecryptingReader, AsyncDecryptingWriter, AsyncEncryptingReader, AsyncEncryptingWriter,
+};
+pub use certificate::{
+    CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates,
+};
+pub use error::{BoxError, Error, Result};
+pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};
+pub use metadata::{EncryptionMetadata, FileHasher, FileMetadata, file_metadata};
+pub use session_key::{EncryptionInfo, IV_LEN, KEY_LEN, SessionKey, WrappedSessionKey};
+pub use stream::{DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter};
+pub use token::{
+    DecryptedKsefToken, EncryptedKsefToken, decrypt_ksef_token, encrypt_ksef_token,
+    encrypt_ksef_token_with_key,
+};

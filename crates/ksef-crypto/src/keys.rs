@@ -1,0 +1,310 @@
+//! RSA keys and RSAES-OAEP (SHA-256, MGF1-SHA-256, empty label).
+//!
+//! Only RSA is implemented. The Ministry publishes RSA certificates, and KSeF's documentation
+//! describes RSA-OAEP only. The official clients also carry an EC scheme (ephemeral P-256 ECDH plus
+//! AES-256-GCM), but the Ministry has not documented it and the two clients disagree on it (one
+//! hashes the shared secret into the AES key and puts the tag before the ciphertext, the other uses
+//! the raw shared secret and appends the tag). Implementing either would be guessing, so an EC key
+//! is parsed (certificate listings may carry one) but any attempt to encrypt with it fails with
+//! [`Error::UnsupportedKeyType`].
+
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use rsa::rand_core::OsRng;
+use rsa::traits::PublicKeyParts;
+use x509_parser::oid_registry::{OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION};
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+use zeroize::Zeroizing;
+
+use crate::error::{Cause, Error, Result};
+
+/// Length of a SHA-256 digest, the OAEP hash.
+const OAEP_HASH_LEN: usize = 32;
+
+fn oaep() -> rsa::Oaep {
+    // `Oaep::new` uses the same digest for the label hash and MGF1, with an empty label.
+    rsa::Oaep::new::<sha2::Sha256>()
+}
+
+/// The algorithm of a [`PublicKey`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyAlgorithm {
+    /// An RSA key (the only kind this crate encrypts with).
+    Rsa {
+        /// Size of the modulus in bits.
+        bits: usize,
+    },
+    /// An elliptic-curve key (`id-ecPublicKey`); not supported for encryption.
+    Ec {
+        /// The named curve's OID in dotted form, if the key names one.
+        curve: Option<String>,
+    },
+    /// Any other algorithm; not supported for encryption.
+    Other {
+        /// The algorithm's OID in dotted form.
+        oid: String,
+    },
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rsa { bits } => write!(f, "RSA ({bits} bits)"),
+            Self::Ec { curve: Some(curve) } => write!(f, "EC (curve {curve})"),
+            Self::Ec { curve: None } => f.write_str("EC"),
+            Self::Other { oid } => write!(f, "OID {oid}"),
+        }
+    }
+}
+
+/// A public key taken from a certificate or a SubjectPublicKeyInfo.
+///
+/// Any algorithm is accepted when parsing, but only RSA keys can encrypt; the others report
+/// [`Error::UnsupportedKeyType`] when used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    inner: PublicKeyInner,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum PublicKeyInner {
+    Rsa(rsa::RsaPublicKey),
+    Unsupported(KeyAlgorithm),
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("algorithm", &self.algorithm())
+            .finish()
+    }
+}
+
+impl PublicKey {
+    /// Parses a DER-encoded SubjectPublicKeyInfo (as found in certificates and `PUBLIC KEY` PEM).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PublicKeyParse`] if the bytes are not a SubjectPublicKeyInfo or the RSA key in it is
+    /// malformed.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        let (rest, spki) =
+            SubjectPublicKeyInfo::from_der(der).map_err(|e| Error::PublicKeyParse {
+                source: Box::new(e),
+            })?;
+        if !rest.is_empty() {
+            return Err(Error::PublicKeyParse {
+                source: Box::new(Cause("trailing bytes after the SubjectPublicKeyInfo")),
+            });
+        }
+        Self::from_parsed_spki(&spki)
+    }
+
+    pub(crate) fn from_parsed_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self> {
+        let oid = &spki.algorithm.algorithm;
+        let inner = if *oid == OID_PKCS1_RSAENCRYPTION {
+            let key = rsa::RsaPublicKey::from_public_key_der(spki.raw).map_err(|e| {
+                Error::PublicKeyParse {
+                    source: Box::new(e),
+                }
+            })?;
+            PublicKeyInner::Rsa(key)
+        } else if *oid == OID_KEY_TYPE_EC_PUBLIC_KEY {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            PublicKeyInner::Unsupported(KeyAlgorithm::Ec { curve })
+        } else {
+            PublicKeyInner::Unsupported(KeyAlgorithm::Other {
+                oid: oid.to_id_string(),
+            })
+        };
+        Ok(Self { inner })
+    }
+
+    /// The key's algorithm (and, for RSA, its size).
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match &self.inner {
+            PublicKeyInner::Rsa(key) => KeyAlgorithm::Rsa {
+                bits: key.size() * 8,
+            },
+            PublicKeyInner::Unsupported(algorithm) => algorithm.clone(),
+        }
+    }
+
+    /// The longest message, in bytes, that [`PublicKey::encrypt_oaep`] accepts under this key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedKeyType`] for keys other than RSA.
+    pub fn max_oaep_message_len(&self) -> Result<usize> {
+        let key = self.rsa()?;
+        Ok(key.size().saturating_sub(2 * OAEP_HASH_LEN + 2))
+    }
+
+    /// Encrypts `message` with RSAES-OAEP (SHA-256, MGF1-SHA-256, empty label), the scheme KSeF
+    /// uses for session keys and KSeF tokens. The output is randomized.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedKeyType`] for keys other than RSA, [`Error::MessageTooLong`] when the
+    /// message does not fit the key, [`Error::RsaEncryption`] if the RSA library fails (for example
+    /// the random number generator).
+    pub fn encrypt_oaep(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let max = self.max_oaep_message_len()?;
+        if message.len() > max {
+            return Err(Error::MessageTooLong {
+                len: message.len(),
+                max,
+            });
+        }
+        self.rsa()?
+            .encrypt(&mut OsRng, oaep(), message)
+            .map_err(|e| Error::RsaEncryption {
+                source: Box::new(e),
+            })
+    }
+
+    fn rsa(&self) -> Result<&rsa::RsaPublicKey> {
+        match &self.inner {
+            PublicKeyInner::Rsa(key) => Ok(key),
+            PublicKeyInner::Unsupported(algorithm) => Err(Error::UnsupportedKeyType {
+                algorithm: algorithm.to_string(),
+            }),
+        }
+    }
+}
+
+/// An RSA private key, for decrypting what was encrypted to the matching certificate (the
+/// simulator's side of KSeF, and tests).
+///
+/// The key material is zeroized on drop and never printed: `Debug` shows only the key size.
+///
+/// Decryption uses the `rsa` crate, whose RSA decryption is not constant-time (the "Marvin"
+/// timing side channel, RUSTSEC-2023-0071). That is acceptable for a local simulator and tests,
+/// but do not expose this decryption as a network service to untrusted parties.
+#[derive(Clone)]
+pub struct PrivateKey {
+    inner: rsa::RsaPrivateKey,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("bits", &(self.inner.size() * 8))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateKey {
+    /// Generates a fresh RSA key of `bits` bits (at least 2048 for anything but tests) with the
+    /// operating system's random number generator.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKey`] if the size is not supported or generation fails.
+    pub fn generate(bits: usize) -> Result<Self> {
+        let inner = rsa::RsaPrivateKey::new(&mut OsRng, bits).map_err(|e| Error::PrivateKey {
+            bits,
+            source: Box::new(e),
+        })?;
+        Ok(Self { inner })
+    }
+
+    /// Decodes a DER-encoded PKCS#8 `PrivateKeyInfo` holding an RSA key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKeyParse`] if the bytes are not such a key.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        rsa::RsaPrivateKey::from_pkcs8_der(der)
+            .map(|inner| Self { inner })
+            .map_err(|e| Error::PrivateKeyParse {
+                format: "PKCS#8 DER",
+                source: Box::new(e),
+            })
+    }
+
+    /// Decodes a PEM `PRIVATE KEY` (PKCS#8) holding an RSA key, as written by `openssl genpkey`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKeyParse`] if the text is not such a key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
+        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .map(|inner| Self { inner })
+            .map_err(|e| Error::PrivateKeyParse {
+                format: "PKCS#8 PEM",
+                source: Box::new(e),
+            })
+    }
+
+    /// Decodes a DER-encoded PKCS#1 `RSAPrivateKey`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKeyParse`] if the bytes are not such a key.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
+        rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map(|inner| Self { inner })
+            .map_err(|e| Error::PrivateKeyParse {
+                format: "PKCS#1 DER",
+                source: Box::new(e),
+            })
+    }
+
+    /// Decodes a PEM `RSA PRIVATE KEY` (PKCS#1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKeyParse`] if the text is not such a key.
+    pub fn from_pkcs1_pem(pem: &str) -> Result<Self> {
+        rsa::RsaPrivateKey::from_pkcs1_pem(pem)
+            .map(|inner| Self { inner })
+            .map_err(|e| Error::PrivateKeyParse {
+                format: "PKCS#1 PEM",
+                source: Box::new(e),
+            })
+    }
+
+    /// Encodes the key as DER PKCS#8 (e.g. to build a test certificate for it); the buffer is
+    /// zeroized on drop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKey`] if encoding fails.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let doc = self.inner.to_pkcs8_der().map_err(|e| Error::PrivateKey {
+            bits: self.inner.size() * 8,
+            source: Box::new(e),
+        })?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey {
+            inner: PublicKeyInner::Rsa(self.inner.to_public_key()),
+        }
+    }
+
+    /// Decrypts an RSAES-OAEP (SHA-256, MGF1-SHA-256, empty label) ciphertext; the plaintext is
+    /// zeroized on drop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RsaDecryption`] for a wrong key or a damaged ciphertext.
+    pub fn decrypt_oaep(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.inner
+            .decrypt(oaep(), ciphertext)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::RsaDecryption {
+                ciphertext_len: ciphertext.len(),
+            })
+    }
+}
