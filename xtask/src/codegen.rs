@@ -43,7 +43,9 @@ impl Options {
                 "--xsd-dir" => {
                     opts.xsd_dir = it.next().context("--xsd-dir needs a path")?.into();
                 }
-                other => bail!("unknown option `{other}` (known: --check, --spec PATH, --xsd-dir DIR)"),
+                other => {
+                    bail!("unknown option `{other}` (known: --check, --spec PATH, --xsd-dir DIR)")
+                }
             }
         }
         Ok(opts)
@@ -66,7 +68,9 @@ pub(crate) fn run(opts: &Options) -> Result<ExitCode> {
         for path in &stale {
             eprintln!("stale: {}", path.display());
         }
-        eprintln!("generated files are out of date; run `cargo xtask codegen` and commit the result");
+        eprintln!(
+            "generated files are out of date; run `cargo xtask codegen` and commit the result"
+        );
         return Ok(ExitCode::FAILURE);
     }
     let mut written = 0;
@@ -173,4 +177,48 @@ pub(crate) fn rustfmt(source: &str) -> Result<String> {
         );
     }
     String::from_utf8(output.stdout).context("rustfmt output is not UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo test` alone catches generated code that is stale against the spec and schemas.
+    #[test]
+    fn generated_files_are_fresh() {
+        let opts = Options::parse(&[]).expect("default options");
+        let files = generate_all(&opts).expect("codegen runs");
+        let stale = stale_files(&project_root(), &files).expect("compare");
+        assert!(
+            stale.is_empty(),
+            "stale generated files {stale:?}: run `cargo xtask codegen` and commit the result"
+        );
+    }
+
+    #[test]
+    fn stale_detection_sees_edits_and_orphans() {
+        let dir = std::env::temp_dir().join(format!("ksef-codegen-test-{}", std::process::id()));
+        let generated = dir.join(GENERATED_DIR);
+        std::fs::create_dir_all(&generated).unwrap();
+        let mut files = Files::new();
+        files.insert(
+            PathBuf::from(GENERATED_DIR).join("a.rs"),
+            "fn a() {}\n".into(),
+        );
+        std::fs::write(generated.join("a.rs"), "fn a() {}\n").unwrap();
+        assert!(stale_files(&dir, &files).unwrap().is_empty());
+        std::fs::write(generated.join("a.rs"), "fn a() { /* edited */ }\n").unwrap();
+        assert_eq!(stale_files(&dir, &files).unwrap().len(), 1);
+        std::fs::write(generated.join("a.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(generated.join("orphan.rs"), "").unwrap();
+        let stale = stale_files(&dir, &files).unwrap();
+        assert_eq!(stale, vec![PathBuf::from(GENERATED_DIR).join("orphan.rs")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rustfmt_adds_the_preamble_and_formats() {
+        let out = rustfmt("fn  a( ){}").unwrap();
+        assert_eq!(out, format!("{PREAMBLE}\n\nfn a() {{}}\n"));
+    }
 }

@@ -1,12 +1,1473 @@
 //! Generation of the JSON models and operation descriptors from the OpenAPI spec.
+//!
+//! Inputs: the spec, `openapi/operations.toml` (our names for its operations) and `openapi/types.toml`
+//! (schemas implemented by hand, secret fields). Outputs: `generated/types.rs`,
+//! `generated/operations.rs`, the schema dispatch table used by the example tests, and
+//! `openapi/spec.lock`.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
-use crate::codegen::Files;
+use crate::codegen::{Files, GENERATED_DIR, rustfmt};
+use crate::{project_root, read};
 
-/// Adds the generated JSON modules to `files`.
-pub(crate) fn generate(_spec: &Path, _files: &mut Files) -> Result<()> {
+/// Adds the generated JSON modules and the spec lock to `files`.
+pub(crate) fn generate(spec_path: &Path, files: &mut Files) -> Result<()> {
+    let spec = Spec::load(spec_path)?;
+    let names = OperationsFile::load(&project_root().join("openapi/operations.toml"))?;
+    let config = TypesFile::load(&project_root().join("openapi/types.toml"))?;
+    let out = Generator::new(&spec, &config)?.run(&names)?;
+    let dir = PathBuf::from(GENERATED_DIR);
+    files.insert(dir.join("types.rs"), rustfmt(&out.types)?);
+    files.insert(dir.join("operations.rs"), rustfmt(&out.operations)?);
+    files.insert(
+        PathBuf::from("crates/ksef-model/tests/support/schemas.rs"),
+        rustfmt(&out.schema_dispatch)?,
+    );
+    files.insert(PathBuf::from("openapi/spec.lock"), spec.lock_file());
     Ok(())
+}
+
+/// A loaded spec with the facts the lock records.
+pub(crate) struct Spec {
+    pub(crate) doc: Value,
+    sha256: String,
+    info_version: String,
+    api_version: Option<String>,
+}
+
+impl Spec {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "reading the OpenAPI spec {} (set KSEF_SPEC or --spec)",
+                path.display()
+            )
+        })?;
+        let doc: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {} as JSON", path.display()))?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let info = doc.get("info").context("the spec has no `info`")?;
+        let info_version = info
+            .get("version")
+            .and_then(Value::as_str)
+            .context("the spec has no info.version")?
+            .to_owned();
+        // The API's own version is only in the description ("**Wersja API:** 2.6.0 (build ...)").
+        let api_version = info
+            .get("description")
+            .and_then(Value::as_str)
+            .and_then(|d| d.split("Wersja API:**").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        Ok(Spec {
+            doc,
+            sha256,
+            info_version,
+            api_version,
+        })
+    }
+
+    fn lock_file(&self) -> String {
+        let mut out = String::from(
+            "# The spec the generated models came from; written by `cargo xtask codegen`.\n",
+        );
+        let _ = writeln!(out, "info_version = \"{}\"", self.info_version);
+        if let Some(v) = &self.api_version {
+            let _ = writeln!(out, "api_version = \"{v}\"");
+        }
+        let _ = writeln!(out, "sha256 = \"{}\"", self.sha256);
+        out
+    }
+
+    fn schemas(&self) -> Result<&Map<String, Value>> {
+        self.doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .context("the spec has no components.schemas")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[derive(Deserialize)]
+struct OperationsFile {
+    operation: Vec<OperationName>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct OperationName {
+    method: String,
+    path: String,
+    name: String,
+    #[serde(rename = "type")]
+    type_name: String,
+    #[serde(default)]
+    idempotent: bool,
+    token: Option<String>,
+}
+
+impl OperationsFile {
+    fn load(path: &Path) -> Result<Self> {
+        toml::from_str(&read(path)?).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypesFile {
+    values: BTreeMap<String, String>,
+    secrets: Secrets,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Secrets {
+    fields: Vec<String>,
+}
+
+impl TypesFile {
+    fn load(path: &Path) -> Result<Self> {
+        toml::from_str(&read(path)?).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// The three generated sources.
+pub(crate) struct Output {
+    pub(crate) types: String,
+    pub(crate) operations: String,
+    pub(crate) schema_dispatch: String,
+}
+
+/// A Rust type for a schema or property.
+#[derive(Debug, Clone, PartialEq)]
+enum Ty {
+    Named(String),
+    String,
+    Bool,
+    I32,
+    I64,
+    F64,
+    DateTime,
+    Date,
+    Vec(Box<Ty>),
+    Map(Box<Ty>),
+    Json,
+    Opt(Box<Ty>),
+}
+
+impl Ty {
+    fn render(&self) -> String {
+        match self {
+            Ty::Named(n) => n.clone(),
+            Ty::String => "String".into(),
+            Ty::Bool => "bool".into(),
+            Ty::I32 => "i32".into(),
+            Ty::I64 => "i64".into(),
+            Ty::F64 => "f64".into(),
+            Ty::DateTime => "chrono::DateTime<chrono::FixedOffset>".into(),
+            Ty::Date => "chrono::NaiveDate".into(),
+            Ty::Vec(t) => format!("Vec<{}>", t.render()),
+            Ty::Map(t) => format!("std::collections::BTreeMap<String, {}>", t.render()),
+            Ty::Json => "serde_json::Value".into(),
+            Ty::Opt(t) => format!("Option<{}>", t.render()),
+        }
+    }
+
+    /// Named types this type mentions.
+    fn named(&self, out: &mut BTreeSet<String>) {
+        match self {
+            Ty::Named(n) => {
+                out.insert(n.clone());
+            }
+            Ty::Vec(t) | Ty::Map(t) | Ty::Opt(t) => t.named(out),
+            _ => {}
+        }
+    }
+}
+
+/// One field of a generated struct.
+struct Field {
+    json: String,
+    rust: String,
+    ty: Ty,
+    required: bool,
+    nullable: bool,
+    doc: Option<String>,
+    secret: bool,
+}
+
+/// What a schema becomes.
+enum Item {
+    Struct {
+        doc: Option<String>,
+        fields: Vec<Field>,
+    },
+    Enum {
+        doc: Option<String>,
+        values: Vec<String>,
+    },
+    OneOf {
+        doc: Option<String>,
+        variants: Vec<(String, String)>,
+        tag: Option<String>,
+    },
+    StringNewtype {
+        doc: Option<String>,
+    },
+    IntNewtype {
+        doc: Option<String>,
+        ty: Ty,
+    },
+    Value {
+        path: String,
+    },
+}
+
+struct Generator<'a> {
+    spec: &'a Spec,
+    config: &'a TypesFile,
+    schemas: &'a Map<String, Value>,
+    items: BTreeMap<String, Item>,
+    secrets: BTreeSet<(String, String)>,
+}
+
+impl<'a> Generator<'a> {
+    fn new(spec: &'a Spec, config: &'a TypesFile) -> Result<Self> {
+        let schemas = spec.schemas()?;
+        let mut secrets = BTreeSet::new();
+        for field in &config.secrets.fields {
+            let (ty, name) = field.split_once('.').with_context(|| {
+                format!("openapi/types.toml: secret `{field}` is not Type.field")
+            })?;
+            let known = schemas
+                .get(ty)
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.get(name))
+                .is_some();
+            if !known {
+                bail!("openapi/types.toml: secret field `{field}` names no property of the spec");
+            }
+            secrets.insert((ty.to_owned(), name.to_owned()));
+        }
+        for name in config.values.keys() {
+            if !schemas.contains_key(name) {
+                bail!("openapi/types.toml: value type `{name}` names no schema of the spec");
+            }
+        }
+        Ok(Generator {
+            spec,
+            config,
+            schemas,
+            items: BTreeMap::new(),
+            secrets,
+        })
+    }
+
+    fn run(mut self, names: &OperationsFile) -> Result<Output> {
+        for (name, schema) in self.schemas {
+            let item = self
+                .schema_item(name, schema)
+                .with_context(|| format!("schema `{name}`"))?;
+            self.items.insert(name.clone(), item);
+        }
+        let operations = self.operations(names)?;
+        let types = self.render_types()?;
+        let schema_dispatch = self.render_dispatch();
+        Ok(Output {
+            types,
+            operations,
+            schema_dispatch,
+        })
+    }
+
+    fn schema_item(&mut self, name: &str, schema: &Value) -> Result<Item> {
+        let doc = doc_of(schema);
+        if let Some(path) = self.config.values.get(name) {
+            return Ok(Item::Value { path: path.clone() });
+        }
+        if let Some(values) = schema.get("enum") {
+            let values = values
+                .as_array()
+                .context("`enum` is not an array")?
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .context("only string enums are supported")
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Item::Enum { doc, values });
+        }
+        if let Some(parts) = schema.get("oneOf") {
+            let mut variants = Vec::new();
+            for part in parts.as_array().context("`oneOf` is not an array")? {
+                let target = ref_name(part).context("`oneOf` members must be $refs")?;
+                variants.push((pascal(&target), target));
+            }
+            let tag = schema
+                .pointer("/discriminator/propertyName")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            return Ok(Item::OneOf { doc, variants, tag });
+        }
+        if schema.get("properties").is_some() || schema.get("allOf").is_some() {
+            let fields = self.struct_fields(name, schema)?;
+            return Ok(Item::Struct { doc, fields });
+        }
+        match schema.get("type").and_then(Value::as_str) {
+            Some("string") => Ok(Item::StringNewtype { doc }),
+            Some("integer") => Ok(Item::IntNewtype {
+                doc,
+                ty: int_type(schema),
+            }),
+            Some("object") => Ok(Item::Struct {
+                doc,
+                fields: Vec::new(),
+            }),
+            other => bail!("unsupported schema shape (type {other:?})"),
+        }
+    }
+
+    /// The fields of an object schema, with `allOf` members flattened in order.
+    fn struct_fields(&mut self, owner: &str, schema: &Value) -> Result<Vec<Field>> {
+        let mut fields = Vec::new();
+        if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+            for part in parts {
+                let resolved = match ref_name(part) {
+                    Some(target) => self
+                        .schemas
+                        .get(&target)
+                        .with_context(|| format!("allOf refers to unknown schema `{target}`"))?
+                        .clone(),
+                    None => part.clone(),
+                };
+                fields.extend(self.struct_fields(owner, &resolved)?);
+            }
+        }
+        let required: BTreeSet<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (json, prop) in props {
+                let (ty, nullable) = self
+                    .prop_type(owner, json, prop)
+                    .with_context(|| format!("property `{json}`"))?;
+                let mut doc = doc_of(prop);
+                if prop.get("deprecated").and_then(Value::as_bool) == Some(true) {
+                    let note = "**Deprecated** in the spec.".to_owned();
+                    doc = Some(match doc {
+                        Some(d) => format!("{d}\n\n{note}"),
+                        None => note,
+                    });
+                }
+                fields.push(Field {
+                    rust: snake(json),
+                    json: json.clone(),
+                    ty,
+                    required: required.contains(json.as_str()),
+                    nullable,
+                    doc,
+                    secret: self.secrets.contains(&(owner.to_owned(), json.clone())),
+                });
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for f in &fields {
+            if !seen.insert(f.rust.clone()) {
+                bail!("two properties map to the Rust field `{}`", f.rust);
+            }
+        }
+        Ok(fields)
+    }
+
+    /// The type of a property; inline objects and enums become named items `{Owner}{Property}`.
+    fn prop_type(&mut self, owner: &str, prop_name: &str, p: &Value) -> Result<(Ty, bool)> {
+        let nullable = p.get("nullable").and_then(Value::as_bool) == Some(true);
+        if let Some(target) = ref_name(p) {
+            return Ok((Ty::Named(self.checked_ref(&target)?), nullable));
+        }
+        if let Some(parts) = p.get("allOf").and_then(Value::as_array) {
+            if let [single] = parts.as_slice()
+                && let Some(target) = ref_name(single)
+            {
+                return Ok((Ty::Named(self.checked_ref(&target)?), nullable));
+            }
+            let name = format!("{owner}{}", pascal(prop_name));
+            let fields = self.struct_fields(&name, p)?;
+            self.items.insert(
+                name.clone(),
+                Item::Struct {
+                    doc: doc_of(p),
+                    fields,
+                },
+            );
+            return Ok((Ty::Named(name), nullable));
+        }
+        if p.get("oneOf").is_some() || p.get("anyOf").is_some() {
+            bail!("inline oneOf/anyOf is not supported: give it a schema of its own");
+        }
+        if p.get("enum").is_some() || p.get("properties").is_some() {
+            let name = format!("{owner}{}", pascal(prop_name));
+            let item = self.schema_item(&name, p)?;
+            self.items.insert(name.clone(), item);
+            return Ok((Ty::Named(name), nullable));
+        }
+        let ty = match p.get("type").and_then(Value::as_str) {
+            Some("string") => match p.get("format").and_then(Value::as_str) {
+                Some("date-time") => Ty::DateTime,
+                Some("date") => Ty::Date,
+                _ => Ty::String,
+            },
+            Some("integer") => int_type(p),
+            Some("number") => Ty::F64,
+            Some("boolean") => Ty::Bool,
+            Some("array") => {
+                let items = p.get("items").context("array without items")?;
+                let (inner, inner_nullable) = self.prop_type(owner, prop_name, items)?;
+                Ty::Vec(Box::new(wrap_opt(inner, inner_nullable)))
+            }
+            Some("object") => match p.get("additionalProperties") {
+                Some(Value::Object(ap)) if ap.get("type").is_none() && ap.get("$ref").is_none() => {
+                    Ty::Map(Box::new(Ty::Json))
+                }
+                Some(ap @ Value::Object(_)) => {
+                    let (inner, inner_nullable) = self.prop_type(owner, prop_name, ap)?;
+                    Ty::Map(Box::new(wrap_opt(inner, inner_nullable)))
+                }
+                _ => Ty::Json,
+            },
+            other => bail!("unsupported property type {other:?}"),
+        };
+        Ok((ty, nullable))
+    }
+
+    fn checked_ref(&self, target: &str) -> Result<String> {
+        if !self.schemas.contains_key(target) {
+            bail!("reference to unknown schema `{target}`");
+        }
+        Ok(target.to_owned())
+    }
+
+    /// Types that (transitively) hold an `f64`, so cannot derive `Eq`.
+    fn non_eq_types(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        loop {
+            let before = out.len();
+            for (name, item) in &self.items {
+                if let Item::Struct { fields, .. } = item {
+                    let tainted = fields.iter().any(|f| {
+                        let mut named = BTreeSet::new();
+                        f.ty.named(&mut named);
+                        ty_has_float(&f.ty) || named.iter().any(|n| out.contains(n))
+                    });
+                    if tainted {
+                        out.insert(name.clone());
+                    }
+                }
+            }
+            if out.len() == before {
+                return out;
+            }
+        }
+    }
+
+    fn render_types(&self) -> Result<String> {
+        let non_eq = self.non_eq_types();
+        let mut out = String::new();
+        out.push_str(
+            "//! One type per schema of the KSeF OpenAPI spec (`components.schemas`).\n//!\n\
+             //! Documentation comes from the spec's descriptions (Polish, as the Ministry wrote them).\n\n\
+             #![allow(clippy::too_many_arguments, clippy::large_enum_variant, rustdoc::bare_urls)]\n\n",
+        );
+        let values: Vec<&str> = self
+            .items
+            .values()
+            .filter_map(|i| match i {
+                Item::Value { path } => Some(path.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !values.is_empty() {
+            let _ = writeln!(out, "pub use crate::values::{{{}}};\n", values.join(", "));
+        }
+        for (name, item) in &self.items {
+            match item {
+                Item::Value { .. } => {}
+                Item::Struct { doc, fields } => render_struct(
+                    &mut out,
+                    name,
+                    doc.as_deref(),
+                    fields,
+                    !non_eq.contains(name),
+                ),
+                Item::Enum { doc, values } => render_enum(&mut out, name, doc.as_deref(), values)?,
+                Item::OneOf { doc, variants, tag } => {
+                    render_one_of(&mut out, name, doc.as_deref(), variants, tag.as_deref())
+                }
+                Item::StringNewtype { doc } => {
+                    render_string_newtype(&mut out, name, doc.as_deref())
+                }
+                Item::IntNewtype { doc, ty } => {
+                    render_int_newtype(&mut out, name, doc.as_deref(), ty)
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A test-support function mapping a schema name to a JSON round trip through its type.
+    fn render_dispatch(&self) -> String {
+        let mut out = String::from(
+            "//! Round-trips JSON through the generated type of a schema, by schema name.\n\n\
+             use ksef_model::types;\n\n\
+             /// Deserializes `json` as the type of `schema` and serializes it back; `None` for an \
+             unknown schema.\n\
+             pub fn roundtrip(schema: &str, json: &serde_json::Value) -> Option<Result<serde_json::Value, String>> {\n\
+             fn rt<T: serde::de::DeserializeOwned + serde::Serialize>(json: &serde_json::Value) -> Result<serde_json::Value, String> {\n\
+             let value: T = serde_json::from_value(json.clone()).map_err(|e| e.to_string())?;\n\
+             serde_json::to_value(&value).map_err(|e| e.to_string())\n}\n\
+             Some(match schema {\n",
+        );
+        for name in self.schemas.keys() {
+            let _ = writeln!(out, "{name:?} => rt::<types::{name}>(json),");
+        }
+        out.push_str("_ => return None,\n})\n}\n\n");
+        let _ = writeln!(
+            out,
+            "/// Every schema name of the spec the types were generated from.\npub const SCHEMAS: &[&str] = &[{}];",
+            self.schemas
+                .keys()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        out
+    }
+
+    fn operations(&mut self, names: &OperationsFile) -> Result<String> {
+        let paths = self
+            .spec
+            .doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .context("the spec has no paths")?;
+        let mut by_key: BTreeMap<(String, String), &OperationName> = BTreeMap::new();
+        for n in &names.operation {
+            if by_key
+                .insert((n.method.to_uppercase(), n.path.clone()), n)
+                .is_some()
+            {
+                bail!(
+                    "openapi/operations.toml names {} {} twice",
+                    n.method,
+                    n.path
+                );
+            }
+        }
+        let mut ids = BTreeSet::new();
+        let mut types = BTreeSet::new();
+        for n in &names.operation {
+            if !ids.insert(&n.name) {
+                bail!("openapi/operations.toml uses the name `{}` twice", n.name);
+            }
+            if !types.insert(&n.type_name) {
+                bail!(
+                    "openapi/operations.toml uses the type `{}` twice",
+                    n.type_name
+                );
+            }
+        }
+        let mut ops = Vec::new();
+        let mut unnamed = Vec::new();
+        for (path, item) in paths {
+            let item = item.as_object().context("path item is not an object")?;
+            for (method, op) in item {
+                if !matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch") {
+                    continue;
+                }
+                let key = (method.to_uppercase(), path.clone());
+                match by_key.remove(&key) {
+                    Some(name) => ops.push((name.clone(), path.clone(), method.clone(), op)),
+                    None => unnamed.push(format!("{} {path}", method.to_uppercase())),
+                }
+            }
+        }
+        if !unnamed.is_empty() {
+            bail!(
+                "operations of the spec with no name in openapi/operations.toml: {}",
+                unnamed.join(", ")
+            );
+        }
+        if !by_key.is_empty() {
+            let stray: Vec<String> = by_key
+                .values()
+                .map(|n| format!("{} ({} {})", n.name, n.method, n.path))
+                .collect();
+            bail!(
+                "names in openapi/operations.toml that match no operation of the spec: {}",
+                stray.join(", ")
+            );
+        }
+        ops.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+
+        let mut out = String::from(
+            "//! One descriptor per operation of the KSeF API, implementing [`Operation`].\n\n\
+             #![allow(clippy::too_many_arguments, rustdoc::bare_urls)]\n\n\
+             use crate::operation::{encode_path_segment, Auth, Body, ContentKind, Method, Operation, \
+             OperationInfo, RateLimit, RateLimitGroup, RequestError, ResponseError};\n\
+             #[allow(unused_imports)]\nuse crate::types::*;\n\n",
+        );
+        let mut all = Vec::new();
+        for (name, path, method, op) in &ops {
+            let code = self.operation(name, path, method, op).with_context(|| {
+                format!("operation {} {path} ({})", method.to_uppercase(), name.name)
+            })?;
+            out.push_str(&code);
+            all.push(name.type_name.clone());
+        }
+        let _ = writeln!(
+            out,
+            "/// Every operation, sorted by id.\npub const ALL: &[OperationInfo] = &[{}];",
+            all.iter()
+                .map(|t| format!("<{t} as Operation>::INFO"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(out)
+    }
+
+    fn operation(
+        &mut self,
+        name: &OperationName,
+        path: &str,
+        method: &str,
+        op: &Value,
+    ) -> Result<String> {
+        let ty = &name.type_name;
+        let method_variant = match method {
+            "get" => "Get",
+            "post" => "Post",
+            "put" => "Put",
+            "delete" => "Delete",
+            other => bail!("unsupported method {other}"),
+        };
+        let secured = op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
+        let auth = match (secured, name.token.as_deref()) {
+            (false, None) => "Auth::None",
+            (true, None) => "Auth::AccessToken",
+            (true, Some("authentication")) => "Auth::AuthenticationToken",
+            (true, Some("refresh")) => "Auth::RefreshToken",
+            (false, Some(_)) => bail!("a token is named but the spec says the operation is public"),
+            (true, Some(other)) => bail!("unknown token kind `{other}`"),
+        };
+        if name.idempotent && method != "post" {
+            bail!("`idempotent` is only for POSTs (GET and DELETE always are)");
+        }
+        let idempotent = matches!(method, "get" | "delete") || name.idempotent;
+        let rate = rate_limit(op)?;
+        let permissions: Vec<String> = op
+            .get("x-required-permissions")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| format!("{s:?}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        // Success response.
+        let responses = op
+            .get("responses")
+            .and_then(Value::as_object)
+            .context("no responses")?;
+        let successes: Vec<(&String, &Value)> = responses
+            .iter()
+            .filter(|(c, _)| c.starts_with('2'))
+            .collect();
+        let [(status, success)] = successes.as_slice() else {
+            bail!(
+                "expected exactly one 2xx response, found {}",
+                successes.len()
+            );
+        };
+        let mut errors: Vec<u16> = responses
+            .keys()
+            .filter(|c| !c.starts_with('2'))
+            .map(|c| c.parse().with_context(|| format!("status `{c}`")))
+            .collect::<Result<_>>()?;
+        errors.sort_unstable();
+        let (response_ty, response_kind, parse) = match success
+            .get("content")
+            .and_then(Value::as_object)
+        {
+            None => ("()".to_owned(), "Empty", "let _ = body; Ok(())".to_owned()),
+            Some(content) => {
+                if let Some(json) = content.get("application/json") {
+                    let schema = json
+                        .get("schema")
+                        .context("JSON response without a schema")?;
+                    let ty = match body_ref(schema) {
+                        Some(target) => self.checked_ref(&target)?,
+                        None => match (
+                            schema.get("type").and_then(Value::as_str),
+                            schema.get("items").and_then(ref_name),
+                        ) {
+                            (Some("array"), Some(target)) => {
+                                format!("Vec<{}>", self.checked_ref(&target)?)
+                            }
+                            _ => {
+                                bail!("JSON response schema is neither a $ref nor an array of one")
+                            }
+                        },
+                    };
+                    (
+                        ty,
+                        "Json",
+                        "serde_json::from_slice(body).map_err(|source| ResponseError::Json { operation: Self::INFO.id, source })".to_owned(),
+                    )
+                } else if content.contains_key("application/xml") {
+                    ("Vec<u8>".to_owned(), "Xml", "Ok(body.to_vec())".to_owned())
+                } else {
+                    bail!(
+                        "unsupported response media types {:?}",
+                        content.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+        };
+
+        // Request body.
+        let mut body_field: Option<(Ty, &'static str)> = None;
+        if let Some(rb) = op.get("requestBody") {
+            let content = rb
+                .get("content")
+                .and_then(Value::as_object)
+                .context("request body without content")?;
+            if let Some(json) = content.get("application/json") {
+                let target = json
+                    .get("schema")
+                    .and_then(body_ref)
+                    .context("JSON request body without a schema $ref")?;
+                body_field = Some((Ty::Named(self.checked_ref(&target)?), "Json"));
+            } else if content.contains_key("application/xml") {
+                body_field = Some((Ty::Named("Vec<u8>".into()), "Xml"));
+            } else {
+                bail!("unsupported request media types");
+            }
+        }
+
+        // Parameters.
+        struct Param {
+            wire: String,
+            rust: String,
+            ty: Ty,
+            required: bool,
+            location: String,
+            doc: Option<String>,
+        }
+        let mut params = Vec::new();
+        for p in op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let wire = p
+                .get("name")
+                .and_then(Value::as_str)
+                .context("parameter without name")?;
+            let location = p
+                .get("in")
+                .and_then(Value::as_str)
+                .context("parameter without `in`")?;
+            let schema = p.get("schema").context("parameter without schema")?;
+            let (pty, _) = self.prop_type(ty, wire, schema)?;
+            let rust = snake(wire.trim_start_matches("x-"));
+            let required = p.get("required").and_then(Value::as_bool) == Some(true);
+            if location == "path" && !required {
+                bail!("path parameter `{wire}` is not required");
+            }
+            if !matches!(location, "path" | "query" | "header") {
+                bail!("unsupported parameter location `{location}`");
+            }
+            params.push(Param {
+                wire: wire.to_owned(),
+                rust,
+                ty: pty,
+                required,
+                location: location.to_owned(),
+                doc: doc_of(p),
+            });
+        }
+        for segment in path.split('/') {
+            if let Some(p) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+                && !params.iter().any(|q| q.location == "path" && q.wire == p)
+            {
+                bail!("path placeholder `{p}` has no parameter");
+            }
+        }
+
+        let mut out = String::new();
+        let summary = op
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim();
+        let summary = summary.lines().next().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "/// `{} {path}`: {}",
+            method.to_uppercase(),
+            escape_doc(summary)
+        );
+        if let Some(d) = doc_of(op) {
+            out.push_str("///\n");
+            push_doc(&mut out, &d);
+        }
+        out.push_str("#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub struct ");
+        out.push_str(ty);
+        out.push_str(" {\n");
+        for p in &params {
+            let kind = match p.location.as_str() {
+                "path" => "Path parameter",
+                "query" => "Query parameter",
+                _ => "Header",
+            };
+            let _ = writeln!(out, "/// {kind} `{}`.", p.wire);
+            if let Some(d) = &p.doc {
+                out.push_str("///\n");
+                push_doc(&mut out, d);
+            }
+            let fty = if p.required {
+                p.ty.clone()
+            } else {
+                Ty::Opt(Box::new(p.ty.clone()))
+            };
+            let _ = writeln!(out, "pub {}: {},", p.rust, fty.render());
+        }
+        if let Some((bty, _)) = &body_field {
+            let _ = writeln!(out, "/// The request body.\npub body: {},", bty.render());
+        }
+        out.push_str("}\n\n");
+
+        // Constructor and setters.
+        let mut args = Vec::new();
+        let mut inits = Vec::new();
+        for p in &params {
+            if p.required {
+                args.push(format!("{}: {}", p.rust, p.ty.render()));
+                inits.push(p.rust.clone());
+            } else {
+                inits.push(format!("{}: None", p.rust));
+            }
+        }
+        if let Some((bty, _)) = &body_field {
+            args.push(format!("body: {}", bty.render()));
+            inits.push("body".into());
+        }
+        let _ = writeln!(out, "impl {ty} {{");
+        let _ = writeln!(
+            out,
+            "/// A request with the required parameters; optional ones start unset.\n\
+             #[allow(clippy::new_without_default)]\n\
+             pub fn new({}) -> Self {{ {ty} {{ {} }} }}",
+            args.join(", "),
+            inits.join(", ")
+        );
+        for p in params.iter().filter(|p| !p.required) {
+            let _ = writeln!(
+                out,
+                "/// Sets `{}`.\npub fn with_{}(mut self, value: impl Into<{}>) -> Self {{ self.{} = Some(value.into()); self }}",
+                p.wire,
+                p.rust.trim_start_matches("r#"),
+                p.ty.render(),
+                p.rust
+            );
+        }
+        out.push_str("}\n\n");
+
+        // Operation impl.
+        let rate_expr = format!(
+            "RateLimit::new(RateLimitGroup::{}, {}, {}, {})",
+            rate.group,
+            rate.per_second,
+            opt_u32(rate.per_minute),
+            opt_u32(rate.per_hour)
+        );
+        let request_kind = body_field.as_ref().map_or("Empty", |(_, k)| k);
+        let _ = writeln!(
+            out,
+            "impl Operation for {ty} {{\ntype Response = {response_ty};\n\
+             const INFO: OperationInfo = OperationInfo {{\n\
+             id: {id:?}, type_name: {ty:?}, method: Method::{method_variant}, path_template: {path:?},\n\
+             auth: {auth}, rate_limit: {rate_expr}, success_status: {status},\n\
+             request_content: ContentKind::{request_kind}, response_content: ContentKind::{response_kind},\n\
+             error_statuses: &[{errors}], required_permissions: &[{perms}], idempotent: {idempotent},\n}};",
+            id = name.name,
+            errors = errors
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            perms = permissions.join(", "),
+        );
+        // path()
+        let mut fmt_path = String::new();
+        let mut fmt_args = Vec::new();
+        for segment in path.split('/').skip(1) {
+            fmt_path.push('/');
+            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(p) => {
+                    fmt_path.push_str("{}");
+                    let rust = &params
+                        .iter()
+                        .find(|q| q.location == "path" && q.wire == p)
+                        .context("path parameter")?
+                        .rust;
+                    fmt_args.push(format!("encode_path_segment(self.{rust}.as_ref())"));
+                }
+                None => fmt_path.push_str(segment),
+            }
+        }
+        if fmt_args.is_empty() {
+            let _ = writeln!(out, "fn path(&self) -> String {{ {path:?}.to_owned() }}");
+        } else {
+            let _ = writeln!(
+                out,
+                "fn path(&self) -> String {{ format!({fmt_path:?}, {}) }}",
+                fmt_args.join(", ")
+            );
+        }
+        // query() and headers()
+        for (fname, location) in [("query", "query"), ("headers", "header")] {
+            let selected: Vec<&Param> = params.iter().filter(|p| p.location == location).collect();
+            if selected.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "fn {fname}(&self) -> Vec<(&'static str, String)> {{ Vec::new() }}"
+                );
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "fn {fname}(&self) -> Vec<(&'static str, String)> {{\n#[allow(unused_mut)]\nlet mut out = Vec::new();"
+            );
+            for p in selected {
+                let push = render_param_push(&p.wire, "v", &p.ty);
+                if p.required {
+                    let _ = writeln!(out, "{{ let v = &self.{}; {push} }}", p.rust);
+                } else {
+                    let _ = writeln!(out, "if let Some(v) = &self.{} {{ {push} }}", p.rust);
+                }
+            }
+            out.push_str("out\n}\n");
+        }
+        // body()
+        match &body_field {
+            None => out.push_str("fn body(&self) -> Result<Body, RequestError> { Ok(Body::Empty) }\n"),
+            Some((_, "Xml")) => out.push_str(
+                "fn body(&self) -> Result<Body, RequestError> { Ok(Body::Xml(self.body.clone())) }\n",
+            ),
+            Some(_) => out.push_str(
+                "fn body(&self) -> Result<Body, RequestError> {\n\
+                 serde_json::to_vec(&self.body).map(Body::Json).map_err(|source| RequestError { operation: Self::INFO.id, source })\n}\n",
+            ),
+        }
+        let _ = writeln!(
+            out,
+            "fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {{ {parse} }}\n}}\n"
+        );
+        Ok(out)
+    }
+}
+
+/// Code pushing a parameter's wire form(s) onto `out`.
+fn render_param_push(wire: &str, var: &str, ty: &Ty) -> String {
+    match ty {
+        Ty::Vec(inner) => format!(
+            "for item in {var}.iter() {{ {} }}",
+            render_param_push(wire, "item", inner)
+        ),
+        Ty::DateTime => format!("out.push(({wire:?}, {var}.to_rfc3339()));"),
+        _ => format!("out.push(({wire:?}, {var}.to_string()));"),
+    }
+}
+
+#[derive(Debug)]
+struct Rate {
+    group: String,
+    per_second: u32,
+    per_minute: Option<u32>,
+    per_hour: Option<u32>,
+}
+
+/// The limits from `x-rate-limits` and the group from the 429 description's table ("grupa").
+fn rate_limit(op: &Value) -> Result<Rate> {
+    let limits = op.get("x-rate-limits").context("no x-rate-limits")?;
+    let get = |k: &str| -> Result<Option<u32>> {
+        limits
+            .get(k)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .with_context(|| format!("x-rate-limits.{k} is not a small integer"))
+            })
+            .transpose()
+    };
+    let per_second = get("perSecond")?.context("x-rate-limits without perSecond")?;
+    let per_minute = get("perMinute")?;
+    let per_hour = get("perHour")?;
+    let table = op
+        .pointer("/responses/429/description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let group = table
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('|'))
+        .and_then(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let last = cells.iter().rev().find(|c| !c.is_empty())?;
+            last.chars()
+                .all(|c| c.is_ascii_alphabetic())
+                .then(|| last.to_string())
+        });
+    let group = match group {
+        Some(g) => g,
+        // Endpoints limited only per second without a named group are the public ones.
+        None if per_minute.is_none() && per_hour.is_none() => "public".to_owned(),
+        None => bail!("no rate-limit group in the 429 description"),
+    };
+    let variant = pascal(&group);
+    const KNOWN: &[&str] = &[
+        "Public",
+        "Other",
+        "InvoiceMetadata",
+        "InvoiceExport",
+        "InvoiceExportStatus",
+        "InvoiceDownload",
+        "BatchSession",
+        "OnlineSession",
+        "InvoiceSend",
+        "InvoiceStatus",
+        "SessionList",
+        "SessionInvoiceList",
+        "SessionMisc",
+    ];
+    if !KNOWN.contains(&variant.as_str()) {
+        bail!("unknown rate-limit group `{group}`: add it to ksef_model::RateLimitGroup");
+    }
+    Ok(Rate {
+        group: variant,
+        per_second,
+        per_minute,
+        per_hour,
+    })
+}
+
+fn opt_u32(v: Option<u32>) -> String {
+    v.map_or_else(|| "None".to_owned(), |n| format!("Some({n})"))
+}
+
+fn ty_has_float(ty: &Ty) -> bool {
+    match ty {
+        Ty::F64 => true,
+        Ty::Vec(t) | Ty::Map(t) | Ty::Opt(t) => ty_has_float(t),
+        _ => false,
+    }
+}
+
+fn wrap_opt(ty: Ty, nullable: bool) -> Ty {
+    if nullable { Ty::Opt(Box::new(ty)) } else { ty }
+}
+
+fn int_type(schema: &Value) -> Ty {
+    match schema.get("format").and_then(Value::as_str) {
+        Some("int32") => Ty::I32,
+        _ => Ty::I64,
+    }
+}
+
+/// The schema a body refers to: a `$ref`, or an `allOf` of one `$ref` (how the spec writes request
+/// bodies, restating the required properties beside it).
+fn body_ref(schema: &Value) -> Option<String> {
+    ref_name(schema).or_else(|| match schema.get("allOf")?.as_array()?.as_slice() {
+        [single] => ref_name(single),
+        _ => None,
+    })
+}
+
+/// `#/components/schemas/Name` → `Name`.
+fn ref_name(v: &Value) -> Option<String> {
+    v.get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .map(str::to_owned)
+}
+
+fn render_struct(out: &mut String, name: &str, doc: Option<&str>, fields: &[Field], eq: bool) {
+    push_item_doc(out, name, doc);
+    let has_secret = fields.iter().any(|f| f.secret);
+    let mut derives = vec![];
+    if !has_secret {
+        derives.push("Debug");
+    }
+    derives.extend(["Clone", "PartialEq"]);
+    if eq {
+        derives.push("Eq");
+    }
+    derives.extend(["serde::Serialize", "serde::Deserialize"]);
+    let _ = writeln!(
+        out,
+        "#[derive({})]\n#[non_exhaustive]\npub struct {name} {{",
+        derives.join(", ")
+    );
+    for f in fields {
+        match &f.doc {
+            Some(d) => push_doc(out, d),
+            None => {
+                let _ = writeln!(out, "/// `{}`", f.json);
+            }
+        }
+        let optional = !f.required || f.nullable;
+        let mut attrs = vec![format!("rename = {:?}", f.json)];
+        if !f.required {
+            attrs.push("default".into());
+            attrs.push("skip_serializing_if = \"Option::is_none\"".into());
+        } else if f.nullable {
+            attrs.push("default".into());
+        }
+        let _ = writeln!(out, "#[serde({})]", attrs.join(", "));
+        let ty = if optional {
+            Ty::Opt(Box::new(f.ty.clone()))
+        } else {
+            f.ty.clone()
+        };
+        let _ = writeln!(out, "pub {}: {},", f.rust, ty.render());
+    }
+    out.push_str("}\n\n");
+
+    // new(required...) and setters.
+    let required: Vec<&Field> = fields
+        .iter()
+        .filter(|f| f.required && !f.nullable)
+        .collect();
+    let args: Vec<String> = required
+        .iter()
+        .map(|f| format!("{}: impl Into<{}>", f.rust, f.ty.render()))
+        .collect();
+    let inits: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.required && !f.nullable {
+                format!("{}: {}.into()", f.rust, f.rust)
+            } else {
+                format!("{}: None", f.rust)
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "impl {name} {{\n/// A value with the required fields set; optional ones start unset.\n\
+         #[allow(clippy::new_without_default)]\n\
+         pub fn new({}) -> Self {{ {name} {{ {} }} }}",
+        args.join(", "),
+        inits.join(", ")
+    );
+    for f in fields.iter().filter(|f| !f.required || f.nullable) {
+        let _ = writeln!(
+            out,
+            "/// Sets `{}`.\npub fn with_{}(mut self, value: impl Into<{}>) -> Self {{ self.{} = Some(value.into()); self }}",
+            f.json,
+            f.rust.trim_start_matches("r#"),
+            f.ty.render(),
+            f.rust
+        );
+    }
+    out.push_str("}\n\n");
+
+    if has_secret {
+        let _ = writeln!(
+            out,
+            "impl std::fmt::Debug for {name} {{\nfn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\nf.debug_struct({name:?})"
+        );
+        for f in fields {
+            let name = f.rust.trim_start_matches("r#");
+            if f.secret {
+                let _ = writeln!(out, ".field({name:?}, &\"<redacted>\")");
+            } else {
+                let _ = writeln!(out, ".field({name:?}, &self.{})", f.rust);
+            }
+        }
+        out.push_str(".finish()\n}\n}\n\n");
+    }
+}
+
+fn render_enum(out: &mut String, name: &str, doc: Option<&str>, values: &[String]) -> Result<()> {
+    out.push_str("crate::string_enum! {\n");
+    push_item_doc(out, name, doc);
+    let _ = writeln!(out, "{name} {{");
+    let mut seen = BTreeSet::new();
+    for v in values {
+        let variant = pascal(v);
+        if variant == "Unknown" || !seen.insert(variant.clone()) {
+            bail!("enum value `{v}` of `{name}` gives the variant `{variant}`, which is taken");
+        }
+        let _ = writeln!(out, "/// `{v}`\n{variant} = {v:?},");
+    }
+    out.push_str("}\n}\n\n");
+    Ok(())
+}
+
+fn render_one_of(
+    out: &mut String,
+    name: &str,
+    doc: Option<&str>,
+    variants: &[(String, String)],
+    tag: Option<&str>,
+) {
+    push_item_doc(out, name, doc);
+    out.push_str("#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]\n");
+    match tag {
+        Some(t) => {
+            let _ = writeln!(out, "#[serde(tag = {t:?})]");
+        }
+        None => out.push_str("#[serde(untagged)]\n"),
+    }
+    let _ = writeln!(out, "#[non_exhaustive]\npub enum {name} {{");
+    for (variant, target) in variants {
+        let _ = writeln!(out, "/// A [`{target}`].\n{variant}({target}),");
+    }
+    out.push_str("}\n\n");
+}
+
+fn render_string_newtype(out: &mut String, name: &str, doc: Option<&str>) {
+    push_item_doc(out, name, doc);
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]\n\
+         #[serde(transparent)]\npub struct {name}(pub String);\n\n\
+         impl {name} {{\n/// Wraps a value.\npub fn new(value: impl Into<String>) -> Self {{ {name}(value.into()) }}\n\
+         /// The value.\npub fn as_str(&self) -> &str {{ &self.0 }}\n}}\n\n\
+         impl std::fmt::Display for {name} {{\nfn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{ f.write_str(&self.0) }}\n}}\n\n\
+         impl From<String> for {name} {{\nfn from(value: String) -> Self {{ {name}(value) }}\n}}\n\n\
+         impl From<&str> for {name} {{\nfn from(value: &str) -> Self {{ {name}(value.to_owned()) }}\n}}\n\n\
+         impl AsRef<str> for {name} {{\nfn as_ref(&self) -> &str {{ &self.0 }}\n}}\n"
+    );
+}
+
+fn render_int_newtype(out: &mut String, name: &str, doc: Option<&str>, ty: &Ty) {
+    push_item_doc(out, name, doc);
+    let t = ty.render();
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]\n\
+         #[serde(transparent)]\npub struct {name}(pub {t});\n\n\
+         impl std::fmt::Display for {name} {{\nfn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{ self.0.fmt(f) }}\n}}\n\n\
+         impl From<{t}> for {name} {{\nfn from(value: {t}) -> Self {{ {name}(value) }}\n}}\n"
+    );
+}
+
+fn push_item_doc(out: &mut String, name: &str, doc: Option<&str>) {
+    match doc {
+        Some(d) => {
+            push_doc(out, d);
+            let _ = writeln!(out, "///\n/// Schema `{name}`.");
+        }
+        None => {
+            let _ = writeln!(out, "/// Schema `{name}`.");
+        }
+    }
+}
+
+fn push_doc(out: &mut String, doc: &str) {
+    for line in doc.lines() {
+        if line.trim().is_empty() {
+            out.push_str("///\n");
+        } else {
+            let _ = writeln!(out, "/// {}", line.trim_end());
+        }
+    }
+}
+
+/// The first prose paragraph of a description, made safe for rustdoc.
+fn doc_of(v: &Value) -> Option<String> {
+    let text = v.get("description")?.as_str()?;
+    let para = text
+        .replace("\r\n", "\n")
+        .split("\n\n")
+        .map(str::trim)
+        .find(|p| !p.is_empty() && !p.starts_with('|'))?
+        .to_owned();
+    let cleaned: Vec<String> = para
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('|'))
+        .map(escape_doc)
+        .collect();
+    let joined = cleaned.join("\n").trim().to_owned();
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// Escapes what rustdoc would read as links or HTML.
+fn escape_doc(line: &str) -> String {
+    let mut s = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '[' | ']' | '<' | '>' => {
+                s.push('\\');
+                s.push(c);
+            }
+            _ => s.push(c),
+        }
+    }
+    s.replace("<br\\>", " ")
+}
+
+/// `camelCase` or `kebab-case` → `snake_case`, escaping keywords.
+pub(crate) fn snake(name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '-' || c == '.' || c == ' ' {
+            out.push('_');
+        } else if c.is_ascii_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
+            if i > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    match out.as_str() {
+        "type" | "ref" | "match" | "mod" | "use" | "fn" | "impl" | "struct" | "enum" | "self"
+        | "super" | "crate" | "where" | "loop" | "move" | "static" | "const" | "trait" | "in"
+        | "for" | "as" | "box" | "async" | "await" | "dyn" => format!("r#{out}"),
+        _ => out,
+    }
+}
+
+/// `camelCase`, `snake_case`, `UPPER_CASE` → `PascalCase`.
+pub(crate) fn pascal(name: &str) -> String {
+    let mut out = String::new();
+    for part in name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
+        let all_upper = part.len() > 1 && part.chars().all(|c| !c.is_ascii_lowercase());
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            if all_upper {
+                out.extend(chars.map(|c| c.to_ascii_lowercase()));
+            } else {
+                out.extend(chars);
+            }
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'V');
+    }
+    out
+}
+
+/// For `spec-diff`: a map from operation key (`METHOD path`) to its JSON.
+pub(crate) fn operations_of(doc: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            if let Some(item) = item.as_object() {
+                for (method, op) in item {
+                    if matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch") {
+                        out.insert(format!("{} {path}", method.to_uppercase()), op.clone());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// For `spec-diff`: a map from schema name to its JSON.
+pub(crate) fn schemas_of(doc: &Value) -> Result<BTreeMap<String, Value>> {
+    Ok(doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .ok_or_else(|| anyhow!("no components.schemas"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(snake("referenceNumber"), "reference_number");
+        assert_eq!(snake("x-continuation-token"), "x_continuation_token");
+        assert_eq!(snake("type"), "r#type");
+        assert_eq!(snake("ip4Addresses"), "ip4_addresses");
+        assert_eq!(snake("isTokenRedeemed"), "is_token_redeemed");
+        assert_eq!(snake("upoURL"), "upo_url");
+        assert_eq!(pascal("FA_RR"), "FaRr");
+        assert_eq!(pascal("InvoiceWrite"), "InvoiceWrite");
+        assert_eq!(pascal("invoiceMetadata"), "InvoiceMetadata");
+        assert_eq!(pascal("sha3-256"), "Sha3256");
+    }
+
+    #[test]
+    fn doc_skips_tables_and_escapes() {
+        let v = serde_json::json!({"description": "| a | b |\n\nSee [x] <b>.\n\nMore."});
+        assert_eq!(doc_of(&v).as_deref(), Some("See \\[x\\] \\<b\\>."));
+    }
+
+    #[test]
+    fn rate_limit_group_is_read_from_the_429_table() {
+        let op = serde_json::json!({
+            "x-rate-limits": {"perSecond": 8, "perMinute": 16, "perHour": 20},
+            "responses": {"429": {"description": "| | req / s | grupa\n| --- | --- |\n| **L** | 8 | invoiceMetadata\n"}}
+        });
+        let r = rate_limit(&op).unwrap();
+        assert_eq!(
+            (r.group.as_str(), r.per_second, r.per_minute, r.per_hour),
+            ("InvoiceMetadata", 8, Some(16), Some(20))
+        );
+        let public = serde_json::json!({"x-rate-limits": {"perSecond": 60}, "responses": {}});
+        assert_eq!(rate_limit(&public).unwrap().group, "Public");
+        let unknown = serde_json::json!({
+            "x-rate-limits": {"perSecond": 1, "perMinute": 2},
+            "responses": {"429": {"description": "| x | 1 | brandNew\n"}}
+        });
+        assert!(
+            rate_limit(&unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("brandNew")
+        );
+    }
 }

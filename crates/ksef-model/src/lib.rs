@@ -6,8 +6,11 @@
 //! - [`operations`]: one descriptor per API operation: method, path template, typed path and query
 //!   parameters, request body and response type, authentication and rate-limit group. A descriptor
 //!   implements [`Operation`], so any HTTP stack can execute it; this crate never does I/O.
-//! - [`values`]: checked identifiers (NIP, PESEL, KSeF number, reference numbers, …) that cannot hold
-//!   an invalid value.
+//! - [`values`]: checked identifiers (NIP, PESEL, KSeF number, reference numbers, …), validated
+//!   when built; see the module for what is checked on the wire and what only on user input.
+//! - `xml` (feature `xml`, on by default): the XML documents generated from the Ministry's XSDs:
+//!   AuthTokenRequest 2.0/2.1 and UPO v4-3, plus FA(2), FA(3) and FA_RR(1) invoices with the
+//!   `invoice-xml` feature; read and write them with `xml::from_xml` and `xml::to_xml`.
 //!
 //! ```
 //! use ksef_model::operations::GetChallenge;
@@ -19,14 +22,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod macros;
 mod generated;
 mod operation;
 pub mod values;
+#[cfg(feature = "xml")]
+mod xml_support;
 
-pub use generated::{operations, types};
 #[cfg(feature = "xml")]
 pub use generated::xml;
+pub use generated::{operations, types};
 pub use operation::{
-    Auth, Body, ContentKind, Method, Operation, RateLimit, RateLimitGroup, RequestError,
-    ResponseError,
+    Auth, Body, ContentKind, Method, Operation, OperationInfo, RateLimit, RateLimitGroup,
+    RequestError, ResponseError,
 };

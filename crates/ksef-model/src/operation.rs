@@ -209,7 +209,12 @@ impl Body {
 /// Bodies may carry secrets (encrypted tokens, signed documents): print only their kind and size.
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Body::{:?}({} bytes)", self.kind(), self.as_bytes().len())
+        write!(
+            f,
+            "Body::{:?}({} bytes)",
+            self.kind(),
+            self.as_bytes().len()
+        )
     }
 }
 
@@ -239,37 +244,132 @@ pub struct RequestError {
     pub source: serde_json::Error,
 }
 
+/// The static facts of one operation, as the spec states them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OperationInfo {
+    /// Our name for the operation, e.g. `sessions.online.open` (the spec has no operation ids).
+    pub id: &'static str,
+    /// The descriptor type's name in [`crate::operations`].
+    pub type_name: &'static str,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path below the API base URL, with `{name}` placeholders, e.g. `/sessions/{referenceNumber}`.
+    pub path_template: &'static str,
+    /// The bearer token the operation needs.
+    pub auth: Auth,
+    /// Production request limits.
+    pub rate_limit: RateLimit,
+    /// The status code of a successful response.
+    pub success_status: u16,
+    /// The media type of the request body.
+    pub request_content: ContentKind,
+    /// The media type of a successful response.
+    pub response_content: ContentKind,
+    /// The status codes the spec documents as errors.
+    pub error_statuses: &'static [u16],
+    /// Permissions of which the caller needs at least one (empty when the spec names none).
+    pub required_permissions: &'static [&'static str],
+    /// Whether sending the same request twice has the effect of sending it once, so a transport may
+    /// retry it after an unknown outcome: GET and DELETE, and the POSTs that only query.
+    pub idempotent: bool,
+}
+
+impl OperationInfo {
+    /// Facts for an operation of your own (e.g. a test double or an endpoint a newer spec added):
+    /// no bearer token, the `Other` rate-limit group at 10/s, 30/min, 120/h, `200` with a JSON
+    /// response and no request body, idempotent for `GET` and `DELETE`. Adjust with the `with_…`
+    /// methods, which are `const` so the result can be an associated constant.
+    pub const fn new(id: &'static str, method: Method, path_template: &'static str) -> Self {
+        OperationInfo {
+            id,
+            type_name: id,
+            method,
+            path_template,
+            auth: Auth::None,
+            rate_limit: RateLimit::new(RateLimitGroup::Other, 10, Some(30), Some(120)),
+            success_status: 200,
+            request_content: ContentKind::Empty,
+            response_content: ContentKind::Json,
+            error_statuses: &[],
+            required_permissions: &[],
+            idempotent: matches!(method, Method::Get | Method::Delete),
+        }
+    }
+
+    /// Sets the bearer token kind.
+    pub const fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets the rate limit.
+    pub const fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets the success status.
+    pub const fn with_success_status(mut self, status: u16) -> Self {
+        self.success_status = status;
+        self
+    }
+
+    /// Sets the request and response media types.
+    pub const fn with_content(mut self, request: ContentKind, response: ContentKind) -> Self {
+        self.request_content = request;
+        self.response_content = response;
+        self
+    }
+
+    /// Sets whether a transport may repeat the request.
+    pub const fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets the documented error statuses.
+    pub const fn with_error_statuses(mut self, statuses: &'static [u16]) -> Self {
+        self.error_statuses = statuses;
+        self
+    }
+
+    /// Sets the required permissions.
+    pub const fn with_required_permissions(mut self, permissions: &'static [&'static str]) -> Self {
+        self.required_permissions = permissions;
+        self
+    }
+}
+
 /// One KSeF API operation, described as data.
 ///
 /// A value of an implementing type is one request: its path parameters, query parameters, headers
-/// and body. The associated constants describe the operation itself. Executing it is the job of a
-/// transport (`ksef-transport`, or any HTTP stack of your own).
+/// and body. [`Operation::INFO`] describes the operation itself; the other constants are shortcuts
+/// into it. Executing a request is the job of a transport (`ksef-transport`, or any HTTP stack of
+/// your own).
 pub trait Operation {
     /// What a successful response deserializes into: a generated type, `Vec<u8>` for XML documents,
     /// or `()` when the response has no body.
     type Response;
 
-    /// Our name for the operation, e.g. `sessions.online.open` (the spec has no operation ids).
-    const ID: &'static str;
+    /// The static facts of the operation.
+    const INFO: OperationInfo;
+    /// Our name for the operation, e.g. `sessions.online.open`.
+    const ID: &'static str = Self::INFO.id;
     /// The HTTP method.
-    const METHOD: Method;
-    /// The path below the API base URL, with `{name}` placeholders, e.g. `/sessions/{referenceNumber}`.
-    const PATH_TEMPLATE: &'static str;
+    const METHOD: Method = Self::INFO.method;
+    /// The path template, e.g. `/sessions/{referenceNumber}`.
+    const PATH_TEMPLATE: &'static str = Self::INFO.path_template;
     /// The bearer token the operation needs.
-    const AUTH: Auth;
+    const AUTH: Auth = Self::INFO.auth;
     /// Production request limits.
-    const RATE_LIMIT: RateLimit;
+    const RATE_LIMIT: RateLimit = Self::INFO.rate_limit;
     /// The status code of a successful response.
-    const SUCCESS_STATUS: u16;
+    const SUCCESS_STATUS: u16 = Self::INFO.success_status;
     /// The media type of a successful response.
-    const RESPONSE_CONTENT: ContentKind;
-    /// The status codes the spec documents as errors.
-    const ERROR_STATUSES: &'static [u16];
-    /// Permissions of which the caller needs at least one (empty when the spec names none).
-    const REQUIRED_PERMISSIONS: &'static [&'static str];
-    /// Whether sending the same request twice has the effect of sending it once, so a transport may
-    /// retry it after an unknown outcome.
-    const IDEMPOTENT: bool;
+    const RESPONSE_CONTENT: ContentKind = Self::INFO.response_content;
+    /// Whether a transport may repeat the request after an unknown outcome.
+    const IDEMPOTENT: bool = Self::INFO.idempotent;
 
     /// The path with the parameters filled in and percent-encoded.
     fn path(&self) -> String;
@@ -325,6 +425,20 @@ pub(crate) fn encode_path_segment(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operation_info_can_be_built_in_const_context() {
+        const INFO: OperationInfo = OperationInfo::new("custom.op", Method::Post, "/custom")
+            .with_auth(Auth::AccessToken)
+            .with_content(ContentKind::Json, ContentKind::Empty)
+            .with_success_status(204);
+        let info = INFO;
+        assert_eq!(info.type_name, "custom.op");
+        assert_eq!(info.auth, Auth::AccessToken);
+        assert!(!info.idempotent, "a POST is not idempotent by default");
+        assert!(OperationInfo::new("g", Method::Get, "/g").idempotent);
+        assert_eq!(info.success_status, 204);
+    }
 
     #[test]
     fn encodes_reserved_characters() {
