@@ -1,0 +1,3 @@
+crate::macros::boxed_response_future! {
+    /// The response future of [`super::RateLimit`].
+}

@@ -1,0 +1,28 @@
+//! Client-side rate limiting per KSeF endpoint group, so requests wait instead of drawing a 429.
+//!
+//! Each operation names its group and production limits ([`ksef_model::Operation::RATE_LIMIT`]).
+//! Requests of one group share sliding windows of one second, one minute and one hour, except
+//! [`ksef_model::RateLimitGroup::Other`], where each endpoint (path template) counts by itself.
+//! The limits can be replaced at run time with a [`RateLimitTable`] (e.g. read from the
+//! `/rate-limits` endpoint) and scaled.
+//!
+//! A 429 pauses its whole group until the `Retry-After` has passed; further 429s in a row pause
+//! longer. Requests to presigned URLs and requests without [`crate::RequestMeta`] are not limited.
+//!
+//! ```
+//! use ksef_transport::rate_limit::{RateLimitConfig, RateLimitLayer, RateLimiter};
+//!
+//! let limiter = RateLimiter::new(RateLimitConfig::default().with_scale(0.9));
+//! let _layer = RateLimitLayer::new(limiter.clone());
+//! // later: limiter.set_limits(table_from_the_rate_limits_endpoint);
+//! ```
+
+mod future;
+mod layer;
+mod limiter;
+mod service;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::RateLimitLayer;
+pub use self::limiter::{Permit, RateLimitConfig, RateLimitTable, RateLimiter};
+pub use self::service::RateLimit;

@@ -1,0 +1,28 @@
+//! Retries with exponential backoff and jitter for requests that are safe to repeat.
+//!
+//! Only requests whose [`crate::RequestMeta::idempotent`] is set are retried (never invoice
+//! sends), after a connection failure, a timeout, a 5xx or a 429. A 429 or 503 with
+//! `Retry-After` is never retried sooner than it says. A shared budget caps how many retries
+//! all requests together may make, so an outage does not multiply the load.
+//!
+//! The policy is a [`tower::retry::Policy`]; [`RetryLayer`] wraps tower's retry middleware.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ksef_transport::retry::{RetryConfig, RetryLayer};
+//!
+//! let config = RetryConfig::default()
+//!     .with_max_attempts(5)
+//!     .with_backoff(Duration::from_millis(200), Duration::from_secs(30));
+//! let _layer = RetryLayer::new(config);
+//! ```
+
+mod future;
+mod layer;
+mod policy;
+mod service;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::RetryLayer;
+pub use self::policy::{RetryConfig, RetryPolicy};
+pub use self::service::Retry;

@@ -1,0 +1,571 @@
+//! [`Transport`]: the assembled, type-erased stack, and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Uri};
+use ksef_model::{ContentKind, Method, Operation};
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt};
+
+use crate::auth::AuthLayer;
+use crate::base_url::{BaseUrl, BaseUrlLayer, check_absolute, redact_query};
+use crate::client::{HttpClient, HttpConfig};
+use crate::error::{Error, api_error};
+use crate::meta::RequestMeta;
+use crate::rate_limit::{RateLimitConfig, RateLimitLayer, RateLimitTable, RateLimiter};
+use crate::retry::{RetryConfig, RetryLayer};
+use crate::timeout::TimeoutLayer;
+use crate::token::{InMemoryTokens, TokenSource};
+use crate::trace::TraceLayer;
+use crate::warning::{SystemWarning, warnings_in};
+
+/// A KSeF environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Environment {
+    /// The test environment (TE): shared test data, `/testdata` endpoints.
+    Test,
+    /// The pre-production environment (TR), with production limits.
+    Demo,
+    /// Production.
+    Production,
+}
+
+impl Environment {
+    /// The API base URL, ending in `/v2`.
+    pub const fn base_url(self) -> &'static str {
+        match self {
+            Environment::Test => "https://api-test.ksef.mf.gov.pl/v2",
+            Environment::Demo => "https://api-demo.ksef.mf.gov.pl/v2",
+            Environment::Production => "https://api.ksef.mf.gov.pl/v2",
+        }
+    }
+}
+
+/// The erased middleware stack.
+type Stack = BoxCloneSyncService<Request<Bytes>, http::Response<Bytes>, Error>;
+
+/// Executes KSeF operations: the whole middleware stack behind one cheap-to-clone handle.
+///
+/// Built by [`TransportBuilder`]; see the [crate docs](crate) for the layers and their order.
+#[derive(Clone)]
+pub struct Transport {
+    stack: Stack,
+    limiter: Option<RateLimiter>,
+    tokens: Arc<dyn TokenSource>,
+    base_url: BaseUrl,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("base_url", &self.base_url)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful response: the parsed value, the status and the system warnings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Response<T> {
+    value: T,
+    status: u16,
+    warnings: Vec<SystemWarning>,
+    headers: HeaderMap,
+}
+
+impl<T> Response<T> {
+    /// The parsed body.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The parsed body, by value.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The `X-System-Warning`s of the response (also logged as tracing warnings).
+    pub fn warnings(&self) -> &[SystemWarning] {
+        &self.warnings
+    }
+
+    /// The first value of response header `name`, if present and valid text (e.g.
+    /// `x-ms-meta-hash` on document downloads).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A request to a presigned URL returned by the API: a batch part upload or a UPO or export part
+/// download. It never carries a bearer token and is not rate limited.
+#[derive(Clone)]
+pub struct PresignedRequest {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl PresignedRequest {
+    /// A request with `method` to `url`, no extra headers and no body.
+    pub fn new(method: Method, url: impl Into<String>) -> PresignedRequest {
+        PresignedRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// A `GET` of `url`.
+    pub fn get(url: impl Into<String>) -> PresignedRequest {
+        PresignedRequest::new(Method::Get, url)
+    }
+
+    /// Adds a header (e.g. each of the `headers` of a part upload request). `Authorization` is
+    /// refused when the request is executed.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> PresignedRequest {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body (e.g. the encrypted part), sent as `application/octet-stream` unless a
+    /// `Content-Type` header was added.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> PresignedRequest {
+        self.body = Bytes::from(body.into());
+        self
+    }
+}
+
+/// The signature in a presigned URL is a secret: print only the URL without its query.
+impl fmt::Debug for PresignedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("PresignedRequest")
+            .field("method", &self.method)
+            .field("url", &redact_query(&self.url))
+            .field("headers", &names)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The response to a [`PresignedRequest`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RawResponse {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl RawResponse {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The first value of header `name`, if present and valid text (e.g. `x-ms-meta-hash`).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body, by value.
+    pub fn into_body(self) -> Vec<u8> {
+        Vec::from(self.body)
+    }
+}
+
+impl fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn http_method(method: Method) -> Result<http::Method, Error> {
+    Ok(match method {
+        Method::Get => http::Method::GET,
+        Method::Post => http::Method::POST,
+        Method::Put => http::Method::PUT,
+        Method::Delete => http::Method::DELETE,
+        other => {
+            return Err(Error::InvalidRequest {
+                reason: format!("unsupported method {other}"),
+            });
+        }
+    })
+}
+
+fn insert_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), Error> {
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Error::InvalidRequest {
+        reason: format!("invalid header name {name:?}"),
+    })?;
+    // The value may be a secret: do not echo it.
+    let value = HeaderValue::from_str(value).map_err(|_| Error::InvalidRequest {
+        reason: format!("invalid value for header {name}"),
+    })?;
+    headers.append(name, value);
+    Ok(())
+}
+
+/// Whether media type `content_type` fits `expected`.
+fn content_type_fits(expected: ContentKind, content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match expected {
+        ContentKind::Json => essence == "application/json" || essence.ends_with("+json"),
+        ContentKind::Xml => {
+            essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml")
+        }
+        _ => true,
+    }
+}
+
+impl Transport {
+    /// A builder for `environment`.
+    pub fn builder(environment: Environment) -> TransportBuilder {
+        TransportBuilder::new(environment)
+    }
+
+    /// Sends `operation` and parses its response.
+    ///
+    /// A non-2xx status gives [`Error::Api`]; a 2xx response with an empty body, the wrong
+    /// content type or a body that does not parse gives [`Error::EmptyBody`],
+    /// [`Error::UnexpectedContentType`] or [`Error::MalformedBody`].
+    pub async fn execute<O: Operation>(
+        &self,
+        operation: &O,
+    ) -> Result<Response<O::Response>, Error> {
+        let request = build_request(operation)?;
+        let response = self.stack.clone().oneshot(request).await?;
+        finish::<O>(response)
+    }
+
+    /// Sends a request to a presigned URL: without a bearer token, without rate limiting, with
+    /// the transfer timeout. Retried like an idempotent request if the method is `GET` or `PUT`.
+    /// A non-2xx status gives [`Error::Api`].
+    pub async fn execute_presigned(&self, request: PresignedRequest) -> Result<RawResponse, Error> {
+        let uri: Uri = request.url.parse().map_err(|_| Error::InvalidUrl {
+            url: redact_query(&request.url),
+            reason: "not a valid absolute URL",
+        })?;
+        check_absolute(&uri, self.allow_insecure_http)?;
+        let idempotent = matches!(request.method, Method::Get | Method::Put);
+        let has_body = !request.body.is_empty();
+        let mut http_request = Request::new(request.body);
+        *http_request.method_mut() = http_method(request.method)?;
+        *http_request.uri_mut() = uri;
+        for (name, value) in &request.headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                return Err(Error::InvalidRequest {
+                    reason: "a presigned request must not carry an Authorization header".to_owned(),
+                });
+            }
+            insert_header(http_request.headers_mut(), name, value)?;
+        }
+        if has_body && !http_request.headers().contains_key(header::CONTENT_TYPE) {
+            http_request.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+        }
+        http_request
+            .extensions_mut()
+            .insert(RequestMeta::presigned(idempotent));
+        let response = self.stack.clone().oneshot(http_request).await?;
+        if !response.status().is_success() {
+            return Err(api_error(&response));
+        }
+        let (parts, body) = response.into_parts();
+        Ok(RawResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Replaces the rate limits per group (see [`RateLimiter::set_limits`]); no effect if rate
+    /// limiting is off.
+    pub fn set_rate_limits(&self, table: RateLimitTable) {
+        if let Some(limiter) = &self.limiter {
+            limiter.set_limits(table);
+        }
+    }
+
+    /// Changes the rate-limit scale factor (see [`RateLimitConfig::with_scale`]).
+    pub fn set_rate_limit_scale(&self, scale: f64) {
+        if let Some(limiter) = &self.limiter {
+            limiter.set_scale(scale);
+        }
+    }
+
+    /// The token source requests read their bearer tokens from.
+    pub fn tokens(&self) -> &Arc<dyn TokenSource> {
+        &self.tokens
+    }
+
+    /// The API base URL.
+    pub fn base_url(&self) -> String {
+        self.base_url.as_str()
+    }
+}
+
+fn build_request<O: Operation>(operation: &O) -> Result<Request<Bytes>, Error> {
+    let body = operation.body().map_err(|source| Error::RequestBody {
+        operation: O::ID,
+        source,
+    })?;
+    let path = operation.path_and_query();
+    let uri: Uri = path
+        .parse()
+        .ok()
+        .filter(|u: &Uri| u.scheme().is_none() && path.starts_with('/'))
+        .ok_or_else(|| Error::InvalidRequest {
+            reason: format!("operation {} produced an invalid path", O::ID),
+        })?;
+    let mut request = Request::new(Bytes::copy_from_slice(body.as_bytes()));
+    *request.method_mut() = http_method(O::METHOD)?;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    for (name, value) in operation.headers() {
+        insert_header(headers, name, &value)?;
+    }
+    if let Some(media_type) = body.kind().media_type() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    }
+    request.extensions_mut().insert(RequestMeta::of::<O>());
+    Ok(request)
+}
+
+fn finish<O: Operation>(response: http::Response<Bytes>) -> Result<Response<O::Response>, Error> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(api_error(&response));
+    }
+    if status.as_u16() != O::SUCCESS_STATUS {
+        tracing::debug!(
+            expected = O::SUCCESS_STATUS,
+            got = status.as_u16(),
+            "unexpected success status"
+        );
+    }
+    let (parts, body) = response.into_parts();
+    if let Some(expected) = O::RESPONSE_CONTENT.media_type() {
+        if body.is_empty() {
+            return Err(Error::EmptyBody { operation: O::ID });
+        }
+        if let Some(found) = parts.headers.get(header::CONTENT_TYPE) {
+            let fits = found
+                .to_str()
+                .is_ok_and(|ct| content_type_fits(O::RESPONSE_CONTENT, ct));
+            if !fits {
+                return Err(Error::UnexpectedContentType {
+                    operation: O::ID,
+                    expected,
+                    found: Some(String::from_utf8_lossy(found.as_bytes()).into_owned()),
+                });
+            }
+        }
+    }
+    let value = O::parse_response(&body).map_err(|source| Error::MalformedBody {
+        operation: O::ID,
+        source,
+    })?;
+    Ok(Response {
+        value,
+        status: status.as_u16(),
+        warnings: warnings_in(&parts.headers),
+        headers: parts.headers,
+    })
+}
+
+enum Target {
+    Environment(Environment),
+    Url(String),
+}
+
+/// Assembles a [`Transport`].
+///
+/// Defaults: [`TokenSource`] an empty [`InMemoryTokens`]; connect timeout 10 s; 30 s per attempt
+/// of an API call and 10 min per attempt of a presigned transfer; response bodies up to 64 MiB;
+/// proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`; [`RetryConfig::default`];
+/// rate limiting on with [`RateLimitConfig::default`]; access tokens refreshed 30 s before their
+/// `validUntil`; plain `http://` only to loopback hosts.
+pub struct TransportBuilder {
+    target: Target,
+    allow_insecure_http: bool,
+    tokens: Arc<dyn TokenSource>,
+    http: HttpConfig,
+    timeout: Duration,
+    transfer_timeout: Duration,
+    retry: RetryConfig,
+    rate_limit: Option<RateLimitConfig>,
+    refresh_margin: Duration,
+}
+
+impl fmt::Debug for TransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportBuilder")
+            .field("http", &self.http)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransportBuilder {
+    /// A builder for `environment`, with the defaults above.
+    pub fn new(environment: Environment) -> TransportBuilder {
+        TransportBuilder {
+            target: Target::Environment(environment),
+            allow_insecure_http: false,
+            tokens: Arc::new(InMemoryTokens::new()),
+            http: HttpConfig::default(),
+            timeout: Duration::from_secs(30),
+            transfer_timeout: Duration::from_secs(600),
+            retry: RetryConfig::default(),
+            rate_limit: Some(RateLimitConfig::default()),
+            refresh_margin: Duration::from_secs(30),
+        }
+    }
+
+    /// Uses this API base URL instead of the environment's (e.g. a local simulator,
+    /// `http://127.0.0.1:8080/v2`).
+    pub fn base_url(mut self, url: impl Into<String>) -> TransportBuilder {
+        self.target = Target::Url(url.into());
+        self
+    }
+
+    /// Allows plain `http://` to hosts that are not loopback addresses, for the base URL and
+    /// presigned URLs. Requests and tokens then travel unencrypted: only for test setups.
+    pub fn danger_allow_insecure_http(mut self, allow: bool) -> TransportBuilder {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Where bearer tokens come from.
+    pub fn token_source(mut self, tokens: Arc<dyn TokenSource>) -> TransportBuilder {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The connect timeout (TCP, proxy tunnel and TLS handshake together).
+    pub fn connect_timeout(mut self, timeout: Duration) -> TransportBuilder {
+        self.http = self.http.with_connect_timeout(timeout);
+        self
+    }
+
+    /// The total timeout of one attempt of an API call (sending it and reading the response);
+    /// waiting for rate-limit capacity and between retries is not counted.
+    pub fn timeout(mut self, timeout: Duration) -> TransportBuilder {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The total timeout of one attempt of a presigned upload or download.
+    pub fn transfer_timeout(mut self, timeout: Duration) -> TransportBuilder {
+        self.transfer_timeout = timeout;
+        self
+    }
+
+    /// The largest response body accepted, in bytes.
+    pub fn max_response_size(mut self, bytes: usize) -> TransportBuilder {
+        self.http = self.http.with_max_response_size(bytes);
+        self
+    }
+
+    /// Sends every request through the `http://` proxy `url`, except to hosts matching
+    /// `no_proxy` (as in `NO_PROXY`).
+    pub fn proxy(
+        mut self,
+        url: impl Into<String>,
+        no_proxy: impl Into<String>,
+    ) -> TransportBuilder {
+        self.http = self.http.with_proxy(url, no_proxy);
+        self
+    }
+
+    /// Uses no proxy, whatever the environment says.
+    pub fn without_proxy(mut self) -> TransportBuilder {
+        self.http = self.http.without_proxy();
+        self
+    }
+
+    /// The retry settings ([`RetryConfig::disabled`] to turn retries off).
+    pub fn retry(mut self, config: RetryConfig) -> TransportBuilder {
+        self.retry = config;
+        self
+    }
+
+    /// The rate-limiter settings.
+    pub fn rate_limit(mut self, config: RateLimitConfig) -> TransportBuilder {
+        self.rate_limit = Some(config);
+        self
+    }
+
+    /// Turns client-side rate limiting off (429s are still honoured by the retry policy).
+    pub fn without_rate_limit(mut self) -> TransportBuilder {
+        self.rate_limit = None;
+        self
+    }
+
+    /// How long before its `validUntil` an access token is refreshed instead of used.
+    pub fn refresh_margin(mut self, margin: Duration) -> TransportBuilder {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Checks the settings and assembles the stack. Call it inside a Tokio runtime's context
+    /// or not; requests must be executed on a Tokio runtime with the time driver enabled.
+    pub fn build(self) -> Result<Transport, Error> {
+        let base_url = match &self.target {
+            Target::Environment(environment) => BaseUrl::from_environment(*environment),
+            Target::Url(url) => BaseUrl::parse(url, self.allow_insecure_http)?,
+        };
+        let client = HttpClient::new(&self.http)?;
+        let limiter = self.rate_limit.map(RateLimiter::new);
+        let service = ServiceBuilder::new()
+            .layer(TraceLayer::new())
+            .layer(AuthLayer::with_expiry_margin(
+                self.tokens.clone(),
+                self.refresh_margin,
+            ))
+            .layer(RetryLayer::new(self.retry))
+            .option_layer(limiter.clone().map(RateLimitLayer::new))
+            .layer(TimeoutLayer::new(self.timeout, self.transfer_timeout))
+            .layer(BaseUrlLayer::new(base_url.clone()))
+            .service(client);
+        Ok(Transport {
+            stack: BoxCloneSyncService::new(service),
+            limiter,
+            tokens: self.tokens,
+            base_url,
+            allow_insecure_http: self.allow_insecure_http,
+        })
+    }
+}
