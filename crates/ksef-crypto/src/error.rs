@@ -3,6 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::certificate::CertificateUsage;
+use crate::limits::Limit;
 
 /// A boxed cause kept behind [`std::error::Error::source`], so that the error types of the
 /// cryptography crates we build on do not become part of our public API.
@@ -160,6 +161,96 @@ pub enum Error {
     InvalidPadding {
         /// Length of the ciphertext in bytes.
         len: u64,
+    },
+
+    /// A batch or an export package exceeds one of its limits.
+    ///
+    /// Batch limits are checked before any work starts where the inputs determine them (invoice
+    /// count, invoice sizes); the archive size and part count are checked as the archive is
+    /// produced, and fail as soon as they are exceeded.
+    #[error(
+        "{limit} exceeded{}: {actual} > {max}",
+        .file.as_deref().map(|f| format!(" by {f:?}")).unwrap_or_default()
+    )]
+    LimitExceeded {
+        /// Which limit.
+        limit: Limit,
+        /// The file that crossed it (an invoice or archive entry name), when one did.
+        file: Option<String>,
+        /// The value that was reached (bytes, a count or a ratio, as `limit` says).
+        actual: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+
+    /// A file name cannot be an archive entry: empty, a path, or otherwise unsafe to unpack.
+    #[error("invalid file name {name:?}: {reason}")]
+    InvalidFileName {
+        /// The offending name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// Two files in one archive have the same name.
+    #[error("duplicate file name {name:?}")]
+    DuplicateFileName {
+        /// The repeated name.
+        name: String,
+    },
+
+    /// An invoice reader yielded a different number of bytes than its declared size.
+    #[error("invoice {file:?} was declared as {declared} bytes but has {actual}")]
+    InvoiceSizeMismatch {
+        /// The invoice's file name.
+        file: String,
+        /// The declared size.
+        declared: u64,
+        /// The number of bytes read (up to one past the declared size).
+        actual: u64,
+    },
+
+    /// Writing or reading a ZIP or tar.gz archive failed (the archive is malformed, or an entry's
+    /// CRC does not match).
+    #[error("{format} archive error{}", .file.as_deref().map(|f| format!(" in {f:?}")).unwrap_or_default())]
+    Archive {
+        /// `"ZIP"` or `"tar.gz"`.
+        format: &'static str,
+        /// The entry being processed, when known.
+        file: Option<String>,
+        /// The archive library's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A downloaded export part does not match what the export status declared.
+    #[error("export part {ordinal_number}: {what} mismatch (expected {expected}, got {actual})")]
+    PartMismatch {
+        /// The part's `ordinalNumber`.
+        ordinal_number: u32,
+        /// What differs: `"encrypted size"`, `"encrypted hash"`, `"size"` or `"hash"`.
+        what: &'static str,
+        /// The declared value (sizes in bytes, hashes in base64).
+        expected: String,
+        /// The value found.
+        actual: String,
+    },
+
+    /// Export parts were given out of order, or some are missing.
+    #[error("export part {actual} given where part {expected} was expected")]
+    PartOrder {
+        /// The ordinal number that was due.
+        expected: u32,
+        /// The ordinal number that was given (0 if the parts ran out).
+        actual: u32,
+    },
+
+    /// The `_metadata.json` of an export package is not valid JSON of the documented shape.
+    #[error("_metadata.json of the export package is malformed")]
+    ExportMetadata {
+        /// The JSON parser's error.
+        #[source]
+        source: BoxError,
     },
 
     /// Reading from or writing to the wrapped reader or writer failed.

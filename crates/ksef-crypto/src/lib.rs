@@ -17,6 +17,13 @@
 //!   `tokio::io` counterparts (`AsyncEncryptingWriter`, `AsyncDecryptingWriter`,
 //!   `AsyncEncryptingReader`, `AsyncDecryptingReader`). One pass yields the [`FileMetadata`]
 //!   (SHA-256 and size) of both the plaintext and the ciphertext, as [`EncryptionMetadata`].
+//! - [`BatchPackager`]: a batch session's invoices into one ZIP (or tar.gz) stream, cut into parts
+//!   of at most 100,000,000 bytes, each encrypted into a [`PartSink`] as it is produced, in one
+//!   pass with bounded memory and ZIP entries compressed on all cores; [`BatchPackage`] carries
+//!   what `OpenBatchSessionRequest.batchFile` declares. [`BatchLimits`] are checked up front.
+//! - [`ExportUnpacker`]: the reverse for invoice export packages: verifies each part's size and
+//!   hash, decrypts, unpacks under archive bomb guards ([`UnpackLimits`]) and parses
+//!   `_metadata.json` ([`ExportMetadata`]).
 //!
 //! # The ciphertext carries no IV
 //!
@@ -87,8 +94,11 @@ mod async_stream;
 mod certificate;
 mod engine;
 mod error;
+mod export;
 mod keys;
+mod limits;
 mod metadata;
+mod packaging;
 mod session_key;
 mod stream;
 mod token;
@@ -101,8 +111,21 @@ pub use certificate::{
     CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates,
 };
 pub use error::{BoxError, Error, Result};
+pub use export::{
+    EXPORT_METADATA_FILE, ExpectedPart, ExportBuyer, ExportBuyerIdentifier, ExportFormCode,
+    ExportInvoiceMetadata, ExportMetadata, ExportSeller, ExportUnpacker, ExportedInvoice,
+    UnpackedExport,
+};
 pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};
+pub use limits::{
+    BatchLimits, Limit, MAX_ARCHIVE_SIZE, MAX_INVOICE_SIZE, MAX_INVOICE_WITH_ATTACHMENTS_SIZE,
+    MAX_INVOICES, MAX_PART_SIZE, MAX_PARTS, UnpackLimits,
+};
 pub use metadata::{EncryptionMetadata, FileHasher, FileMetadata, file_metadata};
+pub use packaging::{
+    BatchInvoice, BatchPackage, BatchPackager, BatchPart, CompressionLevel, CompressionType,
+    DirectorySink, MemorySink, PartSink,
+};
 pub use session_key::{EncryptionInfo, IV_LEN, KEY_LEN, SessionKey, WrappedSessionKey};
 pub use stream::{DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter};
 pub use token::{

@@ -21,6 +21,30 @@ pub struct FileMetadata {
 }
 
 impl FileMetadata {
+    /// Metadata from a digest and a size.
+    pub fn new(sha256: [u8; 32], size: u64) -> Self {
+        Self { sha256, size }
+    }
+
+    /// Metadata from a size and a SHA-256 in standard base64 (as the spec's JSON carries it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Base64`](crate::Error::Base64) if `sha256_base64` is not base64, or
+    /// [`Error::InvalidLength`](crate::Error::InvalidLength) if it does not hold 32 bytes.
+    pub fn from_base64(sha256_base64: &str, size: u64) -> crate::Result<Self> {
+        let bytes = STANDARD
+            .decode(sha256_base64)
+            .map_err(|e| crate::Error::base64("SHA-256 hash", e))?;
+        let sha256 =
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| crate::Error::InvalidLength {
+                what: "SHA-256 hash",
+                expected: 32,
+                actual: bytes.len(),
+            })?;
+        Ok(Self { sha256, size })
+    }
+
     /// The SHA-256 in standard base64 with padding (44 characters), as KSeF's JSON fields carry it.
     pub fn sha256_base64(&self) -> String {
         STANDARD.encode(self.sha256)

@@ -1,0 +1,365 @@
+//! Batch packaging benchmark: our `BatchPackager` against `zip -6 -r` and `openssl enc
+//! -aes-256-cbc` on the same generated invoices, with wall time, peak RSS and archive size.
+//!
+//! Run with `cargo bench -p ksef-crypto --bench packaging` (release). Every measured phase runs as
+//! a child process under `/usr/bin/time`, which reports its wall and CPU time and (for `zip` and
+//! `openssl`) its peak RSS; the packager reports its own peak RSS (`VmHWM`). The data goes under a
+//! fresh directory in `/tmp` and is deleted at the end. Results: `BENCHMARKS.md`.
+//!
+//! `packaging generate DIR COUNT SIZE` writes one data set, and `packaging child DATA_DIR OUT_DIR
+//! JOBS` packages it, to reproduce a case by hand.
+//!
+//! Environment: `KSEF_BENCH_LARGE_INVOICES` (default 10,000) sets how many 100 KB invoices the
+//! large case has; `KSEF_BENCH_SKIP_LARGE=1` skips it.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use ksef_crypto::{BatchInvoice, BatchPackager, DirectorySink, SessionKey};
+
+/// Deterministic pseudo-random numbers (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const PRODUCTS: [&str; 8] = [
+    "Usługa serwisowa",
+    "Papier A4 80g",
+    "Licencja oprogramowania",
+    "Transport krajowy",
+    "Materiały biurowe",
+    "Konsultacje IT",
+    "Energia elektryczna",
+    "Najem lokalu",
+];
+
+/// An FA(3)-like invoice of exactly `len` bytes: a fixed header, then line items with random
+/// names, quantities and amounts, so it compresses like real invoices (several times, not 100×).
+fn invoice(len: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 512);
+    let nip = 1_000_000_000 + rng.next() % 8_999_999_999;
+    write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Faktura xmlns=\"http://crd.gov.pl/wzor/2025/06/25/13775/\">\n\
+         <Naglowek><KodFormularza kodSystemowy=\"FA (3)\" wersjaSchemy=\"1-0E\">FA</KodFormularza>\
+         <WariantFormularza>3</WariantFormularza><DataWytworzeniaFa>2025-08-{:02}T10:{:02}:00Z</DataWytworzeniaFa></Naglowek>\n\
+         <Podmiot1><DaneIdentyfikacyjne><NIP>{nip}</NIP><Nazwa>Firma {:x} Sp. z o.o.</Nazwa></DaneIdentyfikacyjne></Podmiot1>\n<Fa>\n",
+        1 + rng.next() % 28,
+        rng.next() % 60,
+        rng.next() % 0xffff_ffff
+    )
+    .expect("writing to a Vec cannot fail");
+    let mut line = 1;
+    while out.len() < len {
+        let r = rng.next();
+        let qty = 1 + r % 50;
+        let price = (r >> 8) % 100_000;
+        writeln!(
+            out,
+            "<FaWiersz><NrWierszaFa>{line}</NrWierszaFa><UU_ID>{:016x}</UU_ID><P_7>{} {}</P_7><P_8A>szt.</P_8A>\
+             <P_8B>{qty}</P_8B><P_9A>{}.{:02}</P_9A><P_11>{}.{:02}</P_11><P_12>23</P_12></FaWiersz>",
+            rng.next(),
+            PRODUCTS[(r >> 32) as usize % PRODUCTS.len()],
+            (r >> 40) % 1000,
+            price / 100,
+            price % 100,
+            qty * price / 100,
+            (qty * price) % 100,
+        )
+        .expect("writing to a Vec cannot fail");
+        line += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+fn generate(dir: &Path, count: usize, size: usize, seed: u64) -> u64 {
+    std::fs::create_dir_all(dir).expect("create the data directory");
+    let mut rng = Rng(seed | 1);
+    let mut total = 0;
+    for i in 0..count {
+        let bytes = invoice(size, &mut rng);
+        total += bytes.len() as u64;
+        std::fs::write(
+            dir.join(format!("5265877635-20250826-{i:012X}-AF.xml")),
+            bytes,
+        )
+        .expect("write an invoice");
+    }
+    total
+}
+
+/// Child mode: package `dir` into `out` with `jobs` jobs; print the archive size.
+fn child(dir: &Path, out: &Path, jobs: usize) {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read the data directory")
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    paths.sort();
+    let invoices: Vec<BatchInvoice> = paths
+        .iter()
+        .map(|p| BatchInvoice::from_file(p).expect("invoice"))
+        .collect();
+    let key = SessionKey::generate().expect("key");
+    std::fs::create_dir_all(out).expect("create the output directory");
+    let package = BatchPackager::new()
+        .jobs(jobs)
+        .package(&key, invoices, DirectorySink::new(out))
+        .expect("packaging");
+    // Our own peak RSS, from the kernel's high-water mark of this process's memory.
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    println!("{} {} {hwm_kib}", package.archive.size, package.parts.len());
+}
+
+struct Measured {
+    secs: f64,
+    cpu_secs: f64,
+    rss_kib: u64,
+    stdout: String,
+}
+
+/// Runs `program args` under `/usr/bin/time`, returning wall time and peak RSS.
+fn measure(program: &Path, args: &[&str], cwd: &Path) -> Measured {
+    let report = std::env::temp_dir().join(format!("ksef-bench-time-{}", std::process::id()));
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%e %U %S %M")
+        .arg("-o")
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("/usr/bin/time must be installed");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "{program:?} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&report).expect("time report");
+    let _ = std::fs::remove_file(&report);
+    let fields: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    assert_eq!(fields.len(), 4, "time report: {text}");
+    let cpu_secs = fields[1] + fields[2];
+    let rss_kib = fields[3] as u64;
+    Measured {
+        secs,
+        cpu_secs,
+        rss_kib,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").metadata().expect("metadata").len())
+        .sum()
+}
+
+struct Row {
+    case: String,
+    tool: String,
+    secs: f64,
+    cpu_secs: f64,
+    input: u64,
+    output: u64,
+    rss_kib: u64,
+    /// Our plain ZIP's size over `zip -6`'s.
+    zip_ratio: Option<f64>,
+    /// Time of `zip -6` + `openssl` over ours.
+    speedup: Option<f64>,
+}
+
+fn run_case(root: &Path, name: &str, count: usize, size: usize, rows: &mut Vec<Row>) {
+    let data = root.join(format!("{name}-data"));
+    let input = generate(&data, count, size, 0x5eed ^ size as u64);
+    let case = format!(
+        "{name}: {count} × {} KB ({} MB)",
+        size / 1000,
+        input / 1_000_000
+    );
+    let exe = std::env::current_exe().expect("current exe");
+    let data_str = data.to_str().expect("UTF-8 path");
+
+    // zip -6 -r, then openssl enc on its output.
+    let zip_path = root.join(format!("{name}.zip"));
+    let zip_str = zip_path.to_str().expect("UTF-8 path");
+    let zip = measure(
+        Path::new("zip"),
+        &["-6", "-r", "-q", "-D", zip_str, "."],
+        &data,
+    );
+    let zip_size = std::fs::metadata(&zip_path).expect("zip output").len();
+    let enc_path = root.join(format!("{name}.zip.aes"));
+    let key_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let iv_hex = "0102030405060708090a0b0c0d0e0f10";
+    let enc = measure(
+        Path::new("openssl"),
+        &[
+            "enc",
+            "-aes-256-cbc",
+            "-K",
+            key_hex,
+            "-iv",
+            iv_hex,
+            "-in",
+            zip_str,
+            "-out",
+            enc_path.to_str().expect("UTF-8"),
+        ],
+        root,
+    );
+    let enc_size = std::fs::metadata(&enc_path).expect("openssl output").len();
+    let _ = std::fs::remove_file(&zip_path);
+    let _ = std::fs::remove_file(&enc_path);
+
+    let mut ours = Vec::new();
+    let default_jobs = std::thread::available_parallelism().map_or(1, usize::from);
+    for jobs in [default_jobs, 1] {
+        let out = root.join(format!("{name}-parts-{jobs}"));
+        let jobs_str = jobs.to_string();
+        let m = measure(
+            &exe,
+            &["child", data_str, out.to_str().expect("UTF-8"), &jobs_str],
+            root,
+        );
+        let reported: Vec<u64> = m
+            .stdout
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        assert_eq!(reported.len(), 3, "child output: {}", m.stdout);
+        let archive = reported[0];
+        // VmHWM of the packaging process itself (`/usr/bin/time`'s figure for a process spawned
+        // from this one can include memory that is not the packager's).
+        let m = Measured {
+            rss_kib: reported[2],
+            ..m
+        };
+        let encrypted = dir_size(&out);
+        let _ = std::fs::remove_dir_all(&out);
+        ours.push((jobs, m, archive, encrypted));
+    }
+    std::fs::remove_dir_all(&data).expect("remove the data");
+
+    rows.push(Row {
+        case: case.clone(),
+        tool: "`zip -6 -r` (plain ZIP)".into(),
+        secs: zip.secs,
+        cpu_secs: zip.cpu_secs,
+        input,
+        output: zip_size,
+        rss_kib: zip.rss_kib,
+        zip_ratio: Some(1.0),
+        speedup: None,
+    });
+    rows.push(Row {
+        case: case.clone(),
+        tool: "`openssl enc -aes-256-cbc` of that ZIP".into(),
+        secs: enc.secs,
+        cpu_secs: enc.cpu_secs,
+        input: zip_size,
+        output: enc_size,
+        rss_kib: enc.rss_kib,
+        zip_ratio: None,
+        speedup: None,
+    });
+    rows.push(Row {
+        case: case.clone(),
+        tool: "zip -6 + openssl (sum)".into(),
+        secs: zip.secs + enc.secs,
+        cpu_secs: zip.cpu_secs + enc.cpu_secs,
+        input,
+        output: enc_size,
+        rss_kib: zip.rss_kib.max(enc.rss_kib),
+        zip_ratio: None,
+        speedup: Some(1.0),
+    });
+    let baseline = zip.secs + enc.secs;
+    for (jobs, m, archive, encrypted) in ours {
+        rows.push(Row {
+            case: case.clone(),
+            tool: format!("ksef-crypto `BatchPackager`, jobs={jobs}"),
+            secs: m.secs,
+            cpu_secs: m.cpu_secs,
+            input,
+            output: encrypted,
+            rss_kib: m.rss_kib,
+            zip_ratio: Some(archive as f64 / zip_size as f64),
+            speedup: Some(baseline / m.secs),
+        });
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("generate") {
+        // `generate DIR COUNT SIZE`: only write the data set (to reproduce a case by hand).
+        let count = args[3].parse().expect("count");
+        let size: usize = args[4].parse().expect("size");
+        generate(Path::new(&args[2]), count, size, 0x5eed ^ size as u64);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("child") {
+        let jobs = args[4].parse().expect("jobs");
+        child(Path::new(&args[2]), Path::new(&args[3]), jobs);
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("ksef-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("create the bench directory");
+    let mut rows = Vec::new();
+    run_case(&root, "small", 10_000, 3_000, &mut rows);
+    if std::env::var("KSEF_BENCH_SKIP_LARGE").is_err() {
+        let count = std::env::var("KSEF_BENCH_LARGE_INVOICES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        run_case(&root, "large", count, 100_000, &mut rows);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    println!(
+        "| case | tool | wall s | CPU s | input MB/s | output bytes | ZIP size / `zip -6` | speed-up vs zip+openssl | peak RSS MiB |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {:.1} |",
+            row.case,
+            row.tool,
+            row.secs,
+            row.cpu_secs,
+            row.input as f64 / 1e6 / row.secs,
+            row.output,
+            opt(row.zip_ratio, 4),
+            opt(row.speedup, 2),
+            row.rss_kib as f64 / 1024.0
+        );
+    }
+}
