@@ -1,0 +1,758 @@
+//! Online sessions: open, send, close, statuses, invoice lists and UPOs.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ksef_crypto::{EncryptionInfo, WrappedSessionKey, file_metadata};
+use ksef_model::types::{
+    InvoiceStatusInfo, InvoicingMode, OpenOnlineSessionRequest, OpenOnlineSessionResponse,
+    PublicKeyCertificateUsage, SendInvoiceRequest, SendInvoiceResponse,
+    SessionInvoiceStatusResponse, SessionInvoicesResponse, SessionStatusResponse,
+    SessionsQueryResponse, SessionsQueryResponseItem, StatusInfo, UpoPageResponse, UpoResponse,
+};
+use ksef_model::values::{KsefNumber, Nip, ReferenceNumber};
+
+use super::{Reply, Req, json, new_reference, random_hex};
+use crate::errors::ApiError;
+use crate::invoice_xml::{self, FormKind};
+use crate::server::Shared;
+use crate::state::{InvoiceOutcome, Session, SessionInvoice, State, StoredInvoice};
+use crate::upo;
+
+/// Invoices per session.
+const MAX_INVOICES: usize = 10_000;
+/// Invoice size without attachments.
+const MAX_INVOICE_SIZE: usize = 1_000_000;
+/// Invoice size with attachments.
+const MAX_INVOICE_SIZE_WITH_ATTACHMENTS: usize = 3_000_000;
+/// How long UPO download links stay valid.
+const LINK_LIFETIME_MINUTES: i64 = 60;
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+fn duration(d: std::time::Duration) -> Result<Duration, ApiError> {
+    Duration::from_std(d).map_err(internal)
+}
+
+fn reference(text: &str) -> Result<ReferenceNumber, ApiError> {
+    text.parse()
+        .map_err(|e: ksef_model::values::IdentifierError| internal(e))
+}
+
+fn no_session(reference: &str) -> ApiError {
+    ApiError::bad_request(
+        21173,
+        "Brak sesji o wskazanym numerze referencyjnym.",
+        format!("Sesja o numerze referencyjnym {reference} nie została odnaleziona."),
+    )
+}
+
+fn no_upo(detail: impl Into<String>) -> ApiError {
+    ApiError::bad_request(21178, "Nie znaleziono UPO.", detail)
+}
+
+/// The session of the caller's context.
+fn session_of<'a>(
+    state: &'a State,
+    reference: &str,
+    context: Option<&str>,
+) -> Result<&'a Session, ApiError> {
+    state
+        .session(reference)
+        .filter(|s| context.is_none_or(|c| s.context_nip == c))
+        .ok_or_else(|| no_session(reference))
+}
+
+/// The status of a session at `now`: code, description, details.
+fn session_status(
+    shared: &Shared,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> (i32, &'static str, Option<&'static str>) {
+    if session.key.is_none() {
+        return (415, "Błąd odszyfrowania dostarczonego klucza", None);
+    }
+    // A session past its validity is closed by the system at that moment.
+    let Some(closed) = session
+        .closed
+        .or((now >= session.valid_until).then_some(session.valid_until))
+    else {
+        return (100, "Sesja interaktywna otwarta", None);
+    };
+    let close_delay = Duration::from_std(shared.config.session_close_delay).unwrap_or_default();
+    if now < closed + close_delay || session.invoices.iter().any(|i| now < i.processed) {
+        return (170, "Sesja interaktywna zamknięta", None);
+    }
+    let successful = session
+        .invoices
+        .iter()
+        .filter(|i| matches!(i.outcome, InvoiceOutcome::Accepted(_)))
+        .count();
+    if session.invoices.is_empty() {
+        (440, "Sesja anulowana", Some("Nie przesłano faktur"))
+    } else if successful == 0 {
+        (445, "Błąd weryfikacji, brak poprawnych faktur", None)
+    } else {
+        (200, "Sesja interaktywna przetworzona pomyślnie", None)
+    }
+}
+
+fn counts(session: &Session, now: DateTime<Utc>) -> (i32, i32, i32) {
+    let total = session.invoices.len();
+    let done = session.invoices.iter().filter(|i| now >= i.processed);
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for invoice in done {
+        match invoice.outcome {
+            InvoiceOutcome::Accepted(_) => ok += 1,
+            InvoiceOutcome::Rejected { .. } => failed += 1,
+        }
+    }
+    let int = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    (int(total), int(ok), int(failed))
+}
+
+/// `POST /sessions/online`.
+pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let body: OpenOnlineSessionRequest = req.json()?;
+    let form = FormKind::from_form_code(&body.form_code).ok_or_else(|| {
+        ApiError::validation(format!(
+            "Form code {} {} {} is not supported (simulated: FA (2), FA (3), FA_RR (1)).",
+            body.form_code.system_code, body.form_code.schema_version, body.form_code.value
+        ))
+    })?;
+    let certificate = shared
+        .certificate(&PublicKeyCertificateUsage::SymmetricKeyEncryption)
+        .ok_or_else(|| ApiError::internal("no symmetric-key certificate"))?;
+    if let Some(id) = &body.encryption.public_key_id
+        && *id != certificate.public_key_id
+    {
+        return Err(ApiError::bad_request(
+            21470,
+            "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.",
+            format!("Klucz o identyfikatorze {id} nie jest wspierany."),
+        ));
+    }
+    let info = EncryptionInfo::new(
+        body.encryption.encrypted_symmetric_key.clone(),
+        body.encryption.initialization_vector.clone(),
+        body.encryption.public_key_id.clone(),
+    );
+    let wrapped = WrappedSessionKey::from_encryption_info(&info)
+        .map_err(|e| ApiError::validation(format!("Invalid encryption data: {e}.")))?;
+    // A key that does not decrypt opens the session in status 415, as KSeF reports it.
+    let key = wrapped
+        .unwrap_with(&shared.keys.symmetric_key_encryption)
+        .ok();
+    let now = req.now;
+    let session_reference = new_reference(now, "SO")?;
+    let valid_until = now + duration(shared.config.session_lifetime)?;
+    let mut state = shared.state();
+    let token_reference = state
+        .auth_ops
+        .get(&claims.ref_)
+        .and_then(|op| op.token_reference.clone());
+    state.sessions.push(Session {
+        reference: session_reference.to_string(),
+        context_nip: claims.ctx.clone(),
+        auth_reference: claims.ref_.clone(),
+        token_reference,
+        form,
+        key,
+        created: now,
+        updated: now,
+        valid_until,
+        closed: None,
+        upo_reference: new_reference(now, "UP")?.to_string(),
+        invoices: Vec::new(),
+    });
+    drop(state);
+    json(
+        201,
+        &OpenOnlineSessionResponse::new(session_reference, valid_until.fixed_offset()),
+    )
+}
+
+fn sending_refused(code: i32) -> ApiError {
+    ApiError::bad_request(
+        21180,
+        "Status sesji nie pozwala na wykonanie operacji.",
+        format!("Status sesji {code} uniemożliwia wysyłkę faktur."),
+    )
+}
+
+fn reject(code: i32, description: &str, detail: impl Into<String>) -> InvoiceOutcome {
+    InvoiceOutcome::Rejected {
+        code,
+        description: description.to_owned(),
+        details: vec![detail.into()],
+        extensions: Vec::new(),
+        invoice_number: None,
+    }
+}
+
+/// `POST /sessions/online/{referenceNumber}/invoices`.
+pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let body: SendInvoiceRequest = req.json()?;
+    let session_reference = req.param("referenceNumber");
+    let now = req.now;
+    let ciphertext = STANDARD
+        .decode(body.encrypted_invoice_content.trim())
+        .map_err(|_| ApiError::validation("encryptedInvoiceContent is not base64."))?;
+    let size_error = || {
+        ApiError::bad_request(
+            21402,
+            "Nieprawidłowy rozmiar pliku.",
+            "Długość treści nie zgadza się z rozmiarem pliku.",
+        )
+    };
+    let hash_error = || {
+        ApiError::bad_request(
+            21403,
+            "Nieprawidłowy skrót pliku.",
+            "Skrót treści nie zgadza się ze skrótem pliku.",
+        )
+    };
+
+    let state = shared.state();
+    let session = session_of(&state, session_reference, Some(&claims.ctx))?;
+    let (code, _, _) = session_status(shared, session, now);
+    let Some(key) = session
+        .key
+        .as_ref()
+        .filter(|_| code == 100 && now < session.valid_until)
+    else {
+        return Err(sending_refused(code));
+    };
+    if session.invoices.len() >= MAX_INVOICES {
+        return Err(ApiError::bad_request(
+            21155,
+            "Przekroczono dozwoloną liczbę faktur w sesji.",
+            format!(
+                "Sesja o numerze referencyjnym {session_reference} osiągnęła dozwolony limit liczby faktur {MAX_INVOICES}."
+            ),
+        ));
+    }
+    let key = key.clone();
+    let form = session.form;
+    // Hashing, decryption and schema checks run without the state lock.
+    drop(state);
+    let encrypted = file_metadata(&ciphertext);
+    if i64::try_from(encrypted.size).ok() != Some(body.encrypted_invoice_size) {
+        return Err(size_error());
+    }
+    if encrypted.sha256_base64() != body.encrypted_invoice_hash.0 {
+        return Err(hash_error());
+    }
+    let decrypted = key.decrypt_to_vec(&ciphertext).map(|(plain, _)| plain);
+    let offline_requested = body.offline_mode.unwrap_or(false);
+
+    let (outcome, plaintext, facts) = match decrypted {
+        Err(e) => (
+            reject(
+                435,
+                "Błąd odszyfrowania pliku",
+                format!("Nie udało się odszyfrować faktury: {e}."),
+            ),
+            None,
+            None,
+        ),
+        Ok(plain) => {
+            let declared = file_metadata(&plain);
+            if i64::try_from(declared.size).ok() != Some(body.invoice_size) {
+                return Err(size_error());
+            }
+            if declared.sha256_base64() != body.invoice_hash.0 {
+                return Err(hash_error());
+            }
+            match invoice_xml::verify(&plain, form) {
+                Err(reason) => (
+                    reject(430, "Błąd weryfikacji pliku faktury", reason),
+                    None,
+                    None,
+                ),
+                Ok(facts) => {
+                    let limit = if facts.has_attachment {
+                        MAX_INVOICE_SIZE_WITH_ATTACHMENTS
+                    } else {
+                        MAX_INVOICE_SIZE
+                    };
+                    if plain.len() > limit {
+                        (
+                            reject(
+                                430,
+                                "Błąd weryfikacji pliku faktury",
+                                format!("Rozmiar faktury przekracza {limit} bajtów."),
+                            ),
+                            None,
+                            None,
+                        )
+                    } else {
+                        (
+                            InvoiceOutcome::Accepted(usize::MAX),
+                            Some(plain),
+                            Some(facts),
+                        )
+                    }
+                }
+            }
+        }
+    };
+    let mut state = shared.state();
+    // The session may have been closed meanwhile.
+    let session = session_of(&state, session_reference, Some(&claims.ctx))?;
+    let (code, _, _) = session_status(shared, session, now);
+    if code != 100 {
+        return Err(sending_refused(code));
+    }
+    let invoice_hash = body.invoice_hash.0.clone();
+    let invoice_reference = new_reference(now, "EE")?;
+    let processed = now + duration(shared.config.invoice_processing_delay)?;
+    let context = claims.ctx.clone();
+    let mut offline = offline_requested;
+
+    let outcome = match (outcome, plaintext, facts) {
+        (InvoiceOutcome::Accepted(_), Some(plain), Some(facts)) => {
+            let issue_date =
+                NaiveDate::parse_from_str(&facts.issue_date, "%Y-%m-%d").map_err(internal)?;
+            offline = offline || issue_date < now.date_naive();
+            let key = (
+                facts.seller_nip.clone(),
+                facts.invoice_type.clone(),
+                facts.invoice_number.clone(),
+            );
+            if facts.seller_nip != context {
+                reject(
+                    410,
+                    "Nieprawidłowy zakres uprawnień",
+                    format!(
+                        "Podmiot nie ma uprawnień do wystawienia faktury sprzedawcy {}.",
+                        facts.seller_nip
+                    ),
+                )
+            } else if issue_date > now.date_naive() {
+                reject(
+                    450,
+                    "Błąd weryfikacji semantyki dokumentu faktury",
+                    "Data wystawienia faktury (P_1) jest późniejsza niż data przyjęcia.",
+                )
+            } else if let Some(&original) = state.duplicates.get(&key) {
+                let (original_ksef, original_session) = state
+                    .invoices
+                    .get(original)
+                    .map(|o| (o.ksef_number.clone(), o.session_reference.clone()))
+                    .ok_or_else(|| ApiError::internal("duplicate index"))?;
+                state.stats.duplicates_refused += 1;
+                InvoiceOutcome::Rejected {
+                    code: 440,
+                    description: "Duplikat faktury".to_owned(),
+                    details: vec![format!(
+                        "Duplikat faktury. Faktura o numerze KSeF: {} została już prawidłowo przesłana do systemu w sesji: {}",
+                        original_ksef, original_session
+                    )],
+                    extensions: vec![
+                        (
+                            "originalSessionReferenceNumber".to_owned(),
+                            original_session,
+                        ),
+                        ("originalKsefNumber".to_owned(), original_ksef),
+                    ],
+                    invoice_number: Some(facts.invoice_number.clone()),
+                }
+            } else {
+                let nip: Nip = facts
+                    .seller_nip
+                    .parse()
+                    .map_err(|_| ApiError::internal("seller NIP"))?;
+                let ksef_number = KsefNumber::from_parts(&nip, now.date_naive(), &random_hex(12))
+                    .map_err(internal)?;
+                let index = state.invoices.len();
+                state.invoices.push(StoredInvoice {
+                    ksef_number: ksef_number.to_string(),
+                    session_reference: session_reference.to_owned(),
+                    hash: invoice_hash.clone(),
+                    xml: plain,
+                    facts,
+                    form,
+                    invoicing_date: now,
+                    acquisition_date: now,
+                    permanent_storage_date: processed,
+                    issue_date,
+                    offline,
+                    visible_from: processed,
+                });
+                state.duplicates.insert(key, index);
+                state.stats.invoices_accepted += 1;
+                state
+                    .stats
+                    .accepted_invoice_hashes
+                    .push(invoice_hash.clone());
+                InvoiceOutcome::Accepted(index)
+            }
+        }
+        (outcome, _, _) => outcome,
+    };
+    let session = state
+        .session_mut(session_reference)
+        .ok_or_else(|| no_session(session_reference))?;
+    let ordinal = i32::try_from(session.invoices.len() + 1).unwrap_or(i32::MAX);
+    session.invoices.push(SessionInvoice {
+        ordinal,
+        reference: invoice_reference.to_string(),
+        invoice_hash,
+        invoicing_date: now,
+        processed,
+        offline,
+        outcome,
+    });
+    session.updated = now;
+    drop(state);
+    json(202, &SendInvoiceResponse::new(invoice_reference))
+}
+
+/// `POST /sessions/online/{referenceNumber}/close`.
+pub(super) fn close(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let session_reference = req.param("referenceNumber");
+    let mut state = shared.state();
+    let session = session_of(&state, session_reference, Some(&claims.ctx))?;
+    let (code, _, _) = session_status(shared, session, req.now);
+    if code != 100 {
+        return Err(ApiError::bad_request(
+            21180,
+            "Status sesji nie pozwala na wykonanie operacji.",
+            format!("Status sesji {code} uniemożliwia jej zamknięcie."),
+        ));
+    }
+    let session = state
+        .session_mut(session_reference)
+        .ok_or_else(|| no_session(session_reference))?;
+    session.closed = Some(req.now);
+    session.updated = req.now;
+    Ok(Reply::Empty(204))
+}
+
+/// `GET /sessions/{referenceNumber}`.
+pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let state = shared.state();
+    let session = session_of(&state, req.param("referenceNumber"), Some(&claims.ctx))?;
+    let (code, description, detail) = session_status(shared, session, req.now);
+    let mut status = StatusInfo::new(code, description);
+    status.details = detail.map(|d| vec![d.to_owned()]);
+    let (total, ok, failed) = counts(session, req.now);
+    let mut body = SessionStatusResponse::new(
+        status,
+        session.created.fixed_offset(),
+        session.updated.fixed_offset(),
+    );
+    body.valid_until = Some(session.valid_until.fixed_offset());
+    body.invoice_count = Some(total);
+    body.successful_invoice_count = Some(ok);
+    body.failed_invoice_count = Some(failed);
+    if code == 200 {
+        let url = format!(
+            "{}/_sim/upo/{}/{}",
+            shared.root_url, session.reference, session.upo_reference
+        );
+        let expires = (req.now + Duration::minutes(LINK_LIFETIME_MINUTES)).fixed_offset();
+        body.upo = Some(UpoResponse::new(vec![UpoPageResponse::new(
+            reference(&session.upo_reference)?,
+            url,
+            expires,
+        )]));
+    }
+    json(200, &body)
+}
+
+/// `GET /sessions`.
+pub(super) fn list(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let session_type = req
+        .query("sessionType")
+        .ok_or_else(|| ApiError::validation("Parameter sessionType is required."))?;
+    if !matches!(session_type, "Online" | "Batch") {
+        return Err(ApiError::validation("sessionType must be Online or Batch."));
+    }
+    let statuses = req.query_all("statuses");
+    let wanted_reference = req.query("referenceNumber");
+    let within =
+        |value: Option<DateTime<Utc>>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| {
+            (from.is_none() && to.is_none())
+                || value.is_some_and(|v| from.is_none_or(|f| v >= f) && to.is_none_or(|t| v <= t))
+        };
+    let created = (
+        req.query_date("dateCreatedFrom")?,
+        req.query_date("dateCreatedTo")?,
+    );
+    let closed = (
+        req.query_date("dateClosedFrom")?,
+        req.query_date("dateClosedTo")?,
+    );
+    let modified = (
+        req.query_date("dateModifiedFrom")?,
+        req.query_date("dateModifiedTo")?,
+    );
+    let state = shared.state();
+    let mut items = Vec::new();
+    // Batch sessions are not simulated yet: none exist.
+    for session in state
+        .sessions
+        .iter()
+        .rev()
+        .filter(|s| session_type == "Online" && s.context_nip == claims.ctx)
+    {
+        if wanted_reference.is_some_and(|r| r != session.reference)
+            || !within(Some(session.created), created.0, created.1)
+            || !within(session.closed, closed.0, closed.1)
+            || !within(Some(session.updated), modified.0, modified.1)
+        {
+            continue;
+        }
+        let (code, description, _) = session_status(shared, session, req.now);
+        let common = match code {
+            100 | 170 => "InProgress",
+            200 => "Succeeded",
+            440 => "Cancelled",
+            _ => "Failed",
+        };
+        if !statuses.is_empty() && !statuses.contains(&common) {
+            continue;
+        }
+        let (total, ok, failed) = counts(session, req.now);
+        let mut item = SessionsQueryResponseItem::new(
+            reference(&session.reference)?,
+            StatusInfo::new(code, description),
+            session.created.fixed_offset(),
+            session.updated.fixed_offset(),
+            total,
+            ok,
+            failed,
+        );
+        item.valid_until = Some(session.valid_until.fixed_offset());
+        items.push(item);
+    }
+    drop(state);
+    let (items, next) = req.page(items, 10, 1000)?;
+    let mut body = SessionsQueryResponse::new(items);
+    body.continuation_token = next;
+    json(200, &body)
+}
+
+fn invoice_view(
+    shared: &Shared,
+    state: &State,
+    session: &Session,
+    invoice: &SessionInvoice,
+    now: DateTime<Utc>,
+) -> Result<SessionInvoiceStatusResponse, ApiError> {
+    let mode = if invoice.offline {
+        InvoicingMode::Offline
+    } else {
+        InvoicingMode::Online
+    };
+    if now < invoice.processed {
+        let mut view = SessionInvoiceStatusResponse::new(
+            invoice.ordinal,
+            reference(&invoice.reference)?,
+            invoice.invoice_hash.as_str(),
+            invoice.invoicing_date.fixed_offset(),
+            InvoiceStatusInfo::new(150, "Trwa przetwarzanie"),
+        );
+        view.invoicing_mode = Some(mode);
+        return Ok(view);
+    }
+    let status = match &invoice.outcome {
+        InvoiceOutcome::Accepted(_) => InvoiceStatusInfo::new(200, "Sukces"),
+        InvoiceOutcome::Rejected {
+            code,
+            description,
+            details,
+            extensions,
+            ..
+        } => {
+            let mut status = InvoiceStatusInfo::new(*code, description.clone());
+            status.details = Some(details.clone());
+            if !extensions.is_empty() {
+                status.extensions = Some(
+                    extensions
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone())))
+                        .collect::<BTreeMap<_, _>>(),
+                );
+            }
+            status
+        }
+    };
+    let mut view = SessionInvoiceStatusResponse::new(
+        invoice.ordinal,
+        reference(&invoice.reference)?,
+        invoice.invoice_hash.as_str(),
+        invoice.invoicing_date.fixed_offset(),
+        status,
+    );
+    view.invoicing_mode = Some(mode);
+    match &invoice.outcome {
+        InvoiceOutcome::Accepted(index) => {
+            let stored = state
+                .invoices
+                .get(*index)
+                .ok_or_else(|| ApiError::internal("invoice index"))?;
+            view.invoice_number = Some(stored.facts.invoice_number.clone());
+            view.ksef_number = Some(
+                stored
+                    .ksef_number
+                    .parse()
+                    .map_err(|e: ksef_model::values::IdentifierError| internal(e))?,
+            );
+            view.acquisition_date = Some(stored.acquisition_date.fixed_offset());
+            view.permanent_storage_date = Some(stored.permanent_storage_date.fixed_offset());
+            view.upo_download_url = Some(format!(
+                "{}/_sim/upo/{}/invoices/{}",
+                shared.root_url, session.reference, invoice.reference
+            ));
+            view.upo_download_url_expiration_date =
+                Some((now + Duration::minutes(LINK_LIFETIME_MINUTES)).fixed_offset());
+        }
+        InvoiceOutcome::Rejected { invoice_number, .. } => {
+            view.invoice_number = invoice_number.clone()
+        }
+    }
+    Ok(view)
+}
+
+/// `GET /sessions/{referenceNumber}/invoices` and `.../invoices/failed`.
+pub(super) fn invoices(shared: &Shared, req: &Req, failed_only: bool) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let state = shared.state();
+    let session = session_of(&state, req.param("referenceNumber"), Some(&claims.ctx))?;
+    let mut views = Vec::new();
+    for invoice in &session.invoices {
+        let failed = req.now >= invoice.processed
+            && matches!(invoice.outcome, InvoiceOutcome::Rejected { .. });
+        if failed_only && !failed {
+            continue;
+        }
+        views.push(invoice_view(shared, &state, session, invoice, req.now)?);
+    }
+    drop(state);
+    let (views, next) = req.page(views, 10, 1000)?;
+    let mut body = SessionInvoicesResponse::new(views);
+    body.continuation_token = next;
+    json(200, &body)
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`.
+pub(super) fn invoice_status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let state = shared.state();
+    let session = session_of(&state, req.param("referenceNumber"), Some(&claims.ctx))?;
+    let wanted = req.param("invoiceReferenceNumber");
+    let invoice = session
+        .invoices
+        .iter()
+        .find(|i| i.reference == wanted)
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "Faktura o numerze referencyjnym {wanted} nie została znaleziona w sesji."
+            ))
+        })?;
+    let view = invoice_view(shared, &state, session, invoice, req.now)?;
+    drop(state);
+    json(200, &view)
+}
+
+/// The UPO of one accepted invoice of a session, as XML.
+pub(crate) fn invoice_upo_xml(
+    shared: &Shared,
+    session_reference: &str,
+    context: Option<&str>,
+    matches: impl Fn(&SessionInvoice, Option<&StoredInvoice>) -> bool,
+    now: DateTime<Utc>,
+) -> Result<Reply, ApiError> {
+    let state = shared.state();
+    let session = session_of(&state, session_reference, context)?;
+    let stored = session.invoices.iter().find_map(|invoice| {
+        let stored = match invoice.outcome {
+            InvoiceOutcome::Accepted(index) => state.invoices.get(index),
+            InvoiceOutcome::Rejected { .. } => None,
+        };
+        (matches(invoice, stored) && now >= invoice.processed)
+            .then_some(stored)
+            .flatten()
+    });
+    let stored = stored.ok_or_else(|| no_upo("UPO faktury nie zostało odnalezione."))?;
+    let xml = upo::build(session, &[stored], false)?;
+    Ok(Reply::Xml(xml))
+}
+
+/// The UPO of a processed session, as XML.
+pub(crate) fn session_upo_xml(
+    shared: &Shared,
+    session_reference: &str,
+    upo_reference: &str,
+    context: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Reply, ApiError> {
+    let state = shared.state();
+    let session = session_of(&state, session_reference, context)?;
+    let (code, _, _) = session_status(shared, session, now);
+    if code != 200 || session.upo_reference != upo_reference {
+        return Err(no_upo(format!(
+            "UPO {upo_reference} sesji {session_reference} nie zostało odnalezione."
+        )));
+    }
+    let documents: Vec<&StoredInvoice> = session
+        .invoices
+        .iter()
+        .filter_map(|invoice| match invoice.outcome {
+            InvoiceOutcome::Accepted(index) => state.invoices.get(index),
+            InvoiceOutcome::Rejected { .. } => None,
+        })
+        .collect();
+    let xml = upo::build(session, &documents, true)?;
+    Ok(Reply::Xml(xml))
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo`.
+pub(super) fn invoice_upo(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let wanted = req.param("invoiceReferenceNumber");
+    invoice_upo_xml(
+        shared,
+        req.param("referenceNumber"),
+        Some(&claims.ctx),
+        |i, _| i.reference == wanted,
+        req.now,
+    )
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo`.
+pub(super) fn invoice_upo_by_ksef_number(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let wanted = req.param("ksefNumber");
+    invoice_upo_xml(
+        shared,
+        req.param("referenceNumber"),
+        Some(&claims.ctx),
+        |_, stored| stored.is_some_and(|s| s.ksef_number == wanted),
+        req.now,
+    )
+}
+
+/// `GET /sessions/{referenceNumber}/upo/{upoReferenceNumber}`.
+pub(super) fn session_upo(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    session_upo_xml(
+        shared,
+        req.param("referenceNumber"),
+        req.param("upoReferenceNumber"),
+        Some(&claims.ctx),
+        req.now,
+    )
+}

@@ -1,0 +1,195 @@
+//! The simulator's key material: the two Ministry-like encryption certificates and the JWT signing key.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Datelike, Duration, Utc};
+use ksef_crypto::PrivateKey;
+use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
+use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use rsa::pkcs8::DecodePrivateKey as _;
+use rsa::sha2::{Digest as _, Sha256};
+use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde::{Deserialize, Serialize};
+use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+use crate::SimError;
+
+/// RSA keys are slow to generate in debug builds: every simulator of a process shares one set.
+static KEYS: OnceLock<Arc<Keys>> = OnceLock::new();
+static KEYS_INIT: Mutex<()> = Mutex::new(());
+
+/// The private keys behind the served certificates, and the key that signs JWTs.
+pub(crate) struct Keys {
+    pub(crate) token_encryption: PrivateKey,
+    pub(crate) symmetric_key_encryption: PrivateKey,
+    jwt_signing: SigningKey<Sha256>,
+    jwt_verifying: VerifyingKey<Sha256>,
+}
+
+impl Keys {
+    /// The process-wide key set, generated on first use.
+    pub(crate) fn shared() -> Result<Arc<Keys>, SimError> {
+        if let Some(keys) = KEYS.get() {
+            return Ok(keys.clone());
+        }
+        let _guard = KEYS_INIT.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(keys) = KEYS.get() {
+            return Ok(keys.clone());
+        }
+        let (a, b, c) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| PrivateKey::generate(2048));
+            let b = scope.spawn(|| PrivateKey::generate(2048));
+            let c = PrivateKey::generate(2048);
+            (a.join(), b.join(), c)
+        });
+        let joined = |r: std::thread::Result<ksef_crypto::Result<PrivateKey>>| {
+            r.map_err(|_| SimError::Keys("key generation panicked".into()))?
+                .map_err(|e| SimError::Keys(e.to_string()))
+        };
+        let token_encryption = joined(a)?;
+        let symmetric_key_encryption = joined(b)?;
+        let jwt = c.map_err(|e| SimError::Keys(e.to_string()))?;
+        let der = jwt
+            .to_pkcs8_der()
+            .map_err(|e| SimError::Keys(e.to_string()))?;
+        let jwt = RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| SimError::Keys(e.to_string()))?;
+        let jwt_public = RsaPublicKey::from(&jwt);
+        let keys = Arc::new(Keys {
+            token_encryption,
+            symmetric_key_encryption,
+            jwt_signing: SigningKey::new(jwt),
+            jwt_verifying: VerifyingKey::new(jwt_public),
+        });
+        // Set under the lock: no one else can have set it meanwhile.
+        let _ = KEYS.set(keys.clone());
+        Ok(keys)
+    }
+
+    /// Signs `claims` as an RS256 JWT.
+    pub(crate) fn sign_jwt(&self, claims: &Claims) -> Result<String, SimError> {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let body = serde_json::to_vec(claims).map_err(|e| SimError::Keys(e.to_string()))?;
+        let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
+        let signature = self.jwt_signing.sign(signing_input.as_bytes()).to_vec();
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+
+    /// Verifies an RS256 JWT of this simulator and returns its claims if the signature holds and
+    /// it has not expired at `now`.
+    pub(crate) fn verify_jwt(&self, token: &str, now: DateTime<Utc>) -> Option<Claims> {
+        let mut parts = token.split('.');
+        let (header, body, signature) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != "RS256" {
+            return None;
+        }
+        let signature =
+            Signature::try_from(URL_SAFE_NO_PAD.decode(signature).ok()?.as_slice()).ok()?;
+        let signing_input = &token[..header_len(token)?];
+        self.jwt_verifying
+            .verify(signing_input.as_bytes(), &signature)
+            .ok()?;
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        (claims.exp > now.timestamp()).then_some(claims)
+    }
+}
+
+/// Length of `header.body` (the JWT signing input).
+fn header_len(token: &str) -> Option<usize> {
+    token.rfind('.')
+}
+
+/// The kind of JWT: which operations accept it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TokenType {
+    Authentication,
+    Access,
+    Refresh,
+}
+
+/// The claims of the simulator's JWTs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Claims {
+    /// Token kind.
+    pub(crate) typ: TokenType,
+    /// Reference number of the authentication operation the token belongs to.
+    #[serde(rename = "ref")]
+    pub(crate) ref_: String,
+    /// Context NIP.
+    pub(crate) ctx: String,
+    /// Permissions of the authenticated subject in the context.
+    #[serde(default)]
+    pub(crate) per: Vec<String>,
+    /// Issued at (seconds since the epoch).
+    pub(crate) iat: i64,
+    /// Expiry (seconds since the epoch).
+    pub(crate) exp: i64,
+    /// Unique token id.
+    pub(crate) jti: String,
+}
+
+/// One served certificate.
+pub(crate) struct ServedCertificate {
+    pub(crate) listing: PublicKeyCertificate,
+}
+
+/// Builds a self-signed certificate of `key` for `usage`, valid from a day before `now` for two years.
+pub(crate) fn certificate(
+    key: &PrivateKey,
+    usage: PublicKeyCertificateUsage,
+    now: DateTime<Utc>,
+) -> Result<ServedCertificate, SimError> {
+    let err = |e: &dyn std::fmt::Display| SimError::Keys(e.to_string());
+    let der = key.to_pkcs8_der().map_err(|e| err(&e))?;
+    let key_pair = rcgen::KeyPair::try_from(&der[..]).map_err(|e| err(&e))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err(&e))?;
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(rcgen::DnType::CommonName, "Ministerstwo Finansów");
+    name.push(rcgen::DnType::OrganizationName, "ksef-sim");
+    name.push(rcgen::DnType::CountryName, "PL");
+    params.distinguished_name = name;
+    let from = now - Duration::days(1);
+    let to = from + Duration::days(730);
+    let (y, m, d) = ymd(from)?;
+    params.not_before = rcgen::date_time_ymd(y, m, d);
+    let (y, m, d) = ymd(to + Duration::days(1))?;
+    params.not_after = rcgen::date_time_ymd(y, m, d);
+    let cert = params.self_signed(&key_pair).map_err(|e| err(&e))?;
+    let cert_der = cert.der().to_vec();
+    let (_, parsed) = X509Certificate::from_der(&cert_der).map_err(|e| err(&e))?;
+    let spki = parsed.tbs_certificate.subject_pki.raw;
+    let public_key_id = STANDARD.encode(Sha256::digest(spki));
+    let certificate_id = STANDARD.encode(Sha256::digest(&cert_der));
+    let day = |d: DateTime<Utc>| -> Result<DateTime<Utc>, SimError> {
+        d.date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|n| n.and_utc())
+            .ok_or_else(|| SimError::Keys("date out of range".into()))
+    };
+    let listing = PublicKeyCertificate::new(
+        STANDARD.encode(&cert_der),
+        certificate_id,
+        public_key_id,
+        day(from)?.fixed_offset(),
+        day(to)?.fixed_offset(),
+        vec![usage],
+    );
+    Ok(ServedCertificate { listing })
+}
+
+fn ymd(d: DateTime<Utc>) -> Result<(i32, u8, u8), SimError> {
+    let month = u8::try_from(d.month()).map_err(|e| SimError::Keys(e.to_string()))?;
+    let day = u8::try_from(d.day()).map_err(|e| SimError::Keys(e.to_string()))?;
+    Ok((d.year(), month, day))
+}

@@ -1,0 +1,789 @@
+//! The simulator's public handle, its builder, and the HTTP plumbing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use ksef_model::operations::ALL;
+use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
+use ksef_model::values::Nip;
+use ksef_model::{Auth, OperationInfo};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, Reply, Req};
+use crate::errors::ApiError;
+use crate::keys::{Keys, TokenType, certificate};
+use crate::rate_limit::RateLimiter;
+use crate::state::{KsefTokenRec, State};
+
+/// The operation ids (see [`ksef_model::OperationInfo::id`]) this version simulates; every other
+/// operation of the spec answers `501 Not Implemented` ("not yet simulated").
+pub const SIMULATED_OPERATIONS: &[&str] = &[
+    "security.public_key_certificates",
+    "auth.challenge",
+    "auth.ksef_token",
+    "auth.status",
+    "auth.token.redeem",
+    "auth.token.refresh",
+    "auth.sessions.list",
+    "auth.sessions.revoke_current",
+    "auth.sessions.revoke",
+    "tokens.generate",
+    "tokens.list",
+    "tokens.status",
+    "tokens.revoke",
+    "sessions.online.open",
+    "sessions.online.send_invoice",
+    "sessions.online.close",
+    "sessions.status",
+    "sessions.list",
+    "sessions.invoices",
+    "sessions.failed_invoices",
+    "sessions.invoice_status",
+    "sessions.invoice_upo",
+    "sessions.invoice_upo_by_ksef_number",
+    "sessions.upo",
+    "invoices.download",
+    "invoices.query_metadata",
+];
+
+/// The largest request body accepted (a 3 MB invoice, base64-encoded and encrypted, fits).
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Failure to start the simulator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// Generating keys or certificates failed.
+    #[error("cannot create the simulator's keys: {0}")]
+    Keys(String),
+    /// Binding the loopback listener failed.
+    #[error("cannot listen on loopback")]
+    Bind(#[source] std::io::Error),
+    /// A seeded subject is not a valid NIP.
+    #[error("invalid seeded subject NIP `{0}`")]
+    InvalidSubject(String),
+}
+
+/// Counters the simulator keeps, served as JSON on `GET /_sim/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Stats {
+    /// Requests received per operation id (`unknown` for paths that match no operation).
+    pub requests: BTreeMap<String, u64>,
+    /// Invoices accepted (given a KSeF number).
+    pub invoices_accepted: u64,
+    /// Invoices refused as duplicates (status 440).
+    pub duplicates_refused: u64,
+    /// SHA-256 (base64) of every accepted invoice, in order of acceptance.
+    pub accepted_invoice_hashes: Vec<String>,
+    /// Handler panics turned into HTTP 500 (a simulator bug; expected to stay 0).
+    pub internal_errors: u64,
+}
+
+/// Settings of a simulator (see [`SimulatorBuilder`] for the defaults).
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) subjects: Vec<String>,
+    pub(crate) seeded_token: String,
+    pub(crate) challenge_lifetime: Duration,
+    pub(crate) authentication_token_lifetime: Duration,
+    pub(crate) access_token_lifetime: Duration,
+    pub(crate) refresh_token_lifetime: Duration,
+    pub(crate) session_lifetime: Duration,
+    pub(crate) auth_delay: Duration,
+    pub(crate) token_activation_delay: Duration,
+    pub(crate) invoice_processing_delay: Duration,
+    pub(crate) session_close_delay: Duration,
+    pub(crate) rate_limit_scale: Option<f64>,
+}
+
+/// Builds a [`Simulator`].
+///
+/// Defaults: one seeded subject (NIP `5265877635`) with a ready, active KSeF token holding every
+/// token permission (a random secret unless [`SimulatorBuilder::seeded_token`] sets one); challenge lifetime 10 min; authentication token 1 h; access token 15 min;
+/// refresh token 7 days; online session 12 h; authentication, token activation, invoice processing
+/// and UPO generation each complete 100 ms after they start; rate limits not enforced.
+pub struct SimulatorBuilder {
+    config: Config,
+}
+
+impl fmt::Debug for SimulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorBuilder")
+            .field("subjects", &self.config.subjects)
+            .field("seeded_token", &"{redacted}")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimulatorBuilder {
+    /// A builder with the defaults.
+    pub fn new() -> Self {
+        let delay = Duration::from_millis(100);
+        SimulatorBuilder {
+            config: Config {
+                subjects: vec!["5265877635".to_owned()],
+                seeded_token: String::new(),
+                challenge_lifetime: Duration::from_secs(600),
+                authentication_token_lifetime: Duration::from_secs(3600),
+                access_token_lifetime: Duration::from_secs(15 * 60),
+                refresh_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+                session_lifetime: Duration::from_secs(12 * 3600),
+                auth_delay: delay,
+                token_activation_delay: delay,
+                invoice_processing_delay: delay,
+                session_close_delay: delay,
+                rate_limit_scale: None,
+            },
+        }
+    }
+
+    /// Replaces the seeded subjects. Each gets a ready, active KSeF token with every token
+    /// permission ([`Simulator::token_for`]); the first is [`Simulator::seeded_nip`] and its token
+    /// is [`Simulator::seeded_token`].
+    pub fn subjects<I, S>(mut self, nips: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.subjects = nips.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Uses this secret as the seeded KSeF token instead of a random one.
+    pub fn seeded_token(mut self, token: impl Into<String>) -> Self {
+        self.config.seeded_token = token.into();
+        self
+    }
+
+    /// Lifetime of access tokens.
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.access_token_lifetime = lifetime;
+        self
+    }
+
+    /// Lifetime of refresh tokens.
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.refresh_token_lifetime = lifetime;
+        self
+    }
+
+    /// Lifetime of authentication tokens (those of `GET /auth/{ref}` and the redeem call).
+    pub fn authentication_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.authentication_token_lifetime = lifetime;
+        self
+    }
+
+    /// Lifetime of challenges (10 minutes in KSeF).
+    pub fn challenge_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.challenge_lifetime = lifetime;
+        self
+    }
+
+    /// How long an authentication stays at status 100 before it completes.
+    pub fn auth_delay(mut self, delay: Duration) -> Self {
+        self.config.auth_delay = delay;
+        self
+    }
+
+    /// How long a generated KSeF token stays `Pending` before it becomes `Active`.
+    pub fn token_activation_delay(mut self, delay: Duration) -> Self {
+        self.config.token_activation_delay = delay;
+        self
+    }
+
+    /// How long a sent invoice stays at status 150 before its final status shows.
+    pub fn invoice_processing_delay(mut self, delay: Duration) -> Self {
+        self.config.invoice_processing_delay = delay;
+        self
+    }
+
+    /// How long a closed session stays at status 170 (UPO being generated).
+    pub fn session_close_delay(mut self, delay: Duration) -> Self {
+        self.config.session_close_delay = delay;
+        self
+    }
+
+    /// Sets every processing delay (authentication, token activation, invoice processing, UPO
+    /// generation) at once.
+    pub fn processing_delays(self, delay: Duration) -> Self {
+        self.auth_delay(delay)
+            .token_activation_delay(delay)
+            .invoice_processing_delay(delay)
+            .session_close_delay(delay)
+    }
+
+    /// Enforces the production rate limits of the spec multiplied by `scale` (e.g. `10.0` for ten
+    /// times the production limits, `0.1` for a tenth; each limit stays at least 1). Requests
+    /// over a limit get HTTP 429 with `Retry-After`. Not enforced unless set.
+    pub fn rate_limit_scale(mut self, scale: f64) -> Self {
+        self.config.rate_limit_scale = Some(scale);
+        self
+    }
+
+    /// Starts the simulator on `127.0.0.1` with a random port, on the current Tokio runtime.
+    ///
+    /// The first simulator of a process generates three 2048-bit RSA keys (which takes a moment
+    /// in debug builds); later ones reuse them, with fresh certificates.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::InvalidSubject`] for a seeded subject that is not a NIP, [`SimError::Keys`] if
+    /// key or certificate generation fails, [`SimError::Bind`] if the listener cannot be bound.
+    pub async fn start(self) -> Result<Simulator, SimError> {
+        let mut config = self.config;
+        for nip in &config.subjects {
+            nip.parse::<Nip>()
+                .map_err(|_| SimError::InvalidSubject(nip.clone()))?;
+        }
+        if config.subjects.is_empty() {
+            return Err(SimError::InvalidSubject(String::new()));
+        }
+        let keys = tokio::task::spawn_blocking(Keys::shared)
+            .await
+            .map_err(|e| SimError::Keys(e.to_string()))??;
+        let now = Utc::now();
+        let token_cert = certificate(
+            &keys.token_encryption,
+            PublicKeyCertificateUsage::KsefTokenEncryption,
+            now,
+        )?;
+        let symmetric_cert = certificate(
+            &keys.symmetric_key_encryption,
+            PublicKeyCertificateUsage::SymmetricKeyEncryption,
+            now,
+        )?;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        // Not empty: checked above.
+        let seeded_nip = config.subjects[0].clone();
+        let mut state = State::default();
+        let mut seeded_tokens = Vec::new();
+        for (index, nip) in config.subjects.iter().enumerate() {
+            let reference = api::new_reference(now, "TK")
+                .map_err(|e| SimError::Keys(e.details.join(" ")))?
+                .to_string();
+            let secret = if index == 0 && !config.seeded_token.is_empty() {
+                config.seeded_token.clone()
+            } else {
+                api::token_secret(&reference, nip)
+            };
+            seeded_tokens.push((nip.clone(), secret.clone()));
+            state.tokens.push(KsefTokenRec {
+                reference,
+                secret,
+                context_nip: nip.clone(),
+                author_nip: nip.clone(),
+                description: "Token seeded by ksef-sim".to_owned(),
+                permissions: api::ALL_TOKEN_PERMISSIONS
+                    .iter()
+                    .map(|p| (*p).to_owned())
+                    .collect(),
+                created: now,
+                active_from: now,
+                revoked: false,
+                last_use: None,
+            });
+        }
+        // One token per subject, the first for the first subject.
+        config.seeded_token = seeded_tokens[0].1.clone();
+        let shared = Arc::new(Shared {
+            root_url: format!("http://{addr}"),
+            base_url: format!("http://{addr}/v2"),
+            config: config.clone(),
+            keys,
+            certificates: vec![token_cert.listing, symmetric_cert.listing],
+            state: Mutex::new(state),
+            limiter: Mutex::new(RateLimiter::default()),
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, shared.clone(), stop_rx));
+        Ok(Simulator {
+            addr,
+            shared,
+            seeded_nip,
+            seeded_tokens,
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+/// What the request handlers share.
+pub(crate) struct Shared {
+    pub(crate) root_url: String,
+    pub(crate) base_url: String,
+    pub(crate) config: Config,
+    pub(crate) keys: Arc<Keys>,
+    pub(crate) certificates: Vec<PublicKeyCertificate>,
+    state: Mutex<State>,
+    limiter: Mutex<RateLimiter>,
+}
+
+impl Shared {
+    /// The state, even if a panicking handler poisoned the lock (its changes are kept).
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The served certificate for `usage`.
+    pub(crate) fn certificate(
+        &self,
+        usage: &PublicKeyCertificateUsage,
+    ) -> Option<&PublicKeyCertificate> {
+        self.certificates.iter().find(|c| c.usage.contains(usage))
+    }
+}
+
+/// A running simulator. Dropping it stops the server without waiting; prefer
+/// [`Simulator::shutdown`].
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    seeded_nip: String,
+    seeded_tokens: Vec<(String, String)>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("base_url", &self.shared.base_url)
+            .field("seeded_nip", &self.seeded_nip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// A builder with the defaults.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::new()
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:41234/v2`.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The NIP of the first seeded subject, which owns [`Simulator::seeded_token`].
+    pub fn seeded_nip(&self) -> &str {
+        &self.seeded_nip
+    }
+
+    /// The secret of the ready, active KSeF token of [`Simulator::seeded_nip`].
+    pub fn seeded_token(&self) -> &str {
+        &self.shared.config.seeded_token
+    }
+
+    /// The secret of the ready, active KSeF token of a seeded subject (each seeded subject has
+    /// one, with every token permission), or `None` for a NIP that was not seeded.
+    pub fn token_for(&self, nip: &str) -> Option<&str> {
+        self.seeded_tokens
+            .iter()
+            .find(|(n, _)| n == nip)
+            .map(|(_, token)| token.as_str())
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.state().stats.clone()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (for up to 5 seconds) and
+    /// returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let shared = shared.clone();
+                let service = service_fn(move |request| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(shared, request, peer).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Runs the handler in its own task so that a panic becomes a 500, never a dead server.
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let problem = request
+        .headers()
+        .get("x-error-format")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
+    let instance = request.uri().path().to_owned();
+    let inner = tokio::spawn(handle_inner(shared.clone(), request, peer)).await;
+    match inner {
+        Ok(response) => response,
+        Err(_) => {
+            shared.state().stats.internal_errors += 1;
+            error_response(
+                &ApiError::internal("The simulator failed while handling the request."),
+                problem,
+                &instance,
+            )
+        }
+    }
+}
+
+async fn handle_inner(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let problem = parts
+        .headers
+        .get("x-error-format")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+
+    // Simulator extras outside the API.
+    if let Some(rest) = path.strip_prefix("/_sim/") {
+        count(&shared, "_sim");
+        let reply = api::sim_extra(&shared, parts.method.as_str(), rest);
+        return match reply {
+            Ok(reply) => reply_response(reply),
+            Err(err) => error_response(&err, problem, &path),
+        };
+    }
+
+    let Some(api_path) = path.strip_prefix("/v2") else {
+        count(&shared, "unknown");
+        return error_response(
+            &ApiError::other(404, "Nie znaleziono.", format!("No resource at {path}.")),
+            problem,
+            &path,
+        );
+    };
+    let (op, params) = match route(parts.method.as_str(), api_path) {
+        Routed::Found(op, params) => (op, params),
+        Routed::WrongMethod => {
+            count(&shared, "unknown");
+            return error_response(
+                &ApiError::other(
+                    405,
+                    "Niedozwolona metoda.",
+                    format!("Method {} is not allowed on {path}.", parts.method),
+                ),
+                problem,
+                &path,
+            );
+        }
+        Routed::NotFound => {
+            count(&shared, "unknown");
+            return error_response(
+                &ApiError::other(404, "Nie znaleziono.", format!("No operation at {path}.")),
+                problem,
+                &path,
+            );
+        }
+    };
+    count(&shared, op.id);
+    if !SIMULATED_OPERATIONS.contains(&op.id) {
+        return error_response(&ApiError::not_simulated(op.id), problem, &path);
+    }
+
+    let now = Utc::now();
+    let caller = match authorize(&shared, op, &parts.headers, now) {
+        Ok(caller) => caller,
+        Err(err) => return error_response(&err, problem, &path),
+    };
+    if let Some(scale) = shared.config.rate_limit_scale {
+        let context = caller.as_ref().map(|c| c.ctx.as_str());
+        let ip = peer.ip().to_string();
+        let checked = shared
+            .limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check(op, context, &ip, scale, std::time::Instant::now());
+        if let Err(seconds) = checked {
+            return error_response(&ApiError::too_many_requests(seconds), problem, &path);
+        }
+    }
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return error_response(
+                &ApiError::validation("The request body is too large or could not be read."),
+                problem,
+                &path,
+            );
+        }
+    };
+    let req = Req {
+        op,
+        params,
+        query: api::parse_query(&query),
+        headers: parts.headers,
+        body,
+        client_ip: peer.ip().to_string(),
+        caller,
+        now,
+    };
+    match api::dispatch(&shared, &req) {
+        Ok(reply) => reply_response(reply),
+        Err(err) => error_response(&err, problem, &path),
+    }
+}
+
+fn count(shared: &Shared, id: &str) {
+    *shared
+        .state()
+        .stats
+        .requests
+        .entry(id.to_owned())
+        .or_default() += 1;
+}
+
+/// Checks the bearer token an operation needs, and the permissions it requires.
+fn authorize(
+    shared: &Shared,
+    op: &OperationInfo,
+    headers: &hyper::HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::keys::Claims>, ApiError> {
+    let expected = match op.auth {
+        Auth::AccessToken => TokenType::Access,
+        Auth::AuthenticationToken => TokenType::Authentication,
+        Auth::RefreshToken => TokenType::Refresh,
+        _ => return Ok(None),
+    };
+    let token = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::unauthorized("Brak tokena uwierzytelniającego (missing bearer token).")
+        })?;
+    let claims = shared.keys.verify_jwt(token, now).ok_or_else(|| {
+        ApiError::unauthorized("Token jest nieprawidłowy lub wygasł (invalid or expired token).")
+    })?;
+    if claims.typ != expected {
+        return Err(ApiError::unauthorized(format!(
+            "Nieprawidłowy typ tokena: oczekiwano {expected:?}, otrzymano {:?}.",
+            claims.typ
+        )));
+    }
+    if !op.required_permissions.is_empty()
+        && !op
+            .required_permissions
+            .iter()
+            .any(|p| claims.per.iter().any(|c| c == p))
+    {
+        return Err(ApiError::forbidden(
+            "missing-permissions",
+            format!(
+                "Operation requires one of: {}.",
+                op.required_permissions.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(claims))
+}
+
+/// Path parameters by template name.
+type PathParams = Vec<(&'static str, String)>;
+
+enum Routed {
+    Found(&'static OperationInfo, PathParams),
+    WrongMethod,
+    NotFound,
+}
+
+/// Matches a path below `/v2` against the spec's path templates; literal segments win over
+/// placeholders (`/auth/sessions` is not `/auth/{referenceNumber}`).
+fn route(method: &str, path: &str) -> Routed {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let mut best: Option<(usize, &'static OperationInfo, PathParams)> = None;
+    let mut path_matched = false;
+    for op in ALL {
+        let template: Vec<&'static str> = op.path_template.split('/').skip(1).collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut literals = 0;
+        let mut params = Vec::new();
+        let matched = template.iter().zip(&segments).all(|(t, s)| {
+            if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                params.push((name, api::percent_decode(s)));
+                !s.is_empty()
+            } else {
+                literals += 1;
+                t == s
+            }
+        });
+        if !matched {
+            continue;
+        }
+        path_matched = true;
+        if op.method.as_str() != method {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(l, _, _)| literals > *l) {
+            best = Some((literals, op, params));
+        }
+    }
+    match best {
+        Some((_, op, params)) => Routed::Found(op, params),
+        None if path_matched => Routed::WrongMethod,
+        None => Routed::NotFound,
+    }
+}
+
+fn reply_response(reply: Reply) -> Response<Full<Bytes>> {
+    let (status, content_type, body, hash) = match reply {
+        Reply::Json(status, body) => (status, Some("application/json"), body, None),
+        Reply::Xml(body) => {
+            let hash = ksef_crypto::file_metadata(&body).sha256_base64();
+            (200, Some("application/xml"), body, Some(hash))
+        }
+        Reply::Empty(status) => (status, None, Vec::new(), None),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if let Some(content_type) = content_type {
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Some(hash) = hash.and_then(|h| HeaderValue::from_str(&h).ok()) {
+        response.headers_mut().insert("x-ms-meta-hash", hash);
+    }
+    response
+}
+
+fn error_response(err: &ApiError, problem: bool, instance: &str) -> Response<Full<Bytes>> {
+    let trace_id = api::random_hex(16).to_lowercase();
+    let (content_type, body) = err.render(problem, instance, &trace_id);
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(seconds) = err.retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ALL, Routed, route};
+
+    #[test]
+    fn every_operation_routes_to_itself() {
+        for op in ALL {
+            let path = op.path_template.replace('{', "X").replace('}', "");
+            match route(op.method.as_str(), &path) {
+                Routed::Found(found, _) => assert_eq!(found.id, op.id, "{}", op.path_template),
+                _ => panic!("{} {} does not route", op.method, op.path_template),
+            }
+        }
+    }
+
+    #[test]
+    fn literal_segments_win_over_placeholders() {
+        let Routed::Found(op, _) = route("GET", "/auth/sessions") else {
+            panic!()
+        };
+        assert_eq!(op.id, "auth.sessions.list");
+        let Routed::Found(op, params) = route("GET", "/auth/20250101-AU-0000000000-0000000000-00")
+        else {
+            panic!()
+        };
+        assert_eq!(op.id, "auth.status");
+        assert_eq!(
+            params[0],
+            (
+                "referenceNumber",
+                "20250101-AU-0000000000-0000000000-00".to_owned()
+            )
+        );
+        let Routed::Found(op, _) = route("GET", "/sessions/S/invoices/failed") else {
+            panic!()
+        };
+        assert_eq!(op.id, "sessions.failed_invoices");
+        assert!(matches!(
+            route("PUT", "/auth/challenge"),
+            Routed::WrongMethod
+        ));
+        assert!(matches!(route("GET", "/nothing/here"), Routed::NotFound));
+    }
+
+    #[test]
+    fn simulated_operations_exist_in_the_spec() {
+        for id in super::SIMULATED_OPERATIONS {
+            assert!(ALL.iter().any(|op| op.id == *id), "{id}");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The simulator's in-memory state.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ksef_crypto::SessionKey;
+
+use crate::Stats;
+use crate::invoice_xml::FormKind;
+
+/// A challenge handed out by `POST /auth/challenge`.
+pub(crate) struct ChallengeRec {
+    pub(crate) timestamp_ms: i64,
+    pub(crate) expires: DateTime<Utc>,
+    pub(crate) used: bool,
+}
+
+/// The outcome an authentication operation reaches once processed.
+#[derive(Clone)]
+pub(crate) struct Outcome {
+    pub(crate) code: i32,
+    pub(crate) description: String,
+    pub(crate) details: Vec<String>,
+}
+
+/// An authentication operation (`/auth/ksef-token`).
+pub(crate) struct AuthOp {
+    pub(crate) reference: String,
+    pub(crate) context_nip: String,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) completes: DateTime<Utc>,
+    pub(crate) outcome: Outcome,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) token_reference: Option<String>,
+    pub(crate) redeemed: bool,
+    pub(crate) revoked: bool,
+    pub(crate) last_refresh: Option<DateTime<Utc>>,
+    pub(crate) refresh_valid_until: Option<DateTime<Utc>>,
+}
+
+impl AuthOp {
+    /// Whether processing has finished at `now`.
+    pub(crate) fn done(&self, now: DateTime<Utc>) -> bool {
+        now >= self.completes
+    }
+
+    /// Whether the operation ended successfully at `now`.
+    pub(crate) fn succeeded(&self, now: DateTime<Utc>) -> bool {
+        self.done(now) && self.outcome.code == 200
+    }
+}
+
+/// A KSeF token.
+pub(crate) struct KsefTokenRec {
+    pub(crate) reference: String,
+    pub(crate) secret: String,
+    pub(crate) context_nip: String,
+    pub(crate) author_nip: String,
+    pub(crate) description: String,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) active_from: DateTime<Utc>,
+    pub(crate) revoked: bool,
+    pub(crate) last_use: Option<DateTime<Utc>>,
+}
+
+/// An online session.
+pub(crate) struct Session {
+    pub(crate) reference: String,
+    pub(crate) context_nip: String,
+    pub(crate) auth_reference: String,
+    pub(crate) token_reference: Option<String>,
+    pub(crate) form: FormKind,
+    /// `None` when the symmetric key could not be decrypted (session status 415).
+    pub(crate) key: Option<SessionKey>,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+    pub(crate) valid_until: DateTime<Utc>,
+    pub(crate) closed: Option<DateTime<Utc>>,
+    pub(crate) upo_reference: String,
+    pub(crate) invoices: Vec<SessionInvoice>,
+}
+
+/// An invoice sent in a session, accepted or not.
+pub(crate) struct SessionInvoice {
+    pub(crate) ordinal: i32,
+    pub(crate) reference: String,
+    pub(crate) invoice_hash: String,
+    pub(crate) invoicing_date: DateTime<Utc>,
+    /// When processing ends and the final status shows.
+    pub(crate) processed: DateTime<Utc>,
+    pub(crate) offline: bool,
+    pub(crate) outcome: InvoiceOutcome,
+}
+
+/// Final status of an invoice.
+pub(crate) enum InvoiceOutcome {
+    /// Accepted: index into `State::invoices`.
+    Accepted(usize),
+    /// Rejected with a status code.
+    Rejected {
+        code: i32,
+        description: String,
+        details: Vec<String>,
+        extensions: Vec<(String, String)>,
+        invoice_number: Option<String>,
+    },
+}
+
+/// An accepted invoice, with the facts metadata queries and UPOs need.
+pub(crate) struct StoredInvoice {
+    pub(crate) ksef_number: String,
+    pub(crate) session_reference: String,
+    pub(crate) xml: Vec<u8>,
+    pub(crate) hash: String,
+    pub(crate) facts: crate::invoice_xml::InvoiceFacts,
+    pub(crate) form: FormKind,
+    pub(crate) invoicing_date: DateTime<Utc>,
+    pub(crate) acquisition_date: DateTime<Utc>,
+    pub(crate) permanent_storage_date: DateTime<Utc>,
+    pub(crate) issue_date: NaiveDate,
+    pub(crate) offline: bool,
+    /// When it becomes visible (end of processing).
+    pub(crate) visible_from: DateTime<Utc>,
+}
+
+/// Everything the simulator remembers.
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) challenges: HashMap<String, ChallengeRec>,
+    pub(crate) auth_ops: HashMap<String, AuthOp>,
+    pub(crate) tokens: Vec<KsefTokenRec>,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) invoices: Vec<StoredInvoice>,
+    /// (seller NIP, invoice type, invoice number) → index into `invoices`.
+    pub(crate) duplicates: HashMap<(String, String, String), usize>,
+    pub(crate) stats: Stats,
+}
+
+impl State {
+    pub(crate) fn session(&self, reference: &str) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.reference == reference)
+    }
+
+    pub(crate) fn session_mut(&mut self, reference: &str) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.reference == reference)
+    }
+}

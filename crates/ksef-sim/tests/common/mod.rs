@@ -1,0 +1,366 @@
+//! A tiny HTTP client over hyper and the client-side KSeF steps, for the simulator's tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::header::HeaderMap;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use ksef_crypto::{
+    CertificateEntry, CertificateUsage, EncryptingWriter, MinistryCertificates, SessionKey,
+};
+use ksef_model::types::{
+    AuthenticationChallengeResponse, AuthenticationContextIdentifier,
+    AuthenticationContextIdentifierType, AuthenticationInitResponse,
+    AuthenticationOperationStatusResponse, AuthenticationTokensResponse, EncryptionInfo, FormCode,
+    InitTokenAuthenticationRequest, OpenOnlineSessionRequest, OpenOnlineSessionResponse,
+    PublicKeyCertificate, SendInvoiceRequest, SendInvoiceResponse, SessionInvoiceStatusResponse,
+};
+use ksef_sim::Simulator;
+use serde::de::DeserializeOwned;
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{e}: status {} body {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The first exception code of a legacy error body.
+    pub fn exception_code(&self) -> i64 {
+        let value: serde_json::Value = self.json();
+        value["exception"]["exceptionDetailList"][0]["exceptionCode"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no exception code in {}", self.text()))
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: HyperClient<HttpConnector, Full<Bytes>>,
+    pub base: String,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Self {
+        Http {
+            client: HyperClient::builder(TokioExecutor::new()).build_http(),
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut builder = hyper::Request::builder().method(method).uri(url);
+        if let Some(token) = bearer {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Resp {
+        self.send("GET", path, bearer, None, &[]).await
+    }
+
+    pub async fn post<T: serde::Serialize>(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &T,
+    ) -> Resp {
+        self.send(
+            "POST",
+            path,
+            bearer,
+            Some(serde_json::to_vec(body).unwrap()),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn post_empty(&self, path: &str, bearer: Option<&str>) -> Resp {
+        self.send("POST", path, bearer, None, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, bearer: Option<&str>) -> Resp {
+        self.send("DELETE", path, bearer, None, &[]).await
+    }
+}
+
+pub async fn certificates(http: &Http) -> (Vec<PublicKeyCertificate>, MinistryCertificates) {
+    let resp = http.get("/security/public-key-certificates", None).await;
+    assert_eq!(resp.status, 200);
+    let listing: Vec<PublicKeyCertificate> = resp.json();
+    let entries: Vec<CertificateEntry> = listing
+        .iter()
+        .map(|c| {
+            CertificateEntry::new(
+                c.certificate.clone(),
+                c.valid_from.to_utc(),
+                c.valid_to.to_utc(),
+                c.usage.iter().map(|u| CertificateUsage::from(u.as_str())),
+            )
+            .with_public_key_id(c.public_key_id.clone())
+        })
+        .collect();
+    let parsed = MinistryCertificates::from_entries(&entries).unwrap();
+    (listing, parsed)
+}
+
+pub struct Login {
+    pub reference: String,
+    pub authentication_token: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Starts a token authentication and returns the 202 response.
+pub async fn start_auth(http: &Http, nip: &str, token: &str) -> Resp {
+    let (_, certs) = certificates(http).await;
+    let challenge: AuthenticationChallengeResponse =
+        http.post_empty("/auth/challenge", None).await.json();
+    let cert = certs
+        .select(CertificateUsage::KsefTokenEncryption, chrono::Utc::now())
+        .unwrap();
+    let encrypted = ksef_crypto::encrypt_ksef_token(cert, token, challenge.timestamp_ms).unwrap();
+    let mut request = InitTokenAuthenticationRequest::new(
+        challenge.challenge,
+        AuthenticationContextIdentifier::new(AuthenticationContextIdentifierType::Nip, nip),
+        encrypted.to_base64(),
+    );
+    request.public_key_id = cert.public_key_id().map(str::to_owned);
+    http.post("/auth/ksef-token", None, &request).await
+}
+
+/// Polls `GET /auth/{ref}` until the status is no longer 100.
+pub async fn wait_auth(
+    http: &Http,
+    reference: &str,
+    token: &str,
+) -> AuthenticationOperationStatusResponse {
+    for _ in 0..100 {
+        let resp = http.get(&format!("/auth/{reference}"), Some(token)).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let status: AuthenticationOperationStatusResponse = resp.json();
+        if status.status.code != 100 {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("authentication did not finish");
+}
+
+pub async fn login(http: &Http, nip: &str, token: &str) -> Login {
+    let resp = start_auth(http, nip, token).await;
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let init: AuthenticationInitResponse = resp.json();
+    let reference = init.reference_number.to_string();
+    let auth_token = init.authentication_token.token;
+    let status = wait_auth(http, &reference, &auth_token).await;
+    assert_eq!(status.status.code, 200, "{:?}", status.status);
+    let tokens: AuthenticationTokensResponse = http
+        .post_empty("/auth/token/redeem", Some(&auth_token))
+        .await
+        .json();
+    Login {
+        reference,
+        authentication_token: auth_token,
+        access: tokens.access_token.token,
+        refresh: tokens.refresh_token.token,
+    }
+}
+
+pub fn fa3_form_code() -> FormCode {
+    FormCode::new("FA (3)", "1-0E", "FA")
+}
+
+pub struct OnlineSession {
+    pub reference: String,
+    pub key: SessionKey,
+}
+
+pub async fn open_session(http: &Http, access: &str) -> OnlineSession {
+    let (_, certs) = certificates(http).await;
+    let cert = certs
+        .select(CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())
+        .unwrap();
+    let key = SessionKey::generate().unwrap();
+    let info = key.wrap(cert).unwrap().to_encryption_info();
+    let mut encryption =
+        EncryptionInfo::new(info.encrypted_symmetric_key, info.initialization_vector);
+    encryption.public_key_id = info.public_key_id;
+    let resp = http
+        .post(
+            "/sessions/online",
+            Some(access),
+            &OpenOnlineSessionRequest::new(fa3_form_code(), encryption),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let opened: OpenOnlineSessionResponse = resp.json();
+    OnlineSession {
+        reference: opened.reference_number.to_string(),
+        key,
+    }
+}
+
+/// The official FA(3) template with its placeholders filled in and today's issue date.
+pub fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
+    let template = std::fs::read_to_string(
+        "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml",
+    )
+    .unwrap();
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    template
+        .replace("#nip#", nip)
+        .replace("#invoice_number#", number)
+        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
+        .into_bytes()
+}
+
+pub fn encrypt(key: &SessionKey, plaintext: &[u8]) -> SendInvoiceRequest {
+    let mut writer = EncryptingWriter::new(Vec::new(), key);
+    writer.write_all(plaintext).unwrap();
+    let (ciphertext, metadata) = writer.finish().unwrap();
+    SendInvoiceRequest::new(
+        metadata.plaintext.sha256_base64(),
+        i64::try_from(metadata.plaintext.size).unwrap(),
+        metadata.ciphertext.sha256_base64(),
+        i64::try_from(metadata.ciphertext.size).unwrap(),
+        STANDARD.encode(&ciphertext),
+    )
+}
+
+pub async fn send(http: &Http, access: &str, session: &str, request: &SendInvoiceRequest) -> Resp {
+    http.post(
+        &format!("/sessions/online/{session}/invoices"),
+        Some(access),
+        request,
+    )
+    .await
+}
+
+pub async fn send_ok(
+    http: &Http,
+    access: &str,
+    session: &OnlineSession,
+    plaintext: &[u8],
+) -> String {
+    let resp = send(
+        http,
+        access,
+        &session.reference,
+        &encrypt(&session.key, plaintext),
+    )
+    .await;
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let sent: SendInvoiceResponse = resp.json();
+    sent.reference_number.to_string()
+}
+
+/// Polls an invoice until its status is final.
+pub async fn wait_invoice(
+    http: &Http,
+    access: &str,
+    session: &str,
+    invoice: &str,
+) -> SessionInvoiceStatusResponse {
+    for _ in 0..200 {
+        let resp = http
+            .get(
+                &format!("/sessions/{session}/invoices/{invoice}"),
+                Some(access),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let status: SessionInvoiceStatusResponse = resp.json();
+        if !matches!(status.status.code, 100 | 150) {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("invoice processing did not finish");
+}
+
+pub async fn start() -> (Simulator, Http) {
+    let sim = Simulator::builder()
+        .processing_delays(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(sim.base_url());
+    (sim, http)
+}
+
+/// Validates a UPO with xmllint against the Ministry's schema.
+pub fn xmllint_upo(xml: &[u8], name: &str) {
+    let path = std::env::temp_dir().join(format!("ksef-sim-{}-{name}.xml", std::process::id()));
+    std::fs::write(&path, xml).unwrap();
+    let output = std::process::Command::new("xmllint")
+        .args([
+            "--noout",
+            "--schema",
+            "/work/shared/ksef-spec/xsd/upo/upo-v4-3.xsd",
+        ])
+        .arg(&path)
+        .output()
+        .expect("xmllint (apt-get install libxml2-utils)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        output.status.success(),
+        "UPO fails the schema: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(xml)
+    );
+}
