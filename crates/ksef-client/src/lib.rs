@@ -1,7 +1,73 @@
-//! The high-level async client for KSeF API 2.0.
+//! The high-level async client for KSeF API 2.0, the Polish national e-invoicing system.
 //!
-//! It will compose `ksef-model`, `ksef-transport`, `ksef-crypto` and `ksef-xades` into login
-//! ceremonies, online and batch sessions, UPO retrieval, queries, exports and incremental sync.
+//! [`Client`] composes `ksef-model` (what each operation sends and receives), `ksef-transport`
+//! (HTTP, bearer tokens with automatic refresh, retries, rate limits, typed API errors) and
+//! `ksef-crypto` (token and invoice encryption) into the flows an integration needs:
 //!
-//! Work in progress: see the ksef-client issue for what lands here.
+//! - logging in with a KSeF token ([`Client::login_with_ksef_token`]), with the polling and
+//!   token redemption shared by every login method ([`Client::complete_authentication`]), and
+//!   logging out ([`Client::logout`]); tokens live in a [`TokenStore`] (in memory, or a
+//!   [`FileTokenStore`], or your own);
+//! - online sessions ([`Client::open_online_session`], [`OnlineSession`]): encrypted sends with
+//!   a bounded number in flight and exactly-once delivery, closing, waiting for processing,
+//!   per-invoice statuses ([`InvoiceOutcome`]) and UPOs;
+//! - invoice metadata as a self-paging stream ([`Client::invoice_metadata`]) and downloads
+//!   ([`Client::download_invoice`]);
+//! - typed access to all 78 operations, grouped by area ([`Client::auth`],
+//!   [`Client::sessions`], [`Client::invoices`], [`Client::tokens`], [`Client::certificates`],
+//!   [`Client::permissions`], [`Client::limits`], [`Client::test_data`], [`Client::peppol`],
+//!   [`Client::security`]), and [`Client::execute`] for any [`ksef_model::Operation`].
+//!
+//! ```no_run
+//! use ksef_client::{Client, Environment, FileTokenStore, form_code};
+//! use ksef_model::values::Nip;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder()
+//!     .environment(Environment::Test)
+//!     .token_store(FileTokenStore::open("ksef-tokens.json")?)
+//!     .build()?;
+//!
+//! let nip: Nip = "5265877635".parse()?;
+//! client.login_with_ksef_token(nip, std::env::var("KSEF_TOKEN")?).await?;
+//!
+//! let session = client.open_online_session(form_code::fa3()).await?;
+//! let sent = session.send(&std::fs::read("invoice.xml")?).await?;
+//! session.close().await?;
+//! session.wait_until_processed().await?;
+//! let upo = session.invoice_upo(&sent.reference_number).await?;
+//! println!("UPO: {} bytes", upo.len());
+//!
+//! client.logout().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`]. KSeF API failures keep their HTTP status and KSeF
+//! error codes ([`Error::api`], [`Error::has_code`]); failed authentications and sessions carry
+//! KSeF's status code, description and details.
 #![forbid(unsafe_code)]
+
+mod auth;
+mod client;
+mod error;
+mod online;
+mod poll;
+mod query;
+pub mod services;
+mod token_store;
+
+pub use crate::auth::{AuthContext, KsefToken, LoginSession};
+pub use crate::client::{Client, ClientBuilder};
+pub use crate::error::Error;
+pub use crate::online::{
+    Delivery, InvoiceOutcome, OnlineSession, PreparedInvoice, SentInvoice, form_code,
+};
+pub use crate::poll::PollConfig;
+pub use crate::query::{MetadataQuery, MetadataStream};
+pub use crate::token_store::{FileTokenStore, MemoryTokenStore, TokenStore};
+pub use ksef_transport::rate_limit::RateLimitConfig;
+pub use ksef_transport::retry::RetryConfig;
+pub use ksef_transport::{Environment, Token, TokenKind};

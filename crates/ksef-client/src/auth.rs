@@ -1,0 +1,285 @@
+//! Logging in and out.
+//!
+//! Every KSeF authentication has the same tail: the server answers the start of an
+//! authentication with a reference number and an authentication token, the client polls
+//! `GET /auth/{referenceNumber}` until the status is no longer 100, and then redeems the access
+//! and refresh tokens. [`Client::login_with_ksef_token`] starts one with a KSeF token;
+//! [`Client::complete_authentication`] is the shared tail, so a login with a XAdES-signed
+//! `AuthTokenRequest` (`ksef-xades`, coming later) only has to send the signed document with
+//! [`crate::services::AuthApi::xades_signature`] and hand the answer to it.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use ksef_crypto::{CertificateUsage, encrypt_ksef_token};
+use ksef_model::operations::{
+    AuthenticateWithKsefToken, GetAuthStatus, GetChallenge, RedeemToken, RefreshAccessToken,
+    RevokeCurrentAuthSession,
+};
+use ksef_model::types::{
+    AuthenticationContextIdentifier, AuthenticationContextIdentifierType,
+    AuthenticationInitResponse, InitTokenAuthenticationRequest, TokenInfo,
+};
+use ksef_model::values::{InternalId, Nip, NipVatUe, PeppolId, ReferenceNumber};
+use ksef_transport::{Token, TokenKind};
+
+use crate::client::Client;
+use crate::error::Error;
+
+/// KSeF error code: the `publicKeyId` is unknown or withdrawn.
+pub(crate) const UNKNOWN_PUBLIC_KEY_ID: i64 = 21470;
+
+/// Whom the client acts for: the context of an authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthContext {
+    /// A taxpayer by NIP.
+    Nip(Nip),
+    /// An internal identifier (NIP + `-` + 5 digits).
+    InternalId(InternalId),
+    /// A NIP combined with an EU VAT number.
+    NipVatUe(NipVatUe),
+    /// A Peppol service provider.
+    PeppolId(PeppolId),
+}
+
+impl AuthContext {
+    /// The identifier as the authentication request carries it.
+    pub fn to_identifier(&self) -> AuthenticationContextIdentifier {
+        let (kind, value) = match self {
+            AuthContext::Nip(v) => (AuthenticationContextIdentifierType::Nip, v.as_str()),
+            AuthContext::InternalId(v) => {
+                (AuthenticationContextIdentifierType::InternalId, v.as_str())
+            }
+            AuthContext::NipVatUe(v) => (AuthenticationContextIdentifierType::NipVatUe, v.as_str()),
+            AuthContext::PeppolId(v) => (AuthenticationContextIdentifierType::PeppolId, v.as_str()),
+        };
+        AuthenticationContextIdentifier::new(kind, value)
+    }
+}
+
+impl From<Nip> for AuthContext {
+    fn from(nip: Nip) -> Self {
+        AuthContext::Nip(nip)
+    }
+}
+
+impl From<InternalId> for AuthContext {
+    fn from(id: InternalId) -> Self {
+        AuthContext::InternalId(id)
+    }
+}
+
+impl From<NipVatUe> for AuthContext {
+    fn from(id: NipVatUe) -> Self {
+        AuthContext::NipVatUe(id)
+    }
+}
+
+impl From<PeppolId> for AuthContext {
+    fn from(id: PeppolId) -> Self {
+        AuthContext::PeppolId(id)
+    }
+}
+
+/// A KSeF token (the secret returned once by `POST /tokens`). Its `Debug` output is redacted.
+#[derive(Clone)]
+pub struct KsefToken(String);
+
+impl KsefToken {
+    /// Wraps the secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        KsefToken(secret.into())
+    }
+
+    /// The secret itself. Do not log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KsefToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KsefToken(<redacted>)")
+    }
+}
+
+impl From<String> for KsefToken {
+    fn from(secret: String) -> Self {
+        KsefToken(secret)
+    }
+}
+
+impl From<&str> for KsefToken {
+    fn from(secret: &str) -> Self {
+        KsefToken(secret.to_owned())
+    }
+}
+
+/// A finished login: the tokens are in the client's token store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginSession {
+    /// The authentication's reference number (what `auth().revoke_session` takes).
+    pub reference_number: ReferenceNumber,
+    /// When the access token expires (it is refreshed automatically).
+    pub access_valid_until: DateTime<FixedOffset>,
+    /// When the refresh token expires; log in again after that.
+    pub refresh_valid_until: DateTime<FixedOffset>,
+}
+
+fn token_of(info: &TokenInfo) -> Token {
+    Token::new(info.token.clone()).with_valid_until(info.valid_until.with_timezone(&Utc))
+}
+
+impl Client {
+    /// Logs in with a KSeF token in `context`: fetches a challenge, encrypts
+    /// `token|timestampMs` for the Ministry's `KsefTokenEncryption` certificate (cached per
+    /// client, fetched again if KSeF reports 21470), starts the authentication, waits for it and
+    /// redeems the tokens into the token store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AuthenticationFailed`] with KSeF's status if the authentication was refused,
+    /// [`Error::PollTimeout`] if it did not finish in time, [`Error::Transport`] and
+    /// [`Error::Crypto`] for failures along the way.
+    pub async fn login_with_ksef_token(
+        &self,
+        context: impl Into<AuthContext>,
+        token: impl Into<KsefToken>,
+    ) -> Result<LoginSession, Error> {
+        let context = context.into().to_identifier();
+        let token = token.into();
+        let mut refetched = false;
+        let init = loop {
+            let challenge = self.execute(&GetChallenge::new()).await?;
+            let certificate = self
+                .ministry_certificate(CertificateUsage::KsefTokenEncryption)
+                .await?;
+            let encrypted =
+                encrypt_ksef_token(&certificate, token.expose_secret(), challenge.timestamp_ms)?;
+            let mut request = InitTokenAuthenticationRequest::new(
+                challenge.challenge,
+                context.clone(),
+                encrypted.to_base64(),
+            );
+            if let Some(id) = encrypted.public_key_id {
+                request = request.with_public_key_id(id);
+            }
+            match self.execute(&AuthenticateWithKsefToken::new(request)).await {
+                Ok(init) => break init,
+                Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
+                    tracing::info!("KSeF does not know the token encryption key; refetching");
+                    self.invalidate_ministry_certificates().await;
+                    refetched = true;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        self.complete_authentication(init).await
+    }
+
+    /// The shared tail of every login: stores the authentication token, polls the
+    /// authentication's status with backoff until it is no longer 100, and redeems the access
+    /// and refresh tokens into the token store.
+    ///
+    /// This is the extension point for other ways to start an authentication: send a
+    /// XAdES-signed `AuthTokenRequest` with [`crate::services::AuthApi::xades_signature`] and
+    /// pass its answer here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AuthenticationFailed`], [`Error::PollTimeout`], [`Error::Transport`],
+    /// [`Error::TokenStore`].
+    pub async fn complete_authentication(
+        &self,
+        init: AuthenticationInitResponse,
+    ) -> Result<LoginSession, Error> {
+        let store = &self.inner.store;
+        store.save(
+            TokenKind::Authentication,
+            token_of(&init.authentication_token),
+        )?;
+        let reference_number = init.reference_number;
+        let mut backoff = self.inner.poll.start();
+        loop {
+            let status = self
+                .execute(&GetAuthStatus::new(reference_number.clone()))
+                .await?
+                .status;
+            match status.code {
+                100 => {
+                    if !backoff.wait().await {
+                        return Err(Error::PollTimeout {
+                            what: format!("authentication {reference_number}"),
+                            after: self.inner.poll.timeout(),
+                        });
+                    }
+                }
+                200 => break,
+                code => {
+                    return Err(Error::AuthenticationFailed {
+                        reference_number,
+                        code,
+                        description: status.description,
+                        details: status.details.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        let tokens = self.execute(&RedeemToken::new()).await?;
+        store.save(TokenKind::Access, token_of(&tokens.access_token))?;
+        store.save(TokenKind::Refresh, token_of(&tokens.refresh_token))?;
+        Ok(LoginSession {
+            reference_number,
+            access_valid_until: tokens.access_token.valid_until,
+            refresh_valid_until: tokens.refresh_token.valid_until,
+        })
+    }
+
+    /// Refreshes the access token now and stores it. Not normally needed: the transport
+    /// refreshes on its own shortly before the access token expires and after a 401.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] (e.g. no refresh token), [`Error::TokenStore`].
+    pub async fn refresh_access_token(&self) -> Result<DateTime<FixedOffset>, Error> {
+        let refreshed = self.execute(&RefreshAccessToken::new()).await?;
+        self.inner
+            .store
+            .save(TokenKind::Access, token_of(&refreshed.access_token))?;
+        Ok(refreshed.access_token.valid_until)
+    }
+
+    /// Revokes the current authentication session (its refresh token stops working; access
+    /// tokens already issued stay valid until they expire) and clears the token store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] if the revocation failed (the store is then left as it was),
+    /// [`Error::TokenStore`].
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.execute(&RevokeCurrentAuthSession::new()).await?;
+        self.inner.store.clear()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ksef_token_debug_is_redacted() {
+        let token = KsefToken::from("20250101-EC-ABCDEF|nip-123|secret");
+        assert!(!format!("{token:?}").contains("secret"));
+        assert!(token.expose_secret().ends_with("secret"));
+    }
+
+    #[test]
+    fn context_maps_to_the_wire_identifier() {
+        let nip: Nip = "5265877635".parse().unwrap();
+        let identifier = AuthContext::from(nip).to_identifier();
+        assert_eq!(identifier.r#type, AuthenticationContextIdentifierType::Nip);
+        assert_eq!(identifier.value, "5265877635");
+    }
+}

@@ -1,0 +1,189 @@
+//! The one error type of this crate.
+
+use std::time::Duration;
+
+use ksef_model::values::ReferenceNumber;
+use ksef_transport::ApiError;
+
+/// A boxed lower-level error (an I/O error of a token store), reachable only through
+/// [`std::error::Error::source`].
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in a client call.
+///
+/// Match on the variant to decide what to do; causes are reachable through
+/// [`std::error::Error::source`] and are not repeated in the `Display` text. KSeF API failures
+/// (HTTP 4xx/5xx) are [`Error::Transport`] wrapping [`ksef_transport::Error::Api`]; use
+/// [`Error::api`] and [`Error::status`] to reach the status and the KSeF error codes directly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A request failed in the transport: an API error status, a timeout, a network failure, a
+    /// malformed response.
+    #[error("the KSeF request failed")]
+    Transport {
+        /// What the transport reported.
+        #[source]
+        source: ksef_transport::Error,
+    },
+    /// Local cryptography failed (no suitable Ministry certificate, an unusable key).
+    #[error("a cryptographic step failed")]
+    Crypto {
+        /// What `ksef-crypto` reported.
+        #[source]
+        source: ksef_crypto::Error,
+    },
+    /// KSeF finished an authentication with a status other than 200 (e.g. 415 no permissions,
+    /// 450 bad token, 460 certificate error).
+    #[error("authentication {reference_number} failed with status {code}: {description}")]
+    AuthenticationFailed {
+        /// The authentication's reference number.
+        reference_number: ReferenceNumber,
+        /// The KSeF status code.
+        code: i32,
+        /// The status description.
+        description: String,
+        /// Further details the server gave.
+        details: Vec<String>,
+    },
+    /// An online or batch session ended in a failure status (e.g. 415 key decryption error,
+    /// 440 cancelled, 445 no valid invoices).
+    #[error("session {reference_number} ended with status {code}: {description}")]
+    SessionFailed {
+        /// The session's reference number.
+        reference_number: ReferenceNumber,
+        /// The KSeF status code.
+        code: i32,
+        /// The status description.
+        description: String,
+        /// Further details the server gave.
+        details: Vec<String>,
+    },
+    /// KSeF definitely refused an invoice when it was sent (a 4xx answer to the send request):
+    /// it was not accepted, and sending the same bytes again will fail the same way.
+    #[error("the invoice {invoice_hash} was rejected: HTTP {status}")]
+    InvoiceRejected {
+        /// SHA-256 (base64) of the invoice's plaintext.
+        invoice_hash: String,
+        /// The HTTP status.
+        status: u16,
+        /// What the server said.
+        error: Box<ApiError>,
+    },
+    /// A send's outcome is unknown (the request may or may not have been processed) and the
+    /// session's invoice list could not be checked to find out. Nothing was sent again; call
+    /// `OnlineSession::send_reconciled` with the same bytes later to settle it.
+    #[error("the outcome of sending invoice {invoice_hash} is unknown and could not be reconciled")]
+    UnknownOutcome {
+        /// SHA-256 (base64) of the invoice's plaintext.
+        invoice_hash: String,
+        /// Why the reconciliation failed (or, when it found nothing too often, the last send
+        /// failure).
+        #[source]
+        source: Box<Error>,
+    },
+    /// The same invoice (by plaintext hash) is already being sent in this session by another
+    /// task.
+    #[error("invoice {invoice_hash} is already being sent in this session")]
+    AlreadyInFlight {
+        /// SHA-256 (base64) of the invoice's plaintext.
+        invoice_hash: String,
+    },
+    /// Polling did not reach a final status in time.
+    #[error("{what} did not finish within {after:?}")]
+    PollTimeout {
+        /// What was polled, e.g. `authentication 20250625-AU-…`.
+        what: String,
+        /// How long the client waited.
+        after: Duration,
+    },
+    /// A token store could not read or write its tokens.
+    #[error("the token store failed: {reason}")]
+    TokenStore {
+        /// What failed.
+        reason: String,
+        /// The underlying I/O or format error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The server answered with something the client cannot use (e.g. a UPO listed without
+    /// pages).
+    #[error("unexpected server response: {reason}")]
+    UnexpectedResponse {
+        /// What was unexpected.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The KSeF API error details, if the server answered with an error status (through the
+    /// transport, or a definite invoice rejection).
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Transport { source } => source.api(),
+            Error::InvoiceRejected { error, .. } => Some(error),
+            Error::UnknownOutcome { source, .. } => source.api(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of an API error, if there is one.
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(|e| e.status)
+    }
+
+    /// Whether the server reported KSeF error code `code` (e.g. `21470`).
+    pub fn has_code(&self, code: i64) -> bool {
+        self.api().is_some_and(|e| e.has_code(code))
+    }
+
+    /// The transport error, if this is [`Error::Transport`].
+    pub fn transport(&self) -> Option<&ksef_transport::Error> {
+        match self {
+            Error::Transport { source } => Some(source),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn token_store(reason: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::TokenStore {
+            reason: reason.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+impl From<ksef_transport::Error> for Error {
+    fn from(source: ksef_transport::Error) -> Self {
+        Error::Transport { source }
+    }
+}
+
+impl From<ksef_crypto::Error> for Error {
+    fn from(source: ksef_crypto::Error) -> Self {
+        Error::Crypto { source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_error_is_reachable_through_transport() {
+        let api = ApiError::from_parts(
+            400,
+            &http::HeaderMap::new(),
+            br#"{"exception":{"exceptionDetailList":[{"exceptionCode":21470,"exceptionDescription":"bad key"}],"serviceCode":"x"}}"#,
+        );
+        let error = Error::from(ksef_transport::Error::Api {
+            status: 400,
+            error: Box::new(api),
+        });
+        assert_eq!(error.status(), Some(400));
+        assert!(error.has_code(21470));
+        assert!(!error.has_code(21405));
+        let source = std::error::Error::source(&error).expect("has a source");
+        assert!(source.to_string().contains("400"));
+    }
+}

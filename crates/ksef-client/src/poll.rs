@@ -1,0 +1,107 @@
+//! Polling with exponential backoff.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How a status is polled: the first pause, the largest pause (pauses double up to it) and the
+/// total time before giving up with [`crate::Error::PollTimeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PollConfig {
+    initial: Duration,
+    max: Duration,
+    timeout: Duration,
+}
+
+impl Default for PollConfig {
+    /// 500 ms first pause, up to 5 s, give up after 10 minutes.
+    fn default() -> Self {
+        PollConfig {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(5),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl PollConfig {
+    /// The default for reconciliation after an unknown send outcome: 250 ms first pause, up to
+    /// 2 s, look for 10 s before concluding that the invoice never arrived.
+    pub fn reconcile_default() -> Self {
+        PollConfig {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The first pause and the largest one.
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial = initial;
+        self.max = max.max(initial);
+        self
+    }
+
+    /// The total time before giving up.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The total time before giving up.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn start(&self) -> Backoff {
+        Backoff {
+            next: self.initial,
+            max: self.max,
+            deadline: Instant::now() + self.timeout,
+        }
+    }
+}
+
+/// One polling run.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    next: Duration,
+    max: Duration,
+    deadline: Instant,
+}
+
+impl Backoff {
+    /// Sleeps for the next pause; `false` (without sleeping past it) once the deadline passed.
+    pub(crate) async fn wait(&mut self) -> bool {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return false;
+        }
+        let pause = self.next.min(self.deadline - now);
+        tokio::time::sleep(pause).await;
+        self.next = (self.next * 2).min(self.max);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn backs_off_and_stops_at_the_deadline() {
+        let config = PollConfig::default()
+            .with_backoff(Duration::from_millis(100), Duration::from_millis(400))
+            .with_timeout(Duration::from_secs(1));
+        let start = Instant::now();
+        let mut backoff = config.start();
+        let mut waits = 0;
+        while backoff.wait().await {
+            waits += 1;
+        }
+        // 100 + 200 + 400 + 300 (cut at the deadline)
+        assert_eq!(waits, 4);
+        assert_eq!(Instant::now() - start, Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,333 @@
+//! Where the client keeps its bearer tokens between calls (and, with [`FileTokenStore`], between
+//! runs).
+//!
+//! The transport reads tokens on every request, so [`TokenStore::load`] must be quick and must not
+//! block on I/O: stores that persist (like [`FileTokenStore`]) keep a copy in memory and write
+//! through on [`TokenStore::save`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use ksef_transport::{InMemoryTokens, Token, TokenKind, TokenSource};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// A place to keep KSeF bearer tokens: implement it to keep them in a keychain, a database or a
+/// shared cache.
+///
+/// Implementations must be cheap to read (no blocking I/O in [`TokenStore::load`]); writes may do
+/// I/O. Never log the secrets: [`Token`]'s `Debug` output is already redacted.
+pub trait TokenStore: Send + Sync + 'static {
+    /// The current token of `kind`, if any.
+    fn load(&self, kind: TokenKind) -> Option<Token>;
+
+    /// Replaces the token of `kind`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenStore`] if the token could not be persisted.
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), Error>;
+
+    /// Forgets every token (after logging out).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenStore`] if the stored copy could not be removed.
+    fn clear(&self) -> Result<(), Error>;
+}
+
+/// Tokens in memory only: the default store. They are gone when the client is dropped.
+#[derive(Debug, Default)]
+pub struct MemoryTokenStore {
+    tokens: InMemoryTokens,
+}
+
+impl MemoryTokenStore {
+    /// An empty store.
+    pub fn new() -> MemoryTokenStore {
+        MemoryTokenStore::default()
+    }
+}
+
+impl TokenStore for MemoryTokenStore {
+    fn load(&self, kind: TokenKind) -> Option<Token> {
+        self.tokens.token(kind)
+    }
+
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), Error> {
+        self.tokens.store(kind, token);
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), Error> {
+        self.tokens.clear();
+        Ok(())
+    }
+}
+
+/// The file format of [`FileTokenStore`]: one entry per token kind.
+#[derive(Default, Serialize, Deserialize)]
+struct TokenFile {
+    #[serde(default)]
+    tokens: BTreeMap<String, StoredToken>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredToken {
+    token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    valid_until: Option<DateTime<Utc>>,
+}
+
+fn kind_key(kind: TokenKind) -> String {
+    kind.to_string()
+}
+
+/// Tokens in a JSON file, so a refresh token survives a restart.
+///
+/// Every change rewrites the whole file atomically: the new content goes to a temporary file in
+/// the same directory, which is flushed to disk and then renamed over the old one, so a crash
+/// leaves either the old or the new file. On Unix the file is created with mode `0600` (owner
+/// read/write only). Reads come from an in-memory copy loaded by [`FileTokenStore::open`].
+pub struct FileTokenStore {
+    path: PathBuf,
+    cache: RwLock<TokenFile>,
+}
+
+impl FileTokenStore {
+    /// Opens the store at `path`, loading the tokens already there (a missing file is an empty
+    /// store; it is created on the first save).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenStore`] if the file exists but cannot be read or parsed.
+    pub fn open(path: impl Into<PathBuf>) -> Result<FileTokenStore, Error> {
+        let path = path.into();
+        let cache = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::token_store(format!("cannot parse {}", path.display()), e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenFile::default(),
+            Err(e) => {
+                return Err(Error::token_store(
+                    format!("cannot read {}", path.display()),
+                    e,
+                ));
+            }
+        };
+        Ok(FileTokenStore {
+            path,
+            cache: RwLock::new(cache),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn persist(&self, file: &TokenFile) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(file)
+            .map_err(|e| Error::token_store("cannot serialize the tokens", e))?;
+        write_atomically(&self.path, &bytes)
+            .map_err(|e| Error::token_store(format!("cannot write {}", self.path.display()), e))
+    }
+}
+
+/// Writes `bytes` to a temporary sibling of `path` (mode 0600 on Unix), syncs it and renames it
+/// over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tokens".to_owned());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        // Best effort: do not leave a temporary file with secrets behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl TokenStore for FileTokenStore {
+    fn load(&self, kind: TokenKind) -> Option<Token> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache.tokens.get(&kind_key(kind)).map(|stored| {
+            let token = Token::new(stored.token.clone());
+            match stored.valid_until {
+                Some(until) => token.with_valid_until(until),
+                None => token,
+            }
+        })
+    }
+
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), Error> {
+        // A poisoned lock only means another writer panicked; the map is still consistent.
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        cache.tokens.insert(
+            kind_key(kind),
+            StoredToken {
+                token: token.expose_secret().to_owned(),
+                valid_until: token.valid_until(),
+            },
+        );
+        self.persist(&cache)
+    }
+
+    fn clear(&self) -> Result<(), Error> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        cache.tokens.clear();
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::token_store(
+                format!("cannot remove {}", self.path.display()),
+                e,
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for FileTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let kinds: Vec<&String> = cache.tokens.keys().collect();
+        f.debug_struct("FileTokenStore")
+            .field("path", &self.path)
+            .field("kinds_present", &kinds)
+            .finish()
+    }
+}
+
+/// Adapts a [`TokenStore`] to the transport's [`TokenSource`].
+pub(crate) struct StoreSource {
+    pub(crate) store: Arc<dyn TokenStore>,
+}
+
+impl TokenSource for StoreSource {
+    fn token(&self, kind: TokenKind) -> Option<Token> {
+        self.store.load(kind)
+    }
+
+    fn store(&self, kind: TokenKind, token: Token) {
+        // The transport stores refreshed access tokens here and has no way to report a failure;
+        // the token is still used for this run, so a failed write is only logged.
+        if let Err(error) = self.store.save(kind, token) {
+            tracing::warn!(%error, %kind, "could not persist a refreshed token");
+        }
+    }
+}
+
+impl fmt::Debug for StoreSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreSource").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "ksef-client-test-{}-{name}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("tokens.json")
+    }
+
+    #[test]
+    fn memory_store_round_trip() {
+        let store = MemoryTokenStore::new();
+        assert!(store.load(TokenKind::Access).is_none());
+        store.save(TokenKind::Access, Token::new("a")).unwrap();
+        assert_eq!(store.load(TokenKind::Access).unwrap().expose_secret(), "a");
+        store.clear().unwrap();
+        assert!(store.load(TokenKind::Access).is_none());
+    }
+
+    #[test]
+    fn file_store_persists_across_opens_and_redacts_debug() {
+        let path = temp_path("persist");
+        let until = DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        {
+            let store = FileTokenStore::open(&path).unwrap();
+            store
+                .save(
+                    TokenKind::Refresh,
+                    Token::new("refresh-secret").with_valid_until(until),
+                )
+                .unwrap();
+            store
+                .save(TokenKind::Access, Token::new("access-secret"))
+                .unwrap();
+            assert!(!format!("{store:?}").contains("secret"));
+        }
+        let store = FileTokenStore::open(&path).unwrap();
+        let refresh = store.load(TokenKind::Refresh).unwrap();
+        assert_eq!(refresh.expose_secret(), "refresh-secret");
+        assert_eq!(refresh.valid_until(), Some(until));
+        assert!(store.load(TokenKind::Authentication).is_none());
+        // No temporary file is left behind.
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        store.clear().unwrap();
+        assert!(!path.exists());
+        assert!(
+            FileTokenStore::open(&path)
+                .unwrap()
+                .load(TokenKind::Refresh)
+                .is_none()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_store_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = temp_path("mode");
+        let store = FileTokenStore::open(&path).unwrap();
+        store.save(TokenKind::Access, Token::new("x")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn corrupt_file_is_a_typed_error() {
+        let path = temp_path("corrupt");
+        std::fs::write(&path, b"not json").unwrap();
+        let error = FileTokenStore::open(&path).unwrap_err();
+        assert!(matches!(error, Error::TokenStore { .. }));
+        assert!(std::error::Error::source(&error).is_some());
+    }
+}

@@ -1,0 +1,434 @@
+//! End-to-end flows of the client against the in-process KSeF simulator.
+
+use std::time::Duration;
+
+use chrono::{Duration as ChronoDuration, Utc};
+use futures_util::TryStreamExt as _;
+use ksef_client::{
+    Client, Delivery, Error, InvoiceOutcome, MetadataQuery, PollConfig, Token, TokenKind, form_code,
+};
+use ksef_model::types::{
+    InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters, InvoiceQuerySubjectType,
+};
+use ksef_model::values::Nip;
+use ksef_sim::Simulator;
+
+const TEMPLATE: &str = "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml";
+
+/// The Ministry's FA(3) template with the seller NIP, the invoice number and today's issue date.
+fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
+    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
+    let template = std::fs::read_to_string(&path).expect("the FA(3) invoice template");
+    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    template
+        .replace("#nip#", nip)
+        .replace("#invoice_number#", number)
+        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
+        .into_bytes()
+}
+
+async fn simulator() -> Simulator {
+    Simulator::builder()
+        .processing_delays(Duration::from_millis(50))
+        .start()
+        .await
+        .expect("the simulator starts")
+}
+
+fn client_for(sim: &Simulator) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .poll(
+            PollConfig::default()
+                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
+                .with_timeout(Duration::from_secs(30)),
+        )
+        .reconcile(
+            PollConfig::reconcile_default()
+                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
+                .with_timeout(Duration::from_millis(500)),
+        )
+        .max_sends_in_flight(3)
+        .build()
+        .expect("a client")
+}
+
+async fn logged_in(sim: &Simulator) -> Client {
+    let client = client_for(sim);
+    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
+    client
+        .login_with_ksef_token(nip, sim.seeded_token())
+        .await
+        .expect("token login");
+    client
+}
+
+fn sends(sim: &Simulator) -> u64 {
+    sim.stats()
+        .requests
+        .get("sessions.online.send_invoice")
+        .copied()
+        .unwrap_or_default()
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_online_lifecycle() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let start = Utc::now() - ChronoDuration::minutes(5);
+
+    // Refresh: an access token that is about to expire is replaced before the next call.
+    client
+        .token_store()
+        .save(
+            TokenKind::Access,
+            Token::new("stale").with_valid_until(Utc::now() - ChronoDuration::seconds(1)),
+        )
+        .unwrap();
+    let session = client
+        .open_online_session(form_code::fa3())
+        .await
+        .expect("open session (after an automatic refresh)");
+    assert!(
+        sim.stats()
+            .requests
+            .get("auth.token.refresh")
+            .copied()
+            .unwrap_or_default()
+            >= 1
+    );
+    client
+        .refresh_access_token()
+        .await
+        .expect("explicit refresh");
+
+    // Five invoices, sent concurrently.
+    let nip = sim.seeded_nip().to_owned();
+    let run = unique("E2E");
+    let invoices: Vec<Vec<u8>> = (1..=5)
+        .map(|i| fa3_invoice(&nip, &format!("{run}-{i}")))
+        .collect();
+    let mut tasks = Vec::new();
+    for invoice in invoices.clone() {
+        let session = session.clone();
+        tasks.push(tokio::spawn(async move { session.send(&invoice).await }));
+    }
+    let mut sent = Vec::new();
+    for task in tasks {
+        let invoice = task.await.unwrap().expect("send");
+        assert_eq!(invoice.delivery, Delivery::Sent);
+        sent.push(invoice);
+    }
+    assert_eq!(sends(&sim), 5);
+
+    // The same bytes again: the session knows them, nothing is sent.
+    let again = session.send(&invoices[0]).await.unwrap();
+    assert_eq!(again.delivery, Delivery::AlreadySent);
+    assert_eq!(again.reference_number, sent[0].reference_number);
+    assert_eq!(sends(&sim), 5);
+
+    session.close().await.expect("close");
+    let status = session.wait_until_processed().await.expect("processed");
+    assert_eq!(status.status.code, 200);
+
+    let mut ksef_numbers = Vec::new();
+    for invoice in &sent {
+        let (outcome, status) = session
+            .wait_for_invoice(&invoice.reference_number)
+            .await
+            .unwrap();
+        assert_eq!(status.status.code, 200, "{:?}", status.status);
+        let InvoiceOutcome::Accepted { ksef_number } = outcome else {
+            panic!("not accepted: {outcome:?}");
+        };
+        let upo = session
+            .invoice_upo(&invoice.reference_number)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&upo).contains(ksef_number.as_str()));
+        let upo_by_number = session
+            .invoice_upo_by_ksef_number(&ksef_number)
+            .await
+            .unwrap();
+        assert!(!upo_by_number.is_empty());
+        ksef_numbers.push(ksef_number);
+    }
+    let session_upo = session.session_upo().await.expect("session UPO");
+    assert!(!session_upo.is_empty());
+    let session_upo_text: String = session_upo
+        .iter()
+        .map(|page| String::from_utf8_lossy(page).into_owned())
+        .collect();
+    for number in &ksef_numbers {
+        assert!(session_upo_text.contains(number.as_str()));
+    }
+
+    // The metadata stream finds all five, and downloads return the bytes sent.
+    let filters = InvoiceQueryFilters::new(
+        InvoiceQuerySubjectType::Subject1,
+        InvoiceQueryDateRange::new(InvoiceQueryDateType::PermanentStorage, start.fixed_offset()),
+    );
+    let found: Vec<_> = client
+        .invoice_metadata(MetadataQuery::new(filters).with_page_size(10))
+        .try_collect()
+        .await
+        .expect("metadata");
+    for number in &ksef_numbers {
+        assert!(
+            found.iter().any(|m| &m.ksef_number == number),
+            "{number} missing from metadata"
+        );
+    }
+    for (number, invoice) in ksef_numbers.iter().zip(&invoices) {
+        let downloaded = client.download_invoice(number).await.expect("download");
+        assert_eq!(&downloaded, invoice);
+    }
+
+    let refresh = client.token_store().load(TokenKind::Refresh).unwrap();
+    client.logout().await.expect("logout");
+    assert!(client.token_store().load(TokenKind::Refresh).is_none());
+    // The revoked session's refresh token no longer works.
+    client
+        .token_store()
+        .save(TokenKind::Refresh, refresh)
+        .unwrap();
+    let error = client.refresh_access_token().await.unwrap_err();
+    assert!(matches!(error.status(), Some(400 | 401)), "{error:?}");
+    assert_eq!(sim.stats().internal_errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_invoice_is_a_typed_outcome() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let invoice = fa3_invoice(sim.seeded_nip(), &unique("DUP"));
+
+    let first = client.open_online_session(form_code::fa3()).await.unwrap();
+    let original = first.send(&invoice).await.unwrap();
+    let (outcome, _) = first
+        .wait_for_invoice(&original.reference_number)
+        .await
+        .unwrap();
+    let InvoiceOutcome::Accepted { ksef_number } = outcome else {
+        panic!("not accepted: {outcome:?}");
+    };
+
+    let second = client.open_online_session(form_code::fa3()).await.unwrap();
+    let copy = second.send(&invoice).await.unwrap();
+    assert_eq!(copy.delivery, Delivery::Sent);
+    let (outcome, status) = second
+        .wait_for_invoice(&copy.reference_number)
+        .await
+        .unwrap();
+    assert_eq!(status.status.code, 440);
+    match outcome {
+        InvoiceOutcome::Duplicate {
+            original_ksef_number,
+            original_session_reference_number,
+        } => {
+            assert_eq!(original_ksef_number.as_deref(), Some(ksef_number.as_str()));
+            assert_eq!(
+                original_session_reference_number.as_deref(),
+                Some(first.reference_number().as_str())
+            );
+        }
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    assert_eq!(sim.stats().duplicates_refused, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_outcome_is_reconciled_without_sending_twice() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    let invoice = fa3_invoice(sim.seeded_nip(), &unique("REC"));
+
+    // A send whose response is lost: the request reached KSeF, the caller never saw the answer.
+    let prepared = session.prepare(&invoice);
+    drop(client.execute(&prepared.operation).await);
+    assert_eq!(sends(&sim), 1);
+
+    let found = session.reconcile(&prepared.invoice_hash).await.unwrap();
+    assert!(found.is_some(), "the invoice is in the session's list");
+
+    let settled = session.send_reconciled(&invoice).await.unwrap();
+    assert_eq!(settled.delivery, Delivery::Reconciled);
+    assert_eq!(settled.invoice_hash, prepared.invoice_hash);
+    assert_eq!(sends(&sim), 1, "nothing was sent twice");
+
+    // And once settled, a plain send of the same bytes is recognised too.
+    let again = session.send(&invoice).await.unwrap();
+    assert_eq!(again.delivery, Delivery::AlreadySent);
+    assert_eq!(sends(&sim), 1);
+
+    // An invoice that never arrived is sent by `send_reconciled`, once.
+    let fresh = fa3_invoice(sim.seeded_nip(), &unique("REC2"));
+    assert!(
+        session
+            .reconcile(&ksef_client::OnlineSession::invoice_hash(&fresh))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let delivered = session.send_reconciled(&fresh).await.unwrap();
+    assert_eq!(delivered.delivery, Delivery::Sent);
+    assert_eq!(sends(&sim), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_fails_with_the_ksef_status() {
+    let sim = simulator().await;
+    let client = client_for(&sim);
+    let nip: Nip = sim.seeded_nip().parse().unwrap();
+    let error = client
+        .login_with_ksef_token(nip, "not-a-real-token")
+        .await
+        .unwrap_err();
+    match &error {
+        Error::AuthenticationFailed { code, .. } => assert_eq!(*code, 450),
+        other => panic!("expected AuthenticationFailed, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_invoice_is_rejected_per_invoice_and_services_work() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    // Typed services: the grouped thin methods reach the same API.
+    let certificates = client
+        .security()
+        .public_key_certificates(ksef_model::operations::GetPublicKeyCertificates::new())
+        .await
+        .unwrap();
+    assert!(certificates.len() >= 2);
+    let sessions = client
+        .auth()
+        .list_sessions(ksef_model::operations::ListAuthSessions::new())
+        .await
+        .unwrap();
+    assert!(!sessions.items.is_empty());
+
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    let sent = session.send(b"<not-an-invoice/>").await.unwrap();
+    let (outcome, _) = session
+        .wait_for_invoice(&sent.reference_number)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, InvoiceOutcome::Rejected { .. }),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_access_token_is_refreshed_on_401() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let refreshes = || {
+        sim.stats()
+            .requests
+            .get("auth.token.refresh")
+            .copied()
+            .unwrap_or_default()
+    };
+    let before = refreshes();
+    // A token with no known expiry that the server does not accept: the transport sees the 401,
+    // refreshes once with the refresh token and repeats the request.
+    client
+        .token_store()
+        .save(TokenKind::Access, Token::new("not-a-jwt"))
+        .unwrap();
+    let page = client
+        .tokens()
+        .list(ksef_model::operations::ListTokens::new())
+        .await
+        .expect("the call succeeds after a refresh");
+    let _ = page.tokens;
+    assert_eq!(refreshes(), before + 1);
+    assert_ne!(
+        client
+            .token_store()
+            .load(TokenKind::Access)
+            .unwrap()
+            .expose_secret(),
+        "not-a-jwt"
+    );
+}
+
+// The spec defines `pageOffset` as a page index ("Indeks pierwszej strony wyników (0 = pierwsza
+// strona)", and "hasMore = true, isTruncated = false: increase pageOffset"). This test caught the
+// simulator skipping `pageOffset` records instead of pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_stream_pages_through_more_than_one_page() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let start = Utc::now() - ChronoDuration::minutes(5);
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    let run = unique("PAGE");
+    let mut references = Vec::new();
+    for i in 1..=12 {
+        let invoice = fa3_invoice(sim.seeded_nip(), &format!("{run}-{i}"));
+        references.push(session.send(&invoice).await.unwrap().reference_number);
+    }
+    session.close().await.unwrap();
+    session.wait_until_processed().await.unwrap();
+    for reference in &references {
+        session.wait_for_invoice(reference).await.unwrap();
+    }
+    let filters = InvoiceQueryFilters::new(
+        InvoiceQuerySubjectType::Subject1,
+        InvoiceQueryDateRange::new(InvoiceQueryDateType::PermanentStorage, start.fixed_offset()),
+    );
+    let found: Vec<_> = client
+        .invoice_metadata(MetadataQuery::new(filters).with_page_size(10))
+        .try_collect()
+        .await
+        .unwrap();
+    let mine: Vec<_> = found
+        .iter()
+        .filter(|m| m.invoice_number.contains(&run))
+        .collect();
+    assert_eq!(mine.len(), 12, "every invoice once, across two pages");
+    assert!(
+        sim.stats()
+            .requests
+            .get("invoices.query_metadata")
+            .copied()
+            .unwrap_or_default()
+            >= 2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_to_a_closed_session_is_a_definite_rejection() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    session
+        .send(&fa3_invoice(sim.seeded_nip(), &unique("CLOSED-1")))
+        .await
+        .unwrap();
+    session.close().await.unwrap();
+    let before = sends(&sim);
+    let error = session
+        .send(&fa3_invoice(sim.seeded_nip(), &unique("CLOSED-2")))
+        .await
+        .unwrap_err();
+    match &error {
+        Error::InvoiceRejected { status, error, .. } => {
+            assert_eq!(*status, 400);
+            assert!(error.has_code(21180), "{error:?}");
+        }
+        other => panic!("expected InvoiceRejected, got {other:?}"),
+    }
+    assert!(error.has_code(21180));
+    assert_eq!(sends(&sim), before + 1, "a rejection is not retried");
+}
