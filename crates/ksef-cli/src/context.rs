@@ -1,0 +1,247 @@
+//! What every command needs: where to talk to, the profile's files, the client, the token and
+//! how to print.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, FixedOffset};
+use ksef_client::{Client, Environment, FileTokenStore, PollConfig, TokenKind};
+use serde::{Deserialize, Serialize};
+
+use crate::args::{EnvName, Global, TokenSourceArgs};
+
+/// The non-secret half of a profile's session: what `auth whoami` shows. The tokens themselves are
+/// in the profile's [`FileTokenStore`] file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionMeta {
+    /// The API base URL the login happened against.
+    pub(crate) base_url: String,
+    /// The context: its type and value.
+    pub(crate) context_type: String,
+    /// The context identifier (a NIP).
+    pub(crate) context: String,
+    /// The authentication's reference number.
+    pub(crate) reference_number: String,
+    /// When the login happened.
+    pub(crate) logged_in_at: DateTime<FixedOffset>,
+    /// When the refresh token expires.
+    pub(crate) refresh_valid_until: DateTime<FixedOffset>,
+}
+
+/// Settings resolved from the global flags and the environment.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The global flags.
+    pub(crate) global: Global,
+    /// The profile's directory.
+    pub(crate) profile_dir: PathBuf,
+}
+
+impl Ctx {
+    /// Resolves the home directory and the profile.
+    pub(crate) fn new(global: Global) -> anyhow::Result<Ctx> {
+        if global.profile.is_empty()
+            || !global
+                .profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!(
+                "invalid profile name {:?}: use letters, digits, '-' and '_' only",
+                global.profile
+            );
+        }
+        let home = match &global.home {
+            Some(home) => home.clone(),
+            None => default_home()?,
+        };
+        let profile_dir = home.join("profiles").join(&global.profile);
+        Ok(Ctx {
+            global,
+            profile_dir,
+        })
+    }
+
+    /// Whether JSON output was asked for.
+    pub(crate) fn json(&self) -> bool {
+        self.global.json
+    }
+
+    /// Prints a progress or informational line on stderr unless `--quiet`.
+    pub(crate) fn note(&self, line: impl AsRef<str>) {
+        if !self.global.quiet {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// Prints a detail line on stderr with `--verbose` only.
+    pub(crate) fn detail(&self, line: impl AsRef<str>) {
+        if self.global.verbose {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// The profile's token file (written 0600 by [`FileTokenStore`]).
+    pub(crate) fn tokens_path(&self) -> PathBuf {
+        self.profile_dir.join("tokens.json")
+    }
+
+    /// The profile's session description (no secrets, also written 0600).
+    pub(crate) fn meta_path(&self) -> PathBuf {
+        self.profile_dir.join("session.json")
+    }
+
+    /// The stored session description, if logged in.
+    pub(crate) fn load_meta(&self) -> anyhow::Result<Option<SessionMeta>> {
+        let path = self.meta_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{} is damaged; run `ksef auth logout` or delete it, then log in again",
+                    path.display()
+                )
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Saves the session description.
+    pub(crate) fn save_meta(&self, meta: &SessionMeta) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec_pretty(meta)?;
+        write_private(&self.meta_path(), &bytes)
+    }
+
+    /// The base URL: `--base-url`, else `--env`, else the one the profile logged in to, else TEST.
+    pub(crate) fn base_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.global.base_url {
+            return Ok(url.clone());
+        }
+        if let Some(env) = self.global.env {
+            return Ok(environment(env).base_url().to_owned());
+        }
+        if let Some(meta) = self.load_meta()? {
+            return Ok(meta.base_url);
+        }
+        Ok(Environment::Test.base_url().to_owned())
+    }
+
+    /// A client with the profile's token file as its token store.
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        std::fs::create_dir_all(&self.profile_dir)
+            .with_context(|| format!("cannot create {}", self.profile_dir.display()))?;
+        let store = FileTokenStore::open(self.tokens_path())?;
+        let base_url = self.base_url()?;
+        self.detail(format!("KSeF API at {base_url}"));
+        Ok(client_builder(&base_url).token_store(store).build()?)
+    }
+
+    /// A client for a command that needs a login: refuses early, with the fix, if there is none.
+    pub(crate) fn logged_in_client(&self) -> anyhow::Result<Client> {
+        let client = self.client()?;
+        if client.token_store().load(TokenKind::Refresh).is_none()
+            && client.token_store().load(TokenKind::Access).is_none()
+        {
+            bail!(
+                "not logged in (profile {:?}); run `ksef auth login --nip NIP` first",
+                self.global.profile
+            );
+        }
+        Ok(client)
+    }
+}
+
+/// A client builder with polling suited to an interactive tool.
+pub(crate) fn client_builder(base_url: &str) -> ksef_client::ClientBuilder {
+    Client::builder().base_url(base_url).poll(
+        PollConfig::default()
+            .with_backoff(Duration::from_millis(50), Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(300)),
+    )
+}
+
+fn environment(env: EnvName) -> Environment {
+    match env {
+        EnvName::Test => Environment::Test,
+        EnvName::Demo => Environment::Demo,
+        EnvName::Prod => Environment::Production,
+    }
+}
+
+fn default_home() -> anyhow::Result<PathBuf> {
+    if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|s| !s.is_empty()) {
+        return Ok(PathBuf::from(state).join("ksef"));
+    }
+    match std::env::var_os("HOME").filter(|s| !s.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/ksef")),
+        None => bail!("cannot find a home directory; pass --home DIR or set KSEF_HOME"),
+    }
+}
+
+/// Writes `bytes` to `path` atomically, readable by the owner only (0600 on Unix).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".session.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads the KSeF token from `--token-file`, `--token-stdin` or `KSEF_TOKEN`, in that order.
+pub(crate) fn read_token(source: &TokenSourceArgs) -> anyhow::Result<String> {
+    let token = if let Some(path) = &source.token_file {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the token file {}; check the path and its permissions",
+                path.display()
+            )
+        })?;
+        text.lines().next().unwrap_or_default().trim().to_owned()
+    } else if source.token_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the token from stdin")?;
+        line.trim().to_owned()
+    } else {
+        std::env::var("KSEF_TOKEN")
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    if token.is_empty() {
+        bail!(
+            "no KSeF token: pass --token-file FILE or --token-stdin, or set KSEF_TOKEN \
+             (tokens are never accepted as arguments)"
+        );
+    }
+    Ok(token)
+}
+
+/// Prints one JSON document on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! `ksef invoice`: send, get, query.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone as _};
+use futures_util::TryStreamExt as _;
+use ksef_client::{InvoiceOutcome, MetadataQuery, form_code};
+use ksef_model::types::{
+    InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
+    InvoiceQuerySubjectType,
+};
+use ksef_model::values::KsefNumber;
+use serde_json::{Value, json};
+
+use crate::args::{DateTypeArg, InvoiceCommand, SubjectTypeArg};
+use crate::context::{Ctx, print_json};
+
+/// Runs an `invoice` subcommand.
+pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        InvoiceCommand::Send {
+            files,
+            wait,
+            upo_dir,
+        } => send(ctx, files, wait || upo_dir.is_some(), upo_dir).await,
+        InvoiceCommand::Get { ksef_number, out } => {
+            let number = parse_ksef_number(&ksef_number)?;
+            let client = ctx.logged_in_client()?;
+            let bytes = client.download_invoice(&number).await?;
+            match &out {
+                Some(path) => std::fs::write(path, &bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None if ctx.json() => {}
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout().lock().write_all(&bytes)?;
+                }
+            }
+            if ctx.json() {
+                let mut doc = json!({
+                    "ksefNumber": number.as_str(),
+                    "size": bytes.len(),
+                    "file": out,
+                });
+                if out.is_none() {
+                    doc["xml"] = Value::String(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                print_json(&doc)?;
+            } else if let Some(path) = &out {
+                ctx.note(format!(
+                    "✓ saved invoice {number} to {} ({} bytes)",
+                    path.display(),
+                    bytes.len()
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        InvoiceCommand::Query {
+            from,
+            to,
+            subject_type,
+            date_type,
+        } => {
+            let from = parse_time(&from, "--from")?;
+            let mut range = InvoiceQueryDateRange::new(date_type_of(date_type), from);
+            if let Some(to) = &to {
+                range = range.with_to(parse_time(to, "--to")?);
+            }
+            let filters = InvoiceQueryFilters::new(subject_type_of(subject_type), range);
+            let client = ctx.logged_in_client()?;
+            let records: Vec<InvoiceMetadata> = client
+                .invoice_metadata(MetadataQuery::new(filters))
+                .try_collect()
+                .await?;
+            if ctx.json() {
+                print_json(&Value::Array(records.iter().map(metadata_json).collect()))?;
+            } else if records.is_empty() {
+                println!("no invoices match");
+            } else {
+                println!(
+                    "{:<36} {:<24} {:<10} {:<10} {:>12} {:<3}",
+                    "KSEF NUMBER", "INVOICE NUMBER", "ISSUED", "SELLER", "GROSS", "CUR"
+                );
+                for r in &records {
+                    println!(
+                        "{:<36} {:<24} {:<10} {:<10} {:>12.2} {:<3}",
+                        r.ksef_number.as_str(),
+                        r.invoice_number,
+                        r.issue_date,
+                        r.seller.nip.as_str(),
+                        r.gross_amount,
+                        r.currency
+                    );
+                }
+                ctx.note(format!("{} invoice(s)", records.len()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The JSON row of one metadata record.
+pub(crate) fn metadata_json(r: &InvoiceMetadata) -> Value {
+    json!({
+        "ksefNumber": r.ksef_number.as_str(),
+        "invoiceNumber": r.invoice_number,
+        "issueDate": r.issue_date,
+        "invoicingDate": r.invoicing_date,
+        "permanentStorageDate": r.permanent_storage_date,
+        "sellerNip": r.seller.nip.as_str(),
+        "netAmount": r.net_amount,
+        "vatAmount": r.vat_amount,
+        "grossAmount": r.gross_amount,
+        "currency": r.currency,
+    })
+}
+
+fn parse_ksef_number(text: &str) -> anyhow::Result<KsefNumber> {
+    text.parse().with_context(|| {
+        format!("{text:?} is not a valid KSeF number; copy the 35-character number KSeF assigned")
+    })
+}
+
+fn parse_time(text: &str, flag: &str) -> anyhow::Result<DateTime<FixedOffset>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t);
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        // A bare date is midnight UTC.
+        let utc = FixedOffset::east_opt(0).context("a UTC offset")?;
+        if let Some(t) = utc
+            .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+            .single()
+        {
+            return Ok(t);
+        }
+    }
+    bail!(
+        "{flag} {text:?} is not a time; use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)"
+    )
+}
+
+fn subject_type_of(arg: SubjectTypeArg) -> InvoiceQuerySubjectType {
+    match arg {
+        SubjectTypeArg::Subject1 => InvoiceQuerySubjectType::Subject1,
+        SubjectTypeArg::Subject2 => InvoiceQuerySubjectType::Subject2,
+        SubjectTypeArg::Subject3 => InvoiceQuerySubjectType::Subject3,
+        SubjectTypeArg::Authorized => InvoiceQuerySubjectType::SubjectAuthorized,
+    }
+}
+
+fn date_type_of(arg: DateTypeArg) -> InvoiceQueryDateType {
+    match arg {
+        DateTypeArg::Issue => InvoiceQueryDateType::Issue,
+        DateTypeArg::Invoicing => InvoiceQueryDateType::Invoicing,
+        DateTypeArg::PermanentStorage => InvoiceQueryDateType::PermanentStorage,
+    }
+}
+
+/// The result of sending one file.
+struct Sent {
+    file: PathBuf,
+    reference_number: String,
+    ksef_number: Option<String>,
+    code: i32,
+    description: String,
+    upo: Option<PathBuf>,
+    accepted: bool,
+}
+
+async fn send(
+    ctx: &Ctx,
+    files: Vec<PathBuf>,
+    wait: bool,
+    upo_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    // Read every file first: a typo in the last path should not leave half a batch sent.
+    let mut invoices = Vec::with_capacity(files.len());
+    for file in &files {
+        let bytes = std::fs::read(file).with_context(|| {
+            format!(
+                "cannot read invoice file {}; check the path (nothing was sent)",
+                file.display()
+            )
+        })?;
+        invoices.push(bytes);
+    }
+    if let Some(dir) = &upo_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let client = ctx.logged_in_client()?;
+    let session = client.open_online_session(form_code::fa3()).await?;
+    ctx.note(format!("online session {}", session.reference_number()));
+    let mut results = Vec::with_capacity(files.len());
+    let mut send_error = None;
+    for (file, bytes) in files.iter().zip(&invoices) {
+        match session.send(bytes).await {
+            Ok(sent) => {
+                ctx.note(format!(
+                    "sent {} → {}",
+                    file.display(),
+                    sent.reference_number
+                ));
+                results.push(Sent {
+                    file: file.clone(),
+                    reference_number: sent.reference_number.to_string(),
+                    ksef_number: None,
+                    code: 150,
+                    description: "Sent; processing".to_owned(),
+                    upo: None,
+                    accepted: true,
+                });
+            }
+            Err(error) => {
+                send_error = Some(anyhow::Error::new(error).context(format!(
+                    "sending {} failed; the session was closed, fix the file and send it again",
+                    file.display()
+                )));
+                break;
+            }
+        }
+    }
+    session.close().await?;
+    if wait {
+        ctx.note("waiting until KSeF has processed the session …");
+        match session.wait_until_processed().await {
+            Ok(_) => {}
+            // E.g. 445 when no invoice was valid: the per-invoice statuses below say why.
+            Err(ksef_client::Error::SessionFailed {
+                code, description, ..
+            }) => ctx.note(format!(
+                "the session ended with status {code}: {description}"
+            )),
+            Err(error) => return Err(error.into()),
+        }
+        for result in &mut results {
+            let reference = result.reference_number.parse()?;
+            let (outcome, status) = session.wait_for_invoice(&reference).await?;
+            result.code = status.status.code;
+            result.description = status.status.description.clone();
+            match outcome {
+                InvoiceOutcome::Accepted { ksef_number } => {
+                    result.ksef_number = Some(ksef_number.to_string());
+                    if let Some(dir) = &upo_dir {
+                        let upo = session.invoice_upo(&reference).await?;
+                        let path = dir.join(format!("UPO-{ksef_number}.xml"));
+                        std::fs::write(&path, &upo)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        result.upo = Some(path);
+                    }
+                }
+                _ => result.accepted = false,
+            }
+        }
+    } else {
+        for result in &mut results {
+            let reference = result.reference_number.parse()?;
+            if let Ok(status) = session.invoice_status(&reference).await {
+                result.code = status.status.code;
+                result.description = status.status.description.clone();
+                result.ksef_number = status.ksef_number.map(|k| k.to_string());
+            }
+        }
+    }
+    if ctx.json() {
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|r| {
+                json!({
+                    "file": r.file,
+                    "referenceNumber": r.reference_number,
+                    "ksefNumber": r.ksef_number,
+                    "status": {"code": r.code, "description": r.description},
+                    "upo": r.upo,
+                })
+            })
+            .collect();
+        print_json(&Value::Array(rows))?;
+    } else {
+        for r in &results {
+            let mark = if r.accepted { "✓" } else { "✗" };
+            println!(
+                "{mark} {}  {}  {}  {} {}",
+                r.file.display(),
+                r.reference_number,
+                r.ksef_number.as_deref().unwrap_or("-"),
+                r.code,
+                r.description
+            );
+            if let Some(upo) = &r.upo {
+                println!("  UPO saved to {}", display(upo));
+            }
+        }
+        println!("session {}", session.reference_number());
+    }
+    if let Some(error) = send_error {
+        return Err(error);
+    }
+    if results.iter().any(|r| !r.accepted) {
+        ctx.note("some invoices were rejected; see the status descriptions above");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_are_rfc3339_or_dates() {
+        assert_eq!(
+            parse_time("2026-01-31", "--from").unwrap().to_rfc3339(),
+            "2026-01-31T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-01-31T12:00:00+01:00", "--from")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-01-31T12:00:00+01:00"
+        );
+        let error = parse_time("yesterday", "--to").unwrap_err().to_string();
+        assert!(error.contains("--to"));
+    }
+}

@@ -1,0 +1,452 @@
+//! End-to-end tests of the `ksef` binary: the demo, a `ksef sim` child process, and the
+//! exit-code and secrecy conventions.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ksef");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "ksef-cli-test-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn sample_invoice() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/invoices/fa3-sample.xml")
+}
+
+/// A `ksef` command isolated from the caller's environment: its own home, no KSEF_* variables.
+fn ksef(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("KSEF_ENV")
+        .env_remove("KSEF_BASE_URL")
+        .env_remove("KSEF_TOKEN")
+        .env("KSEF_HOME", home)
+        .env("XDG_STATE_HOME", home.join("xdg"))
+        .stdin(Stdio::null());
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+/// Fails if `secret` shows up in the output of a command.
+fn assert_no_secret(output: &Output, secret: &str) {
+    assert!(
+        !text(&output.stdout).contains(secret) && !text(&output.stderr).contains(secret),
+        "the KSeF token leaked into the output"
+    );
+}
+
+const STEPS: &[&str] = &[
+    "start simulator",
+    "token login",
+    "open online session",
+    "send FA(3) invoice",
+    "close session",
+    "wait until processed",
+    "save UPO",
+    "query metadata",
+    "download and compare",
+    "logout",
+];
+
+#[test]
+fn demo_runs_every_available_step_and_says_what_is_skipped() {
+    let home = temp_dir("demo");
+    let out = home.join("upo");
+    let output = ksef(&home, &["demo", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    for step in STEPS {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("✓") && l.contains(step)),
+            "step {step:?} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("batch send 100 invoices"));
+    assert!(stdout.contains("skipped: not available in this build"));
+    assert!(stdout.contains("demo passed"));
+    let upos: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(upos.len(), 1, "one UPO saved in --out");
+}
+
+#[test]
+fn demo_json_is_one_document() {
+    let home = temp_dir("demo-json");
+    let output = ksef(&home, &["demo", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON document");
+    for key in [
+        "ok",
+        "passed",
+        "failed",
+        "skipped",
+        "baseUrl",
+        "nip",
+        "sessionReferenceNumber",
+        "invoiceReferenceNumber",
+        "ksefNumber",
+        "upoPath",
+        "steps",
+    ] {
+        assert!(doc.get(key).is_some(), "key {key} missing: {doc}");
+    }
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["failed"], 0);
+    assert_eq!(doc["skipped"], 2);
+    assert_eq!(doc["passed"], STEPS.len());
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), STEPS.len() + 2);
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["name"].is_string() && s["status"].is_string())
+    );
+}
+
+/// A running `ksef sim` child; stopped with SIGTERM (then killed) when dropped.
+struct Sim {
+    child: Child,
+    base_url: String,
+    nip: String,
+    token: String,
+}
+
+fn unquote(value: &str) -> String {
+    value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value)
+        .replace(r"'\''", "'")
+}
+
+impl Sim {
+    fn start(home: &Path) -> Sim {
+        let mut child = ksef(home, &["sim", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut next = |key: &str| {
+            let line = lines.next().expect("a line").expect("readable");
+            let value = line
+                .strip_prefix(&format!("{key}="))
+                .unwrap_or_else(|| panic!("expected {key}=..., got a different line"));
+            unquote(value)
+        };
+        let base_url = next("KSEF_BASE_URL");
+        let nip = next("KSEF_NIP");
+        let token = next("KSEF_TOKEN");
+        Sim {
+            child,
+            base_url,
+            nip,
+            token,
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sim_prints_the_three_lines_first_and_stops_on_sigterm() {
+    let home = temp_dir("sim");
+    let mut sim = Sim::start(&home);
+    assert!(sim.base_url.starts_with("http://127.0.0.1:"));
+    assert!(sim.base_url.ends_with("/v2"));
+    assert_eq!(sim.nip.len(), 10);
+    assert!(!sim.token.is_empty());
+    let pid = sim.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = sim.child.try_wait().unwrap() {
+            assert!(status.success(), "ksef sim exits 0 on SIGTERM: {status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ksef sim did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn login_send_get_and_list_against_ksef_sim() {
+    let home = temp_dir("flow");
+    let sim = Sim::start(&home);
+    // Every command of this test, with its argv checked for the token.
+    let run = |args: &[&str], with_token: bool| -> Output {
+        assert!(
+            args.iter().all(|a| !a.contains(&sim.token)),
+            "the token must never be an argument"
+        );
+        let mut command = ksef(&home, args);
+        command.env("KSEF_BASE_URL", &sim.base_url);
+        if with_token {
+            command.env("KSEF_TOKEN", &sim.token);
+        }
+        let output = command.output().unwrap();
+        assert_no_secret(&output, &sim.token);
+        output
+    };
+
+    let login = run(&["auth", "login", "--nip", &sim.nip], true);
+    assert!(login.status.success(), "{}", describe(&login));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let profile = home.join("profiles/default");
+        for file in ["tokens.json", "session.json"] {
+            let mode = std::fs::metadata(profile.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file} must be owner-only");
+        }
+        let session_file = std::fs::read_to_string(profile.join("session.json")).unwrap();
+        assert!(!session_file.contains(&sim.token));
+    }
+
+    let whoami = run(&["auth", "whoami", "--json"], false);
+    assert!(whoami.status.success(), "{}", describe(&whoami));
+    let who: serde_json::Value = serde_json::from_slice(&whoami.stdout).unwrap();
+    assert_eq!(who["context"]["value"], sim.nip.as_str());
+
+    let invoice = sample_invoice();
+    let upo_dir = home.join("upo");
+    let send = run(
+        &[
+            "invoice",
+            "send",
+            invoice.to_str().unwrap(),
+            "--wait",
+            "--upo-dir",
+            upo_dir.to_str().unwrap(),
+            "--json",
+        ],
+        false,
+    );
+    assert!(send.status.success(), "{}", describe(&send));
+    let sent: serde_json::Value = serde_json::from_slice(&send.stdout).unwrap();
+    let sent = sent.as_array().expect("an array");
+    assert_eq!(sent.len(), 1);
+    for key in ["file", "referenceNumber", "ksefNumber", "status", "upo"] {
+        assert!(sent[0].get(key).is_some(), "key {key} missing");
+    }
+    assert_eq!(sent[0]["status"]["code"], 200);
+    let ksef_number = sent[0]["ksefNumber"].as_str().unwrap().to_owned();
+    assert!(Path::new(sent[0]["upo"].as_str().unwrap()).exists());
+
+    let downloaded = home.join("downloaded.xml");
+    let get = run(
+        &[
+            "invoice",
+            "get",
+            &ksef_number,
+            "--out",
+            downloaded.to_str().unwrap(),
+        ],
+        false,
+    );
+    assert!(get.status.success(), "{}", describe(&get));
+    assert_eq!(
+        std::fs::read(&downloaded).unwrap(),
+        std::fs::read(&invoice).unwrap(),
+        "the downloaded invoice is byte for byte the one sent"
+    );
+
+    let list = run(&["session", "list", "--json"], false);
+    assert!(list.status.success(), "{}", describe(&list));
+    let sessions: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["successfulInvoiceCount"], 1);
+    assert_eq!(
+        sessions[0]["referenceNumber"].as_str().map(str::len),
+        Some(36)
+    );
+
+    // KSeF says no (the seller is not the context): exit 1, the status in the JSON.
+    let foreign = home.join("foreign-seller.xml");
+    let xml = std::fs::read_to_string(&invoice).unwrap().replacen(
+        &format!("<NIP>{}</NIP>", sim.nip),
+        "<NIP>7010002137</NIP>",
+        1,
+    );
+    std::fs::write(&foreign, xml).unwrap();
+    let refused = run(
+        &[
+            "invoice",
+            "send",
+            foreign.to_str().unwrap(),
+            "--wait",
+            "--json",
+        ],
+        false,
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    let rows: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_ne!(rows[0]["status"]["code"], 200);
+    assert!(rows[0]["ksefNumber"].is_null());
+
+    // The other two token sources, each in its own profile.
+    let token_file = home.join("token.txt");
+    std::fs::write(&token_file, format!("{}\n", sim.token)).unwrap();
+    let from_file = run(
+        &[
+            "auth",
+            "login",
+            "--nip",
+            &sim.nip,
+            "--profile",
+            "from-file",
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+        false,
+    );
+    assert!(from_file.status.success(), "{}", describe(&from_file));
+    let mut stdin_login = ksef(
+        &home,
+        &[
+            "auth",
+            "login",
+            "--nip",
+            &sim.nip,
+            "--profile",
+            "from-stdin",
+            "--token-stdin",
+            "--json",
+        ],
+    );
+    stdin_login
+        .env("KSEF_BASE_URL", &sim.base_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = stdin_login.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", sim.token).unwrap();
+    }
+    let from_stdin = child.wait_with_output().unwrap();
+    assert!(from_stdin.status.success(), "{}", describe(&from_stdin));
+    assert_no_secret(&from_stdin, &sim.token);
+    let doc: serde_json::Value = serde_json::from_slice(&from_stdin.stdout).unwrap();
+    assert_eq!(doc["profile"], "from-stdin");
+
+    let logout = run(&["auth", "logout"], false);
+    assert!(logout.status.success(), "{}", describe(&logout));
+    let whoami = run(&["auth", "whoami"], false);
+    assert_eq!(whoami.status.code(), Some(1), "{}", describe(&whoami));
+}
+
+#[test]
+fn a_missing_file_exits_1_and_names_it() {
+    let home = temp_dir("missing");
+    let output = ksef(&home, &["invoice", "send", "/nonexistent/invoice.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(text(&output.stderr).contains("/nonexistent/invoice.xml"));
+}
+
+#[test]
+fn an_invalid_nip_exits_1() {
+    let home = temp_dir("nip");
+    let secret = "test-secret-token-value";
+    let output = ksef(&home, &["auth", "login", "--nip", "1234567890"])
+        .env("KSEF_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(text(&output.stderr).contains("not a valid NIP"));
+    assert_no_secret(&output, secret);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = temp_dir("usage");
+    for args in [
+        &["frobnicate"][..],
+        &["invoice", "send"][..],
+        &["auth", "login"][..],
+        &["--env", "nowhere", "auth", "whoami"][..],
+    ] {
+        let output = ksef(&home, args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+}
+
+#[test]
+fn sim_data_is_refused_clearly() {
+    let home = temp_dir("sim-data");
+    let output = ksef(&home, &["sim", "--data", home.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(text(&output.stderr).contains("not supported"));
+}
+
+#[test]
+fn completions_are_printed() {
+    let home = temp_dir("completions");
+    let output = ksef(&home, &["completions", "bash"]).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(text(&output.stdout).contains("ksef"));
+}
