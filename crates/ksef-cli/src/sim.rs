@@ -1,14 +1,13 @@
 //! `ksef sim`: a local simulator for scripts and manual testing.
 //!
-//! `ksef-sim` always listens on `127.0.0.1` with a random port, so `--listen ADDR` binds `ADDR`
-//! here and forwards each connection to the simulator's own port.
+//! The simulator listens on `--listen ADDR` itself, so the base URL and the download links it hands
+//! out carry that address.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use ksef_sim::Simulator;
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::args::SimArgs;
 use crate::context::Ctx;
@@ -23,14 +22,16 @@ pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let sim = Simulator::builder()
+        .listen(args.listen)
         .start()
         .await
-        .context("the simulator did not start")?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}; pick another address", args.listen))?;
-    let addr = listener.local_addr()?;
-    let target = sim.local_addr();
+        .with_context(|| {
+            format!(
+                "the simulator did not start on {}; pick another address",
+                args.listen
+            )
+        })?;
+    let addr = sim.local_addr();
     {
         // The first three lines are for `eval`/env files: keep them first and flushed.
         let mut out = std::io::stdout().lock();
@@ -43,30 +44,8 @@ pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "KSEF_TOKEN={}", shell_quote(sim.seeded_token()))?;
         out.flush()?;
     }
-    ctx.note(format!(
-        "ksef sim: serving on {addr} (simulator at {target}); Ctrl-C to stop"
-    ));
-    let forward = async move {
-        loop {
-            let (inbound, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    eprintln!("ksef sim: accept failed: {error}");
-                    continue;
-                }
-            };
-            tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(target).await {
-                    let mut inbound = inbound;
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    };
-    tokio::select! {
-        () = forward => {}
-        signal = shutdown_signal() => signal?,
-    }
+    ctx.note(format!("ksef sim: serving on {addr}; Ctrl-C to stop"));
+    shutdown_signal().await?;
     ctx.note("ksef sim: stopping");
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -121,6 +121,7 @@ pub(crate) struct Config {
 /// and UPO generation each complete 100 ms after they start; rate limits not enforced.
 pub struct SimulatorBuilder {
     config: Config,
+    listen: SocketAddr,
 }
 
 impl fmt::Debug for SimulatorBuilder {
@@ -157,7 +158,15 @@ impl SimulatorBuilder {
                 session_close_delay: delay,
                 rate_limit_scale: None,
             },
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
+    }
+
+    /// The address to listen on; by default `127.0.0.1` with a port the system picks. The base
+    /// URL and the download links the simulator hands out use the address actually bound.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
     }
 
     /// Replaces the seeded subjects. Each gets a ready, active KSeF token with every token
@@ -243,7 +252,7 @@ impl SimulatorBuilder {
         self
     }
 
-    /// Starts the simulator on `127.0.0.1` with a random port, on the current Tokio runtime.
+    /// Starts the simulator on the [`listen`](Self::listen) address, on the current Tokio runtime.
     ///
     /// The first simulator of a process generates three 2048-bit RSA keys (which takes a moment
     /// in debug builds); later ones reuse them, with fresh certificates.
@@ -275,7 +284,7 @@ impl SimulatorBuilder {
             PublicKeyCertificateUsage::SymmetricKeyEncryption,
             now,
         )?;
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        let listener = TcpListener::bind(self.listen)
             .await
             .map_err(SimError::Bind)?;
         let addr = listener.local_addr().map_err(SimError::Bind)?;
