@@ -312,6 +312,114 @@ pub enum Error {
         /// The duplicated value.
         id: String,
     },
+
+    /// The `AuthTokenRequest` to build is invalid (for example more than ten entries in one list of
+    /// allowed IP addresses), or the generated document could not be written.
+    #[error("invalid AuthTokenRequest: {reason}")]
+    InvalidRequest {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A private key could not be read, or it does not belong to the certificate it was paired with.
+    #[error("invalid private key: {reason}")]
+    InvalidKey {
+        /// What is wrong (never the key material itself).
+        reason: String,
+    },
+
+    /// A certificate could not be read, or lacks something the operation needs.
+    #[error("invalid certificate: {reason}")]
+    InvalidCertificate {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A [`Signer`](crate::Signer) failed to produce a signature.
+    #[error("signing failed")]
+    SigningFailed {
+        /// The signer's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The document to sign cannot carry an enveloped signature (for example it already has one).
+    #[error("cannot sign this document: {reason}")]
+    UnsignableDocument {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The document has no `ds:Signature` element (KSeF reports this as exception code 9102).
+    #[error("the document has no XML signature")]
+    NoSignature,
+
+    /// The document has more than one `ds:Signature` element (KSeF reports this as exception code 9103).
+    #[error("the document has {count} XML signatures; exactly one is allowed")]
+    TooManySignatures {
+        /// How many were found.
+        count: usize,
+    },
+
+    /// A required element of the signature is missing, or appears more often than allowed.
+    #[error("signature element {element} is missing or repeated")]
+    MalformedSignature {
+        /// The element (or attribute) that is missing or repeated.
+        element: &'static str,
+    },
+
+    /// The signature uses an algorithm (canonicalization, transform, digest or signature method) this crate
+    /// does not accept.
+    #[error("unsupported {kind} algorithm {uri:?}")]
+    UnsupportedAlgorithm {
+        /// What the algorithm is for: `canonicalization`, `transform`, `digest` or `signature`.
+        kind: &'static str,
+        /// The algorithm URI found.
+        uri: String,
+    },
+
+    /// A signature reference cannot be resolved, or does not cover what it must (the whole document for
+    /// the document reference, the `SignedProperties` element for the XAdES reference).
+    #[error("unacceptable signature reference {uri:?}: {reason}")]
+    UnacceptableReference {
+        /// The reference URI.
+        uri: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
+    /// The digest of a referenced part of the document does not match the `DigestValue` signed: the
+    /// document was changed after signing.
+    #[error("digest of signature reference {uri:?} does not match")]
+    DigestMismatch {
+        /// The reference URI (empty for the whole document).
+        uri: String,
+    },
+
+    /// The `SignatureValue` does not verify with the public key of the embedded certificate over the
+    /// canonical `SignedInfo`.
+    #[error("the signature value is invalid")]
+    InvalidSignatureValue,
+
+    /// The XAdES `SigningCertificate` does not name the certificate in `KeyInfo`.
+    #[error("the XAdES SigningCertificate does not match the signing certificate")]
+    SigningCertificateMismatch,
+
+    /// A base64 field of the signature (digest, signature value, certificate) is not valid base64.
+    #[error("invalid base64 in {element}")]
+    InvalidBase64 {
+        /// The element holding the value.
+        element: &'static str,
+    },
+
+    /// An externally signed request answers another challenge than the one expected.
+    #[error("the signed request is for challenge {found:?}, expected {expected:?}")]
+    ChallengeMismatch {
+        /// The challenge the request was prepared for.
+        expected: String,
+        /// The challenge found in the signed document (empty if there is none).
+        found: String,
+    },
 }
 
 /// A markup-level error reported by the XML tokenizer. It is opaque so that the tokenizer's own error

@@ -1,16 +1,51 @@
 //! XAdES signatures for KSeF authentication.
 //!
-//! This crate will build the `AuthTokenRequest` document, canonicalize XML with W3C Exclusive XML
-//! Canonicalization 1.0, and sign and verify it with an enveloped XAdES-BES signature (RSA-SHA256 or
-//! ECDSA-SHA256 on P-256).
+//! Authenticating to KSeF with a certificate means signing an `AuthTokenRequest` (the challenge, the
+//! context and how to identify the subject) with an enveloped XAdES-BES signature. This crate:
 //!
-//! What is here so far is the XML foundation the signature code stands on:
+//! - builds the request ([`request::AuthTokenRequest`], schema 2.1 by default, 2.0 on request);
+//! - signs it ([`xades::sign`]) through the [`Signer`] trait, implemented by [`KeySigner`] for RSA
+//!   (≥ 2048 bits, RSA-SHA256) and P-256 (ECDSA-SHA256, raw `R || S`) keys from PKCS#8 PEM or DER,
+//!   encrypted or not, and implementable for keys in an HSM, a PKCS#11 token or a remote service;
+//! - verifies signed documents ([`xades::verify`]) and reports the signer's [`Certificate`], its SHA-256
+//!   fingerprint and the identifier KSeF derives from it ([`SubjectIdentifier`]: NIP of a seal, PESEL or
+//!   NIP of a person);
+//! - supports signing elsewhere ([`external`]): hand out the unsigned request, check the signed file;
+//! - generates self-signed certificates for KSeF's TEST environment ([`test_certificates`]);
+//! - underneath, parses untrusted XML with limits ([`xml`]) and implements Exclusive XML
+//!   Canonicalization 1.0 ([`c14n`]).
 //!
-//! - [`xml`]: a namespace-aware tree parsed from untrusted bytes, refusing document type declarations and
-//!   bounded by [`xml::ParseLimits`];
-//! - [`c14n`]: Exclusive XML Canonicalization 1.0 (with or without comments, with the InclusiveNamespaces
-//!   PrefixList) of a whole document, of any element's subtree, and of either with one subtree left out
-//!   (the enveloped-signature transform).
+//! The signature follows the profile of the Ministry's own client: `ds:Signature Id="Signature"` as the
+//! last child of the root, a whole-document reference (enveloped-signature and exclusive
+//! canonicalization transforms, SHA-256), a reference to the XAdES `SignedProperties` (signing time one
+//! minute in the past, SHA-256 digest, issuer and serial of the signing certificate), `SignedInfo`
+//! canonicalized with exclusive canonicalization, and the certificate in `KeyInfo`.
+//!
+//! ```
+//! use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};
+//! use ksef_xades::test_certificates::{KeyType, TestCertificate};
+//! use ksef_xades::{SubjectIdentifier, xades};
+//!
+//! let nip = "5265877635".parse()?;
+//! let request = AuthTokenRequest::new(
+//!     "20250604-CR-461EA5B000-537A6BA15D-D7".parse()?,
+//!     ContextIdentifier::Nip(nip),
+//! );
+//! // A self-signed company seal for the TEST environment; real users load their own key and certificate
+//! // with `KeySigner::from_pkcs8_pem`.
+//! let seal = TestCertificate::company("Firma Testowa", &"5265877635".parse()?, KeyType::EcdsaP256)?;
+//! let signed = xades::sign(&request.to_xml()?, &seal.signer()?)?;
+//!
+//! let verified = xades::verify(&signed)?;
+//! assert_eq!(verified.challenge(), Some("20250604-CR-461EA5B000-537A6BA15D-D7"));
+//! assert_eq!(
+//!     verified.certificate().subject_identifier(),
+//!     Some(&SubjectIdentifier::SealNip("5265877635".to_owned()))
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Canonicalization on its own:
 //!
 //! ```
 //! use ksef_xades::c14n::{canonicalize, C14nOptions};
@@ -33,7 +68,15 @@
 #![forbid(unsafe_code)]
 
 pub mod c14n;
+pub mod certificate;
 mod error;
+pub mod external;
+pub mod request;
+pub mod signer;
+pub mod test_certificates;
+pub mod xades;
 pub mod xml;
 
+pub use certificate::{Certificate, SubjectIdentifier};
 pub use error::{Error, Position, SyntaxError};
+pub use signer::{KeySigner, SignatureAlgorithm, Signer};
