@@ -1446,6 +1446,63 @@ mod tests {
         assert_eq!(doc_of(&v).as_deref(), Some("See \\[x\\] \\<b\\>."));
     }
 
+    fn synthetic(schemas: serde_json::Value) -> (Spec, TypesFile) {
+        let doc = serde_json::json!({"info": {"version": "t"}, "paths": {}, "components": {"schemas": schemas}});
+        let spec = Spec {
+            doc,
+            sha256: String::new(),
+            info_version: "t".into(),
+            api_version: None,
+        };
+        let config = TypesFile {
+            values: BTreeMap::new(),
+            secrets: Secrets { fields: Vec::new() },
+        };
+        (spec, config)
+    }
+
+    #[test]
+    fn all_of_is_flattened_and_one_of_becomes_an_enum() {
+        let (spec, config) = synthetic(serde_json::json!({
+            "Base": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+            "Extra": {"type": "object", "properties": {"note": {"type": "string", "nullable": true}}},
+            "Both": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"$ref": "#/components/schemas/Extra"},
+                               {"type": "object", "properties": {"count": {"type": "integer", "format": "int32"}}}]},
+            "Either": {"oneOf": [{"$ref": "#/components/schemas/Base"}, {"$ref": "#/components/schemas/Extra"}],
+                       "discriminator": {"propertyName": "kind"}},
+            "Loose": {"oneOf": [{"$ref": "#/components/schemas/Base"}]}
+        }));
+        let mut generator = Generator::new(&spec, &config).unwrap();
+        for (name, schema) in spec.schemas().unwrap() {
+            let item = generator.schema_item(name, schema).unwrap();
+            generator.items.insert(name.clone(), item);
+        }
+        let code = generator.render_types().unwrap();
+        let both = &code[code.find("pub struct Both").unwrap()..];
+        let both = &both[..both.find('}').unwrap()];
+        assert!(both.contains("pub id: String"), "{both}");
+        assert!(both.contains("pub note: Option<String>"), "{both}");
+        assert!(both.contains("pub count: Option<i32>"), "{both}");
+        assert!(code.contains("#[serde(tag = \"kind\")]"), "{code}");
+        assert!(code.contains("pub enum Either"), "{code}");
+        assert!(code.contains("Base(Base),"), "{code}");
+        assert!(code.contains("#[serde(untagged)]"), "{code}");
+        // The generated text is valid Rust.
+        rustfmt(&code).unwrap();
+    }
+
+    #[test]
+    fn unsupported_shapes_are_refused_with_their_location() {
+        let (spec, config) = synthetic(serde_json::json!({
+            "Odd": {"type": "object", "properties": {"x": {"anyOf": [{"type": "string"}]}}}
+        }));
+        let mut generator = Generator::new(&spec, &config).unwrap();
+        let Err(err) = generator.schema_item("Odd", &spec.schemas().unwrap()["Odd"]) else {
+            panic!("an anyOf property must be refused");
+        };
+        assert!(format!("{err:#}").contains("property `x`"), "{err:#}");
+    }
+
     #[test]
     fn rate_limit_group_is_read_from_the_429_table() {
         let op = serde_json::json!({
