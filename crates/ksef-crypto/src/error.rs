@@ -63,7 +63,7 @@ pub enum Error {
     },
 
     /// A private key could not be decoded from the given PKCS#8 or PKCS#1 encoding.
-    #[error("the RSA private key could not be decoded from {format}")]
+    #[error("the private key could not be decoded from {format}")]
     PrivateKeyParse {
         /// The encoding that was tried, e.g. `"PKCS#8 DER"`.
         format: &'static str,
@@ -249,6 +249,85 @@ pub enum Error {
     #[error("_metadata.json of the export package is malformed")]
     ExportMetadata {
         /// The JSON parser's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A private key is of an algorithm (or curve) that KSeF certificates do not use.
+    ///
+    /// KSeF certificates take RSA keys of 2048 bits or more, or EC keys on NIST P-256.
+    #[error(
+        "unsupported private key: {algorithm}; KSeF certificates use RSA (2048 bits or more) or EC P-256"
+    )]
+    UnsupportedPrivateKey {
+        /// What the key is, e.g. `"RSA (1024 bits)"` or `"OID 1.3.101.112"`.
+        algorithm: String,
+    },
+
+    /// A password-encrypted PKCS#8 private key could not be decrypted (wrong password, damaged
+    /// data or an unsupported encryption scheme), or a key could not be encrypted.
+    ///
+    /// The password never appears in the message.
+    #[error("could not {operation} the password-protected PKCS#8 private key")]
+    PrivateKeyEncryption {
+        /// `"encrypt"` or `"decrypt"`.
+        operation: &'static str,
+        /// The PKCS#5/PKCS#8 library's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A key could not be encoded (as PKCS#8 or as a SubjectPublicKeyInfo).
+    #[error("the {what} could not be encoded")]
+    KeyEncoding {
+        /// What was being encoded, e.g. `"EC private key"`.
+        what: &'static str,
+        /// The encoder's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Signing failed.
+    #[error("{algorithm} signing failed")]
+    Signature {
+        /// The signature algorithm, e.g. `"RSASSA-PSS SHA-256"`.
+        algorithm: &'static str,
+        /// The signing library's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Certificate enrollment data cannot be put into a CSR subject as given.
+    #[error("enrollment data field {field} is invalid: {reason}")]
+    InvalidEnrollmentData {
+        /// The field, named as in the API (`"countryName"`, `"givenName"`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A PKCS#10 certificate signing request could not be encoded.
+    #[error("the certificate signing request could not be encoded")]
+    CsrEncoding {
+        /// The DER encoder's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// An input of a KSeF QR link is not of the required form.
+    #[error("QR link input {field} is invalid: {reason}")]
+    InvalidQrInput {
+        /// The input, e.g. `"sellerNip"` or `"certificateSerial"`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A QR code image could not be produced (the text is too long for a QR code, or the PNG
+    /// encoder failed).
+    #[error("the QR code image could not be produced")]
+    QrImage {
+        /// The QR or PNG library's error.
         #[source]
         source: BoxError,
     },

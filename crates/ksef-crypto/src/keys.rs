@@ -190,7 +190,7 @@ impl PublicKey {
 /// but do not expose this decryption as a network service to untrusted parties.
 #[derive(Clone)]
 pub struct PrivateKey {
-    inner: rsa::RsaPrivateKey,
+    pub(crate) inner: rsa::RsaPrivateKey,
 }
 
 impl std::fmt::Debug for PrivateKey {

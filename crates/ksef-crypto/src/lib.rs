@@ -21,6 +21,12 @@
 //!   of at most 100,000,000 bytes, each encrypted into a [`PartSink`] as it is produced, in one
 //!   pass with bounded memory and ZIP entries compressed on all cores; [`BatchPackage`] carries
 //!   what `OpenBatchSessionRequest.batchFile` declares. [`BatchLimits`] are checked up front.
+//! - KSeF certificates: [`CertificateKey`] (RSA 2048 or EC P-256; PKCS#8, plain or
+//!   password-encrypted) and [`CertificateSigningRequest`], the PKCS#10 request built from the
+//!   [`EnrollmentData`] of `GET /certificates/enrollments/data`.
+//! - QR codes: [`invoice_link`] (KOD I) and [`certificate_link`] (KOD II, signed with an
+//!   `Offline` certificate's key) for each [`QrEnvironment`]; with the `qr-image` feature,
+//!   `QrImage` renders them as PNG or SVG with the caption KSeF requires ([`QrCaption`]).
 //! - [`ExportUnpacker`]: the reverse for invoice export packages: verifies each part's size and
 //!   hash, decrypts, unpacks under archive bomb guards ([`UnpackLimits`]) and parses
 //!   `_metadata.json` ([`ExportMetadata`]).
@@ -92,6 +98,8 @@
 #[cfg(feature = "tokio")]
 mod async_stream;
 mod certificate;
+mod certificate_key;
+mod csr;
 mod engine;
 mod error;
 mod export;
@@ -99,6 +107,9 @@ mod keys;
 mod limits;
 mod metadata;
 mod packaging;
+mod qr;
+#[cfg(feature = "qr-image")]
+mod qr_image;
 mod session_key;
 mod stream;
 mod token;
@@ -110,6 +121,8 @@ pub use async_stream::{
 pub use certificate::{
     CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates,
 };
+pub use certificate_key::{CertificateKey, PKCS8_PBKDF2_ITERATIONS};
+pub use csr::{CertificateSigningRequest, EnrollmentData};
 pub use error::{BoxError, Error, Result};
 pub use export::{
     EXPORT_METADATA_FILE, ExpectedPart, ExportBuyer, ExportBuyerIdentifier, ExportFormCode,
@@ -126,6 +139,12 @@ pub use packaging::{
     BatchInvoice, BatchPackage, BatchPackager, BatchPart, CompressionLevel, CompressionType,
     DirectorySink, MemorySink, PartSink,
 };
+pub use qr::{
+    QrCaption, QrContextType, QrEnvironment, certificate_link, certificate_link_signed_text,
+    invoice_link,
+};
+#[cfg(feature = "qr-image")]
+pub use qr_image::{DEFAULT_MODULE_PIXELS, QrImage};
 pub use session_key::{EncryptionInfo, IV_LEN, KEY_LEN, SessionKey, WrappedSessionKey};
 pub use stream::{DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter};
 pub use token::{
