@@ -17,8 +17,8 @@
 //! KSeF-shaped error body naming the operation id. See [`SIMULATED_OPERATIONS`].
 //!
 //! Outside `/v2`, `GET /_sim/stats` returns the [`Stats`] as JSON, and
-//! `GET /_sim/upo/...` serves the UPO download links (like the real presigned links, they need
-//! no bearer token).
+//! `GET /_sim/upo/...` serves the UPO download links and `PUT /_sim/upload/...` takes batch parts
+//! (like the real presigned links, they need no bearer token).
 //!
 //! Errors follow KSeF: HTTP 400 with the legacy `ExceptionResponse` body by default and Problem
 //! Details (`application/problem+json`) when the request sends `X-Error-Format: problem-details`;
@@ -28,10 +28,17 @@
 //!
 //! # Knowingly simplified
 //!
-//! - Only KSeF-token authentication in a `Nip` context; the seeded tokens (one per seeded subject)
-//!   and tokens generated with `POST /tokens` can log in, each only in its own context (another
-//!   context ends in status 415). Permissions are those of the token, checked against the spec's
-//!   `x-required-permissions` (403 `missing-permissions`).
+//! - Authentication only in a `Nip` context. KSeF tokens: the seeded tokens (one per seeded
+//!   subject) and tokens generated with `POST /tokens` can log in, each only in its own context
+//!   (another context ends in status 415). Permissions are those of the token, checked against
+//!   the spec's `x-required-permissions` (403 `missing-permissions`).
+//! - XAdES (`POST /auth/xades-signature`): the signature is verified for real, but any
+//!   certificate is trusted, self-signed ones included (as on KSeF's TEST environment; no chain,
+//!   OCSP or CRL checks). With `certificateSubject` a seal's or person's NIP must be the context
+//!   and a seeded subject (all permissions in its own context); with `certificateFingerprint` the
+//!   fingerprint must be granted with [`SimulatorBuilder::trusted_fingerprint`]. Anything else ends
+//!   in status 415. Signature problems answer 400 with 9101/9102/9103/9105 (21115 for an unusable
+//!   certificate), a used or unknown challenge 21111.
 //! - Asynchronous work (authentication, token activation, invoice processing, UPO generation)
 //!   completes after a fixed delay, evaluated when the state is read; nothing runs in the
 //!   background.
@@ -50,8 +57,12 @@
 //!   `/_sim/upo/...` on the simulator and carry no signature.
 //! - Rate limits are enforced only when enabled with [`SimulatorBuilder::rate_limit_scale`]
 //!   (sliding windows per group, context and IP; a fixed `Retry-After`, no growing penalties).
-//! - Continuation tokens are plain offsets. `GET /sessions` lists online sessions only (batch
-//!   sessions are not simulated yet).
+//! - Continuation tokens are plain offsets.
+//! - Batch sessions accept Zip packages only (up to 50 parts). The presigned part links are
+//!   `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); each
+//!   upload is checked against the declared part size and hash at once (400 21402/21403). Close
+//!   unpacks the package synchronously and runs every invoice through the online acceptance
+//!   checks; a missing part or a wrong whole-archive size or hash ends the session in 405.
 //! - Sessions past `validUntil` count as closed at that instant; nothing else expires (no 410 for
 //!   old authentication operations).
 //!

@@ -36,6 +36,7 @@ pub const SIMULATED_OPERATIONS: &[&str] = &[
     "security.public_key_certificates",
     "auth.challenge",
     "auth.ksef_token",
+    "auth.xades_signature",
     "auth.status",
     "auth.token.redeem",
     "auth.token.refresh",
@@ -49,6 +50,8 @@ pub const SIMULATED_OPERATIONS: &[&str] = &[
     "sessions.online.open",
     "sessions.online.send_invoice",
     "sessions.online.close",
+    "sessions.batch.open",
+    "sessions.batch.close",
     "sessions.status",
     "sessions.list",
     "sessions.invoices",
@@ -101,6 +104,8 @@ pub struct Stats {
 pub(crate) struct Config {
     pub(crate) subjects: Vec<String>,
     pub(crate) seeded_token: String,
+    /// `(context NIP, lowercase SHA-256 hex)` of certificates granted permissions by fingerprint.
+    pub(crate) trusted_fingerprints: Vec<(String, String)>,
     pub(crate) challenge_lifetime: Duration,
     pub(crate) authentication_token_lifetime: Duration,
     pub(crate) access_token_lifetime: Duration,
@@ -147,6 +152,7 @@ impl SimulatorBuilder {
             config: Config {
                 subjects: vec!["5265877635".to_owned()],
                 seeded_token: String::new(),
+                trusted_fingerprints: Vec::new(),
                 challenge_lifetime: Duration::from_secs(600),
                 authentication_token_lifetime: Duration::from_secs(3600),
                 access_token_lifetime: Duration::from_secs(15 * 60),
@@ -178,6 +184,21 @@ impl SimulatorBuilder {
         S: Into<String>,
     {
         self.config.subjects = nips.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Grants the certificate with this SHA-256 fingerprint (hex, either case) every permission
+    /// in the context `nip`, so that it can log in there with a XAdES signature and
+    /// `SubjectIdentifierType` `certificateFingerprint` (the permissions endpoints are not
+    /// simulated).
+    pub fn trusted_fingerprint(
+        mut self,
+        nip: impl Into<String>,
+        sha256_hex: impl Into<String>,
+    ) -> Self {
+        self.config
+            .trusted_fingerprints
+            .push((nip.into(), sha256_hex.into().to_ascii_lowercase()));
         self
     }
 
@@ -510,6 +531,24 @@ async fn handle_inner(
     let query = parts.uri.query().unwrap_or("").to_owned();
 
     // Simulator extras outside the API.
+    if let Some(rest) = path.strip_prefix("/_sim/upload/") {
+        count(&shared, "_sim");
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return error_response(
+                    &ApiError::validation("The part is too large or could not be read."),
+                    problem,
+                    &path,
+                );
+            }
+        };
+        let reply = api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body);
+        return match reply {
+            Ok(reply) => reply_response(reply),
+            Err(err) => error_response(&err, problem, &path),
+        };
+    }
     if let Some(rest) = path.strip_prefix("/_sim/") {
         count(&shared, "_sim");
         let reply = api::sim_extra(&shared, parts.method.as_str(), rest);

@@ -1,6 +1,6 @@
 //! The simulator's in-memory state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ksef_crypto::SessionKey;
@@ -23,10 +23,11 @@ pub(crate) struct Outcome {
     pub(crate) details: Vec<String>,
 }
 
-/// An authentication operation (`/auth/ksef-token`).
+/// An authentication operation (`/auth/ksef-token` or `/auth/xades-signature`).
 pub(crate) struct AuthOp {
     pub(crate) reference: String,
     pub(crate) context_nip: String,
+    pub(crate) method: ksef_model::types::AuthenticationMethod,
     pub(crate) started: DateTime<Utc>,
     pub(crate) completes: DateTime<Utc>,
     pub(crate) outcome: Outcome,
@@ -79,6 +80,26 @@ pub(crate) struct Session {
     pub(crate) closed: Option<DateTime<Utc>>,
     pub(crate) upo_reference: String,
     pub(crate) invoices: Vec<SessionInvoice>,
+    /// Set for batch sessions.
+    pub(crate) batch: Option<BatchState>,
+}
+
+/// What a batch session declared and received.
+pub(crate) struct BatchState {
+    /// Declared size of the whole (unencrypted) archive.
+    pub(crate) archive_size: i64,
+    /// Declared SHA-256 (base64) of the whole archive.
+    pub(crate) archive_hash: String,
+    /// Declared parts: ordinal number → (encrypted size, SHA-256 base64).
+    pub(crate) parts: BTreeMap<i32, (i64, String)>,
+    /// Uploaded encrypted parts by ordinal number.
+    pub(crate) uploaded: BTreeMap<i32, Vec<u8>>,
+    /// The signature the upload links carry.
+    pub(crate) signature: String,
+    /// Whether the session declared offline mode.
+    pub(crate) offline: bool,
+    /// A failure of the whole session found at close: status code and description.
+    pub(crate) failure: Option<(i32, &'static str)>,
 }
 
 /// An invoice sent in a session, accepted or not.

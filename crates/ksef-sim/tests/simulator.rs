@@ -588,14 +588,14 @@ async fn unauthorized_errors_and_error_formats() {
     assert_eq!(junk.exception_code(), 21405);
 
     // Recognised but not simulated: 501 naming the operation.
-    let batch = http
-        .post_empty("/sessions/batch", Some(&refreshed.access_token.token))
+    let export = http
+        .post_empty("/invoices/exports", Some(&refreshed.access_token.token))
         .await;
-    assert_eq!(batch.status, 501);
+    assert_eq!(export.status, 501);
     assert!(
-        batch.text().contains("sessions.batch.open"),
+        export.text().contains("invoices.export"),
         "{}",
-        batch.text()
+        export.text()
     );
     let unknown = http.get("/no/such/path", None).await;
     assert_eq!(unknown.status, 404);
@@ -793,6 +793,22 @@ async fn every_simulated_operation_answers_its_spec_response_type() {
     );
     let auth = init.authentication_token.token.clone();
     wait_auth(&http, init.reference_number.as_str(), &auth).await;
+    {
+        use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};
+        use ksef_xades::test_certificates::{KeyType, TestCertificate};
+        let nip: ksef_model::values::Nip = nip.parse().unwrap();
+        let seal = TestCertificate::company("Firma Testowa", &nip, KeyType::EcdsaP256).unwrap();
+        let challenge: ksef_model::types::AuthenticationChallengeResponse =
+            http.post_empty("/auth/challenge", None).await.json();
+        let request = AuthTokenRequest::new(challenge.challenge, ContextIdentifier::Nip(nip));
+        let signed =
+            ksef_xades::xades::sign(&request.to_xml().unwrap(), &seal.signer().unwrap()).unwrap();
+        let xml = [("content-type", "application/xml")];
+        let resp = http
+            .send("POST", "/auth/xades-signature", None, Some(signed), &xml)
+            .await;
+        conforms::<AuthenticateWithXadesSignature>(&resp, &mut seen);
+    }
     conforms::<GetAuthStatus>(
         &http
             .get(&format!("/auth/{}", init.reference_number), Some(&auth))
@@ -942,6 +958,31 @@ async fn every_simulated_operation_answers_its_spec_response_type() {
     conforms::<QueryInvoiceMetadata>(
         &http
             .post("/invoices/query/metadata", Some(access), &filters)
+            .await,
+        &mut seen,
+    );
+
+    let batch = package_batch(vec![("b.xml".to_owned(), fa3_invoice(&nip, "CONF/B/1"))]);
+    let opened = conforms::<OpenBatchSession>(
+        &http
+            .post(
+                "/sessions/batch",
+                Some(access),
+                &batch_open_request(&http, &batch).await,
+            )
+            .await,
+        &mut seen,
+    );
+    for upload in &opened.part_upload_requests {
+        let bytes = batch.parts[usize::try_from(upload.ordinal_number - 1).unwrap()].clone();
+        assert_eq!(upload_part(&http, upload, bytes).await.status, 201);
+    }
+    conforms::<CloseBatchSession>(
+        &http
+            .post_empty(
+                &format!("/sessions/batch/{}/close", opened.reference_number),
+                Some(access),
+            )
             .await,
         &mut seen,
     );

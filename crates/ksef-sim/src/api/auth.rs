@@ -1,4 +1,4 @@
-//! `/auth/*`: challenge, KSeF-token authentication, status, redeem, refresh, auth sessions.
+//! `/auth/*`: challenge, KSeF-token and XAdES authentication, status, redeem, refresh, auth sessions.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -12,12 +12,14 @@ use ksef_model::types::{
     StatusInfo, TokenInfo,
 };
 use ksef_model::values::{Challenge, Nip};
+use ksef_xades::SubjectIdentifier;
+use ksef_xades::xml::{Document, Element, ParseLimits};
 
 use super::{Reply, Req, issue, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::keys::TokenType;
 use crate::server::Shared;
-use crate::state::{AuthOp, ChallengeRec, Outcome};
+use crate::state::{AuthOp, ChallengeRec, Outcome, State};
 
 fn fixed(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
     t.fixed_offset()
@@ -99,19 +101,7 @@ pub(super) fn ksef_token(shared: &Shared, req: &Req) -> Result<Reply, ApiError> 
     // RSA decryption happens before taking the state lock.
     let decrypted = ksef_crypto::decrypt_ksef_token(&shared.keys.token_encryption, &encrypted);
     let mut state = shared.state();
-    let challenge_ms = match state.challenges.get_mut(body.challenge.as_str()) {
-        Some(c) if !c.used && c.expires > now => {
-            c.used = true;
-            c.timestamp_ms
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                21111,
-                "Nieprawidłowe wyzwanie autoryzacyjne.",
-                "",
-            ));
-        }
-    };
+    let challenge_ms = use_challenge(&mut state, body.challenge.as_str(), now)?;
 
     let bad_token = "Uwierzytelnianie zakończone niepowodzeniem z powodu nieprawidłowego tokenu.";
     let mut permissions = Vec::new();
@@ -146,13 +136,44 @@ pub(super) fn ksef_token(shared: &Shared, req: &Req) -> Result<Reply, ApiError> 
             }
         },
     };
+    start_operation(
+        shared,
+        &mut state,
+        now,
+        &context,
+        Started {
+            method: AuthenticationMethod::Token,
+            outcome,
+            permissions,
+            token_reference,
+        },
+    )
+}
+
+/// What a started authentication operation records besides its context.
+struct Started {
+    method: AuthenticationMethod,
+    outcome: Outcome,
+    permissions: Vec<String>,
+    token_reference: Option<String>,
+}
+
+/// Records an authentication operation and answers 202 with its reference and authentication
+/// token (the common tail of `/auth/ksef-token` and `/auth/xades-signature`).
+fn start_operation(
+    shared: &Shared,
+    state: &mut State,
+    now: DateTime<Utc>,
+    context: &Nip,
+    started: Started,
+) -> Result<Reply, ApiError> {
     let reference = new_reference(now, "AU")?;
     let (token, valid_until) = issue(
         shared,
         TokenType::Authentication,
         reference.as_str(),
         context.as_str(),
-        &permissions,
+        &started.permissions,
         now,
         shared.config.authentication_token_lifetime,
     )?;
@@ -162,30 +183,239 @@ pub(super) fn ksef_token(shared: &Shared, req: &Req) -> Result<Reply, ApiError> 
         AuthOp {
             reference: reference.to_string(),
             context_nip: context.to_string(),
+            method: started.method,
             started: now,
             completes: now + delay,
-            outcome,
-            permissions,
-            token_reference,
+            outcome: started.outcome,
+            permissions: started.permissions,
+            token_reference: started.token_reference,
             redeemed: false,
             revoked: false,
             last_refresh: None,
             refresh_valid_until: None,
         },
     );
-    drop(state);
     json(
         202,
         &AuthenticationInitResponse::new(reference, TokenInfo::new(token, fixed(valid_until))),
     )
 }
 
-fn method_info() -> AuthenticationMethodInfo {
-    AuthenticationMethodInfo::new(
-        AuthenticationMethodCategory::Token,
-        "token.ksef",
-        "Token KSeF",
+/// Marks `challenge` used if it is live and unused; 21111 otherwise.
+fn use_challenge(state: &mut State, challenge: &str, now: DateTime<Utc>) -> Result<i64, ApiError> {
+    match state.challenges.get_mut(challenge) {
+        Some(c) if !c.used && c.expires > now => {
+            c.used = true;
+            Ok(c.timestamp_ms)
+        }
+        _ => Err(ApiError::bad_request(
+            21111,
+            "Nieprawidłowe wyzwanie autoryzacyjne.",
+            "",
+        )),
+    }
+}
+
+/// The fields of a (verified) `AuthTokenRequest` the simulator reads.
+struct SignedRequest {
+    context_type: String,
+    context_value: String,
+    by_fingerprint: bool,
+}
+
+fn invalid_document(detail: impl Into<String>) -> ApiError {
+    ApiError::bad_request(9101, "Nieprawidłowy dokument.", detail)
+}
+
+fn child<'a>(parent: Element<'a>, name: &str) -> Option<Element<'a>> {
+    parent
+        .as_node()
+        .children()
+        .filter_map(|n| n.as_element())
+        .find(|e| e.local_name() == name)
+}
+
+fn text_of(element: Element<'_>) -> String {
+    element
+        .as_node()
+        .children()
+        .filter_map(|n| n.text())
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Reads the context and the subject identifier type of a signed `AuthTokenRequest`.
+fn read_request(xml: &[u8]) -> Result<SignedRequest, ApiError> {
+    let doc = Document::parse(xml, &ParseLimits::default())
+        .map_err(|e| invalid_document(e.to_string()))?;
+    let root = doc.root();
+    let namespace_ok = root
+        .namespace()
+        .is_some_and(|ns| ns.starts_with("http://ksef.mf.gov.pl/auth/token/"));
+    if root.local_name() != "AuthTokenRequest" || !namespace_ok {
+        return Err(invalid_document(
+            "The root element is not AuthTokenRequest.",
+        ));
+    }
+    let context = child(root, "ContextIdentifier")
+        .and_then(|c| c.as_node().children().find_map(|n| n.as_element()))
+        .ok_or_else(|| invalid_document("ContextIdentifier is missing."))?;
+    let subject = child(root, "SubjectIdentifierType")
+        .map(text_of)
+        .ok_or_else(|| invalid_document("SubjectIdentifierType is missing."))?;
+    let by_fingerprint = match subject.as_str() {
+        "certificateSubject" => false,
+        "certificateFingerprint" => true,
+        other => {
+            return Err(invalid_document(format!(
+                "Unknown SubjectIdentifierType `{other}`."
+            )));
+        }
+    };
+    Ok(SignedRequest {
+        context_type: context.local_name().to_owned(),
+        context_value: text_of(context),
+        by_fingerprint,
+    })
+}
+
+/// The 400 answer to a document whose signature does not verify.
+fn signature_error(error: &ksef_xades::Error) -> ApiError {
+    use ksef_xades::Error as X;
+    let detail = error.to_string();
+    match error {
+        X::NoSignature => ApiError::bad_request(9102, "Brak podpisu.", detail),
+        X::TooManySignatures { .. } => {
+            ApiError::bad_request(9103, "Przekroczona dozwolona liczba podpisów.", detail)
+        }
+        X::InvalidCertificate { .. } => {
+            ApiError::bad_request(21115, "Nieprawidłowy certyfikat.", detail)
+        }
+        X::MalformedSignature { .. }
+        | X::UnsupportedAlgorithm { .. }
+        | X::UnacceptableReference { .. }
+        | X::DigestMismatch { .. }
+        | X::InvalidSignatureValue
+        | X::SigningCertificateMismatch
+        | X::DuplicateId { .. } => ApiError::bad_request(9105, "Nieprawidłowy podpis.", detail),
+        _ => invalid_document(detail),
+    }
+}
+
+/// `POST /auth/xades-signature`.
+pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let now = req.now;
+    // Signature verification (parsing, digests, RSA/ECDSA) happens before taking the state lock.
+    // Like KSeF's TEST environment, self-signed certificates are accepted: no chain is checked.
+    let verified = ksef_xades::xades::verify(&req.body).map_err(|e| signature_error(&e))?;
+    let request = read_request(&req.body)?;
+    let challenge = verified
+        .challenge()
+        .ok_or_else(|| invalid_document("Challenge is missing."))?
+        .to_owned();
+    if request.context_type != "Nip" {
+        return Err(ApiError::validation(format!(
+            "Context identifier type {} is not simulated; use Nip.",
+            request.context_type
+        )));
+    }
+    let context: Nip = request
+        .context_value
+        .parse()
+        .map_err(|_| invalid_document("ContextIdentifier/Nip is not a valid NIP."))?;
+    let certificate = verified.certificate();
+    let identifier = certificate.subject_identifier();
+    let seal = matches!(identifier, Some(SubjectIdentifier::SealNip(_)));
+    let no_permissions = |detail: &str| {
+        fail(
+            415,
+            "Uwierzytelnianie zakończone niepowodzeniem z powodu braku nadanych uprawnień.",
+            detail,
+        )
+    };
+    let outcome = if request.by_fingerprint {
+        let fingerprint = certificate.fingerprint_sha256_hex();
+        let granted =
+            shared.config.trusted_fingerprints.iter().any(|(nip, hex)| {
+                nip == context.as_str() && hex.eq_ignore_ascii_case(&fingerprint)
+            });
+        if granted {
+            None
+        } else {
+            Some(no_permissions(
+                "Odcisk palca certyfikatu nie ma uprawnień w tym kontekście.",
+            ))
+        }
+    } else {
+        match identifier {
+            Some(SubjectIdentifier::SealNip(nip) | SubjectIdentifier::PersonNip(nip))
+                if nip == context.as_str() && shared.config.subjects.iter().any(|s| s == nip) =>
+            {
+                None
+            }
+            Some(_) => Some(no_permissions(
+                "Podmiot certyfikatu nie ma uprawnień w tym kontekście.",
+            )),
+            None => Some(fail(
+                460,
+                "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu.",
+                "Certyfikat nie zawiera identyfikatora podmiotu.",
+            )),
+        }
+    };
+    let (outcome, permissions) = match outcome {
+        Some(failed) => (failed, Vec::new()),
+        None => (
+            Outcome {
+                code: 200,
+                description: "Uwierzytelnianie zakończone sukcesem".to_owned(),
+                details: Vec::new(),
+            },
+            super::ALL_TOKEN_PERMISSIONS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
+        ),
+    };
+    let mut state = shared.state();
+    use_challenge(&mut state, &challenge, now)?;
+    start_operation(
+        shared,
+        &mut state,
+        now,
+        &context,
+        Started {
+            method: if seal {
+                AuthenticationMethod::QualifiedSeal
+            } else {
+                AuthenticationMethod::QualifiedSignature
+            },
+            outcome,
+            permissions,
+            token_reference: None,
+        },
     )
+}
+
+fn method_info(method: &AuthenticationMethod) -> AuthenticationMethodInfo {
+    match method {
+        AuthenticationMethod::Token => AuthenticationMethodInfo::new(
+            AuthenticationMethodCategory::Token,
+            "token.ksef",
+            "Token KSeF",
+        ),
+        AuthenticationMethod::QualifiedSeal => AuthenticationMethodInfo::new(
+            AuthenticationMethodCategory::XadesSignature,
+            "xades.seal",
+            "Pieczęć elektroniczna",
+        ),
+        _ => AuthenticationMethodInfo::new(
+            AuthenticationMethodCategory::XadesSignature,
+            "xades.signature",
+            "Podpis elektroniczny",
+        ),
+    }
 }
 
 fn status_info(op: &AuthOp, now: DateTime<Utc>) -> StatusInfo {
@@ -221,8 +451,8 @@ pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         .ok_or_else(|| not_found(reference))?;
     let mut body = AuthenticationOperationStatusResponse::new(
         fixed(op.started),
-        AuthenticationMethod::Token,
-        method_info(),
+        op.method.clone(),
+        method_info(&op.method),
         status_info(op, req.now),
     );
     if op.succeeded(req.now) {
@@ -342,8 +572,8 @@ pub(super) fn list_sessions(shared: &Shared, req: &Req) -> Result<Reply, ApiErro
     for op in ops {
         let mut item = AuthenticationListItem::new(
             fixed(op.started),
-            AuthenticationMethod::Token,
-            method_info(),
+            op.method.clone(),
+            method_info(&op.method),
             status_info(op, now),
             op.reference
                 .parse::<ksef_model::values::ReferenceNumber>()

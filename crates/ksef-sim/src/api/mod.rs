@@ -1,6 +1,7 @@
 //! The operation handlers, and what they share.
 
 mod auth;
+pub(crate) mod batch;
 mod invoices;
 mod sessions;
 mod tokens;
@@ -167,6 +168,7 @@ pub(crate) fn dispatch(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         "security.public_key_certificates" => json(200, &shared.certificates),
         "auth.challenge" => auth::challenge(shared, req),
         "auth.ksef_token" => auth::ksef_token(shared, req),
+        "auth.xades_signature" => auth::xades_signature(shared, req),
         "auth.status" => auth::status(shared, req),
         "auth.token.redeem" => auth::redeem(shared, req),
         "auth.token.refresh" => auth::refresh(shared, req),
@@ -180,6 +182,8 @@ pub(crate) fn dispatch(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         "sessions.online.open" => sessions::open(shared, req),
         "sessions.online.send_invoice" => sessions::send_invoice(shared, req),
         "sessions.online.close" => sessions::close(shared, req),
+        "sessions.batch.open" => batch::open(shared, req),
+        "sessions.batch.close" => batch::close(shared, req),
         "sessions.status" => sessions::status(shared, req),
         "sessions.list" => sessions::list(shared, req),
         "sessions.invoices" => sessions::invoices(shared, req, false),

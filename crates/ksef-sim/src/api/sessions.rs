@@ -30,11 +30,11 @@ const MAX_INVOICE_SIZE_WITH_ATTACHMENTS: usize = 3_000_000;
 /// How long UPO download links stay valid.
 const LINK_LIFETIME_MINUTES: i64 = 60;
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
-fn duration(d: std::time::Duration) -> Result<Duration, ApiError> {
+pub(super) fn duration(d: std::time::Duration) -> Result<Duration, ApiError> {
     Duration::from_std(d).map_err(internal)
 }
 
@@ -43,7 +43,7 @@ fn reference(text: &str) -> Result<ReferenceNumber, ApiError> {
         .map_err(|e: ksef_model::values::IdentifierError| internal(e))
 }
 
-fn no_session(reference: &str) -> ApiError {
+pub(super) fn no_session(reference: &str) -> ApiError {
     ApiError::bad_request(
         21173,
         "Brak sesji o wskazanym numerze referencyjnym.",
@@ -56,7 +56,7 @@ fn no_upo(detail: impl Into<String>) -> ApiError {
 }
 
 /// The session of the caller's context.
-fn session_of<'a>(
+pub(super) fn session_of<'a>(
     state: &'a State,
     reference: &str,
     context: Option<&str>,
@@ -68,13 +68,16 @@ fn session_of<'a>(
 }
 
 /// The status of a session at `now`: code, description, details.
-fn session_status(
+pub(super) fn session_status(
     shared: &Shared,
     session: &Session,
     now: DateTime<Utc>,
 ) -> (i32, &'static str, Option<&'static str>) {
     if session.key.is_none() {
         return (415, "Błąd odszyfrowania dostarczonego klucza", None);
+    }
+    if let Some(batch) = &session.batch {
+        return batch_status(shared, session, batch, now);
     }
     // A session past its validity is closed by the system at that moment.
     let Some(closed) = session
@@ -101,6 +104,38 @@ fn session_status(
     }
 }
 
+/// The status of a batch session with a usable key at `now`.
+fn batch_status(
+    shared: &Shared,
+    session: &Session,
+    batch: &crate::state::BatchState,
+    now: DateTime<Utc>,
+) -> (i32, &'static str, Option<&'static str>) {
+    let Some(closed) = session.closed else {
+        if now >= session.valid_until {
+            return (440, "Sesja anulowana", Some("Przekroczono czas wysyłki"));
+        }
+        return (100, "Sesja wsadowa rozpoczęta", None);
+    };
+    if let Some((code, description)) = batch.failure {
+        return (code, description, None);
+    }
+    let close_delay = Duration::from_std(shared.config.session_close_delay).unwrap_or_default();
+    if now < closed + close_delay || session.invoices.iter().any(|i| now < i.processed) {
+        return (150, "Trwa przetwarzanie", None);
+    }
+    let successful = session
+        .invoices
+        .iter()
+        .filter(|i| matches!(i.outcome, InvoiceOutcome::Accepted(_)))
+        .count();
+    if successful == 0 {
+        (445, "Błąd weryfikacji, brak poprawnych faktur", None)
+    } else {
+        (200, "Sesja wsadowa przetworzona pomyślnie", None)
+    }
+}
+
 fn counts(session: &Session, now: DateTime<Utc>) -> (i32, i32, i32) {
     let total = session.invoices.len();
     let done = session.invoices.iter().filter(|i| now >= i.processed);
@@ -115,6 +150,37 @@ fn counts(session: &Session, now: DateTime<Utc>) -> (i32, i32, i32) {
     (int(total), int(ok), int(failed))
 }
 
+/// Decrypts the session key of an open request: `Ok(None)` when it does not decrypt (the
+/// session then opens in status 415); shared by online and batch sessions.
+pub(super) fn unwrap_session_key(
+    shared: &Shared,
+    encryption: &ksef_model::types::EncryptionInfo,
+) -> Result<Option<ksef_crypto::SessionKey>, ApiError> {
+    let certificate = shared
+        .certificate(&PublicKeyCertificateUsage::SymmetricKeyEncryption)
+        .ok_or_else(|| ApiError::internal("no symmetric-key certificate"))?;
+    if let Some(id) = &encryption.public_key_id
+        && *id != certificate.public_key_id
+    {
+        return Err(ApiError::bad_request(
+            21470,
+            "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.",
+            format!("Klucz o identyfikatorze {id} nie jest wspierany."),
+        ));
+    }
+    let info = EncryptionInfo::new(
+        encryption.encrypted_symmetric_key.clone(),
+        encryption.initialization_vector.clone(),
+        encryption.public_key_id.clone(),
+    );
+    let wrapped = WrappedSessionKey::from_encryption_info(&info)
+        .map_err(|e| ApiError::validation(format!("Invalid encryption data: {e}.")))?;
+    // A key that does not decrypt opens the session in status 415, as KSeF reports it.
+    Ok(wrapped
+        .unwrap_with(&shared.keys.symmetric_key_encryption)
+        .ok())
+}
+
 /// `POST /sessions/online`.
 pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
@@ -125,29 +191,7 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             body.form_code.system_code, body.form_code.schema_version, body.form_code.value
         ))
     })?;
-    let certificate = shared
-        .certificate(&PublicKeyCertificateUsage::SymmetricKeyEncryption)
-        .ok_or_else(|| ApiError::internal("no symmetric-key certificate"))?;
-    if let Some(id) = &body.encryption.public_key_id
-        && *id != certificate.public_key_id
-    {
-        return Err(ApiError::bad_request(
-            21470,
-            "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.",
-            format!("Klucz o identyfikatorze {id} nie jest wspierany."),
-        ));
-    }
-    let info = EncryptionInfo::new(
-        body.encryption.encrypted_symmetric_key.clone(),
-        body.encryption.initialization_vector.clone(),
-        body.encryption.public_key_id.clone(),
-    );
-    let wrapped = WrappedSessionKey::from_encryption_info(&info)
-        .map_err(|e| ApiError::validation(format!("Invalid encryption data: {e}.")))?;
-    // A key that does not decrypt opens the session in status 415, as KSeF reports it.
-    let key = wrapped
-        .unwrap_with(&shared.keys.symmetric_key_encryption)
-        .ok();
+    let key = unwrap_session_key(shared, &body.encryption)?;
     let now = req.now;
     let session_reference = new_reference(now, "SO")?;
     let valid_until = now + duration(shared.config.session_lifetime)?;
@@ -169,6 +213,7 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         closed: None,
         upo_reference: new_reference(now, "UP")?.to_string(),
         invoices: Vec::new(),
+        batch: None,
     });
     drop(state);
     json(
@@ -185,7 +230,7 @@ fn sending_refused(code: i32) -> ApiError {
     )
 }
 
-fn reject(code: i32, description: &str, detail: impl Into<String>) -> InvoiceOutcome {
+pub(super) fn reject(code: i32, description: &str, detail: impl Into<String>) -> InvoiceOutcome {
     InvoiceOutcome::Rejected {
         code,
         description: description.to_owned(),
@@ -270,37 +315,7 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
             if declared.sha256_base64() != body.invoice_hash.0 {
                 return Err(hash_error());
             }
-            match invoice_xml::verify(&plain, form) {
-                Err(reason) => (
-                    reject(430, "Błąd weryfikacji pliku faktury", reason),
-                    None,
-                    None,
-                ),
-                Ok(facts) => {
-                    let limit = if facts.has_attachment {
-                        MAX_INVOICE_SIZE_WITH_ATTACHMENTS
-                    } else {
-                        MAX_INVOICE_SIZE
-                    };
-                    if plain.len() > limit {
-                        (
-                            reject(
-                                430,
-                                "Błąd weryfikacji pliku faktury",
-                                format!("Rozmiar faktury przekracza {limit} bajtów."),
-                            ),
-                            None,
-                            None,
-                        )
-                    } else {
-                        (
-                            InvoiceOutcome::Accepted(usize::MAX),
-                            Some(plain),
-                            Some(facts),
-                        )
-                    }
-                }
-            }
+            check_plain(plain, form)
         }
     };
     let mut state = shared.state();
@@ -310,12 +325,82 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
     if code != 100 {
         return Err(sending_refused(code));
     }
-    let invoice_hash = body.invoice_hash.0.clone();
+    let invoice_reference = record_invoice(
+        shared,
+        &mut state,
+        session_reference,
+        now,
+        body.invoice_hash.0.clone(),
+        offline_requested,
+        (outcome, plaintext, facts),
+    )?;
+    drop(state);
+    json(202, &SendInvoiceResponse::new(invoice_reference))
+}
+
+/// The outcome of the checks on a decrypted invoice, before the state lock.
+pub(super) type Checked = (
+    InvoiceOutcome,
+    Option<Vec<u8>>,
+    Option<invoice_xml::InvoiceFacts>,
+);
+
+/// Checks a decrypted invoice (structure, form, size): what online and batch sessions share.
+pub(super) fn check_plain(plain: Vec<u8>, form: FormKind) -> Checked {
+    match invoice_xml::verify(&plain, form) {
+        Err(reason) => (
+            reject(430, "Błąd weryfikacji pliku faktury", reason),
+            None,
+            None,
+        ),
+        Ok(facts) => {
+            let limit = if facts.has_attachment {
+                MAX_INVOICE_SIZE_WITH_ATTACHMENTS
+            } else {
+                MAX_INVOICE_SIZE
+            };
+            if plain.len() > limit {
+                (
+                    reject(
+                        430,
+                        "Błąd weryfikacji pliku faktury",
+                        format!("Rozmiar faktury przekracza {limit} bajtów."),
+                    ),
+                    None,
+                    None,
+                )
+            } else {
+                (
+                    InvoiceOutcome::Accepted(usize::MAX),
+                    Some(plain),
+                    Some(facts),
+                )
+            }
+        }
+    }
+}
+
+/// Runs the acceptance of one checked invoice under the state lock (permissions, issue date,
+/// duplicates, KSeF number) and records it in the session: what online and batch sessions
+/// share. Returns the invoice's reference number.
+pub(super) fn record_invoice(
+    shared: &Shared,
+    state: &mut State,
+    session_reference: &str,
+    now: DateTime<Utc>,
+    invoice_hash: String,
+    offline_requested: bool,
+    checked: Checked,
+) -> Result<ReferenceNumber, ApiError> {
+    let (context, form) = state
+        .session(session_reference)
+        .map(|s| (s.context_nip.clone(), s.form))
+        .ok_or_else(|| no_session(session_reference))?;
     let invoice_reference = new_reference(now, "EE")?;
     let processed = now + duration(shared.config.invoice_processing_delay)?;
-    let context = claims.ctx.clone();
     let mut offline = offline_requested;
 
+    let (outcome, plaintext, facts) = checked;
     let outcome = match (outcome, plaintext, facts) {
         (InvoiceOutcome::Accepted(_), Some(plain), Some(facts)) => {
             let issue_date =
@@ -411,8 +496,7 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
         outcome,
     });
     session.updated = now;
-    drop(state);
-    json(202, &SendInvoiceResponse::new(invoice_reference))
+    Ok(invoice_reference)
 }
 
 /// `POST /sessions/online/{referenceNumber}/close`.
@@ -500,12 +584,10 @@ pub(super) fn list(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     );
     let state = shared.state();
     let mut items = Vec::new();
-    // Batch sessions are not simulated yet: none exist.
-    for session in state
-        .sessions
-        .iter()
-        .rev()
-        .filter(|s| session_type == "Online" && s.context_nip == claims.ctx)
+    for session in
+        state.sessions.iter().rev().filter(|s| {
+            (session_type == "Batch") == s.batch.is_some() && s.context_nip == claims.ctx
+        })
     {
         if wanted_reference.is_some_and(|r| r != session.reference)
             || !within(Some(session.created), created.0, created.1)
@@ -516,7 +598,7 @@ pub(super) fn list(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         }
         let (code, description, _) = session_status(shared, session, req.now);
         let common = match code {
-            100 | 170 => "InProgress",
+            100 | 150 | 170 => "InProgress",
             200 => "Succeeded",
             440 => "Cancelled",
             _ => "Failed",

@@ -364,3 +364,89 @@ pub fn xmllint_upo(xml: &[u8], name: &str) {
         String::from_utf8_lossy(xml)
     );
 }
+
+/// A packaged batch: the session key, the package metadata and the encrypted parts.
+pub struct Batch {
+    pub key: SessionKey,
+    pub package: ksef_crypto::BatchPackage,
+    pub parts: Vec<Vec<u8>>,
+}
+
+/// Packages `invoices` (name, bytes) with a fresh session key into memory.
+pub fn package_batch(invoices: Vec<(String, Vec<u8>)>) -> Batch {
+    package_batch_in_parts(invoices, None)
+}
+
+/// Packages `invoices` with parts of at most `part_size` bytes.
+pub fn package_batch_in_parts(invoices: Vec<(String, Vec<u8>)>, part_size: Option<u64>) -> Batch {
+    let mut packager = ksef_crypto::BatchPackager::new();
+    if let Some(size) = part_size {
+        let limits = packager.current_limits().with_max_part_size(size);
+        packager = packager.limits(limits);
+    }
+    let key = SessionKey::generate().unwrap();
+    let mut sink = ksef_crypto::MemorySink::new();
+    let package = packager
+        .package(
+            &key,
+            invoices
+                .into_iter()
+                .map(|(name, bytes)| ksef_crypto::BatchInvoice::from_bytes(name, bytes)),
+            &mut sink,
+        )
+        .unwrap();
+    Batch {
+        key,
+        package,
+        parts: sink.into_parts(),
+    }
+}
+
+/// The `POST /sessions/batch` body for a packaged batch.
+pub async fn batch_open_request(
+    http: &Http,
+    batch: &Batch,
+) -> ksef_model::types::OpenBatchSessionRequest {
+    use ksef_model::types::{BatchFileInfo, BatchFilePartInfo, OpenBatchSessionRequest};
+    let (_, certs) = certificates(http).await;
+    let cert = certs
+        .select(CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())
+        .unwrap();
+    let info = batch.key.wrap(cert).unwrap().to_encryption_info();
+    let mut encryption =
+        EncryptionInfo::new(info.encrypted_symmetric_key, info.initialization_vector);
+    encryption.public_key_id = info.public_key_id;
+    let parts = batch
+        .package
+        .parts
+        .iter()
+        .map(|p| {
+            BatchFilePartInfo::new(
+                i32::try_from(p.ordinal_number).unwrap(),
+                i64::try_from(p.encrypted.size).unwrap(),
+                p.encrypted.sha256_base64(),
+            )
+        })
+        .collect::<Vec<_>>();
+    let file = BatchFileInfo::new(
+        i64::try_from(batch.package.archive.size).unwrap(),
+        batch.package.archive.sha256_base64(),
+        parts,
+    );
+    OpenBatchSessionRequest::new(fa3_form_code(), file, encryption)
+}
+
+/// Uploads one part as its upload request says.
+pub async fn upload_part(
+    http: &Http,
+    request: &ksef_model::types::PartUploadRequest,
+    bytes: Vec<u8>,
+) -> Resp {
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v)))
+        .collect();
+    http.send(&request.method, &request.url, None, Some(bytes), &headers)
+        .await
+}

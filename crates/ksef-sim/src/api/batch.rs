@@ -1,0 +1,329 @@
+//! Batch sessions: open with the declared parts, part uploads on presigned links served by the
+//! simulator, and close, which decrypts, unpacks and accepts every invoice of the package.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+
+use ksef_crypto::file_metadata;
+use ksef_model::types::{
+    CompressionType, OpenBatchSessionRequest, OpenBatchSessionResponse, PartUploadRequest,
+};
+
+use super::sessions::{
+    check_plain, duration, record_invoice, session_of, session_status, unwrap_session_key,
+};
+use super::{Reply, Req, json, new_reference, random_hex};
+use crate::errors::ApiError;
+use crate::invoice_xml::FormKind;
+use crate::server::Shared;
+use crate::state::{BatchState, Session};
+
+/// Parts a package may have.
+const MAX_PARTS: usize = 50;
+/// Size of one encrypted part.
+const MAX_PART_SIZE: i64 = 100_000_000;
+/// Size of the whole package.
+const MAX_ARCHIVE_SIZE: i64 = 5_000_000_000;
+/// Invoices in one package.
+const MAX_INVOICES: usize = 10_000;
+/// The header the upload instructions carry (as Azure block blobs want).
+const BLOB_TYPE_HEADER: (&str, &str) = ("x-ms-blob-type", "BlockBlob");
+
+fn refused(detail: impl Into<String>) -> ApiError {
+    ApiError::bad_request(21405, "Błąd walidacji danych wejściowych.", detail)
+}
+
+/// `POST /sessions/batch`.
+pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let body: OpenBatchSessionRequest = req.json()?;
+    let form = FormKind::from_form_code(&body.form_code).ok_or_else(|| {
+        ApiError::validation(format!(
+            "Form code {} {} {} is not supported (simulated: FA (2), FA (3), FA_RR (1)).",
+            body.form_code.system_code, body.form_code.schema_version, body.form_code.value
+        ))
+    })?;
+    let file = &body.batch_file;
+    if file
+        .compression_type
+        .as_ref()
+        .is_some_and(|c| *c != CompressionType::Zip)
+    {
+        return Err(refused("Symulator obsługuje tylko paczki Zip."));
+    }
+    if !(1..=MAX_ARCHIVE_SIZE).contains(&file.file_size) {
+        return Err(refused(format!(
+            "Rozmiar paczki musi wynosić od 1 do {MAX_ARCHIVE_SIZE} bajtów."
+        )));
+    }
+    let count = file.file_parts.len();
+    if count == 0 || count > MAX_PARTS {
+        return Err(ApiError::bad_request(
+            21161,
+            "Przekroczono dozwoloną liczbę części pliku.",
+            format!("Paczka musi mieć od 1 do {MAX_PARTS} części, ma {count}."),
+        ));
+    }
+    let mut parts = BTreeMap::new();
+    for part in &file.file_parts {
+        if !(1..=MAX_PART_SIZE).contains(&part.file_size) {
+            return Err(ApiError::bad_request(
+                21157,
+                "Nieprawidłowy rozmiar części pliku.",
+                format!(
+                    "Część {} ma rozmiar {}, dozwolony od 1 do {MAX_PART_SIZE} bajtów.",
+                    part.ordinal_number, part.file_size
+                ),
+            ));
+        }
+        parts.insert(
+            part.ordinal_number,
+            (part.file_size, part.file_hash.0.clone()),
+        );
+    }
+    // Ordinal numbers must be 1..=n, each once.
+    if parts.len() != count
+        || parts
+            .keys()
+            .zip(1..)
+            .any(|(ordinal, expected)| *ordinal != expected)
+    {
+        return Err(refused(
+            "Numery porządkowe części muszą być kolejnymi liczbami od 1, bez powtórzeń.",
+        ));
+    }
+    let key = unwrap_session_key(shared, &body.encryption)?;
+    let now = req.now;
+    let reference = new_reference(now, "SB")?;
+    let session_reference = reference.to_string();
+    let valid_until = now + duration(shared.config.session_lifetime)?;
+    let signature = random_hex(32).to_lowercase();
+    let uploads = parts
+        .keys()
+        .map(|ordinal| {
+            let url = format!(
+                "{}/_sim/upload/{session_reference}/{ordinal}?sig={signature}",
+                shared.root_url
+            );
+            let headers = BTreeMap::from([(
+                BLOB_TYPE_HEADER.0.to_owned(),
+                Some(BLOB_TYPE_HEADER.1.to_owned()),
+            )]);
+            PartUploadRequest::new(*ordinal, "PUT", url, headers)
+        })
+        .collect::<Vec<_>>();
+    let mut state = shared.state();
+    let token_reference = state
+        .auth_ops
+        .get(&claims.ref_)
+        .and_then(|op| op.token_reference.clone());
+    state.sessions.push(Session {
+        reference: session_reference.clone(),
+        context_nip: claims.ctx.clone(),
+        auth_reference: claims.ref_.clone(),
+        token_reference,
+        form,
+        key,
+        created: now,
+        updated: now,
+        valid_until,
+        closed: None,
+        upo_reference: new_reference(now, "UP")?.to_string(),
+        invoices: Vec::new(),
+        batch: Some(BatchState {
+            archive_size: file.file_size,
+            archive_hash: file.file_hash.0.clone(),
+            parts,
+            uploaded: BTreeMap::new(),
+            signature,
+            offline: body.offline_mode.unwrap_or(false),
+            failure: None,
+        }),
+    });
+    drop(state);
+    json(201, &OpenBatchSessionResponse::new(reference, uploads))
+}
+
+/// `PUT /_sim/upload/{session}/{ordinal}?sig=...`: the presigned part upload (no bearer token).
+pub(crate) fn upload(
+    shared: &Shared,
+    method: &str,
+    rest: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    if method != "PUT" {
+        return Err(ApiError::other(
+            405,
+            "Niedozwolona metoda.",
+            "Parts are uploaded with PUT.",
+        ));
+    }
+    let not_found = || {
+        ApiError::other(
+            404,
+            "Nie znaleziono.",
+            format!("No upload link /_sim/upload/{rest}."),
+        )
+    };
+    let (session_reference, ordinal) = rest.split_once('/').ok_or_else(not_found)?;
+    let ordinal: i32 = ordinal.parse().map_err(|_| not_found())?;
+    let signature = super::parse_query(query)
+        .into_iter()
+        .find(|(name, _)| name == "sig")
+        .map(|(_, value)| value)
+        .unwrap_or_default();
+    let mut state = shared.state();
+    let session = state.session_mut(session_reference).ok_or_else(not_found)?;
+    let open = session.closed.is_none();
+    let batch = session.batch.as_mut().ok_or_else(not_found)?;
+    if batch.signature != signature {
+        return Err(ApiError::other(
+            403,
+            "Odmowa dostępu.",
+            "The upload link signature does not match.",
+        ));
+    }
+    let (size, hash) = batch.parts.get(&ordinal).ok_or_else(not_found)?;
+    if !open {
+        return Err(ApiError::bad_request(
+            21180,
+            "Status sesji nie pozwala na wykonanie operacji.",
+            "Sesja wsadowa jest zamknięta.",
+        ));
+    }
+    let actual = file_metadata(body);
+    if i64::try_from(actual.size).ok() != Some(*size) {
+        return Err(ApiError::bad_request(
+            21402,
+            "Nieprawidłowy rozmiar pliku.",
+            format!(
+                "Część {ordinal} ma {} bajtów, zadeklarowano {size}.",
+                actual.size
+            ),
+        ));
+    }
+    if actual.sha256_base64() != *hash {
+        return Err(ApiError::bad_request(
+            21403,
+            "Nieprawidłowy skrót pliku.",
+            format!("Skrót części {ordinal} nie zgadza się z zadeklarowanym."),
+        ));
+    }
+    batch.uploaded.insert(ordinal, body.to_vec());
+    Ok(Reply::Empty(201))
+}
+
+/// What unpacking a closed package gave: the invoices, or a session failure.
+type Unpacked = Result<Vec<Vec<u8>>, (i32, &'static str)>;
+
+/// Decrypts each part, joins them, checks the archive and unzips it.
+fn unpack(
+    key: &ksef_crypto::SessionKey,
+    parts: &BTreeMap<i32, (i64, String)>,
+    uploaded: &BTreeMap<i32, Vec<u8>>,
+    archive_size: i64,
+    archive_hash: &str,
+) -> Unpacked {
+    const VERIFICATION: (i32, &str) = (
+        405,
+        "Błąd weryfikacji poprawności dostarczonych elementów paczki",
+    );
+    let mut archive = Vec::new();
+    for ordinal in parts.keys() {
+        let Some(ciphertext) = uploaded.get(ordinal) else {
+            return Err(VERIFICATION);
+        };
+        let (plain, _) = key
+            .decrypt_to_vec(ciphertext)
+            .map_err(|_| (435, "Błąd odszyfrowania pliku"))?;
+        archive.extend_from_slice(&plain);
+    }
+    let metadata = file_metadata(&archive);
+    if i64::try_from(metadata.size).ok() != Some(archive_size)
+        || metadata.sha256_base64() != archive_hash
+    {
+        return Err(VERIFICATION);
+    }
+    const DECOMPRESSION: (i32, &str) = (430, "Błąd dekompresji pierwotnego archiwum");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|_| DECOMPRESSION)?;
+    let mut invoices = Vec::new();
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).map_err(|_| DECOMPRESSION)?;
+        if entry.is_dir() {
+            continue;
+        }
+        if invoices.len() >= MAX_INVOICES {
+            return Err((420, "Przekroczony limit faktur w sesji"));
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|_| DECOMPRESSION)?;
+        invoices.push(bytes);
+    }
+    Ok(invoices)
+}
+
+/// `POST /sessions/batch/{referenceNumber}/close`.
+pub(super) fn close(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
+    let claims = req.caller()?;
+    let session_reference = req.param("referenceNumber");
+    let now = req.now;
+    let state = shared.state();
+    let session = session_of(&state, session_reference, Some(&claims.ctx))?;
+    let (code, _, _) = session_status(shared, session, now);
+    let batch = session.batch.as_ref().filter(|_| code == 100);
+    let (Some(batch), Some(key)) = (batch, session.key.clone()) else {
+        return Err(ApiError::bad_request(
+            21180,
+            "Status sesji nie pozwala na wykonanie operacji.",
+            format!("Status sesji {code} uniemożliwia jej zamknięcie."),
+        ));
+    };
+    let form = session.form;
+    let offline = batch.offline;
+    let parts = batch.parts.clone();
+    let uploaded = batch.uploaded.clone();
+    let (archive_size, archive_hash) = (batch.archive_size, batch.archive_hash.clone());
+    // Decryption, unpacking and schema checks run without the state lock.
+    drop(state);
+    let unpacked = unpack(&key, &parts, &uploaded, archive_size, &archive_hash);
+    let checked: Result<Vec<_>, _> = unpacked.map(|invoices| {
+        invoices
+            .into_iter()
+            .map(|plain| {
+                let hash = file_metadata(&plain).sha256_base64();
+                (hash, check_plain(plain, form))
+            })
+            .collect()
+    });
+    let mut state = shared.state();
+    let failure = match checked {
+        Ok(invoices) => {
+            for (hash, checked) in invoices {
+                record_invoice(
+                    shared,
+                    &mut state,
+                    session_reference,
+                    now,
+                    hash,
+                    offline,
+                    checked,
+                )?;
+            }
+            None
+        }
+        Err(failure) => Some(failure),
+    };
+    let session = state
+        .session_mut(session_reference)
+        .ok_or_else(|| ApiError::internal("batch session vanished"))?;
+    session.closed = Some(now);
+    session.updated = now;
+    if let Some(batch) = session.batch.as_mut() {
+        batch.failure = failure;
+        // The parts are no longer needed once unpacked.
+        batch.uploaded.clear();
+    }
+    drop(state);
+    Ok(Reply::Empty(204))
+}
