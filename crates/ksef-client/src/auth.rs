@@ -5,23 +5,27 @@
 //! `GET /auth/{referenceNumber}` until the status is no longer 100, and then redeems the access
 //! and refresh tokens. [`Client::login_with_ksef_token`] starts one with a KSeF token;
 //! [`Client::complete_authentication`] is the shared tail, so a login with a XAdES-signed
-//! `AuthTokenRequest` (`ksef-xades`, coming later) only has to send the signed document with
-//! [`crate::services::AuthApi::xades_signature`] and hand the answer to it.
+//! `AuthTokenRequest` sends the signed document and hands the answer to it:
+//! [`Client::login_with_certificate`] signs with a [`Signer`]; [`Client::unsigned_auth_request`]
+//! and [`Client::login_with_signed_request`] split the login for signing elsewhere.
 
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ksef_crypto::{CertificateUsage, encrypt_ksef_token};
 use ksef_model::operations::{
-    AuthenticateWithKsefToken, GetAuthStatus, GetChallenge, RedeemToken, RefreshAccessToken,
-    RevokeCurrentAuthSession,
+    AuthenticateWithKsefToken, AuthenticateWithXadesSignature, GetAuthStatus, GetChallenge,
+    RedeemToken, RefreshAccessToken, RevokeCurrentAuthSession,
 };
 use ksef_model::types::{
     AuthenticationContextIdentifier, AuthenticationContextIdentifierType,
     AuthenticationInitResponse, InitTokenAuthenticationRequest, TokenInfo,
 };
-use ksef_model::values::{InternalId, Nip, NipVatUe, PeppolId, ReferenceNumber};
+use ksef_model::values::{Challenge, InternalId, Nip, NipVatUe, PeppolId, ReferenceNumber};
 use ksef_transport::{Token, TokenKind};
+use ksef_xades::Signer;
+use ksef_xades::request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
+use ksef_xades::xades::{SignOptions, sign_with};
 
 use crate::client::Client;
 use crate::error::Error;
@@ -128,6 +132,23 @@ pub struct LoginSession {
     pub refresh_valid_until: DateTime<FixedOffset>,
 }
 
+/// The context as an `AuthTokenRequest` carries it.
+fn xades_context(context: &AuthContext) -> Result<ContextIdentifier, Error> {
+    Ok(match context {
+        AuthContext::Nip(v) => ContextIdentifier::Nip(v.clone()),
+        AuthContext::InternalId(v) => ContextIdentifier::InternalId(v.clone()),
+        AuthContext::NipVatUe(v) => ContextIdentifier::NipVatUe(v.clone()),
+        AuthContext::PeppolId(_) => {
+            return Err(Error::Xades {
+                source: ksef_xades::Error::InvalidRequest {
+                    reason: "a PeppolId context is not supported in a signed AuthTokenRequest"
+                        .to_owned(),
+                },
+            });
+        }
+    })
+}
+
 fn token_of(info: &TokenInfo) -> Token {
     Token::new(info.token.clone()).with_valid_until(info.valid_until.with_timezone(&Utc))
 }
@@ -179,13 +200,91 @@ impl Client {
         self.complete_authentication(init).await
     }
 
+    /// Logs in with a certificate: fetches a challenge, builds the `AuthTokenRequest` for
+    /// `context` identifying the subject by `subject_type`, signs it with `signer` (XAdES-BES,
+    /// enveloped), sends it to `POST /auth/xades-signature`, waits for the authentication and
+    /// redeems the tokens into the token store.
+    ///
+    /// `signer` is typically a [`ksef_xades::KeySigner`] (RSA or ECDSA P-256 key with its
+    /// certificate); on KSeF's TEST environment self-signed certificates
+    /// ([`ksef_xades::test_certificates`]) are accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Xades`] if the request cannot be built or signed (a `PeppolId` context cannot be
+    /// carried by an `AuthTokenRequest` of this library), [`Error::AuthenticationFailed`] with
+    /// KSeF's status if the authentication was refused (e.g. 415 no permissions, 460 certificate
+    /// error), [`Error::PollTimeout`], [`Error::Transport`] (e.g. 400 with 9105 invalid
+    /// signature).
+    pub async fn login_with_certificate(
+        &self,
+        context: impl Into<AuthContext>,
+        signer: &(dyn Signer + Sync),
+        subject_type: SubjectIdentifierType,
+    ) -> Result<LoginSession, Error> {
+        let context = xades_context(&context.into())?;
+        let challenge = self.execute(&GetChallenge::new()).await?.challenge;
+        let request =
+            AuthTokenRequest::new(challenge, context).with_subject_identifier_type(subject_type);
+        let signed = sign_with(&request.to_xml()?, signer, &SignOptions::new())?;
+        self.submit_signed_request(signed).await
+    }
+
+    /// The first half of a login signed elsewhere (a qualified signature application, an
+    /// external service): fetches a challenge and returns it with the unsigned
+    /// `AuthTokenRequest` for `context` and `subject_type`. Sign the document, then pass the
+    /// result and the challenge to [`Client::login_with_signed_request`] before the challenge
+    /// expires (10 minutes on KSeF).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Xades`] for a context the request cannot carry (`PeppolId`),
+    /// [`Error::Transport`].
+    pub async fn unsigned_auth_request(
+        &self,
+        context: impl Into<AuthContext>,
+        subject_type: SubjectIdentifierType,
+    ) -> Result<(Challenge, Vec<u8>), Error> {
+        let context = xades_context(&context.into())?;
+        let challenge = self.execute(&GetChallenge::new()).await?.challenge;
+        let request = AuthTokenRequest::new(challenge.clone(), context)
+            .with_subject_identifier_type(subject_type);
+        let unsigned = ksef_xades::external::unsigned_request(&request)?;
+        Ok((challenge, unsigned))
+    }
+
+    /// The second half of a login signed elsewhere: checks locally that `signed` carries one
+    /// valid XAdES signature and answers `expected_challenge` (the one
+    /// [`Client::unsigned_auth_request`] returned), then submits it and completes the login
+    /// like [`Client::login_with_certificate`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Xades`] if the local check fails (a broken signature, another challenge;
+    /// nothing is sent), then as for [`Client::login_with_certificate`].
+    pub async fn login_with_signed_request(
+        &self,
+        signed: Vec<u8>,
+        expected_challenge: &Challenge,
+    ) -> Result<LoginSession, Error> {
+        ksef_xades::external::check_signed_request(&signed, expected_challenge.as_str())?;
+        self.submit_signed_request(signed).await
+    }
+
+    async fn submit_signed_request(&self, signed: Vec<u8>) -> Result<LoginSession, Error> {
+        let init = self
+            .execute(&AuthenticateWithXadesSignature::new(signed))
+            .await?;
+        self.complete_authentication(init).await
+    }
+
     /// The shared tail of every login: stores the authentication token, polls the
     /// authentication's status with backoff until it is no longer 100, and redeems the access
     /// and refresh tokens into the token store.
     ///
-    /// This is the extension point for other ways to start an authentication: send a
-    /// XAdES-signed `AuthTokenRequest` with [`crate::services::AuthApi::xades_signature`] and
-    /// pass its answer here.
+    /// This is the extension point for other ways to start an authentication: any
+    /// [`AuthenticationInitResponse`] (e.g. of a XAdES-signed `AuthTokenRequest` sent with
+    /// [`crate::services::AuthApi::xades_signature`]) can be passed here.
     ///
     /// # Errors
     ///

@@ -33,6 +33,15 @@ pub enum Error {
         #[source]
         source: ksef_crypto::Error,
     },
+    /// Building, signing or checking a XAdES-signed `AuthTokenRequest` failed locally (an
+    /// unusable key, a broken signature, a signed request for another challenge, a context a
+    /// signed request cannot carry). Nothing was sent to KSeF.
+    #[error("the XAdES authentication request failed locally")]
+    Xades {
+        /// What `ksef-xades` reported.
+        #[source]
+        source: ksef_xades::Error,
+    },
     /// KSeF finished an authentication with a status other than 200 (e.g. 415 no permissions,
     /// 450 bad token, 460 certificate error).
     #[error("authentication {reference_number} failed with status {code}: {description}")]
@@ -156,6 +165,12 @@ impl Error {
 impl From<ksef_transport::Error> for Error {
     fn from(source: ksef_transport::Error) -> Self {
         Error::Transport { source }
+    }
+}
+
+impl From<ksef_xades::Error> for Error {
+    fn from(source: ksef_xades::Error) -> Self {
+        Error::Xades { source }
     }
 }
 

@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod batch;
 mod client;
 mod error;
 mod online;
@@ -60,6 +61,7 @@ pub mod services;
 mod token_store;
 
 pub use crate::auth::{AuthContext, KsefToken, LoginSession};
+pub use crate::batch::{BatchInvoiceOutcome, BatchOptions, BatchOutcome};
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::Error;
 pub use crate::online::{
@@ -68,6 +70,8 @@ pub use crate::online::{
 pub use crate::poll::PollConfig;
 pub use crate::query::{MetadataQuery, MetadataStream};
 pub use crate::token_store::{FileTokenStore, MemoryTokenStore, TokenStore};
+pub use ksef_crypto::BatchInvoice;
 pub use ksef_transport::rate_limit::RateLimitConfig;
 pub use ksef_transport::retry::RetryConfig;
 pub use ksef_transport::{Environment, Token, TokenKind};
+pub use ksef_xades::request::SubjectIdentifierType;

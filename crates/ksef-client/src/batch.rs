@@ -1,0 +1,399 @@
+//! Batch sessions: package invoices, open the session, upload the parts, close, and report what
+//! became of each invoice by its local file name.
+
+use futures_util::StreamExt as _;
+use futures_util::stream;
+use ksef_crypto::{
+    BatchInvoice, BatchPackage, BatchPackager, CertificateUsage, MemorySink, SessionKey,
+};
+use ksef_model::Method;
+use ksef_model::operations::{
+    CloseBatchSession, GetSessionStatus, GetSessionUpo, ListSessionInvoices, OpenBatchSession,
+};
+use ksef_model::types::{
+    BatchFileInfo, BatchFilePartInfo, EncryptionInfo, FormCode, OpenBatchSessionRequest,
+    PartUploadRequest, SessionInvoiceStatusResponse, SessionStatusResponse,
+};
+use ksef_model::values::ReferenceNumber;
+use ksef_transport::PresignedRequest;
+
+use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
+use crate::client::Client;
+use crate::error::Error;
+use crate::online::InvoiceOutcome;
+
+/// Invoices per page when listing a session's invoices.
+const INVOICE_LIST_PAGE_SIZE: i32 = 1000;
+
+/// How [`Client::send_batch`] packages and uploads.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchOptions {
+    /// Parts uploaded at once (at least 1; default 4).
+    pub max_uploads_in_flight: usize,
+    /// Attempts per part before the upload gives up (at least 1; default 3). Each attempt is
+    /// itself retried by the transport's retry policy; only the failed part is sent again.
+    pub upload_attempts: u32,
+    /// Declares the invoices as issued in offline mode.
+    pub offline_mode: bool,
+    /// The largest encrypted part in bytes (default: the KSeF limit of 100 MB).
+    pub max_part_size: Option<u64>,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            max_uploads_in_flight: 4,
+            upload_attempts: 3,
+            offline_mode: false,
+            max_part_size: None,
+        }
+    }
+}
+
+impl BatchOptions {
+    /// The defaults: 4 uploads in flight, 3 attempts per part, online mode.
+    pub fn new() -> Self {
+        BatchOptions::default()
+    }
+
+    /// Sets the number of parts uploaded at once.
+    pub fn max_uploads_in_flight(mut self, n: usize) -> Self {
+        self.max_uploads_in_flight = n.max(1);
+        self
+    }
+
+    /// Sets the attempts per part.
+    pub fn upload_attempts(mut self, n: u32) -> Self {
+        self.upload_attempts = n.max(1);
+        self
+    }
+
+    /// Splits the package into parts of at most `bytes` (below the KSeF limit).
+    pub fn max_part_size(mut self, bytes: u64) -> Self {
+        self.max_part_size = Some(bytes);
+        self
+    }
+
+    /// Declares the invoices as issued in offline mode.
+    pub fn offline_mode(mut self, offline: bool) -> Self {
+        self.offline_mode = offline;
+        self
+    }
+}
+
+/// What became of one invoice of a batch.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchInvoiceOutcome {
+    /// The local file name the invoice was packaged under (`None` if KSeF reports a hash that
+    /// matches no packaged invoice).
+    pub file_name: Option<String>,
+    /// The SHA-256 (base64) of the invoice.
+    pub invoice_hash: String,
+    /// The invoice's reference number in the session.
+    pub reference_number: ReferenceNumber,
+    /// The classified outcome.
+    pub outcome: InvoiceOutcome,
+    /// The full status KSeF reported.
+    pub status: SessionInvoiceStatusResponse,
+}
+
+/// The result of a processed batch session.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    client: Client,
+    /// The batch session's reference number.
+    pub reference_number: ReferenceNumber,
+    /// The final session status (200).
+    pub status: SessionStatusResponse,
+    /// One entry per invoice KSeF reported, in KSeF's order.
+    pub invoices: Vec<BatchInvoiceOutcome>,
+    /// The package that was sent (hashes and sizes of the archive, parts and invoices).
+    pub package: BatchPackage,
+}
+
+impl BatchOutcome {
+    /// The outcome of the invoice packaged under `file_name`.
+    pub fn invoice(&self, file_name: &str) -> Option<&BatchInvoiceOutcome> {
+        self.invoices
+            .iter()
+            .find(|i| i.file_name.as_deref() == Some(file_name))
+    }
+
+    /// The session UPO (XML), one document per page.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnexpectedResponse`] if the status lists no UPO, [`Error::Transport`].
+    pub async fn session_upo(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let pages = self
+            .status
+            .upo
+            .as_ref()
+            .map(|u| u.pages.clone())
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::UnexpectedResponse {
+                reason: format!("batch session {} lists no UPO", self.reference_number),
+            })?;
+        let mut documents = Vec::with_capacity(pages.len());
+        for page in pages {
+            documents.push(
+                self.client
+                    .execute(&GetSessionUpo::new(
+                        self.reference_number.clone(),
+                        page.reference_number,
+                    ))
+                    .await?,
+            );
+        }
+        Ok(documents)
+    }
+
+    /// The UPO (XML) of one accepted invoice, from the download link of its status.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnexpectedResponse`] if the invoice has no UPO link, [`Error::Transport`].
+    pub async fn invoice_upo(&self, invoice: &BatchInvoiceOutcome) -> Result<Vec<u8>, Error> {
+        let url =
+            invoice
+                .status
+                .upo_download_url
+                .clone()
+                .ok_or_else(|| Error::UnexpectedResponse {
+                    reason: format!("invoice {} has no UPO link", invoice.reference_number),
+                })?;
+        let response = self
+            .client
+            .transport()
+            .execute_presigned(PresignedRequest::get(url))
+            .await?;
+        Ok(response.body().to_vec())
+    }
+}
+
+/// Maps the package metadata to the spec's batch file description.
+fn batch_file_info(package: &BatchPackage) -> BatchFileInfo {
+    let parts = package
+        .parts
+        .iter()
+        .map(|part| {
+            BatchFilePartInfo::new(
+                i32::try_from(part.ordinal_number).unwrap_or(i32::MAX),
+                size_i64(part.encrypted.size),
+                part.encrypted.sha256_base64(),
+            )
+        })
+        .collect::<Vec<_>>();
+    BatchFileInfo::new(
+        size_i64(package.archive.size),
+        package.archive.sha256_base64(),
+        parts,
+    )
+}
+
+/// Package sizes are bounded by the batch limits (5 GB), far below `i64::MAX`.
+fn size_i64(size: u64) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
+impl Client {
+    /// Sends `invoices` (FA(3), FA(2), … as `form_code` says) in one batch session: packages
+    /// them into an encrypted Zip split into parts, opens the session, uploads the parts
+    /// (`options.max_uploads_in_flight` at once, each failed part retried alone), closes the
+    /// session, waits until KSeF has processed it and reports each invoice's outcome under its
+    /// local file name.
+    ///
+    /// The package is held in memory for now (a [`MemorySink`]): batches of the maximal size
+    /// need as much memory as their encrypted size.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] (packaging, limits, key wrapping), [`Error::Transport`] (including a
+    /// part upload that failed every attempt), [`Error::SessionFailed`] for a failure status of
+    /// the session (405, 415, 420, 430, 435, 440, 445), [`Error::PollTimeout`].
+    pub async fn send_batch(
+        &self,
+        form_code: FormCode,
+        invoices: Vec<BatchInvoice>,
+        options: BatchOptions,
+    ) -> Result<BatchOutcome, Error> {
+        let key = SessionKey::generate()?;
+        let mut sink = MemorySink::new();
+        let mut packager = BatchPackager::new();
+        if let Some(size) = options.max_part_size {
+            let limits = packager.current_limits().with_max_part_size(size);
+            packager = packager.limits(limits);
+        }
+        let package = packager.package(&key, invoices, &mut sink)?;
+        let parts = sink.into_parts();
+        let file = batch_file_info(&package);
+
+        let mut refetched = false;
+        let opened = loop {
+            let certificate = self
+                .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
+                .await?;
+            let wrapped = key.wrap(&certificate)?.to_encryption_info();
+            let mut encryption = EncryptionInfo::new(
+                wrapped.encrypted_symmetric_key,
+                wrapped.initialization_vector,
+            );
+            if let Some(id) = wrapped.public_key_id {
+                encryption = encryption.with_public_key_id(id);
+            }
+            let mut request =
+                OpenBatchSessionRequest::new(form_code.clone(), file.clone(), encryption);
+            if options.offline_mode {
+                request = request.with_offline_mode(true);
+            }
+            match self.execute(&OpenBatchSession::new(request)).await {
+                Ok(opened) => break opened,
+                Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
+                    self.invalidate_ministry_certificates().await;
+                    refetched = true;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let reference_number = opened.reference_number;
+
+        let uploads = opened.part_upload_requests.into_iter().map(|request| {
+            let body = usize::try_from(request.ordinal_number - 1)
+                .ok()
+                .and_then(|index| parts.get(index));
+            self.upload_part(request, body, options.upload_attempts)
+        });
+        let results: Vec<Result<(), Error>> = stream::iter(uploads)
+            .buffer_unordered(options.max_uploads_in_flight.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<(), Error>>()?;
+
+        self.execute(&CloseBatchSession::new(reference_number.clone()))
+            .await?;
+        let status = self.wait_for_batch(&reference_number).await?;
+        let listed = self.batch_invoices(&reference_number).await?;
+        let invoices = listed
+            .into_iter()
+            .map(|status| BatchInvoiceOutcome {
+                file_name: package
+                    .file_name_for_hash(status.invoice_hash.as_str())
+                    .map(str::to_owned),
+                invoice_hash: status.invoice_hash.as_str().to_owned(),
+                reference_number: status.reference_number.clone(),
+                outcome: InvoiceOutcome::of(&status),
+                status,
+            })
+            .collect();
+        Ok(BatchOutcome {
+            client: self.clone(),
+            reference_number,
+            status,
+            invoices,
+            package,
+        })
+    }
+
+    /// Uploads one part as its upload request says, retrying it alone up to `attempts` times.
+    async fn upload_part(
+        &self,
+        request: PartUploadRequest,
+        body: Option<&Vec<u8>>,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        let body = body.ok_or_else(|| Error::UnexpectedResponse {
+            reason: format!(
+                "KSeF asked for part {}, which the package does not have",
+                request.ordinal_number
+            ),
+        })?;
+        let method = match request.method.to_ascii_uppercase().as_str() {
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            other => {
+                return Err(Error::UnexpectedResponse {
+                    reason: format!("unsupported part upload method {other}"),
+                });
+            }
+        };
+        let mut attempt = 1;
+        loop {
+            let mut presigned =
+                PresignedRequest::new(method, request.url.clone()).body(body.clone());
+            for (name, value) in &request.headers {
+                if let Some(value) = value {
+                    presigned = presigned.header(name.clone(), value.clone());
+                }
+            }
+            match self.transport().execute_presigned(presigned).await {
+                Ok(_) => return Ok(()),
+                Err(error) if attempt < attempts => {
+                    tracing::warn!(
+                        part = request.ordinal_number,
+                        attempt,
+                        %error,
+                        "batch part upload failed; retrying this part"
+                    );
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Polls a closed batch session until it is processed (200).
+    async fn wait_for_batch(
+        &self,
+        reference_number: &ReferenceNumber,
+    ) -> Result<SessionStatusResponse, Error> {
+        let poll = self.inner.poll;
+        let mut backoff = poll.start();
+        loop {
+            let status = self
+                .execute(&GetSessionStatus::new(reference_number.clone()))
+                .await?;
+            match status.status.code {
+                100 | 150 => {}
+                200 => return Ok(status),
+                code => {
+                    return Err(Error::SessionFailed {
+                        reference_number: reference_number.clone(),
+                        code,
+                        description: status.status.description,
+                        details: status.status.details.unwrap_or_default(),
+                    });
+                }
+            }
+            if !backoff.wait().await {
+                return Err(Error::PollTimeout {
+                    what: format!("batch session {reference_number}"),
+                    after: poll.timeout(),
+                });
+            }
+        }
+    }
+
+    /// Every invoice of a session, page by page.
+    async fn batch_invoices(
+        &self,
+        reference_number: &ReferenceNumber,
+    ) -> Result<Vec<SessionInvoiceStatusResponse>, Error> {
+        let mut all = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let mut operation = ListSessionInvoices::new(reference_number.clone())
+                .with_page_size(INVOICE_LIST_PAGE_SIZE);
+            if let Some(token) = continuation.take() {
+                operation = operation.with_continuation_token(token);
+            }
+            let page = self.execute(&operation).await?;
+            all.extend(page.invoices);
+            match page.continuation_token {
+                Some(token) if !token.is_empty() => continuation = Some(token),
+                _ => return Ok(all),
+            }
+        }
+    }
+}
