@@ -201,6 +201,7 @@ fn title(status: u16) -> &'static str {
         413 => "Payload Too Large",
         429 => "Too Many Requests",
         501 => "Not Implemented",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
 }

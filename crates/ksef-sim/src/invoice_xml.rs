@@ -9,7 +9,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 /// An invoice schema an online session can be opened for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum FormKind {
     Fa2,
     Fa3,
@@ -89,7 +89,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// What the simulator reads from an accepted invoice.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct InvoiceFacts {
     pub(crate) seller_nip: String,
     pub(crate) seller_name: Option<String>,

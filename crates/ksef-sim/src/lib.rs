@@ -12,13 +12,32 @@
 //! one-shot token redemption, duplicate detection, KSeF numbers with their CRC-8, and UPO v4-3
 //! documents valid against the Ministry's schema.
 //!
-//! Every operation of the spec is recognised (routing uses
-//! [`ksef_model::operations::ALL`]); those not yet simulated answer `501 Not Implemented` with a
-//! KSeF-shaped error body naming the operation id. See [`SIMULATED_OPERATIONS`].
+//! Every operation of the spec is simulated (routing uses [`ksef_model::operations::ALL`]; see
+//! [`SIMULATED_OPERATIONS`]): authentication, KSeF tokens, online and batch sessions, invoices
+//! (download, metadata query, encrypted exports), permissions, KSeF certificates (issued by the
+//! simulator's own CA from a PKCS#10 request), limits and rate limits, the test-data API and the
+//! Peppol provider list.
 //!
 //! Outside `/v2`, `GET /_sim/stats` returns the [`Stats`] as JSON, and
-//! `GET /_sim/upo/...` serves the UPO download links and `PUT /_sim/upload/...` takes batch parts
-//! (like the real presigned links, they need no bearer token).
+//! `GET /_sim/upo/...` serves the UPO download links, `PUT /_sim/upload/...` takes batch parts
+//! and `GET /_sim/export/...` serves the encrypted parts of export packages with their
+//! `x-ms-meta-hash` (like the real presigned links, they need no bearer token).
+//!
+//! # Persistence
+//!
+//! By default everything lives in memory. With [`SimulatorBuilder::data_dir`] the durable state
+//! (KSeF tokens, invoices, test data, limits, grants, certificates, counters) is saved to a
+//! directory periodically and on shutdown, and loaded again by the next simulator started there.
+//!
+//! # Fault injection
+//!
+//! For reliability tests, [`SimulatorBuilder::fault_5xx`], [`SimulatorBuilder::fault_429`] (both
+//! answer without processing the request), [`SimulatorBuilder::fault_reset`] (processes the
+//! request, then drops the connection unanswered), [`SimulatorBuilder::fault_truncate`]
+//! (processes it, then cuts the body short) and [`SimulatorBuilder::fault_latency`] inject
+//! failures per request, drawn from a generator seeded with [`SimulatorBuilder::fault_seed`]
+//! and optionally limited to some operations ([`SimulatorBuilder::fault_operations`]). Requests
+//! below `/_sim/` are never faulted. [`Stats::faults`] counts what was injected.
 //!
 //! Errors follow KSeF: HTTP 400 with the legacy `ExceptionResponse` body by default and Problem
 //! Details (`application/problem+json`) when the request sends `X-Error-Format: problem-details`;
@@ -31,32 +50,58 @@
 //! - Authentication only in a `Nip` context. KSeF tokens: the seeded tokens (one per seeded
 //!   subject) and tokens generated with `POST /tokens` can log in, each only in its own context
 //!   (another context ends in status 415). Permissions are those of the token, checked against
-//!   the spec's `x-required-permissions` (403 `missing-permissions`).
+//!   the spec's `x-required-permissions` (403 `missing-permissions`). A context blocked with
+//!   `/testdata/context/block` ends authentication in status 480.
 //! - XAdES (`POST /auth/xades-signature`): the signature is verified for real, but any
 //!   certificate is trusted, self-signed ones included (as on KSeF's TEST environment; no chain,
 //!   OCSP or CRL checks). With `certificateSubject` a seal's or person's NIP must be the context
 //!   and a seeded subject (all permissions in its own context); with `certificateFingerprint` the
-//!   fingerprint must be granted with [`SimulatorBuilder::trusted_fingerprint`]. Anything else ends
-//!   in status 415. Signature problems answer 400 with 9101/9102/9103/9105 (21115 for an unusable
-//!   certificate), a used or unknown challenge 21111.
-//! - Asynchronous work (authentication, token activation, invoice processing, UPO generation)
-//!   completes after a fixed delay, evaluated when the state is read; nothing runs in the
-//!   background.
+//!   fingerprint must be granted with [`SimulatorBuilder::trusted_fingerprint`]. A certificate's
+//!   PESEL, NIP or fingerprint that was granted permissions in the context
+//!   (`/permissions/persons/grants`, `/testdata/permissions`, or a test person's own NIP) logs
+//!   in with those permissions; a deceased test person's certificate ends in status 470.
+//!   Anything else ends in status 415. Signature problems answer 400 with 9101/9102/9103/9105
+//!   (21115 for an unusable certificate), a used or unknown challenge 21111.
+//! - Asynchronous work (authentication, token activation, invoice processing, UPO generation,
+//!   exports, permission operations, certificate enrollments) completes after a fixed delay,
+//!   evaluated when the state is read; nothing runs in the background.
 //! - Declared hash/size mismatches (`invoiceHash`/`invoiceSize` after decryption as well as
 //!   `encryptedInvoiceHash`/`encryptedInvoiceSize`) are refused at once with 400 21403/21402 and
 //!   nothing is stored. Undecryptable content is accepted (202) and ends in invoice status 435; a
 //!   session key that does not decrypt opens the session in status 415.
 //! - Invoices are checked for structure with the generated FA(2)/FA(3)/FA_RR(1) types (not for
 //!   value facets), for the form code of the session, UTF-8 without BOM, size, the seller's NIP
-//!   (must be the context: otherwise 410), an issue date not in the future (450) and duplicates
-//!   (440).
-//! - All stored invoices are final at once: the permanent-storage high-water mark is "now".
-//!   Metadata queries read seller and buyer NIPs only (`Subject3` and `SubjectAuthorized` find
+//!   (must be the context: otherwise 410), attachments (only for a NIP enabled with
+//!   `/testdata/attachment`: otherwise 415), an issue date not in the future (450) and
+//!   duplicates (440).
+//! - An invoice's `permanentStorageDate` is the end of its processing, or its acquisition plus
+//!   [`SimulatorBuilder::permanent_storage_delay`] when set; the high-water mark is just before
+//!   the earliest permanent-storage date of an invoice still being processed, or now. Metadata
+//!   queries and exports read seller and buyer NIPs only (`Subject3` and `SubjectAuthorized` find
 //!   nothing).
+//! - Exports: the package is built when the export starts and shows after
+//!   [`SimulatorBuilder::export_delay`]; only the invoice-count cap
+//!   ([`SimulatorBuilder::export_invoice_limit`]) truncates it (no 1 GB cap); a `from` past the
+//!   HWM with `restrictToPermanentStorageHwmDate` ends in status 420, an undecryptable key in 415;
+//!   statuses and part links never expire (no 410).
+//! - Limits: of the session limits set with the test-data API only the online session's
+//!   `maxInvoices` is enforced (invoice sizes and batch counts use the fixed defaults);
+//!   certificate limits are enforced at enrollment.
+//! - Permissions: grants take effect at once and their operations end in 200 after the
+//!   token-activation delay (no failure statuses 410–450: relations between subjects are not
+//!   checked, only the identifiers); repeated grants are not duplicated; revoked grants vanish
+//!   (no `Inactive` state). Roles come from test subjects (VAT groups, JST) and bailiffs only.
+//! - Certificates: enrollment needs a XAdES login (25001/25002 otherwise); the CSR's signature,
+//!   key (RSA 2048 or EC P-256), signature algorithm and subject (exactly the enrollment data,
+//!   25003) are checked; the certificate is issued at once by the simulator's ECDSA CA, valid two
+//!   years from midnight UTC of `validFrom`, and shows after the token-activation delay (no
+//!   rejected enrollments; `Blocked` never happens).
+//! - Peppol: two fixed providers.
 //! - UPOs are not signed (no XAdES signature); a session UPO has one page. Download links point to
 //!   `/_sim/upo/...` on the simulator and carry no signature.
-//! - Rate limits are enforced only when enabled with [`SimulatorBuilder::rate_limit_scale`]
-//!   (sliding windows per group, context and IP; a fixed `Retry-After`, no growing penalties).
+//! - Rate limits are enforced only when enabled with [`SimulatorBuilder::rate_limit_scale`], or
+//!   for a context whose limits were set with `/testdata/rate-limits` (sliding windows per
+//!   group, context and IP; a fixed `Retry-After`, no growing penalties).
 //! - Continuation tokens are plain offsets.
 //! - Batch sessions accept Zip packages only (up to 50 parts). The presigned part links are
 //!   `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); each
@@ -82,11 +127,14 @@
 
 mod api;
 mod errors;
+mod faults;
 mod invoice_xml;
 mod keys;
+mod persist;
 mod rate_limit;
 mod server;
 mod state;
 mod upo;
 
+pub use faults::{FaultStats, Faults};
 pub use server::{SIMULATED_OPERATIONS, SimError, Simulator, SimulatorBuilder, Stats};

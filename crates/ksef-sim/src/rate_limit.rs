@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use ksef_model::{OperationInfo, RateLimitGroup};
+use ksef_model::{OperationInfo, RateLimit, RateLimitGroup};
 
 /// Request times per counter.
 #[derive(Default)]
@@ -18,12 +18,12 @@ impl RateLimiter {
     pub(crate) fn check(
         &mut self,
         op: &OperationInfo,
+        limit: RateLimit,
         context: Option<&str>,
         ip: &str,
         scale: f64,
         now: Instant,
     ) -> Result<(), u64> {
-        let limit = op.rate_limit;
         // "Other" endpoints each have their own counter; public ones count per IP only.
         let group = if limit.group == RateLimitGroup::Other {
             op.id

@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::service::service_fn;
@@ -26,42 +25,92 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, Reply, Req};
 use crate::errors::ApiError;
+use crate::faults::{FaultRng, FaultStats, Faults, InjectedFault, SimBody};
 use crate::keys::{Keys, TokenType, certificate};
 use crate::rate_limit::RateLimiter;
 use crate::state::{KsefTokenRec, State};
 
-/// The operation ids (see [`ksef_model::OperationInfo::id`]) this version simulates; every other
-/// operation of the spec answers `501 Not Implemented` ("not yet simulated").
+/// The operation ids (see [`ksef_model::OperationInfo::id`]) this version simulates: every
+/// operation of the spec (an operation missing here would answer `501 Not Implemented`).
 pub const SIMULATED_OPERATIONS: &[&str] = &[
-    "security.public_key_certificates",
     "auth.challenge",
     "auth.ksef_token",
-    "auth.xades_signature",
+    "auth.sessions.list",
+    "auth.sessions.revoke",
+    "auth.sessions.revoke_current",
     "auth.status",
     "auth.token.redeem",
     "auth.token.refresh",
-    "auth.sessions.list",
-    "auth.sessions.revoke_current",
-    "auth.sessions.revoke",
-    "tokens.generate",
-    "tokens.list",
-    "tokens.status",
-    "tokens.revoke",
-    "sessions.online.open",
-    "sessions.online.send_invoice",
-    "sessions.online.close",
-    "sessions.batch.open",
+    "auth.xades_signature",
+    "certificates.enroll",
+    "certificates.enrollment_data",
+    "certificates.enrollment_status",
+    "certificates.limits",
+    "certificates.query",
+    "certificates.retrieve",
+    "certificates.revoke",
+    "invoices.download",
+    "invoices.export",
+    "invoices.export_status",
+    "invoices.query_metadata",
+    "limits.context",
+    "limits.rate_limits",
+    "limits.subject",
+    "peppol.query",
+    "permissions.attachments.status",
+    "permissions.authorizations.grant",
+    "permissions.authorizations.revoke",
+    "permissions.entities.grant",
+    "permissions.eu_entities.administration.grant",
+    "permissions.eu_entities.grant",
+    "permissions.indirect.grant",
+    "permissions.operation_status",
+    "permissions.persons.grant",
+    "permissions.query.authorizations",
+    "permissions.query.entities",
+    "permissions.query.entity_roles",
+    "permissions.query.eu_entities",
+    "permissions.query.personal",
+    "permissions.query.persons",
+    "permissions.query.subordinate_entity_roles",
+    "permissions.query.subunits",
+    "permissions.revoke",
+    "permissions.subunits.grant",
+    "security.public_key_certificates",
     "sessions.batch.close",
-    "sessions.status",
-    "sessions.list",
-    "sessions.invoices",
+    "sessions.batch.open",
     "sessions.failed_invoices",
     "sessions.invoice_status",
     "sessions.invoice_upo",
     "sessions.invoice_upo_by_ksef_number",
+    "sessions.invoices",
+    "sessions.list",
+    "sessions.online.close",
+    "sessions.online.open",
+    "sessions.online.send_invoice",
+    "sessions.status",
     "sessions.upo",
-    "invoices.download",
-    "invoices.query_metadata",
+    "testdata.attachment.enable",
+    "testdata.attachment.revoke",
+    "testdata.context.block",
+    "testdata.context.unblock",
+    "testdata.limits.certificate.reset",
+    "testdata.limits.certificate.set",
+    "testdata.limits.session.reset",
+    "testdata.limits.session.set",
+    "testdata.permissions.grant",
+    "testdata.permissions.revoke",
+    "testdata.person.create",
+    "testdata.person.remove",
+    "testdata.rate_limits.production",
+    "testdata.rate_limits.reset",
+    "testdata.rate_limits.set",
+    "testdata.subject.create",
+    "testdata.subject.remove",
+    "tokens.generate",
+    "tokens.list",
+    "tokens.revoke",
+    "tokens.status",
 ];
 
 /// The largest request body accepted (a 3 MB invoice, base64-encoded and encrypted, fits).
@@ -80,6 +129,9 @@ pub enum SimError {
     /// A seeded subject is not a valid NIP.
     #[error("invalid seeded subject NIP `{0}`")]
     InvalidSubject(String),
+    /// The data directory holds a state file that cannot be read.
+    #[error("cannot load the saved state: {0}")]
+    Data(String),
 }
 
 /// Counters the simulator keeps, served as JSON on `GET /_sim/stats`.
@@ -97,6 +149,13 @@ pub struct Stats {
     pub accepted_invoice_hashes: Vec<String>,
     /// Handler panics turned into HTTP 500 (a simulator bug; expected to stay 0).
     pub internal_errors: u64,
+    /// Faults injected, per kind (see [`Faults`]).
+    pub faults: FaultStats,
+    /// 429 answers sent because a (scaled) rate limit was exceeded; injected 429s are counted
+    /// in [`FaultStats::too_many_requests`] instead.
+    pub rate_limited: u64,
+    /// Every 429 answer sent, real or injected.
+    pub too_many_requests_sent: u64,
 }
 
 /// Settings of a simulator (see [`SimulatorBuilder`] for the defaults).
@@ -116,14 +175,24 @@ pub(crate) struct Config {
     pub(crate) invoice_processing_delay: Duration,
     pub(crate) session_close_delay: Duration,
     pub(crate) rate_limit_scale: Option<f64>,
+    pub(crate) faults: Faults,
+    pub(crate) data_dir: Option<std::path::PathBuf>,
+    pub(crate) data_flush_interval: Duration,
+    /// `None`: permanent storage at the end of processing.
+    pub(crate) permanent_storage_delay: Option<Duration>,
+    pub(crate) export_delay: Duration,
+    pub(crate) export_invoice_limit: usize,
+    pub(crate) export_part_size: u64,
 }
 
 /// Builds a [`Simulator`].
 ///
 /// Defaults: one seeded subject (NIP `5265877635`) with a ready, active KSeF token holding every
-/// token permission (a random secret unless [`SimulatorBuilder::seeded_token`] sets one); challenge lifetime 10 min; authentication token 1 h; access token 15 min;
-/// refresh token 7 days; online session 12 h; authentication, token activation, invoice processing
-/// and UPO generation each complete 100 ms after they start; rate limits not enforced.
+/// token permission (a random secret unless [`SimulatorBuilder::seeded_token`] sets one);
+/// challenge lifetime 10 min; authentication token 1 h; access token 15 min; refresh token 7
+/// days; online session 12 h; authentication, token activation, invoice processing, UPO
+/// generation and exports each complete 100 ms after they start; exports of at most 10,000
+/// invoices in parts of at most 50 MB; rate limits not enforced; no faults; state in memory.
 pub struct SimulatorBuilder {
     config: Config,
     listen: SocketAddr,
@@ -163,6 +232,13 @@ impl SimulatorBuilder {
                 invoice_processing_delay: delay,
                 session_close_delay: delay,
                 rate_limit_scale: None,
+                faults: Faults::default(),
+                data_dir: None,
+                data_flush_interval: Duration::from_secs(2),
+                permanent_storage_delay: None,
+                export_delay: delay,
+                export_invoice_limit: 10_000,
+                export_part_size: 50 * 1024 * 1024,
             },
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -189,8 +265,8 @@ impl SimulatorBuilder {
 
     /// Grants the certificate with this SHA-256 fingerprint (hex, either case) every permission
     /// in the context `nip`, so that it can log in there with a XAdES signature and
-    /// `SubjectIdentifierType` `certificateFingerprint` (the permissions endpoints are not
-    /// simulated).
+    /// `SubjectIdentifierType` `certificateFingerprint` (as a grant with
+    /// `/permissions/persons/grants` at run time would).
     pub fn trusted_fingerprint(
         mut self,
         nip: impl Into<String>,
@@ -257,12 +333,13 @@ impl SimulatorBuilder {
     }
 
     /// Sets every processing delay (authentication, token activation, invoice processing, UPO
-    /// generation) at once.
+    /// generation, export) at once.
     pub fn processing_delays(self, delay: Duration) -> Self {
         self.auth_delay(delay)
             .token_activation_delay(delay)
             .invoice_processing_delay(delay)
             .session_close_delay(delay)
+            .export_delay(delay)
     }
 
     /// Enforces the production rate limits of the spec multiplied by `scale` (e.g. `10.0` for ten
@@ -270,6 +347,120 @@ impl SimulatorBuilder {
     /// over a limit get HTTP 429 with `Retry-After`. Not enforced unless set.
     pub fn rate_limit_scale(mut self, scale: f64) -> Self {
         self.config.rate_limit_scale = Some(scale);
+        self
+    }
+
+    /// Keeps the state in `dir` (created if missing): loaded at start if a previous simulator
+    /// saved it there, saved every [`data_flush_interval`](Self::data_flush_interval), on
+    /// [`Simulator::flush`], on [`Simulator::shutdown`] and when the simulator is dropped.
+    ///
+    /// Kept: KSeF tokens (the seeded subjects keep their tokens, unless
+    /// [`seeded_token`](Self::seeded_token) sets another), accepted invoices and their duplicate
+    /// check, test data, limits, permission grants, KSeF certificates and the [`Stats`]. Not
+    /// kept: logins and the tokens they issued (log in again), sessions (and the UPOs of closed
+    /// ones), exports and operations in progress. The file holds KSeF token secrets: keep the
+    /// directory private. Without it, everything lives in memory.
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
+    /// How often the state is saved to the [`data_dir`](Self::data_dir) (2 seconds by
+    /// default; at least 10 ms).
+    pub fn data_flush_interval(mut self, interval: Duration) -> Self {
+        self.config.data_flush_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long after its acquisition (KSeF number assigned) an invoice is permanently stored:
+    /// its `permanentStorageDate`. By default an invoice is stored when its processing ends
+    /// ([`invoice_processing_delay`](Self::invoice_processing_delay) after acquisition), and
+    /// never later than that whatever the setting. A delay
+    /// shorter than the processing delay models KSeF's asynchronous storage: an invoice can
+    /// then have a permanent-storage date in the past while it is not visible yet, and the
+    /// permanent-storage high-water mark stays just before that date until it is.
+    pub fn permanent_storage_delay(mut self, delay: Duration) -> Self {
+        self.config.permanent_storage_delay = Some(delay);
+        self
+    }
+
+    /// How long an invoice export stays at status 100 before its package is ready (100 ms by
+    /// default; the package is built from the invoices visible when the export starts).
+    pub fn export_delay(mut self, delay: Duration) -> Self {
+        self.config.export_delay = delay;
+        self
+    }
+
+    /// The most invoices an export package holds before it is truncated (10,000 in KSeF; at
+    /// least 1).
+    pub fn export_invoice_limit(mut self, invoices: usize) -> Self {
+        self.config.export_invoice_limit = invoices.max(1);
+        self
+    }
+
+    /// The largest part of an export package before encryption, in bytes (50 MB in KSeF; at
+    /// least 1).
+    pub fn export_part_size(mut self, bytes: u64) -> Self {
+        self.config.export_part_size = bytes.max(1);
+        self
+    }
+
+    /// Answers this share of requests (`0.0..=1.0`) with HTTP 500 or 503 and a KSeF-shaped
+    /// error body, without processing them. See [`Faults`] for how faults are drawn.
+    pub fn fault_5xx(mut self, rate: f64) -> Self {
+        self.config.faults.rate_5xx = clamp_rate(rate);
+        self
+    }
+
+    /// Answers this share of requests with HTTP 429 and `Retry-After: 1`, without processing
+    /// them.
+    pub fn fault_429(mut self, rate: f64) -> Self {
+        self.config.faults.rate_429 = clamp_rate(rate);
+        self
+    }
+
+    /// Processes this share of requests fully, then closes the connection without answering:
+    /// the client cannot know whether the request took effect.
+    pub fn fault_reset(mut self, rate: f64) -> Self {
+        self.config.faults.rate_reset = clamp_rate(rate);
+        self
+    }
+
+    /// Processes this share of requests, then sends the status and headers with the full
+    /// `Content-Length` but only half of the body, and closes the connection.
+    pub fn fault_truncate(mut self, rate: f64) -> Self {
+        self.config.faults.rate_truncate = clamp_rate(rate);
+        self
+    }
+
+    /// Delays every faultable request by `latency` before handling it.
+    pub fn fault_latency(mut self, latency: Duration) -> Self {
+        self.config.faults.latency = latency;
+        self
+    }
+
+    /// Seeds the fault generator, so that the same sequence of requests meets the same faults.
+    /// Random unless set.
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.config.faults.seed = Some(seed);
+        self
+    }
+
+    /// Restricts fault injection to these operation ids (see
+    /// [`ksef_model::OperationInfo::id`], e.g. `sessions.online.send_invoice`); by default every
+    /// request outside `/_sim/` may be faulted.
+    pub fn fault_operations<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.faults.operations = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Replaces every fault setting at once.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.config.faults = faults;
         self
     }
 
@@ -339,6 +530,31 @@ impl SimulatorBuilder {
                 last_use: None,
             });
         }
+        if let Some(dir) = &config.data_dir {
+            let loaded = crate::persist::load(dir).map_err(SimError::Data)?;
+            if let Some(snapshot) = loaded {
+                let explicit = !config.seeded_token.is_empty();
+                let fresh = std::mem::take(&mut state.tokens);
+                let mut tokens = snapshot.apply(&mut state);
+                // Seeded subjects keep the tokens they had; new subjects get their fresh one.
+                for (index, (fresh, (nip, secret))) in
+                    fresh.into_iter().zip(seeded_tokens.iter_mut()).enumerate()
+                {
+                    let kept = tokens.iter_mut().find(|t| {
+                        t.context_nip == *nip
+                            && t.author_nip == *nip
+                            && t.description == fresh.description
+                            && !t.revoked
+                    });
+                    match kept {
+                        Some(kept) if index == 0 && explicit => kept.secret.clone_from(secret),
+                        Some(kept) => secret.clone_from(&kept.secret),
+                        None => tokens.push(fresh),
+                    }
+                }
+                state.tokens = tokens;
+            }
+        }
         // One token per subject, the first for the first subject.
         config.seeded_token = seeded_tokens[0].1.clone();
         let shared = Arc::new(Shared {
@@ -349,8 +565,20 @@ impl SimulatorBuilder {
             certificates: vec![token_cert.listing, symmetric_cert.listing],
             state: Mutex::new(state),
             limiter: Mutex::new(RateLimiter::default()),
+            fault_rng: Mutex::new(FaultRng::new(config.faults.seed.unwrap_or_else(|| {
+                use rsa::rand_core::RngCore as _;
+                rsa::rand_core::OsRng.next_u64()
+            }))),
+            flush_lock: Mutex::new(()),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
+        if config.data_dir.is_some() {
+            tokio::spawn(flush_periodically(
+                shared.clone(),
+                config.data_flush_interval,
+                stop_rx.clone(),
+            ));
+        }
         let task = tokio::spawn(serve(listener, shared.clone(), stop_rx));
         Ok(Simulator {
             addr,
@@ -372,12 +600,31 @@ pub(crate) struct Shared {
     pub(crate) certificates: Vec<PublicKeyCertificate>,
     state: Mutex<State>,
     limiter: Mutex<RateLimiter>,
+    fault_rng: Mutex<FaultRng>,
+    /// Serializes writers of the state file.
+    flush_lock: Mutex<()>,
 }
 
 impl Shared {
     /// The state, even if a panicking handler poisoned the lock (its changes are kept).
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Saves the durable state to the data directory, if there is one.
+    pub(crate) fn flush(&self) -> std::io::Result<()> {
+        match &self.config.data_dir {
+            Some(dir) => {
+                let _writer = self
+                    .flush_lock
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                // Encode under the state lock, write outside it.
+                let json = crate::persist::encode(&self.state())?;
+                crate::persist::save(dir, &json)
+            }
+            None => Ok(()),
+        }
     }
 
     /// The served certificate for `usage`.
@@ -449,19 +696,48 @@ impl Simulator {
         self.shared.state().stats.clone()
     }
 
-    /// Stops accepting connections, lets requests in flight finish (for up to 5 seconds) and
-    /// returns.
+    /// Saves the state to the [`data_dir`](SimulatorBuilder::data_dir) now (nothing to do
+    /// without one).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of writing the state file.
+    pub fn flush(&self) -> std::io::Result<()> {
+        self.shared.flush()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (for up to 5 seconds), saves
+    /// the state to the [`data_dir`](SimulatorBuilder::data_dir) if there is one, and returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        // Drop saves the state.
     }
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        // Errors cannot be reported from here; `flush` reports them.
+        let _ = self.shared.flush();
+    }
+}
+
+/// Saves the state every `interval` until the simulator stops.
+async fn flush_periodically(
+    shared: Arc<Shared>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {
+                let _ = shared.flush();
+            }
+            _ = stop.changed() => break,
+        }
     }
 }
 
@@ -474,7 +750,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Rece
                 let shared = shared.clone();
                 let service = service_fn(move |request| {
                     let shared = shared.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(shared, request, peer).await) }
+                    handle_faulty(shared, request, peer)
                 });
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service);
@@ -490,12 +766,115 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Rece
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
+/// A rate as a probability (NaN counts as 0).
+fn clamp_rate(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
+
+/// The faults drawn for one request.
+#[derive(Default)]
+struct Drawn {
+    server_error: Option<u16>,
+    too_many: bool,
+    reset: bool,
+    truncate: bool,
+}
+
+/// Applies fault injection around [`handle`]; `Err` makes hyper close the connection without an
+/// answer.
+async fn handle_faulty(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<SimBody>, InjectedFault> {
+    let faults = &shared.config.faults;
+    let path = request.uri().path().to_owned();
+    if !faults.any() || path.starts_with("/_sim/") {
+        return Ok(handle(shared, request, peer).await);
+    }
+    let id = match path
+        .strip_prefix("/v2")
+        .map(|p| route(request.method().as_str(), p))
+    {
+        Some(Routed::Found(op, _)) => Some(op.id),
+        _ => None,
+    };
+    if !faults.applies_to(id) {
+        return Ok(handle(shared, request, peer).await);
+    }
+    let drawn = {
+        let mut rng = shared
+            .fault_rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Drawn {
+            server_error: rng
+                .hit(faults.rate_5xx)
+                .then(|| if rng.unit() < 0.5 { 500 } else { 503 }),
+            too_many: rng.hit(faults.rate_429),
+            reset: rng.hit(faults.rate_reset),
+            truncate: rng.hit(faults.rate_truncate),
+        }
+    };
+    if !faults.latency.is_zero() {
+        shared.state().stats.faults.delayed += 1;
+        tokio::time::sleep(faults.latency).await;
+    }
+    let problem = request
+        .headers()
+        .get("x-error-format")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
+    let instance = path;
+    if let Some(status) = drawn.server_error {
+        count(&shared, id.unwrap_or("unknown"));
+        shared.state().stats.faults.server_errors += 1;
+        let error = if status == 500 {
+            ApiError::internal("Wystąpił nieoczekiwany błąd (injected by ksef-sim).")
+        } else {
+            ApiError::other(
+                503,
+                "Usługa chwilowo niedostępna.",
+                "The service is temporarily unavailable (injected by ksef-sim).",
+            )
+        };
+        return Ok(error_response(&error, problem, &instance));
+    }
+    if drawn.too_many {
+        count(&shared, id.unwrap_or("unknown"));
+        {
+            let mut state = shared.state();
+            state.stats.faults.too_many_requests += 1;
+            state.stats.too_many_requests_sent += 1;
+        }
+        return Ok(error_response(
+            &ApiError::too_many_requests(1),
+            problem,
+            &instance,
+        ));
+    }
+    let response = handle(shared.clone(), request, peer).await;
+    if drawn.reset {
+        shared.state().stats.faults.resets += 1;
+        return Err(InjectedFault("connection reset after processing"));
+    }
+    if drawn.truncate {
+        shared.state().stats.faults.truncations += 1;
+        return Ok(response.map(SimBody::truncate));
+    }
+    Ok(response)
+}
+
 /// Runs the handler in its own task so that a panic becomes a 500, never a dead server.
 async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<SimBody> {
     let problem = request
         .headers()
         .get("x-error-format")
@@ -520,7 +899,7 @@ async fn handle_inner(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<SimBody> {
     let (parts, body) = request.into_parts();
     let problem = parts
         .headers
@@ -551,7 +930,7 @@ async fn handle_inner(
     }
     if let Some(rest) = path.strip_prefix("/_sim/") {
         count(&shared, "_sim");
-        let reply = api::sim_extra(&shared, parts.method.as_str(), rest);
+        let reply = api::sim_extra(&shared, parts.method.as_str(), rest, &query);
         return match reply {
             Ok(reply) => reply_response(reply),
             Err(err) => error_response(&err, problem, &path),
@@ -599,15 +978,33 @@ async fn handle_inner(
         Ok(caller) => caller,
         Err(err) => return error_response(&err, problem, &path),
     };
-    if let Some(scale) = shared.config.rate_limit_scale {
+    let overridden = caller.as_ref().and_then(|c| {
+        crate::api::admin::rate_override(&shared.state(), &c.ctx, op.rate_limit.group)
+    });
+    let limits = match overridden {
+        Some((s, m, h)) => Some((
+            ksef_model::RateLimit::new(op.rate_limit.group, s, Some(m), Some(h)),
+            1.0,
+        )),
+        None => shared
+            .config
+            .rate_limit_scale
+            .map(|scale| (op.rate_limit, scale)),
+    };
+    if let Some((limit, scale)) = limits {
         let context = caller.as_ref().map(|c| c.ctx.as_str());
         let ip = peer.ip().to_string();
         let checked = shared
             .limiter
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .check(op, context, &ip, scale, std::time::Instant::now());
+            .check(op, limit, context, &ip, scale, std::time::Instant::now());
         if let Err(seconds) = checked {
+            {
+                let mut state = shared.state();
+                state.stats.rate_limited += 1;
+                state.stats.too_many_requests_sent += 1;
+            }
             return error_response(&ApiError::too_many_requests(seconds), problem, &path);
         }
     }
@@ -745,16 +1142,20 @@ fn route(method: &str, path: &str) -> Routed {
     }
 }
 
-fn reply_response(reply: Reply) -> Response<Full<Bytes>> {
+fn reply_response(reply: Reply) -> Response<SimBody> {
     let (status, content_type, body, hash) = match reply {
         Reply::Json(status, body) => (status, Some("application/json"), body, None),
         Reply::Xml(body) => {
             let hash = ksef_crypto::file_metadata(&body).sha256_base64();
             (200, Some("application/xml"), body, Some(hash))
         }
+        Reply::Binary(body) => {
+            let hash = ksef_crypto::file_metadata(&body).sha256_base64();
+            (200, Some("application/octet-stream"), body, Some(hash))
+        }
         Reply::Empty(status) => (status, None, Vec::new(), None),
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(SimBody::full(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     if let Some(content_type) = content_type {
         response
@@ -767,10 +1168,10 @@ fn reply_response(reply: Reply) -> Response<Full<Bytes>> {
     response
 }
 
-fn error_response(err: &ApiError, problem: bool, instance: &str) -> Response<Full<Bytes>> {
+fn error_response(err: &ApiError, problem: bool, instance: &str) -> Response<SimBody> {
     let trace_id = api::random_hex(16).to_lowercase();
     let (content_type, body) = err.render(problem, instance, &trace_id);
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(SimBody::full(body));
     *response.status_mut() =
         StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response

@@ -37,6 +37,18 @@ pub(crate) struct AuthOp {
     pub(crate) revoked: bool,
     pub(crate) last_refresh: Option<DateTime<Utc>>,
     pub(crate) refresh_valid_until: Option<DateTime<Utc>>,
+    /// Who authenticated (set when the authentication succeeds).
+    pub(crate) subject: Option<AuthSubject>,
+}
+
+/// The authenticated subject of an authentication operation.
+#[derive(Clone)]
+pub(crate) struct AuthSubject {
+    /// `Nip`, `Pesel` or `Fingerprint`.
+    pub(crate) id_type: String,
+    pub(crate) id_value: String,
+    /// The identity attributes of the certificate's subject (XAdES only), as OID → value.
+    pub(crate) names: Option<Vec<(String, String)>>,
 }
 
 impl AuthOp {
@@ -52,6 +64,7 @@ impl AuthOp {
 }
 
 /// A KSeF token.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct KsefTokenRec {
     pub(crate) reference: String,
     pub(crate) secret: String,
@@ -129,9 +142,11 @@ pub(crate) enum InvoiceOutcome {
 }
 
 /// An accepted invoice, with the facts metadata queries and UPOs need.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct StoredInvoice {
     pub(crate) ksef_number: String,
     pub(crate) session_reference: String,
+    #[serde(with = "crate::persist::b64")]
     pub(crate) xml: Vec<u8>,
     pub(crate) hash: String,
     pub(crate) facts: crate::invoice_xml::InvoiceFacts,
@@ -155,7 +170,48 @@ pub(crate) struct State {
     pub(crate) invoices: Vec<StoredInvoice>,
     /// (seller NIP, invoice type, invoice number) → index into `invoices`.
     pub(crate) duplicates: HashMap<(String, String, String), usize>,
+    pub(crate) exports: Vec<crate::api::exports::ExportRec>,
+    /// Test subjects created with `POST /testdata/subject` (NIP → record).
+    pub(crate) test_subjects: BTreeMap<String, TestSubject>,
+    /// Test persons created with `POST /testdata/person` (NIP → record).
+    pub(crate) test_persons: BTreeMap<String, TestPerson>,
+    /// Attachment permission per NIP: `(allowed, revocation date)`.
+    pub(crate) attachments: HashMap<String, (bool, Option<DateTime<Utc>>)>,
+    /// Contexts where authentication ends in status 480.
+    pub(crate) blocked_contexts: std::collections::HashSet<String>,
+    /// Session limits set per context with `/testdata/limits/context/session`.
+    pub(crate) session_limits: HashMap<String, ksef_model::types::EffectiveContextLimits>,
+    /// Certificate limits set per subject: `(enrollments, certificates)`.
+    pub(crate) subject_limits: HashMap<String, (Option<i32>, Option<i32>)>,
+    /// Rate limits set per context: group → (per second, per minute, per hour).
+    pub(crate) rate_overrides: HashMap<String, BTreeMap<String, (u32, u32, u32)>>,
+    /// Permission grants.
+    pub(crate) grants: Vec<crate::api::permissions::Grant>,
+    /// Asynchronous permission operations by reference number.
+    pub(crate) permission_ops: HashMap<String, crate::api::permissions::PermissionOp>,
+    /// Certificate enrollments and issued certificates.
+    pub(crate) enrollments: Vec<crate::api::certificates::Enrollment>,
+    pub(crate) certificates: Vec<crate::api::certificates::IssuedCertificate>,
     pub(crate) stats: Stats,
+}
+
+/// A subject created through the test-data API.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct TestSubject {
+    pub(crate) subject_type: String,
+    pub(crate) description: String,
+    /// The VAT group or JST this subject is a subunit of.
+    pub(crate) parent: Option<String>,
+    pub(crate) created: DateTime<Utc>,
+}
+
+/// A person created through the test-data API.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct TestPerson {
+    pub(crate) pesel: String,
+    pub(crate) bailiff: bool,
+    pub(crate) deceased: bool,
+    pub(crate) description: String,
 }
 
 impl State {

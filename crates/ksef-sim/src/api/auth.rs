@@ -106,6 +106,7 @@ pub(super) fn ksef_token(shared: &Shared, req: &Req) -> Result<Reply, ApiError> 
     let bad_token = "Uwierzytelnianie zakończone niepowodzeniem z powodu nieprawidłowego tokenu.";
     let mut permissions = Vec::new();
     let mut token_reference = None;
+    let mut subject = None;
     let outcome = match decrypted {
         Err(_) => fail(450, bad_token, "Nieprawidłowy token."),
         Ok(decrypted) if decrypted.challenge_timestamp_ms() != challenge_ms => {
@@ -128,6 +129,11 @@ pub(super) fn ksef_token(shared: &Shared, req: &Req) -> Result<Reply, ApiError> 
                 t.last_use = Some(now);
                 permissions = t.permissions.clone();
                 token_reference = Some(t.reference.clone());
+                subject = Some(crate::state::AuthSubject {
+                    id_type: "Nip".to_owned(),
+                    id_value: t.author_nip.clone(),
+                    names: None,
+                });
                 Outcome {
                     code: 200,
                     description: "Uwierzytelnianie zakończone sukcesem".to_owned(),
@@ -146,6 +152,7 @@ pub(super) fn ksef_token(shared: &Shared, req: &Req) -> Result<Reply, ApiError> 
             outcome,
             permissions,
             token_reference,
+            subject,
         },
     )
 }
@@ -156,6 +163,7 @@ struct Started {
     outcome: Outcome,
     permissions: Vec<String>,
     token_reference: Option<String>,
+    subject: Option<crate::state::AuthSubject>,
 }
 
 /// Records an authentication operation and answers 202 with its reference and authentication
@@ -178,6 +186,17 @@ fn start_operation(
         shared.config.authentication_token_lifetime,
     )?;
     let delay = Duration::from_std(shared.config.auth_delay).map_err(internal)?;
+    let mut started = started;
+    if started.outcome.code == 200 && state.blocked_contexts.contains(context.as_str()) {
+        started.outcome = fail(
+            480,
+            "Uwierzytelnianie zablokowane.",
+            "Uwierzytelnianie w tym kontekście zostało zablokowane (incydent bezpieczeństwa).",
+        );
+    }
+    let subject = (started.outcome.code == 200)
+        .then_some(started.subject)
+        .flatten();
     state.auth_ops.insert(
         reference.to_string(),
         AuthOp {
@@ -193,6 +212,7 @@ fn start_operation(
             revoked: false,
             last_refresh: None,
             refresh_valid_until: None,
+            subject,
         },
     );
     json(
@@ -364,8 +384,64 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
             )),
         }
     };
+    let fingerprint = certificate.fingerprint_sha256_hex().to_ascii_uppercase();
+    let (id_type, id_value) = if request.by_fingerprint {
+        ("Fingerprint", fingerprint.clone())
+    } else {
+        match identifier {
+            Some(SubjectIdentifier::PersonPesel(pesel)) => ("Pesel", pesel.clone()),
+            Some(SubjectIdentifier::SealNip(nip) | SubjectIdentifier::PersonNip(nip)) => {
+                ("Nip", nip.clone())
+            }
+            _ => ("Fingerprint", fingerprint.clone()),
+        }
+    };
+    let names = x509_parser::parse_x509_certificate(certificate.der())
+        .ok()
+        .map(|(_, parsed)| super::certificates::dn_attributes(parsed.subject()));
+    let subject = crate::state::AuthSubject {
+        id_type: id_type.to_owned(),
+        id_value: id_value.clone(),
+        names,
+    };
+    let mut state = shared.state();
+    use_challenge(&mut state, &challenge, now)?;
+    // Permissions granted to the certificate's identifier (or fingerprint) in the context.
+    let mut granted = Vec::new();
+    let outcome = match outcome {
+        Some(failed) if failed.code == 415 => {
+            let identifiers = [id_value.clone(), fingerprint.clone()];
+            granted =
+                super::permissions::granted_permissions(&state, context.as_str(), &identifiers);
+            let deceased = id_type == "Pesel"
+                && state
+                    .test_persons
+                    .values()
+                    .any(|p| p.deceased && p.pesel == id_value);
+            if deceased {
+                Some(fail(
+                    470,
+                    "Uwierzytelnianie zakończone niepowodzeniem z powodu użycia poświadczeń osoby zmarłej.",
+                    "Osoba, której dotyczy certyfikat, nie żyje.",
+                ))
+            } else if granted.is_empty() {
+                Some(failed)
+            } else {
+                None
+            }
+        }
+        other => other,
+    };
     let (outcome, permissions) = match outcome {
         Some(failed) => (failed, Vec::new()),
+        None if !granted.is_empty() => (
+            Outcome {
+                code: 200,
+                description: "Uwierzytelnianie zakończone sukcesem".to_owned(),
+                details: Vec::new(),
+            },
+            granted,
+        ),
         None => (
             Outcome {
                 code: 200,
@@ -378,8 +454,6 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
                 .collect(),
         ),
     };
-    let mut state = shared.state();
-    use_challenge(&mut state, &challenge, now)?;
     start_operation(
         shared,
         &mut state,
@@ -394,6 +468,7 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
             outcome,
             permissions,
             token_reference: None,
+            subject: Some(subject),
         },
     )
 }

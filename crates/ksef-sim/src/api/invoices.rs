@@ -76,7 +76,7 @@ fn query_form(form: FormKind) -> InvoiceQueryFormType {
 }
 
 /// The date an invoice is filtered and sorted by.
-fn date_of(invoice: &StoredInvoice, date_type: &InvoiceQueryDateType) -> DateTime<Utc> {
+pub(super) fn date_of(invoice: &StoredInvoice, date_type: &InvoiceQueryDateType) -> DateTime<Utc> {
     match date_type {
         InvoiceQueryDateType::Issue => invoice
             .issue_date
@@ -87,7 +87,7 @@ fn date_of(invoice: &StoredInvoice, date_type: &InvoiceQueryDateType) -> DateTim
     }
 }
 
-fn matches(
+pub(super) fn matches(
     invoice: &StoredInvoice,
     filters: &InvoiceQueryFilters,
     context: &str,
@@ -163,7 +163,7 @@ fn matches(
             .is_none_or(|h| h == facts.has_attachment)
 }
 
-fn metadata(invoice: &StoredInvoice) -> Result<InvoiceMetadata, ApiError> {
+pub(super) fn metadata(invoice: &StoredInvoice) -> Result<InvoiceMetadata, ApiError> {
     let facts = &invoice.facts;
     let mut seller = InvoiceMetadataSeller::new(
         facts
@@ -211,6 +211,92 @@ fn metadata(invoice: &StoredInvoice) -> Result<InvoiceMetadata, ApiError> {
     ))
 }
 
+/// The instant up to which the set of invoices with a permanent-storage date at or before it is
+/// final: just before the earliest permanent-storage date of an invoice still being processed
+/// (not visible yet), and never after `now`.
+pub(crate) fn permanent_storage_hwm(
+    invoices: &[StoredInvoice],
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    invoices
+        .iter()
+        .filter(|i| now < i.visible_from)
+        .map(|i| i.permanent_storage_date - chrono::Duration::microseconds(1))
+        .fold(now, DateTime::min)
+}
+
+/// The date window of a filter set, checked.
+pub(super) struct Window {
+    pub(super) from: DateTime<Utc>,
+    /// The end of the window (`now` when omitted; capped at the HWM when restricted to it).
+    pub(super) to: DateTime<Utc>,
+    /// Whether the filter is on the permanent-storage date.
+    pub(super) storage: bool,
+    /// Whether `restrictToPermanentStorageHwmDate` applies and `from` is past the HWM.
+    pub(super) beyond_hwm: bool,
+}
+
+/// Validates the date range of `filters` (3 months at most, known date type, `from <= to`) and
+/// applies the HWM restriction; 21183 when `from` is later than the HWM under the restriction.
+pub(super) fn check_filters(
+    filters: &InvoiceQueryFilters,
+    now: DateTime<Utc>,
+    hwm: DateTime<Utc>,
+) -> Result<Window, ApiError> {
+    let window = window(filters, now, hwm)?;
+    if window.beyond_hwm {
+        return Err(ApiError::bad_request(
+            21183,
+            "Zakres filtrowania wykracza poza dostępny zakres danych.",
+            "Parametr dateRange.from jest późniejszy niż PermanentStorageHwmDate przy włączonym restrictToPermanentStorageHwmDate.",
+        ));
+    }
+    Ok(window)
+}
+
+/// [`check_filters`] without the 21183 refusal (exports report it as status 420).
+pub(super) fn window(
+    filters: &InvoiceQueryFilters,
+    now: DateTime<Utc>,
+    hwm: DateTime<Utc>,
+) -> Result<Window, ApiError> {
+    let range = &filters.date_range;
+    if !range.date_type.is_known() {
+        return Err(ApiError::validation(
+            "dateRange.dateType must be Issue, Invoicing or PermanentStorage.",
+        ));
+    }
+    if !filters.subject_type.is_known() {
+        return Err(ApiError::validation(
+            "subjectType must be Subject1, Subject2, Subject3 or SubjectAuthorized.",
+        ));
+    }
+    let from = range.from.with_timezone(&Utc);
+    let mut to = range.to.map_or(now, |t| t.with_timezone(&Utc));
+    if to < from {
+        return Err(ApiError::validation(
+            "dateRange.to is earlier than dateRange.from.",
+        ));
+    }
+    if from
+        .checked_add_months(Months::new(3))
+        .is_some_and(|limit| to > limit)
+    {
+        return Err(ApiError::validation("dateRange spans more than 3 months."));
+    }
+    let storage = range.date_type == InvoiceQueryDateType::PermanentStorage;
+    let restricted = storage && range.restrict_to_permanent_storage_hwm_date == Some(true);
+    if restricted {
+        to = to.min(hwm);
+    }
+    Ok(Window {
+        from,
+        to,
+        storage,
+        beyond_hwm: restricted && from > hwm,
+    })
+}
+
 /// `POST /invoices/query/metadata`.
 pub(super) fn query_metadata(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
@@ -231,35 +317,11 @@ pub(super) fn query_metadata(shared: &Shared, req: &Req) -> Result<Reply, ApiErr
     let offset = page_index.saturating_mul(size);
     let now = req.now;
     let range = &filters.date_range;
-    if !range.date_type.is_known() {
-        return Err(ApiError::validation(
-            "dateRange.dateType must be Issue, Invoicing or PermanentStorage.",
-        ));
-    }
-    let from = range.from.with_timezone(&Utc);
-    let to = range.to.map_or(now, |t| t.with_timezone(&Utc));
-    if to < from {
-        return Err(ApiError::validation(
-            "dateRange.to is earlier than dateRange.from.",
-        ));
-    }
-    if from
-        .checked_add_months(Months::new(3))
-        .is_some_and(|limit| to > limit)
-    {
-        return Err(ApiError::validation("dateRange spans more than 3 months."));
-    }
-    let storage = range.date_type == InvoiceQueryDateType::PermanentStorage;
-    // Every stored invoice is final at once: the high-water mark is now.
-    let hwm = now;
-    if storage && range.restrict_to_permanent_storage_hwm_date == Some(true) && from > hwm {
-        return Err(ApiError::bad_request(
-            21183,
-            "Zakres filtrowania wykracza poza dostępny zakres danych.",
-            "Parametr dateRange.from jest późniejszy niż PermanentStorageHwmDate przy włączonym restrictToPermanentStorageHwmDate.",
-        ));
-    }
     let state = shared.state();
+    let hwm = permanent_storage_hwm(&state.invoices, now);
+    let window = check_filters(&filters, now, hwm)?;
+    let storage = window.storage;
+    let (from, to) = (window.from, window.to);
     let mut found: Vec<&StoredInvoice> = state
         .invoices
         .iter()

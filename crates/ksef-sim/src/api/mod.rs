@@ -1,8 +1,12 @@
 //! The operation handlers, and what they share.
 
+pub(crate) mod admin;
 mod auth;
 pub(crate) mod batch;
+pub(crate) mod certificates;
+pub(crate) mod exports;
 mod invoices;
+pub(crate) mod permissions;
 mod sessions;
 mod tokens;
 
@@ -152,6 +156,8 @@ impl Req {
 pub(crate) enum Reply {
     Json(u16, Vec<u8>),
     Xml(Vec<u8>),
+    /// 200 `application/octet-stream` with `x-ms-meta-hash`.
+    Binary(Vec<u8>),
     Empty(u16),
 }
 
@@ -194,12 +200,70 @@ pub(crate) fn dispatch(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         "sessions.upo" => sessions::session_upo(shared, req),
         "invoices.download" => invoices::download(shared, req),
         "invoices.query_metadata" => invoices::query_metadata(shared, req),
+        "invoices.export" => exports::start(shared, req),
+        "invoices.export_status" => exports::status(shared, req),
+        "limits.context" => admin::context_limits(shared, req),
+        "limits.subject" => admin::subject_limits(shared, req),
+        "limits.rate_limits" => admin::rate_limits(shared, req),
+        "testdata.rate_limits.set" => admin::set_rate_limits(shared, req),
+        "testdata.rate_limits.reset" => admin::reset_rate_limits(shared, req),
+        "testdata.rate_limits.production" => admin::production_rate_limits(shared, req),
+        "testdata.limits.session.set" => admin::set_session_limits(shared, req),
+        "testdata.limits.session.reset" => admin::reset_session_limits(shared, req),
+        "testdata.limits.certificate.set" => admin::set_certificate_limits(shared, req),
+        "testdata.limits.certificate.reset" => admin::reset_certificate_limits(shared, req),
+        "testdata.subject.create" => admin::create_subject(shared, req),
+        "testdata.subject.remove" => admin::remove_subject(shared, req),
+        "testdata.person.create" => admin::create_person(shared, req),
+        "testdata.person.remove" => admin::remove_person(shared, req),
+        "testdata.permissions.grant" => admin::grant_test_permissions(shared, req),
+        "testdata.permissions.revoke" => admin::revoke_test_permissions(shared, req),
+        "testdata.attachment.enable" => admin::enable_attachments(shared, req),
+        "testdata.attachment.revoke" => admin::revoke_attachments(shared, req),
+        "testdata.context.block" => admin::block_context(shared, req),
+        "testdata.context.unblock" => admin::unblock_context(shared, req),
+        "peppol.query" => admin::peppol(shared, req),
+        "permissions.attachments.status" => admin::attachment_status(shared, req),
+        "permissions.persons.grant" => permissions::grant_persons(shared, req),
+        "permissions.entities.grant" => permissions::grant_entities(shared, req),
+        "permissions.authorizations.grant" => permissions::grant_authorization(shared, req),
+        "permissions.indirect.grant" => permissions::grant_indirect(shared, req),
+        "permissions.subunits.grant" => permissions::grant_subunit(shared, req),
+        "permissions.eu_entities.administration.grant" => {
+            permissions::grant_eu_administration(shared, req)
+        }
+        "permissions.eu_entities.grant" => permissions::grant_eu_representative(shared, req),
+        "permissions.revoke" => permissions::revoke(shared, req, false),
+        "permissions.authorizations.revoke" => permissions::revoke(shared, req, true),
+        "permissions.operation_status" => permissions::operation_status(shared, req),
+        "permissions.query.personal" => permissions::query_personal(shared, req),
+        "permissions.query.persons" => permissions::query_persons(shared, req),
+        "permissions.query.entities" => permissions::query_entities(shared, req),
+        "permissions.query.authorizations" => permissions::query_authorizations(shared, req),
+        "permissions.query.entity_roles" => permissions::query_entity_roles(shared, req),
+        "permissions.query.subordinate_entity_roles" => {
+            permissions::query_subordinate_roles(shared, req)
+        }
+        "permissions.query.subunits" => permissions::query_subunits(shared, req),
+        "permissions.query.eu_entities" => permissions::query_eu_entities(shared, req),
+        "certificates.limits" => certificates::limits(shared, req),
+        "certificates.enrollment_data" => certificates::enrollment_data(shared, req),
+        "certificates.enroll" => certificates::enroll(shared, req),
+        "certificates.enrollment_status" => certificates::enrollment_status(shared, req),
+        "certificates.retrieve" => certificates::retrieve(shared, req),
+        "certificates.query" => certificates::query(shared, req),
+        "certificates.revoke" => certificates::revoke(shared, req),
         other => Err(ApiError::not_simulated(other)),
     }
 }
 
-/// `GET /_sim/...`: statistics and the UPO download links.
-pub(crate) fn sim_extra(shared: &Shared, method: &str, rest: &str) -> Result<Reply, ApiError> {
+/// `GET /_sim/...`: statistics, the UPO download links and the export part links.
+pub(crate) fn sim_extra(
+    shared: &Shared,
+    method: &str,
+    rest: &str,
+    query: &str,
+) -> Result<Reply, ApiError> {
     if method != "GET" {
         return Err(ApiError::other(
             405,
@@ -210,6 +274,7 @@ pub(crate) fn sim_extra(shared: &Shared, method: &str, rest: &str) -> Result<Rep
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     match segments.as_slice() {
         ["stats"] => json(200, &shared.state().stats),
+        ["export", reference, ordinal] => exports::download_part(shared, reference, ordinal, query),
         ["upo", session, upo] => sessions::session_upo_xml(shared, session, upo, None, Utc::now()),
         ["upo", session, "invoices", invoice] => sessions::invoice_upo_xml(
             shared,

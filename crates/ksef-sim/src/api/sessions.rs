@@ -274,12 +274,18 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
     else {
         return Err(sending_refused(code));
     };
-    if session.invoices.len() >= MAX_INVOICES {
+    // The context's limit, as set with `/testdata/limits/context/session`.
+    let limit = state
+        .session_limits
+        .get(&claims.ctx)
+        .and_then(|l| usize::try_from(l.online_session.max_invoices).ok())
+        .unwrap_or(MAX_INVOICES);
+    if session.invoices.len() >= limit {
         return Err(ApiError::bad_request(
             21155,
             "Przekroczono dozwoloną liczbę faktur w sesji.",
             format!(
-                "Sesja o numerze referencyjnym {session_reference} osiągnęła dozwolony limit liczby faktur {MAX_INVOICES}."
+                "Sesja o numerze referencyjnym {session_reference} osiągnęła dozwolony limit liczby faktur {limit}."
             ),
         ));
     }
@@ -344,6 +350,16 @@ pub(super) type Checked = (
     Option<Vec<u8>>,
     Option<invoice_xml::InvoiceFacts>,
 );
+
+/// Whether `nip` may send invoices with attachments at `now` (enabled with
+/// `/testdata/attachment`, until the end date of a revocation).
+fn attachments_allowed(state: &State, nip: &str, now: DateTime<Utc>) -> bool {
+    match state.attachments.get(nip) {
+        Some((true, _)) => true,
+        Some((false, Some(end))) => now < *end,
+        _ => false,
+    }
+}
 
 /// Checks a decrypted invoice (structure, form, size): what online and batch sessions share.
 pub(super) fn check_plain(plain: Vec<u8>, form: FormKind) -> Checked {
@@ -420,6 +436,14 @@ pub(super) fn record_invoice(
                         facts.seller_nip
                     ),
                 )
+            } else if facts.has_attachment && !attachments_allowed(state, &context, now) {
+                reject(
+                    415,
+                    "Brak możliwości wysyłania faktury z załącznikiem",
+                    format!(
+                        "Podmiot {context} nie ma włączonej możliwości wysyłania faktur z załącznikami."
+                    ),
+                )
             } else if issue_date > now.date_naive() {
                 reject(
                     450,
@@ -466,7 +490,11 @@ pub(super) fn record_invoice(
                     form,
                     invoicing_date: now,
                     acquisition_date: now,
-                    permanent_storage_date: processed,
+                    permanent_storage_date: match shared.config.permanent_storage_delay {
+                        // Stored before it shows: never after the end of processing.
+                        Some(delay) => (now + duration(delay)?).min(processed),
+                        None => processed,
+                    },
                     issue_date,
                     offline,
                     visible_from: processed,

@@ -77,6 +77,21 @@ impl Http {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Resp {
+        self.try_send(method, path, bearer, body, headers)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like [`Http::send`], but a failed exchange (no answer, a body cut short) is an `Err`
+    /// describing where it failed.
+    pub async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp, String> {
         let url = if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -95,15 +110,24 @@ impl Http {
         let request = builder
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .unwrap();
-        let response = self.client.request(request).await.unwrap();
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("no response: {e:?}"))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Resp {
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body cut short after status {status}: {e:?}"))?
+            .to_bytes();
+        Ok(Resp {
             status,
             headers,
             body,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Resp {
@@ -449,4 +473,42 @@ pub async fn upload_part(
         .collect();
     http.send(&request.method, &request.url, None, Some(bytes), &headers)
         .await
+}
+
+/// The `EncryptionInfo` for `key`, wrapped with the simulator's symmetric-key certificate.
+pub async fn wrap_key(http: &Http, key: &SessionKey) -> EncryptionInfo {
+    let (_, certs) = certificates(http).await;
+    let cert = certs
+        .select(CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())
+        .unwrap();
+    let info = key.wrap(cert).unwrap().to_encryption_info();
+    let mut encryption =
+        EncryptionInfo::new(info.encrypted_symmetric_key, info.initialization_vector);
+    encryption.public_key_id = info.public_key_id;
+    encryption
+}
+
+/// Sends `count` FA(3) invoices in a new online session and waits for their KSeF numbers;
+/// returns (KSeF number, XML) in the order sent.
+pub async fn send_invoices(
+    http: &Http,
+    access: &str,
+    nip: &str,
+    prefix: &str,
+    count: usize,
+) -> Vec<(String, Vec<u8>)> {
+    let session = open_session(http, access).await;
+    let mut sent = Vec::new();
+    for n in 0..count {
+        let xml = fa3_invoice(nip, &format!("{prefix}/{n}"));
+        let reference = send_ok(http, access, &session, &xml).await;
+        sent.push((reference, xml));
+    }
+    let mut out = Vec::new();
+    for (reference, xml) in sent {
+        let status = wait_invoice(http, access, &session.reference, &reference).await;
+        assert_eq!(status.status.code, 200, "{:?}", status.status);
+        out.push((status.ksef_number.unwrap().to_string(), xml));
+    }
+    out
 }

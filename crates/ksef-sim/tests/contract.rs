@@ -1,0 +1,1157 @@
+//! The contract test: every operation of the spec, walked with a valid request and with an
+//! invalid one. Each answer must carry a status the spec lists for the operation (its success
+//! status for the valid request, one of its error statuses for the invalid one), and its body
+//! must deserialize into the spec's response type or the error schema of that status. No
+//! operation may answer 500 or 501.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use ksef_model::operations::*;
+use ksef_model::types::{
+    AuthenticationChallengeResponse, BadRequestProblemDetails, ExceptionResponse,
+    ForbiddenProblemDetails, TooManyRequestsResponse, UnauthorizedProblemDetails,
+};
+use ksef_model::{ContentKind, Operation as _, OperationInfo};
+use ksef_sim::Simulator;
+use serde_json::{Value, json};
+
+/// Parses `body` as the response type of operation `id`.
+fn parse_response(id: &str, body: &[u8]) -> Result<(), String> {
+    match id {
+        "auth.challenge" => GetChallenge::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.ksef_token" => AuthenticateWithKsefToken::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.sessions.list" => ListAuthSessions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.sessions.revoke" => RevokeAuthSession::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.sessions.revoke_current" => RevokeCurrentAuthSession::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.status" => GetAuthStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.token.redeem" => RedeemToken::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.token.refresh" => RefreshAccessToken::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "auth.xades_signature" => AuthenticateWithXadesSignature::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.enroll" => EnrollCertificate::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.enrollment_data" => GetCertificateEnrollmentData::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.enrollment_status" => GetCertificateEnrollmentStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.limits" => GetCertificateLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.query" => QueryCertificates::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.retrieve" => RetrieveCertificates::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "certificates.revoke" => RevokeCertificate::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "invoices.download" => DownloadInvoice::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "invoices.export" => ExportInvoices::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "invoices.export_status" => GetInvoiceExportStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "invoices.query_metadata" => QueryInvoiceMetadata::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "limits.context" => GetContextLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "limits.rate_limits" => GetRateLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "limits.subject" => GetSubjectLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "peppol.query" => QueryPeppolProviders::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.attachments.status" => GetAttachmentPermissionStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.authorizations.grant" => GrantAuthorizationPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.authorizations.revoke" => RevokeAuthorizationPermission::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.entities.grant" => GrantEntityPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.eu_entities.administration.grant" => {
+            GrantEuEntityAdministrationPermissions::parse_response(body)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        "permissions.eu_entities.grant" => {
+            GrantEuEntityRepresentativePermissions::parse_response(body)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        "permissions.indirect.grant" => GrantIndirectPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.operation_status" => GetPermissionOperationStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.persons.grant" => GrantPersonPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.authorizations" => QueryAuthorizationPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.entities" => QueryEntityPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.entity_roles" => QueryEntityRoles::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.eu_entities" => QueryEuEntityPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.personal" => QueryPersonalPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.persons" => QueryPersonPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.query.subordinate_entity_roles" => {
+            QuerySubordinateEntityRoles::parse_response(body)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        "permissions.query.subunits" => QuerySubunitPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.revoke" => RevokePermission::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "permissions.subunits.grant" => GrantSubunitPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "security.public_key_certificates" => GetPublicKeyCertificates::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.batch.close" => CloseBatchSession::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.batch.open" => OpenBatchSession::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.failed_invoices" => ListFailedSessionInvoices::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.invoice_status" => GetSessionInvoiceStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.invoice_upo" => GetInvoiceUpo::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.invoice_upo_by_ksef_number" => GetInvoiceUpoByKsefNumber::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.invoices" => ListSessionInvoices::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.list" => ListSessions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.online.close" => CloseOnlineSession::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.online.open" => OpenOnlineSession::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.online.send_invoice" => SendInvoice::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.status" => GetSessionStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sessions.upo" => GetSessionUpo::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.attachment.enable" => EnableTestAttachments::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.attachment.revoke" => RevokeTestAttachments::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.context.block" => BlockTestContext::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.context.unblock" => UnblockTestContext::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.limits.certificate.reset" => ResetTestCertificateLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.limits.certificate.set" => SetTestCertificateLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.limits.session.reset" => ResetTestSessionLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.limits.session.set" => SetTestSessionLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.permissions.grant" => GrantTestPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.permissions.revoke" => RevokeTestPermissions::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.person.create" => CreateTestPerson::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.person.remove" => RemoveTestPerson::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.rate_limits.production" => SetTestRateLimitsToProduction::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.rate_limits.reset" => ResetTestRateLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.rate_limits.set" => SetTestRateLimits::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.subject.create" => CreateTestSubject::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "testdata.subject.remove" => RemoveTestSubject::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "tokens.generate" => GenerateToken::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "tokens.list" => ListTokens::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "tokens.revoke" => RevokeToken::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "tokens.status" => GetTokenStatus::parse_response(body)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        other => Err(format!("unknown operation {other}")),
+    }
+}
+
+fn info(id: &str) -> &'static OperationInfo {
+    ALL.iter()
+        .find(|op| op.id == id)
+        .unwrap_or_else(|| panic!("{id} is not an operation of the spec"))
+}
+
+/// Checks an error answer: a status the spec lists for the operation, and a body of the error
+/// schema of that status.
+fn check_error(op: &OperationInfo, resp: &Resp, what: &str) {
+    assert!(
+        op.error_statuses.contains(&resp.status),
+        "{} ({what}): status {} is not among the spec's {:?}: {}",
+        op.id,
+        resp.status,
+        op.error_statuses,
+        resp.text()
+    );
+    let parsed = match resp.status {
+        401 => serde_json::from_slice::<UnauthorizedProblemDetails>(&resp.body).map(drop),
+        403 => serde_json::from_slice::<ForbiddenProblemDetails>(&resp.body).map(drop),
+        429 => serde_json::from_slice::<TooManyRequestsResponse>(&resp.body).map(drop),
+        _ => serde_json::from_slice::<ExceptionResponse>(&resp.body).map(|e| {
+            assert!(
+                e.exception.is_some(),
+                "{}: no exception in {}",
+                op.id,
+                resp.text()
+            );
+        }),
+    };
+    parsed.unwrap_or_else(|e| panic!("{} ({what}): error body: {e}: {}", op.id, resp.text()));
+}
+
+/// An invalid request: what is wrong, the path, the bearer token, the body and extra headers.
+type Invalid<'a> = (
+    &'static str,
+    String,
+    Option<&'a str>,
+    Option<&'static [u8]>,
+    &'a [(&'static str, &'static str)],
+);
+
+struct Walk {
+    seen: BTreeSet<&'static str>,
+}
+
+impl Walk {
+    /// Checks a valid request's answer: the success status and a body of the response type.
+    /// Returns the body as JSON (`Null` when it is not JSON).
+    fn ok(&mut self, id: &'static str, resp: &Resp) -> Value {
+        let op = info(id);
+        assert!(
+            !matches!(resp.status, 500 | 501),
+            "{id}: {} {}",
+            resp.status,
+            resp.text()
+        );
+        assert_eq!(resp.status, op.success_status, "{id}: {}", resp.text());
+        parse_response(id, &resp.body).unwrap_or_else(|e| panic!("{id}: {e}: {}", resp.text()));
+        self.seen.insert(id);
+        serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
+    }
+
+    /// Checks an answer that the spec documents as an error for a request that is valid in
+    /// form but not allowed for this caller (e.g. 403 for a missing permission).
+    fn refused(&mut self, id: &'static str, resp: &Resp, status: u16) {
+        let op = info(id);
+        assert_eq!(resp.status, status, "{id}: {}", resp.text());
+        check_error(op, resp, "refused");
+        self.seen.insert(id);
+    }
+}
+
+const NIP_B: &str = "1111111111";
+const NIP_C: &str = "2222222222";
+const NIP_D: &str = "3333333333";
+const NIP_E: &str = "4444444444";
+const PESEL: &str = "80010112340";
+const FINGERPRINT: &str = "AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12";
+
+fn person_details() -> Value {
+    json!({"subjectDetailsType": "PersonByIdentifier",
+           "personById": {"firstName": "Jan", "lastName": "Kowalski"}})
+}
+
+async fn xades_login(http: &Http, nip: &str) -> Login {
+    use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};
+    use ksef_xades::test_certificates::{KeyType, TestCertificate};
+    let nip: ksef_model::values::Nip = nip.parse().unwrap();
+    let seal = TestCertificate::company("Firma Testowa", &nip, KeyType::EcdsaP256).unwrap();
+    let challenge: AuthenticationChallengeResponse =
+        http.post_empty("/auth/challenge", None).await.json();
+    let request = AuthTokenRequest::new(challenge.challenge, ContextIdentifier::Nip(nip));
+    let signed =
+        ksef_xades::xades::sign(&request.to_xml().unwrap(), &seal.signer().unwrap()).unwrap();
+    let resp = http
+        .send(
+            "POST",
+            "/auth/xades-signature",
+            None,
+            Some(signed),
+            &[("content-type", "application/xml")],
+        )
+        .await;
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let init: ksef_model::types::AuthenticationInitResponse = resp.json();
+    let auth = init.authentication_token.token;
+    let status = wait_auth(http, init.reference_number.as_str(), &auth).await;
+    assert_eq!(status.status.code, 200);
+    let tokens: ksef_model::types::AuthenticationTokensResponse = http
+        .post_empty("/auth/token/redeem", Some(&auth))
+        .await
+        .json();
+    Login {
+        reference: init.reference_number.to_string(),
+        authentication_token: auth,
+        access: tokens.access_token.token,
+        refresh: tokens.refresh_token.token,
+    }
+}
+
+async fn post(http: &Http, path: &str, bearer: &str, body: Value) -> Resp {
+    http.post(path, Some(bearer), &body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_answers_a_valid_request_per_spec() {
+    let sim = Simulator::builder()
+        .processing_delays(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(sim.base_url());
+    let nip = sim.seeded_nip().to_owned();
+    let mut w = Walk {
+        seen: BTreeSet::new(),
+    };
+
+    // Authentication.
+    w.ok(
+        "security.public_key_certificates",
+        &http.get("/security/public-key-certificates", None).await,
+    );
+    w.ok(
+        "auth.challenge",
+        &http.post_empty("/auth/challenge", None).await,
+    );
+    let init = w.ok(
+        "auth.ksef_token",
+        &start_auth(&http, &nip, sim.seeded_token()).await,
+    );
+    let auth = init["authenticationToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth_ref = init["referenceNumber"].as_str().unwrap().to_owned();
+    wait_auth(&http, &auth_ref, &auth).await;
+    w.ok(
+        "auth.status",
+        &http.get(&format!("/auth/{auth_ref}"), Some(&auth)).await,
+    );
+    let tokens = w.ok(
+        "auth.token.redeem",
+        &http.post_empty("/auth/token/redeem", Some(&auth)).await,
+    );
+    let refresh = tokens["refreshToken"]["token"].as_str().unwrap().to_owned();
+    let refreshed = w.ok(
+        "auth.token.refresh",
+        &http.post_empty("/auth/token/refresh", Some(&refresh)).await,
+    );
+    let access_owned = refreshed["accessToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let access = access_owned.as_str();
+    w.ok(
+        "auth.sessions.list",
+        &http.get("/auth/sessions", Some(access)).await,
+    );
+    let seal = xades_login(&http, &nip).await;
+    w.seen.insert("auth.xades_signature");
+
+    // KSeF tokens.
+    let generated = w.ok(
+        "tokens.generate",
+        &post(
+            &http,
+            "/tokens",
+            access,
+            json!({"permissions": ["InvoiceRead"], "description": "Contract token"}),
+        )
+        .await,
+    );
+    w.ok("tokens.list", &http.get("/tokens", Some(access)).await);
+    let token_path = format!("/tokens/{}", generated["referenceNumber"].as_str().unwrap());
+    w.ok("tokens.status", &http.get(&token_path, Some(access)).await);
+    w.ok(
+        "tokens.revoke",
+        &http.delete(&token_path, Some(access)).await,
+    );
+
+    // Online session, invoice, UPOs.
+    let key = ksef_crypto::SessionKey::generate().unwrap();
+    let opened = w.ok(
+        "sessions.online.open",
+        &post(
+            &http,
+            "/sessions/online",
+            access,
+            json!({
+                "formCode": {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"},
+                "encryption": serde_json::to_value(wrap_key(&http, &key).await).unwrap(),
+            }),
+        )
+        .await,
+    );
+    let s = opened["referenceNumber"].as_str().unwrap().to_owned();
+    let xml = fa3_invoice(&nip, "CONTRACT-1");
+    let sent = w.ok(
+        "sessions.online.send_invoice",
+        &send(&http, access, &s, &encrypt(&key, &xml)).await,
+    );
+    let invoice = sent["referenceNumber"].as_str().unwrap().to_owned();
+    let status = wait_invoice(&http, access, &s, &invoice).await;
+    let ksef = status.ksef_number.unwrap().to_string();
+    w.ok(
+        "sessions.invoice_status",
+        &http
+            .get(&format!("/sessions/{s}/invoices/{invoice}"), Some(access))
+            .await,
+    );
+    w.ok(
+        "sessions.invoices",
+        &http
+            .get(&format!("/sessions/{s}/invoices"), Some(access))
+            .await,
+    );
+    w.ok(
+        "sessions.failed_invoices",
+        &http
+            .get(&format!("/sessions/{s}/invoices/failed"), Some(access))
+            .await,
+    );
+    w.ok(
+        "sessions.invoice_upo",
+        &http
+            .get(
+                &format!("/sessions/{s}/invoices/{invoice}/upo"),
+                Some(access),
+            )
+            .await,
+    );
+    w.ok(
+        "sessions.invoice_upo_by_ksef_number",
+        &http
+            .get(
+                &format!("/sessions/{s}/invoices/ksef/{ksef}/upo"),
+                Some(access),
+            )
+            .await,
+    );
+    w.ok(
+        "sessions.online.close",
+        &http
+            .post_empty(&format!("/sessions/online/{s}/close"), Some(access))
+            .await,
+    );
+    let mut upo = None;
+    for _ in 0..100 {
+        let status = w.ok(
+            "sessions.status",
+            &http.get(&format!("/sessions/{s}"), Some(access)).await,
+        );
+        if status["status"]["code"] == 200 {
+            upo = status["upo"]["pages"][0]["referenceNumber"]
+                .as_str()
+                .map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let upo = upo.expect("the session UPO");
+    w.ok(
+        "sessions.upo",
+        &http
+            .get(&format!("/sessions/{s}/upo/{upo}"), Some(access))
+            .await,
+    );
+    w.ok(
+        "sessions.list",
+        &http
+            .get("/sessions?sessionType=Online&pageSize=10", Some(access))
+            .await,
+    );
+    w.ok(
+        "invoices.download",
+        &http
+            .get(&format!("/invoices/ksef/{ksef}"), Some(access))
+            .await,
+    );
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let filters =
+        json!({"subjectType": "Subject1", "dateRange": {"dateType": "Invoicing", "from": from}});
+    w.ok(
+        "invoices.query_metadata",
+        &post(&http, "/invoices/query/metadata", access, filters.clone()).await,
+    );
+    let export = w.ok(
+        "invoices.export",
+        &post(
+            &http,
+            "/invoices/exports",
+            access,
+            json!({
+                "encryption": serde_json::to_value(wrap_key(&http, &key).await).unwrap(),
+                "filters": filters,
+            }),
+        )
+        .await,
+    );
+    w.ok(
+        "invoices.export_status",
+        &http
+            .get(
+                &format!(
+                    "/invoices/exports/{}",
+                    export["referenceNumber"].as_str().unwrap()
+                ),
+                Some(access),
+            )
+            .await,
+    );
+
+    // Batch session.
+    let batch = package_batch(vec![(
+        "b.xml".to_owned(),
+        fa3_invoice(&nip, "CONTRACT-B-1"),
+    )]);
+    let opened = w.ok(
+        "sessions.batch.open",
+        &http
+            .post(
+                "/sessions/batch",
+                Some(access),
+                &batch_open_request(&http, &batch).await,
+            )
+            .await,
+    );
+    let opened: ksef_model::types::OpenBatchSessionResponse =
+        serde_json::from_value(opened).unwrap();
+    for upload in &opened.part_upload_requests {
+        let bytes = batch.parts[usize::try_from(upload.ordinal_number - 1).unwrap()].clone();
+        assert_eq!(upload_part(&http, upload, bytes).await.status, 201);
+    }
+    w.ok(
+        "sessions.batch.close",
+        &http
+            .post_empty(
+                &format!("/sessions/batch/{}/close", opened.reference_number),
+                Some(access),
+            )
+            .await,
+    );
+
+    // Limits and the test-data limit overrides.
+    w.ok(
+        "limits.context",
+        &http.get("/limits/context", Some(access)).await,
+    );
+    w.ok(
+        "limits.subject",
+        &http.get("/limits/subject", Some(access)).await,
+    );
+    w.ok(
+        "limits.rate_limits",
+        &http.get("/rate-limits", Some(access)).await,
+    );
+    let limits =
+        json!({"maxInvoiceSizeInMB": 2, "maxInvoiceWithAttachmentSizeInMB": 4, "maxInvoices": 100});
+    w.ok(
+        "testdata.limits.session.set",
+        &post(
+            &http,
+            "/testdata/limits/context/session",
+            access,
+            json!({"onlineSession": limits, "batchSession": limits}),
+        )
+        .await,
+    );
+    w.ok(
+        "testdata.limits.session.reset",
+        &http
+            .delete("/testdata/limits/context/session", Some(access))
+            .await,
+    );
+    w.ok("testdata.limits.certificate.set", &post(&http, "/testdata/limits/subject/certificate", access,
+        json!({"subjectIdentifierType": "Nip", "enrollment": {"maxEnrollments": 5}, "certificate": {"maxCertificates": 3}})).await);
+    w.ok(
+        "testdata.limits.certificate.reset",
+        &http
+            .delete("/testdata/limits/subject/certificate", Some(access))
+            .await,
+    );
+    let group = json!({"perSecond": 100, "perMinute": 1000, "perHour": 10000});
+    let groups: serde_json::Map<String, Value> = [
+        "onlineSession",
+        "batchSession",
+        "invoiceSend",
+        "invoiceStatus",
+        "sessionList",
+        "sessionInvoiceList",
+        "sessionMisc",
+        "invoiceMetadata",
+        "invoiceExport",
+        "invoiceExportStatus",
+        "invoiceDownload",
+        "other",
+    ]
+    .iter()
+    .map(|g| ((*g).to_owned(), group.clone()))
+    .collect();
+    w.ok(
+        "testdata.rate_limits.set",
+        &post(
+            &http,
+            "/testdata/rate-limits",
+            access,
+            json!({"rateLimits": groups}),
+        )
+        .await,
+    );
+    w.ok(
+        "testdata.rate_limits.production",
+        &http
+            .post_empty("/testdata/rate-limits/production", Some(access))
+            .await,
+    );
+    w.ok(
+        "testdata.rate_limits.reset",
+        &http.delete("/testdata/rate-limits", Some(access)).await,
+    );
+
+    // Test data.
+    w.ok(
+        "testdata.subject.create",
+        &http
+            .post(
+                "/testdata/subject",
+                None,
+                &json!({
+        "subjectNip": NIP_B, "subjectType": "VatGroup", "description": "Grupa VAT",
+        "subunits": [{"subjectNip": NIP_C, "description": "Członek grupy"}]}),
+            )
+            .await,
+    );
+    w.ok(
+        "testdata.person.create",
+        &http
+            .post(
+                "/testdata/person",
+                None,
+                &json!({
+        "nip": NIP_D, "pesel": PESEL, "isBailiff": true, "description": "Komornik testowy"}),
+            )
+            .await,
+    );
+    let test_grant = json!({"contextIdentifier": {"type": "Nip", "value": nip},
+        "authorizedIdentifier": {"type": "Pesel", "value": PESEL},
+        "permissions": [{"permissionType": "InvoiceRead", "description": "Odczyt"}]});
+    w.ok(
+        "testdata.permissions.grant",
+        &http.post("/testdata/permissions", None, &test_grant).await,
+    );
+    w.ok(
+        "testdata.permissions.revoke",
+        &http
+            .post(
+                "/testdata/permissions/revoke",
+                None,
+                &json!({
+        "contextIdentifier": {"type": "Nip", "value": nip},
+        "authorizedIdentifier": {"type": "Pesel", "value": PESEL}}),
+            )
+            .await,
+    );
+    w.ok(
+        "testdata.attachment.enable",
+        &http
+            .post("/testdata/attachment", None, &json!({"nip": nip}))
+            .await,
+    );
+    w.ok(
+        "permissions.attachments.status",
+        &http
+            .get("/permissions/attachments/status", Some(access))
+            .await,
+    );
+    w.ok(
+        "testdata.attachment.revoke",
+        &http
+            .post("/testdata/attachment/revoke", None, &json!({"nip": nip}))
+            .await,
+    );
+    let block = json!({"contextIdentifier": {"type": "Nip", "value": NIP_E}});
+    w.ok(
+        "testdata.context.block",
+        &http.post("/testdata/context/block", None, &block).await,
+    );
+    w.ok(
+        "testdata.context.unblock",
+        &http.post("/testdata/context/unblock", None, &block).await,
+    );
+    w.ok(
+        "peppol.query",
+        &http
+            .get("/peppol/query?pageSize=10&pageOffset=0", None)
+            .await,
+    );
+
+    // Permissions.
+    let op = w.ok("permissions.persons.grant", &post(&http, "/permissions/persons/grants", access, json!({
+        "subjectIdentifier": {"type": "Pesel", "value": PESEL}, "permissions": ["InvoiceRead", "InvoiceWrite"],
+        "description": "Księgowa", "subjectDetails": person_details()})).await);
+    let op_path = format!(
+        "/permissions/operations/{}",
+        op["referenceNumber"].as_str().unwrap()
+    );
+    w.ok(
+        "permissions.operation_status",
+        &http.get(&op_path, Some(access)).await,
+    );
+    w.ok("permissions.entities.grant", &post(&http, "/permissions/entities/grants", access, json!({
+        "subjectIdentifier": {"type": "Nip", "value": NIP_B}, "permissions": [{"type": "InvoiceRead", "canDelegate": true}],
+        "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe"}})).await);
+    w.ok(
+        "permissions.authorizations.grant",
+        &post(
+            &http,
+            "/permissions/authorizations/grants",
+            access,
+            json!({
+        "subjectIdentifier": {"type": "Nip", "value": NIP_B}, "permission": "SelfInvoicing",
+        "description": "Samofakturowanie", "subjectDetails": {"fullName": "Firma B"}}),
+        )
+        .await,
+    );
+    w.ok("permissions.indirect.grant", &post(&http, "/permissions/indirect/grants", access, json!({
+        "subjectIdentifier": {"type": "Pesel", "value": PESEL}, "targetIdentifier": {"type": "AllPartners"},
+        "permissions": ["InvoiceRead"], "description": "Uprawnienie pośrednie", "subjectDetails": person_details()})).await);
+    let unit = ksef_model::values::InternalId::from_parts(&nip.parse().unwrap(), 1)
+        .unwrap()
+        .to_string();
+    w.ok("permissions.subunits.grant", &post(&http, "/permissions/subunits/grants", access, json!({
+        "subjectIdentifier": {"type": "Pesel", "value": PESEL}, "contextIdentifier": {"type": "InternalId", "value": unit},
+        "description": "Administrator oddziału", "subunitName": "Oddział 1", "subjectDetails": person_details()})).await);
+    let eu_details = json!({"subjectDetailsType": "EntityByFingerprint", "entityByFp": {"fullName": "Firma DE", "address": "Berlin"}});
+    w.ok("permissions.eu_entities.administration.grant", &post(&http, "/permissions/eu-entities/administration/grants", access, json!({
+        "subjectIdentifier": {"type": "Fingerprint", "value": FINGERPRINT},
+        "contextIdentifier": {"type": "NipVatUe", "value": format!("{nip}-DE123456789")},
+        "description": "Administrator podmiotu UE", "euEntityName": "Firma DE GmbH",
+        "subjectDetails": eu_details, "euEntityDetails": {"fullName": "Firma DE GmbH", "address": "Berlin"}})).await);
+    // Only an EU entity's administrator (VatUeManage) may grant this: 403 for a NIP context.
+    w.refused("permissions.eu_entities.grant", &post(&http, "/permissions/eu-entities/grants", access, json!({
+        "subjectIdentifier": {"type": "Fingerprint", "value": FINGERPRINT}, "permissions": ["InvoiceRead"],
+        "description": "Przedstawiciel UE", "subjectDetails": eu_details})).await, 403);
+    w.ok(
+        "permissions.query.personal",
+        &post(
+            &http,
+            "/permissions/query/personal/grants",
+            access,
+            json!({}),
+        )
+        .await,
+    );
+    let persons = w.ok(
+        "permissions.query.persons",
+        &post(
+            &http,
+            "/permissions/query/persons/grants?pageSize=10",
+            access,
+            json!({"queryType": "PermissionsInCurrentContext"}),
+        )
+        .await,
+    );
+    let persons = persons["permissions"].as_array().unwrap();
+    assert_eq!(persons.len(), 3, "{persons:?}");
+    w.ok(
+        "permissions.query.entities",
+        &post(
+            &http,
+            "/permissions/query/entities/grants",
+            access,
+            json!({}),
+        )
+        .await,
+    );
+    let granted = w.ok(
+        "permissions.query.authorizations",
+        &post(
+            &http,
+            "/permissions/query/authorizations/grants",
+            access,
+            json!({"queryType": "Granted"}),
+        )
+        .await,
+    );
+    assert_eq!(granted["authorizationGrants"].as_array().unwrap().len(), 1);
+    w.ok(
+        "permissions.query.entity_roles",
+        &http
+            .get("/permissions/query/entities/roles", Some(access))
+            .await,
+    );
+    w.ok(
+        "permissions.query.subordinate_entity_roles",
+        &post(
+            &http,
+            "/permissions/query/subordinate-entities/roles",
+            access,
+            json!({}),
+        )
+        .await,
+    );
+    let subunits = w.ok(
+        "permissions.query.subunits",
+        &post(
+            &http,
+            "/permissions/query/subunits/grants",
+            access,
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(subunits["permissions"].as_array().unwrap().len(), 1);
+    let eu = w.ok(
+        "permissions.query.eu_entities",
+        &post(
+            &http,
+            "/permissions/query/eu-entities/grants",
+            access,
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(eu["permissions"].as_array().unwrap().len(), 1);
+    let id = persons[0]["id"].as_str().unwrap();
+    w.ok(
+        "permissions.revoke",
+        &http
+            .delete(&format!("/permissions/common/grants/{id}"), Some(access))
+            .await,
+    );
+    let id = granted["authorizationGrants"][0]["id"].as_str().unwrap();
+    w.ok(
+        "permissions.authorizations.revoke",
+        &http
+            .delete(
+                &format!("/permissions/authorizations/grants/{id}"),
+                Some(access),
+            )
+            .await,
+    );
+
+    // Certificates, for the seal that logged in with XAdES.
+    let sealed = seal.access.as_str();
+    w.ok(
+        "certificates.limits",
+        &http.get("/certificates/limits", Some(sealed)).await,
+    );
+    let data = w.ok(
+        "certificates.enrollment_data",
+        &http
+            .get("/certificates/enrollments/data", Some(sealed))
+            .await,
+    );
+    let data: ksef_crypto::EnrollmentData = serde_json::from_value(data).unwrap();
+    let key = ksef_crypto::CertificateKey::generate_ec_p256().unwrap();
+    let csr = ksef_crypto::CertificateSigningRequest::new(&data, &key).unwrap();
+    let enrolled = w.ok("certificates.enroll", &post(&http, "/certificates/enrollments", sealed, json!({
+        "certificateName": "Certyfikat testowy", "certificateType": "Authentication", "csr": csr.to_base64()})).await);
+    let enrollment = format!(
+        "/certificates/enrollments/{}",
+        enrolled["referenceNumber"].as_str().unwrap()
+    );
+    let mut serial = None;
+    for _ in 0..100 {
+        let status = w.ok(
+            "certificates.enrollment_status",
+            &http.get(&enrollment, Some(sealed)).await,
+        );
+        if status["status"]["code"] == 200 {
+            serial = status["certificateSerialNumber"]
+                .as_str()
+                .map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let serial = serial.expect("the certificate is issued");
+    w.ok(
+        "certificates.retrieve",
+        &post(
+            &http,
+            "/certificates/retrieve",
+            sealed,
+            json!({"certificateSerialNumbers": [serial]}),
+        )
+        .await,
+    );
+    w.ok(
+        "certificates.query",
+        &post(&http, "/certificates/query", sealed, json!({})).await,
+    );
+    w.ok(
+        "certificates.revoke",
+        &post(
+            &http,
+            &format!("/certificates/{serial}/revoke"),
+            sealed,
+            json!({"revocationReason": "Superseded"}),
+        )
+        .await,
+    );
+
+    // Cleanup operations of the test data, and the end of the authentication sessions.
+    w.ok(
+        "testdata.person.remove",
+        &http
+            .post("/testdata/person/remove", None, &json!({"nip": NIP_D}))
+            .await,
+    );
+    w.ok(
+        "testdata.subject.remove",
+        &http
+            .post(
+                "/testdata/subject/remove",
+                None,
+                &json!({"subjectNip": NIP_B}),
+            )
+            .await,
+    );
+    w.ok(
+        "auth.sessions.revoke",
+        &http
+            .delete(&format!("/auth/sessions/{}", seal.reference), Some(access))
+            .await,
+    );
+    w.ok(
+        "auth.sessions.revoke_current",
+        &http.delete("/auth/sessions/current", Some(access)).await,
+    );
+
+    let missing: Vec<&str> = ALL
+        .iter()
+        .map(|op| op.id)
+        .filter(|id| !w.seen.contains(id))
+        .collect();
+    assert!(missing.is_empty(), "not walked: {missing:?}");
+    assert_eq!(sim.stats().internal_errors, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_refuses_an_invalid_request_per_spec() {
+    let sim = Simulator::builder()
+        .processing_delays(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(sim.base_url());
+    let creds = login(&http, sim.seeded_nip(), sim.seeded_token()).await;
+    let mut skipped = Vec::new();
+    for op in ALL {
+        let bearer = match op.auth {
+            ksef_model::Auth::AccessToken => Some(creds.access.as_str()),
+            ksef_model::Auth::AuthenticationToken => Some(creds.authentication_token.as_str()),
+            ksef_model::Auth::RefreshToken => Some(creds.refresh.as_str()),
+            _ => None,
+        };
+        let has_params = op.path_template.contains('{');
+        let path = op
+            .path_template
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "20250101-XX-0000000000-0000000000-00"
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let xml = [("content-type", "application/xml")];
+        let (what, target, bearer, body, headers): Invalid<'_> =
+            if op.request_content == ContentKind::Json {
+                // Not an object: refused by every request schema.
+                (
+                    "a body of the wrong shape",
+                    path.clone(),
+                    bearer,
+                    Some(b"[1, 2]"),
+                    &[],
+                )
+            } else if op.request_content != ContentKind::Empty {
+                (
+                    "a body that is not the document",
+                    path.clone(),
+                    bearer,
+                    Some(b"<not-xml"),
+                    &xml,
+                )
+            } else if has_params {
+                ("an unknown reference", path.clone(), bearer, None, &[])
+            } else if bearer.is_some() {
+                (
+                    "a malformed bearer token",
+                    path.clone(),
+                    Some("not.a.jwt"),
+                    None,
+                    &[],
+                )
+            } else if op.id == "peppol.query" {
+                (
+                    "a page size below the minimum",
+                    format!("{path}?pageSize=1"),
+                    None,
+                    None,
+                    &[],
+                )
+            } else {
+                // Public operations without input: nothing can be wrong.
+                skipped.push(op.id);
+                continue;
+            };
+        let resp = http
+            .send(
+                op.method.as_str(),
+                &target,
+                bearer,
+                body.map(<[u8]>::to_vec),
+                headers,
+            )
+            .await;
+        assert!(
+            !matches!(resp.status, 500 | 501),
+            "{}: {} {}",
+            op.id,
+            resp.status,
+            resp.text()
+        );
+        assert_ne!(
+            resp.status,
+            op.success_status,
+            "{} accepted {what}: {}",
+            op.id,
+            resp.text()
+        );
+        check_error(op, &resp, what);
+        // The same in the Problem Details format.
+        if resp.status == 400 {
+            let mut problem_headers = headers.to_vec();
+            problem_headers.push(("x-error-format", "problem-details"));
+            let problem = http
+                .send(
+                    op.method.as_str(),
+                    &target,
+                    bearer,
+                    body.map(<[u8]>::to_vec),
+                    &problem_headers,
+                )
+                .await;
+            assert_eq!(problem.status, 400, "{}: {}", op.id, problem.text());
+            assert_eq!(
+                problem.headers["content-type"], "application/problem+json",
+                "{}",
+                op.id
+            );
+            let details: BadRequestProblemDetails = problem.json();
+            assert!(!details.errors.is_empty(), "{}: {}", op.id, problem.text());
+        }
+    }
+    assert_eq!(
+        skipped,
+        ["auth.challenge", "security.public_key_certificates"]
+    );
+    assert_eq!(sim.stats().internal_errors, 0);
+    sim.shutdown().await;
+}

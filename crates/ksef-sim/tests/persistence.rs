@@ -1,0 +1,158 @@
+//! `data_dir`: the state outlives the simulator process.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ksef_model::types::{
+    AuthenticationInitResponse, GenerateTokenResponse, InvoiceQueryDateRange, InvoiceQueryDateType,
+    InvoiceQueryFilters, InvoiceQuerySubjectType, QueryInvoicesMetadataResponse,
+    SendInvoiceResponse,
+};
+use ksef_sim::{SimError, Simulator};
+use serde_json::json;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ksef-sim-persist-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn start_in(dir: &std::path::Path) -> (Simulator, Http) {
+    let sim = Simulator::builder()
+        .processing_delays(Duration::from_millis(20))
+        .data_dir(dir)
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(sim.base_url());
+    (sim, http)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_invoices_test_data_and_stats_survive_a_restart() {
+    let dir = temp_dir("restart");
+    let (sim, http) = start_in(&dir).await;
+    let nip = sim.seeded_nip().to_owned();
+    let seeded = sim.seeded_token().to_owned();
+    let creds = login(&http, &nip, &seeded).await;
+    let sent = send_invoices(&http, &creds.access, &nip, "FV/PERSIST", 1).await;
+    let (ksef, xml) = sent[0].clone();
+    let generated: GenerateTokenResponse = http
+        .post(
+            "/tokens",
+            Some(&creds.access),
+            &json!({"permissions": ["InvoiceRead"], "description": "Token do odczytu"}),
+        )
+        .await
+        .json();
+    let subject = json!({"subjectNip": "1111111111", "subjectType": "JST", "description": "Gmina"});
+    assert_eq!(
+        http.post("/testdata/subject", None, &subject).await.status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sim.shutdown().await;
+    assert!(dir.join("ksef-sim-state.json").exists());
+
+    let (sim, http) = start_in(&dir).await;
+    assert_eq!(
+        sim.seeded_token(),
+        seeded,
+        "the seeded subject keeps its token"
+    );
+    let creds = login(&http, &nip, &seeded).await;
+    // The invoice is still there, byte for byte, and found by the metadata query.
+    let downloaded = http
+        .get(&format!("/invoices/ksef/{ksef}"), Some(&creds.access))
+        .await;
+    assert_eq!(downloaded.status, 200, "{}", downloaded.text());
+    assert_eq!(downloaded.body.as_ref(), xml.as_slice());
+    let filters = InvoiceQueryFilters::new(
+        InvoiceQuerySubjectType::Subject1,
+        InvoiceQueryDateRange::new(
+            InvoiceQueryDateType::PermanentStorage,
+            (chrono::Utc::now() - chrono::Duration::hours(1)).fixed_offset(),
+        ),
+    );
+    let found: QueryInvoicesMetadataResponse = http
+        .post("/invoices/query/metadata", Some(&creds.access), &filters)
+        .await
+        .json();
+    assert_eq!(found.invoices.len(), 1);
+    assert_eq!(found.invoices[0].ksef_number.as_str(), ksef);
+    // Sending it again is a duplicate of the original.
+    let session = open_session(&http, &creds.access).await;
+    let reference = send(
+        &http,
+        &creds.access,
+        &session.reference,
+        &encrypt(&session.key, &xml),
+    )
+    .await
+    .json::<SendInvoiceResponse>()
+    .reference_number
+    .to_string();
+    let status = wait_invoice(&http, &creds.access, &session.reference, &reference).await;
+    assert_eq!(status.status.code, 440);
+    // The generated token still logs in; the test subject still exists.
+    let resp = start_auth(&http, &nip, &generated.token).await;
+    let init: AuthenticationInitResponse = resp.json();
+    let done = wait_auth(
+        &http,
+        init.reference_number.as_str(),
+        &init.authentication_token.token,
+    )
+    .await;
+    assert_eq!(done.status.code, 200);
+    assert_eq!(
+        http.post("/testdata/subject", None, &subject)
+            .await
+            .exception_code(),
+        30001
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.invoices_accepted, 1);
+    assert_eq!(stats.duplicates_refused, 1);
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_is_saved_periodically_and_a_bad_file_is_refused() {
+    let dir = temp_dir("periodic");
+    let sim = Simulator::builder()
+        .data_dir(&dir)
+        .data_flush_interval(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(sim.base_url());
+    let subject =
+        json!({"subjectNip": "2222222222", "subjectType": "VatGroup", "description": "Grupa"});
+    assert_eq!(
+        http.post("/testdata/subject", None, &subject).await.status,
+        200
+    );
+    let file = dir.join("ksef-sim-state.json");
+    let mut saved = String::new();
+    for _ in 0..100 {
+        saved = std::fs::read_to_string(&file).unwrap_or_default();
+        if saved.contains("2222222222") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(saved.contains("2222222222"), "saved without a shutdown");
+    sim.shutdown().await;
+
+    std::fs::write(&file, b"{not json").unwrap();
+    let refused = Simulator::builder().data_dir(&dir).start().await;
+    assert!(matches!(refused, Err(SimError::Data(_))), "{refused:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
