@@ -1,59 +1,288 @@
 //! `ksef auth`: login, whoami, refresh, logout, challenge, sessions.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use chrono::Utc;
-use ksef_client::TokenKind;
-use ksef_model::operations::{GetChallenge, ListAuthSessions};
-use ksef_model::values::Nip;
+use chrono::{DateTime, FixedOffset, Utc};
+use ksef_client::{LoginSession, SubjectIdentifierType, TokenKind};
+use ksef_model::operations::{
+    GetAuthStatus, GetChallenge, ListAuthSessions, RevokeAuthSession, RevokeCurrentAuthSession,
+};
+use ksef_model::values::{Challenge, Nip, ReferenceNumber};
+use ksef_xades::KeySigner;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::args::{AuthCommand, AuthSessionsCommand};
+use crate::args::{AuthCommand, AuthSessionsCommand, SubjectArg};
 use crate::context::{Ctx, SessionMeta, print_json, read_token};
+use crate::files::{read_input, read_secret_line, write_private, write_public};
+
+/// The first half of `auth login-external`, kept in the profile until `--submit`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PendingExternal {
+    base_url: String,
+    nip: String,
+    challenge: String,
+    created_at: DateTime<FixedOffset>,
+    unsigned_file: PathBuf,
+}
+
+/// Loads a certificate and its PKCS#8 key (encrypted if a password file is given).
+pub(crate) fn load_signer(
+    cert: &Path,
+    key: &Path,
+    password_file: Option<&Path>,
+) -> anyhow::Result<KeySigner> {
+    let certificate = read_input(cert, "the certificate")?;
+    let key_pem = zeroize::Zeroizing::new(
+        String::from_utf8(read_input(key, "the private key")?)
+            .map_err(|_| anyhow::anyhow!("the key {} is not PEM text", key.display()))?,
+    );
+    let password = password_file
+        .map(|p| read_secret_line(p, "key password"))
+        .transpose()?;
+    KeySigner::from_pkcs8_pem(
+        &key_pem,
+        password.as_ref().map(|p| p.as_bytes()),
+        &certificate,
+    )
+    .with_context(|| {
+        format!(
+            "cannot use the key {} with the certificate {}; give the PKCS#8 key that belongs to \
+             it (and --key-password-file if it is encrypted)",
+            key.display(),
+            cert.display()
+        )
+    })
+}
+
+fn subject_type(arg: SubjectArg) -> SubjectIdentifierType {
+    match arg {
+        SubjectArg::Subject => SubjectIdentifierType::CertificateSubject,
+        SubjectArg::Fingerprint => SubjectIdentifierType::CertificateFingerprint,
+    }
+}
+
+fn parse_reference(text: &str) -> anyhow::Result<ReferenceNumber> {
+    text.parse().with_context(|| {
+        format!("{text:?} is not a valid reference number; copy the one KSeF returned")
+    })
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+/// Saves the session description of a finished login and reports it.
+fn finish_login(
+    ctx: &Ctx,
+    base_url: String,
+    nip: &Nip,
+    login: &LoginSession,
+    method: &str,
+) -> anyhow::Result<ExitCode> {
+    let meta = SessionMeta {
+        base_url,
+        context_type: "Nip".to_owned(),
+        context: nip.to_string(),
+        reference_number: login.reference_number.to_string(),
+        logged_in_at: Utc::now().fixed_offset(),
+        refresh_valid_until: login.refresh_valid_until,
+    };
+    ctx.save_meta(&meta)?;
+    if ctx.json() {
+        print_json(&json!({
+            "context": {"type": "Nip", "value": nip.as_str()},
+            "method": method,
+            "referenceNumber": login.reference_number.as_str(),
+            "accessValidUntil": login.access_valid_until,
+            "refreshValidUntil": login.refresh_valid_until,
+            "profile": ctx.global.profile,
+            "sessionFile": ctx.tokens_path(),
+        }))?;
+    } else {
+        println!("✓ logged in to NIP {nip} (profile {})", ctx.global.profile);
+        println!("  authentication   {}", login.reference_number);
+        println!(
+            "  access token     valid until {}",
+            login.access_valid_until
+        );
+        println!(
+            "  refresh token    valid until {}",
+            login.refresh_valid_until
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Runs an `auth` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuthCommand::Login { nip, token } => {
-            let nip: Nip = nip.parse().with_context(|| {
-                format!("{nip:?} is not a valid NIP; give the 10 digits of the context's NIP")
-            })?;
+        AuthCommand::Login {
+            nip,
+            token,
+            signing,
+            subject,
+        } => {
+            let nip = ctx.nip(nip.as_deref())?;
+            if let (Some(cert), Some(key)) = (&signing.cert, &signing.key) {
+                let signer = load_signer(cert, key, signing.key_password_file.as_deref())?;
+                let client = ctx.client()?;
+                ctx.note(format!(
+                    "logging in to NIP {nip} with certificate {} …",
+                    signer.certificate().subject()
+                ));
+                let login = client
+                    .login_with_certificate(nip.clone(), &signer, subject_type(subject))
+                    .await?;
+                return finish_login(ctx, ctx.base_url()?, &nip, &login, "certificate");
+            }
             let secret = read_token(&token)?;
             let client = ctx.client()?;
             ctx.note(format!("logging in to NIP {nip} …"));
             let login = client.login_with_ksef_token(nip.clone(), secret).await?;
-            let meta = SessionMeta {
+            finish_login(ctx, ctx.base_url()?, &nip, &login, "ksefToken")
+        }
+        AuthCommand::LoginExternal {
+            generate: true,
+            nip,
+            subject,
+            output: Some(output),
+            ..
+        } => {
+            let nip = ctx.nip(nip.as_deref())?;
+            let client = ctx.client()?;
+            let (challenge, unsigned) = client
+                .unsigned_auth_request(nip.clone(), subject_type(subject))
+                .await?;
+            write_public(&output, &unsigned)?;
+            let pending = PendingExternal {
                 base_url: ctx.base_url()?,
-                context_type: "Nip".to_owned(),
-                context: nip.to_string(),
-                reference_number: login.reference_number.to_string(),
-                logged_in_at: Utc::now().fixed_offset(),
-                refresh_valid_until: login.refresh_valid_until,
+                nip: nip.to_string(),
+                challenge: challenge.as_str().to_owned(),
+                created_at: Utc::now().fixed_offset(),
+                unsigned_file: output.clone(),
             };
-            ctx.save_meta(&meta)?;
+            write_private(
+                &ctx.pending_external_path(),
+                &serde_json::to_vec_pretty(&pending)?,
+            )?;
             if ctx.json() {
                 print_json(&json!({
                     "context": {"type": "Nip", "value": nip.as_str()},
-                    "referenceNumber": login.reference_number.as_str(),
-                    "accessValidUntil": login.access_valid_until,
-                    "refreshValidUntil": login.refresh_valid_until,
+                    "challenge": challenge.as_str(),
+                    "unsignedFile": output,
                     "profile": ctx.global.profile,
-                    "sessionFile": ctx.tokens_path(),
                 }))?;
             } else {
-                println!("✓ logged in to NIP {nip} (profile {})", ctx.global.profile);
-                println!("  authentication   {}", login.reference_number);
                 println!(
-                    "  access token     valid until {}",
-                    login.access_valid_until
+                    "✓ unsigned AuthTokenRequest written to {}",
+                    output.display()
                 );
+                println!("  challenge        {challenge}");
                 println!(
-                    "  refresh token    valid until {}",
-                    login.refresh_valid_until
+                    "  next: sign it (XAdES, enveloped), then run \
+                     `ksef auth login-external --submit --input SIGNED.xml` within 10 minutes"
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::LoginExternal {
+            submit: true,
+            input: Some(input),
+            ..
+        } => {
+            let path = ctx.pending_external_path();
+            let pending: PendingExternal = match std::fs::read(&path) {
+                Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+                    format!(
+                        "{} is damaged; run `ksef auth login-external --generate` again",
+                        path.display()
+                    )
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                    "no pending external login in profile {:?}; run `ksef auth login-external \
+                     --generate --nip NIP --output FILE` first",
+                    ctx.global.profile
+                ),
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            };
+            let signed = read_input(&input, "the signed request")?;
+            let nip: Nip = pending.nip.parse()?;
+            let challenge: Challenge = pending.challenge.parse()?;
+            let client = ctx.client_for(&pending.base_url)?;
+            ctx.note(format!("submitting the signed request for NIP {nip} …"));
+            let login = client
+                .login_with_signed_request(signed, &challenge)
+                .await
+                .with_context(|| {
+                    format!("the signed request {} was not accepted", input.display())
+                })?;
+            let _ = std::fs::remove_file(&path);
+            finish_login(
+                ctx,
+                pending.base_url.clone(),
+                &nip,
+                &login,
+                "externalSignature",
+            )
+        }
+        AuthCommand::LoginExternal { .. } => {
+            bail!("give either --generate --output FILE or --submit --input FILE")
+        }
+        AuthCommand::Status { reference } => {
+            let reference = match reference {
+                Some(text) => parse_reference(&text)?,
+                None => match ctx.load_meta()? {
+                    Some(meta) => parse_reference(&meta.reference_number)?,
+                    None => bail!(
+                        "no reference number and not logged in (profile {:?}); pass the \
+                         authentication's reference number",
+                        ctx.global.profile
+                    ),
+                },
+            };
+            let client = ctx.logged_in_client()?;
+            let status = client
+                .auth()
+                .status(GetAuthStatus::new(reference.clone()))
+                .await?;
+            if ctx.json() {
+                print_json(&json!({
+                    "referenceNumber": reference.as_str(),
+                    "startDate": status.start_date,
+                    "method": status.authentication_method_info.display_name,
+                    "status": {"code": status.status.code, "description": status.status.description, "details": status.status.details},
+                    "isTokenRedeemed": status.is_token_redeemed,
+                    "lastTokenRefreshDate": status.last_token_refresh_date,
+                    "refreshTokenValidUntil": status.refresh_token_valid_until,
+                }))?;
+            } else {
+                println!("authentication   {reference}");
+                println!(
+                    "status           {} {}",
+                    status.status.code, status.status.description
+                );
+                println!("started          {}", status.start_date);
+                println!(
+                    "method           {}",
+                    status.authentication_method_info.display_name
+                );
+                if let Some(until) = status.refresh_token_valid_until {
+                    println!("refresh token    valid until {until}");
+                }
+            }
+            Ok(if status.status.code == 200 || status.status.code == 100 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         AuthCommand::Whoami => {
             let Some(meta) = ctx.load_meta()? else {
@@ -100,14 +329,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
         AuthCommand::Logout => {
             let client = ctx.logged_in_client()?;
             client.logout().await?;
-            match std::fs::remove_file(ctx.meta_path()) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("cannot remove {}", ctx.meta_path().display()));
-                }
-            }
+            remove_if_present(&ctx.meta_path())?;
             if ctx.json() {
                 print_json(&json!({ "loggedOut": true, "profile": ctx.global.profile }))?;
             } else {
@@ -129,6 +351,51 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                 println!("challenge        {}", challenge.challenge);
                 println!("timestamp        {}", challenge.timestamp);
                 println!("client IP        {}", challenge.client_ip);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Sessions(AuthSessionsCommand::Revoke { reference, current }) => {
+            let client = ctx.logged_in_client()?;
+            let own = ctx.load_meta()?.map(|m| m.reference_number);
+            let (reference, is_own) = match reference {
+                Some(text) if !current => {
+                    let reference = parse_reference(&text)?;
+                    let is_own = own.as_deref() == Some(reference.as_str());
+                    client
+                        .auth()
+                        .revoke_session(RevokeAuthSession::new(reference.clone()))
+                        .await?;
+                    (Some(reference.to_string()), is_own)
+                }
+                _ => {
+                    client
+                        .auth()
+                        .revoke_current_session(RevokeCurrentAuthSession::new())
+                        .await?;
+                    (own, true)
+                }
+            };
+            if is_own {
+                // The stored refresh token no longer works: forget the login.
+                client.token_store().clear()?;
+                remove_if_present(&ctx.meta_path())?;
+            }
+            if ctx.json() {
+                print_json(&json!({
+                    "revoked": true,
+                    "referenceNumber": reference,
+                    "current": is_own,
+                }))?;
+            } else {
+                println!(
+                    "✓ revoked authentication session {}{}",
+                    reference.as_deref().unwrap_or("(current)"),
+                    if is_own {
+                        " (this profile's login; log in again)"
+                    } else {
+                        ""
+                    }
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

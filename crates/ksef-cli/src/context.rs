@@ -2,7 +2,7 @@
 //! how to print.
 
 use std::io::{BufRead as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -11,6 +11,9 @@ use ksef_client::{Client, Environment, FileTokenStore, PollConfig, TokenKind};
 use serde::{Deserialize, Serialize};
 
 use crate::args::{EnvName, Global, TokenSourceArgs};
+use crate::config::Config;
+use crate::files::write_private;
+use ksef_model::values::Nip;
 
 /// The non-secret half of a profile's session: what `auth whoami` shows. The tokens themselves are
 /// in the profile's [`FileTokenStore`] file.
@@ -31,6 +34,19 @@ pub(crate) struct SessionMeta {
     pub(crate) refresh_valid_until: DateTime<FixedOffset>,
 }
 
+/// A usage error found after parsing (e.g. a flag whose default is not configured either): the
+/// command exits with 2, like clap's own usage errors.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Settings resolved from the global flags and the environment.
 #[derive(Debug)]
 pub(crate) struct Ctx {
@@ -38,6 +54,10 @@ pub(crate) struct Ctx {
     pub(crate) global: Global,
     /// The profile's directory.
     pub(crate) profile_dir: PathBuf,
+    /// The home directory (config.toml, profiles/).
+    pub(crate) home: PathBuf,
+    /// The defaults of config.toml.
+    pub(crate) config: Config,
 }
 
 impl Ctx {
@@ -59,9 +79,37 @@ impl Ctx {
             None => default_home()?,
         };
         let profile_dir = home.join("profiles").join(&global.profile);
+        let config = Config::load(&home.join("config.toml"))?;
         Ok(Ctx {
             global,
             profile_dir,
+            home,
+            config,
+        })
+    }
+
+    /// Where `ksef config` keeps its defaults.
+    pub(crate) fn config_path(&self) -> PathBuf {
+        self.home.join("config.toml")
+    }
+
+    /// The context NIP: the `--nip` flag, else `nip` from config.toml; checked.
+    pub(crate) fn nip(&self, flag: Option<&str>) -> anyhow::Result<Nip> {
+        let text = match flag {
+            Some(text) => text.to_owned(),
+            None => match &self.config.nip {
+                Some(text) => text.clone(),
+                None => {
+                    return Err(UsageError(
+                        "no NIP: pass --nip NIP or set a default with `ksef config set nip NIP`"
+                            .to_owned(),
+                    )
+                    .into());
+                }
+            },
+        };
+        text.parse().with_context(|| {
+            format!("{text:?} is not a valid NIP; give the 10 digits of the context's NIP")
         })
     }
 
@@ -115,7 +163,8 @@ impl Ctx {
         write_private(&self.meta_path(), &bytes)
     }
 
-    /// The base URL: `--base-url`, else `--env`, else the one the profile logged in to, else TEST.
+    /// The base URL: `--base-url`, else `--env`, else the one the profile logged in to, else
+    /// config.toml's `base-url`, then its `env`, else TEST.
     pub(crate) fn base_url(&self) -> anyhow::Result<String> {
         if let Some(url) = &self.global.base_url {
             return Ok(url.clone());
@@ -126,17 +175,41 @@ impl Ctx {
         if let Some(meta) = self.load_meta()? {
             return Ok(meta.base_url);
         }
+        if let Some(url) = &self.config.base_url {
+            return Ok(url.clone());
+        }
+        if let Some(env) = self.config.env_name()? {
+            return Ok(environment(env).base_url().to_owned());
+        }
         Ok(Environment::Test.base_url().to_owned())
+    }
+
+    /// The environment for things that depend on it without a base URL (QR hosts): `--env`,
+    /// else config.toml's `env`, else TEST.
+    pub(crate) fn env_name(&self) -> anyhow::Result<EnvName> {
+        if let Some(env) = self.global.env {
+            return Ok(env);
+        }
+        Ok(self.config.env_name()?.unwrap_or(EnvName::Test))
+    }
+
+    /// Where `auth login-external --generate` leaves the challenge for `--submit`.
+    pub(crate) fn pending_external_path(&self) -> PathBuf {
+        self.profile_dir.join("external-login.json")
     }
 
     /// A client with the profile's token file as its token store.
     pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        self.client_for(&self.base_url()?)
+    }
+
+    /// A client for `base_url` with the profile's token file as its token store.
+    pub(crate) fn client_for(&self, base_url: &str) -> anyhow::Result<Client> {
         std::fs::create_dir_all(&self.profile_dir)
             .with_context(|| format!("cannot create {}", self.profile_dir.display()))?;
         let store = FileTokenStore::open(self.tokens_path())?;
-        let base_url = self.base_url()?;
         self.detail(format!("KSeF API at {base_url}"));
-        Ok(client_builder(&base_url).token_store(store).build()?)
+        Ok(client_builder(base_url).token_store(store).build()?)
     }
 
     /// A client for a command that needs a login: refuses early, with the fix, if there is none.
@@ -179,31 +252,6 @@ fn default_home() -> anyhow::Result<PathBuf> {
         Some(home) => Ok(PathBuf::from(home).join(".local/state/ksef")),
         None => bail!("cannot find a home directory; pass --home DIR or set KSEF_HOME"),
     }
-}
-
-/// Writes `bytes` to `path` atomically, readable by the owner only (0600 on Unix).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".session.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads the KSeF token from `--token-file`, `--token-stdin` or `KSEF_TOKEN`, in that order.

@@ -6,13 +6,23 @@
 //! `ksef-sim` simulator in-process.
 #![forbid(unsafe_code)]
 
+mod api;
 mod args;
 mod auth;
+mod batch;
+mod cert;
+mod config;
 mod context;
 mod demo;
+mod files;
 mod invoice;
+mod permissions;
+mod qr;
 mod session;
 mod sim;
+mod testdata;
+mod token;
+mod xades;
 
 use std::process::ExitCode;
 
@@ -39,12 +49,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(error) = init_logging(cli.global.verbose, cli.global.quiet) {
+        eprintln!("error: {error:#}");
+        return ExitCode::from(2);
+    }
     let json = cli.global.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
             report(&error, json);
-            ExitCode::FAILURE
+            if error.downcast_ref::<context::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -57,9 +75,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auth(command) => auth::run(&ctx, command).await,
         Command::Invoice(command) => invoice::run(&ctx, command).await,
         Command::Session(command) => session::run(&ctx, command).await,
+        Command::Batch(command) => batch::run(&ctx, command).await,
+        Command::Token(command) => token::run(&ctx, command).await,
+        Command::Cert(command) => cert::run(&ctx, command).await,
+        Command::Permissions(command) => permissions::run(&ctx, command).await,
+        Command::Limits => api::limits(&ctx).await,
+        Command::Testdata(args) => testdata::run(&ctx, args).await,
+        Command::Config(command) => config::run(&ctx, command).await,
+        Command::Qr(command) => qr::run(&ctx, command).await,
+        Command::Xades(command) => xades::run(&ctx, command).await,
         // Handled before the runtime starts.
         Command::Completions { .. } => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Sends the libraries' tracing events to stderr: warnings by default, debug detail of the ksef
+/// crates with `-v` (each HTTP request: operation, path template, status, duration; never
+/// headers, bodies or tokens, which the transport does not log), nothing below errors with `-q`.
+/// `KSEF_LOG` (e.g. `ksef_transport=trace,warn`) overrides the levels.
+fn init_logging(verbose: bool, quiet: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+
+    let targets = match std::env::var("KSEF_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => spec.parse::<Targets>().map_err(|e| {
+            anyhow::anyhow!("KSEF_LOG {spec:?} is not a list of target=level directives: {e}")
+        })?,
+        _ if quiet => Targets::new().with_default(LevelFilter::ERROR),
+        _ if verbose => Targets::new()
+            .with_default(LevelFilter::WARN)
+            .with_target("ksef_client", LevelFilter::DEBUG)
+            .with_target("ksef_transport", LevelFilter::DEBUG)
+            .with_target("ksef_crypto", LevelFilter::DEBUG)
+            .with_target("ksef_xades", LevelFilter::DEBUG),
+        _ => Targets::new().with_default(LevelFilter::WARN),
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(verbose)
+        .without_time();
+    tracing_subscriber::registry()
+        .with(layer.with_filter(targets))
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }
 
 /// Prints an error with its causes and, where one is known, what to do next. With `--json` a

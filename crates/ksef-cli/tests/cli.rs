@@ -1,64 +1,13 @@
 //! End-to-end tests of the `ksef` binary: the demo, a `ksef sim` child process, and the
 //! exit-code and secrecy conventions.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ksef");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "ksef-cli-test-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn sample_invoice() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/invoices/fa3-sample.xml")
-}
-
-/// A `ksef` command isolated from the caller's environment: its own home, no KSEF_* variables.
-fn ksef(home: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("KSEF_ENV")
-        .env_remove("KSEF_BASE_URL")
-        .env_remove("KSEF_TOKEN")
-        .env("KSEF_HOME", home)
-        .env("XDG_STATE_HOME", home.join("xdg"))
-        .stdin(Stdio::null());
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
-
-/// Fails if `secret` shows up in the output of a command.
-fn assert_no_secret(output: &Output, secret: &str) {
-    assert!(
-        !text(&output.stdout).contains(secret) && !text(&output.stderr).contains(secret),
-        "the KSeF token leaked into the output"
-    );
-}
+use common::*;
 
 const STEPS: &[&str] = &[
     "start simulator",
@@ -132,68 +81,6 @@ fn demo_json_is_one_document() {
             .iter()
             .all(|s| s["name"].is_string() && s["status"].is_string())
     );
-}
-
-/// A running `ksef sim` child; stopped with SIGTERM (then killed) when dropped.
-struct Sim {
-    child: Child,
-    base_url: String,
-    nip: String,
-    token: String,
-}
-
-fn unquote(value: &str) -> String {
-    value
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .unwrap_or(value)
-        .replace(r"'\''", "'")
-}
-
-impl Sim {
-    fn start(home: &Path) -> Sim {
-        let mut child = ksef(home, &["sim", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut next = |key: &str| {
-            let line = lines.next().expect("a line").expect("readable");
-            let value = line
-                .strip_prefix(&format!("{key}="))
-                .unwrap_or_else(|| panic!("expected {key}=..., got a different line"));
-            unquote(value)
-        };
-        let base_url = next("KSEF_BASE_URL");
-        let nip = next("KSEF_NIP");
-        let token = next("KSEF_TOKEN");
-        Sim {
-            child,
-            base_url,
-            nip,
-            token,
-        }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -436,13 +323,102 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn sim_data_is_refused_clearly() {
+fn sim_data_keeps_tokens_and_invoices_across_restarts() {
     let home = temp_dir("sim-data");
-    let output = ksef(&home, &["sim", "--data", home.to_str().unwrap()])
+    let data = home.join("state");
+    let data_arg = data.to_str().unwrap().to_owned();
+    let (token, ksef_number) = {
+        let sim = Sim::start_with(&home, &["--data", &data_arg]);
+        #[cfg(unix)]
+        assert_eq!(mode(&data), 0o700, "the state holds token secrets");
+        sim.login(&home, &[]);
+        let sent = sim.run(
+            &home,
+            &[
+                "invoice",
+                "send",
+                sample_invoice().to_str().unwrap(),
+                "--wait",
+                "--json",
+            ],
+        );
+        assert!(sent.status.success(), "{}", describe(&sent));
+        let rows: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+        let number = rows[0]["ksefNumber"].as_str().unwrap().to_owned();
+        (sim.token.clone(), number)
+        // Dropped here: SIGTERM, and the simulator saves its state.
+    };
+    let sim = Sim::start_with(&home, &["--data", &data_arg]);
+    assert_eq!(sim.token, token, "the seeded token survives a restart");
+    // Logins are not kept: log in again, then the invoice is still there.
+    sim.login(&home, &[]);
+    let downloaded = home.join("again.xml");
+    let get = sim.run(
+        &home,
+        &[
+            "invoice",
+            "get",
+            &ksef_number,
+            "--out",
+            downloaded.to_str().unwrap(),
+        ],
+    );
+    assert!(get.status.success(), "{}", describe(&get));
+    assert_eq!(
+        std::fs::read(&downloaded).unwrap(),
+        std::fs::read(sample_invoice()).unwrap()
+    );
+}
+
+#[test]
+fn sim_fault_flags_inject_failures() {
+    let home = temp_dir("sim-faults");
+    let sim = Sim::start_with(
+        &home,
+        &["--fault-5xx", "1", "--fault-operation", "auth.challenge"],
+    );
+    let challenge = sim.run(&home, &["auth", "challenge", "--json"]);
+    assert_eq!(challenge.status.code(), Some(1), "{}", describe(&challenge));
+    let doc: serde_json::Value = serde_json::from_slice(&challenge.stdout).unwrap();
+    assert!(doc["error"].as_str().unwrap().contains("HTTP 50"), "{doc}");
+    assert!(
+        doc["hint"].as_str().unwrap().contains("server error"),
+        "{doc}"
+    );
+    // Operations outside --fault-operation are untouched.
+    let body = home.join("subject.json");
+    std::fs::write(
+        &body,
+        r#"{"subjectNip":"1111111111","subjectType":"VatGroup","description":"a VAT group"}"#,
+    )
+    .unwrap();
+    let untouched = sim.run(
+        &home,
+        &[
+            "testdata",
+            "subject-create",
+            "--body",
+            body.to_str().unwrap(),
+        ],
+    );
+    assert!(untouched.status.success(), "{}", describe(&untouched));
+
+    for args in [
+        &["sim", "--fault-5xx", "2"][..],
+        &["sim", "--fault-429", "abc"][..],
+    ] {
+        let output = ksef(&home, args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+    let unknown = ksef(&home, &["sim", "--fault-operation", "nope.nothing"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    assert!(text(&output.stderr).contains("not supported"));
+    assert_fails_with(&unknown, "not an operation id");
 }
 
 #[test]

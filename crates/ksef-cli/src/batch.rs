@@ -1,0 +1,376 @@
+//! `ksef batch`: send invoices in a batch session, or package them offline for a batch session
+//! opened elsewhere.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{Duration, Utc};
+use ksef_client::{BatchInvoice, BatchOptions, InvoiceOutcome, form_code};
+use ksef_crypto::{
+    BatchPackage, BatchPackager, CertificateEntry, CertificateUsage, DirectorySink,
+    MinistryCertificate, SessionKey,
+};
+use ksef_model::types::{
+    BatchFileInfo, BatchFilePartInfo, EncryptionInfo, FormCode, OpenBatchSessionRequest,
+};
+use serde_json::{Value, json};
+
+use crate::args::{BatchCommand, SchemaArg};
+use crate::context::{Ctx, print_json};
+use crate::files::{read_input, write_public};
+
+/// The form code of `--schema`.
+pub(crate) fn form_code_of(schema: SchemaArg) -> FormCode {
+    match schema {
+        SchemaArg::Fa3 => form_code::fa3(),
+        SchemaArg::Fa2 => form_code::fa2(),
+        SchemaArg::FaRr => form_code::fa_rr1(),
+    }
+}
+
+/// The invoice files named on the command line: files as given, directories as their `*.xml`
+/// files in name order. File names must be unique (they name the invoices inside the package).
+fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).with_context(|| {
+            format!(
+                "cannot read {}; check the path (nothing was sent)",
+                input.display()
+            )
+        })?;
+        if meta.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("cannot list {}", input.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    if files.is_empty() {
+        bail!("no invoice files (*.xml) found in the given directories");
+    }
+    let mut seen = BTreeSet::new();
+    let mut named = Vec::with_capacity(files.len());
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no UTF-8 file name", path.display()))?
+            .to_owned();
+        if !seen.insert(name.clone()) {
+            bail!(
+                "two invoices are named {name:?}; file names must be unique within a batch \
+                 (rename one)"
+            );
+        }
+        named.push((name, path));
+    }
+    Ok(named)
+}
+
+fn invoices_of(files: &[(String, PathBuf)]) -> anyhow::Result<Vec<BatchInvoice>> {
+    files
+        .iter()
+        .map(|(name, path)| {
+            BatchInvoice::from_path(name.clone(), path.clone())
+                .with_context(|| format!("cannot read invoice file {}", path.display()))
+        })
+        .collect()
+}
+
+/// The spec's `batchFile` of a package, exactly as the session-open request declares it.
+fn batch_file_info(package: &BatchPackage) -> anyhow::Result<BatchFileInfo> {
+    let parts = package
+        .parts
+        .iter()
+        .map(|part| {
+            Ok(BatchFilePartInfo::new(
+                i32::try_from(part.ordinal_number)?,
+                i64::try_from(part.encrypted.size)?,
+                part.encrypted.sha256_base64(),
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(BatchFileInfo::new(
+        i64::try_from(package.archive.size)?,
+        package.archive.sha256_base64(),
+        parts,
+    ))
+}
+
+/// Runs a `batch` subcommand.
+pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BatchCommand::Send {
+            inputs,
+            schema,
+            part_size,
+            jobs,
+            wait: _,
+            upo_dir,
+        } => send(ctx, &inputs, schema, part_size, jobs, upo_dir).await,
+        BatchCommand::Pack {
+            dir,
+            public_cert,
+            out,
+            schema,
+            part_size,
+        } => pack(ctx, &dir, &public_cert, &out, schema, part_size),
+    }
+}
+
+async fn send(
+    ctx: &Ctx,
+    inputs: &[PathBuf],
+    schema: SchemaArg,
+    part_size: Option<u64>,
+    jobs: u16,
+    upo_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let files = collect_inputs(inputs)?;
+    let invoices = invoices_of(&files)?;
+    if let Some(dir) = &upo_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let client = ctx.logged_in_client()?;
+    let mut options = BatchOptions::new().max_uploads_in_flight(usize::from(jobs));
+    if let Some(size) = part_size {
+        options = options.max_part_size(size);
+    }
+    ctx.note(format!(
+        "sending {} invoice(s) in a batch session; waiting until KSeF has processed it …",
+        files.len()
+    ));
+    let outcome = client
+        .send_batch(form_code_of(schema), invoices, options)
+        .await?;
+    ctx.note(format!(
+        "batch session {}: {} part(s), status {} {}",
+        outcome.reference_number,
+        outcome.package.parts.len(),
+        outcome.status.status.code,
+        outcome.status.status.description
+    ));
+    let mut session_upos = Vec::new();
+    if let Some(dir) = &upo_dir {
+        for (index, page) in outcome.session_upo().await?.iter().enumerate() {
+            let path = dir.join(format!(
+                "UPO-{}-{}.xml",
+                outcome.reference_number,
+                index + 1
+            ));
+            write_public(&path, page)?;
+            session_upos.push(path);
+        }
+    }
+    let mut rows = Vec::with_capacity(outcome.invoices.len());
+    let mut rejected = 0usize;
+    for invoice in &outcome.invoices {
+        let ksef_number = match &invoice.outcome {
+            InvoiceOutcome::Accepted { ksef_number } => Some(ksef_number.to_string()),
+            _ => None,
+        };
+        let mut upo = None;
+        match (&ksef_number, &upo_dir) {
+            (Some(number), Some(dir)) => {
+                let bytes = outcome.invoice_upo(invoice).await?;
+                let path = dir.join(format!("UPO-{number}.xml"));
+                write_public(&path, &bytes)?;
+                upo = Some(path);
+            }
+            (None, _) => rejected += 1,
+            _ => {}
+        }
+        rows.push((invoice, ksef_number, upo));
+    }
+    // KSeF lists only the invoices it read: a file missing from the listing was not processed.
+    let reported: BTreeSet<&str> = outcome
+        .invoices
+        .iter()
+        .filter_map(|i| i.file_name.as_deref())
+        .collect();
+    let missing: Vec<&str> = files
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !reported.contains(name))
+        .collect();
+    if ctx.json() {
+        let invoices: Vec<Value> = rows
+            .iter()
+            .map(|(invoice, ksef_number, upo)| {
+                json!({
+                    "file": invoice.file_name,
+                    "referenceNumber": invoice.reference_number.as_str(),
+                    "ksefNumber": ksef_number,
+                    "invoiceHash": invoice.invoice_hash,
+                    "status": {"code": invoice.status.status.code, "description": invoice.status.status.description},
+                    "upo": upo,
+                })
+            })
+            .collect();
+        print_json(&json!({
+            "referenceNumber": outcome.reference_number.as_str(),
+            "status": {"code": outcome.status.status.code, "description": outcome.status.status.description},
+            "parts": outcome.package.parts.len(),
+            "invoiceCount": files.len(),
+            "accepted": rows.len() - rejected,
+            "rejected": rejected,
+            "missing": missing,
+            "invoices": invoices,
+            "sessionUpo": session_upos,
+        }))?;
+    } else {
+        for (invoice, ksef_number, upo) in &rows {
+            let mark = if ksef_number.is_some() { "✓" } else { "✗" };
+            println!(
+                "{mark} {}  {}  {}  {} {}",
+                invoice.file_name.as_deref().unwrap_or("?"),
+                invoice.reference_number,
+                ksef_number.as_deref().unwrap_or("-"),
+                invoice.status.status.code,
+                invoice.status.status.description
+            );
+            if let Some(upo) = upo {
+                println!("  UPO saved to {}", upo.display());
+            }
+        }
+        for name in &missing {
+            println!("✗ {name}  not reported by KSeF");
+        }
+        println!(
+            "batch session {}: {}/{} accepted",
+            outcome.reference_number,
+            rows.len() - rejected,
+            files.len()
+        );
+    }
+    if rejected > 0 || !missing.is_empty() {
+        ctx.note("some invoices were not accepted; see the statuses above");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the public-key certificate to wrap the session key for.
+fn encryption_certificate(path: &Path) -> anyhow::Result<MinistryCertificate> {
+    let bytes = read_input(path, "the public certificate")?;
+    let certificate = ksef_xades::Certificate::from_pem_or_der(&bytes).with_context(|| {
+        format!(
+            "{} is not an X.509 certificate (PEM or DER); give the Ministry's \
+             SymmetricKeyEncryption certificate",
+            path.display()
+        )
+    })?;
+    let now = Utc::now();
+    let entry = CertificateEntry::new(
+        STANDARD.encode(certificate.der()),
+        now - Duration::days(1),
+        now + Duration::days(1),
+        [CertificateUsage::SymmetricKeyEncryption],
+    );
+    MinistryCertificate::from_entry(&entry)
+        .with_context(|| format!("cannot use the certificate {}", path.display()))
+}
+
+fn pack(
+    ctx: &Ctx,
+    dir: &Path,
+    public_cert: &Path,
+    out: &Path,
+    schema: SchemaArg,
+    part_size: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a directory; give the directory holding the invoice XML files",
+            dir.display()
+        );
+    }
+    let files = collect_inputs(&[dir.to_path_buf()])?;
+    let certificate = encryption_certificate(public_cert)?;
+    if out.exists()
+        && std::fs::read_dir(out)
+            .with_context(|| format!("cannot list {}", out.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "{} is not empty; give a new or empty output directory",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let key = SessionKey::generate()?;
+    let wrapped = key
+        .wrap(&certificate)
+        .with_context(|| {
+            format!(
+                "cannot encrypt the session key for {}",
+                public_cert.display()
+            )
+        })?
+        .to_encryption_info();
+    let mut packager = BatchPackager::new();
+    if let Some(size) = part_size {
+        let limits = (*packager.current_limits()).with_max_part_size(size);
+        packager = packager.limits(limits);
+    }
+    let mut sink = DirectorySink::new(out);
+    ctx.note(format!("packaging {} invoice(s) …", files.len()));
+    let package = packager
+        .package(&key, invoices_of(&files)?, &mut sink)
+        .context("packaging failed; the part files in the output directory are incomplete")?;
+    let part_files: Vec<String> = package
+        .parts
+        .iter()
+        .map(|part| {
+            sink.path_of(part.ordinal_number)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let encryption = EncryptionInfo::new(
+        wrapped.encrypted_symmetric_key,
+        wrapped.initialization_vector,
+    );
+    let request =
+        OpenBatchSessionRequest::new(form_code_of(schema), batch_file_info(&package)?, encryption);
+    let manifest = json!({
+        "openRequest": serde_json::to_value(&request)?,
+        "partFiles": part_files,
+    });
+    let manifest_path = out.join("batch.json");
+    write_public(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
+    if ctx.json() {
+        print_json(&json!({
+            "out": out,
+            "manifest": manifest_path,
+            "invoiceCount": files.len(),
+            "partFiles": part_files,
+            "archiveSize": package.archive.size,
+            "archiveHash": package.archive.sha256_base64(),
+        }))?;
+    } else {
+        println!(
+            "✓ packaged {} invoice(s) into {} part(s) in {}",
+            files.len(),
+            part_files.len(),
+            out.display()
+        );
+        println!("  open request     {}", manifest_path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,368 @@
+//! `ksef cert`: KSeF certificates (limits, enrollment with a locally generated key and CSR,
+//! status, retrieval, listing, revocation) and, offline, `self-signed` test certificates for
+//! KSeF's TEST environment and the simulator.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ksef_crypto::{CertificateKey, CertificateSigningRequest, EnrollmentData};
+use ksef_model::operations::{
+    EnrollCertificate, GetCertificateEnrollmentData, GetCertificateEnrollmentStatus,
+    GetCertificateLimits, QueryCertificates, RetrieveCertificates, RevokeCertificate,
+};
+use ksef_model::types::{
+    CertificateListItemStatus, CertificateRevocationReason, EnrollCertificateRequest,
+    KsefCertificateType, QueryCertificatesRequest, RetrieveCertificatesRequest,
+    RevokeCertificateRequest,
+};
+use ksef_model::values::{Nip, Pesel, ReferenceNumber};
+use ksef_xades::Certificate;
+use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
+use serde_json::{Value, json};
+
+use crate::api::{collect_page, print_value, to_value};
+use crate::args::{CertCommand, KsefCertTypeArg, RevocationReasonArg};
+use crate::context::{Ctx, print_json};
+use crate::files::{write_private, write_public};
+
+fn cert_type(arg: KsefCertTypeArg) -> KsefCertificateType {
+    match arg {
+        KsefCertTypeArg::Authentication => KsefCertificateType::Authentication,
+        KsefCertTypeArg::Offline => KsefCertificateType::Offline,
+    }
+}
+
+/// DER as PEM with the given label.
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// A serial number as a file name: hexadecimal digits only.
+fn check_serial(serial: &str) -> anyhow::Result<()> {
+    if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("{serial:?} is not a certificate serial number (hexadecimal digits)");
+    }
+    Ok(())
+}
+
+/// Runs a `cert` subcommand.
+pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CertCommand::Limits => {
+            let client = ctx.logged_in_client()?;
+            let limits = client
+                .certificates()
+                .limits(GetCertificateLimits::new())
+                .await?;
+            print_value(ctx, &to_value(&limits)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::EnrollmentData => {
+            let client = ctx.logged_in_client()?;
+            let data = client
+                .certificates()
+                .enrollment_data(GetCertificateEnrollmentData::new())
+                .await?;
+            print_value(ctx, &to_value(&data)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::Enroll {
+            name,
+            kind,
+            key_out,
+            ec,
+        } => {
+            let count = name.chars().count();
+            if !(5..=100).contains(&count) {
+                bail!("--name must have 5 to 100 characters (it has {count})");
+            }
+            if key_out.exists() {
+                bail!(
+                    "{} exists; give a new file for the private key (it is never overwritten)",
+                    key_out.display()
+                );
+            }
+            let client = ctx.logged_in_client()?;
+            let data = client
+                .certificates()
+                .enrollment_data(GetCertificateEnrollmentData::new())
+                .await?;
+            let data: EnrollmentData = serde_json::from_value(to_value(&data)?)
+                .context("KSeF's enrollment data does not have the expected shape")?;
+            ctx.note(if ec {
+                "generating an ECDSA P-256 key …"
+            } else {
+                "generating an RSA 2048 key (a few seconds) …"
+            });
+            let key = if ec {
+                CertificateKey::generate_ec_p256()?
+            } else {
+                CertificateKey::generate_rsa_2048()?
+            };
+            let csr = CertificateSigningRequest::new(&data, &key)?;
+            // The key is saved before the request goes out: an issued certificate is useless
+            // without it.
+            write_private(&key_out, key.to_pkcs8_pem()?.as_bytes())?;
+            let enrolled = client
+                .certificates()
+                .enroll(EnrollCertificate::new(EnrollCertificateRequest::new(
+                    name.clone(),
+                    cert_type(kind),
+                    csr.to_base64(),
+                )))
+                .await?;
+            if ctx.json() {
+                print_json(&json!({
+                    "referenceNumber": enrolled.reference_number.as_str(),
+                    "timestamp": enrolled.timestamp,
+                    "name": name,
+                    "keyFile": key_out,
+                }))?;
+            } else {
+                println!("✓ enrollment {} sent", enrolled.reference_number);
+                println!("  private key      {} (0600)", key_out.display());
+                println!(
+                    "  next: `ksef cert status {}` until it names the serial number",
+                    enrolled.reference_number
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::Status { reference } => {
+            let reference: ReferenceNumber = reference.parse().with_context(|| {
+                format!("{reference:?} is not a valid reference number; copy it from `cert enroll`")
+            })?;
+            let client = ctx.logged_in_client()?;
+            let status = client
+                .certificates()
+                .enrollment_status(GetCertificateEnrollmentStatus::new(reference))
+                .await?;
+            let code = status.status.code;
+            print_value(ctx, &to_value(&status)?)?;
+            Ok(if code < 300 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        CertCommand::Get { serials, out } => {
+            for serial in &serials {
+                check_serial(serial)?;
+            }
+            let client = ctx.logged_in_client()?;
+            let response = client
+                .certificates()
+                .retrieve(RetrieveCertificates::new(RetrieveCertificatesRequest::new(
+                    serials.clone(),
+                )))
+                .await?;
+            let mut rows = Vec::new();
+            for item in &response.certificates {
+                check_serial(&item.certificate_serial_number)?;
+                let der = STANDARD
+                    .decode(item.certificate.trim())
+                    .context("KSeF sent a certificate that is not base64")?;
+                let file = match &out {
+                    Some(dir) => {
+                        let path = dir.join(format!("{}.pem", item.certificate_serial_number));
+                        write_public(&path, pem("CERTIFICATE", &der).as_bytes())?;
+                        Some(path)
+                    }
+                    None => None,
+                };
+                rows.push(json!({
+                    "serialNumber": item.certificate_serial_number,
+                    "name": item.certificate_name,
+                    "type": item.certificate_type.as_str(),
+                    "file": file,
+                    "certificate": if file.is_none() { Some(item.certificate.clone()) } else { None },
+                }));
+            }
+            if ctx.json() {
+                print_json(&Value::Array(rows))?;
+            } else {
+                for item in &response.certificates {
+                    match &out {
+                        Some(dir) => println!(
+                            "✓ {} ({}) saved to {}",
+                            item.certificate_serial_number,
+                            item.certificate_name,
+                            dir.join(format!("{}.pem", item.certificate_serial_number))
+                                .display()
+                        ),
+                        None => {
+                            let der = STANDARD.decode(item.certificate.trim())?;
+                            print!("{}", pem("CERTIFICATE", &der));
+                        }
+                    }
+                }
+            }
+            let missing: Vec<&String> = serials
+                .iter()
+                .filter(|s| {
+                    !response
+                        .certificates
+                        .iter()
+                        .any(|c| c.certificate_serial_number.eq_ignore_ascii_case(s))
+                })
+                .collect();
+            if !missing.is_empty() {
+                ctx.note(format!(
+                    "KSeF returned no certificate for {}",
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::List { status, kind } => {
+            let mut request = QueryCertificatesRequest::new();
+            if let Some(status) = &status {
+                let known = ["Active", "Blocked", "Revoked", "Expired"];
+                let Some(name) = known.iter().find(|k| k.eq_ignore_ascii_case(status)) else {
+                    bail!("--status {status:?} is not one of {}", known.join(", "));
+                };
+                request.status = Some(CertificateListItemStatus::from(*name));
+            }
+            if let Some(kind) = kind {
+                request.r#type = Some(cert_type(kind));
+            }
+            let client = ctx.logged_in_client()?;
+            let mut items = Vec::new();
+            let mut offset = 0;
+            loop {
+                let page = client
+                    .certificates()
+                    .query(
+                        QueryCertificates::new(request.clone())
+                            .with_page_size(50)
+                            .with_page_offset(offset),
+                    )
+                    .await?;
+                if !collect_page(to_value(&page)?, &mut items) {
+                    break;
+                }
+                offset += 1;
+            }
+            if !ctx.json() && items.is_empty() {
+                println!("no certificates");
+            } else {
+                print_value(ctx, &Value::Array(items))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::Revoke { serial, reason } => {
+            check_serial(&serial)?;
+            let reason = match reason {
+                RevocationReasonArg::Unspecified => CertificateRevocationReason::Unspecified,
+                RevocationReasonArg::Superseded => CertificateRevocationReason::Superseded,
+                RevocationReasonArg::KeyCompromise => CertificateRevocationReason::KeyCompromise,
+            };
+            let client = ctx.logged_in_client()?;
+            client
+                .certificates()
+                .revoke(RevokeCertificate::new(
+                    serial.clone(),
+                    RevokeCertificateRequest::new().with_revocation_reason(reason.clone()),
+                ))
+                .await?;
+            if ctx.json() {
+                print_json(&json!({
+                    "serialNumber": serial,
+                    "revoked": true,
+                    "reason": reason.as_str(),
+                }))?;
+            } else {
+                println!("✓ certificate {serial} revoked ({reason})");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::SelfSigned {
+            nip,
+            pesel,
+            ec,
+            organization,
+            given_name,
+            surname,
+            cert_out,
+            key_out,
+        } => {
+            if key_out.exists() {
+                bail!(
+                    "{} exists; give a new file for the private key (keys are never overwritten)",
+                    key_out.display()
+                );
+            }
+            let key_type = if ec {
+                KeyType::EcdsaP256
+            } else {
+                KeyType::Rsa2048
+            };
+            ctx.note(if ec {
+                "generating an ECDSA P-256 key …"
+            } else {
+                "generating an RSA 2048 key (a few seconds) …"
+            });
+            let generated = match (&nip, &pesel) {
+                (Some(nip), _) => {
+                    let nip: Nip = nip.parse().with_context(|| {
+                        format!("--nip {nip:?} is not a valid NIP; give the 10 digits")
+                    })?;
+                    let organization = organization
+                        .clone()
+                        .unwrap_or_else(|| format!("Test company {nip}"));
+                    TestCertificate::company(&organization, &nip, key_type)?
+                }
+                (None, Some(pesel)) => {
+                    let pesel: Pesel = pesel.parse().with_context(|| {
+                        format!("--pesel {pesel:?} is not a valid PESEL; give the 11 digits")
+                    })?;
+                    TestCertificate::person(
+                        &given_name,
+                        &surname,
+                        &PersonIdentifier::Pesel(pesel),
+                        key_type,
+                    )?
+                }
+                // clap requires one of the two.
+                (None, None) => anyhow::bail!("give --nip NIP or --pesel PESEL"),
+            };
+            let certificate = Certificate::from_der(generated.certificate_der())?;
+            write_private(&key_out, generated.key_pkcs8_pem().as_bytes())?;
+            write_public(&cert_out, generated.certificate_pem().as_bytes())?;
+            if ctx.json() {
+                print_json(&json!({
+                    "certFile": cert_out,
+                    "keyFile": key_out,
+                    "subject": certificate.subject(),
+                    "serialNumber": certificate.serial_decimal(),
+                    "fingerprintSha256": certificate.fingerprint_sha256_hex(),
+                    "keyType": if ec { "EcdsaP256" } else { "Rsa2048" },
+                }))?;
+            } else {
+                println!("✓ self-signed test certificate (TEST environment only)");
+                println!("  subject          {}", certificate.subject());
+                println!(
+                    "  SHA-256          {}",
+                    certificate.fingerprint_sha256_hex()
+                );
+                println!("  certificate      {}", cert_out.display());
+                println!("  private key      {} (0600)", key_out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

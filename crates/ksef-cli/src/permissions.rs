@@ -1,0 +1,215 @@
+//! `ksef permissions`: grants, revocations, operation status and queries. Request bodies are the
+//! API's JSON (`--body FILE`), checked against the typed requests before anything is sent.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use ksef_model::operations::{
+    GetAttachmentPermissionStatus, GetPermissionOperationStatus, GrantAuthorizationPermissions,
+    GrantEntityPermissions, GrantEuEntityAdministrationPermissions,
+    GrantEuEntityRepresentativePermissions, GrantIndirectPermissions, GrantPersonPermissions,
+    GrantSubunitPermissions, QueryAuthorizationPermissions, QueryEntityPermissions,
+    QueryEntityRoles, QueryEuEntityPermissions, QueryPersonPermissions, QueryPersonalPermissions,
+    QuerySubordinateEntityRoles, QuerySubunitPermissions, RevokeAuthorizationPermission,
+    RevokePermission,
+};
+use ksef_model::types::PermissionId;
+use ksef_model::values::ReferenceNumber;
+use serde_json::{Value, json};
+
+use crate::api::{collect_page, print_value, read_body, to_value};
+use crate::args::{GrantKind, PermissionsCommand, QueryKind};
+use crate::context::Ctx;
+
+/// Items per page of a permission query.
+const PAGE_SIZE: i32 = 100;
+
+/// Runs a `permissions` subcommand.
+pub(crate) async fn run(ctx: &Ctx, command: PermissionsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PermissionsCommand::Grant { kind, body } => {
+            let body = body.body.as_deref();
+            macro_rules! grant {
+                ($op:ident, $method:ident, $type:literal) => {{
+                    let request = read_body(body, $type, None)?;
+                    let client = ctx.logged_in_client()?;
+                    client.permissions().$method($op::new(request)).await?
+                }};
+            }
+            let response = match kind {
+                GrantKind::Persons => grant!(
+                    GrantPersonPermissions,
+                    grant_persons,
+                    "PersonPermissionsGrantRequest"
+                ),
+                GrantKind::Entities => grant!(
+                    GrantEntityPermissions,
+                    grant_entities,
+                    "EntityPermissionsGrantRequest"
+                ),
+                GrantKind::Authorizations => grant!(
+                    GrantAuthorizationPermissions,
+                    grant_authorizations,
+                    "EntityAuthorizationPermissionsGrantRequest"
+                ),
+                GrantKind::Indirect => grant!(
+                    GrantIndirectPermissions,
+                    grant_indirect,
+                    "IndirectPermissionsGrantRequest"
+                ),
+                GrantKind::Subunits => grant!(
+                    GrantSubunitPermissions,
+                    grant_subunits,
+                    "SubunitPermissionsGrantRequest"
+                ),
+                GrantKind::EuEntityAdministration => grant!(
+                    GrantEuEntityAdministrationPermissions,
+                    grant_eu_entity_administration,
+                    "EuEntityAdministrationPermissionsGrantRequest"
+                ),
+                GrantKind::EuEntityRepresentatives => grant!(
+                    GrantEuEntityRepresentativePermissions,
+                    grant_eu_entity_representatives,
+                    "EuEntityPermissionsGrantRequest"
+                ),
+            };
+            print_value(ctx, &to_value(&response)?)?;
+            ctx.note("the grant runs asynchronously; check it with `ksef permissions status REF`");
+            Ok(ExitCode::SUCCESS)
+        }
+        PermissionsCommand::Revoke {
+            permission_id,
+            authorization,
+        } => {
+            let client = ctx.logged_in_client()?;
+            let id = PermissionId::from(permission_id.as_str());
+            let response = if authorization {
+                client
+                    .permissions()
+                    .revoke_authorization(RevokeAuthorizationPermission::new(id))
+                    .await?
+            } else {
+                client
+                    .permissions()
+                    .revoke(RevokePermission::new(id))
+                    .await?
+            };
+            print_value(ctx, &to_value(&response)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PermissionsCommand::Status { reference } => {
+            let reference: ReferenceNumber = reference.parse().with_context(|| {
+                format!("{reference:?} is not a valid reference number; copy it from the grant")
+            })?;
+            let client = ctx.logged_in_client()?;
+            let response = client
+                .permissions()
+                .operation_status(GetPermissionOperationStatus::new(reference))
+                .await?;
+            let code = response.status.code;
+            print_value(ctx, &to_value(&response)?)?;
+            Ok(if code < 300 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        PermissionsCommand::Query { kind, body } => {
+            let body = body.body.as_deref();
+            let client = ctx.logged_in_client()?;
+            let mut items: Vec<Value> = Vec::new();
+            macro_rules! paged {
+                ($op:ident, $method:ident, $request:ident) => {{ paged!($op, $method, $request, "{}") }};
+                ($op:ident, $method:ident, $request:ident, $default:literal) => {{
+                    let request: ksef_model::types::$request =
+                        read_body(body, stringify!($request), Some($default))?;
+                    let mut offset = 0;
+                    loop {
+                        let page = client
+                            .permissions()
+                            .$method(
+                                $op::new(request.clone())
+                                    .with_page_size(PAGE_SIZE)
+                                    .with_page_offset(offset),
+                            )
+                            .await?;
+                        if !collect_page(to_value(&page)?, &mut items) {
+                            break;
+                        }
+                        offset += 1;
+                    }
+                }};
+            }
+            match kind {
+                QueryKind::Personal => paged!(
+                    QueryPersonalPermissions,
+                    query_personal,
+                    PersonalPermissionsQueryRequest
+                ),
+                QueryKind::Persons => paged!(
+                    QueryPersonPermissions,
+                    query_persons,
+                    PersonPermissionsQueryRequest,
+                    r#"{"queryType":"PermissionsInCurrentContext"}"#
+                ),
+                QueryKind::Subunits => paged!(
+                    QuerySubunitPermissions,
+                    query_subunits,
+                    SubunitPermissionsQueryRequest
+                ),
+                QueryKind::SubordinateEntityRoles => paged!(
+                    QuerySubordinateEntityRoles,
+                    query_subordinate_entity_roles,
+                    SubordinateEntityRolesQueryRequest
+                ),
+                QueryKind::Authorizations => paged!(
+                    QueryAuthorizationPermissions,
+                    query_authorizations,
+                    EntityAuthorizationPermissionsQueryRequest,
+                    r#"{"queryType":"Granted"}"#
+                ),
+                QueryKind::Entities => paged!(
+                    QueryEntityPermissions,
+                    query_entities,
+                    EntityPermissionsQueryRequest
+                ),
+                QueryKind::EuEntities => paged!(
+                    QueryEuEntityPermissions,
+                    query_eu_entities,
+                    EuEntityPermissionsQueryRequest
+                ),
+                QueryKind::EntityRoles => {
+                    let mut offset = 0;
+                    loop {
+                        let page = client
+                            .permissions()
+                            .query_entity_roles(
+                                QueryEntityRoles::new()
+                                    .with_page_size(PAGE_SIZE)
+                                    .with_page_offset(offset),
+                            )
+                            .await?;
+                        if !collect_page(to_value(&page)?, &mut items) {
+                            break;
+                        }
+                        offset += 1;
+                    }
+                }
+                QueryKind::Attachments => {
+                    let status = client
+                        .permissions()
+                        .attachment_status(GetAttachmentPermissionStatus::new())
+                        .await?;
+                    print_value(ctx, &to_value(&status)?)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            if !ctx.json() && items.is_empty() {
+                println!("no permissions match");
+            } else {
+                print_value(ctx, &json!(items))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

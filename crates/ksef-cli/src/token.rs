@@ -1,0 +1,237 @@
+//! `ksef token`: generate, list, status and revoke KSeF tokens.
+//!
+//! A generated token is a secret shown once: it goes to stdout (alone on its line, or as
+//! `token` in the JSON document) or, with `--out`, only to a 0600 file. It is never logged.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use ksef_model::operations::{GenerateToken, GetTokenStatus, ListTokens, RevokeToken};
+use ksef_model::types::{GenerateTokenRequest, TokenPermissionType};
+use ksef_model::values::ReferenceNumber;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::args::TokenCommand;
+use crate::context::{Ctx, print_json};
+use crate::files::write_private;
+
+/// The permissions a KSeF token can carry.
+const PERMISSIONS: &[&str] = &[
+    "InvoiceRead",
+    "InvoiceWrite",
+    "CredentialsRead",
+    "CredentialsManage",
+    "SubunitManage",
+    "EnforcementOperations",
+    "Introspection",
+];
+
+fn parse_permission(text: &str) -> anyhow::Result<TokenPermissionType> {
+    let text = text.trim();
+    match PERMISSIONS.iter().find(|p| p.eq_ignore_ascii_case(text)) {
+        Some(name) => Ok(TokenPermissionType::from(*name)),
+        None => bail!(
+            "--permission {text:?} is not a token permission; use one of {}",
+            PERMISSIONS.join(", ")
+        ),
+    }
+}
+
+fn parse_reference(text: &str) -> anyhow::Result<ReferenceNumber> {
+    text.parse().with_context(|| {
+        format!("{text:?} is not a valid reference number; copy it from `ksef token list`")
+    })
+}
+
+/// Runs a `token` subcommand.
+pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TokenCommand::Generate {
+            description,
+            permissions,
+            out,
+        } => {
+            let count = description.chars().count();
+            if !(5..=256).contains(&count) {
+                bail!("--description must have 5 to 256 characters (it has {count})");
+            }
+            let permissions = permissions
+                .iter()
+                .map(|p| parse_permission(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if let Some(path) = &out
+                && path.exists()
+            {
+                bail!(
+                    "{} exists; give a new file for the token (it is never overwritten)",
+                    path.display()
+                );
+            }
+            let client = ctx.logged_in_client()?;
+            let generated = client
+                .tokens()
+                .generate(GenerateToken::new(GenerateTokenRequest::new(
+                    permissions.clone(),
+                    description.clone(),
+                )))
+                .await?;
+            let secret = Zeroizing::new(generated.token);
+            let reference = generated.reference_number;
+            let permission_names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+            match &out {
+                Some(path) => {
+                    write_private(path, format!("{}\n", secret.as_str()).as_bytes())?;
+                    if ctx.json() {
+                        print_json(&json!({
+                            "referenceNumber": reference.as_str(),
+                            "description": description,
+                            "permissions": permission_names,
+                            "tokenFile": path,
+                        }))?;
+                    } else {
+                        println!("✓ token {reference} generated");
+                        println!("  saved to         {} (0600)", path.display());
+                    }
+                }
+                None => {
+                    if ctx.json() {
+                        print_json(&json!({
+                            "referenceNumber": reference.as_str(),
+                            "description": description,
+                            "permissions": permission_names,
+                            "token": secret.as_str(),
+                        }))?;
+                    } else {
+                        let mut stdout = std::io::stdout().lock();
+                        writeln!(stdout, "{}", secret.as_str())?;
+                        stdout.flush()?;
+                        ctx.note(format!(
+                            "✓ token {reference} generated; it is shown only once, above"
+                        ));
+                    }
+                }
+            }
+            ctx.note("the token becomes usable once KSeF activates it (`ksef token status REF`)");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List => {
+            let client = ctx.logged_in_client()?;
+            let mut tokens = Vec::new();
+            let mut continuation: Option<String> = None;
+            loop {
+                let mut request = ListTokens::new().with_page_size(100);
+                if let Some(token) = continuation.take() {
+                    request = request.with_continuation_token(token);
+                }
+                let page = client.tokens().list(request).await?;
+                tokens.extend(page.tokens);
+                match page.continuation_token {
+                    Some(token) if !token.is_empty() => continuation = Some(token),
+                    _ => break,
+                }
+            }
+            if ctx.json() {
+                let rows: Vec<Value> = tokens
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "referenceNumber": t.reference_number.as_str(),
+                            "description": t.description,
+                            "status": t.status.as_str(),
+                            "permissions": t.requested_permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                            "dateCreated": t.date_created,
+                            "lastUseDate": t.last_use_date,
+                            "author": {"type": t.author_identifier.r#type.as_str(), "value": t.author_identifier.value},
+                            "context": {"type": t.context_identifier.r#type.as_str(), "value": t.context_identifier.value},
+                        })
+                    })
+                    .collect();
+                print_json(&Value::Array(rows))?;
+            } else if tokens.is_empty() {
+                println!("no tokens");
+            } else {
+                println!(
+                    "{:<38} {:<9} {:<21} DESCRIPTION",
+                    "REFERENCE", "STATUS", "CREATED"
+                );
+                for t in &tokens {
+                    println!(
+                        "{:<38} {:<9} {:<21} {}",
+                        t.reference_number.as_str(),
+                        t.status.as_str(),
+                        t.date_created
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        t.description
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Status { reference } => {
+            let reference = parse_reference(&reference)?;
+            let client = ctx.logged_in_client()?;
+            let t = client
+                .tokens()
+                .status(GetTokenStatus::new(reference.clone()))
+                .await?;
+            if ctx.json() {
+                print_json(&json!({
+                    "referenceNumber": t.reference_number.as_str(),
+                    "description": t.description,
+                    "status": t.status.as_str(),
+                    "statusDetails": t.status_details,
+                    "permissions": t.requested_permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                    "dateCreated": t.date_created,
+                    "lastUseDate": t.last_use_date,
+                    "author": {"type": t.author_identifier.r#type.as_str(), "value": t.author_identifier.value},
+                    "context": {"type": t.context_identifier.r#type.as_str(), "value": t.context_identifier.value},
+                }))?;
+            } else {
+                println!("token            {}", t.reference_number);
+                println!("status           {}", t.status);
+                println!("description      {}", t.description);
+                println!(
+                    "permissions      {}",
+                    t.requested_permissions
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                println!("created          {}", t.date_created);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { reference } => {
+            let reference = parse_reference(&reference)?;
+            let client = ctx.logged_in_client()?;
+            client
+                .tokens()
+                .revoke(RevokeToken::new(reference.clone()))
+                .await?;
+            if ctx.json() {
+                print_json(&json!({ "referenceNumber": reference.as_str(), "revoked": true }))?;
+            } else {
+                println!("✓ token {reference} revoked");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_permission;
+
+    #[test]
+    fn permissions_are_checked_case_insensitively() {
+        assert_eq!(
+            parse_permission("invoiceread").unwrap().as_str(),
+            "InvoiceRead"
+        );
+        let error = parse_permission("Everything").unwrap_err().to_string();
+        assert!(error.contains("InvoiceWrite"), "{error}");
+    }
+}

@@ -1,0 +1,460 @@
+//! `ksef limits`, `ksef permissions`, `ksef testdata` and the KSeF-certificate commands of
+//! `ksef cert`, against a `ksef sim` child process.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const PESEL: &str = "44051401359";
+
+fn write_json(path: &Path, value: serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec(&value).unwrap()).unwrap();
+}
+
+/// Polls a status command until its `status.code` is no longer 100; returns the document.
+fn wait_done(sim: &Sim, home: &Path, args: &[&str]) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let output = sim.run(home, args);
+        let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{}", describe(&output)));
+        if doc["status"]["code"] != 100 {
+            return doc;
+        }
+        assert!(Instant::now() < deadline, "still 100: {doc}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn limits_show_context_subject_and_rate_limits() {
+    let home = temp_dir("limits");
+    let sim = Sim::start(&home);
+    let early = sim.run(&home, &["limits"]);
+    assert_fails_with(&early, "not logged in");
+    sim.login(&home, &[]);
+    let doc = json_ok(&sim.run(&home, &["limits", "--json"]));
+    for key in ["context", "subject", "rateLimits"] {
+        assert!(doc[key].is_object(), "{key} missing: {doc}");
+    }
+    let human = sim.run(&home, &["limits"]);
+    assert!(human.status.success(), "{}", describe(&human));
+    assert!(text(&human.stdout).contains("rateLimits:"));
+}
+
+#[test]
+fn permissions_grant_query_status_revoke() {
+    let home = temp_dir("permissions");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    let body = home.join("grant.json");
+    write_json(
+        &body,
+        serde_json::json!({
+            "subjectIdentifier": {"type": "Pesel", "value": PESEL},
+            "permissions": ["InvoiceRead", "InvoiceWrite"],
+            "description": "accountant from the CLI test",
+            "subjectDetails": {
+                "subjectDetailsType": "PersonByIdentifier",
+                "personById": {"firstName": "Jan", "lastName": "Testowy"}
+            }
+        }),
+    );
+    let granted = json_ok(&sim.run(
+        &home,
+        &[
+            "permissions",
+            "grant",
+            "persons",
+            "--body",
+            body.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let reference = granted["referenceNumber"].as_str().unwrap().to_owned();
+    let status = wait_done(
+        &sim,
+        &home,
+        &["permissions", "status", &reference, "--json"],
+    );
+    assert_eq!(status["status"]["code"], 200, "{status}");
+
+    let listed = json_ok(&sim.run(&home, &["permissions", "query", "persons", "--json"]));
+    let ours: Vec<&serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["authorizedIdentifier"]["value"] == PESEL)
+        .collect();
+    assert_eq!(ours.len(), 2, "one entry per permission: {listed}");
+    assert!(ours.iter().all(|p| p["id"].is_string()));
+
+    // The grant lets a person's certificate with that PESEL log in by subject.
+    let cert = home.join("person.pem");
+    let key = home.join("person.key");
+    let made = ksef(
+        &home,
+        &[
+            "cert",
+            "self-signed",
+            "--pesel",
+            PESEL,
+            "--ec",
+            "--cert-out",
+            cert.to_str().unwrap(),
+            "--key-out",
+            key.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(made.status.success(), "{}", describe(&made));
+    let login = sim.run(
+        &home,
+        &[
+            "auth",
+            "login",
+            "--nip",
+            &sim.nip,
+            "--profile",
+            "person",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(login.status.success(), "{}", describe(&login));
+
+    for permission in &ours {
+        let id = permission["id"].as_str().unwrap();
+        let revoked = json_ok(&sim.run(&home, &["permissions", "revoke", id, "--json"]));
+        let reference = revoked["referenceNumber"].as_str().unwrap().to_owned();
+        let status = wait_done(
+            &sim,
+            &home,
+            &["permissions", "status", &reference, "--json"],
+        );
+        assert_eq!(status["status"]["code"], 200, "{status}");
+    }
+    let listed = json_ok(&sim.run(&home, &["permissions", "query", "persons", "--json"]));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["authorizedIdentifier"]["value"] != PESEL),
+        "{listed}"
+    );
+    let personal = sim.run(&home, &["permissions", "query", "personal", "--json"]);
+    assert!(json_ok(&personal).is_array());
+
+    // Bad input: no body, a body of the wrong shape, a missing file, a bad reference.
+    let no_body = sim.run(&home, &["permissions", "grant", "persons"]);
+    assert_fails_with(&no_body, "PersonPermissionsGrantRequest");
+    let wrong = home.join("wrong.json");
+    write_json(&wrong, serde_json::json!({"permissions": "all"}));
+    let refused = sim.run(
+        &home,
+        &[
+            "permissions",
+            "grant",
+            "persons",
+            "--body",
+            wrong.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&refused, "wrong.json");
+    let missing = sim.run(
+        &home,
+        &[
+            "permissions",
+            "grant",
+            "entities",
+            "--body",
+            "/nonexistent/grant.json",
+        ],
+    );
+    assert_fails_with(&missing, "/nonexistent/grant.json");
+    let bad_ref = sim.run(&home, &["permissions", "status", "nope"]);
+    assert_fails_with(&bad_ref, "not a valid reference number");
+}
+
+#[test]
+fn testdata_subjects_and_persons() {
+    let home = temp_dir("testdata");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    let subject = home.join("subject.json");
+    write_json(
+        &subject,
+        serde_json::json!({
+            "subjectNip": "1111111111",
+            "subjectType": "VatGroup",
+            "description": "a test VAT group"
+        }),
+    );
+    let created = json_ok(&sim.run(
+        &home,
+        &[
+            "testdata",
+            "subject-create",
+            "--body",
+            subject.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(created["operation"], "subject-create");
+    assert_eq!(created["ok"], true);
+    // The same subject again: KSeF says no, exit 1.
+    let again = sim.run(
+        &home,
+        &[
+            "testdata",
+            "subject-create",
+            "--body",
+            subject.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", describe(&again));
+
+    let person = home.join("person.json");
+    write_json(
+        &person,
+        serde_json::json!({
+            "nip": "1111111111",
+            "pesel": PESEL,
+            "isBailiff": false,
+            "description": "a test person"
+        }),
+    );
+    let made = sim.run(
+        &home,
+        &[
+            "testdata",
+            "person-create",
+            "--body",
+            person.to_str().unwrap(),
+        ],
+    );
+    assert!(made.status.success(), "{}", describe(&made));
+    assert!(text(&made.stdout).contains("person-create"));
+
+    // A malformed NIP inside the body is caught before anything is sent (bodies are read at the
+    // wire level of ksef-model: format checked, checksum left to KSeF).
+    let bad = home.join("bad.json");
+    write_json(
+        &bad,
+        serde_json::json!({
+            "subjectNip": "12345",
+            "subjectType": "VatGroup",
+            "description": "bad"
+        }),
+    );
+    let refused = sim.run(
+        &home,
+        &[
+            "testdata",
+            "subject-create",
+            "--body",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&refused, "SubjectCreateRequest");
+    // Operations without a body refuse one; a body-less reset works.
+    let reset = sim.run(&home, &["testdata", "rate-limits-reset", "--json"]);
+    assert_eq!(json_ok(&reset)["operation"], "rate-limits-reset");
+    let extra = sim.run(
+        &home,
+        &[
+            "testdata",
+            "rate-limits-reset",
+            "--body",
+            subject.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&extra, "no --body");
+}
+
+#[test]
+fn ksef_certificates_enroll_get_list_revoke() {
+    let home = temp_dir("ksef-cert");
+    let sim = Sim::start(&home);
+    // Enrollment needs a certificate login: a self-signed seal of the seeded company.
+    let seal = home.join("seal.pem");
+    let seal_key = home.join("seal.key");
+    let made = ksef(
+        &home,
+        &[
+            "cert",
+            "self-signed",
+            "--nip",
+            &sim.nip,
+            "--ec",
+            "--cert-out",
+            seal.to_str().unwrap(),
+            "--key-out",
+            seal_key.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(made.status.success(), "{}", describe(&made));
+    let login = sim.run(
+        &home,
+        &[
+            "auth",
+            "login",
+            "--nip",
+            &sim.nip,
+            "--cert",
+            seal.to_str().unwrap(),
+            "--key",
+            seal_key.to_str().unwrap(),
+        ],
+    );
+    assert!(login.status.success(), "{}", describe(&login));
+
+    let limits = json_ok(&sim.run(&home, &["cert", "limits", "--json"]));
+    assert_eq!(limits["canRequest"], true, "{limits}");
+    let data = json_ok(&sim.run(&home, &["cert", "enrollment-data", "--json"]));
+    assert!(data["commonName"].is_string(), "{data}");
+
+    let key = home.join("offline.key");
+    let enrolled = json_ok(&sim.run(
+        &home,
+        &[
+            "cert",
+            "enroll",
+            "--name",
+            "CLI offline cert",
+            "--type",
+            "offline",
+            "--ec",
+            "--key-out",
+            key.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    #[cfg(unix)]
+    assert_eq!(mode(&key), 0o600);
+    let reference = enrolled["referenceNumber"].as_str().unwrap().to_owned();
+    let status = wait_done(&sim, &home, &["cert", "status", &reference, "--json"]);
+    assert_eq!(status["status"]["code"], 200, "{status}");
+    let serial = status["certificateSerialNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let out = home.join("certs");
+    let got = json_ok(&sim.run(
+        &home,
+        &[
+            "cert",
+            "get",
+            &serial,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(got[0]["serialNumber"], serial.as_str());
+    let pem = out.join(format!("{serial}.pem"));
+    // The issued certificate holds the key that was generated.
+    let output = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let from_key = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(output.stdout, from_key.stdout);
+
+    let listed = json_ok(&sim.run(&home, &["cert", "list", "--type", "offline", "--json"]));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["certificateSerialNumber"] == serial.as_str() && c["status"] == "Active"),
+        "{listed}"
+    );
+    // The KOD II link with the issued Offline certificate's key and serial.
+    let qr = json_ok(&sim.run(
+        &home,
+        &[
+            "qr",
+            "cert",
+            sample_invoice().to_str().unwrap(),
+            "--cert-serial",
+            &serial,
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert!(qr["link"].as_str().unwrap().contains(&serial));
+
+    let revoked = json_ok(&sim.run(
+        &home,
+        &[
+            "cert",
+            "revoke",
+            &serial,
+            "--reason",
+            "superseded",
+            "--json",
+        ],
+    ));
+    assert_eq!(revoked["revoked"], true);
+    let listed = json_ok(&sim.run(&home, &["cert", "list", "--status", "revoked", "--json"]));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["certificateSerialNumber"] == serial.as_str()),
+        "{listed}"
+    );
+
+    // Bad input.
+    let short = sim.run(
+        &home,
+        &[
+            "cert",
+            "enroll",
+            "--name",
+            "ab",
+            "--type",
+            "offline",
+            "--key-out",
+            home.join("k2").to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&short, "5 to 100");
+    let exists = sim.run(
+        &home,
+        &[
+            "cert",
+            "enroll",
+            "--name",
+            "another one",
+            "--type",
+            "offline",
+            "--key-out",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&exists, "exists");
+    let bad_serial = sim.run(&home, &["cert", "get", "../etc/passwd"]);
+    assert_fails_with(&bad_serial, "serial number");
+    let bad_status = sim.run(&home, &["cert", "list", "--status", "Lost"]);
+    assert_fails_with(&bad_status, "Active");
+}

@@ -1,0 +1,201 @@
+//! Helpers shared by the test files: an isolated `ksef` command, a `ksef sim` child process, and
+//! checks for exit codes, JSON documents, file modes and secrets.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ksef");
+
+/// A fresh directory under the system's temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "ksef-cli-test-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The sample FA(3) invoice of the fixtures.
+pub fn sample_invoice() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/invoices/fa3-sample.xml")
+}
+
+/// A `ksef` command isolated from the caller's environment: its own home, no KSEF_* variables.
+pub fn ksef(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("KSEF_ENV")
+        .env_remove("KSEF_BASE_URL")
+        .env_remove("KSEF_TOKEN")
+        .env_remove("RUST_LOG")
+        .env_remove("KSEF_LOG")
+        .env("KSEF_HOME", home)
+        .env("XDG_STATE_HOME", home.join("xdg"))
+        .stdin(Stdio::null());
+    command
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+/// Fails if `secret` shows up in the output of a command.
+pub fn assert_no_secret(output: &Output, secret: &str) {
+    assert!(
+        !text(&output.stdout).contains(secret) && !text(&output.stderr).contains(secret),
+        "a secret leaked into the output"
+    );
+}
+
+/// Asserts success and parses stdout as exactly one JSON document.
+pub fn json_ok(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", describe(output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            describe(output)
+        )
+    })
+}
+
+/// Asserts exit code 1 and an error message on stderr mentioning `needle`.
+pub fn assert_fails_with(output: &Output, needle: &str) {
+    assert_eq!(output.status.code(), Some(1), "{}", describe(output));
+    assert!(
+        text(&output.stderr).contains(needle),
+        "stderr should mention {needle:?}:\n{}",
+        describe(output)
+    );
+}
+
+/// The permission bits of a file.
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A running `ksef sim` child; stopped with SIGTERM (then killed) when dropped.
+pub struct Sim {
+    pub child: Child,
+    pub base_url: String,
+    pub nip: String,
+    pub token: String,
+}
+
+fn unquote(value: &str) -> String {
+    value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value)
+        .replace(r"'\''", "'")
+}
+
+impl Sim {
+    /// Starts `ksef sim` with extra arguments and reads its three lines.
+    pub fn start_with(home: &Path, extra: &[&str]) -> Sim {
+        let mut args = vec!["sim", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = ksef(home, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut next = |key: &str| {
+            let line = lines.next().expect("a line").expect("readable");
+            let value = line
+                .strip_prefix(&format!("{key}="))
+                .unwrap_or_else(|| panic!("expected {key}=..., got a different line"));
+            unquote(value)
+        };
+        let base_url = next("KSEF_BASE_URL");
+        let nip = next("KSEF_NIP");
+        let token = next("KSEF_TOKEN");
+        Sim {
+            child,
+            base_url,
+            nip,
+            token,
+        }
+    }
+
+    /// Starts `ksef sim`.
+    pub fn start(home: &Path) -> Sim {
+        Sim::start_with(home, &[])
+    }
+
+    /// A `ksef` command against this simulator (no token in its environment); the argv is
+    /// checked never to carry the token.
+    pub fn ksef(&self, home: &Path, args: &[&str]) -> Command {
+        assert!(
+            args.iter().all(|a| !a.contains(&self.token)),
+            "the token must never be an argument"
+        );
+        let mut command = ksef(home, args);
+        command.env("KSEF_BASE_URL", &self.base_url);
+        command
+    }
+
+    /// Runs a command against this simulator and checks that the seeded token does not leak.
+    pub fn run(&self, home: &Path, args: &[&str]) -> Output {
+        let output = self.ksef(home, args).output().unwrap();
+        assert_no_secret(&output, &self.token);
+        output
+    }
+
+    /// Logs the profile of `home` in with the seeded token (from the environment).
+    pub fn login(&self, home: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["auth", "login", "--nip", self.nip.as_str()];
+        args.extend_from_slice(extra);
+        let output = self
+            .ksef(home, &args)
+            .env("KSEF_TOKEN", &self.token)
+            .output()
+            .unwrap();
+        assert_no_secret(&output, &self.token);
+        assert!(output.status.success(), "{}", describe(&output));
+        output
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
