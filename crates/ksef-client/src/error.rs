@@ -115,6 +115,15 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A checkpoint store or an invoice sink could not read or write.
+    #[error("storage failed: {reason}")]
+    Storage {
+        /// What failed, naming the file where there is one.
+        reason: String,
+        /// The underlying I/O or format error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The server answered with something the client cannot use (e.g. a UPO listed without
     /// pages).
     #[error("unexpected server response: {reason}")]
@@ -151,6 +160,13 @@ impl Error {
         match self {
             Error::Transport { source } => Some(source),
             _ => None,
+        }
+    }
+
+    pub(crate) fn storage(reason: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::Storage {
+            reason: reason.into(),
+            source: Some(source.into()),
         }
     }
 

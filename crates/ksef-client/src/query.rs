@@ -57,9 +57,13 @@ impl MetadataQuery {
 /// The paging state: which page to ask for next, and what to skip after the date range was
 /// narrowed.
 #[derive(Debug)]
-struct Pager {
+pub(crate) struct Pager {
     query: MetadataQuery,
     page_offset: i32,
+    /// `permanentStorageHwmDate` of the first page (constant across the pages of one query).
+    hwm: Option<DateTime<FixedOffset>>,
+    /// How many times the date range was narrowed after a truncated page.
+    narrowed: u32,
     /// The most advanced record date seen (in sort direction), and the KSeF numbers seen with it.
     boundary: Option<(DateTime<FixedOffset>, HashSet<KsefNumber>)>,
     /// Records already returned that a narrowed range returns again.
@@ -68,10 +72,12 @@ struct Pager {
 }
 
 impl Pager {
-    fn new(query: MetadataQuery) -> Self {
+    pub(crate) fn new(query: MetadataQuery) -> Self {
         Pager {
             query,
             page_offset: 0,
+            hwm: None,
+            narrowed: 0,
             boundary: None,
             skip: HashSet::new(),
             done: false,
@@ -82,7 +88,22 @@ impl Pager {
         self.query.sort_order == SortOrder::Desc
     }
 
-    fn request(&self) -> QueryInvoiceMetadata {
+    /// Whether the last page was the last one.
+    pub(crate) fn done(&self) -> bool {
+        self.done
+    }
+
+    /// The high-water mark reported by the first page, if any.
+    pub(crate) fn hwm(&self) -> Option<DateTime<FixedOffset>> {
+        self.hwm
+    }
+
+    /// How many times the range was narrowed, and the current start (ascending) of the range.
+    pub(crate) fn narrowing(&self) -> (u32, DateTime<FixedOffset>) {
+        (self.narrowed, self.query.filters.date_range.from)
+    }
+
+    pub(crate) fn request(&self) -> QueryInvoiceMetadata {
         QueryInvoiceMetadata::new(self.query.filters.clone())
             .with_sort_order(self.query.sort_order.clone())
             .with_page_offset(self.page_offset)
@@ -108,11 +129,14 @@ impl Pager {
     }
 
     /// Takes one page: returns the records not returned before and moves to the next page.
-    fn absorb(
+    pub(crate) fn absorb(
         &mut self,
         page: QueryInvoicesMetadataResponse,
     ) -> Result<Vec<InvoiceMetadata>, Error> {
         let descending = self.descending();
+        if self.hwm.is_none() {
+            self.hwm = page.permanent_storage_hwm_date;
+        }
         let mut fresh = Vec::with_capacity(page.invoices.len());
         for record in page.invoices {
             let date = self.date_of(&record);
@@ -167,6 +191,7 @@ impl Pager {
             }
             self.skip = numbers.clone();
             self.page_offset = 0;
+            self.narrowed += 1;
         }
         Ok(fresh)
     }

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -133,42 +132,9 @@ impl FileTokenStore {
     fn persist(&self, file: &TokenFile) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(file)
             .map_err(|e| Error::token_store("cannot serialize the tokens", e))?;
-        write_atomically(&self.path, &bytes)
+        crate::files::write_atomically(&self.path, &bytes)
             .map_err(|e| Error::token_store(format!("cannot write {}", self.path.display()), e))
     }
-}
-
-/// Writes `bytes` to a temporary sibling of `path` (mode 0600 on Unix), syncs it and renames it
-/// over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "tokens".to_owned());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // Best effort: do not leave a temporary file with secrets behind.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 impl TokenStore for FileTokenStore {

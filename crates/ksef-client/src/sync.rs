@@ -1,0 +1,521 @@
+//! Incremental invoice sync by KSeF's permanent-storage high-water mark (HWM).
+//!
+//! KSeF reports, with every metadata query by `PermanentStorage` date, the instant
+//! (`permanentStorageHwmDate`) up to which the set of stored invoices is final: no invoice with a
+//! permanent-storage date at or before it will ever appear later. Sync keeps one checkpoint per
+//! subject role (seller, buyer, third party, authorised subject) and, on every run, reads the
+//! window from the checkpoint to the HWM:
+//!
+//! 1. query by `PermanentStorage`, ascending, from the checkpoint, `restrictToPermanentStorageHwmDate`
+//!    set (and a window end when the checkpoint is more than KSeF's three-month range behind);
+//! 2. for each record the sink does not hold yet, download the XML, check it against the record's
+//!    hash and hand both to the sink, which stores them atomically;
+//! 3. only when the window is complete, move the checkpoint to the HWM (or to the window end when
+//!    it comes first). A window KSeF truncates at 10 000 records moves the checkpoint to the last
+//!    record's date as soon as every earlier record is stored.
+//!
+//! Windows are contiguous, so nothing falls between them; records on a boundary come twice and
+//! are skipped by KSeF number. A crash or kill at any point therefore resumes with no gap (the
+//! checkpoint never passes an invoice that is not stored) and no duplicate (the sink is keyed by
+//! KSeF number and its writes are atomic).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, FixedOffset, Months};
+use futures_util::StreamExt as _;
+use futures_util::stream;
+use ksef_model::types::{
+    InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
+    InvoiceQuerySubjectType,
+};
+use ksef_model::values::KsefNumber;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::query::{MetadataQuery, Pager};
+
+/// KSeF's error code for a range starting after the HWM while restricted to it: nothing new yet.
+const RANGE_BEYOND_HWM: i64 = 21183;
+
+/// Where sync keeps its checkpoints (one instant per key; keys name the context and the role).
+///
+/// Implementations must make [`CheckpointStore::save`] durable and atomic: after a crash,
+/// [`CheckpointStore::load`] returns either the previous checkpoint or the new one.
+pub trait CheckpointStore: Send + Sync {
+    /// The checkpoint saved under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the store cannot be read.
+    fn load(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, Error>;
+
+    /// Replaces the checkpoint under `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the checkpoint could not be persisted.
+    fn save(&self, key: &str, checkpoint: DateTime<FixedOffset>) -> Result<(), Error>;
+}
+
+/// Checkpoints in memory (for tests and one-off runs).
+#[derive(Debug, Default)]
+pub struct MemoryCheckpointStore {
+    checkpoints: Mutex<BTreeMap<String, DateTime<FixedOffset>>>,
+}
+
+impl MemoryCheckpointStore {
+    /// An empty store.
+    pub fn new() -> MemoryCheckpointStore {
+        MemoryCheckpointStore::default()
+    }
+}
+
+impl CheckpointStore for MemoryCheckpointStore {
+    fn load(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, Error> {
+        Ok(self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .copied())
+    }
+
+    fn save(&self, key: &str, checkpoint: DateTime<FixedOffset>) -> Result<(), Error> {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_owned(), checkpoint);
+        Ok(())
+    }
+}
+
+/// Checkpoints in one JSON file (`{"checkpoints": {key: instant}}`), rewritten atomically on
+/// every save (temporary file, fsync, rename).
+#[derive(Debug)]
+pub struct FileCheckpointStore {
+    path: PathBuf,
+    checkpoints: Mutex<BTreeMap<String, DateTime<FixedOffset>>>,
+}
+
+/// The file layout of [`FileCheckpointStore`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CheckpointFile {
+    checkpoints: BTreeMap<String, DateTime<FixedOffset>>,
+}
+
+impl FileCheckpointStore {
+    /// Opens (or, on the first save, creates) the checkpoint file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the file exists but cannot be read or parsed.
+    pub fn open(path: impl Into<PathBuf>) -> Result<FileCheckpointStore, Error> {
+        let path = path.into();
+        let checkpoints = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<CheckpointFile>(&bytes)
+                    .map_err(|e| {
+                        Error::storage(format!("{} is not a checkpoint file", path.display()), e)
+                    })?
+                    .checkpoints
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(Error::storage(format!("cannot read {}", path.display()), e)),
+        };
+        Ok(FileCheckpointStore {
+            path,
+            checkpoints: Mutex::new(checkpoints),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl CheckpointStore for FileCheckpointStore {
+    fn load(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, Error> {
+        Ok(self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .copied())
+    }
+
+    fn save(&self, key: &str, checkpoint: DateTime<FixedOffset>) -> Result<(), Error> {
+        let mut checkpoints = self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = checkpoints.clone();
+        next.insert(key.to_owned(), checkpoint);
+        let bytes = serde_json::to_vec_pretty(&CheckpointFile {
+            checkpoints: next.clone(),
+        })
+        .map_err(|e| Error::storage("cannot serialize the checkpoints", e))?;
+        crate::files::write_atomically(&self.path, &bytes)
+            .map_err(|e| Error::storage(format!("cannot write {}", self.path.display()), e))?;
+        *checkpoints = next;
+        Ok(())
+    }
+}
+
+/// Where synced invoices go. Keyed by KSeF number: an invoice the sink already holds is neither
+/// downloaded nor stored again.
+pub trait InvoiceSink: Send + Sync {
+    /// Whether the invoice is already stored in full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the sink cannot tell.
+    fn contains(&self, ksef_number: &KsefNumber) -> Result<bool, Error>;
+
+    /// Stores one invoice (its XML exactly as KSeF returned it, and its metadata record) so that
+    /// after a crash it is either wholly present (and [`InvoiceSink::contains`] says so) or
+    /// absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if it could not be stored.
+    fn store(&self, metadata: &InvoiceMetadata, xml: &[u8]) -> Result<(), Error>;
+}
+
+/// Invoices as files in one directory: `{ksefNumber}.xml` (the invoice as KSeF keeps it) and
+/// `{ksefNumber}.json` (its metadata record). Each file is written atomically, the XML first, so
+/// the metadata file marks a complete invoice.
+#[derive(Debug, Clone)]
+pub struct DirectorySink {
+    dir: PathBuf,
+}
+
+impl DirectorySink {
+    /// A sink writing into `dir` (created if missing).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the directory cannot be created.
+    pub fn new(dir: impl Into<PathBuf>) -> Result<DirectorySink, Error> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::storage(format!("cannot create {}", dir.display()), e))?;
+        Ok(DirectorySink { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The checkpoint file sync keeps beside the invoices by default (`.ksef-sync.json`).
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.dir.join(".ksef-sync.json")
+    }
+
+    fn file(&self, ksef_number: &KsefNumber, extension: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}.{extension}", ksef_number.as_str()))
+    }
+}
+
+impl InvoiceSink for DirectorySink {
+    fn contains(&self, ksef_number: &KsefNumber) -> Result<bool, Error> {
+        let path = self.file(ksef_number, "json");
+        path.try_exists()
+            .map_err(|e| Error::storage(format!("cannot check {}", path.display()), e))
+    }
+
+    fn store(&self, metadata: &InvoiceMetadata, xml: &[u8]) -> Result<(), Error> {
+        let xml_path = self.file(&metadata.ksef_number, "xml");
+        crate::files::write_atomically(&xml_path, xml)
+            .map_err(|e| Error::storage(format!("cannot write {}", xml_path.display()), e))?;
+        let json = serde_json::to_vec_pretty(metadata)
+            .map_err(|e| Error::storage("cannot serialize invoice metadata", e))?;
+        let json_path = self.file(&metadata.ksef_number, "json");
+        crate::files::write_atomically(&json_path, &json)
+            .map_err(|e| Error::storage(format!("cannot write {}", json_path.display()), e))
+    }
+}
+
+/// What [`Client::sync_invoices`] reads.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    subject_types: Vec<InvoiceQuerySubjectType>,
+    start: DateTime<FixedOffset>,
+    scope: String,
+    concurrency: usize,
+    page_size: i32,
+}
+
+impl SyncOptions {
+    /// Sync the invoices where the logged-in context is the seller (`Subject1`), the buyer
+    /// (`Subject2`) and a third party (`Subject3`), starting at `start` for a role without a
+    /// checkpoint yet. `scope` prefixes the checkpoint keys (use the context NIP, and the
+    /// environment if one store serves several).
+    pub fn new(scope: impl Into<String>, start: DateTime<FixedOffset>) -> SyncOptions {
+        SyncOptions {
+            subject_types: vec![
+                InvoiceQuerySubjectType::Subject1,
+                InvoiceQuerySubjectType::Subject2,
+                InvoiceQuerySubjectType::Subject3,
+            ],
+            start,
+            scope: scope.into(),
+            concurrency: 4,
+            page_size: 250,
+        }
+    }
+
+    /// The roles to sync, in order (each has its own checkpoint).
+    pub fn with_subject_types(
+        mut self,
+        subject_types: impl IntoIterator<Item = InvoiceQuerySubjectType>,
+    ) -> SyncOptions {
+        self.subject_types = subject_types.into_iter().collect();
+        self
+    }
+
+    /// Downloads in flight at once (at least 1; default 4).
+    pub fn with_concurrency(mut self, concurrency: usize) -> SyncOptions {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Records per metadata page (KSeF accepts 10 to 250; default 250).
+    pub fn with_page_size(mut self, page_size: i32) -> SyncOptions {
+        self.page_size = page_size;
+        self
+    }
+
+    /// The checkpoint key of one role: `{scope}/{subjectType}`.
+    pub fn checkpoint_key(&self, subject_type: &InvoiceQuerySubjectType) -> String {
+        format!("{}/{}", self.scope, subject_type.as_str())
+    }
+}
+
+/// What one role's sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubjectSyncReport {
+    /// The role.
+    pub subject_type: InvoiceQuerySubjectType,
+    /// The checkpoint the run started from.
+    pub from: DateTime<FixedOffset>,
+    /// The checkpoint it ended at (the HWM, when caught up).
+    pub checkpoint: DateTime<FixedOffset>,
+    /// Metadata records KSeF listed (boundary records counted once).
+    pub listed: u64,
+    /// Invoices downloaded and stored by this run.
+    pub stored: u64,
+    /// Listed invoices the sink already held (from an earlier, interrupted run or another role).
+    pub already_present: u64,
+    /// Windows queried.
+    pub windows: u32,
+}
+
+/// What [`Client::sync_invoices`] did, per role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncReport {
+    /// One entry per role, in the order of [`SyncOptions::with_subject_types`].
+    pub subjects: Vec<SubjectSyncReport>,
+}
+
+impl SyncReport {
+    /// Invoices stored by this run over all roles.
+    pub fn stored(&self) -> u64 {
+        self.subjects.iter().map(|s| s.stored).sum()
+    }
+}
+
+impl fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.subjects.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(
+                f,
+                "{}: {} listed, {} stored, {} already present, checkpoint {}",
+                s.subject_type.as_str(),
+                s.listed,
+                s.stored,
+                s.already_present,
+                s.checkpoint.to_rfc3339()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Brings `sink` up to date with KSeF by the high-water-mark algorithm (see the
+    /// [module docs](crate::sync)): for each role in `options`, reads the invoices whose
+    /// permanent-storage date lies between the role's checkpoint in `checkpoints` (or
+    /// [`SyncOptions::new`]'s start) and the HWM, stores the ones `sink` lacks, and moves the
+    /// checkpoint forward only past invoices that are stored.
+    ///
+    /// Safe to interrupt at any point (drop the future, kill the process) and run again: the next
+    /// run resumes from the last saved checkpoint, skips what the sink already holds, and ends with
+    /// every invoice exactly once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] from KSeF, [`Error::Storage`] from the sink or the checkpoint store,
+    /// [`Error::UnexpectedResponse`] if a downloaded invoice does not match its metadata hash.
+    pub async fn sync_invoices(
+        &self,
+        options: &SyncOptions,
+        checkpoints: &dyn CheckpointStore,
+        sink: &dyn InvoiceSink,
+    ) -> Result<SyncReport, Error> {
+        let mut subjects = Vec::with_capacity(options.subject_types.len());
+        for subject_type in &options.subject_types {
+            subjects.push(
+                self.sync_subject(options, subject_type, checkpoints, sink)
+                    .await?,
+            );
+        }
+        Ok(SyncReport { subjects })
+    }
+
+    async fn sync_subject(
+        &self,
+        options: &SyncOptions,
+        subject_type: &InvoiceQuerySubjectType,
+        checkpoints: &dyn CheckpointStore,
+        sink: &dyn InvoiceSink,
+    ) -> Result<SubjectSyncReport, Error> {
+        let key = options.checkpoint_key(subject_type);
+        let from = checkpoints.load(&key)?.unwrap_or(options.start);
+        let mut report = SubjectSyncReport {
+            subject_type: subject_type.clone(),
+            from,
+            checkpoint: from,
+            listed: 0,
+            stored: 0,
+            already_present: 0,
+            windows: 0,
+        };
+        loop {
+            let window_start = report.checkpoint;
+            // KSeF refuses ranges over three months: cap the window when far behind.
+            let now = chrono::Utc::now().fixed_offset();
+            let window_end = window_start
+                .checked_add_months(Months::new(3))
+                .filter(|end| *end < now);
+            let mut range =
+                InvoiceQueryDateRange::new(InvoiceQueryDateType::PermanentStorage, window_start)
+                    .with_restrict_to_permanent_storage_hwm_date(true);
+            if let Some(end) = window_end {
+                range = range.with_to(end);
+            }
+            let filters = InvoiceQueryFilters::new(subject_type.clone(), range);
+            let query = MetadataQuery::new(filters).with_page_size(options.page_size);
+            report.windows += 1;
+            let Some(hwm) = self
+                .sync_window(options, &key, query, checkpoints, sink, &mut report)
+                .await?
+            else {
+                // Nothing past the HWM yet: the checkpoint stays.
+                break;
+            };
+            // The window ends at its `to` when that comes before the HWM, else at the HWM.
+            let end = match window_end {
+                Some(end) if end < hwm => end,
+                _ => hwm,
+            };
+            if end > report.checkpoint {
+                checkpoints.save(&key, end)?;
+                report.checkpoint = end;
+            }
+            if window_end.is_none_or(|window_end| window_end >= hwm) {
+                break;
+            }
+        }
+        tracing::info!(
+            subject_type = subject_type.as_str(),
+            listed = report.listed,
+            stored = report.stored,
+            checkpoint = %report.checkpoint,
+            "invoice sync finished"
+        );
+        Ok(report)
+    }
+
+    /// Reads one window page by page, storing what the sink lacks. Returns the window's HWM, or
+    /// `None` when KSeF says the window starts beyond it (nothing to read yet).
+    async fn sync_window(
+        &self,
+        options: &SyncOptions,
+        key: &str,
+        query: MetadataQuery,
+        checkpoints: &dyn CheckpointStore,
+        sink: &dyn InvoiceSink,
+        report: &mut SubjectSyncReport,
+    ) -> Result<Option<DateTime<FixedOffset>>, Error> {
+        let mut pager = Pager::new(query);
+        let mut narrowed = 0;
+        while !pager.done() {
+            let page = match self.execute(&pager.request()).await {
+                Ok(page) => page,
+                Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            let records = pager.absorb(page)?;
+            report.listed += records.len() as u64;
+            let mut missing = Vec::with_capacity(records.len());
+            for record in records {
+                if sink.contains(&record.ksef_number)? {
+                    report.already_present += 1;
+                } else {
+                    missing.push(record);
+                }
+            }
+            let mut downloads = stream::iter(missing)
+                .map(|record| async move {
+                    let xml = self.download_invoice(&record.ksef_number).await?;
+                    let hash = ksef_crypto::file_metadata(&xml).sha256_base64();
+                    if hash != record.invoice_hash.as_str() {
+                        return Err(Error::UnexpectedResponse {
+                            reason: format!(
+                                "invoice {} downloaded with SHA-256 {hash}, but its metadata says {}",
+                                record.ksef_number,
+                                record.invoice_hash.as_str()
+                            ),
+                        });
+                    }
+                    Ok((record, xml))
+                })
+                .buffer_unordered(options.concurrency);
+            while let Some(downloaded) = downloads.next().await {
+                let (record, xml) = downloaded?;
+                sink.store(&record, &xml)?;
+                report.stored += 1;
+            }
+            // After a truncated page the range restarts at the last record's date: every record
+            // before that date is stored now, so the checkpoint may move there.
+            let (times, restart) = pager.narrowing();
+            if times > narrowed {
+                narrowed = times;
+                if restart > report.checkpoint {
+                    checkpoints.save(key, restart)?;
+                    report.checkpoint = restart;
+                }
+            }
+        }
+        Ok(Some(pager.hwm().ok_or_else(|| {
+            Error::UnexpectedResponse {
+                reason:
+                    "a metadata query by permanent-storage date without permanentStorageHwmDate"
+                        .to_owned(),
+            }
+        })?))
+    }
+}
