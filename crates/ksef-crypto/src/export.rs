@@ -1,7 +1,7 @@
 //! Unpacking invoice export packages: verify and decrypt the parts, unpack the archive with guards
 //! against archive bombs, and hand out the invoices and the typed `_metadata.json`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -194,7 +194,7 @@ impl ExpectedPart {
 }
 
 /// One invoice out of an export package.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ExportedInvoice {
     /// The file name in the archive (`{ksefNumber}.xml`).
@@ -203,6 +203,10 @@ pub struct ExportedInvoice {
     pub content: Vec<u8>,
     /// Size and SHA-256 of the bytes (compare with `invoiceHash` in the metadata).
     pub metadata: FileMetadata,
+    /// The invoice's record in `_metadata.json`, when that file was read before the invoice:
+    /// always for a ZIP package that has one (it is read first); for TarGz only if it comes
+    /// earlier in the stream.
+    pub record: Option<ExportInvoiceMetadata>,
 }
 
 impl ExportedInvoice {
@@ -417,6 +421,7 @@ impl ExportUnpacker {
             Some(index) => Some(ExportMetadata::from_json(&read_entry(&mut zip, index)?.1)?),
             None => None,
         };
+        let records = record_index(metadata.as_ref());
         let mut invoice_count = 0;
         for index in 0..zip.len() {
             if Some(index) == metadata_index {
@@ -425,10 +430,12 @@ impl ExportUnpacker {
             let (name, content) = read_entry(&mut zip, index)?;
             let mut hasher = FileHasher::new();
             hasher.update(&content);
+            let record = find_record(metadata.as_ref(), &records, &name);
             on_invoice(ExportedInvoice {
                 name,
                 metadata: hasher.finish(),
                 content,
+                record,
             })?;
             invoice_count += 1;
         }
@@ -445,6 +452,7 @@ impl ExportUnpacker {
         let mut tar = tar::Archive::new(gzip);
         let mut names = HashSet::new();
         let mut metadata = None;
+        let mut records = HashMap::new();
         let mut entries_seen: u64 = 0;
         let mut invoice_count = 0;
         let mut total: u64 = 0;
@@ -494,19 +502,43 @@ impl ExportUnpacker {
             self.check_ratio(Some(&name), total, archive_size)?;
             if name == EXPORT_METADATA_FILE {
                 metadata = Some(ExportMetadata::from_json(&content)?);
+                records = record_index(metadata.as_ref());
             } else {
                 let mut hasher = FileHasher::new();
                 hasher.update(&content);
+                let record = find_record(metadata.as_ref(), &records, &name);
                 on_invoice(ExportedInvoice {
                     name,
                     metadata: hasher.finish(),
                     content,
+                    record,
                 })?;
                 invoice_count += 1;
             }
         }
         Ok((metadata, invoice_count))
     }
+}
+
+/// Positions of the records in `_metadata.json` by KSeF number.
+fn record_index(metadata: Option<&ExportMetadata>) -> HashMap<String, usize> {
+    metadata.map_or_else(HashMap::new, |m| {
+        m.invoices
+            .iter()
+            .enumerate()
+            .map(|(i, record)| (record.ksef_number.clone(), i))
+            .collect()
+    })
+}
+
+/// The record of the entry `name` (`{ksefNumber}.xml`), if the metadata lists it.
+fn find_record(
+    metadata: Option<&ExportMetadata>,
+    records: &HashMap<String, usize>,
+    name: &str,
+) -> Option<ExportInvoiceMetadata> {
+    let index = *records.get(name.strip_suffix(".xml")?)?;
+    metadata.map(|m| m.invoices[index].clone())
 }
 
 fn name_zip_read_error(error: io::Error, name: &str) -> Error {
