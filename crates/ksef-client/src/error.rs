@@ -115,6 +115,19 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// An invoice export ended with a failure status.
+    #[error("export {reference_number} ended with status {code}: {description}")]
+    ExportFailed {
+        /// The export's reference number.
+        reference_number: ReferenceNumber,
+        /// KSeF's status code (e.g. 415: the key could not be decrypted; 420: the range starts
+        /// after the high-water mark).
+        code: i32,
+        /// KSeF's description.
+        description: String,
+        /// KSeF's details.
+        details: Vec<String>,
+    },
     /// A checkpoint store or an invoice sink could not read or write.
     #[error("storage failed: {reason}")]
     Storage {

@@ -56,6 +56,7 @@ mod auth;
 mod batch;
 mod client;
 mod error;
+pub mod export;
 mod files;
 mod online;
 mod poll;
@@ -68,6 +69,7 @@ pub use crate::auth::{AuthContext, KsefToken, LoginSession};
 pub use crate::batch::{BatchInvoiceOutcome, BatchOptions, BatchOutcome};
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::Error;
+pub use crate::export::{ExportJob, ExportOptions};
 pub use crate::online::{
     Delivery, InvoiceOutcome, OnlineSession, PreparedInvoice, SentInvoice, form_code,
 };
@@ -75,7 +77,7 @@ pub use crate::poll::PollConfig;
 pub use crate::query::{MetadataQuery, MetadataStream};
 pub use crate::sync::{
     CheckpointStore, DirectorySink, FileCheckpointStore, InvoiceSink, MemoryCheckpointStore,
-    SyncOptions, SyncReport,
+    SyncOptions, SyncReport, SyncSource,
 };
 pub use crate::token_store::{FileTokenStore, MemoryTokenStore, TokenStore};
 pub use ksef_crypto::BatchInvoice;

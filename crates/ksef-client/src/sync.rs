@@ -6,13 +6,17 @@
 //! subject role (seller, buyer, third party, authorised subject) and, on every run, reads the
 //! window from the checkpoint to the HWM:
 //!
-//! 1. query by `PermanentStorage`, ascending, from the checkpoint, `restrictToPermanentStorageHwmDate`
-//!    set (and a window end when the checkpoint is more than KSeF's three-month range behind);
-//! 2. for each record the sink does not hold yet, download the XML, check it against the record's
-//!    hash and hand both to the sink, which stores them atomically;
+//! 1. ask for the window by `PermanentStorage` date, from the checkpoint, with
+//!    `restrictToPermanentStorageHwmDate` set (and a window end when the checkpoint is more than
+//!    KSeF's three-month range behind): as one encrypted export package ([`SyncSource::Export`],
+//!    the default and what KSeF recommends), or as metadata pages plus one download per invoice
+//!    ([`SyncSource::Query`], for small volumes: downloads are limited to 64 an hour);
+//! 2. hand every invoice the sink does not hold yet, checked against its metadata hash, to the
+//!    sink, which stores it atomically;
 //! 3. only when the window is complete, move the checkpoint to the HWM (or to the window end when
-//!    it comes first). A window KSeF truncates at 10 000 records moves the checkpoint to the last
-//!    record's date as soon as every earlier record is stored.
+//!    it comes first). A package KSeF truncates (10 000 invoices or 1 GB) moves the checkpoint to
+//!    its `lastPermanentStorageDate`, and a truncated metadata listing to the last record's date,
+//!    as soon as every earlier invoice is stored.
 //!
 //! Windows are contiguous, so nothing falls between them; records on a boundary come twice and
 //! are skipped by KSeF number. A crash or kill at any point therefore resumes with no gap (the
@@ -40,6 +44,19 @@ use crate::query::{MetadataQuery, Pager};
 
 /// KSeF's error code for a range starting after the HWM while restricted to it: nothing new yet.
 const RANGE_BEYOND_HWM: i64 = 21183;
+
+/// The export status for the same case.
+const EXPORT_BEYOND_HWM: i32 = 420;
+
+/// How a window ended.
+enum Window {
+    /// KSeF says the window starts beyond the HWM: nothing to read yet.
+    NothingYet,
+    /// Every invoice up to the HWM is stored.
+    Complete(DateTime<FixedOffset>),
+    /// An export stopped at KSeF's cap; every invoice before this date is stored.
+    Truncated(DateTime<FixedOffset>),
+}
 
 /// Where sync keeps its checkpoints (one instant per key; keys name the context and the role).
 ///
@@ -242,10 +259,26 @@ impl InvoiceSink for DirectorySink {
     }
 }
 
+/// How sync reads a window from KSeF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SyncSource {
+    /// One encrypted export package per window (up to 10 000 invoices each): what KSeF
+    /// recommends for incremental sync, and the only way that scales (exports are limited to 20
+    /// an hour, single downloads to 64 an hour).
+    #[default]
+    Export,
+    /// Metadata queries plus one download per invoice: for small volumes, or where exports are
+    /// not permitted.
+    Query,
+}
+
 /// What [`Client::sync_invoices`] reads.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SyncOptions {
+    source: SyncSource,
+    export: crate::export::ExportOptions,
     subject_types: Vec<InvoiceQuerySubjectType>,
     start: DateTime<FixedOffset>,
     scope: String,
@@ -265,6 +298,8 @@ impl SyncOptions {
                 InvoiceQuerySubjectType::Subject2,
                 InvoiceQuerySubjectType::Subject3,
             ],
+            source: SyncSource::Export,
+            export: crate::export::ExportOptions::new(),
             start,
             scope: scope.into(),
             concurrency: 4,
@@ -281,7 +316,20 @@ impl SyncOptions {
         self
     }
 
-    /// Downloads in flight at once (at least 1; default 4).
+    /// How windows are read (default [`SyncSource::Export`]).
+    pub fn with_source(mut self, source: SyncSource) -> SyncOptions {
+        self.source = source;
+        self
+    }
+
+    /// Where export packages are decrypted and unpacked (see
+    /// [`ExportOptions::with_scratch_dir`](crate::ExportOptions::with_scratch_dir)).
+    pub fn with_scratch_dir(mut self, dir: impl Into<PathBuf>) -> SyncOptions {
+        self.export = self.export.with_scratch_dir(dir);
+        self
+    }
+
+    /// Downloads in flight at once with [`SyncSource::Query`] (at least 1; default 4).
     pub fn with_concurrency(mut self, concurrency: usize) -> SyncOptions {
         self.concurrency = concurrency.max(1);
         self
@@ -417,14 +465,35 @@ impl Client {
                 range = range.with_to(end);
             }
             let filters = InvoiceQueryFilters::new(subject_type.clone(), range);
-            let query = MetadataQuery::new(filters).with_page_size(options.page_size);
             report.windows += 1;
-            let Some(hwm) = self
-                .sync_window(options, &key, query, checkpoints, sink, &mut report)
-                .await?
-            else {
+            let outcome = match options.source {
+                SyncSource::Query => {
+                    let query = MetadataQuery::new(filters).with_page_size(options.page_size);
+                    self.sync_window(options, &key, query, checkpoints, sink, &mut report)
+                        .await?
+                }
+                SyncSource::Export => {
+                    self.sync_window_export(options, filters, sink, &mut report)
+                        .await?
+                }
+            };
+            let hwm = match outcome {
                 // Nothing past the HWM yet: the checkpoint stays.
-                break;
+                Window::NothingYet => break,
+                // The package stopped at KSeF's cap: continue from its last date.
+                Window::Truncated(next) => {
+                    if next <= report.checkpoint {
+                        return Err(Error::UnexpectedResponse {
+                            reason: format!(
+                                "more invoices than one export holds share the permanent-storage date {next}"
+                            ),
+                        });
+                    }
+                    checkpoints.save(&key, next)?;
+                    report.checkpoint = next;
+                    continue;
+                }
+                Window::Complete(hwm) => hwm,
             };
             // The window ends at its `to` when that comes before the HWM, else at the HWM.
             let end = match window_end {
@@ -459,13 +528,13 @@ impl Client {
         checkpoints: &dyn CheckpointStore,
         sink: &dyn InvoiceSink,
         report: &mut SubjectSyncReport,
-    ) -> Result<Option<DateTime<FixedOffset>>, Error> {
+    ) -> Result<Window, Error> {
         let mut pager = Pager::new(query);
         let mut narrowed = 0;
         while !pager.done() {
             let page = match self.execute(&pager.request()).await {
                 Ok(page) => page,
-                Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(None),
+                Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(Window::NothingYet),
                 Err(error) => return Err(error),
             };
             let records = pager.absorb(page)?;
@@ -510,12 +579,90 @@ impl Client {
                 }
             }
         }
-        Ok(Some(pager.hwm().ok_or_else(|| {
+        Ok(Window::Complete(pager.hwm().ok_or_else(|| {
             Error::UnexpectedResponse {
                 reason:
                     "a metadata query by permanent-storage date without permanentStorageHwmDate"
                         .to_owned(),
             }
         })?))
+    }
+
+    /// Reads one window as an export package, storing what the sink lacks.
+    async fn sync_window_export(
+        &self,
+        options: &SyncOptions,
+        filters: InvoiceQueryFilters,
+        sink: &dyn InvoiceSink,
+        report: &mut SubjectSyncReport,
+    ) -> Result<Window, Error> {
+        let job = match self.start_export(filters, &options.export).await {
+            Ok(job) => job,
+            Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(Window::NothingYet),
+            Err(error) => return Err(error),
+        };
+        let package = match job.wait().await {
+            Ok(package) => package,
+            Err(Error::ExportFailed {
+                code: EXPORT_BEYOND_HWM,
+                ..
+            }) => return Ok(Window::NothingYet),
+            Err(error) => return Err(error),
+        };
+        if !package.parts.is_empty() {
+            let reference = job.reference_number().clone();
+            job.download(&package, |invoice| {
+                let record = invoice
+                    .record
+                    .as_ref()
+                    .ok_or_else(|| Error::UnexpectedResponse {
+                        reason: format!(
+                            "export {reference} holds {} without a record in _metadata.json",
+                            invoice.name
+                        ),
+                    })?;
+                let metadata = crate::export::record_to_metadata(record)?;
+                report.listed += 1;
+                if sink.contains(&metadata.ksef_number)? {
+                    report.already_present += 1;
+                    return Ok(());
+                }
+                let hash = invoice.metadata.sha256_base64();
+                if hash != metadata.invoice_hash.as_str() {
+                    return Err(Error::UnexpectedResponse {
+                        reason: format!(
+                            "invoice {} exported with SHA-256 {hash}, but its metadata says {}",
+                            metadata.ksef_number,
+                            metadata.invoice_hash.as_str()
+                        ),
+                    });
+                }
+                sink.store(&metadata, &invoice.content)?;
+                report.stored += 1;
+                Ok(())
+            })
+            .await?;
+        }
+        if package.is_truncated {
+            let next =
+                package
+                    .last_permanent_storage_date
+                    .ok_or_else(|| Error::UnexpectedResponse {
+                        reason: format!(
+                            "export {} is truncated but has no lastPermanentStorageDate",
+                            job.reference_number()
+                        ),
+                    })?;
+            return Ok(Window::Truncated(next));
+        }
+        let hwm = package
+            .permanent_storage_hwm_date
+            .ok_or_else(|| Error::UnexpectedResponse {
+                reason: format!(
+                    "export {} by permanent-storage date has no permanentStorageHwmDate",
+                    job.reference_number()
+                ),
+            })?;
+        Ok(Window::Complete(hwm))
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use ksef_client::{
     BatchInvoice, BatchOptions, CheckpointStore, Client, DirectorySink, Error, FileCheckpointStore,
-    MemoryCheckpointStore, PollConfig, SyncOptions, form_code,
+    MemoryCheckpointStore, PollConfig, SyncOptions, SyncSource, form_code,
 };
 use ksef_model::types::InvoiceQuerySubjectType;
 use ksef_model::values::Nip;
@@ -50,9 +50,14 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 async fn simulator() -> Simulator {
+    simulator_with_export_limit(10_000).await
+}
+
+async fn simulator_with_export_limit(limit: usize) -> Simulator {
     Simulator::builder()
         .subjects([SELLER, BUYER])
         .processing_delays(Duration::from_millis(20))
+        .export_invoice_limit(limit)
         .start()
         .await
         .expect("the simulator starts")
@@ -130,12 +135,26 @@ fn sorted(mut hashes: Vec<String>) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_survives_interruptions_with_no_gap_and_no_duplicate() {
+async fn export_sync_survives_interruptions_with_no_gap_and_no_duplicate() {
+    // Packages of at most 7 invoices: the 40 take several truncated windows.
+    interrupted_sync(SyncSource::Export, 7).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_sync_survives_interruptions_with_no_gap_and_no_duplicate() {
+    interrupted_sync(SyncSource::Query, 10_000).await;
+}
+
+async fn interrupted_sync(source: SyncSource, export_limit: usize) {
     let template = template();
-    let sim = simulator().await;
+    let sim = simulator_with_export_limit(export_limit).await;
     let seller = logged_in(&sim, SELLER).await;
     let run = format!("SYNC-{}", Utc::now().timestamp_millis());
-    send(&seller, &template, &run, 40, 4).await;
+    // Eight batches of five: invoices of one batch share their permanent-storage instant, and an
+    // export continues after a truncated package from the last instant it holds.
+    for batch in 0..8 {
+        send(&seller, &template, &format!("{run}-{batch}"), 5, 4).await;
+    }
     let accepted = sorted(sim.stats().accepted_invoice_hashes);
     assert_eq!(accepted.len(), 40);
 
@@ -144,6 +163,7 @@ async fn sync_survives_interruptions_with_no_gap_and_no_duplicate() {
     let checkpoints = Arc::new(FileCheckpointStore::open(sink.checkpoint_path()).unwrap());
     let start = (Utc::now() - chrono::Duration::days(1)).fixed_offset();
     let options = SyncOptions::new(SELLER, start)
+        .with_source(source)
         .with_subject_types([InvoiceQuerySubjectType::Subject1])
         .with_page_size(10)
         .with_concurrency(2);
@@ -229,6 +249,28 @@ async fn sync_survives_interruptions_with_no_gap_and_no_duplicate() {
         stored_hashes(&dir),
         sorted(sim.stats().accepted_invoice_hashes)
     );
+
+    // From scratch without interruptions: packages of `export_limit` invoices need one window
+    // per package, each continuing where the truncated one stopped.
+    let fresh = temp_dir("fresh");
+    let report = seller
+        .sync_invoices(
+            &options,
+            &MemoryCheckpointStore::new(),
+            &DirectorySink::new(&fresh).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_hashes(&fresh),
+        sorted(sim.stats().accepted_invoice_hashes)
+    );
+    let subject = &report.subjects[0];
+    assert_eq!(subject.stored, 45);
+    if source == SyncSource::Export {
+        assert!(subject.windows >= 45 / 7, "{} windows", subject.windows);
+    }
+    std::fs::remove_dir_all(&fresh).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     sim.shutdown().await;
 }
