@@ -317,6 +317,55 @@ pub(crate) enum InvoiceCommand {
         #[arg(long, value_enum, default_value = "permanent-storage")]
         date_type: DateTypeArg,
     },
+    /// Export invoices as an encrypted package KSeF builds, then download, check, decrypt and
+    /// unpack it: one XML per invoice plus _metadata.json.
+    Export {
+        /// Start of the date range (RFC 3339, or YYYY-MM-DD).
+        #[arg(long, value_name = "T")]
+        from: String,
+        /// End of the date range (RFC 3339, or YYYY-MM-DD).
+        #[arg(long, value_name = "T")]
+        to: Option<String>,
+        /// Whose invoices: subject1 (seller), subject2 (buyer), subject3, authorized.
+        #[arg(long, value_enum, default_value = "subject1")]
+        subject_type: SubjectTypeArg,
+        /// Which date the range applies to.
+        #[arg(long, value_enum, default_value = "permanent-storage")]
+        date_type: DateTypeArg,
+        /// Only _metadata.json, without the invoices.
+        #[arg(long)]
+        only_metadata: bool,
+        /// The directory to write to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Bring a directory up to date with KSeF (incremental, resumable): one {ksefNumber}.xml and
+    /// {ksefNumber}.json per invoice; the checkpoints live in DIR/.ksef-sync.json.
+    Sync {
+        /// The directory to keep the invoices in.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The roles to sync (repeatable) [default: subject1, subject2, subject3].
+        #[arg(long, value_enum)]
+        subject_type: Vec<SubjectTypeArg>,
+        /// Where to start for a role that has no checkpoint yet (RFC 3339 or YYYY-MM-DD)
+        /// [default: 30 days ago].
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// How to read from KSeF: export packages (recommended) or metadata queries plus one
+        /// download per invoice (small volumes only).
+        #[arg(long, value_enum, default_value = "export")]
+        source: SyncSourceArg,
+    },
+}
+
+/// `--source` of `invoice sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SyncSourceArg {
+    /// Encrypted export packages (up to 10 000 invoices each).
+    Export,
+    /// Metadata queries and single downloads.
+    Query,
 }
 
 /// `--subject-type`.

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone as _};
 use futures_util::TryStreamExt as _;
-use ksef_client::{InvoiceOutcome, MetadataQuery, form_code};
+use ksef_client::{
+    DirectorySink, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery, SyncOptions,
+    SyncSource, form_code,
+};
 use ksef_model::types::{
     InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
     InvoiceQuerySubjectType,
@@ -14,7 +17,7 @@ use ksef_model::types::{
 use ksef_model::values::KsefNumber;
 use serde_json::{Value, json};
 
-use crate::args::{DateTypeArg, InvoiceCommand, SubjectTypeArg};
+use crate::args::{DateTypeArg, InvoiceCommand, SubjectTypeArg, SyncSourceArg};
 use crate::context::{Ctx, print_json};
 
 /// Runs an `invoice` subcommand.
@@ -98,7 +101,162 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             }
             Ok(ExitCode::SUCCESS)
         }
+        InvoiceCommand::Export {
+            from,
+            to,
+            subject_type,
+            date_type,
+            only_metadata,
+            out,
+        } => {
+            let from = parse_time(&from, "--from")?;
+            let mut range = InvoiceQueryDateRange::new(date_type_of(date_type), from);
+            if let Some(to) = &to {
+                range = range.with_to(parse_time(to, "--to")?);
+            }
+            let filters = InvoiceQueryFilters::new(subject_type_of(subject_type), range);
+            export(ctx, filters, only_metadata, &out).await
+        }
+        InvoiceCommand::Sync {
+            out,
+            subject_type,
+            since,
+            source,
+        } => sync(ctx, &out, &subject_type, since.as_deref(), source).await,
     }
+}
+
+/// `invoice export`: one package, written out file by file.
+async fn export(
+    ctx: &Ctx,
+    filters: InvoiceQueryFilters,
+    only_metadata: bool,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", display(out)))?;
+    let client = ctx.logged_in_client()?;
+    let options = ExportOptions::new().with_only_metadata(only_metadata);
+    let job = client.start_export(filters, &options).await?;
+    ctx.note(format!(
+        "… export {} started; waiting for KSeF to build the package",
+        job.reference_number()
+    ));
+    let package = job.wait().await?;
+    let mut files = Vec::new();
+    let unpacked = if package.parts.is_empty() {
+        None
+    } else {
+        Some(
+            job.download(&package, |invoice| {
+                let path = out.join(&invoice.name);
+                std::fs::write(&path, &invoice.content).map_err(|e| {
+                    ksef_client::Error::Storage {
+                        reason: format!("cannot write {}", path.display()),
+                        source: Some(Box::new(e)),
+                    }
+                })?;
+                files.push(invoice.name);
+                Ok(())
+            })
+            .await?,
+        )
+    };
+    if let Some(metadata) = unpacked.as_ref().and_then(|u| u.metadata.as_ref()) {
+        let path = out.join("_metadata.json");
+        let bytes = serde_json::to_vec_pretty(metadata)?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", display(&path)))?;
+    }
+    let listed = unpacked
+        .as_ref()
+        .and_then(|u| u.metadata.as_ref())
+        .map_or(0, |m| m.invoices.len());
+    if ctx.json() {
+        print_json(&json!({
+            "referenceNumber": job.reference_number().as_str(),
+            "invoiceCount": package.invoice_count,
+            "files": files,
+            "metadataRecords": listed,
+            "isTruncated": package.is_truncated,
+            "lastPermanentStorageDate": package.last_permanent_storage_date,
+            "permanentStorageHwmDate": package.permanent_storage_hwm_date,
+            "out": out,
+        }))?;
+    } else {
+        ctx.note(format!(
+            "✓ export {}: {} invoice file(s), {listed} metadata record(s) in {}{}",
+            job.reference_number(),
+            files.len(),
+            display(out),
+            if package.is_truncated {
+                " (truncated by KSeF: export again from lastPermanentStorageDate for the rest)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `invoice sync`: incremental and resumable, checkpoints beside the invoices.
+async fn sync(
+    ctx: &Ctx,
+    out: &Path,
+    subject_types: &[SubjectTypeArg],
+    since: Option<&str>,
+    source: SyncSourceArg,
+) -> anyhow::Result<ExitCode> {
+    let start = match since {
+        Some(text) => parse_time(text, "--since")?,
+        None => (chrono::Utc::now() - chrono::Duration::days(30)).fixed_offset(),
+    };
+    let client = ctx.logged_in_client()?;
+    let meta = ctx
+        .load_meta()?
+        .context("no login in this profile: run `ksef auth login` first")?;
+    let sink = DirectorySink::new(out)?;
+    let checkpoints = FileCheckpointStore::open(sink.checkpoint_path())?;
+    let mut options = SyncOptions::new(format!("{}/{}", meta.base_url, meta.context), start)
+        .with_source(match source {
+            SyncSourceArg::Export => SyncSource::Export,
+            SyncSourceArg::Query => SyncSource::Query,
+        });
+    if !subject_types.is_empty() {
+        options = options.with_subject_types(subject_types.iter().map(|s| subject_type_of(*s)));
+    }
+    let report = client.sync_invoices(&options, &checkpoints, &sink).await?;
+    if ctx.json() {
+        let subjects: Vec<Value> = report
+            .subjects
+            .iter()
+            .map(|s| {
+                json!({
+                    "subjectType": s.subject_type.as_str(),
+                    "from": s.from,
+                    "checkpoint": s.checkpoint,
+                    "listed": s.listed,
+                    "stored": s.stored,
+                    "alreadyPresent": s.already_present,
+                    "windows": s.windows,
+                })
+            })
+            .collect();
+        print_json(&json!({
+            "out": out,
+            "stored": report.stored(),
+            "subjects": subjects,
+        }))?;
+    } else {
+        for s in &report.subjects {
+            ctx.note(format!(
+                "✓ {}: {} new, {} already present; up to date until {}",
+                s.subject_type.as_str(),
+                s.stored,
+                s.already_present,
+                s.checkpoint.to_rfc3339()
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The JSON row of one metadata record.

@@ -44,3 +44,56 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     }
     result
 }
+
+/// Whether `name` is a temporary file of [`write_atomically`] left by another process (one that
+/// was killed before it could rename or remove it).
+pub(crate) fn is_stale_temporary(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let mut parts = rest.rsplitn(3, '.');
+    let (Some(counter), Some(pid), Some(_file)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    counter.bytes().all(|b| b.is_ascii_digit())
+        && !counter.is_empty()
+        && pid
+            .parse::<u32>()
+            .is_ok_and(|pid| pid != std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_only_other_processes_temporaries() {
+        let ours = format!(".a.xml.{}.3.tmp", std::process::id());
+        assert!(!is_stale_temporary(&ours));
+        let other = if std::process::id() == 1 { 2 } else { 1 };
+        assert!(is_stale_temporary(&format!(".a.xml.{other}.3.tmp")));
+        assert!(!is_stale_temporary("a.xml"));
+        assert!(!is_stale_temporary(".a.xml.tmp"));
+        assert!(!is_stale_temporary(".a.xml.x.3.tmp"));
+        assert!(!is_stale_temporary(".a.xml.12.y.tmp"));
+    }
+
+    #[test]
+    fn writes_replace_whole_files() {
+        let dir = std::env::temp_dir().join(format!("ksef-client-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.json");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -217,10 +217,22 @@ impl DirectorySink {
     /// # Errors
     ///
     /// [`Error::Storage`] if the directory cannot be created.
+    ///
+    /// Temporary files a killed earlier run left behind (`.{name}.{pid}.{n}.tmp` of another
+    /// process) are removed: one sync per directory at a time.
     pub fn new(dir: impl Into<PathBuf>) -> Result<DirectorySink, Error> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::storage(format!("cannot create {}", dir.display()), e))?;
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| Error::storage(format!("cannot read {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if crate::files::is_stale_temporary(&name.to_string_lossy()) {
+                // Best effort: a leftover that cannot be removed does no harm.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         Ok(DirectorySink { dir })
     }
 

@@ -1,0 +1,187 @@
+//! `ksef invoice sync` and `ksef invoice export` against a `ksef sim` child process, including
+//! syncs killed with SIGKILL part-way.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+/// The sample invoice for `nip`, numbered `number`, issued `today`.
+fn invoice(nip: &str, number: &str, today: &str) -> String {
+    std::fs::read_to_string(sample_invoice())
+        .unwrap()
+        .replace("2026-01-15T09:30:00Z", &format!("{today}T00:00:00Z"))
+        .replace("2026-01-15", today)
+        .replace("5265877635", nip)
+        .replace("KSEF-RS-SAMPLE-0001", number)
+}
+
+/// A date from `date -u` (the tests need no date crate): `offset` like "yesterday" or "today".
+fn date(offset: &str) -> String {
+    let output = std::process::Command::new("date")
+        .args(["-u", "-d", offset, "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    text(&output.stdout).trim().to_owned()
+}
+
+/// Sends `batches` batch sessions of `per_batch` invoices each.
+fn send_invoices(sim: &Sim, home: &Path, batches: usize, per_batch: usize) {
+    let today = date("today");
+    for b in 0..batches {
+        let dir = home.join(format!("batch-{b}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_batch {
+            std::fs::write(
+                dir.join(format!("inv-{i}.xml")),
+                invoice(&sim.nip, &format!("SYNC-{b}-{i}"), &today),
+            )
+            .unwrap();
+        }
+        let sent = json_ok(&sim.run(
+            home,
+            &["batch", "send", dir.to_str().unwrap(), "--wait", "--json"],
+        ));
+        assert_eq!(sent["accepted"], per_batch);
+    }
+}
+
+/// The KSeF numbers of every invoice the context sold, by metadata query.
+fn listed(sim: &Sim, home: &Path) -> BTreeSet<String> {
+    let doc = json_ok(&sim.run(
+        home,
+        &["invoice", "query", "--from", &date("yesterday"), "--json"],
+    ));
+    doc.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ksefNumber"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The KSeF numbers of the complete invoices in `dir` (XML and metadata both present).
+fn synced(dir: &Path) -> BTreeSet<String> {
+    let mut numbers = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".tmp"), "a temporary file was left: {name}");
+        if let Some(number) = name.strip_suffix(".xml") {
+            assert!(
+                dir.join(format!("{number}.json")).exists(),
+                "{name} has no metadata"
+            );
+            numbers.insert(number.to_owned());
+        }
+    }
+    numbers
+}
+
+fn killed_syncs_resume_with_every_invoice_once(source: &str) {
+    let home = temp_dir(&format!("sync-kill-{source}"));
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    send_invoices(&sim, &home, 3, 10);
+    let expected = listed(&sim, &home);
+    assert_eq!(expected.len(), 30);
+
+    let out = home.join("synced");
+    let since = date("yesterday");
+    let args = [
+        "invoice",
+        "sync",
+        "--out",
+        out.to_str().unwrap(),
+        "--subject-type",
+        "subject1",
+        "--since",
+        since.as_str(),
+        "--source",
+        source,
+    ];
+    // SIGKILL at growing delays: no chance to clean up, as with a crash.
+    for delay_ms in [30u64, 60, 100, 150, 250, 400] {
+        let mut child = sim
+            .ksef(&home, &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let done = json_ok(&sim.run(&home, &json_args));
+    assert_eq!(done["subjects"][0]["subjectType"], "Subject1");
+    assert_eq!(synced(&out), expected, "exactly the listed invoices");
+    assert!(out.join(".ksef-sync.json").exists(), "checkpoints saved");
+
+    // Up to date: nothing more.
+    let again = json_ok(&sim.run(&home, &json_args));
+    assert_eq!(again["stored"], 0);
+}
+
+#[test]
+fn killed_export_syncs_resume_with_every_invoice_once() {
+    killed_syncs_resume_with_every_invoice_once("export");
+}
+
+#[test]
+fn killed_query_syncs_resume_with_every_invoice_once() {
+    killed_syncs_resume_with_every_invoice_once("query");
+}
+
+#[test]
+fn export_writes_every_invoice_and_the_metadata() {
+    let home = temp_dir("export");
+    let sim = Sim::start(&home);
+    let out = home.join("export");
+    let early = sim.run(
+        &home,
+        &[
+            "invoice",
+            "export",
+            "--from",
+            &date("yesterday"),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&early, "not logged in");
+
+    sim.login(&home, &[]);
+    send_invoices(&sim, &home, 1, 4);
+    let doc = json_ok(&sim.run(
+        &home,
+        &[
+            "invoice",
+            "export",
+            "--from",
+            &date("yesterday"),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(doc["invoiceCount"], 4);
+    assert_eq!(doc["metadataRecords"], 4);
+    assert_eq!(doc["isTruncated"], false);
+    let files: BTreeSet<String> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().trim_end_matches(".xml").to_owned())
+        .collect();
+    assert_eq!(files, listed(&sim, &home));
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_metadata.json")).unwrap()).unwrap();
+    assert_eq!(metadata["invoices"].as_array().unwrap().len(), 4);
+    for number in &files {
+        let xml = std::fs::read_to_string(out.join(format!("{number}.xml"))).unwrap();
+        assert!(xml.contains("<Faktura"), "{number} is an invoice");
+    }
+}
