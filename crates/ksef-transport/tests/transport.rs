@@ -192,6 +192,25 @@ async fn non_idempotent_post_is_not_retried_after_5xx() {
 }
 
 #[tokio::test]
+async fn non_idempotent_post_is_retried_after_429_which_proves_it_was_not_processed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/things"))
+        .respond_with(ResponseTemplate::new(429))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/things"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&server)
+        .await;
+    let transport = builder(&server.uri(), tokens("t")).build().unwrap();
+    transport.execute(&SendThing::default()).await.unwrap();
+    assert_eq!(count(&server, "/v2/things").await, 2);
+}
+
+#[tokio::test]
 async fn idempotent_get_is_retried_after_5xx() {
     let server = MockServer::start().await;
     Mock::given(path("/v2/things"))

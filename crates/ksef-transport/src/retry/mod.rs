@@ -1,7 +1,10 @@
 //! Retries with exponential backoff and jitter for requests that are safe to repeat.
 //!
-//! Only requests whose [`crate::RequestMeta::idempotent`] is set are retried (never invoice
-//! sends), after a connection failure, a timeout, a 5xx or a 429. A 429 or 503 with
+//! Requests whose [`crate::RequestMeta::idempotent`] is set are retried after a connection
+//! failure, a timeout, a truncated body, a 5xx or a 429. Other requests (invoice sends, session
+//! opens) are retried only when the server provably did not process them: a 429 (KSeF refuses
+//! before doing anything) or a connection that was never established. Any other failure of such
+//! a request is left to the caller, whose outcome may be unknown. A 429 or 503 with
 //! `Retry-After` is never retried sooner than it says. A shared budget caps how many retries
 //! all requests together may make, so an outage does not multiply the load.
 //!

@@ -164,7 +164,9 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for RetryPolicy {
             }
             return None;
         };
-        if !meta_of(request).is_some_and(|m| m.idempotent) {
+        // A 429 or a connection never made means nothing was processed: safe to repeat anything.
+        let unprocessed = matches!(reason, "429" | "connect");
+        if !unprocessed && !meta_of(request).is_some_and(|m| m.idempotent) {
             return None;
         }
         if self.attempts >= self.config.max_attempts {
@@ -194,8 +196,10 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for RetryPolicy {
     }
 
     fn clone_request(&mut self, request: &Request<Bytes>) -> Option<Request<Bytes>> {
-        let meta = meta_of(request)?;
-        (meta.idempotent && self.config.max_attempts > 1).then(|| request.clone())
+        meta_of(request)?;
+        // Every request is kept for a retry: even one that is not idempotent may be repeated
+        // after a 429 or a failed connect (see `retry`). The body is shared, not copied.
+        (self.config.max_attempts > 1).then(|| request.clone())
     }
 }
 
