@@ -99,6 +99,7 @@ pub(crate) fn generate_all(opts: &Options) -> Result<Files> {
     let mut files = Files::new();
     crate::openapi::generate(&opts.spec, &mut files)?;
     crate::xml::generate(&opts.xsd_dir, &mut files)?;
+    crate::validate::generate(&opts.xsd_dir, &mut files)?;
     files.insert(
         Path::new(GENERATED_DIR).join("mod.rs"),
         rustfmt(GENERATED_MOD_RS)?,
@@ -123,6 +124,8 @@ pub(crate) fn stale_files(root: &Path, files: &Files) -> Result<Vec<PathBuf>> {
 const GENERATED_MOD_RS: &str = "
 pub mod operations;
 pub mod types;
+#[cfg(feature = \"validate\")]
+pub(crate) mod validate;
 #[cfg(feature = \"xml\")]
 pub mod xml;
 ";

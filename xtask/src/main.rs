@@ -9,6 +9,7 @@
 mod codegen;
 mod openapi;
 mod spec_diff;
+mod validate;
 mod xml;
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 
 mod decimal_enums;
 mod naming;
-mod resolver;
+pub(crate) mod resolver;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -25,9 +25,9 @@ use resolver::LocalResolver;
 
 /// Where the FA schemas import their base types from, and where the local copy lives (relative to
 /// the XSD directory).
-const BASE_TYPES_URL: &str =
+pub(crate) const BASE_TYPES_URL: &str =
     "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/";
-const BASE_TYPES_DIR: &str = "invoice/FA/bazowe";
+pub(crate) const BASE_TYPES_DIR: &str = "invoice/FA/bazowe";
 
 /// The exact decimal type the generated code uses for `xs:decimal` (hand-written, in ksef-model).
 const DECIMAL_PATH: &str = "crate::xml_support::Decimal";

@@ -11,6 +11,9 @@
 //! - `xml` (feature `xml`, on by default): the XML documents generated from the Ministry's XSDs:
 //!   AuthTokenRequest 2.0/2.1 and UPO v4-3, plus FA(2), FA(3) and FA_RR(1) invoices with the
 //!   `invoice-xml` feature; read and write them with `xml::from_xml` and `xml::to_xml`.
+//! - `validate` (feature `validate`): offline validation of FA(2), FA(3) and FA_RR(1) invoices
+//!   against tables generated from the XSDs, with element paths and plain-words reasons, plus
+//!   business checks (check digits, dates, size, duplicates).
 //!
 //! ```
 //! use ksef_model::operations::GetChallenge;
@@ -26,6 +29,8 @@
 mod macros;
 mod generated;
 mod operation;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod values;
 #[cfg(feature = "xml")]
 mod xml_support;

@@ -27,7 +27,7 @@ impl LocalResolver {
         self
     }
 
-    fn local_path(&self, url: &Url) -> std::io::Result<PathBuf> {
+    pub(crate) fn local_path(&self, url: &Url) -> std::io::Result<PathBuf> {
         if url.scheme() == "file" {
             return url.to_file_path().map_err(|()| {
                 std::io::Error::new(

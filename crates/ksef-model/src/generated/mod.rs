@@ -2,5 +2,7 @@
 
 pub mod operations;
 pub mod types;
+#[cfg(feature = "validate")]
+pub(crate) mod validate;
 #[cfg(feature = "xml")]
 pub mod xml;

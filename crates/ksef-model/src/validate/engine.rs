@@ -1,0 +1,830 @@
+//! The streaming validator: one pass of quick-xml events, a stack of open elements, the content
+//! model of each element matched against its children when it closes.
+
+use std::sync::OnceLock;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::reader::NsReader;
+use regex::Regex;
+
+use super::tables::{Content, SchemaTables, Term, TypeRef};
+use super::{Report, Rule, Schema, ValidateError, Violation, simple};
+
+/// A child the parent's type does not declare.
+const UNKNOWN: u16 = u16::MAX;
+
+const XSI: &[u8] = b"http://www.w3.org/2001/XMLSchema-instance";
+
+static REGEX_CACHE: [OnceLock<Vec<Regex>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+
+fn regexes(schema: Schema) -> &'static [Regex] {
+    let i = match schema {
+        Schema::Fa2 => 0,
+        Schema::Fa3 => 1,
+        Schema::FaRr1 => 2,
+    };
+    simple::regexes(schema.tables(), &REGEX_CACHE[i])
+}
+
+/// An open element.
+#[derive(Default)]
+struct Frame {
+    /// Element declaration.
+    decl: u16,
+    /// Length of the path before this element's segment.
+    path_len: usize,
+    /// Declarations of the children seen so far ([`UNKNOWN`] for undeclared ones).
+    children: Vec<u16>,
+    /// Names and namespaces of the undeclared children, by position.
+    unknown: Vec<(usize, String, String)>,
+    /// Text of a simple-content element.
+    text: String,
+    /// Non-whitespace text seen in element-only content.
+    stray_text: Option<String>,
+    /// A child element of a simple-content element was reported.
+    bad_child: bool,
+    /// The index (among same-named siblings) of the last repeating child.
+    last_index: usize,
+}
+
+struct Validator {
+    t: &'static SchemaTables,
+    res: &'static [Regex],
+    path: String,
+    stack: Vec<Frame>,
+    depth: usize,
+    violations: Vec<Violation>,
+    /// Values of the elements named in [`COLLECTED`], with their paths (for business checks).
+    collected: Option<Vec<Collected>>,
+    /// Spare buffers of the content matcher.
+    pool: Vec<Vec<usize>>,
+}
+
+/// An element value kept for the business checks.
+#[derive(Debug, Clone)]
+pub(crate) struct Collected {
+    pub(crate) path: String,
+    pub(crate) name: &'static str,
+    pub(crate) value: String,
+}
+
+/// Elements whose values the business checks read.
+const COLLECTED: &[&str] = &["NIP", "PESEL", "P_1", "P_2", "RodzajFaktury", "Zalacznik"];
+
+fn malformed(xml: &[u8], pos: u64, message: String) -> ValidateError {
+    let pos = usize::try_from(pos).unwrap_or(xml.len()).min(xml.len());
+    let before = &xml[..pos];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = pos
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
+    ValidateError::Malformed {
+        line,
+        column,
+        message,
+    }
+}
+
+fn reader(xml: &[u8]) -> NsReader<&[u8]> {
+    let mut reader = NsReader::from_reader(xml);
+    let config = reader.config_mut();
+    config.expand_empty_elements = true;
+    config.check_end_names = true;
+    config.trim_text(false);
+    reader
+}
+
+fn ns_str<'a>(ns: &ResolveResult<'a>) -> Option<&'a str> {
+    match ns {
+        ResolveResult::Bound(Namespace(ns)) => std::str::from_utf8(ns).ok(),
+        ResolveResult::Unbound => Some(""),
+        ResolveResult::Unknown(_) => None,
+    }
+}
+
+pub(crate) fn detect(xml: &[u8]) -> Result<Schema, ValidateError> {
+    let mut reader = reader(xml);
+    loop {
+        let pos = reader.buffer_position();
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(ok) => ok,
+            Err(e) => {
+                let message = e.to_string();
+                return Err(malformed(xml, reader.error_position().max(pos), message));
+            }
+        };
+        match event {
+            Event::Start(start) => {
+                let ns = ns_str(&ns).ok_or_else(|| {
+                    malformed(xml, pos, "undeclared namespace prefix on the root".into())
+                })?;
+                let local = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                return match Schema::by_namespace(ns) {
+                    Some(schema) if local == "Faktura" => Ok(schema),
+                    _ => Err(ValidateError::UnknownForm {
+                        root: format!("{{{ns}}}{local}"),
+                    }),
+                };
+            }
+            Event::Eof => return Err(ValidateError::Empty),
+            Event::DocType(_) => {
+                return Err(malformed(xml, pos, "a DOCTYPE is not allowed".into()));
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn validate(xml: &[u8], forced: Option<Schema>) -> Result<Report, ValidateError> {
+    validate_collecting(xml, forced, false).map(|(report, _)| report)
+}
+
+/// Validates, optionally keeping the values the business checks need.
+pub(crate) fn validate_collecting(
+    xml: &[u8],
+    forced: Option<Schema>,
+    collect: bool,
+) -> Result<(Report, Vec<Collected>), ValidateError> {
+    let schema = match forced {
+        Some(s) => s,
+        None => detect(xml)?,
+    };
+    let mut v = Validator {
+        t: schema.tables(),
+        res: regexes(schema),
+        path: String::new(),
+        stack: Vec::new(),
+        depth: 0,
+        violations: Vec::new(),
+        collected: collect.then(Vec::new),
+        pool: Vec::new(),
+    };
+    let mut reader = reader(xml);
+    let mut skip = 0usize;
+    let mut ns_buf = String::new();
+    let mut root_done = false;
+    let mut root_seen = false;
+    loop {
+        let pos = reader.buffer_position();
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(ok) => ok,
+            Err(e) => {
+                let message = e.to_string();
+                return Err(malformed(xml, reader.error_position().max(pos), message));
+            }
+        };
+        match event {
+            Event::Start(start) => {
+                if root_done {
+                    return Err(malformed(xml, pos, "content after the root element".into()));
+                }
+                let Some(ns) = ns_str(&ns) else {
+                    return Err(malformed(xml, pos, "undeclared namespace prefix".into()));
+                };
+                // Copied (into a reused buffer) to release the reader's borrow.
+                ns_buf.clear();
+                ns_buf.push_str(ns);
+                if skip > 0 {
+                    skip += 1;
+                    continue;
+                }
+                root_seen = true;
+                if !v.start(&reader, &start, &ns_buf, xml, pos)? {
+                    skip = 1;
+                }
+            }
+            Event::End(_) => {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                v.end();
+                if v.depth == 0 {
+                    root_done = true;
+                }
+            }
+            Event::Text(text) => {
+                // Indentation between elements: nothing to check, no need to decode.
+                if text
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                    && (v.depth == 0 || skip > 0 || !v.in_simple_content())
+                {
+                    continue;
+                }
+                let text = text
+                    .decode()
+                    .map_err(|e| malformed(xml, pos, e.to_string()))?;
+                if v.depth == 0 {
+                    if !text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+                        return Err(malformed(xml, pos, "text outside the root element".into()));
+                    }
+                } else if skip == 0 {
+                    v.text(&normalize_newlines(&text));
+                }
+            }
+            Event::CData(data) => {
+                if v.depth == 0 {
+                    return Err(malformed(xml, pos, "CDATA outside the root element".into()));
+                }
+                if skip == 0 {
+                    let text = data
+                        .decode()
+                        .map_err(|e| malformed(xml, pos, e.to_string()))?;
+                    v.text(&normalize_newlines(&text));
+                }
+            }
+            Event::GeneralRef(r) => {
+                let c = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => {
+                        let name = r.decode().map_err(|e| malformed(xml, pos, e.to_string()))?;
+                        match name.as_ref() {
+                            "amp" => "&".into(),
+                            "lt" => "<".into(),
+                            "gt" => ">".into(),
+                            "apos" => "'".into(),
+                            "quot" => "\"".into(),
+                            other => {
+                                return Err(malformed(
+                                    xml,
+                                    pos,
+                                    format!("undefined entity &{other};"),
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => return Err(malformed(xml, pos, e.to_string())),
+                };
+                if v.depth == 0 {
+                    return Err(malformed(
+                        xml,
+                        pos,
+                        "reference outside the root element".into(),
+                    ));
+                }
+                if skip == 0 {
+                    v.text(&c);
+                }
+            }
+            Event::DocType(_) => {
+                return Err(malformed(xml, pos, "a DOCTYPE is not allowed".into()));
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::Empty(_) => {}
+        }
+    }
+    if !root_seen {
+        return Err(ValidateError::Empty);
+    }
+    if v.depth != 0 {
+        return Err(malformed(xml, xml.len() as u64, "unclosed elements".into()));
+    }
+    let collected = v.collected.take().unwrap_or_default();
+    Ok((
+        Report {
+            schema,
+            violations: v.violations,
+        },
+        collected,
+    ))
+}
+
+fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// XML attribute-value normalisation (literal whitespace becomes spaces), then references.
+fn attribute_value(raw: &[u8]) -> Option<String> {
+    let raw = std::str::from_utf8(raw).ok()?;
+    let spaced = raw.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+    quick_xml::escape::unescape(&spaced)
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+impl Validator {
+    fn push_path(&mut self, name: &str, index: Option<usize>) -> usize {
+        let len = self.path.len();
+        if len > 0 {
+            self.path.push('/');
+        }
+        self.path.push_str(name);
+        if let Some(i) = index {
+            use std::fmt::Write as _;
+            let _ = write!(self.path, "[{i}]");
+        }
+        len
+    }
+
+    fn report(&mut self, path: String, rule: Rule, value: Option<String>) {
+        self.violations.push(Violation { path, rule, value });
+    }
+
+    /// Opens an element; false when its subtree is to be skipped (undeclared element).
+    fn start(
+        &mut self,
+        reader: &NsReader<&[u8]>,
+        start: &BytesStart<'_>,
+        ns: &str,
+        xml: &[u8],
+        pos: u64,
+    ) -> Result<bool, ValidateError> {
+        let local_name = start.local_name();
+        let local = std::str::from_utf8(local_name.as_ref())
+            .map_err(|e| malformed(xml, pos, e.to_string()))?;
+        let t = self.t;
+        let decl = if self.depth == 0 {
+            let root = &t.elements[usize::from(t.root)];
+            if root.name != local || root.ns != ns {
+                let rule = if root.name == local {
+                    Rule::WrongNamespace {
+                        expected: root.ns,
+                        found: ns.to_owned(),
+                    }
+                } else {
+                    Rule::UnexpectedElement {
+                        expected: vec![root.name],
+                    }
+                };
+                self.report(local.to_owned(), rule, None);
+                return Ok(false);
+            }
+            t.root
+        } else {
+            let parent = self.stack[self.depth - 1].decl;
+            let TypeRef::Complex(ct) = t.elements[usize::from(parent)].ty else {
+                // Element inside a simple-typed element.
+                self.child_in_simple(local);
+                return Ok(false);
+            };
+            let ct = &t.complex[usize::from(ct)];
+            if !matches!(ct.content, Content::Elements(_)) {
+                self.child_in_simple(local);
+                return Ok(false);
+            }
+            let found = ct
+                .children
+                .binary_search_by(|(n, _)| n.len().cmp(&local.len()).then_with(|| (*n).cmp(local)))
+                .ok()
+                .map(|i| ct.children[i].1)
+                .filter(|&d| t.elements[usize::from(d)].ns == ns);
+            let frame = &mut self.stack[self.depth - 1];
+            match found {
+                Some(d) => {
+                    frame.children.push(d);
+                    d
+                }
+                None => {
+                    let at = frame.children.len();
+                    frame.children.push(UNKNOWN);
+                    frame.unknown.push((at, local.to_owned(), ns.to_owned()));
+                    return Ok(false);
+                }
+            }
+        };
+        let e = &t.elements[usize::from(decl)];
+        let index = if e.repeats && self.depth > 0 {
+            let parent = &mut self.stack[self.depth - 1];
+            let kids = &parent.children;
+            // Same-named siblings are usually consecutive: count on from the previous one.
+            let n = if kids.len() >= 2 && kids[kids.len() - 2] == decl {
+                parent.last_index + 1
+            } else {
+                kids.iter().filter(|&&c| c == decl).count()
+            };
+            parent.last_index = n;
+            Some(n)
+        } else {
+            None
+        };
+        let path_len = self.push_path(e.name, index);
+        if self.stack.len() == self.depth {
+            self.stack.push(Frame::default());
+        }
+        let frame = &mut self.stack[self.depth];
+        frame.decl = decl;
+        frame.path_len = path_len;
+        frame.children.clear();
+        frame.unknown.clear();
+        frame.text.clear();
+        frame.stray_text = None;
+        frame.bad_child = false;
+        frame.last_index = 0;
+        self.depth += 1;
+        self.attributes(reader, start, decl);
+        Ok(true)
+    }
+
+    fn child_in_simple(&mut self, local: &str) {
+        let frame = &mut self.stack[self.depth - 1];
+        if !frame.bad_child {
+            frame.bad_child = true;
+            let path = format!("{}/{local}", self.path);
+            self.report(
+                path,
+                Rule::UnexpectedElement {
+                    expected: Vec::new(),
+                },
+                None,
+            );
+        }
+    }
+
+    fn attributes(&mut self, reader: &NsReader<&[u8]>, start: &BytesStart<'_>, decl: u16) {
+        let t = self.t;
+        let declared: &[super::tables::AttributeDecl] = match t.elements[usize::from(decl)].ty {
+            TypeRef::Complex(ct) => t.complex[usize::from(ct)].attributes,
+            TypeRef::Simple(_) => &[],
+        };
+        let mut seen: u64 = 0;
+        for attr in start.attributes().with_checks(false).flatten() {
+            if attr.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            let (ns, local) = reader.resolve_attribute(attr.key);
+            let local = String::from_utf8_lossy(local.as_ref()).into_owned();
+            let value = attribute_value(&attr.value);
+            match ns {
+                ResolveResult::Unbound => {
+                    if let Some(i) = declared.iter().position(|a| a.name == local) {
+                        seen |= 1 << i.min(63);
+                        let a = &declared[i];
+                        let value = value.unwrap_or_default();
+                        let path = format!("{}/@{}", self.path, a.name);
+                        if let Err((rule, v)) = simple::check(t, self.res, a.ty, &value) {
+                            self.report(path, rule, Some(v));
+                        } else if let Some(fixed) = a.fixed
+                            && !fixed_matches(t, a.ty, &value, fixed)
+                        {
+                            self.report(path, Rule::Fixed { expected: fixed }, Some(value));
+                        }
+                    } else {
+                        let path = format!("{}/@{local}", self.path);
+                        self.report(path, Rule::UnexpectedAttribute { name: local }, value);
+                    }
+                }
+                ResolveResult::Bound(Namespace(ns))
+                    if ns == XSI
+                        && matches!(
+                            local.as_str(),
+                            "schemaLocation" | "noNamespaceSchemaLocation"
+                        ) => {}
+                ResolveResult::Bound(Namespace(ns)) => {
+                    let name = format!("{{{}}}{local}", String::from_utf8_lossy(ns));
+                    let path = format!("{}/@{local}", self.path);
+                    self.report(path, Rule::UnexpectedAttribute { name }, value);
+                }
+                ResolveResult::Unknown(_) => {
+                    let path = format!("{}/@{local}", self.path);
+                    self.report(path, Rule::UnexpectedAttribute { name: local }, value);
+                }
+            }
+        }
+        for (i, a) in declared.iter().enumerate() {
+            if a.required && seen & (1 << i.min(63)) == 0 {
+                let path = self.path.clone();
+                self.report(path, Rule::MissingAttribute { name: a.name }, None);
+            }
+        }
+    }
+
+    /// The innermost open element holds text (simple content).
+    fn in_simple_content(&self) -> bool {
+        let t = self.t;
+        match t.elements[usize::from(self.stack[self.depth - 1].decl)].ty {
+            TypeRef::Simple(_) => true,
+            TypeRef::Complex(ct) => {
+                matches!(t.complex[usize::from(ct)].content, Content::Simple(_))
+            }
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        let t = self.t;
+        let frame = &mut self.stack[self.depth - 1];
+        let simple = match t.elements[usize::from(frame.decl)].ty {
+            TypeRef::Simple(_) => true,
+            TypeRef::Complex(ct) => {
+                matches!(t.complex[usize::from(ct)].content, Content::Simple(_))
+            }
+        };
+        if simple {
+            frame.text.push_str(text);
+        } else if frame.stray_text.is_none()
+            && !text.trim_matches([' ', '\t', '\n', '\r']).is_empty()
+        {
+            frame.stray_text = Some(text.trim().to_owned());
+        }
+    }
+
+    fn end(&mut self) {
+        let t = self.t;
+        self.depth -= 1;
+        let frame = std::mem::take(&mut self.stack[self.depth]);
+        let e = &t.elements[usize::from(frame.decl)];
+        if let Some(collected) = &mut self.collected
+            && COLLECTED.contains(&e.name)
+        {
+            collected.push(Collected {
+                path: self.path.clone(),
+                name: e.name,
+                value: frame.text.trim().to_owned(),
+            });
+        }
+        let simple_type = match e.ty {
+            TypeRef::Simple(st) => Some(st),
+            TypeRef::Complex(ct) => match t.complex[usize::from(ct)].content {
+                Content::Simple(st) => Some(st),
+                Content::Empty => {
+                    if let Some(text) = &frame.stray_text {
+                        self.report(self.path.clone(), Rule::UnexpectedText, Some(text.clone()));
+                    } else if !frame.children.is_empty() && !frame.unknown.is_empty() {
+                        let (_, name, _) = &frame.unknown[0];
+                        let path = format!("{}/{name}", self.path);
+                        self.report(
+                            path,
+                            Rule::UnexpectedElement {
+                                expected: Vec::new(),
+                            },
+                            None,
+                        );
+                    }
+                    None
+                }
+                Content::Elements(p) => {
+                    if let Some(text) = &frame.stray_text {
+                        self.report(self.path.clone(), Rule::UnexpectedText, Some(text.clone()));
+                    }
+                    self.content(&frame, p);
+                    None
+                }
+            },
+        };
+        if let Some(st) = simple_type
+            && !frame.bad_child
+        {
+            let mut value: &str = &frame.text;
+            if value.is_empty()
+                && let Some(fixed) = e.fixed
+            {
+                // An empty element with a fixed value takes that value.
+                value = fixed;
+            }
+            if let Err((rule, v)) = simple::check(t, self.res, st, value) {
+                self.report(self.path.clone(), rule, Some(v));
+            } else if let Some(fixed) = e.fixed
+                && !fixed_matches(t, st, value, fixed)
+            {
+                self.report(
+                    self.path.clone(),
+                    Rule::Fixed { expected: fixed },
+                    Some(value.to_owned()),
+                );
+            }
+        }
+        self.path.truncate(frame.path_len);
+        // Give the buffers back for the next element at this depth.
+        let slot = &mut self.stack[self.depth];
+        *slot = frame;
+    }
+
+    /// Matches the children against the content model; reports the first problem.
+    fn content(&mut self, frame: &Frame, particle: u16) {
+        let mut m = Matcher {
+            t: self.t,
+            kids: &frame.children,
+            furthest: 0,
+            expected: Vec::new(),
+            pool: std::mem::take(&mut self.pool),
+        };
+        let mut out = Vec::new();
+        m.particle(particle, 0, &mut out);
+        let n = frame.children.len();
+        let (furthest, expected) = (m.furthest, std::mem::take(&mut m.expected));
+        self.pool = m.pool;
+        if out.contains(&n) {
+            return;
+        }
+        let t = self.t;
+        let f = furthest;
+        let mut expected: Vec<u16> = expected;
+        expected.sort_by_key(|&d| t.elements[usize::from(d)].order);
+        expected.dedup();
+        let names: Vec<&'static str> = expected
+            .iter()
+            .map(|&d| t.elements[usize::from(d)].name)
+            .collect();
+        if f >= n {
+            self.report(
+                self.path.clone(),
+                Rule::MissingElement { expected: names },
+                None,
+            );
+            return;
+        }
+        let kid = frame.children[f];
+        if kid == UNKNOWN {
+            let (_, name, ns) = frame
+                .unknown
+                .iter()
+                .find(|(at, _, _)| *at == f)
+                .cloned()
+                .unwrap_or_default();
+            let path = format!("{}/{name}", self.path);
+            let same_name = expected
+                .iter()
+                .map(|&d| &t.elements[usize::from(d)])
+                .find(|e| e.name == name)
+                .or_else(|| {
+                    // The name is declared in this type, only the namespace differs.
+                    let TypeRef::Complex(ct) = t.elements[usize::from(frame.decl)].ty else {
+                        return None;
+                    };
+                    t.complex[usize::from(ct)]
+                        .children
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|&(_, d)| &t.elements[usize::from(d)])
+                });
+            let rule = match same_name {
+                Some(e) => Rule::WrongNamespace {
+                    expected: e.ns,
+                    found: ns,
+                },
+                None => Rule::UnexpectedElement { expected: names },
+            };
+            self.report(path, rule, None);
+            return;
+        }
+        let e = &t.elements[usize::from(kid)];
+        let index = e
+            .repeats
+            .then(|| frame.children[..=f].iter().filter(|&&c| c == kid).count());
+        let mut path = format!("{}/{}", self.path, e.name);
+        if let Some(i) = index {
+            path.push_str(&format!("[{i}]"));
+        }
+        let rule = if f > 0 && frame.children[f - 1] == kid {
+            Rule::TooManyOccurrences { max: e.max }
+        } else if !expected.is_empty()
+            && expected
+                .iter()
+                .all(|&d| t.elements[usize::from(d)].order < e.order)
+        {
+            self.report(
+                self.path.clone(),
+                Rule::MissingElement { expected: names },
+                None,
+            );
+            return;
+        } else if expected.is_empty() {
+            Rule::UnexpectedElement { expected: names }
+        } else {
+            Rule::WrongOrder { expected: names }
+        };
+        self.report(path, rule, None);
+    }
+}
+
+fn fixed_matches(t: &'static SchemaTables, st: u16, value: &str, fixed: &str) -> bool {
+    use super::tables::Variety;
+    let ws = match &t.simple[usize::from(st)].variety {
+        Variety::Atomic { whitespace, .. } => *whitespace,
+        Variety::Union(_) => super::tables::WhiteSpace::Collapse,
+    };
+    simple::normalize(value, ws) == simple::normalize(fixed, ws)
+}
+
+/// Matches a list of children against a particle, as a set of reachable positions.
+struct Matcher<'a> {
+    t: &'static SchemaTables,
+    kids: &'a [u16],
+    /// The furthest position an element was tried at.
+    furthest: usize,
+    /// Elements tried (and failed) at `furthest`.
+    expected: Vec<u16>,
+    /// Spare position buffers.
+    pool: Vec<Vec<usize>>,
+}
+
+fn push_unique(out: &mut Vec<usize>, p: usize) {
+    if !out.contains(&p) {
+        out.push(p);
+    }
+}
+
+impl Matcher<'_> {
+    fn particle(&mut self, p: u16, pos: usize, out: &mut Vec<usize>) {
+        let part = &self.t.particles[usize::from(p)];
+        if let Term::Element(e) = part.term {
+            // An element particle takes the whole run of its element (capped at max), even when
+            // optional: stopping earlier would let a later particle take the same element, which
+            // the Unique Particle Attribution rule of XSD excludes. So a sequence of element
+            // particles is matched deterministically, one position at a time.
+            let run = self.kids[pos..]
+                .iter()
+                .take(usize::try_from(part.max).unwrap_or(usize::MAX))
+                .take_while(|&&k| k == e)
+                .count();
+            let end = pos + run;
+            if end > self.furthest {
+                self.furthest = end;
+                self.expected.clear();
+            }
+            if end == self.furthest && (run as u64) < u64::from(part.max) {
+                // Another occurrence could come here.
+                self.expected.push(e);
+            }
+            if run as u64 >= u64::from(part.min) {
+                push_unique(out, end);
+            }
+            return;
+        }
+        if part.min == 0 {
+            push_unique(out, pos);
+        }
+        if part.max == 1 {
+            self.term(&part.term, pos, out);
+            return;
+        }
+        let mut seen = vec![false; self.kids.len() + 1];
+        seen[pos] = true;
+        let mut frontier = vec![pos];
+        let mut next = Vec::new();
+        let mut k = 0u32;
+        while !frontier.is_empty() && k < part.max {
+            k += 1;
+            next.clear();
+            for &s in &frontier {
+                self.term(&part.term, s, &mut next);
+            }
+            if k >= part.min {
+                for &n in &next {
+                    push_unique(out, n);
+                }
+                next.retain(|&n| !seen[n]);
+            }
+            for &n in &next {
+                seen[n] = true;
+            }
+            std::mem::swap(&mut frontier, &mut next);
+        }
+    }
+
+    fn term(&mut self, term: &Term, pos: usize, out: &mut Vec<usize>) {
+        match term {
+            Term::Element(e) => {
+                if self.kids.get(pos) == Some(e) {
+                    if pos + 1 > self.furthest {
+                        self.furthest = pos + 1;
+                        self.expected.clear();
+                    }
+                    push_unique(out, pos + 1);
+                } else {
+                    if pos > self.furthest {
+                        self.furthest = pos;
+                        self.expected.clear();
+                    }
+                    if pos == self.furthest {
+                        self.expected.push(*e);
+                    }
+                }
+            }
+            Term::Sequence(items) => {
+                let mut frontier = self.pool.pop().unwrap_or_default();
+                let mut next = self.pool.pop().unwrap_or_default();
+                frontier.clear();
+                frontier.push(pos);
+                for &item in *items {
+                    next.clear();
+                    for &s in &frontier {
+                        self.particle(item, s, &mut next);
+                    }
+                    std::mem::swap(&mut frontier, &mut next);
+                    if frontier.is_empty() {
+                        break;
+                    }
+                }
+                for &p in &frontier {
+                    push_unique(out, p);
+                }
+                self.pool.push(frontier);
+                self.pool.push(next);
+            }
+            Term::Choice(items) => {
+                for &item in *items {
+                    self.particle(item, pos, out);
+                }
+            }
+        }
+    }
+}
