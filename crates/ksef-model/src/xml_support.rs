@@ -64,6 +64,14 @@ pub fn from_xml<T: XmlDocument>(xml: &[u8]) -> Result<T, XmlError> {
             found_namespace: namespace,
         });
     }
+    if let Some(position) = cdata_end_in_text(xml) {
+        return Err(XmlError::Read {
+            root: T::ROOT,
+            position: Some(position),
+            path: Vec::new(),
+            source: Box::new(NotWellFormed("`]]>` in character data")),
+        });
+    }
     let mut reader = SliceReader::from_bytes(xml);
     <T as DeserializeSync<'_, SliceReader<'_>>>::deserialize(&mut reader).map_err(|err| {
         XmlError::Read {
@@ -73,6 +81,41 @@ pub fn from_xml<T: XmlDocument>(xml: &[u8]) -> Result<T, XmlError> {
             source: Box::new(err),
         }
     })
+}
+
+/// Why a document is not well-formed XML, where the parser underneath does not say so itself.
+#[derive(Debug)]
+struct NotWellFormed(&'static str);
+
+impl fmt::Display for NotWellFormed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not well-formed XML: {}", self.0)
+    }
+}
+
+impl StdError for NotWellFormed {}
+
+/// The byte offset of a `]]>` in character data, which XML forbids (the parser underneath lets it
+/// through, and the writer then refuses the value). Outside CDATA sections, comments and
+/// processing instructions only; the common case, no `]]>` at all, costs one scan.
+fn cdata_end_in_text(xml: &[u8]) -> Option<u64> {
+    if !xml.windows(3).any(|w| w == b"]]>") {
+        return None;
+    }
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    loop {
+        let before = reader.buffer_position();
+        match reader.read_event() {
+            Ok(Event::Text(text)) => {
+                if let Some(i) = text.windows(3).position(|w| w == b"]]>") {
+                    return Some(before + i as u64);
+                }
+            }
+            // Other errors are reported by the deserializer with their context.
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The namespace URI and local name of the first element, or `None` if the input breaks off (or

@@ -604,3 +604,24 @@ mod invoices {
         );
     }
 }
+
+/// Found by fuzzing (fuzz target `upo_xml`): `]]>` in element text is not well-formed XML; it
+/// used to be read, and the value then could not be written back.
+#[test]
+fn cdata_end_in_text_is_refused_when_reading() {
+    let dir = spec_dir().join("upo-examples/v4-3");
+    let first = xml_files(&dir)
+        .into_iter()
+        .next()
+        .expect("a v4-3 UPO example");
+    let upo = std::fs::read_to_string(first).expect("a UPO example");
+    let broken = upo.replacen(
+        "<DataPrzeslaniaDokumentu>",
+        "<DataPrzeslaniaDokumentu>]]>",
+        1,
+    );
+    assert_ne!(broken, upo, "the example has the element");
+    let error = from_xml::<upo_v4_3::Potwierdzenie>(broken.as_bytes()).unwrap_err();
+    assert!(error.to_string().contains("at byte"), "{error}");
+    assert!(error_chain(&error).contains("]]>"), "{error:?}");
+}
