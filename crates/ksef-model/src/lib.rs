@@ -28,6 +28,8 @@
 #[macro_use]
 mod macros;
 mod generated;
+#[cfg(feature = "invoice-xml")]
+pub mod invoice_builder;
 mod operation;
 #[cfg(feature = "validate")]
 pub mod validate;
