@@ -287,12 +287,28 @@ pub(crate) enum InvoiceCommand {
         /// The invoice XML files.
         #[arg(required = true, value_name = "FILES")]
         files: Vec<PathBuf>,
+        /// The invoice schema (the session's form).
+        #[arg(long, value_enum, default_value = "FA3")]
+        schema: SchemaArg,
         /// Wait until KSeF processed them (KSeF numbers, final statuses).
         #[arg(long)]
         wait: bool,
         /// Save each invoice's UPO in this directory (implies --wait).
         #[arg(long, value_name = "DIR")]
         upo_dir: Option<PathBuf>,
+        /// Send without validating first (KSeF then judges each invoice).
+        #[arg(long)]
+        no_validate: bool,
+    },
+    /// Check invoices offline against their schema (FA(2), FA(3), FA_RR(1), picked from each
+    /// document) and the rules KSeF applies beyond it; exit 1 naming every invalid file.
+    Validate {
+        /// The invoice XML files.
+        #[arg(required = true, value_name = "FILES")]
+        files: Vec<PathBuf>,
+        /// Also require this form (the one of the session the invoices are meant for).
+        #[arg(long, value_enum)]
+        schema: Option<SchemaArg>,
     },
     /// Download an invoice by its KSeF number.
     Get {
@@ -467,6 +483,9 @@ pub(crate) enum BatchCommand {
         /// Save the session UPO and each accepted invoice's UPO in this directory.
         #[arg(long, value_name = "DIR")]
         upo_dir: Option<PathBuf>,
+        /// Send without validating first (KSeF then judges each invoice).
+        #[arg(long)]
+        no_validate: bool,
     },
     /// Package invoices offline: encrypted parts plus batch.json with the session-open request.
     Pack {

@@ -120,7 +120,8 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
             jobs,
             wait: _,
             upo_dir,
-        } => send(ctx, &inputs, schema, part_size, jobs, upo_dir).await,
+            no_validate,
+        } => send(ctx, &inputs, schema, part_size, jobs, upo_dir, no_validate).await,
         BatchCommand::Pack {
             dir,
             public_cert,
@@ -138,8 +139,13 @@ async fn send(
     part_size: Option<u64>,
     jobs: u16,
     upo_dir: Option<PathBuf>,
+    no_validate: bool,
 ) -> anyhow::Result<ExitCode> {
     let files = collect_inputs(inputs)?;
+    if !no_validate {
+        let paths: Vec<PathBuf> = files.iter().map(|(_, path)| path.clone()).collect();
+        crate::validate::ensure_valid(ctx, &paths, crate::validate::schema_of(schema))?;
+    }
     let invoices = invoices_of(&files)?;
     if let Some(dir) = &upo_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone as _};
 use futures_util::TryStreamExt as _;
 use ksef_client::{
     DirectorySink, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery, SyncOptions,
-    SyncSource, form_code,
+    SyncSource,
 };
 use ksef_model::types::{
     InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
@@ -25,9 +25,25 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
     match command {
         InvoiceCommand::Send {
             files,
+            schema,
             wait,
             upo_dir,
-        } => send(ctx, files, wait || upo_dir.is_some(), upo_dir).await,
+            no_validate,
+        } => {
+            if !no_validate {
+                for file in &files {
+                    if !file.is_file() {
+                        bail!(
+                            "cannot read invoice file {}: no such file; check the path (nothing was sent)",
+                            file.display()
+                        );
+                    }
+                }
+                crate::validate::ensure_valid(ctx, &files, crate::validate::schema_of(schema))?;
+            }
+            send(ctx, files, schema, wait || upo_dir.is_some(), upo_dir).await
+        }
+        InvoiceCommand::Validate { files, schema } => crate::validate::run(ctx, &files, schema),
         InvoiceCommand::Get { ksef_number, out } => {
             let number = parse_ksef_number(&ksef_number)?;
             let client = ctx.logged_in_client()?;
@@ -331,6 +347,7 @@ struct Sent {
 async fn send(
     ctx: &Ctx,
     files: Vec<PathBuf>,
+    schema: crate::args::SchemaArg,
     wait: bool,
     upo_dir: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
@@ -349,7 +366,9 @@ async fn send(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let client = ctx.logged_in_client()?;
-    let session = client.open_online_session(form_code::fa3()).await?;
+    let session = client
+        .open_online_session(crate::batch::form_code_of(schema))
+        .await?;
     ctx.note(format!("online session {}", session.reference_number()));
     let mut results = Vec::with_capacity(files.len());
     let mut send_error = None;

@@ -22,6 +22,7 @@ mod session;
 mod sim;
 mod testdata;
 mod token;
+mod validate;
 mod xades;
 
 use std::process::ExitCode;

@@ -263,6 +263,41 @@ fn list(names: &[&str]) -> String {
     out
 }
 
+impl Rule {
+    /// A stable name of the rule for machine-readable output (`pattern`, `maxLength`,
+    /// `missingElement`, `nipChecksum`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::Pattern { .. } => "pattern",
+            Rule::Length { .. } => "length",
+            Rule::MinLength { .. } => "minLength",
+            Rule::MaxLength { .. } => "maxLength",
+            Rule::Enumeration { .. } => "enumeration",
+            Rule::TotalDigits { .. } => "totalDigits",
+            Rule::FractionDigits { .. } => "fractionDigits",
+            Rule::MinInclusive { .. } => "minInclusive",
+            Rule::MaxInclusive { .. } => "maxInclusive",
+            Rule::MinExclusive { .. } => "minExclusive",
+            Rule::MaxExclusive { .. } => "maxExclusive",
+            Rule::Datatype { .. } => "datatype",
+            Rule::Fixed { .. } => "fixed",
+            Rule::MissingElement { .. } => "missingElement",
+            Rule::UnexpectedElement { .. } => "unexpectedElement",
+            Rule::WrongOrder { .. } => "wrongOrder",
+            Rule::TooManyOccurrences { .. } => "tooManyOccurrences",
+            Rule::WrongNamespace { .. } => "wrongNamespace",
+            Rule::MissingAttribute { .. } => "missingAttribute",
+            Rule::UnexpectedAttribute { .. } => "unexpectedAttribute",
+            Rule::UnexpectedText => "unexpectedText",
+            Rule::NipChecksum => "nipChecksum",
+            Rule::PeselChecksum => "peselChecksum",
+            Rule::DateInFuture { .. } => "dateInFuture",
+            Rule::SizeLimit { .. } => "sizeLimit",
+            Rule::FormCode { .. } => "formCode",
+        }
+    }
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.path)?;

@@ -1,0 +1,192 @@
+//! `ksef invoice validate`, and the check `invoice send` and `batch send` run before sending.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::bail;
+use ksef_model::validate::{
+    BusinessOptions, DuplicateKey, Schema, Violation, check_business, invoice_key, validate_invoice,
+};
+use serde_json::{Value, json};
+
+use crate::args::SchemaArg;
+use crate::context::{Ctx, print_json};
+
+/// The verdict on one file.
+pub(crate) struct Verdict {
+    file: PathBuf,
+    schema: Option<Schema>,
+    violations: Vec<Violation>,
+    /// Not an invoice at all (not well-formed, unknown form, unreadable).
+    error: Option<String>,
+}
+
+impl Verdict {
+    fn valid(&self) -> bool {
+        self.error.is_none() && self.violations.is_empty()
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "file": self.file,
+            "schema": self.schema.map(|s| s.to_string()),
+            "valid": self.valid(),
+            "error": self.error,
+            "violations": self.violations.iter().map(|v| json!({
+                "path": v.path,
+                "rule": v.rule.name(),
+                "value": v.value,
+                "message": v.to_string(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The schema `--schema` names.
+pub(crate) fn schema_of(arg: SchemaArg) -> Schema {
+    match arg {
+        SchemaArg::Fa3 => Schema::Fa3,
+        SchemaArg::Fa2 => Schema::Fa2,
+        SchemaArg::FaRr => Schema::FaRr1,
+    }
+}
+
+/// Checks every invoice against its schema (picked from the document) and the rules beyond it:
+/// NIP check digits, the issue date not in the future, the size limit, the expected form, and
+/// duplicates (seller NIP, invoice type, number) among the files. Files are read one at a time,
+/// so a large batch is never held in memory at once.
+pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict> {
+    let today = chrono::Utc::now().date_naive();
+    let mut options = BusinessOptions::default().with_today(today);
+    if let Some(schema) = expected {
+        options = options.with_expected_schema(schema);
+    }
+    let mut verdicts = Vec::with_capacity(files.len());
+    let mut keys: BTreeMap<DuplicateKey, Vec<usize>> = BTreeMap::new();
+    for (index, file) in files.iter().enumerate() {
+        let mut verdict = Verdict {
+            file: file.clone(),
+            schema: None,
+            violations: Vec::new(),
+            error: None,
+        };
+        match std::fs::read(file) {
+            Err(e) => verdict.error = Some(format!("cannot read the file: {e}")),
+            Ok(bytes) => match validate_invoice(&bytes) {
+                Ok(report) => {
+                    verdict.schema = Some(report.schema);
+                    verdict.violations = report.violations;
+                    match check_business(&bytes, &options) {
+                        Ok(more) => verdict.violations.extend(more),
+                        Err(e) => verdict.error = Some(e.to_string()),
+                    }
+                    if let Ok(Some(key)) = invoice_key(&bytes) {
+                        keys.entry(key).or_default().push(index);
+                    }
+                }
+                Err(e) => verdict.error = Some(e.to_string()),
+            },
+        }
+        verdicts.push(verdict);
+    }
+    for (key, indices) in keys.into_iter().filter(|(_, v)| v.len() > 1) {
+        for &i in &indices {
+            let others: Vec<String> = indices
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| files[j].display().to_string())
+                .collect();
+            verdicts[i].error.get_or_insert_with(|| {
+                format!(
+                    "duplicate of {} (same seller NIP {}, invoice type {} and number {}): KSeF accepts only one",
+                    others.join(", "),
+                    key.seller_nip,
+                    key.kind,
+                    key.number
+                )
+            });
+        }
+    }
+    verdicts
+}
+
+fn print_human(ctx: &Ctx, verdicts: &[Verdict], to_stdout: bool) {
+    for verdict in verdicts {
+        let mut lines = Vec::new();
+        if verdict.valid() {
+            lines.push(format!(
+                "✓ {} is a valid {} invoice",
+                verdict.file.display(),
+                verdict.schema.map_or_else(String::new, |s| s.to_string())
+            ));
+        } else {
+            lines.push(format!("✗ {} is not valid:", verdict.file.display()));
+            if let Some(error) = &verdict.error {
+                lines.push(format!("    {error}"));
+            }
+            for violation in &verdict.violations {
+                lines.push(format!("    {violation}"));
+            }
+        }
+        for line in lines {
+            if to_stdout {
+                println!("{line}");
+            } else {
+                ctx.note(line);
+            }
+        }
+    }
+}
+
+/// `ksef invoice validate FILES... [--schema S]`: exit 1 if any file is invalid.
+pub(crate) fn run(
+    ctx: &Ctx,
+    files: &[PathBuf],
+    schema: Option<SchemaArg>,
+) -> anyhow::Result<ExitCode> {
+    for file in files {
+        if !file.is_file() {
+            bail!("cannot read invoice file {}: no such file", file.display());
+        }
+    }
+    let verdicts = check(files, schema.map(schema_of));
+    let invalid = verdicts.iter().filter(|v| !v.valid()).count();
+    if ctx.json() {
+        print_json(&Value::Array(verdicts.iter().map(Verdict::json).collect()))?;
+    } else {
+        print_human(ctx, &verdicts, true);
+    }
+    if invalid > 0 {
+        ctx.note(format!(
+            "{invalid} of {} invoice(s) invalid; fix them before sending",
+            verdicts.len()
+        ));
+        Ok(ExitCode::FAILURE)
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The check before a send: refuses the whole send if any invoice is invalid, listing why.
+pub(crate) fn ensure_valid(ctx: &Ctx, files: &[PathBuf], expected: Schema) -> anyhow::Result<()> {
+    let verdicts = check(files, Some(expected));
+    let owned: Vec<Verdict> = verdicts.into_iter().filter(|v| !v.valid()).collect();
+    if owned.is_empty() {
+        return Ok(());
+    }
+    print_human(ctx, &owned, false);
+    bail!(
+        "{} invoice(s) failed validation ({}); nothing was sent. Fix them, or pass --no-validate to let KSeF judge",
+        owned.len(),
+        owned
+            .iter()
+            .map(|v| display(&v.file))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

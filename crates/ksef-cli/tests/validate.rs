@@ -1,0 +1,173 @@
+//! `ksef invoice validate`, and validation before `invoice send` and `batch send`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn sample() -> String {
+    std::fs::read_to_string(sample_invoice()).unwrap()
+}
+
+fn write(dir: &Path, name: &str, xml: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, xml).unwrap();
+    path
+}
+
+#[test]
+fn valid_and_invalid_invoices_are_told_apart_with_paths_and_rules() {
+    let home = temp_dir("validate");
+    let dir = home.join("in");
+    let good = write(&dir, "good.xml", &sample());
+    // The buyer's NIP with a wrong check digit, an amount with three decimals (its type's pattern
+    // allows two), and an element
+    // the schema does not know.
+    let bad = write(
+        &dir,
+        "bad.xml",
+        &sample()
+            .replace("<NIP>7740001454</NIP>", "<NIP>7740001455</NIP>")
+            .replace("<P_13_1>200.00</P_13_1>", "<P_13_1>200.001</P_13_1>")
+            .replace("<P_2>", "<Uwagi>x</Uwagi><P_2>")
+            .replace("KSEF-RS-SAMPLE-0001", "BAD-1"),
+    );
+    let not_xml = write(&dir, "broken.xml", "<Faktura><Naglowek>");
+
+    let ok = ksef(&home, &["invoice", "validate", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", describe(&ok));
+    assert!(
+        text(&ok.stdout).contains("valid FA(3) invoice"),
+        "{}",
+        describe(&ok)
+    );
+
+    let output = ksef(
+        &home,
+        &[
+            "invoice",
+            "validate",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+            not_xml.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let verdicts = doc.as_array().unwrap();
+    assert_eq!(verdicts.len(), 3);
+    assert_eq!(verdicts[0]["valid"], true);
+    assert_eq!(verdicts[0]["schema"], "FA(3)");
+    assert_eq!(verdicts[1]["valid"], false);
+    let rules: Vec<(String, String)> = verdicts[1]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["path"].as_str().unwrap().to_owned(),
+                v["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        rules.iter().any(
+            |(path, rule)| path.ends_with("Podmiot2/DaneIdentyfikacyjne/NIP")
+                && rule == "nipChecksum"
+        ),
+        "{rules:?}"
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|(path, rule)| path.ends_with("Fa/P_13_1") && rule == "pattern"),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().any(|(_, rule)| rule == "unexpectedElement"),
+        "{rules:?}"
+    );
+    assert_eq!(verdicts[2]["valid"], false);
+    assert!(verdicts[2]["error"].is_string());
+    assert!(text(&output.stderr).contains("2 of 3 invoice(s) invalid"));
+}
+
+#[test]
+fn sends_validate_first_and_refuse_invalid_invoices() {
+    let home = temp_dir("validate-send");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    let dir = home.join("in");
+    let invoice = |number: &str| {
+        let today = text(
+            &std::process::Command::new("date")
+                .args(["-u", "+%Y-%m-%d"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_owned();
+        sample()
+            .replace("2026-01-15T09:30:00Z", &format!("{today}T00:00:00Z"))
+            .replace("2026-01-15", &today)
+            .replace("5265877635", &sim.nip)
+            .replace("KSEF-RS-SAMPLE-0001", number)
+    };
+    let bad = write(
+        &dir,
+        "bad.xml",
+        &invoice("V-1").replace("<P_13_1>200.00</P_13_1>", "<P_13_1>abc</P_13_1>"),
+    );
+    let refused = sim.run(&home, &["invoice", "send", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("nothing was sent"), "{stderr}");
+    assert!(stderr.contains("Fa/P_13_1"), "{stderr}");
+    assert!(stderr.contains("--no-validate"), "{stderr}");
+    let sessions = json_ok(&sim.run(&home, &["session", "list", "--json"]));
+    assert_eq!(
+        sessions.as_array().map_or(0, Vec::len),
+        0,
+        "no session was opened: {sessions}"
+    );
+
+    // Two files with the same seller, type and number: a batch is refused before it is sent.
+    let batch = home.join("batch");
+    write(&batch, "a.xml", &invoice("DUP-1"));
+    write(&batch, "b.xml", &invoice("DUP-1"));
+    let duplicate = sim.run(&home, &["batch", "send", batch.to_str().unwrap()]);
+    assert_eq!(duplicate.status.code(), Some(1), "{}", describe(&duplicate));
+    assert!(
+        text(&duplicate.stderr).contains("duplicate of"),
+        "{}",
+        describe(&duplicate)
+    );
+
+    // With --no-validate the invalid invoice goes to KSeF, which judges it.
+    let judged = sim.run(
+        &home,
+        &[
+            "invoice",
+            "send",
+            bad.to_str().unwrap(),
+            "--no-validate",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert!(
+        !text(&judged.stderr).contains("nothing was sent"),
+        "{}",
+        describe(&judged)
+    );
+    let sessions = json_ok(&sim.run(&home, &["session", "list", "--json"]));
+    assert!(sessions.as_array().map_or(0, Vec::len) >= 1, "{sessions}");
+}
