@@ -22,7 +22,10 @@ use std::time::Duration;
 use ksef_client::{Client, InvoiceOutcome, PollConfig, form_code};
 use ksef_model::values::Nip;
 
-const TEMPLATE: &str = "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml";
+const TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
+);
 
 fn invoice_for(nip: &str) -> Result<Vec<u8>, Box<dyn StdError>> {
     if let Ok(path) = std::env::var("KSEF_INVOICE") {

@@ -9,7 +9,10 @@ use ksef_client::{
 use ksef_model::values::Nip;
 use ksef_sim::Simulator;
 
-const TEMPLATE: &str = "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml";
+const TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
+);
 
 /// The Ministry's FA(3) template with the seller NIP, the invoice number and today's issue date.
 fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {

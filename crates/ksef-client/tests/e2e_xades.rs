@@ -9,7 +9,10 @@ use ksef_sim::Simulator;
 use ksef_xades::test_certificates::{KeyType, TestCertificate};
 use ksef_xades::xades;
 
-const TEMPLATE: &str = "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml";
+const TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
+);
 
 fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
     let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());

@@ -14,7 +14,10 @@ use ksef_sim::Simulator;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-const TEMPLATE: &str = "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml";
+const TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
+);
 
 fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
     let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());

@@ -1,6 +1,7 @@
 //! Invoice documents: the form codes the simulator accepts, schema-structure checks with the
 //! generated types, and the few facts it reads from an invoice.
 
+use ksef_model::validate::{Schema, validate_as};
 use std::collections::HashMap;
 
 use ksef_model::types::FormCode;
@@ -73,9 +74,39 @@ impl FormKind {
             FormKind::Fa3 => from_xml::<fa3::Faktura>(xml).map(drop),
             FormKind::FaRr1 => from_xml::<fa_rr1::Faktura>(xml).map(drop),
         };
-        result.map_err(|e| error_chain(&e))
+        result.map_err(|e| error_chain(&e))?;
+        // Every facet of the schema (patterns, lengths, digits, enumerations, occurrences): the
+        // same validation `ksef invoice validate` runs, generated from the XSDs.
+        let schema = match self {
+            FormKind::Fa2 => Schema::Fa2,
+            FormKind::Fa3 => Schema::Fa3,
+            FormKind::FaRr1 => Schema::FaRr1,
+        };
+        let report = validate_as(xml, schema).map_err(|e| e.to_string())?;
+        if report.is_valid() {
+            return Ok(());
+        }
+        let shown: Vec<String> = report
+            .violations
+            .iter()
+            .take(MAX_VIOLATIONS_SHOWN)
+            .map(ToString::to_string)
+            .collect();
+        let more = report.violations.len().saturating_sub(MAX_VIOLATIONS_SHOWN);
+        Err(format!(
+            "The document does not conform to the {schema} schema: {}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        ))
     }
 }
+
+/// Schema violations named in one rejection (the rest are counted).
+const MAX_VIOLATIONS_SHOWN: usize = 5;
 
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -277,7 +308,10 @@ mod tests {
     use super::{FormKind, verify};
 
     fn template(name: &str) -> Vec<u8> {
-        let path = format!("/work/shared/ksef-spec/invoice-templates/{name}");
+        let path = format!(
+            "{}/../../../shared/ksef-spec/invoice-templates/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read_to_string(path)
             .unwrap()
             .replace("#nip#", "5265877635")

@@ -230,9 +230,10 @@ async fn test_data_subjects_persons_blocks_and_their_effect_on_login() {
 
     // Attachments: off, on, revoked; an invoice with an attachment needs them on.
     let creds = login(&http, &nip, sim.seeded_token()).await;
-    let with_attachment = std::fs::read_to_string(
-        "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3-with-attachment.xml",
-    )
+    let with_attachment = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3-with-attachment.xml"
+    ))
     .unwrap()
     .replace("#nip#", &nip)
     .replace(

@@ -443,6 +443,20 @@ async fn duplicates_bad_hashes_and_bad_content() {
         430
     );
 
+    // Well-formed FA(3), but the buyer's NIP breaks its pattern: the schema's facets are checked
+    // (the same generated validation as `ksef invoice validate`), 430 naming the element.
+    let facet = String::from_utf8(fa3_invoice(&nip, "FACET-1"))
+        .unwrap()
+        .replace("<NIP>1111111111</NIP>", "<NIP>12AB</NIP>");
+    let facet = send_ok(&http, access, &session, facet.as_bytes()).await;
+    let status = wait_invoice(&http, access, &session.reference, &facet).await;
+    assert_eq!(status.status.code, 430, "{:?}", status.status);
+    let details = status.status.details.unwrap_or_default().join(" ");
+    assert!(
+        details.contains("Podmiot2/DaneIdentyfikacyjne/NIP"),
+        "{details}"
+    );
+
     let failed: SessionInvoicesResponse = http
         .get(
             &format!("/sessions/{}/invoices/failed", session.reference),
@@ -450,7 +464,7 @@ async fn duplicates_bad_hashes_and_bad_content() {
         )
         .await
         .json();
-    assert_eq!(failed.invoices.len(), 4);
+    assert_eq!(failed.invoices.len(), 5);
 
     // A session whose key cannot be decrypted: status 415, sending refused.
     let (_, certs) = certificates(&http).await;

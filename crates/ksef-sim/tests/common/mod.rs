@@ -278,9 +278,10 @@ pub async fn open_session(http: &Http, access: &str) -> OnlineSession {
 
 /// The official FA(3) template with its placeholders filled in and today's issue date.
 pub fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let template = std::fs::read_to_string(
-        "/work/shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml",
-    )
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
+    ))
     .unwrap();
     let today = chrono::Utc::now()
         .date_naive()
@@ -375,7 +376,10 @@ pub fn xmllint_upo(xml: &[u8], name: &str) {
         .args([
             "--noout",
             "--schema",
-            "/work/shared/ksef-spec/xsd/upo/upo-v4-3.xsd",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/ksef-spec/xsd/upo/upo-v4-3.xsd"
+            ),
         ])
         .arg(&path)
         .output()
