@@ -5,9 +5,13 @@
 //!   Ministry's OpenAPI spec and XSD schemas.
 //! - `cargo xtask spec-diff OLD NEW`: list operations and schemas added, removed or changed between
 //!   two versions of the OpenAPI spec.
+//! - `cargo xtask soak [--online N] [--batch N] [--fault-rate F] [--kills N]
+//!   [--rate-limit-scale F] [--rate-sends N] [--seed N]`: the client against an in-process
+//!   simulator injecting faults; fails on a duplicate, a loss or a 429 drawn by our own pacing.
 
 mod codegen;
 mod openapi;
+mod soak;
 mod spec_diff;
 mod validate;
 mod xml;
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <codegen|spec-diff> ...");
+        bail!("usage: cargo xtask <codegen|spec-diff|soak> ...");
     };
     match task.as_str() {
         "codegen" => {
@@ -44,7 +48,8 @@ fn run() -> Result<ExitCode> {
             print!("{}", spec_diff::diff_files(Path::new(old), Path::new(new))?);
             Ok(ExitCode::SUCCESS)
         }
-        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff"),
+        "soak" => soak::run(&soak::Options::parse(rest)?),
+        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, soak"),
     }
 }
 
