@@ -48,6 +48,22 @@ const RANGE_BEYOND_HWM: i64 = 21183;
 /// The export status for the same case.
 const EXPORT_BEYOND_HWM: i32 = 420;
 
+/// How many times sync starts an export whose start got no usable answer.
+const EXPORT_START_ATTEMPTS: u32 = 4;
+
+/// Whether a request may have failed on the way back (the server may or may not have acted).
+fn outcome_unknown(error: &Error) -> bool {
+    match error.transport() {
+        Some(ksef_transport::Error::Api { status, .. }) => *status >= 500,
+        Some(
+            ksef_transport::Error::Network { .. }
+            | ksef_transport::Error::Timeout { .. }
+            | ksef_transport::Error::TruncatedBody { .. },
+        ) => true,
+        _ => false,
+    }
+}
+
 /// How a window ended.
 enum Window {
     /// KSeF says the window starts beyond the HWM: nothing to read yet.
@@ -608,10 +624,22 @@ impl Client {
         sink: &dyn InvoiceSink,
         report: &mut SubjectSyncReport,
     ) -> Result<Window, Error> {
-        let job = match self.start_export(filters, &options.export).await {
-            Ok(job) => job,
-            Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(Window::NothingYet),
-            Err(error) => return Err(error),
+        // Starting an export is not idempotent, so the transport does not repeat it when the
+        // answer is lost; a second export of the same window is harmless (read-only, and the
+        // first one is simply never downloaded), so sync does.
+        let mut attempt = 1;
+        let job = loop {
+            match self.start_export(filters.clone(), &options.export).await {
+                Ok(job) => break job,
+                Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(Window::NothingYet),
+                Err(error) if attempt < EXPORT_START_ATTEMPTS && outcome_unknown(&error) => {
+                    tracing::warn!(attempt, %error, "starting the export failed; starting it again");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                        .await;
+                }
+                Err(error) => return Err(error),
+            }
         };
         let package = match job.wait().await {
             Ok(package) => package,

@@ -342,3 +342,44 @@ fn a_corrupt_checkpoint_file_is_a_storage_error_naming_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_sync_starts_an_export_again_when_the_answer_is_lost() {
+    let template = template();
+    let sim = Simulator::builder()
+        .subjects([SELLER, BUYER])
+        .processing_delays(Duration::from_millis(20))
+        // Packages of 4 over groups of 3 sharing their storage instant: several windows.
+        .export_invoice_limit(4)
+        .fault_reset(0.4)
+        .fault_operations(["invoices.export"])
+        .fault_seed(7)
+        .start()
+        .await
+        .expect("the simulator starts");
+    let seller = logged_in(&sim, SELLER).await;
+    let run = format!("LOST-{}", Utc::now().timestamp_millis());
+    for batch in 0..3 {
+        send(&seller, &template, &format!("{run}-{batch}"), 3, 100).await;
+    }
+    let dir = temp_dir("lost");
+    let start = (Utc::now() - chrono::Duration::days(1)).fixed_offset();
+    let options =
+        SyncOptions::new(SELLER, start).with_subject_types([InvoiceQuerySubjectType::Subject1]);
+    let report = seller
+        .sync_invoices(
+            &options,
+            &MemoryCheckpointStore::new(),
+            &DirectorySink::new(&dir).unwrap(),
+        )
+        .await
+        .expect("sync despite lost export answers");
+    assert_eq!(report.stored(), 9);
+    assert_eq!(
+        stored_hashes(&dir),
+        sorted(sim.stats().accepted_invoice_hashes)
+    );
+    assert!(sim.stats().faults.resets > 0, "answers were lost");
+    std::fs::remove_dir_all(&dir).unwrap();
+    sim.shutdown().await;
+}
