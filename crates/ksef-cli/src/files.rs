@@ -1,8 +1,7 @@
 //! File helpers shared by every command: the one way secrets and session state reach the disk,
 //! and reading secret files.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use zeroize::Zeroizing;
@@ -21,44 +20,11 @@ pub(crate) fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".to_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(mode);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let result = (|| {
-        // A stale temporary file from a crashed run may have other permissions: start afresh.
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            // The umask may have narrowed the mode further; never widened a private one.
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    ksef_client::files::write_file_atomically(path, bytes, mode)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads a file the user named on the command line, saying which flag named it if it fails.

@@ -1,4 +1,5 @@
-//! Small file-system helpers shared by the stores that persist state.
+//! Atomic file writes: the one way this crate's stores (tokens, checkpoints, synced invoices)
+//! reach the disk, public so applications write their files the same way.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,20 @@ static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 /// over `path`; then syncs the directory so the rename itself survives a crash. A reader sees the
 /// old file or the new one, never a torn one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file_atomically(path, bytes, 0o600)
+}
+
+/// Writes `bytes` to `path` atomically with Unix permission bits `mode` (0600 for anything secret,
+/// 0644 for public outputs): a temporary sibling, fsync, rename over `path`, fsync of the
+/// directory. A reader sees the old file or the new one, never a torn one; the temporary file is
+/// removed if anything fails. The permissions are set explicitly, so a umask never widens or
+/// narrows them. The stores of this crate write through here, and so can applications (the
+/// `ksef` CLI writes every file it produces with it).
+///
+/// # Errors
+///
+/// The I/O error of the step that failed.
+pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -26,10 +41,17 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+        options.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     let result = (|| {
         let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -39,7 +61,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         Ok(())
     })();
     if result.is_err() {
-        // Best effort: do not leave a temporary file with secrets behind.
+        // Best effort: do not leave a temporary file (perhaps with secrets) behind.
         let _ = std::fs::remove_file(&tmp);
     }
     result

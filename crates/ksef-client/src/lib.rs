@@ -57,7 +57,7 @@ mod batch;
 mod client;
 mod error;
 pub mod export;
-mod files;
+pub mod files;
 mod online;
 mod poll;
 mod query;
