@@ -64,6 +64,30 @@ fn outcome_unknown(error: &Error) -> bool {
     }
 }
 
+/// Stores one invoice after checking its bytes (`actual`: their size and SHA-256) against the
+/// hash its metadata declares, and counts it.
+fn store_checked(
+    sink: &dyn InvoiceSink,
+    metadata: &InvoiceMetadata,
+    xml: &[u8],
+    actual: &ksef_crypto::FileMetadata,
+    report: &mut SubjectSyncReport,
+) -> Result<(), Error> {
+    let hash = actual.sha256_base64();
+    if hash != metadata.invoice_hash.as_str() {
+        return Err(Error::UnexpectedResponse {
+            reason: format!(
+                "invoice {} came with SHA-256 {hash}, but its metadata says {}",
+                metadata.ksef_number,
+                metadata.invoice_hash.as_str()
+            ),
+        });
+    }
+    sink.store(metadata, xml)?;
+    report.stored += 1;
+    Ok(())
+}
+
 /// How a window ended.
 enum Window {
     /// KSeF says the window starts beyond the HWM: nothing to read yet.
@@ -578,23 +602,18 @@ impl Client {
             let mut downloads = stream::iter(missing)
                 .map(|record| async move {
                     let xml = self.download_invoice(&record.ksef_number).await?;
-                    let hash = ksef_crypto::file_metadata(&xml).sha256_base64();
-                    if hash != record.invoice_hash.as_str() {
-                        return Err(Error::UnexpectedResponse {
-                            reason: format!(
-                                "invoice {} downloaded with SHA-256 {hash}, but its metadata says {}",
-                                record.ksef_number,
-                                record.invoice_hash.as_str()
-                            ),
-                        });
-                    }
-                    Ok((record, xml))
+                    Ok::<_, Error>((record, xml))
                 })
                 .buffer_unordered(options.concurrency);
             while let Some(downloaded) = downloads.next().await {
                 let (record, xml) = downloaded?;
-                sink.store(&record, &xml)?;
-                report.stored += 1;
+                store_checked(
+                    sink,
+                    &record,
+                    &xml,
+                    &ksef_crypto::file_metadata(&xml),
+                    report,
+                )?;
             }
             // After a truncated page the range restarts at the last record's date: every record
             // before that date is stored now, so the checkpoint may move there.
@@ -667,18 +686,7 @@ impl Client {
                     report.already_present += 1;
                     return Ok(());
                 }
-                let hash = invoice.metadata.sha256_base64();
-                if hash != metadata.invoice_hash.as_str() {
-                    return Err(Error::UnexpectedResponse {
-                        reason: format!(
-                            "invoice {} exported with SHA-256 {hash}, but its metadata says {}",
-                            metadata.ksef_number,
-                            metadata.invoice_hash.as_str()
-                        ),
-                    });
-                }
-                sink.store(&metadata, &invoice.content)?;
-                report.stored += 1;
+                store_checked(sink, &metadata, &invoice.content, &invoice.metadata, report)?;
                 Ok(())
             })
             .await?;
