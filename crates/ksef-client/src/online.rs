@@ -55,8 +55,10 @@ pub mod form_code {
 
 /// The page size used to read a session's invoice list (KSeF allows 10 to 1000).
 const INVOICE_LIST_PAGE_SIZE: i32 = 1000;
-/// How many times one invoice is sent at most when earlier sends provably did not arrive.
-const MAX_SEND_ATTEMPTS: u32 = 2;
+/// How many times one invoice is sent at most when earlier sends provably did not arrive. Every
+/// resend follows a reconciliation that found the invoice missing, so more attempts never risk a
+/// duplicate; two were too few when a 5xx (which KSeF answers without processing) hit twice.
+const MAX_SEND_ATTEMPTS: u32 = 5;
 
 /// How an invoice reached the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
