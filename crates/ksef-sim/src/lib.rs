@@ -23,6 +23,10 @@
 //! and `GET /_sim/export/...` serves the encrypted parts of export packages with their
 //! `x-ms-meta-hash` (like the real presigned links, they need no bearer token).
 //!
+//! The Lighthouse, KSeF's availability status service, is served under `/lighthouse`
+//! ([`Simulator::lighthouse_url`]; see [`LighthouseStatus`]), switchable while running with
+//! [`Simulator::set_lighthouse`] or `PUT /_sim/lighthouse`.
+//!
 //! # Persistence
 //!
 //! By default everything lives in memory. With [`SimulatorBuilder::data_dir`] the durable state
@@ -108,6 +112,14 @@
 //!   upload is checked against the declared part size and hash at once (400 21402/21403). Close
 //!   unpacks the package synchronously and runs every invoice through the online acceptance
 //!   checks; a missing part or a wrong whole-archive size or hash ends the session in 405.
+//! - Technical corrections (`hashOfCorrectedInvoice`, online sessions only): the hash must be a
+//!   base64 SHA-256 and `offlineMode` true (21405 otherwise); the original must be an offline
+//!   invoice of the same context whose processing ended in a rejection other than the permission
+//!   ones (410, 415), else 21167 (also when no invoice has that hash: KSeF documents no answer
+//!   for that case); 21166 once a correction of it was accepted. Accepted corrections are listed
+//!   in [`Stats::technical_corrections`] and carry `hashOfCorrectedInvoice` in their metadata.
+//! - The Lighthouse serves what it was set to; the API does not follow it (a `MAINTENANCE` status
+//!   does not make the API refuse requests).
 //! - Sessions past `validUntil` count as closed at that instant; nothing else expires (no 410 for
 //!   old authentication operations).
 //!
@@ -130,6 +142,7 @@ mod errors;
 mod faults;
 mod invoice_xml;
 mod keys;
+mod lighthouse;
 mod persist;
 mod rate_limit;
 mod server;
@@ -137,4 +150,5 @@ mod state;
 mod upo;
 
 pub use faults::{FaultStats, Faults};
+pub use lighthouse::{LighthouseMessage, LighthouseStatus};
 pub use server::{SIMULATED_OPERATIONS, SimError, Simulator, SimulatorBuilder, Stats};

@@ -147,6 +147,10 @@ pub struct Stats {
     pub duplicates_refused: u64,
     /// SHA-256 (base64) of every accepted invoice, in order of acceptance.
     pub accepted_invoice_hashes: Vec<String>,
+    /// Accepted technical corrections of rejected offline invoices: SHA-256 (base64) of the
+    /// rejected original → SHA-256 (base64) of its accepted correction.
+    #[serde(default)]
+    pub technical_corrections: BTreeMap<String, String>,
     /// Handler panics turned into HTTP 500 (a simulator bug; expected to stay 0).
     pub internal_errors: u64,
     /// Faults injected, per kind (see [`Faults`]).
@@ -183,6 +187,8 @@ pub(crate) struct Config {
     pub(crate) export_delay: Duration,
     pub(crate) export_invoice_limit: usize,
     pub(crate) export_part_size: u64,
+    /// What the Lighthouse serves at start.
+    pub(crate) lighthouse: crate::lighthouse::LighthouseStatus,
 }
 
 /// Builds a [`Simulator`].
@@ -239,6 +245,7 @@ impl SimulatorBuilder {
                 export_delay: delay,
                 export_invoice_limit: 10_000,
                 export_part_size: 50 * 1024 * 1024,
+                lighthouse: crate::lighthouse::LighthouseStatus::available(),
             },
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -405,6 +412,13 @@ impl SimulatorBuilder {
         self
     }
 
+    /// What the Lighthouse (`/lighthouse/status`, `/lighthouse/messages`) serves at start
+    /// (AVAILABLE with no messages by default); see [`Simulator::set_lighthouse`].
+    pub fn lighthouse(mut self, status: crate::lighthouse::LighthouseStatus) -> Self {
+        self.config.lighthouse = status;
+        self
+    }
+
     /// Answers this share of requests (`0.0..=1.0`) with HTTP 500 or 503 and a KSeF-shaped
     /// error body, without processing them. See [`Faults`] for how faults are drawn.
     pub fn fault_5xx(mut self, rate: f64) -> Self {
@@ -502,7 +516,10 @@ impl SimulatorBuilder {
         let addr = listener.local_addr().map_err(SimError::Bind)?;
         // Not empty: checked above.
         let seeded_nip = config.subjects[0].clone();
-        let mut state = State::default();
+        let mut state = State {
+            lighthouse: config.lighthouse.clone(),
+            ..State::default()
+        };
         let mut seeded_tokens = Vec::new();
         for (index, nip) in config.subjects.iter().enumerate() {
             let reference = api::new_reference(now, "TK")
@@ -689,6 +706,17 @@ impl Simulator {
             .iter()
             .find(|(n, _)| n == nip)
             .map(|(_, token)| token.as_str())
+    }
+
+    /// The Lighthouse base URL on this simulator, e.g. `http://127.0.0.1:41234/lighthouse`
+    /// (`/status` and `/messages` below it).
+    pub fn lighthouse_url(&self) -> String {
+        format!("{}/lighthouse", self.shared.root_url)
+    }
+
+    /// Replaces what the Lighthouse serves from now on (as `PUT /_sim/lighthouse` does).
+    pub fn set_lighthouse(&self, status: crate::lighthouse::LighthouseStatus) {
+        self.shared.state().lighthouse = status;
     }
 
     /// A snapshot of the counters.
@@ -909,6 +937,36 @@ async fn handle_inner(
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
 
+    // The Lighthouse, and its switch.
+    if let Some(rest) = path.strip_prefix("/lighthouse/") {
+        let id = match rest.trim_end_matches('/') {
+            "status" => "lighthouse.status",
+            "messages" => "lighthouse.messages",
+            _ => "unknown",
+        };
+        count(&shared, id);
+        return match crate::lighthouse::serve(&shared, parts.method.as_str(), rest) {
+            Ok(reply) => reply_response(reply),
+            Err(err) => error_response(&err, problem, &path),
+        };
+    }
+    if path.trim_end_matches('/') == "/_sim/lighthouse" {
+        count(&shared, "_sim");
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return error_response(
+                    &ApiError::validation("The body is too large or could not be read."),
+                    problem,
+                    &path,
+                );
+            }
+        };
+        return match crate::lighthouse::admin(&shared, parts.method.as_str(), &body) {
+            Ok(reply) => reply_response(reply),
+            Err(err) => error_response(&err, problem, &path),
+        };
+    }
     // Simulator extras outside the API.
     if let Some(rest) = path.strip_prefix("/_sim/upload/") {
         count(&shared, "_sim");

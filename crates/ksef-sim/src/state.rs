@@ -125,6 +125,8 @@ pub(crate) struct SessionInvoice {
     pub(crate) processed: DateTime<Utc>,
     pub(crate) offline: bool,
     pub(crate) outcome: InvoiceOutcome,
+    /// For a technical correction: SHA-256 (base64) of the rejected invoice it corrects.
+    pub(crate) corrects: Option<String>,
 }
 
 /// Final status of an invoice.
@@ -156,6 +158,9 @@ pub(crate) struct StoredInvoice {
     pub(crate) permanent_storage_date: DateTime<Utc>,
     pub(crate) issue_date: NaiveDate,
     pub(crate) offline: bool,
+    /// For a technical correction: SHA-256 (base64) of the rejected invoice it corrects.
+    #[serde(default)]
+    pub(crate) hash_of_corrected_invoice: Option<String>,
     /// When it becomes visible (end of processing).
     pub(crate) visible_from: DateTime<Utc>,
 }
@@ -192,6 +197,8 @@ pub(crate) struct State {
     /// Certificate enrollments and issued certificates.
     pub(crate) enrollments: Vec<crate::api::certificates::Enrollment>,
     pub(crate) certificates: Vec<crate::api::certificates::IssuedCertificate>,
+    /// What the Lighthouse serves (not persisted).
+    pub(crate) lighthouse: crate::lighthouse::LighthouseStatus,
     pub(crate) stats: Stats,
 }
 

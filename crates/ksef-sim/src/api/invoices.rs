@@ -182,7 +182,7 @@ pub(super) fn metadata(invoice: &StoredInvoice) -> Result<InvoiceMetadata, ApiEr
     };
     let mut buyer = InvoiceMetadataBuyer::new(identifier);
     buyer.name = facts.buyer_name.clone();
-    Ok(InvoiceMetadata::new(
+    let mut metadata = InvoiceMetadata::new(
         invoice
             .ksef_number
             .parse::<ksef_model::values::KsefNumber>()
@@ -208,7 +208,10 @@ pub(super) fn metadata(invoice: &StoredInvoice) -> Result<InvoiceMetadata, ApiEr
         false,
         facts.has_attachment,
         invoice.hash.as_str(),
-    ))
+    );
+    metadata.hash_of_corrected_invoice =
+        invoice.hash_of_corrected_invoice.as_deref().map(Into::into);
+    Ok(metadata)
 }
 
 /// The instant up to which the set of invoices with a permanent-storage date at or before it is

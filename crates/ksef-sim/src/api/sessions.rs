@@ -302,6 +302,11 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
     }
     let decrypted = key.decrypt_to_vec(&ciphertext).map(|(plain, _)| plain);
     let offline_requested = body.offline_mode.unwrap_or(false);
+    let corrects = body
+        .hash_of_corrected_invoice
+        .as_ref()
+        .map(|h| check_corrected_hash(h.as_str(), offline_requested))
+        .transpose()?;
 
     let (outcome, plaintext, facts) = match decrypted {
         Err(e) => (
@@ -331,6 +336,9 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
     if code != 100 {
         return Err(sending_refused(code));
     }
+    if let Some(original) = &corrects {
+        technical_correction_allowed(&state, &claims.ctx, original, now)?;
+    }
     let invoice_reference = record_invoice(
         shared,
         &mut state,
@@ -340,8 +348,122 @@ pub(super) fn send_invoice(shared: &Shared, req: &Req) -> Result<Reply, ApiError
         offline_requested,
         (outcome, plaintext, facts),
     )?;
+    if let Some(original) = corrects {
+        mark_correction(&mut state, session_reference, original)?;
+    }
     drop(state);
     json(202, &SendInvoiceResponse::new(invoice_reference))
+}
+
+/// Checks the form of `hashOfCorrectedInvoice`: SHA-256 in standard base64, sent with
+/// `offlineMode: true` (a technical correction is always an offline invoice).
+fn check_corrected_hash(hash: &str, offline: bool) -> Result<String, ApiError> {
+    let decoded = STANDARD.decode(hash).ok().filter(|d| d.len() == 32);
+    if decoded.is_none() {
+        return Err(ApiError::validation(
+            "hashOfCorrectedInvoice nie jest skrótem SHA-256 zakodowanym w Base64.",
+        ));
+    }
+    if !offline {
+        return Err(ApiError::validation(
+            "Korekta techniczna (hashOfCorrectedInvoice) wymaga offlineMode = true.",
+        ));
+    }
+    Ok(hash.to_owned())
+}
+
+/// Whether a rejection lets the invoice be corrected technically: everything except the
+/// permission problems (410 no permission for the seller, 415 attachments not enabled).
+fn technical_rejection(code: i32) -> bool {
+    !matches!(code, 410 | 415)
+}
+
+/// KSeF's rules for a technical correction of the invoice with hash `original` in `context`: the
+/// original must be an offline invoice of this context that was rejected for technical reasons
+/// (21167 otherwise, also while it is still processing or when it was accepted), and it must not
+/// have an accepted correction yet (21166).
+fn technical_correction_allowed(
+    state: &State,
+    context: &str,
+    original: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let status_forbids = |detail: String| {
+        ApiError::bad_request(
+            21167,
+            "Status faktury nie pozwala na korektę techniczną.",
+            detail,
+        )
+    };
+    let in_context = || {
+        state
+            .sessions
+            .iter()
+            .filter(move |s| s.context_nip == context)
+            .flat_map(|s| s.invoices.iter())
+    };
+    let mut correctable = false;
+    for invoice in in_context().filter(|i| i.invoice_hash == original) {
+        if now < invoice.processed {
+            return Err(status_forbids(format!(
+                "Faktura o skrócie {original} jest w trakcie przetwarzania."
+            )));
+        }
+        match &invoice.outcome {
+            InvoiceOutcome::Accepted(_) => {
+                return Err(status_forbids(
+                    "Nie można wysłać korekty technicznej do prawidłowo przetworzonej faktury."
+                        .to_owned(),
+                ));
+            }
+            InvoiceOutcome::Rejected { code, .. } => {
+                correctable |= invoice.offline && technical_rejection(*code);
+            }
+        }
+    }
+    if !correctable {
+        return Err(status_forbids(format!(
+            "Brak faktury offline o skrócie {original} odrzuconej z przyczyn technicznych."
+        )));
+    }
+    let corrected = in_context().any(|i| {
+        i.corrects.as_deref() == Some(original) && matches!(i.outcome, InvoiceOutcome::Accepted(_))
+    });
+    if corrected {
+        return Err(ApiError::bad_request(
+            21166,
+            "Korekta techniczna niedostępna.",
+            "Faktura posiada już przetworzoną prawidłowo korektę techniczną.",
+        ));
+    }
+    Ok(())
+}
+
+/// Records that the invoice just sent in `session_reference` corrects `original`.
+fn mark_correction(
+    state: &mut State,
+    session_reference: &str,
+    original: String,
+) -> Result<(), ApiError> {
+    let session = state
+        .session_mut(session_reference)
+        .ok_or_else(|| no_session(session_reference))?;
+    let invoice = session
+        .invoices
+        .last_mut()
+        .ok_or_else(|| ApiError::internal("the correction was not recorded"))?;
+    invoice.corrects = Some(original.clone());
+    let accepted = match invoice.outcome {
+        InvoiceOutcome::Accepted(index) => Some((index, invoice.invoice_hash.clone())),
+        InvoiceOutcome::Rejected { .. } => None,
+    };
+    if let Some((index, hash)) = accepted {
+        if let Some(stored) = state.invoices.get_mut(index) {
+            stored.hash_of_corrected_invoice = Some(original.clone());
+        }
+        state.stats.technical_corrections.insert(original, hash);
+    }
+    Ok(())
 }
 
 /// The outcome of the checks on a decrypted invoice, before the state lock.
@@ -497,6 +619,7 @@ pub(super) fn record_invoice(
                     },
                     issue_date,
                     offline,
+                    hash_of_corrected_invoice: None,
                     visible_from: processed,
                 });
                 state.duplicates.insert(key, index);
@@ -522,6 +645,7 @@ pub(super) fn record_invoice(
         processed,
         offline,
         outcome,
+        corrects: None,
     });
     session.updated = now;
     Ok(invoice_reference)
