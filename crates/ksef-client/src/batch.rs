@@ -22,6 +22,27 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::online::InvoiceOutcome;
 
+/// Attempts at opening or closing a batch session when the answer is lost or a 5xx.
+const SESSION_CALL_ATTEMPTS: u32 = 4;
+
+/// Whether a failed call may or may not have been processed, or was refused by a server error
+/// (5xx, 408, a lost or unreadable answer): a batch open or close is then worth repeating after
+/// checking.
+fn unanswered(error: &Error) -> bool {
+    use ksef_transport::Error as T;
+    match error.transport() {
+        Some(T::Api { status, .. }) => *status >= 500 || *status == 408,
+        Some(
+            T::Network { .. }
+            | T::TruncatedBody { .. }
+            | T::Timeout { .. }
+            | T::EmptyBody { .. }
+            | T::MalformedBody { .. },
+        ) => true,
+        _ => false,
+    }
+}
+
 /// Invoices per page when listing a session's invoices.
 const INVOICE_LIST_PAGE_SIZE: i32 = 1000;
 
@@ -198,12 +219,112 @@ fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
 }
 
+/// The `POST /sessions/batch` request for a package: the form code, the archive's and each
+/// part's size and SHA-256 exactly as packaged, and the wrapped session key (with the Ministry
+/// key's id when the wrapping knew it).
+///
+/// For packages made ahead of time ([`ksef_crypto::BatchPackager`] with a
+/// [`ksef_crypto::DirectorySink`]) and sent by other means; [`Client::send_batch`] builds the
+/// same request itself. Set `offline_mode` on the result for invoices issued offline.
+///
+/// ```
+/// use ksef_client::crypto::{BatchInvoice, BatchPackager, EncryptionInfo, MemorySink, SessionKey};
+/// use ksef_client::{batch_open_request, form_code};
+///
+/// # fn example(key: SessionKey, wrapped: EncryptionInfo) -> Result<(), Box<dyn std::error::Error>> {
+/// // `wrapped`: `key.wrap(&ministry_certificate)?.to_encryption_info()`
+/// let invoices = vec![BatchInvoice::from_bytes("a.xml", b"<Faktura/>".to_vec())];
+/// let package = BatchPackager::new().package(&key, invoices, &mut MemorySink::new())?;
+/// let request = batch_open_request(form_code::fa3(), &package, &wrapped);
+/// assert_eq!(request.batch_file.file_parts.len(), package.parts.len());
+/// # Ok(())
+/// # }
+/// ```
+pub fn batch_open_request(
+    form_code: FormCode,
+    package: &BatchPackage,
+    encryption: &ksef_crypto::EncryptionInfo,
+) -> OpenBatchSessionRequest {
+    let mut info = EncryptionInfo::new(
+        encryption.encrypted_symmetric_key.clone(),
+        encryption.initialization_vector.clone(),
+    );
+    if let Some(id) = &encryption.public_key_id {
+        info = info.with_public_key_id(id.clone());
+    }
+    OpenBatchSessionRequest::new(form_code, batch_file_info(package), info)
+}
+
+/// A batch session whose parts are uploaded and which is closed: KSeF processes it on its own.
+/// [`wait`](Self::wait) for the outcome now or later.
+#[derive(Debug, Clone)]
+pub struct SubmittedBatch {
+    client: Client,
+    /// The batch session's reference number (`ksef session status REF`, or
+    /// `GET /sessions/{referenceNumber}`).
+    pub reference_number: ReferenceNumber,
+    /// The package that was sent (hashes and sizes of the archive, parts and invoices).
+    pub package: BatchPackage,
+}
+
+impl SubmittedBatch {
+    /// Waits with the client's [`PollConfig`](crate::PollConfig) until KSeF has processed the
+    /// session and reports each invoice's outcome under its local file name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionFailed`] for a failure status of the session (405, 415, 420, 430, 435,
+    /// 440, 445), [`Error::PollTimeout`], [`Error::Transport`].
+    pub async fn wait(self) -> Result<BatchOutcome, Error> {
+        let client = self.client;
+        let reference_number = self.reference_number;
+        let package = self.package;
+        let status = client.wait_for_batch(&reference_number).await?;
+        let listed = client.batch_invoices(&reference_number).await?;
+        let invoices = listed
+            .into_iter()
+            .map(|status| BatchInvoiceOutcome {
+                file_name: package
+                    .file_name_for_hash(status.invoice_hash.as_str())
+                    .map(str::to_owned),
+                invoice_hash: status.invoice_hash.as_str().to_owned(),
+                reference_number: status.reference_number.clone(),
+                outcome: InvoiceOutcome::of(&status),
+                status,
+            })
+            .collect();
+        Ok(BatchOutcome {
+            client,
+            reference_number,
+            status,
+            invoices,
+            package,
+        })
+    }
+}
+
 impl Client {
-    /// Sends `invoices` (FA(3), FA(2), … as `form_code` says) in one batch session: packages
-    /// them into an encrypted Zip split into parts, opens the session, uploads the parts
-    /// (`options.max_uploads_in_flight` at once, each failed part retried alone), closes the
-    /// session, waits until KSeF has processed it and reports each invoice's outcome under its
-    /// local file name.
+    /// Sends `invoices` (FA(3), FA(2), … as `form_code` says) in one batch session and waits for
+    /// the outcome: [`submit_batch`](Client::submit_batch), then [`SubmittedBatch::wait`].
+    ///
+    /// # Errors
+    ///
+    /// As the two steps.
+    pub async fn send_batch(
+        &self,
+        form_code: FormCode,
+        invoices: Vec<BatchInvoice>,
+        options: BatchOptions,
+    ) -> Result<BatchOutcome, Error> {
+        self.submit_batch(form_code, invoices, options)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// Packages `invoices` into an encrypted Zip split into parts, opens the batch session,
+    /// uploads the parts (`options.max_uploads_in_flight` at once, each failed part retried
+    /// alone) and closes the session; returns without waiting for KSeF to process it.
     ///
     /// The package is held in memory for now (a [`MemorySink`]): batches of the maximal size
     /// need as much memory as their encrypted size.
@@ -211,14 +332,13 @@ impl Client {
     /// # Errors
     ///
     /// [`Error::Crypto`] (packaging, limits, key wrapping), [`Error::Transport`] (including a
-    /// part upload that failed every attempt), [`Error::SessionFailed`] for a failure status of
-    /// the session (405, 415, 420, 430, 435, 440, 445), [`Error::PollTimeout`].
-    pub async fn send_batch(
+    /// part upload that failed every attempt).
+    pub async fn submit_batch(
         &self,
         form_code: FormCode,
         invoices: Vec<BatchInvoice>,
         options: BatchOptions,
-    ) -> Result<BatchOutcome, Error> {
+    ) -> Result<SubmittedBatch, Error> {
         let key = SessionKey::generate()?;
         let mut sink = MemorySink::new();
         let mut packager = BatchPackager::new();
@@ -228,23 +348,15 @@ impl Client {
         }
         let package = packager.package(&key, invoices, &mut sink)?;
         let parts = sink.into_parts();
-        let file = batch_file_info(&package);
 
         let mut refetched = false;
+        let mut open_attempts = 1;
         let opened = loop {
             let certificate = self
                 .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
                 .await?;
             let wrapped = key.wrap(&certificate)?.to_encryption_info();
-            let mut encryption = EncryptionInfo::new(
-                wrapped.encrypted_symmetric_key,
-                wrapped.initialization_vector,
-            );
-            if let Some(id) = wrapped.public_key_id {
-                encryption = encryption.with_public_key_id(id);
-            }
-            let mut request =
-                OpenBatchSessionRequest::new(form_code.clone(), file.clone(), encryption);
+            let mut request = batch_open_request(form_code.clone(), &package, &wrapped);
             if options.offline_mode {
                 request = request.with_offline_mode(true);
             }
@@ -253,6 +365,12 @@ impl Client {
                 Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
                     self.invalidate_ministry_certificates().await;
                     refetched = true;
+                }
+                // Opening again is safe: a session opened by a lost answer gets no parts and
+                // KSeF cancels it when its upload time runs out.
+                Err(error) if open_attempts < SESSION_CALL_ATTEMPTS && unanswered(&error) => {
+                    tracing::warn!(%error, attempt = open_attempts, "opening the batch session failed without a definite answer; opening another");
+                    open_attempts += 1;
                 }
                 Err(error) => return Err(error),
             }
@@ -271,29 +389,36 @@ impl Client {
             .await;
         results.into_iter().collect::<Result<(), Error>>()?;
 
-        self.execute(&CloseBatchSession::new(reference_number.clone()))
-            .await?;
-        let status = self.wait_for_batch(&reference_number).await?;
-        let listed = self.batch_invoices(&reference_number).await?;
-        let invoices = listed
-            .into_iter()
-            .map(|status| BatchInvoiceOutcome {
-                file_name: package
-                    .file_name_for_hash(status.invoice_hash.as_str())
-                    .map(str::to_owned),
-                invoice_hash: status.invoice_hash.as_str().to_owned(),
-                reference_number: status.reference_number.clone(),
-                outcome: InvoiceOutcome::of(&status),
-                status,
-            })
-            .collect();
-        Ok(BatchOutcome {
+        self.close_batch(&reference_number).await?;
+        Ok(SubmittedBatch {
             client: self.clone(),
             reference_number,
-            status,
-            invoices,
             package,
         })
+    }
+
+    /// Closes a batch session. When the answer is lost or a 5xx, the session's status says
+    /// whether the close took effect (anything but 100, "started") before it is sent again.
+    async fn close_batch(&self, reference_number: &ReferenceNumber) -> Result<(), Error> {
+        let mut attempt = 1;
+        loop {
+            let error = match self
+                .execute(&CloseBatchSession::new(reference_number.clone()))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < SESSION_CALL_ATTEMPTS && unanswered(&error) => error,
+                Err(error) => return Err(error),
+            };
+            let status = self
+                .execute(&GetSessionStatus::new(reference_number.clone()))
+                .await?;
+            if status.status.code != 100 {
+                return Ok(());
+            }
+            tracing::warn!(%error, attempt, session = %reference_number, "closing the batch session failed and it is still open; closing again");
+            attempt += 1;
+        }
     }
 
     /// Uploads one part as its upload request says, retrying it alone up to `attempts` times.
@@ -395,5 +520,51 @@ impl Client {
                 _ => return Ok(all),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ksef_crypto::{BatchPackager, MemorySink};
+
+    use super::*;
+
+    #[test]
+    fn open_request_declares_the_package_as_packaged() {
+        let key = SessionKey::generate().expect("a key");
+        let invoices: Vec<BatchInvoice> = (0..20)
+            .map(|i| {
+                BatchInvoice::from_bytes(
+                    format!("{i}.xml"),
+                    format!("<Faktura>{}</Faktura>", "x".repeat(i * 400)).into_bytes(),
+                )
+            })
+            .collect();
+        let mut packager = BatchPackager::new();
+        let limits = packager.current_limits().with_max_part_size(2048);
+        packager = packager.limits(limits);
+        let mut sink = MemorySink::new();
+        let package = packager
+            .package(&key, invoices, &mut sink)
+            .expect("packaged");
+        assert!(package.parts.len() > 1);
+        let encryption = ksef_crypto::EncryptionInfo::new("S0VZ", "SVY=", Some("key-1".into()));
+        let request = batch_open_request(crate::form_code::fa3(), &package, &encryption);
+        assert_eq!(request.form_code, crate::form_code::fa3());
+        assert_eq!(request.encryption.encrypted_symmetric_key, "S0VZ");
+        assert_eq!(request.encryption.initialization_vector, "SVY=");
+        assert_eq!(request.encryption.public_key_id.as_deref(), Some("key-1"));
+        assert_eq!(request.batch_file.file_size as u64, package.archive.size);
+        assert_eq!(
+            request.batch_file.file_hash.as_str(),
+            package.archive.sha256_base64()
+        );
+        assert_eq!(request.batch_file.file_parts.len(), package.parts.len());
+        for (declared, part) in request.batch_file.file_parts.iter().zip(&package.parts) {
+            assert_eq!(declared.ordinal_number as u64, part.ordinal_number as u64);
+            assert_eq!(declared.file_size as u64, part.encrypted.size);
+            assert_eq!(declared.file_hash.as_str(), part.encrypted.sha256_base64());
+        }
+        assert_eq!(request.offline_mode, None);
     }
 }

@@ -137,6 +137,43 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A request was refused locally before anything was sent: `field` (the spec's name of the
+    /// JSON property, or of the builder's argument) breaks a rule the spec or KSeF's
+    /// documentation states.
+    #[error("invalid {field}: {reason}")]
+    InvalidRequest {
+        /// The field that was wrong, e.g. `permissions` or `description`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A certificate enrollment ended with a failure status (e.g. 400 rejected, 500 unknown
+    /// error, 550 cancelled).
+    #[error("certificate enrollment {reference_number} failed with status {code}: {description}")]
+    CertificateEnrollmentFailed {
+        /// The enrollment's reference number.
+        reference_number: ReferenceNumber,
+        /// The KSeF status code.
+        code: i32,
+        /// The status description.
+        description: String,
+        /// Further details the server gave.
+        details: Vec<String>,
+    },
+    /// No Lighthouse (KSeF status service) is known for this environment (DEMO): give its URL
+    /// with `LighthouseBuilder::url`.
+    #[error("no Lighthouse URL is known for the {environment:?} environment; give one explicitly")]
+    NoLighthouse {
+        /// The environment asked for.
+        environment: ksef_transport::Environment,
+    },
+    /// An invoice file lacks what an offline helper needs (e.g. the seller's NIP or the issue
+    /// date `P_1` for a QR link), or is not an FA invoice at all.
+    #[error("the invoice cannot be used: {reason}")]
+    InvalidInvoice {
+        /// What is missing or wrong, naming the element.
+        reason: String,
+    },
     /// The server answered with something the client cannot use (e.g. a UPO listed without
     /// pages).
     #[error("unexpected server response: {reason}")]

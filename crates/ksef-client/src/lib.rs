@@ -13,12 +13,21 @@
 //!   per-invoice statuses ([`InvoiceOutcome`]) and UPOs;
 //! - invoice metadata as a self-paging stream ([`Client::invoice_metadata`]) and downloads
 //!   ([`Client::download_invoice`]);
+//! - batch sessions ([`Client::send_batch`], or [`Client::submit_batch`] to return once the
+//!   session is closed and [`SubmittedBatch::wait`] later; [`batch_open_request`] for packages
+//!   made ahead of time);
+//! - certificate enrollment as one flow ([`Client::enroll_certificate`]): key, CSR, enrollment,
+//!   waiting, retrieval, and [`EnrolledCertificate::save`];
+//! - permission grants built and checked before sending ([`grants`]);
 //! - incremental sync by KSeF's high-water mark ([`Client::sync_invoices`], [`sync`]): resumable
 //!   after a crash with no gap and no duplicate;
 //! - typed access to all 78 operations, grouped by area ([`Client::auth`],
 //!   [`Client::sessions`], [`Client::invoices`], [`Client::tokens`], [`Client::certificates`],
 //!   [`Client::permissions`], [`Client::limits`], [`Client::test_data`], [`Client::peppol`],
 //!   [`Client::security`]), and [`Client::execute`] for any [`ksef_model::Operation`].
+//! - offline invoicing ([`offline`]): sends with `offlineMode` and technical corrections
+//!   ([`SendOptions`], [`OnlineSession::send_with`]), the KOD I and KOD II links of an invoice;
+//! - KSeF's availability from the unofficial Lighthouse status service ([`lighthouse`]).
 //!
 //! ```no_run
 //! use ksef_client::{Client, Environment, FileTokenStore, form_code};
@@ -55,9 +64,13 @@
 mod auth;
 mod batch;
 mod client;
+mod enrollment;
 mod error;
 pub mod export;
 pub mod files;
+pub mod grants;
+pub mod lighthouse;
+pub mod offline;
 mod online;
 mod poll;
 mod query;
@@ -66,12 +79,18 @@ pub mod sync;
 mod token_store;
 
 pub use crate::auth::{AuthContext, KsefToken, LoginSession};
-pub use crate::batch::{BatchInvoiceOutcome, BatchOptions, BatchOutcome};
+pub use crate::batch::{
+    BatchInvoiceOutcome, BatchOptions, BatchOutcome, SubmittedBatch, batch_open_request,
+};
 pub use crate::client::{Client, ClientBuilder};
+pub use crate::enrollment::{
+    CertificateEnrollment, EnrolledCertificate, EnrollmentKeyType, PendingCertificateEnrollment,
+    save_key,
+};
 pub use crate::error::Error;
 pub use crate::export::{ExportJob, ExportOptions};
 pub use crate::online::{
-    Delivery, InvoiceOutcome, OnlineSession, PreparedInvoice, SentInvoice, form_code,
+    Delivery, InvoiceOutcome, OnlineSession, PreparedInvoice, SendOptions, SentInvoice, form_code,
 };
 pub use crate::poll::PollConfig;
 pub use crate::query::{MetadataQuery, MetadataStream};
@@ -80,8 +99,18 @@ pub use crate::sync::{
     SyncOptions, SyncReport, SyncSource,
 };
 pub use crate::token_store::{FileTokenStore, MemoryTokenStore, TokenStore};
-pub use ksef_crypto::BatchInvoice;
+// The ksef-crypto and ksef-xades types this crate's API takes or returns, so that an
+// application can depend on ksef-client alone; the whole crates are reachable as
+// `ksef_client::crypto` and `ksef_client::xades`.
+pub use ksef_crypto as crypto;
+pub use ksef_crypto::{
+    BatchInvoice, BatchPackage, CertificateKey, CertificateUsage, KeyAlgorithm,
+    MinistryCertificate, UnpackedExport,
+};
 pub use ksef_transport::rate_limit::RateLimitConfig;
 pub use ksef_transport::retry::RetryConfig;
 pub use ksef_transport::{Environment, Token, TokenKind};
+pub use ksef_xades as xades;
 pub use ksef_xades::request::SubjectIdentifierType;
+pub use ksef_xades::test_certificates::{KeyType, TestCertificate};
+pub use ksef_xades::{Certificate, KeySigner, SignatureAlgorithm, Signer, SubjectIdentifier};

@@ -59,6 +59,70 @@ const INVOICE_LIST_PAGE_SIZE: i32 = 1000;
 /// resend follows a reconciliation that found the invoice missing, so more attempts never risk a
 /// duplicate; two were too few when a 5xx (which KSeF answers without processing) hit twice.
 const MAX_SEND_ATTEMPTS: u32 = 5;
+/// How many times the session's invoice list is read at most, during one reconciliation, when
+/// reading it fails with what may be a passing problem (a network error, a timeout, a 5xx, a
+/// 429), on top of the transport's own retries. Past that the outcome stays unknown
+/// ([`Error::UnknownOutcome`]).
+const MAX_RECONCILE_ATTEMPTS: u32 = 4;
+
+/// How an invoice is sent in an online session: online (the default), in an offline mode, or as
+/// the technical correction of a rejected offline invoice.
+///
+/// Offline invoices (`offlineMode: true`) were issued while KSeF was not used (the `offline24`,
+/// `offline` and emergency modes; see [`crate::offline`]); KSeF records their invoicing mode as
+/// offline. A technical correction resends an offline invoice that KSeF rejected for technical
+/// reasons (schema, size, duplicate), fixed, naming the SHA-256 of the rejected file
+/// (`hashOfCorrectedInvoice`); KSeF accepts one correction per original (21166 for a second one,
+/// 21167 when the original's status does not allow one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    offline: bool,
+    corrected_invoice_hash: Option<String>,
+}
+
+impl SendOptions {
+    /// An ordinary online send.
+    pub fn online() -> SendOptions {
+        SendOptions::default()
+    }
+
+    /// An invoice issued in an offline mode (`offlineMode: true`).
+    pub fn offline() -> SendOptions {
+        SendOptions {
+            offline: true,
+            corrected_invoice_hash: None,
+        }
+    }
+
+    /// The technical correction of the rejected offline invoice whose file had SHA-256
+    /// `hash_of_corrected_invoice` (standard base64, as KSeF lists it in `invoiceHash`; see
+    /// [`crate::offline::OfflineInvoice::hash`]). Implies offline mode.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] if the hash is not a base64 SHA-256.
+    pub fn technical_correction(
+        hash_of_corrected_invoice: impl Into<String>,
+    ) -> Result<SendOptions, Error> {
+        let hash = hash_of_corrected_invoice.into();
+        crate::offline::check_invoice_hash(&hash)?;
+        Ok(SendOptions {
+            offline: true,
+            corrected_invoice_hash: Some(hash),
+        })
+    }
+
+    /// Whether the invoice is sent with `offlineMode: true`.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// The `hashOfCorrectedInvoice` of a technical correction.
+    pub fn corrected_invoice_hash(&self) -> Option<&str> {
+        self.corrected_invoice_hash.as_deref()
+    }
+}
 
 /// How an invoice reached the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -234,7 +298,9 @@ struct SessionInner {
 ///
 /// - found: the send succeeded; its reference number is returned ([`Delivery::Reconciled`]);
 /// - not found: it never arrived, and it is sent once more ([`Delivery::Resent`]);
-/// - the list cannot be read: [`Error::UnknownOutcome`], nothing is sent again; call
+/// - the list cannot be read: it is read again with backoff while the failure looks passing
+///   (network errors, timeouts, 5xx, 429; a few reads at most), then
+///   [`Error::UnknownOutcome`] with the invoice hash, and nothing is sent again; call
 ///   [`OnlineSession::send_reconciled`] with the same bytes later.
 ///
 /// A definite refusal (a 4xx answer) is [`Error::InvoiceRejected`]; failures that certainly
@@ -361,7 +427,22 @@ impl OnlineSession {
     /// outcome could not be settled, [`Error::AlreadyInFlight`] if the same bytes are being sent
     /// by another task, [`Error::Transport`] for failures before the request left.
     pub async fn send(&self, invoice: &[u8]) -> Result<SentInvoice, Error> {
-        self.deliver(invoice, false).await
+        self.deliver(invoice, false, &SendOptions::online()).await
+    }
+
+    /// Like [`OnlineSession::send`], with `options`: an offline invoice or a technical
+    /// correction ([`SendOptions`]). Delivery is exactly once in the same way.
+    ///
+    /// # Errors
+    ///
+    /// As [`OnlineSession::send`]; a refused technical correction is [`Error::InvoiceRejected`]
+    /// with KSeF's code (21166, 21167).
+    pub async fn send_with(
+        &self,
+        invoice: &[u8],
+        options: &SendOptions,
+    ) -> Result<SentInvoice, Error> {
+        self.deliver(invoice, false, options).await
     }
 
     /// Like [`OnlineSession::send`], but first looks the invoice up in the session's invoice
@@ -372,34 +453,63 @@ impl OnlineSession {
     ///
     /// As [`OnlineSession::send`].
     pub async fn send_reconciled(&self, invoice: &[u8]) -> Result<SentInvoice, Error> {
-        self.deliver(invoice, true).await
+        self.deliver(invoice, true, &SendOptions::online()).await
+    }
+
+    /// [`OnlineSession::send_reconciled`] with `options` (see [`OnlineSession::send_with`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`OnlineSession::send_with`].
+    pub async fn send_reconciled_with(
+        &self,
+        invoice: &[u8],
+        options: &SendOptions,
+    ) -> Result<SentInvoice, Error> {
+        self.deliver(invoice, true, options).await
     }
 
     /// Encrypts `invoice` with the session key into a ready [`SendInvoice`] request, without
     /// sending it: for callers that send through [`Client::execute`] themselves and reconcile
     /// with [`OnlineSession::reconcile`] or [`OnlineSession::send_reconciled`].
     pub fn prepare(&self, invoice: &[u8]) -> PreparedInvoice {
+        self.prepare_with(invoice, &SendOptions::online())
+    }
+
+    /// [`OnlineSession::prepare`] with `options` (offline mode, technical correction).
+    pub fn prepare_with(&self, invoice: &[u8], options: &SendOptions) -> PreparedInvoice {
         let (ciphertext, metadata) = self.inner.key.encrypt_to_vec(invoice);
         let invoice_hash = metadata.plaintext.sha256_base64();
-        let request = SendInvoiceRequest::new(
+        let mut request = SendInvoiceRequest::new(
             invoice_hash.as_str(),
             size_i64(metadata.plaintext.size),
             metadata.ciphertext.sha256_base64(),
             size_i64(metadata.ciphertext.size),
             STANDARD.encode(&ciphertext),
         );
+        if options.offline {
+            request = request.with_offline_mode(true);
+        }
+        if let Some(hash) = &options.corrected_invoice_hash {
+            request = request.with_hash_of_corrected_invoice(hash.as_str());
+        }
         PreparedInvoice {
             operation: SendInvoice::new(self.inner.reference_number.clone(), request),
             invoice_hash,
         }
     }
 
-    async fn deliver(&self, invoice: &[u8], check_first: bool) -> Result<SentInvoice, Error> {
+    async fn deliver(
+        &self,
+        invoice: &[u8],
+        check_first: bool,
+        options: &SendOptions,
+    ) -> Result<SentInvoice, Error> {
         let session = &*self.inner;
         let PreparedInvoice {
             operation,
             invoice_hash: hash,
-        } = self.prepare(invoice);
+        } = self.prepare_with(invoice, options);
         {
             let mut sent = session.sent.lock().unwrap_or_else(|e| e.into_inner());
             match sent.get(&hash) {
@@ -509,18 +619,35 @@ impl OnlineSession {
     }
 
     /// Looks for `invoice_hash` in the session's invoice list, polling per the client's reconcile
-    /// setting while it is absent.
+    /// setting while it is absent. A read of the list that fails with a passing problem is tried
+    /// again with backoff, up to [`MAX_RECONCILE_ATTEMPTS`] reads in all; the last failure is
+    /// returned (the caller turns it into [`Error::UnknownOutcome`]).
     async fn find_with_grace(
         &self,
         invoice_hash: &str,
     ) -> Result<Option<SessionInvoiceStatusResponse>, Error> {
-        let mut backoff = self.inner.client.inner.reconcile.start();
+        let config = self.inner.client.inner.reconcile;
+        let mut backoff = config.start();
+        let mut failures = 0;
         loop {
-            if let Some(found) = self.reconcile(invoice_hash).await? {
-                return Ok(Some(found));
-            }
-            if !backoff.wait().await {
-                return Ok(None);
+            match self.reconcile(invoice_hash).await {
+                Ok(Some(found)) => return Ok(Some(found)),
+                Ok(None) => {
+                    if !backoff.wait().await {
+                        return Ok(None);
+                    }
+                }
+                Err(error) if failures + 1 < MAX_RECONCILE_ATTEMPTS && is_passing(&error) => {
+                    failures += 1;
+                    tracing::warn!(
+                        %error,
+                        invoice_hash,
+                        attempt = failures,
+                        "reading the session's invoice list failed; trying again"
+                    );
+                    tokio::time::sleep(config.pause(failures)).await;
+                }
+                Err(error) => return Err(error),
             }
         }
     }
@@ -741,6 +868,27 @@ impl OnlineSession {
     }
 }
 
+/// Whether a failed read may succeed when tried again: a network failure, a timeout, an
+/// unreadable answer, 408, 429 or a 5xx. Definite refusals (401, 403, other 4xx) and local
+/// mistakes (a bad URL, no token) are not.
+fn is_passing(error: &Error) -> bool {
+    use ksef_transport::Error as T;
+    let Error::Transport { source } = error else {
+        return false;
+    };
+    match source.status() {
+        Some(status) => status == 408 || status == 429 || status >= 500,
+        None => !matches!(
+            source,
+            T::InvalidUrl { .. }
+                | T::InsecureUrl { .. }
+                | T::InvalidRequest { .. }
+                | T::RequestBody { .. }
+                | T::MissingToken { .. }
+        ),
+    }
+}
+
 /// Sizes are at most a few MB; a `u64` above `i64::MAX` cannot come from a slice in memory.
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
@@ -787,6 +935,29 @@ mod tests {
             kind: ksef_transport::TokenKind::Access,
         };
         assert_eq!(classify(&missing), SendFailure::NotSent);
+    }
+
+    #[test]
+    fn only_passing_failures_are_read_again() {
+        assert!(is_passing(&Error::from(api(503))));
+        assert!(is_passing(&Error::from(api(500))));
+        assert!(is_passing(&Error::from(api(429))));
+        assert!(is_passing(&Error::from(api(408))));
+        assert!(!is_passing(&Error::from(api(400))));
+        assert!(!is_passing(&Error::from(api(401))));
+        assert!(!is_passing(&Error::from(api(403))));
+        let timeout = ksef_transport::Error::Timeout {
+            phase: ksef_transport::TimeoutPhase::Total,
+            after: Duration::from_secs(1),
+        };
+        assert!(is_passing(&Error::from(timeout)));
+        let missing = ksef_transport::Error::MissingToken {
+            kind: ksef_transport::TokenKind::Access,
+        };
+        assert!(!is_passing(&Error::from(missing)));
+        assert!(!is_passing(&Error::UnexpectedResponse {
+            reason: "x".to_owned()
+        }));
     }
 
     fn status(

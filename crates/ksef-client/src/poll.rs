@@ -54,6 +54,13 @@ impl PollConfig {
         self.timeout
     }
 
+    /// The `n`-th pause (from 1) of a backoff that doubles from the first pause up to the
+    /// largest.
+    pub(crate) fn pause(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
     pub(crate) fn start(&self) -> Backoff {
         Backoff {
             next: self.initial,
@@ -88,6 +95,15 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pauses_double_up_to_the_largest() {
+        let config = PollConfig::default()
+            .with_backoff(Duration::from_millis(100), Duration::from_millis(300));
+        let pauses: Vec<u128> = (1..=4).map(|n| config.pause(n).as_millis()).collect();
+        assert_eq!(pauses, [100, 200, 300, 300]);
+        assert_eq!(config.pause(u32::MAX), Duration::from_millis(300));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn backs_off_and_stops_at_the_deadline() {

@@ -126,3 +126,111 @@ async fn batch_of_100_invoices_is_accepted_once_with_file_names() {
     assert_eq!(sim.stats().invoices_accepted, 100);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_batch_returns_before_processing_and_waits_later() {
+    let sim = Simulator::builder()
+        .processing_delays(Duration::from_millis(1500))
+        .start()
+        .await
+        .expect("the simulator starts");
+    let client = logged_in(&sim).await;
+    let nip = sim.seeded_nip().to_owned();
+    let run = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let invoices: Vec<BatchInvoice> = (1..=3)
+        .map(|i| {
+            BatchInvoice::from_bytes(
+                format!("later-{i}.xml"),
+                fa3_invoice(&nip, &format!("SUB-{run}-{i}")),
+            )
+        })
+        .collect();
+    let submitted = client
+        .submit_batch(form_code::fa3(), invoices, BatchOptions::new())
+        .await
+        .expect("the batch is submitted");
+    let statuses = |sim: &Simulator| {
+        sim.stats()
+            .requests
+            .get("sessions.status")
+            .copied()
+            .unwrap_or_default()
+    };
+    // Submitting closed the session and did not poll it; KSeF has not finished yet.
+    assert_eq!(statuses(&sim), 0);
+    assert_eq!(
+        sim.stats()
+            .requests
+            .get("sessions.batch.close")
+            .copied()
+            .unwrap_or_default(),
+        1
+    );
+    let now = client
+        .sessions()
+        .status(ksef_model::operations::GetSessionStatus::new(
+            submitted.reference_number.clone(),
+        ))
+        .await
+        .expect("session status");
+    assert_ne!(now.status.code, 200, "{:?}", now.status);
+    assert_eq!(submitted.package.invoices.len(), 3);
+
+    let reference = submitted.reference_number.clone();
+    let outcome = submitted.wait().await.expect("the batch is processed");
+    assert_eq!(outcome.reference_number, reference);
+    assert_eq!(outcome.status.status.code, 200);
+    let mut names: Vec<&str> = outcome
+        .invoices
+        .iter()
+        .map(|i| i.file_name.as_deref().expect("a file name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["later-1.xml", "later-2.xml", "later-3.xml"]);
+    assert!(
+        outcome
+            .invoices
+            .iter()
+            .all(|i| matches!(i.outcome, InvoiceOutcome::Accepted { .. }))
+    );
+}
+
+/// Opening and closing a batch session are not idempotent: when the answer is a 5xx or is lost
+/// after processing, the client checks (close) or opens a fresh session (open) instead of
+/// failing, and every invoice is still accepted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_to_batch_open_and_close_are_survived() {
+    let mut injected = 0;
+    for seed in [1_u64, 2, 3, 4] {
+        let sim = Simulator::builder()
+            .processing_delays(Duration::from_millis(20))
+            .fault_5xx(0.3)
+            .fault_reset(0.3)
+            .fault_seed(seed)
+            .fault_operations(["sessions.batch.open", "sessions.batch.close"])
+            .start()
+            .await
+            .expect("the simulator starts");
+        let client = logged_in(&sim).await;
+        let nip = sim.seeded_nip().to_owned();
+        let run = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let invoices: Vec<BatchInvoice> = (1..=2)
+            .map(|i| {
+                BatchInvoice::from_bytes(
+                    format!("f-{i}.xml"),
+                    fa3_invoice(&nip, &format!("FLT-{run}-{i}")),
+                )
+            })
+            .collect();
+        let outcome = client
+            .send_batch(form_code::fa3(), invoices, BatchOptions::new())
+            .await
+            .expect("the batch despite lost answers");
+        assert_eq!(outcome.invoices.len(), 2);
+        let stats = sim.stats();
+        assert_eq!(stats.accepted_invoice_hashes.len(), 2, "seed {seed}");
+        injected += stats.faults.server_errors + stats.faults.resets;
+        sim.shutdown().await;
+    }
+    assert!(injected > 0, "faults hit the batch open or close");
+}

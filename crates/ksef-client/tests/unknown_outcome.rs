@@ -40,6 +40,9 @@ enum Mode {
     LoseFirstResponse,
     /// Answer the first send with 503 without forwarding it.
     RefuseFirstWith503,
+    /// Lose the response to the first send (as `LoseFirstResponse`), then answer the first this
+    /// many reads of the session's invoice list with 503 without forwarding them.
+    LoseFirstResponseAndFailLists(usize),
 }
 
 /// Reads one HTTP/1.1 request (head and `Content-Length` body) from `stream`.
@@ -97,6 +100,16 @@ async fn proxy(
     mode: Mode,
     sends_seen: Arc<AtomicUsize>,
 ) -> SocketAddr {
+    proxy_counting(upstream, mode, sends_seen, Arc::new(AtomicUsize::new(0))).await
+}
+
+/// [`proxy`], also counting the reads of a session's invoice list in `lists_seen`.
+async fn proxy_counting(
+    upstream: Arc<Mutex<SocketAddr>>,
+    mode: Mode,
+    sends_seen: Arc<AtomicUsize>,
+    lists_seen: Arc<AtomicUsize>,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let listings = Arc::new(AtomicUsize::new(0));
     let addr = listener.local_addr().unwrap();
@@ -106,6 +119,7 @@ async fn proxy(
                 return;
             };
             let sends_seen = sends_seen.clone();
+            let lists_seen = lists_seen.clone();
             let listings = listings.clone();
             let upstream = *upstream.lock().unwrap();
             tokio::spawn(async move {
@@ -118,6 +132,18 @@ async fn proxy(
                     && first_line.contains("/invoices ");
                 let is_listing = first_line.contains("/security/public-key-certificates");
                 let first_send = is_send && sends_seen.fetch_add(1, Ordering::SeqCst) == 0;
+                let is_list = first_line.starts_with("GET ")
+                    && first_line.contains("/sessions/")
+                    && (first_line.contains("/invoices?") || first_line.contains("/invoices "));
+                if is_list {
+                    let earlier = lists_seen.fetch_add(1, Ordering::SeqCst);
+                    if matches!(mode, Mode::LoseFirstResponseAndFailLists(n) if earlier < n) {
+                        let _ = client
+                            .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                }
                 let tamper = is_listing
                     && matches!(mode, Mode::StaleFirstKeyIds)
                     && listings.fetch_add(1, Ordering::SeqCst) == 0;
@@ -140,7 +166,12 @@ async fn proxy(
                 }
                 let mut response = Vec::new();
                 let _ = server.read_to_end(&mut response).await;
-                if first_send && matches!(mode, Mode::LoseFirstResponse) {
+                if first_send
+                    && matches!(
+                        mode,
+                        Mode::LoseFirstResponse | Mode::LoseFirstResponseAndFailLists(_)
+                    )
+                {
                     // KSeF processed it; the answer never reaches the client.
                     return;
                 }
@@ -294,4 +325,86 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
             .copied(),
         Some(2)
     );
+}
+
+/// A client through a proxy that fails the first `failing` reads of the invoice list, with the
+/// transport's own retries off (so only the reconciliation's retries are at work).
+async fn setup_failing_lists(failing: usize) -> (Simulator, Client, Arc<AtomicUsize>) {
+    let sim = Simulator::builder()
+        .processing_delays(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let lists = Arc::new(AtomicUsize::new(0));
+    let addr = proxy_counting(
+        Arc::new(Mutex::new(sim.local_addr())),
+        Mode::LoseFirstResponseAndFailLists(failing),
+        Arc::new(AtomicUsize::new(0)),
+        lists.clone(),
+    )
+    .await;
+    let client = Client::builder()
+        .base_url(format!("http://{addr}/v2"))
+        .retry(RetryConfig::disabled())
+        .reconcile(
+            PollConfig::reconcile_default()
+                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
+                .with_timeout(Duration::from_millis(500)),
+        )
+        .build()
+        .unwrap();
+    let nip: Nip = sim.seeded_nip().parse().unwrap();
+    client
+        .login_with_ksef_token(nip, sim.seeded_token())
+        .await
+        .unwrap();
+    (sim, client, lists)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_reads_the_list_again_after_passing_failures() {
+    let (sim, client, lists) = setup_failing_lists(2).await;
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    let invoice = fa3_invoice(
+        sim.seeded_nip(),
+        &format!(
+            "LISTS-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
+    );
+    let sent = session
+        .send(&invoice)
+        .await
+        .expect("settled by the third read of the list");
+    assert_eq!(sent.delivery, Delivery::Reconciled);
+    assert_eq!(
+        lists.load(Ordering::SeqCst),
+        3,
+        "two failed reads, one good"
+    );
+    assert_eq!(simulator_sends(&sim), 1, "KSeF received it once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_that_keeps_failing_leaves_the_outcome_unknown() {
+    let (sim, client, lists) = setup_failing_lists(usize::MAX).await;
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    let invoice = fa3_invoice(
+        sim.seeded_nip(),
+        &format!(
+            "NOLIST-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
+    );
+    let error = session.send(&invoice).await.unwrap_err();
+    let ksef_client::Error::UnknownOutcome { invoice_hash, .. } = &error else {
+        panic!("expected an unknown outcome, got {error:?}");
+    };
+    assert_eq!(
+        *invoice_hash,
+        ksef_client::OnlineSession::invoice_hash(&invoice)
+    );
+    assert!(error.to_string().contains("unknown"), "{error}");
+    assert_eq!(lists.load(Ordering::SeqCst), 4, "a bounded number of reads");
+    assert_eq!(simulator_sends(&sim), 1, "nothing was sent again");
 }
