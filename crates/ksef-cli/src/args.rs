@@ -96,6 +96,11 @@ pub(crate) enum Command {
     Permissions(PermissionsCommand),
     /// The effective limits of the context and the subject, and the API rate limits.
     Limits,
+    /// Whether KSeF is available, from the Ministry's Lighthouse status service (unofficial),
+    /// with its announcements. Exit 0 when KSeF is AVAILABLE, 1 when it is not (maintenance,
+    /// failure, an unknown status) or the Lighthouse cannot be reached: switch to offline
+    /// invoicing then.
+    Status(StatusArgs),
     /// The TEST environment's test-data API.
     Testdata(TestdataArgs),
     /// Defaults (nip, env, base-url) kept in config.toml in the home directory.
@@ -162,6 +167,24 @@ pub(crate) struct SimArgs {
 }
 
 /// A fault rate: a number from 0 to 1.
+/// A SHA-256 in standard base64 (`--corrects`).
+fn parse_invoice_hash(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    ksef_client::offline::check_invoice_hash(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// `ksef status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The Lighthouse base URL (`/status` and `/messages` below it). Default: the selected
+    /// environment's (TEST or production; DEMO has none known), or for a loopback --base-url (a
+    /// `ksef sim`) its `/lighthouse`.
+    #[arg(long, env = "KSEF_LIGHTHOUSE_URL", value_name = "URL")]
+    pub(crate) lighthouse_url: Option<String>,
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
@@ -299,6 +322,16 @@ pub(crate) enum InvoiceCommand {
         /// Send without validating first (KSeF then judges each invoice).
         #[arg(long)]
         no_validate: bool,
+        /// The invoices were issued in an offline mode (offline24, KSeF unavailable, failure):
+        /// send them with offlineMode, so KSeF records them as offline invoices. Each one's KOD I
+        /// link is printed too.
+        #[arg(long)]
+        offline: bool,
+        /// Send the one FILE as the technical correction of an offline invoice KSeF rejected for
+        /// technical reasons: HASH is the SHA-256 of the originally rejected file in standard
+        /// base64 (its invoiceHash). Implies --offline.
+        #[arg(long, value_name = "HASH", value_parser = parse_invoice_hash)]
+        corrects: Option<String>,
     },
     /// Check invoices offline against their schema (FA(2), FA(3), FA_RR(1), picked from each
     /// document) and the rules KSeF applies beyond it; exit 1 naming every invalid file.
@@ -463,7 +496,7 @@ pub(crate) enum SchemaArg {
 /// `ksef batch ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum BatchCommand {
-    /// Send invoices in one batch session and report each invoice's outcome.
+    /// Send invoices in one batch session (with --wait: and report each invoice's outcome).
     Send {
         /// Invoice XML files, or directories whose *.xml files are sent.
         #[arg(required = true, value_name = "DIR|FILES")]
@@ -477,11 +510,13 @@ pub(crate) enum BatchCommand {
         /// Parts uploaded at once.
         #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u16).range(1..=64))]
         jobs: u16,
-        /// Wait until KSeF processed the session (always done: the outcome needs it).
+        /// Wait until KSeF processed the session and report each invoice's outcome (without
+        /// it: print the session's reference number once the session is closed).
         #[arg(long)]
         wait: bool,
-        /// Save the session UPO and each accepted invoice's UPO in this directory.
-        #[arg(long, value_name = "DIR")]
+        /// Save the session UPO and each accepted invoice's UPO in this directory (needs
+        /// --wait).
+        #[arg(long, value_name = "DIR", requires = "wait")]
         upo_dir: Option<PathBuf>,
         /// Send without validating first (KSeF then judges each invoice).
         #[arg(long)]
@@ -700,7 +735,8 @@ pub(crate) enum CertCommand {
     Limits,
     /// The subject names KSeF puts into a certificate for the current login.
     EnrollmentData,
-    /// Enroll a KSeF certificate: generates the key (written 0600) and the CSR, and sends it.
+    /// Enroll a KSeF certificate: generates the key (written 0600) and the CSR, sends it, waits
+    /// until KSeF issues the certificate and saves it.
     Enroll {
         /// The certificate's name (5 to 100 characters).
         #[arg(long)]
@@ -711,6 +747,10 @@ pub(crate) enum CertCommand {
         /// Where to write the new private key (PKCS#8 PEM, 0600).
         #[arg(long, value_name = "FILE")]
         key_out: PathBuf,
+        /// Where to write the issued certificate (PEM); by default next to the key, named
+        /// after its serial number.
+        #[arg(long, value_name = "FILE")]
+        cert_out: Option<PathBuf>,
         /// An ECDSA P-256 key instead of RSA 2048.
         #[arg(long)]
         ec: bool,

@@ -9,14 +9,12 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, Utc};
-use ksef_client::{BatchInvoice, BatchOptions, InvoiceOutcome, form_code};
+use ksef_client::{BatchInvoice, BatchOptions, InvoiceOutcome, batch_open_request, form_code};
 use ksef_crypto::{
-    BatchPackage, BatchPackager, CertificateEntry, CertificateUsage, DirectorySink,
-    MinistryCertificate, SessionKey,
+    BatchPackager, CertificateEntry, CertificateUsage, DirectorySink, MinistryCertificate,
+    SessionKey,
 };
-use ksef_model::types::{
-    BatchFileInfo, BatchFilePartInfo, EncryptionInfo, FormCode, OpenBatchSessionRequest,
-};
+use ksef_model::types::FormCode;
 use serde_json::{Value, json};
 
 use crate::args::{BatchCommand, SchemaArg};
@@ -90,26 +88,6 @@ fn invoices_of(files: &[(String, PathBuf)]) -> anyhow::Result<Vec<BatchInvoice>>
         .collect()
 }
 
-/// The spec's `batchFile` of a package, exactly as the session-open request declares it.
-fn batch_file_info(package: &BatchPackage) -> anyhow::Result<BatchFileInfo> {
-    let parts = package
-        .parts
-        .iter()
-        .map(|part| {
-            Ok(BatchFilePartInfo::new(
-                i32::try_from(part.ordinal_number)?,
-                i64::try_from(part.encrypted.size)?,
-                part.encrypted.sha256_base64(),
-            ))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(BatchFileInfo::new(
-        i64::try_from(package.archive.size)?,
-        package.archive.sha256_base64(),
-        parts,
-    ))
-}
-
 /// Runs a `batch` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -118,10 +96,22 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
             schema,
             part_size,
             jobs,
-            wait: _,
+            wait,
             upo_dir,
             no_validate,
-        } => send(ctx, &inputs, schema, part_size, jobs, upo_dir, no_validate).await,
+        } => {
+            send(
+                ctx,
+                &inputs,
+                schema,
+                part_size,
+                jobs,
+                wait,
+                upo_dir,
+                no_validate,
+            )
+            .await
+        }
         BatchCommand::Pack {
             dir,
             public_cert,
@@ -132,12 +122,14 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn send(
     ctx: &Ctx,
     inputs: &[PathBuf],
     schema: SchemaArg,
     part_size: Option<u64>,
     jobs: u16,
+    wait: bool,
     upo_dir: Option<PathBuf>,
     no_validate: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -156,12 +148,37 @@ async fn send(
         options = options.max_part_size(size);
     }
     ctx.note(format!(
-        "sending {} invoice(s) in a batch session; waiting until KSeF has processed it …",
+        "sending {} invoice(s) in a batch session …",
         files.len()
     ));
-    let outcome = client
-        .send_batch(form_code_of(schema), invoices, options)
+    let submitted = client
+        .submit_batch(form_code_of(schema), invoices, options)
         .await?;
+    if !wait {
+        let reference = &submitted.reference_number;
+        if ctx.json() {
+            print_json(&json!({
+                "referenceNumber": reference.as_str(),
+                "parts": submitted.package.parts.len(),
+                "invoiceCount": files.len(),
+                "waited": false,
+            }))?;
+        } else {
+            println!(
+                "✓ batch session {reference} sent and closed: {} invoice(s) in {} part(s); KSeF processes it now",
+                files.len(),
+                submitted.package.parts.len()
+            );
+            println!("  check it with   ksef session status {reference}");
+            println!("  (or send with --wait to wait for each invoice's outcome)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    ctx.note(format!(
+        "batch session {} closed; waiting until KSeF has processed it …",
+        submitted.reference_number
+    ));
+    let outcome = submitted.wait().await?;
     ctx.note(format!(
         "batch session {}: {} part(s), status {} {}",
         outcome.reference_number,
@@ -348,12 +365,7 @@ fn pack(
                 .unwrap_or_default()
         })
         .collect();
-    let encryption = EncryptionInfo::new(
-        wrapped.encrypted_symmetric_key,
-        wrapped.initialization_vector,
-    );
-    let request =
-        OpenBatchSessionRequest::new(form_code_of(schema), batch_file_info(&package)?, encryption);
+    let request = batch_open_request(form_code_of(schema), &package, &wrapped);
     let manifest = json!({
         "openRequest": serde_json::to_value(&request)?,
         "partFiles": part_files,

@@ -7,15 +7,14 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ksef_crypto::{CertificateKey, CertificateSigningRequest, EnrollmentData};
+use ksef_client::{CertificateEnrollment, CertificateKey, save_key};
 use ksef_model::operations::{
-    EnrollCertificate, GetCertificateEnrollmentData, GetCertificateEnrollmentStatus,
-    GetCertificateLimits, QueryCertificates, RetrieveCertificates, RevokeCertificate,
+    GetCertificateEnrollmentData, GetCertificateEnrollmentStatus, GetCertificateLimits,
+    QueryCertificates, RetrieveCertificates, RevokeCertificate,
 };
 use ksef_model::types::{
-    CertificateListItemStatus, CertificateRevocationReason, EnrollCertificateRequest,
-    KsefCertificateType, QueryCertificatesRequest, RetrieveCertificatesRequest,
-    RevokeCertificateRequest,
+    CertificateListItemStatus, CertificateRevocationReason, KsefCertificateType,
+    QueryCertificatesRequest, RetrieveCertificatesRequest, RevokeCertificateRequest,
 };
 use ksef_model::values::{Nip, Pesel, ReferenceNumber};
 use ksef_xades::Certificate;
@@ -79,12 +78,9 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
             name,
             kind,
             key_out,
+            cert_out,
             ec,
         } => {
-            let count = name.chars().count();
-            if !(5..=100).contains(&count) {
-                bail!("--name must have 5 to 100 characters (it has {count})");
-            }
             if key_out.exists() {
                 bail!(
                     "{} exists; give a new file for the private key (it is never overwritten)",
@@ -92,12 +88,6 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                 );
             }
             let client = ctx.logged_in_client()?;
-            let data = client
-                .certificates()
-                .enrollment_data(GetCertificateEnrollmentData::new())
-                .await?;
-            let data: EnrollmentData = serde_json::from_value(to_value(&data)?)
-                .context("KSeF's enrollment data does not have the expected shape")?;
             ctx.note(if ec {
                 "generating an ECDSA P-256 key …"
             } else {
@@ -108,32 +98,60 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
             } else {
                 CertificateKey::generate_rsa_2048()?
             };
-            let csr = CertificateSigningRequest::new(&data, &key)?;
             // The key is saved before the request goes out: an issued certificate is useless
             // without it.
-            write_private(&key_out, key.to_pkcs8_pem()?.as_bytes())?;
-            let enrolled = client
-                .certificates()
-                .enroll(EnrollCertificate::new(EnrollCertificateRequest::new(
-                    name.clone(),
-                    cert_type(kind),
-                    csr.to_base64(),
-                )))
-                .await?;
+            let request =
+                CertificateEnrollment::new(name.clone(), cert_type(kind)).with_key(key.clone());
+            save_key(&key, &key_out, None)?;
+            let pending = match client.start_certificate_enrollment(request).await {
+                Ok(pending) => pending,
+                Err(error) => {
+                    // Refused locally or by a 4xx answer: nothing was enrolled, the new key is
+                    // of no use. After any other failure the key stays (the request may have
+                    // been processed).
+                    let refused = matches!(error, ksef_client::Error::InvalidRequest { .. })
+                        || error.status().is_some_and(|s| (400..500).contains(&s));
+                    if refused {
+                        let _ = std::fs::remove_file(&key_out);
+                    }
+                    return Err(error.into());
+                }
+            };
+            let reference = pending.reference_number().clone();
+            ctx.note(format!(
+                "enrollment {reference} sent; waiting for the certificate (`ksef cert status {reference}` shows it too) …"
+            ));
+            let enrolled = pending.wait().await?;
+            check_serial(&enrolled.serial_number)?;
+            let cert_out = cert_out.unwrap_or_else(|| {
+                key_out
+                    .parent()
+                    .unwrap_or_else(|| std::path::Path::new(""))
+                    .join(format!("{}.pem", enrolled.serial_number))
+            });
+            write_public(&cert_out, enrolled.certificate_pem().as_bytes())?;
             if ctx.json() {
                 print_json(&json!({
-                    "referenceNumber": enrolled.reference_number.as_str(),
-                    "timestamp": enrolled.timestamp,
-                    "name": name,
+                    "referenceNumber": reference.as_str(),
+                    "name": enrolled.name,
+                    "type": enrolled.certificate_type.as_str(),
+                    "serialNumber": enrolled.serial_number,
+                    "validFrom": enrolled.valid_from,
+                    "validTo": enrolled.valid_to,
+                    "certFile": cert_out,
                     "keyFile": key_out,
                 }))?;
             } else {
-                println!("✓ enrollment {} sent", enrolled.reference_number);
-                println!("  private key      {} (0600)", key_out.display());
                 println!(
-                    "  next: `ksef cert status {}` until it names the serial number",
-                    enrolled.reference_number
+                    "✓ certificate {} issued (enrollment {reference})",
+                    enrolled.serial_number
                 );
+                println!(
+                    "  valid            {} to {}",
+                    enrolled.valid_from, enrolled.valid_to
+                );
+                println!("  certificate      {}", cert_out.display());
+                println!("  private key      {} (0600)", key_out.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone as _};
 use futures_util::TryStreamExt as _;
+use ksef_client::offline::{OfflineInvoice, qr_environment};
 use ksef_client::{
-    DirectorySink, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery, SyncOptions,
-    SyncSource,
+    DirectorySink, Environment, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery,
+    SendOptions, SyncOptions, SyncSource,
 };
 use ksef_model::types::{
     InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
@@ -18,7 +19,7 @@ use ksef_model::values::KsefNumber;
 use serde_json::{Value, json};
 
 use crate::args::{DateTypeArg, InvoiceCommand, SubjectTypeArg, SyncSourceArg};
-use crate::context::{Ctx, print_json};
+use crate::context::{Ctx, UsageError, print_json};
 
 /// Runs an `invoice` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<ExitCode> {
@@ -29,7 +30,21 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             wait,
             upo_dir,
             no_validate,
+            offline,
+            corrects,
         } => {
+            if corrects.is_some() && files.len() != 1 {
+                return Err(UsageError(format!(
+                    "--corrects sends one technical correction: give exactly one file, not {}",
+                    files.len()
+                ))
+                .into());
+            }
+            let options = match corrects {
+                Some(hash) => SendOptions::technical_correction(hash)?,
+                None if offline => SendOptions::offline(),
+                None => SendOptions::online(),
+            };
             if !no_validate {
                 for file in &files {
                     if !file.is_file() {
@@ -41,7 +56,15 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
                 }
                 crate::validate::ensure_valid(ctx, &files, crate::validate::schema_of(schema))?;
             }
-            send(ctx, files, schema, wait || upo_dir.is_some(), upo_dir).await
+            send(
+                ctx,
+                files,
+                schema,
+                wait || upo_dir.is_some(),
+                upo_dir,
+                &options,
+            )
+            .await
         }
         InvoiceCommand::Validate { files, schema } => crate::validate::run(ctx, &files, schema),
         InvoiceCommand::Get { ksef_number, out } => {
@@ -288,6 +311,8 @@ pub(crate) fn metadata_json(r: &InvoiceMetadata) -> Value {
         "vatAmount": r.vat_amount,
         "grossAmount": r.gross_amount,
         "currency": r.currency,
+        "invoicingMode": r.invoicing_mode.as_str(),
+        "hashOfCorrectedInvoice": r.hash_of_corrected_invoice.as_ref().map(|h| h.as_str()),
     })
 }
 
@@ -342,6 +367,9 @@ struct Sent {
     description: String,
     upo: Option<PathBuf>,
     accepted: bool,
+    /// KOD I of an offline invoice (`None` for online sends, or if the file lacks the seller's
+    /// NIP or P_1).
+    verification_link: Option<String>,
 }
 
 async fn send(
@@ -350,6 +378,7 @@ async fn send(
     schema: crate::args::SchemaArg,
     wait: bool,
     upo_dir: Option<PathBuf>,
+    options: &SendOptions,
 ) -> anyhow::Result<ExitCode> {
     // Read every file first: a typo in the last path should not leave half a batch sent.
     let mut invoices = Vec::with_capacity(files.len());
@@ -370,10 +399,26 @@ async fn send(
         .open_online_session(crate::batch::form_code_of(schema))
         .await?;
     ctx.note(format!("online session {}", session.reference_number()));
+    let qr_host = qr_environment(match ctx.env_name()? {
+        crate::args::EnvName::Test => Environment::Test,
+        crate::args::EnvName::Demo => Environment::Demo,
+        crate::args::EnvName::Prod => Environment::Production,
+    });
     let mut results = Vec::with_capacity(files.len());
     let mut send_error = None;
     for (file, bytes) in files.iter().zip(&invoices) {
-        match session.send(bytes).await {
+        let verification_link = if options.is_offline() {
+            match OfflineInvoice::parse(bytes).and_then(|i| i.verification_link(qr_host)) {
+                Ok(link) => Some(link),
+                Err(error) => {
+                    ctx.note(format!("{}: no KOD I link: {error}", file.display()));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        match session.send_with(bytes, options).await {
             Ok(sent) => {
                 ctx.note(format!(
                     "sent {} → {}",
@@ -388,13 +433,24 @@ async fn send(
                     description: "Sent; processing".to_owned(),
                     upo: None,
                     accepted: true,
+                    verification_link,
                 });
             }
             Err(error) => {
-                send_error = Some(anyhow::Error::new(error).context(format!(
-                    "sending {} failed; the session was closed, fix the file and send it again",
-                    file.display()
-                )));
+                let what = if error.has_code(21166) {
+                    "KSeF refused the technical correction: the original already has an accepted \
+                     one (21166)"
+                } else if error.has_code(21167) {
+                    "KSeF refused the technical correction: the original is not an offline \
+                     invoice of this context rejected for technical reasons, or is still being \
+                     processed (21167); check --corrects"
+                } else {
+                    "the session was closed, fix the file and send it again"
+                };
+                send_error = Some(
+                    anyhow::Error::new(error)
+                        .context(format!("sending {} failed; {what}", file.display())),
+                );
                 break;
             }
         }
@@ -451,6 +507,9 @@ async fn send(
                     "ksefNumber": r.ksef_number,
                     "status": {"code": r.code, "description": r.description},
                     "upo": r.upo,
+                    "offline": options.is_offline(),
+                    "correctsInvoiceHash": options.corrected_invoice_hash(),
+                    "verificationLink": r.verification_link,
                 })
             })
             .collect();
@@ -468,6 +527,9 @@ async fn send(
             );
             if let Some(upo) = &r.upo {
                 println!("  UPO saved to {}", display(upo));
+            }
+            if let Some(link) = &r.verification_link {
+                println!("  KOD I: {link}");
             }
         }
         println!("session {}", session.reference_number());

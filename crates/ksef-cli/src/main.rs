@@ -20,6 +20,7 @@ mod permissions;
 mod qr;
 mod session;
 mod sim;
+mod status;
 mod testdata;
 mod token;
 mod validate;
@@ -81,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cert(command) => cert::run(&ctx, command).await,
         Command::Permissions(command) => permissions::run(&ctx, command).await,
         Command::Limits => api::limits(&ctx).await,
+        Command::Status(args) => status::run(&ctx, args).await,
         Command::Testdata(args) => testdata::run(&ctx, args).await,
         Command::Config(command) => config::run(&ctx, command).await,
         Command::Qr(command) => qr::run(&ctx, command).await,

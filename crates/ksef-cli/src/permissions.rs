@@ -4,14 +4,12 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use ksef_client::grants::GrantRequest as _;
 use ksef_model::operations::{
-    GetAttachmentPermissionStatus, GetPermissionOperationStatus, GrantAuthorizationPermissions,
-    GrantEntityPermissions, GrantEuEntityAdministrationPermissions,
-    GrantEuEntityRepresentativePermissions, GrantIndirectPermissions, GrantPersonPermissions,
-    GrantSubunitPermissions, QueryAuthorizationPermissions, QueryEntityPermissions,
-    QueryEntityRoles, QueryEuEntityPermissions, QueryPersonPermissions, QueryPersonalPermissions,
-    QuerySubordinateEntityRoles, QuerySubunitPermissions, RevokeAuthorizationPermission,
-    RevokePermission,
+    GetAttachmentPermissionStatus, GetPermissionOperationStatus, QueryAuthorizationPermissions,
+    QueryEntityPermissions, QueryEntityRoles, QueryEuEntityPermissions, QueryPersonPermissions,
+    QueryPersonalPermissions, QuerySubordinateEntityRoles, QuerySubunitPermissions,
+    RevokeAuthorizationPermission, RevokePermission,
 };
 use ksef_model::types::PermissionId;
 use ksef_model::values::ReferenceNumber;
@@ -30,48 +28,25 @@ pub(crate) async fn run(ctx: &Ctx, command: PermissionsCommand) -> anyhow::Resul
         PermissionsCommand::Grant { kind, body } => {
             let body = body.body.as_deref();
             macro_rules! grant {
-                ($op:ident, $method:ident, $type:literal) => {{
-                    let request = read_body(body, $type, None)?;
+                ($type:ident) => {{
+                    let request: ksef_model::types::$type =
+                        read_body(body, stringify!($type), None)?;
+                    // The rules of the spec and KSeF's documentation, before logging in.
+                    request.check()?;
                     let client = ctx.logged_in_client()?;
-                    client.permissions().$method($op::new(request)).await?
+                    client.permissions().grant(request).await?
                 }};
             }
             let response = match kind {
-                GrantKind::Persons => grant!(
-                    GrantPersonPermissions,
-                    grant_persons,
-                    "PersonPermissionsGrantRequest"
-                ),
-                GrantKind::Entities => grant!(
-                    GrantEntityPermissions,
-                    grant_entities,
-                    "EntityPermissionsGrantRequest"
-                ),
-                GrantKind::Authorizations => grant!(
-                    GrantAuthorizationPermissions,
-                    grant_authorizations,
-                    "EntityAuthorizationPermissionsGrantRequest"
-                ),
-                GrantKind::Indirect => grant!(
-                    GrantIndirectPermissions,
-                    grant_indirect,
-                    "IndirectPermissionsGrantRequest"
-                ),
-                GrantKind::Subunits => grant!(
-                    GrantSubunitPermissions,
-                    grant_subunits,
-                    "SubunitPermissionsGrantRequest"
-                ),
-                GrantKind::EuEntityAdministration => grant!(
-                    GrantEuEntityAdministrationPermissions,
-                    grant_eu_entity_administration,
-                    "EuEntityAdministrationPermissionsGrantRequest"
-                ),
-                GrantKind::EuEntityRepresentatives => grant!(
-                    GrantEuEntityRepresentativePermissions,
-                    grant_eu_entity_representatives,
-                    "EuEntityPermissionsGrantRequest"
-                ),
+                GrantKind::Persons => grant!(PersonPermissionsGrantRequest),
+                GrantKind::Entities => grant!(EntityPermissionsGrantRequest),
+                GrantKind::Authorizations => grant!(EntityAuthorizationPermissionsGrantRequest),
+                GrantKind::Indirect => grant!(IndirectPermissionsGrantRequest),
+                GrantKind::Subunits => grant!(SubunitPermissionsGrantRequest),
+                GrantKind::EuEntityAdministration => {
+                    grant!(EuEntityAdministrationPermissionsGrantRequest)
+                }
+                GrantKind::EuEntityRepresentatives => grant!(EuEntityPermissionsGrantRequest),
             };
             print_value(ctx, &to_value(&response)?)?;
             ctx.note("the grant runs asynchronously; check it with `ksef permissions status REF`");

@@ -4,14 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
-use chrono::NaiveDate;
+use anyhow::Context as _;
+use ksef_client::offline::OfflineInvoice;
 use ksef_crypto::{
     CertificateKey, DEFAULT_MODULE_PIXELS, QrCaption, QrContextType, QrEnvironment, QrImage,
-    certificate_link, file_metadata, invoice_link,
 };
 use ksef_model::values::{KsefNumber, Nip};
-use ksef_xades::xml::{Document, Element, ParseLimits};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -19,56 +17,14 @@ use crate::args::{EnvName, QrCommand};
 use crate::context::{Ctx, print_json};
 use crate::files::{read_input, read_secret_line, write_public};
 
-/// What a QR link needs from the invoice file.
-struct InvoiceFacts {
-    seller_nip: String,
-    issue_date: NaiveDate,
-}
-
-fn child<'a>(parent: Element<'a>, name: &str) -> Option<Element<'a>> {
-    parent.child_elements().find(|e| e.local_name() == name)
-}
-
-/// Reads the seller's NIP (`Podmiot1/DaneIdentyfikacyjne/NIP`) and the issue date (`Fa/P_1`).
-fn invoice_facts(path: &Path, bytes: &[u8]) -> anyhow::Result<InvoiceFacts> {
-    let doc = Document::parse(bytes, &ParseLimits::default())
-        .with_context(|| format!("{} is not well-formed XML", path.display()))?;
-    let root = doc.root();
-    if root.local_name() != "Faktura" {
-        bail!(
-            "{}: the root element is {}, not Faktura; give an FA invoice file",
-            path.display(),
-            root.local_name()
-        );
-    }
-    let seller_nip = child(root, "Podmiot1")
-        .and_then(|p| child(p, "DaneIdentyfikacyjne"))
-        .and_then(|d| child(d, "NIP"))
-        .map(|e| e.text_content().trim().to_owned())
-        .with_context(|| {
-            format!(
-                "{}: Faktura/Podmiot1/DaneIdentyfikacyjne/NIP (the seller's NIP) is missing",
-                path.display()
-            )
-        })?;
-    let date_text = child(root, "Fa")
-        .and_then(|fa| child(fa, "P_1"))
-        .map(|e| e.text_content().trim().to_owned())
-        .with_context(|| {
-            format!(
-                "{}: Faktura/Fa/P_1 (the issue date) is missing",
-                path.display()
-            )
-        })?;
-    let issue_date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d").with_context(|| {
+/// The seller's NIP, the issue date and the hash of an invoice file (see
+/// [`OfflineInvoice::parse`]), with the file named in errors.
+fn invoice_facts(path: &Path, bytes: &[u8]) -> anyhow::Result<OfflineInvoice> {
+    OfflineInvoice::parse(bytes).with_context(|| {
         format!(
-            "{}: Faktura/Fa/P_1 {date_text:?} is not a date (YYYY-MM-DD)",
+            "{}: cannot build a QR link from it; give an FA invoice file",
             path.display()
         )
-    })?;
-    Ok(InvoiceFacts {
-        seller_nip,
-        issue_date,
     })
 }
 
@@ -125,13 +81,9 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
             };
             let bytes = read_input(&file, "the invoice")?;
             let facts = invoice_facts(&file, &bytes)?;
-            let link = invoice_link(
-                environment,
-                &facts.seller_nip,
-                facts.issue_date,
-                &file_metadata(&bytes),
-            )
-            .with_context(|| format!("{}: cannot build the KOD I link", file.display()))?;
+            let link = facts
+                .verification_link(environment)
+                .with_context(|| format!("{}: cannot build the KOD I link", file.display()))?;
             write_images(&link, caption.clone(), png.as_ref(), svg.as_ref())?;
             if ctx.json() {
                 print_json(&json!({
@@ -186,16 +138,15 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
                     key.display()
                 )
             })?;
-            let link = certificate_link(
-                environment,
-                QrContextType::Nip,
-                &context,
-                &facts.seller_nip,
-                &cert_serial,
-                &file_metadata(&bytes),
-                &certificate_key,
-            )
-            .with_context(|| format!("{}: cannot build the KOD II link", file.display()))?;
+            let link = facts
+                .certificate_link(
+                    environment,
+                    QrContextType::Nip,
+                    &context,
+                    &cert_serial,
+                    &certificate_key,
+                )
+                .with_context(|| format!("{}: cannot build the KOD II link", file.display()))?;
             write_images(&link, QrCaption::Certificate, png.as_ref(), svg.as_ref())?;
             if ctx.json() {
                 print_json(&json!({

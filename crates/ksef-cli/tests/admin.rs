@@ -80,6 +80,32 @@ fn permissions_grant_query_status_revoke() {
         &home,
         &["permissions", "status", &reference, "--json"],
     );
+    // A body KSeF would refuse is refused before sending, naming the field.
+    let duplicated = home.join("duplicated.json");
+    write_json(
+        &duplicated,
+        serde_json::json!({
+            "subjectIdentifier": {"type": "Pesel", "value": PESEL},
+            "permissions": ["InvoiceRead", "InvoiceRead"],
+            "description": "accountant from the CLI test",
+            "subjectDetails": {
+                "subjectDetailsType": "PersonByFingerprintWithIdentifier",
+                "personById": {"firstName": "Jan", "lastName": "Testowy"}
+            }
+        }),
+    );
+    let refused = sim.run(
+        &home,
+        &[
+            "permissions",
+            "grant",
+            "persons",
+            "--body",
+            duplicated.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&refused, "permissions");
+    assert_fails_with(&refused, "listed twice");
     assert_eq!(status["status"]["code"], 200, "{status}");
 
     let listed = json_ok(&sim.run(&home, &["permissions", "query", "persons", "--json"]));
@@ -348,6 +374,17 @@ fn ksef_certificates_enroll_get_list_revoke() {
         .as_str()
         .unwrap()
         .to_owned();
+    // `cert enroll` waited for the certificate and saved it next to the key.
+    assert_eq!(enrolled["serialNumber"], serial.as_str(), "{enrolled}");
+    assert_eq!(enrolled["type"], "Offline", "{enrolled}");
+    let cert_file = std::path::PathBuf::from(enrolled["certFile"].as_str().unwrap());
+    assert_eq!(cert_file, home.join(format!("{serial}.pem")));
+    let issued = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(&cert_file)
+        .output()
+        .unwrap();
+    assert!(issued.status.success(), "{}", describe(&issued));
 
     let out = home.join("certs");
     let got = json_ok(&sim.run(
@@ -376,6 +413,7 @@ fn ksef_certificates_enroll_get_list_revoke() {
         .output()
         .unwrap();
     assert_eq!(output.stdout, from_key.stdout);
+    assert_eq!(issued.stdout, from_key.stdout);
 
     let listed = json_ok(&sim.run(&home, &["cert", "list", "--type", "offline", "--json"]));
     assert!(

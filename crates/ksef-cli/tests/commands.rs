@@ -7,26 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The sample invoice for `nip`, numbered `number`, issued today (as the demo does it).
-fn invoice(nip: &str, number: &str) -> String {
-    let today = chrono_free_today();
-    std::fs::read_to_string(sample_invoice())
-        .unwrap()
-        .replace("2026-01-15T09:30:00Z", &format!("{today}T00:00:00Z"))
-        .replace("2026-01-15", &today)
-        .replace("5265877635", nip)
-        .replace("KSEF-RS-SAMPLE-0001", number)
-}
-
-/// Today's date (UTC) as YYYY-MM-DD, from `date` so the tests need no date crate.
-fn chrono_free_today() -> String {
-    let output = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .unwrap();
-    text(&output.stdout).trim().to_owned()
-}
-
 #[test]
 fn batch_send_reports_each_invoice_and_saves_upos() {
     let home = temp_dir("batch-send");
@@ -107,6 +87,7 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
             "send",
             foreign.to_str().unwrap(),
             good.to_str().unwrap(),
+            "--wait",
             "--json",
         ],
     );
@@ -122,6 +103,41 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
         .unwrap();
     assert!(refused["ksefNumber"].is_null());
     assert_ne!(refused["status"]["code"], 200);
+
+    // Without --wait: the session is closed, its reference printed, and processing goes on.
+    let third = home.join("third");
+    std::fs::create_dir_all(&third).unwrap();
+    std::fs::write(third.join("late.xml"), invoice(&sim.nip, "BATCH-L")).unwrap();
+    let submitted = json_ok(&sim.run(&home, &["batch", "send", third.to_str().unwrap(), "--json"]));
+    assert_eq!(submitted["waited"], false, "{submitted}");
+    assert_eq!(submitted["invoiceCount"], 1, "{submitted}");
+    assert!(submitted.get("invoices").is_none(), "{submitted}");
+    let late = submitted["referenceNumber"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        let status = json_ok(&sim.run(&home, &["session", "status", &late, "--json"]));
+        let code = status["status"]["code"].as_i64().unwrap();
+        if code != 100 && code != 150 && code != 170 {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still processing: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status["status"]["code"], 200, "{status}");
+    assert_eq!(status["successfulInvoiceCount"], 1, "{status}");
+    let text = sim.run(&home, &["batch", "send", third.to_str().unwrap()]);
+    assert!(text.status.success(), "{}", describe(&text));
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("ksef session status"),
+        "{}",
+        describe(&text)
+    );
+    // --upo-dir needs --wait: a usage error.
+    let upo_alone = sim.run(
+        &home,
+        &["batch", "send", third.to_str().unwrap(), "--upo-dir", "u"],
+    );
+    assert_eq!(upo_alone.status.code(), Some(2), "{}", describe(&upo_alone));
 
     // Bad input: a missing file is named; two files with one name are refused.
     let missing = sim.run(&home, &["batch", "send", "/nonexistent/inv.xml"]);

@@ -9,25 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// The sample invoice for `nip`, numbered `number`, issued `today`.
-fn invoice(nip: &str, number: &str, today: &str) -> String {
-    std::fs::read_to_string(sample_invoice())
-        .unwrap()
-        .replace("2026-01-15T09:30:00Z", &format!("{today}T00:00:00Z"))
-        .replace("2026-01-15", today)
-        .replace("5265877635", nip)
-        .replace("KSEF-RS-SAMPLE-0001", number)
-}
-
-/// A date from `date -u` (the tests need no date crate): `offset` like "yesterday" or "today".
-fn date(offset: &str) -> String {
-    let output = std::process::Command::new("date")
-        .args(["-u", "-d", offset, "+%Y-%m-%d"])
-        .output()
-        .unwrap();
-    text(&output.stdout).trim().to_owned()
-}
-
 /// Sends `batches` batch sessions of `per_batch` invoices each.
 fn send_invoices(sim: &Sim, home: &Path, batches: usize, per_batch: usize) {
     let today = date("today");
@@ -37,7 +18,7 @@ fn send_invoices(sim: &Sim, home: &Path, batches: usize, per_batch: usize) {
         for i in 0..per_batch {
             std::fs::write(
                 dir.join(format!("inv-{i}.xml")),
-                invoice(&sim.nip, &format!("SYNC-{b}-{i}"), &today),
+                invoice_issued(&sim.nip, &format!("SYNC-{b}-{i}"), &today),
             )
             .unwrap();
         }

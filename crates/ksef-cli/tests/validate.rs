@@ -2,39 +2,26 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::*;
-
-fn sample() -> String {
-    std::fs::read_to_string(sample_invoice()).unwrap()
-}
-
-fn write(dir: &Path, name: &str, xml: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, xml).unwrap();
-    path
-}
 
 #[test]
 fn valid_and_invalid_invoices_are_told_apart_with_paths_and_rules() {
     let home = temp_dir("validate");
     let dir = home.join("in");
-    let good = write(&dir, "good.xml", &sample());
+    let good = write_file(&dir, "good.xml", &sample_xml());
     // The buyer's NIP with a wrong check digit, an amount with three decimals (its type's pattern
     // allows two), and an element
     // the schema does not know.
-    let bad = write(
+    let bad = write_file(
         &dir,
         "bad.xml",
-        &sample()
+        &sample_xml()
             .replace("<NIP>7740001454</NIP>", "<NIP>7740001455</NIP>")
             .replace("<P_13_1>200.00</P_13_1>", "<P_13_1>200.001</P_13_1>")
             .replace("<P_2>", "<Uwagi>x</Uwagi><P_2>")
             .replace("KSEF-RS-SAMPLE-0001", "BAD-1"),
     );
-    let not_xml = write(&dir, "broken.xml", "<Faktura><Naglowek>");
+    let not_xml = write_file(&dir, "broken.xml", "<Faktura><Naglowek>");
 
     let ok = ksef(&home, &["invoice", "validate", good.to_str().unwrap()])
         .output()
@@ -115,13 +102,13 @@ fn sends_validate_first_and_refuse_invalid_invoices() {
         )
         .trim()
         .to_owned();
-        sample()
+        sample_xml()
             .replace("2026-01-15T09:30:00Z", &format!("{today}T00:00:00Z"))
             .replace("2026-01-15", &today)
             .replace("5265877635", &sim.nip)
             .replace("KSEF-RS-SAMPLE-0001", number)
     };
-    let bad = write(
+    let bad = write_file(
         &dir,
         "bad.xml",
         &invoice("V-1").replace("<P_13_1>200.00</P_13_1>", "<P_13_1>abc</P_13_1>"),
@@ -141,8 +128,8 @@ fn sends_validate_first_and_refuse_invalid_invoices() {
 
     // Two files with the same seller, type and number: a batch is refused before it is sent.
     let batch = home.join("batch");
-    write(&batch, "a.xml", &invoice("DUP-1"));
-    write(&batch, "b.xml", &invoice("DUP-1"));
+    write_file(&batch, "a.xml", &invoice("DUP-1"));
+    write_file(&batch, "b.xml", &invoice("DUP-1"));
     let duplicate = sim.run(&home, &["batch", "send", batch.to_str().unwrap()]);
     assert_eq!(duplicate.status.code(), Some(1), "{}", describe(&duplicate));
     assert!(

@@ -199,3 +199,47 @@ impl Drop for Sim {
         let _ = self.child.wait();
     }
 }
+
+/// A date (UTC) as YYYY-MM-DD from `date -u -d OFFSET` (the tests need no date crate): `offset`
+/// like "today", "yesterday" or "2 days ago".
+pub fn date(offset: &str) -> String {
+    let output = Command::new("date")
+        .args(["-u", "-d", offset, "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    text(&output.stdout).trim().to_owned()
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    date("today")
+}
+
+/// The sample invoice's XML as it is in the fixtures.
+pub fn sample_xml() -> String {
+    std::fs::read_to_string(sample_invoice()).unwrap()
+}
+
+/// The sample invoice with the seller `nip`, numbered `number`, issued on `issued`
+/// (YYYY-MM-DD).
+pub fn invoice_issued(nip: &str, number: &str, issued: &str) -> String {
+    sample_xml()
+        .replace("2026-01-15T09:30:00Z", &format!("{issued}T00:00:00Z"))
+        .replace("2026-01-15", issued)
+        .replace("5265877635", nip)
+        .replace("KSEF-RS-SAMPLE-0001", number)
+}
+
+/// The sample invoice with the seller `nip`, numbered `number`, issued today.
+pub fn invoice(nip: &str, number: &str) -> String {
+    invoice_issued(nip, number, &today())
+}
+
+/// Writes `content` to `dir/name` (creating `dir`) and returns the path.
+pub fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
