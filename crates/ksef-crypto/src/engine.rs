@@ -18,7 +18,7 @@ pub(crate) const BLOCK: usize = 16;
 /// Adapters process at most this many input bytes at a time, so their buffers stay bounded.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
-fn encrypt_in_place(mode: &mut cbc::Encryptor<aes::Aes256>, bytes: &mut [u8]) {
+pub(crate) fn encrypt_in_place(mode: &mut cbc::Encryptor<aes::Aes256>, bytes: &mut [u8]) {
     let (blocks, rest) = aes::Block::slice_as_chunks_mut(bytes);
     debug_assert!(rest.is_empty());
     mode.encrypt_blocks(blocks);

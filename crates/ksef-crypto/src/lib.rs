@@ -21,6 +21,9 @@
 //!   of at most 100,000,000 bytes, each encrypted into a [`PartSink`] as it is produced, in one
 //!   pass with bounded memory and ZIP entries compressed on all cores; [`BatchPackage`] carries
 //!   what `OpenBatchSessionRequest.batchFile` declares. [`BatchLimits`] are checked up front.
+//! - [`ArchiveSplitter`]: the same parts from an archive that already exists (a file or a
+//!   reader), read once: [`SplitArchive`] carries the archive's size and hash and each
+//!   [`EncryptedPart`]'s.
 //! - KSeF certificates: [`CertificateKey`] (RSA 2048 or EC P-256; PKCS#8, plain or
 //!   password-encrypted) and [`CertificateSigningRequest`], the PKCS#10 request built from the
 //!   [`EnrollmentData`] of `GET /certificates/enrollments/data`.
@@ -111,6 +114,7 @@ mod qr;
 #[cfg(feature = "qr-image")]
 mod qr_image;
 mod session_key;
+mod split;
 mod stream;
 mod token;
 
@@ -146,6 +150,7 @@ pub use qr::{
 #[cfg(feature = "qr-image")]
 pub use qr_image::{DEFAULT_MODULE_PIXELS, QrImage};
 pub use session_key::{EncryptionInfo, IV_LEN, KEY_LEN, SessionKey, WrappedSessionKey};
+pub use split::{ArchiveSplitter, EncryptedPart, SplitArchive};
 pub use stream::{DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter};
 pub use token::{
     DecryptedKsefToken, EncryptedKsefToken, decrypt_ksef_token, encrypt_ksef_token,
