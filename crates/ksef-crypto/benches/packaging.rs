@@ -9,7 +9,15 @@
 //! `packaging generate DIR COUNT SIZE` writes one data set, and `packaging child DATA_DIR OUT_DIR
 //! JOBS` packages it, to reproduce a case by hand.
 //!
-//! Environment: `KSEF_BENCH_LARGE_INVOICES` (default 10,000) sets how many 100 KB invoices the
+//! The export case builds a KSeF-like export package (invoices named `{ksefNumber}.xml` plus a
+//! `_metadata.json` with one record each, zipped and encrypted in parts of at most 100,000,000
+//! bytes) and times `ExportUnpacker::unpack` (part size and hash checks, decryption into a
+//! scratch file, unzip with the bomb guards, SHA-256 of every invoice, metadata parsed) against
+//! `openssl enc -d -aes-256-cbc` of the same parts followed by `unzip -tq` of the result.
+//!
+//! Environment: `KSEF_BENCH_ONLY=export` (or `packaging`) runs one half;
+//! `KSEF_BENCH_EXPORT_INVOICES` (default 10,000) and `KSEF_BENCH_EXPORT_SIZE` (default 10,000
+//! bytes) set the export case; `KSEF_BENCH_LARGE_INVOICES` (default 10,000) sets how many 100 KB invoices the
 //! large case has; `KSEF_BENCH_SKIP_LARGE=1` skips it.
 
 use std::io::Write as _;
@@ -17,7 +25,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use ksef_crypto::{BatchInvoice, BatchPackager, DirectorySink, SessionKey};
+use ksef_crypto::{
+    BatchInvoice, BatchLimits, BatchPackager, DirectorySink, ExpectedPart, ExportUnpacker,
+    SessionKey,
+};
 
 /// Deterministic pseudo-random numbers (xorshift).
 struct Rng(u64);
@@ -314,6 +325,185 @@ fn run_case(root: &Path, name: &str, count: usize, size: usize, rows: &mut Vec<R
     }
 }
 
+/// One `_metadata.json` record for the invoice `ksef_number`.
+fn export_record(ksef_number: &str, hash: &str, i: usize) -> String {
+    format!(
+        r#"{{"ksefNumber":"{ksef_number}","invoiceNumber":"FA/{i}/2025","issueDate":"2025-08-27","invoicingDate":"2025-08-28T09:22:13.3881234+00:00","acquisitionDate":"2025-08-28T09:22:56.3881234+00:00","permanentStorageDate":"2025-08-28T09:23:01.388123+00:00","seller":{{"nip":"5265877635","name":"Firma Sp. z o.o."}},"buyer":{{"identifier":{{"type":"Nip","value":"7352765225"}},"name":"Nabywca S.A."}},"netAmount":{}.{:02},"grossAmount":1.00,"vatAmount":0.23,"currency":"PLN","invoicingMode":"Online","invoiceType":"Vat","formCode":{{"systemCode":"FA (3)","schemaVersion":"1-0E","value":"FA"}},"isSelfInvoicing":false,"hasAttachment":false,"invoiceHash":"{hash}"}}"#,
+        i * 37 % 100_000,
+        i % 100
+    )
+}
+
+/// Runs `program args` in `cwd` and returns the wall time in seconds.
+fn timed(program: &str, args: &[&str], cwd: &Path) -> f64 {
+    let started = Instant::now();
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the tool must be installed");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    secs
+}
+
+/// The export case: `ExportUnpacker` against `openssl enc -d` + `unzip -tq`, best of two
+/// alternating rounds each.
+fn run_export(root: &Path) {
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let count = env("KSEF_BENCH_EXPORT_INVOICES", 10_000);
+    let size = env("KSEF_BENCH_EXPORT_SIZE", 10_000);
+    let dir = root.join("export");
+    std::fs::create_dir_all(&dir).expect("create the export directory");
+    let mut rng = Rng(0x00e4_b047 | 1);
+    let mut invoices = Vec::with_capacity(count + 1);
+    let mut records = Vec::with_capacity(count);
+    let mut invoice_bytes = 0u64;
+    for i in 0..count {
+        let ksef_number = format!("5265877635-20250828-{i:012X}-E4");
+        let bytes = invoice(size, &mut rng);
+        invoice_bytes += bytes.len() as u64;
+        let hash = ksef_crypto::file_metadata(&bytes).sha256_base64();
+        records.push(export_record(&ksef_number, &hash, i));
+        invoices.push(BatchInvoice::from_bytes(
+            format!("{ksef_number}.xml"),
+            bytes,
+        ));
+    }
+    let metadata = format!(r#"{{"invoices":[{}]}}"#, records.join(","));
+    drop(records);
+    invoices.insert(
+        0,
+        BatchInvoice::from_bytes("_metadata.json", metadata.into_bytes()),
+    );
+    let key = SessionKey::generate().expect("key");
+    let parts_dir = dir.join("parts");
+    std::fs::create_dir_all(&parts_dir).expect("create the parts directory");
+    let mut sink = DirectorySink::new(&parts_dir);
+    let package = BatchPackager::new()
+        .limits(
+            BatchLimits::default()
+                .with_max_invoices(u32::try_from(count + 1).expect("count"))
+                .with_max_invoice_size(u64::MAX),
+        )
+        .package(&key, invoices, &mut sink)
+        .expect("packaging the export");
+    let paths = sink.paths().to_vec();
+    let expected: Vec<ExpectedPart> = package
+        .parts
+        .iter()
+        .map(|p| ExpectedPart::new(p.ordinal_number, p.encrypted))
+        .collect();
+    let encrypted: u64 = package.parts.iter().map(|p| p.encrypted.size).sum();
+    let key_hex: String = key.key().iter().map(|b| format!("{b:02x}")).collect();
+    let iv_hex: String = key.iv().iter().map(|b| format!("{b:02x}")).collect();
+
+    let mut best_ours = f64::MAX;
+    let mut best_openssl = f64::MAX;
+    let mut best_unzip = f64::MAX;
+    for _ in 0..2 {
+        // openssl enc -d of each part, appended to one ZIP, then unzip -tq of it.
+        let zip_path = dir.join("export.zip");
+        let mut openssl_secs = 0.0;
+        for path in &paths {
+            let part_out = dir.join("part.plain");
+            openssl_secs += timed(
+                "openssl",
+                &[
+                    "enc",
+                    "-d",
+                    "-aes-256-cbc",
+                    "-K",
+                    &key_hex,
+                    "-iv",
+                    &iv_hex,
+                    "-in",
+                    path.to_str().expect("UTF-8"),
+                    "-out",
+                    part_out.to_str().expect("UTF-8"),
+                ],
+                &dir,
+            );
+            let started = Instant::now();
+            let mut joined = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&zip_path)
+                .expect("open the joined ZIP");
+            std::io::copy(
+                &mut std::fs::File::open(&part_out).expect("part"),
+                &mut joined,
+            )
+            .expect("append a part");
+            openssl_secs += started.elapsed().as_secs_f64();
+        }
+        let unzip_secs = timed("unzip", &["-tq", zip_path.to_str().expect("UTF-8")], &dir);
+        let _ = std::fs::remove_file(&zip_path);
+        let _ = std::fs::remove_file(dir.join("part.plain"));
+        best_openssl = best_openssl.min(openssl_secs);
+        best_unzip = best_unzip.min(unzip_secs);
+
+        let started = Instant::now();
+        let scratch_path = dir.join("scratch.zip");
+        let scratch = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&scratch_path)
+            .expect("scratch file");
+        let readers = expected.iter().copied().zip(
+            paths
+                .iter()
+                .map(|p| std::fs::File::open(p).expect("part file")),
+        );
+        let mut seen = 0u64;
+        let unpacked = ExportUnpacker::new()
+            .unpack(&key, readers, scratch, |invoice| {
+                seen += invoice.content.len() as u64;
+                std::hint::black_box(invoice.record.as_ref());
+                Ok(())
+            })
+            .expect("unpacking the export");
+        best_ours = best_ours.min(started.elapsed().as_secs_f64());
+        let _ = std::fs::remove_file(&scratch_path);
+        assert_eq!(unpacked.invoice_count, count as u64);
+        assert_eq!(seen, invoice_bytes);
+        assert_eq!(unpacked.archive, package.archive);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let reference = best_openssl + best_unzip;
+    println!(
+        "\nexport: {count} invoices × {size} bytes ({:.1} MB of invoices, {} part(s), ZIP {} bytes, \
+         encrypted {encrypted} bytes), best of 2:\n\
+         | tool | wall s | encrypted GB/s | invoice GB/s |\n|---|---:|---:|---:|\n\
+         | `openssl enc -d -aes-256-cbc` of the parts | {best_openssl:.3} | {:.3} | – |\n\
+         | `unzip -tq` of the decrypted ZIP | {best_unzip:.3} | – | {:.3} |\n\
+         | openssl + unzip (sum) | {reference:.3} | {:.3} | {:.3} |\n\
+         | ksef-crypto `ExportUnpacker::unpack` (check hashes, decrypt, unzip, SHA-256 per invoice, parse metadata) | {best_ours:.3} | {:.3} | {:.3} |\n\
+         speed ratio ours / (openssl + unzip): {:.2}",
+        invoice_bytes as f64 / 1e6,
+        paths.len(),
+        package.archive.size,
+        encrypted as f64 / best_openssl / 1e9,
+        invoice_bytes as f64 / best_unzip / 1e9,
+        encrypted as f64 / reference / 1e9,
+        invoice_bytes as f64 / reference / 1e9,
+        encrypted as f64 / best_ours / 1e9,
+        invoice_bytes as f64 / best_ours / 1e9,
+        reference / best_ours
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("generate") {
@@ -330,6 +520,14 @@ fn main() {
     }
     let root = std::env::temp_dir().join(format!("ksef-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).expect("create the bench directory");
+    let only = std::env::var("KSEF_BENCH_ONLY").unwrap_or_default();
+    if only != "packaging" {
+        run_export(&root);
+    }
+    if only == "export" {
+        let _ = std::fs::remove_dir_all(&root);
+        return;
+    }
     let mut rows = Vec::new();
     run_case(&root, "small", 10_000, 3_000, &mut rows);
     if std::env::var("KSEF_BENCH_SKIP_LARGE").is_err() {
