@@ -421,7 +421,9 @@ impl BatchPackager {
         self
     }
 
-    /// Number of threads compressing ZIP entries; 1 (or 0) compresses on the calling thread.
+    /// Number of threads compressing ZIP entries; 1 (or 0) compresses on the calling thread, one
+    /// invoice at a time (the smallest memory footprint; the output bytes are the same for any
+    /// number of jobs).
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
         self
@@ -568,8 +570,10 @@ impl BatchPackager {
             invoices: invoices.into_iter().peekable(),
         };
         if self.jobs <= 1 {
-            for group in groups.by_ref() {
-                append(&mut zip, compress_group(group, options)?)?;
+            // On the calling thread there is no hand-over to share: one invoice at a time, so
+            // that at most one invoice and its compressed entry are held, whatever their size.
+            for invoice in groups.invoices.by_ref() {
+                append(&mut zip, compress_group(vec![invoice], options)?)?;
             }
         } else {
             type Job = (Vec<BatchInvoice>, SyncSender<Result<CompressedGroup>>);

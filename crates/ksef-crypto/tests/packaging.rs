@@ -695,3 +695,43 @@ fn a_full_legal_export_is_accepted() {
     assert_eq!(invoices.len(), 10_000);
     assert!(unpacked.metadata.is_some());
 }
+
+#[test]
+fn jobs_do_not_change_the_output_bytes() {
+    // Invoices of mixed sizes, so the worker groups (up to 1 MiB or 256 invoices) vary.
+    let key = SessionKey::generate().unwrap();
+    let sizes: Vec<usize> = (0..600).map(|i| [0, 700, 3_000, 120_000][i % 4]).collect();
+    let names = names(sizes.len());
+    let contents: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| invoice_content(len, i as u64))
+        .collect();
+    let package = |jobs: usize| {
+        let invoices = names
+            .iter()
+            .zip(&contents)
+            .map(|(n, c)| BatchInvoice::from_bytes(n.clone(), c.clone()));
+        let mut sink = MemorySink::new();
+        let package = BatchPackager::new()
+            .jobs(jobs)
+            .limits(BatchLimits::default().with_max_part_size(1_000_000))
+            .package(&key, invoices, &mut sink)
+            .unwrap();
+        (package, sink.into_parts())
+    };
+    let (one, one_parts) = package(1);
+    assert!(one.parts.len() > 1);
+    for jobs in [2, 3] {
+        let (many, many_parts) = package(jobs);
+        assert_eq!(many, one, "jobs = {jobs}");
+        assert!(
+            many_parts == one_parts,
+            "jobs = {jobs}: the part bytes differ"
+        );
+    }
+    let joined = join_and_verify(&key, &one, &one_parts, 1_000_000);
+    let dir = TempDir::new();
+    std::fs::write(dir.file("batch.zip"), &joined).unwrap();
+    run(dir.path(), "unzip", &["-tq", "batch.zip"]);
+}
