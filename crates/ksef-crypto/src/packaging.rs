@@ -421,9 +421,9 @@ impl BatchPackager {
         self
     }
 
-    /// Number of threads compressing ZIP entries; 1 (or 0) compresses on the calling thread, one
-    /// invoice at a time (the smallest memory footprint; the output bytes are the same for any
-    /// number of jobs).
+    /// Number of threads compressing ZIP entries (0 counts as 1). With 1, the calling thread waits
+    /// while the worker compresses, so the work is serial and uses one core at a time; the output
+    /// bytes are the same for any number of jobs.
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
         self
@@ -570,55 +570,52 @@ impl BatchPackager {
         let mut groups = Groups {
             invoices: invoices.into_iter().peekable(),
         };
-        if self.jobs <= 1 {
-            // On the calling thread there is no hand-over to share: one invoice at a time, so
-            // that at most one invoice and its compressed entry are held, whatever their size.
-            for invoice in groups.invoices.by_ref() {
-                append(&mut zip, compress_group(vec![invoice], options)?)?;
-            }
-        } else {
-            type Job = (Vec<BatchInvoice>, SyncSender<Result<CompressedGroup>>);
-            let jobs = self.jobs;
-            let window = jobs * 2;
-            let (job_tx, job_rx) = mpsc::sync_channel::<Job>(window);
-            let job_rx = Mutex::new(job_rx);
-            std::thread::scope(|scope| -> Result<()> {
-                // Dropping `job_tx` when this closure returns (normally or early) stops the workers.
-                let job_tx = job_tx;
-                for _ in 0..jobs {
-                    let job_rx = &job_rx;
-                    scope.spawn(move || {
-                        loop {
-                            let job = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                            let Ok((group, result_tx)) = job else { break };
-                            // The receiver is gone only if packaging already failed.
-                            let _ = result_tx.send(compress_group(group, options));
-                        }
-                    });
-                }
-                // At most `window` groups are in flight: memory is bounded by the group size.
-                let mut pending: VecDeque<Receiver<Result<CompressedGroup>>> =
-                    VecDeque::with_capacity(window);
-                loop {
-                    while pending.len() < window {
-                        let Some(group) = groups.next() else {
-                            break;
-                        };
-                        let (result_tx, result_rx) = mpsc::sync_channel(1);
-                        job_tx
-                            .send((group, result_tx))
-                            .map_err(|_| worker_stopped())?;
-                        pending.push_back(result_rx);
+        type Job = (Vec<BatchInvoice>, SyncSender<Result<CompressedGroup>>);
+        let jobs = self.jobs;
+        // With one job, the calling thread waits for each group (a window of one): the work is
+        // serial, as on one core, but the short-lived allocations of compression (the `zip`
+        // crate's deflate state for every entry) are made in the worker thread's heap, apart
+        // from the long-lived per-entry bookkeeping made here, which would otherwise fragment
+        // the heap and raise the peak. With more jobs, up to two groups per job are in flight.
+        let window = if jobs == 1 { 1 } else { jobs * 2 };
+        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(window);
+        let job_rx = Mutex::new(job_rx);
+        std::thread::scope(|scope| -> Result<()> {
+            // Dropping `job_tx` when this closure returns (normally or early) stops the workers.
+            let job_tx = job_tx;
+            for _ in 0..jobs {
+                let job_rx = &job_rx;
+                scope.spawn(move || {
+                    loop {
+                        let job = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok((group, result_tx)) = job else { break };
+                        // The receiver is gone only if packaging already failed.
+                        let _ = result_tx.send(compress_group(group, options));
                     }
-                    let Some(result_rx) = pending.pop_front() else {
+                });
+            }
+            // At most `window` groups are in flight: memory is bounded by the group size.
+            let mut pending: VecDeque<Receiver<Result<CompressedGroup>>> =
+                VecDeque::with_capacity(window);
+            loop {
+                while pending.len() < window {
+                    let Some(group) = groups.next() else {
                         break;
                     };
-                    let group = result_rx.recv().map_err(|_| worker_stopped())??;
-                    append(&mut zip, group)?;
+                    let (result_tx, result_rx) = mpsc::sync_channel(1);
+                    job_tx
+                        .send((group, result_tx))
+                        .map_err(|_| worker_stopped())?;
+                    pending.push_back(result_rx);
                 }
-                Ok(())
-            })?;
-        }
+                let Some(result_rx) = pending.pop_front() else {
+                    break;
+                };
+                let group = result_rx.recv().map_err(|_| worker_stopped())??;
+                append(&mut zip, group)?;
+            }
+            Ok(())
+        })?;
         let stream = zip.finish().map_err(|e| zip_error(e, ""))?;
         Ok((stream.into_inner(), hashes))
     }
