@@ -745,9 +745,10 @@ impl<'a> Compiler<'a> {
                     )
                 })
                 .collect();
-            // Sorted by length, then name: the runtime's binary search compares lengths first.
+            // In schema order: the runtime looks for a child from the one after the previous
+            // child, so a document in schema order finds each child at the first or second try.
             let mut sorted: Vec<(&String, &usize)> = c.children.iter().collect();
-            sorted.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(b.0)));
+            sorted.sort_by_key(|&(_, &i)| self.elements[i].order);
             let children: Vec<String> = sorted
                 .iter()
                 .map(|(name, i)| format!("({name:?}, {i})"))

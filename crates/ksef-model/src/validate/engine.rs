@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::reader::NsReader;
+use quick_xml::name::{Namespace, NamespaceResolver, ResolveResult};
+use quick_xml::reader::{NsReader, Reader};
 use regex::Regex;
 
 use super::tables::{Content, SchemaTables, Term, TypeRef};
@@ -46,6 +46,9 @@ struct Frame {
     bad_child: bool,
     /// The index (among same-named siblings) of the last repeating child.
     last_index: usize,
+    /// Where in the type's children (schema order) the lookup of the next child starts: at
+    /// the previous child, which usually repeats or is followed by the next one.
+    next_child: usize,
 }
 
 struct Validator {
@@ -59,6 +62,10 @@ struct Validator {
     collected: Option<Vec<Collected>>,
     /// Spare buffers of the content matcher.
     pool: Vec<Vec<usize>>,
+    /// Spare buffer of the positions a content model reaches.
+    reached: Vec<usize>,
+    /// Spare buffer of the elements a content model expects.
+    expected: Vec<u16>,
 }
 
 /// An element value kept for the business checks.
@@ -91,11 +98,89 @@ fn malformed(xml: &[u8], pos: u64, message: String) -> ValidateError {
 
 fn reader(xml: &[u8]) -> NsReader<&[u8]> {
     let mut reader = NsReader::from_reader(xml);
-    let config = reader.config_mut();
+    configure(reader.config_mut());
+    reader
+}
+
+fn configure(config: &mut quick_xml::reader::Config) {
     config.expand_empty_elements = true;
     config.check_end_names = true;
     config.trim_text(false);
-    reader
+}
+
+/// The element declares namespaces (an `xmlns` or `xmlns:*` attribute). Only such elements open
+/// a scope of the namespace resolver: most elements of an invoice have no attributes at all.
+fn declares_namespaces(start: &BytesStart<'_>) -> bool {
+    start.attributes_raw().windows(5).any(|w| w == b"xmlns")
+}
+
+/// The namespaces in scope: quick-xml's resolver, with the default namespace (the one almost
+/// every element of an invoice is in) resolved once per scope instead of once per element.
+struct Scopes {
+    resolver: NamespaceResolver,
+    /// Depths (open elements, counting the element itself) of the elements that opened a scope.
+    opened: Vec<usize>,
+    /// Open elements.
+    depth: usize,
+    /// The default namespace (empty: none), `None` when it is not UTF-8.
+    default: Option<String>,
+    /// The default namespace is the schema's target namespace.
+    default_is_target: bool,
+    target: &'static str,
+}
+
+impl Scopes {
+    fn new(target: &'static str) -> Scopes {
+        let mut s = Scopes {
+            resolver: NamespaceResolver::default(),
+            opened: Vec::new(),
+            depth: 0,
+            default: None,
+            default_is_target: false,
+            target,
+        };
+        s.refresh_default();
+        s
+    }
+
+    fn refresh_default(&mut self) {
+        self.default = ns_str(&self.resolver.resolve_prefix(None, true)).map(str::to_owned);
+        self.default_is_target = self.default.as_deref() == Some(self.target);
+    }
+
+    /// Enters an element: binds the namespaces it declares.
+    fn open(&mut self, start: &BytesStart<'_>) -> Result<(), quick_xml::Error> {
+        self.depth += 1;
+        if declares_namespaces(start) {
+            self.opened.push(self.depth);
+            self.resolver.push(start)?;
+            self.refresh_default();
+        }
+        Ok(())
+    }
+
+    /// Leaves an element: drops the namespaces it declared.
+    fn close(&mut self) {
+        if self.opened.last() == Some(&self.depth) {
+            self.opened.pop();
+            self.resolver.pop();
+            self.refresh_default();
+        }
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// The namespace of an element name (empty: none), `None` for an undeclared prefix. The
+    /// target namespace is returned as the schema's own string (cheap to compare).
+    fn element_ns(&self, start: &BytesStart<'_>) -> Option<&str> {
+        match start.name().prefix() {
+            None if self.default_is_target => Some(self.target),
+            None => self.default.as_deref(),
+            Some(prefix) => {
+                let ns = ns_str(&self.resolver.resolve_prefix(Some(prefix), true))?;
+                Some(if ns == self.target { self.target } else { ns })
+            }
+        }
+    }
 }
 
 fn ns_str<'a>(ns: &ResolveResult<'a>) -> Option<&'a str> {
@@ -162,15 +247,18 @@ pub(crate) fn validate_collecting(
         violations: Vec::new(),
         collected: collect.then(Vec::new),
         pool: Vec::new(),
+        reached: Vec::new(),
+        expected: Vec::new(),
     };
-    let mut reader = reader(xml);
+    let mut reader = Reader::from_reader(xml);
+    configure(reader.config_mut());
+    let mut scopes = Scopes::new(v.t.namespace);
     let mut skip = 0usize;
-    let mut ns_buf = String::new();
     let mut root_done = false;
     let mut root_seen = false;
     loop {
         let pos = reader.buffer_position();
-        let (ns, event) = match reader.read_resolved_event() {
+        let event = match reader.read_event() {
             Ok(ok) => ok,
             Err(e) => {
                 let message = e.to_string();
@@ -179,25 +267,26 @@ pub(crate) fn validate_collecting(
         };
         match event {
             Event::Start(start) => {
+                if let Err(e) = scopes.open(&start) {
+                    return Err(malformed(xml, pos, e.to_string()));
+                }
                 if root_done {
                     return Err(malformed(xml, pos, "content after the root element".into()));
                 }
-                let Some(ns) = ns_str(&ns) else {
+                let Some(ns) = scopes.element_ns(&start) else {
                     return Err(malformed(xml, pos, "undeclared namespace prefix".into()));
                 };
-                // Copied (into a reused buffer) to release the reader's borrow.
-                ns_buf.clear();
-                ns_buf.push_str(ns);
                 if skip > 0 {
                     skip += 1;
                     continue;
                 }
                 root_seen = true;
-                if !v.start(&reader, &start, &ns_buf, xml, pos)? {
+                if !v.start(&scopes.resolver, &start, ns, xml, pos)? {
                     skip = 1;
                 }
             }
             Event::End(_) => {
+                scopes.close();
                 if skip > 0 {
                     skip -= 1;
                     continue;
@@ -332,19 +421,24 @@ impl Validator {
     /// Opens an element; false when its subtree is to be skipped (undeclared element).
     fn start(
         &mut self,
-        reader: &NsReader<&[u8]>,
+        resolver: &NamespaceResolver,
         start: &BytesStart<'_>,
         ns: &str,
         xml: &[u8],
         pos: u64,
     ) -> Result<bool, ValidateError> {
         let local_name = start.local_name();
-        let local = std::str::from_utf8(local_name.as_ref())
-            .map_err(|e| malformed(xml, pos, e.to_string()))?;
+        let local = local_name.as_ref();
+        // The name as text, only needed when it is reported (a declared name is text already).
+        let text = || std::str::from_utf8(local).map_err(|e| malformed(xml, pos, e.to_string()));
+        // The schema's own namespace string when the element is in the target namespace (see
+        // `Scopes::element_ns`), so the usual comparison is of two equal pointers.
+        let same_ns = |decl_ns: &'static str| std::ptr::eq(decl_ns, ns) || decl_ns == ns;
         let t = self.t;
         let decl = if self.depth == 0 {
             let root = &t.elements[usize::from(t.root)];
-            if root.name != local || root.ns != ns {
+            if root.name.as_bytes() != local || !same_ns(root.ns) {
+                let local = text()?;
                 let rule = if root.name == local {
                     Rule::WrongNamespace {
                         expected: root.ns,
@@ -363,27 +457,27 @@ impl Validator {
             let parent = self.stack[self.depth - 1].decl;
             let TypeRef::Complex(ct) = t.elements[usize::from(parent)].ty else {
                 // Element inside a simple-typed element.
-                self.child_in_simple(local);
+                self.child_in_simple(text()?);
                 return Ok(false);
             };
             let ct = &t.complex[usize::from(ct)];
             if !matches!(ct.content, Content::Elements(_)) {
-                self.child_in_simple(local);
+                self.child_in_simple(text()?);
                 return Ok(false);
             }
-            let found = ct
-                .children
-                .binary_search_by(|(n, _)| n.len().cmp(&local.len()).then_with(|| (*n).cmp(local)))
-                .ok()
-                .map(|i| ct.children[i].1)
-                .filter(|&d| t.elements[usize::from(d)].ns == ns);
             let frame = &mut self.stack[self.depth - 1];
+            let found = find_child(ct.children, frame.next_child, local)
+                .filter(|&i| same_ns(t.elements[usize::from(ct.children[i].1)].ns));
             match found {
-                Some(d) => {
+                Some(i) => {
+                    frame.next_child = i;
+                    let d = ct.children[i].1;
                     frame.children.push(d);
                     d
                 }
                 None => {
+                    let local = text()?;
+                    let frame = &mut self.stack[self.depth - 1];
                     let at = frame.children.len();
                     frame.children.push(UNKNOWN);
                     frame.unknown.push((at, local.to_owned(), ns.to_owned()));
@@ -419,8 +513,9 @@ impl Validator {
         frame.stray_text = None;
         frame.bad_child = false;
         frame.last_index = 0;
+        frame.next_child = 0;
         self.depth += 1;
-        self.attributes(reader, start, decl);
+        self.attributes(resolver, start, decl);
         Ok(true)
     }
 
@@ -439,7 +534,7 @@ impl Validator {
         }
     }
 
-    fn attributes(&mut self, reader: &NsReader<&[u8]>, start: &BytesStart<'_>, decl: u16) {
+    fn attributes(&mut self, resolver: &NamespaceResolver, start: &BytesStart<'_>, decl: u16) {
         let t = self.t;
         let declared: &[super::tables::AttributeDecl] = match t.elements[usize::from(decl)].ty {
             TypeRef::Complex(ct) => t.complex[usize::from(ct)].attributes,
@@ -450,7 +545,7 @@ impl Validator {
             if attr.key.as_namespace_binding().is_some() {
                 continue;
             }
-            let (ns, local) = reader.resolve_attribute(attr.key);
+            let (ns, local) = resolver.resolve_attribute(attr.key);
             let local = String::from_utf8_lossy(local.as_ref()).into_owned();
             let value = attribute_value(&attr.value);
             match ns {
@@ -599,19 +694,25 @@ impl Validator {
 
     /// Matches the children against the content model; reports the first problem.
     fn content(&mut self, frame: &Frame, particle: u16) {
+        let mut expected = std::mem::take(&mut self.expected);
+        expected.clear();
         let mut m = Matcher {
             t: self.t,
             kids: &frame.children,
             furthest: 0,
-            expected: Vec::new(),
+            expected,
             pool: std::mem::take(&mut self.pool),
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.reached);
+        out.clear();
         m.particle(particle, 0, &mut out);
         let n = frame.children.len();
-        let (furthest, expected) = (m.furthest, std::mem::take(&mut m.expected));
+        let (furthest, expected) = (m.furthest, m.expected);
         self.pool = m.pool;
-        if out.contains(&n) {
+        let matched = out.contains(&n);
+        self.reached = out;
+        if matched {
+            self.expected = expected;
             return;
         }
         let t = self.t;
@@ -693,6 +794,20 @@ impl Validator {
         };
         self.report(path, rule, None);
     }
+}
+
+/// The position of the child named `local` among a type's children (in schema order), looked for
+/// from `from` on, then from the start.
+fn find_child(children: &[(&'static str, u16)], from: usize, local: &[u8]) -> Option<usize> {
+    let from = from.min(children.len());
+    let (before, after) = children.split_at(from);
+    let is =
+        |&(name, _): &(&'static str, u16)| name.len() == local.len() && name.as_bytes() == local;
+    after
+        .iter()
+        .position(is)
+        .map(|i| from + i)
+        .or_else(|| before.iter().position(is))
 }
 
 fn fixed_matches(t: &'static SchemaTables, st: u16, value: &str, fixed: &str) -> bool {

@@ -51,7 +51,7 @@ pub(crate) struct ComplexType {
     pub(crate) name: &'static str,
     pub(crate) content: Content,
     pub(crate) attributes: &'static [AttributeDecl],
-    /// Child elements by local name, sorted by name length, then name.
+    /// Child elements by local name, in schema order (their declarations' `order`).
     pub(crate) children: &'static [(&'static str, u16)],
 }
 
