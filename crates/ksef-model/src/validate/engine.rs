@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{Namespace, NamespaceResolver, ResolveResult};
+use quick_xml::name::{Namespace, NamespaceResolver, Prefix, ResolveResult};
 use quick_xml::reader::{NsReader, Reader};
 use regex::Regex;
 
@@ -171,8 +171,8 @@ impl Scopes {
 
     /// The namespace of an element name (empty: none), `None` for an undeclared prefix. The
     /// target namespace is returned as the schema's own string (cheap to compare).
-    fn element_ns(&self, start: &BytesStart<'_>) -> Option<&str> {
-        match start.name().prefix() {
+    fn element_ns(&self, prefix: Option<Prefix<'_>>) -> Option<&str> {
+        match prefix {
             None if self.default_is_target => Some(self.target),
             None => self.default.as_deref(),
             Some(prefix) => {
@@ -273,7 +273,9 @@ pub(crate) fn validate_collecting(
                 if root_done {
                     return Err(malformed(xml, pos, "content after the root element".into()));
                 }
-                let Some(ns) = scopes.element_ns(&start) else {
+                let name = start.name();
+                let (local, prefix) = name.decompose();
+                let Some(ns) = scopes.element_ns(prefix) else {
                     return Err(malformed(xml, pos, "undeclared namespace prefix".into()));
                 };
                 if skip > 0 {
@@ -281,7 +283,7 @@ pub(crate) fn validate_collecting(
                     continue;
                 }
                 root_seen = true;
-                if !v.start(&scopes.resolver, &start, ns, xml, pos)? {
+                if !v.start(&scopes.resolver, &start, local.as_ref(), ns, xml, pos)? {
                     skip = 1;
                 }
             }
@@ -384,7 +386,7 @@ pub(crate) fn validate_collecting(
 }
 
 fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains('\r') {
+    if text.as_bytes().contains(&b'\r') {
         std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
         std::borrow::Cow::Borrowed(text)
@@ -423,12 +425,11 @@ impl Validator {
         &mut self,
         resolver: &NamespaceResolver,
         start: &BytesStart<'_>,
+        local: &[u8],
         ns: &str,
         xml: &[u8],
         pos: u64,
     ) -> Result<bool, ValidateError> {
-        let local_name = start.local_name();
-        let local = local_name.as_ref();
         // The name as text, only needed when it is reported (a declared name is text already).
         let text = || std::str::from_utf8(local).map_err(|e| malformed(xml, pos, e.to_string()));
         // The schema's own namespace string when the element is in the target namespace (see
@@ -624,7 +625,9 @@ impl Validator {
     fn end(&mut self) {
         let t = self.t;
         self.depth -= 1;
-        let frame = std::mem::take(&mut self.stack[self.depth]);
+        // The stack is moved out (three words) rather than the frame, for `self` to stay free.
+        let stack = std::mem::take(&mut self.stack);
+        let frame = &stack[self.depth];
         let e = &t.elements[usize::from(frame.decl)];
         if let Some(collected) = &mut self.collected
             && COLLECTED.contains(&e.name)
@@ -659,7 +662,7 @@ impl Validator {
                     if let Some(text) = &frame.stray_text {
                         self.report(self.path.clone(), Rule::UnexpectedText, Some(text.clone()));
                     }
-                    self.content(&frame, p);
+                    self.content(frame, p);
                     None
                 }
             },
@@ -687,9 +690,7 @@ impl Validator {
             }
         }
         self.path.truncate(frame.path_len);
-        // Give the buffers back for the next element at this depth.
-        let slot = &mut self.stack[self.depth];
-        *slot = frame;
+        self.stack = stack;
     }
 
     /// Matches the children against the content model; reports the first problem.
