@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -27,6 +28,19 @@ fn wait_done(sim: &Sim, home: &Path, args: &[&str]) -> serde_json::Value {
         assert!(Instant::now() < deadline, "still 100: {doc}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `ksef permissions grant KIND --body BODY`, then `extra`.
+fn grant(sim: &Sim, home: &Path, kind: &str, body: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "permissions",
+        "grant",
+        kind,
+        "--body",
+        body.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    sim.run(home, &args)
 }
 
 #[test]
@@ -63,17 +77,7 @@ fn permissions_grant_query_status_revoke() {
             }
         }),
     );
-    let granted = json_ok(&sim.run(
-        &home,
-        &[
-            "permissions",
-            "grant",
-            "persons",
-            "--body",
-            body.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let granted = json_ok(&grant(&sim, &home, "persons", &body, &["--json"]));
     let reference = granted["referenceNumber"].as_str().unwrap().to_owned();
     let status = wait_done(
         &sim,
@@ -94,16 +98,7 @@ fn permissions_grant_query_status_revoke() {
             }
         }),
     );
-    let refused = sim.run(
-        &home,
-        &[
-            "permissions",
-            "grant",
-            "persons",
-            "--body",
-            duplicated.to_str().unwrap(),
-        ],
-    );
+    let refused = grant(&sim, &home, "persons", &duplicated, &[]);
     assert_fails_with(&refused, "permissions");
     assert_fails_with(&refused, "listed twice");
     assert_eq!(status["status"]["code"], 200, "{status}");
@@ -121,38 +116,9 @@ fn permissions_grant_query_status_revoke() {
     // The grant lets a person's certificate with that PESEL log in by subject.
     let cert = home.join("person.pem");
     let key = home.join("person.key");
-    let made = ksef(
-        &home,
-        &[
-            "cert",
-            "self-signed",
-            "--pesel",
-            PESEL,
-            "--ec",
-            "--cert-out",
-            cert.to_str().unwrap(),
-            "--key-out",
-            key.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let made = self_signed_ec(&home, &["--pesel", PESEL], &cert, &key);
     assert!(made.status.success(), "{}", describe(&made));
-    let login = sim.run(
-        &home,
-        &[
-            "auth",
-            "login",
-            "--nip",
-            &sim.nip,
-            "--profile",
-            "person",
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let login = sim.cert_login(&home, &["--profile", "person"], &cert, &key);
     assert!(login.status.success(), "{}", describe(&login));
 
     for permission in &ours {
@@ -183,26 +149,14 @@ fn permissions_grant_query_status_revoke() {
     assert_fails_with(&no_body, "PersonPermissionsGrantRequest");
     let wrong = home.join("wrong.json");
     write_json(&wrong, serde_json::json!({"permissions": "all"}));
-    let refused = sim.run(
-        &home,
-        &[
-            "permissions",
-            "grant",
-            "persons",
-            "--body",
-            wrong.to_str().unwrap(),
-        ],
-    );
+    let refused = grant(&sim, &home, "persons", &wrong, &[]);
     assert_fails_with(&refused, "wrong.json");
-    let missing = sim.run(
+    let missing = grant(
+        &sim,
         &home,
-        &[
-            "permissions",
-            "grant",
-            "entities",
-            "--body",
-            "/nonexistent/grant.json",
-        ],
+        "entities",
+        Path::new("/nonexistent/grant.json"),
+        &[],
     );
     assert_fails_with(&missing, "/nonexistent/grant.json");
     let bad_ref = sim.run(&home, &["permissions", "status", "nope"]);
@@ -312,36 +266,9 @@ fn ksef_certificates_enroll_get_list_revoke() {
     // Enrollment needs a certificate login: a self-signed seal of the seeded company.
     let seal = home.join("seal.pem");
     let seal_key = home.join("seal.key");
-    let made = ksef(
-        &home,
-        &[
-            "cert",
-            "self-signed",
-            "--nip",
-            &sim.nip,
-            "--ec",
-            "--cert-out",
-            seal.to_str().unwrap(),
-            "--key-out",
-            seal_key.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let made = self_signed_ec(&home, &["--nip", &sim.nip], &seal, &seal_key);
     assert!(made.status.success(), "{}", describe(&made));
-    let login = sim.run(
-        &home,
-        &[
-            "auth",
-            "login",
-            "--nip",
-            &sim.nip,
-            "--cert",
-            seal.to_str().unwrap(),
-            "--key",
-            seal_key.to_str().unwrap(),
-        ],
-    );
+    let login = sim.cert_login(&home, &[], &seal, &seal_key);
     assert!(login.status.success(), "{}", describe(&login));
 
     let limits = json_ok(&sim.run(&home, &["cert", "limits", "--json"]));

@@ -10,15 +10,9 @@ use common::*;
 
 /// A self-signed certificate made with `ksef cert self-signed`; returns its JSON description.
 fn self_signed(home: &Path, who: &[&str], cert: &Path, key: &Path) -> serde_json::Value {
-    let mut args = vec!["cert", "self-signed", "--ec", "--json"];
-    args.extend_from_slice(who);
-    args.extend_from_slice(&[
-        "--cert-out",
-        cert.to_str().unwrap(),
-        "--key-out",
-        key.to_str().unwrap(),
-    ]);
-    json_ok(&ksef(home, &args).output().unwrap())
+    let mut args = who.to_vec();
+    args.push("--json");
+    json_ok(&self_signed_ec(home, &args, cert, key))
 }
 
 #[test]

@@ -96,22 +96,12 @@ fn self_signed_certificates_for_seals_and_persons() {
 
     let person_cert = home.join("person.pem");
     let person_key = home.join("person.key");
-    let person = ksef(
+    let person = self_signed_ec(
         &home,
-        &[
-            "cert",
-            "self-signed",
-            "--pesel",
-            "44051401359",
-            "--ec",
-            "--cert-out",
-            person_cert.to_str().unwrap(),
-            "--key-out",
-            person_key.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+        &["--pesel", "44051401359"],
+        &person_cert,
+        &person_key,
+    );
     assert!(person.status.success(), "{}", describe(&person));
     assert!(
         !text(&person.stdout).contains(
@@ -153,22 +143,12 @@ fn self_signed_certificates_for_seals_and_persons() {
     assert!(!home.join("bad.key").exists());
     // An existing key file is never overwritten.
     let before = std::fs::read(&key).unwrap();
-    let again = ksef(
+    let again = self_signed_ec(
         &home,
-        &[
-            "cert",
-            "self-signed",
-            "--nip",
-            "5265877635",
-            "--ec",
-            "--cert-out",
-            home.join("again.pem").to_str().unwrap(),
-            "--key-out",
-            key.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+        &["--nip", "5265877635"],
+        &home.join("again.pem"),
+        &key,
+    );
     assert_fails_with(&again, "exists");
     assert_eq!(std::fs::read(&key).unwrap(), before);
     let usage = ksef(
@@ -185,22 +165,7 @@ fn xades_sign_and_verify_agree_with_xmlsec_style_checks() {
     let home = temp_dir("xades");
     let cert = home.join("c.pem");
     let key = home.join("k.pem");
-    let made = ksef(
-        &home,
-        &[
-            "cert",
-            "self-signed",
-            "--nip",
-            "5265877635",
-            "--ec",
-            "--cert-out",
-            cert.to_str().unwrap(),
-            "--key-out",
-            key.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let made = self_signed_ec(&home, &["--nip", "5265877635"], &cert, &key);
     assert!(made.status.success(), "{}", describe(&made));
     let doc = home.join("doc.xml");
     std::fs::write(&doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Root xmlns=\"urn:test\"><Value>42</Value></Root>\n").unwrap();
@@ -386,22 +351,7 @@ fn qr_certificate_link_verifies_with_openssl() {
     let home = temp_dir("qr-cert");
     let cert = home.join("offline.pem");
     let key = home.join("offline.key");
-    let made = ksef(
-        &home,
-        &[
-            "cert",
-            "self-signed",
-            "--nip",
-            "5265877635",
-            "--ec",
-            "--cert-out",
-            cert.to_str().unwrap(),
-            "--key-out",
-            key.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let made = self_signed_ec(&home, &["--nip", "5265877635"], &cert, &key);
     assert!(made.status.success(), "{}", describe(&made));
     let invoice = sample_invoice();
     let doc = json_ok(

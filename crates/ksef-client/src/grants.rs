@@ -174,6 +174,33 @@ fn check_subject_identifier(kind: &str, value: &str) -> Result<(), Error> {
     }
 }
 
+/// The details object `field` that subjectDetailsType `kind` requires.
+fn required<'a, T>(
+    details: Option<&'a T>,
+    field: &'static str,
+    kind: &str,
+) -> Result<&'a T, Error> {
+    details.ok_or_else(|| invalid(field, format!("is required for subjectDetailsType {kind}")))
+}
+
+/// Of the details objects `given` (name, whether set), none but `wanted` is set.
+fn check_only_wanted(given: &[(&str, bool)], wanted: &str, kind: &str) -> Result<(), Error> {
+    match given.iter().find(|(name, set)| *set && *name != wanted) {
+        Some((extra, _)) => Err(invalid(
+            "subjectDetails",
+            format!("{extra} does not belong to subjectDetailsType {kind}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The `description` and the company's `subjectDetails.fullName` of entity grants and
+/// authorizations.
+fn check_entity_description(description: &str, full_name: &str) -> Result<(), Error> {
+    check_length("description", description, DESCRIPTION)?;
+    check_length("subjectDetails.fullName", full_name, ENTITY_NAME)
+}
+
 fn check_names(first: &str, last: &str) -> Result<(), Error> {
     check_length("subjectDetails.firstName", first, FIRST_NAME)?;
     check_length("subjectDetails.lastName", last, LAST_NAME)
@@ -217,12 +244,11 @@ fn check_id_document(document: &IdDocument) -> Result<(), Error> {
 fn check_fp_with_id(
     details: Option<&PersonByFingerprintWithIdentifierDetails>,
 ) -> Result<(), Error> {
-    let details = details.ok_or_else(|| {
-        invalid(
-            "subjectDetails.personByFpWithId",
-            "is required for subjectDetailsType PersonByFingerprintWithIdentifier",
-        )
-    })?;
+    let details = required(
+        details,
+        "subjectDetails.personByFpWithId",
+        "PersonByFingerprintWithIdentifier",
+    )?;
     check_names(&details.first_name, &details.last_name)?;
     check_person_identifier(&details.identifier)
 }
@@ -230,12 +256,11 @@ fn check_fp_with_id(
 fn check_fp_no_id(
     details: Option<&PersonByFingerprintWithoutIdentifierDetails>,
 ) -> Result<(), Error> {
-    let details = details.ok_or_else(|| {
-        invalid(
-            "subjectDetails.personByFpNoId",
-            "is required for subjectDetailsType PersonByFingerprintWithoutIdentifier",
-        )
-    })?;
+    let details = required(
+        details,
+        "subjectDetails.personByFpNoId",
+        "PersonByFingerprintWithoutIdentifier",
+    )?;
     check_names(&details.first_name, &details.last_name)?;
     check_id_document(&details.id_document)
 }
@@ -274,20 +299,14 @@ fn check_person_details(
         "PersonByFingerprintWithIdentifier" => "personByFpWithId",
         _ => "personByFpNoId",
     };
-    if let Some((extra, _)) = given.iter().find(|(name, set)| *set && *name != wanted) {
-        return Err(invalid(
-            "subjectDetails",
-            format!("{extra} does not belong to subjectDetailsType {kind}"),
-        ));
-    }
+    check_only_wanted(&given, wanted, kind)?;
     match kind {
         "PersonByIdentifier" => {
-            let person = details.person_by_id.as_ref().ok_or_else(|| {
-                invalid(
-                    "subjectDetails.personById",
-                    "is required for subjectDetailsType PersonByIdentifier",
-                )
-            })?;
+            let person = required(
+                details.person_by_id.as_ref(),
+                "subjectDetails.personById",
+                "PersonByIdentifier",
+            )?;
             check_names(&person.first_name, &person.last_name)
         }
         "PersonByFingerprintWithIdentifier" => {
@@ -295,6 +314,18 @@ fn check_person_details(
         }
         _ => check_fp_no_id(details.person_by_fp_no_id.as_ref()),
     }
+}
+
+/// The subject of an EU-entity grant (its `role`: administrator or representative): a
+/// certificate fingerprint only.
+fn check_eu_subject(role: &str, kind: &str, value: &str) -> Result<(), Error> {
+    if kind != "Fingerprint" {
+        return Err(invalid(
+            "subjectIdentifier.type",
+            format!("an EU entity {role} is identified by a certificate fingerprint only"),
+        ));
+    }
+    check_fingerprint("subjectIdentifier.value", value)
 }
 
 fn check_eu_details(details: &EuEntityPermissionSubjectDetails) -> Result<(), Error> {
@@ -318,22 +349,16 @@ fn check_eu_details(details: &EuEntityPermissionSubjectDetails) -> Result<(), Er
             ));
         }
     };
-    if let Some((extra, _)) = given.iter().find(|(name, set)| *set && *name != wanted) {
-        return Err(invalid(
-            "subjectDetails",
-            format!("{extra} does not belong to subjectDetailsType {kind}"),
-        ));
-    }
+    check_only_wanted(&given, wanted, kind)?;
     match wanted {
         "personByFpWithId" => check_fp_with_id(details.person_by_fp_with_id.as_ref()),
         "personByFpNoId" => check_fp_no_id(details.person_by_fp_no_id.as_ref()),
         _ => {
-            let entity = details.entity_by_fp.as_ref().ok_or_else(|| {
-                invalid(
-                    "subjectDetails.entityByFp",
-                    "is required for subjectDetailsType EntityByFingerprint",
-                )
-            })?;
+            let entity = required(
+                details.entity_by_fp.as_ref(),
+                "subjectDetails.entityByFp",
+                "EntityByFingerprint",
+            )?;
             check_length(
                 "subjectDetails.entityByFp.fullName",
                 &entity.full_name,
@@ -370,6 +395,17 @@ pub trait GrantRequest: sealed::Sealed + Sized {
     ) -> impl std::future::Future<Output = Result<PermissionsOperationResponse, Error>> + Send;
 }
 
+/// [`check_permissions`] of a request's `permissions`, a list of one of the generated
+/// permission enums.
+macro_rules! check_permission_list {
+    ($permissions:expr) => {
+        check_permissions(
+            "permissions",
+            $permissions.iter().map(|p| (p.as_str(), p.is_known())),
+        )
+    };
+}
+
 macro_rules! grant_request {
     ($request:ty, $operation:ident, $method:ident, |$this:ident| $check:block) => {
         impl sealed::Sealed for $request {}
@@ -399,10 +435,7 @@ grant_request!(
             r.subject_identifier.r#type.as_str(),
             &r.subject_identifier.value,
         )?;
-        check_permissions(
-            "permissions",
-            r.permissions.iter().map(|p| (p.as_str(), p.is_known())),
-        )?;
+        check_permission_list!(r.permissions)?;
         check_length("description", &r.description, DESCRIPTION)?;
         check_person_details(r.subject_identifier.r#type.as_str(), &r.subject_details)
     }
@@ -429,12 +462,7 @@ grant_request!(
                 .iter()
                 .map(|p| (p.r#type.as_str(), p.r#type.is_known())),
         )?;
-        check_length("description", &r.description, DESCRIPTION)?;
-        check_length(
-            "subjectDetails.fullName",
-            &r.subject_details.full_name,
-            ENTITY_NAME,
-        )
+        check_entity_description(&r.description, &r.subject_details.full_name)
     }
 );
 
@@ -476,12 +504,7 @@ grant_request!(
                 ),
             ));
         }
-        check_length("description", &r.description, DESCRIPTION)?;
-        check_length(
-            "subjectDetails.fullName",
-            &r.subject_details.full_name,
-            ENTITY_NAME,
-        )
+        check_entity_description(&r.description, &r.subject_details.full_name)
     }
 );
 
@@ -520,10 +543,7 @@ grant_request!(
                 }
             }
         }
-        check_permissions(
-            "permissions",
-            r.permissions.iter().map(|p| (p.as_str(), p.is_known())),
-        )?;
+        check_permission_list!(r.permissions)?;
         check_length("description", &r.description, DESCRIPTION)?;
         check_person_details(r.subject_identifier.r#type.as_str(), &r.subject_details)
     }
@@ -562,13 +582,11 @@ grant_request!(
     GrantEuEntityAdministrationPermissions,
     grant_eu_entity_administration,
     |r| {
-        if r.subject_identifier.r#type.as_str() != "Fingerprint" {
-            return Err(invalid(
-                "subjectIdentifier.type",
-                "an EU entity administrator is identified by a certificate fingerprint only",
-            ));
-        }
-        check_fingerprint("subjectIdentifier.value", &r.subject_identifier.value)?;
+        check_eu_subject(
+            "administrator",
+            r.subject_identifier.r#type.as_str(),
+            &r.subject_identifier.value,
+        )?;
         if r.context_identifier.r#type.as_str() != "NipVatUe" {
             return Err(invalid(
                 "contextIdentifier.type",
@@ -603,21 +621,22 @@ grant_request!(
     GrantEuEntityRepresentativePermissions,
     grant_eu_entity_representatives,
     |r| {
-        if r.subject_identifier.r#type.as_str() != "Fingerprint" {
-            return Err(invalid(
-                "subjectIdentifier.type",
-                "an EU entity representative is identified by a certificate fingerprint only",
-            ));
-        }
-        check_fingerprint("subjectIdentifier.value", &r.subject_identifier.value)?;
-        check_permissions(
-            "permissions",
-            r.permissions.iter().map(|p| (p.as_str(), p.is_known())),
+        check_eu_subject(
+            "representative",
+            r.subject_identifier.r#type.as_str(),
+            &r.subject_identifier.value,
         )?;
+        check_permission_list!(r.permissions)?;
         check_length("description", &r.description, DESCRIPTION)?;
         check_eu_details(&r.subject_details)
     }
 );
+
+/// `request` if it passes [`GrantRequest::check`].
+fn checked<R: GrantRequest>(request: R) -> Result<R, Error> {
+    request.check()?;
+    Ok(request)
+}
 
 impl PermissionsApi<'_> {
     /// Checks a grant request ([`GrantRequest::check`]) and sends it to its endpoint. The grant
@@ -685,14 +704,12 @@ impl GrantSubject {
         last_name: impl Into<String>,
         identifier: PersonIdentifier,
     ) -> Self {
-        GrantSubject {
-            identifier_type: "Fingerprint",
-            value: fingerprint.into(),
-            details: PersonPermissionSubjectDetails::new("PersonByFingerprintWithIdentifier")
-                .with_person_by_fp_with_id(PersonByFingerprintWithIdentifierDetails::new(
-                    first_name, last_name, identifier,
-                )),
-        }
+        Self::by_fingerprint(EuGrantSubject::person_with_identifier(
+            fingerprint,
+            first_name,
+            last_name,
+            identifier,
+        ))
     }
 
     /// A person identified by the SHA-256 fingerprint (hex) of a certificate without a Polish
@@ -704,16 +721,26 @@ impl GrantSubject {
         birth_date: NaiveDate,
         id_document: IdDocument,
     ) -> Self {
+        Self::by_fingerprint(EuGrantSubject::person_without_identifier(
+            fingerprint,
+            first_name,
+            last_name,
+            birth_date,
+            id_document,
+        ))
+    }
+
+    /// The same person by fingerprint: the two fingerprint forms of the details are those of
+    /// an EU-entity grant.
+    fn by_fingerprint(subject: EuGrantSubject) -> Self {
+        let mut details =
+            PersonPermissionSubjectDetails::new(subject.details.subject_details_type.as_str());
+        details.person_by_fp_with_id = subject.details.person_by_fp_with_id;
+        details.person_by_fp_no_id = subject.details.person_by_fp_no_id;
         GrantSubject {
             identifier_type: "Fingerprint",
-            value: fingerprint.into(),
-            details: PersonPermissionSubjectDetails::new("PersonByFingerprintWithoutIdentifier")
-                .with_person_by_fp_no_id(PersonByFingerprintWithoutIdentifierDetails::new(
-                    first_name,
-                    last_name,
-                    birth_date,
-                    id_document,
-                )),
+            value: subject.fingerprint,
+            details,
         }
     }
 }
@@ -749,7 +776,7 @@ impl PersonGrant {
     ///
     /// [`Error::InvalidRequest`] naming the field that is wrong.
     pub fn build(self) -> Result<PersonPermissionsGrantRequest, Error> {
-        let request = PersonPermissionsGrantRequest::new(
+        checked(PersonPermissionsGrantRequest::new(
             PersonPermissionsSubjectIdentifier::new(
                 self.subject.identifier_type,
                 self.subject.value,
@@ -757,9 +784,7 @@ impl PersonGrant {
             self.permissions,
             self.description,
             self.subject.details,
-        );
-        request.check()?;
-        Ok(request)
+        ))
     }
 }
 
@@ -797,14 +822,12 @@ impl EntityGrant {
     ///
     /// [`Error::InvalidRequest`] naming the field that is wrong.
     pub fn build(self) -> Result<EntityPermissionsGrantRequest, Error> {
-        let request = EntityPermissionsGrantRequest::new(
+        checked(EntityPermissionsGrantRequest::new(
             EntityPermissionsSubjectIdentifier::new("Nip", self.nip.as_str()),
             self.permissions,
             self.description,
             EntityDetails::new(self.full_name),
-        );
-        request.check()?;
-        Ok(request)
+        ))
     }
 }
 
@@ -859,14 +882,12 @@ impl AuthorizationGrant {
                 EntityAuthorizationPermissionsSubjectIdentifier::new("PeppolId", id.as_str())
             }
         };
-        let request = EntityAuthorizationPermissionsGrantRequest::new(
+        checked(EntityAuthorizationPermissionsGrantRequest::new(
             identifier,
             self.permission,
             self.description,
             EntityDetails::new(self.full_name),
-        );
-        request.check()?;
-        Ok(request)
+        ))
     }
 }
 
@@ -939,8 +960,7 @@ impl IndirectGrant {
                 IndirectPermissionsTargetIdentifier::new("InternalId").with_value(id.as_str())
             }
         });
-        request.check()?;
-        Ok(request)
+        checked(request)
     }
 }
 
@@ -1008,8 +1028,7 @@ impl SubunitGrant {
             self.subject.details,
         );
         request.subunit_name = self.subunit_name;
-        request.check()?;
-        Ok(request)
+        checked(request)
     }
 }
 
@@ -1110,7 +1129,7 @@ impl EuEntityAdministrationGrant {
     ///
     /// [`Error::InvalidRequest`] naming the field that is wrong.
     pub fn build(self) -> Result<EuEntityAdministrationPermissionsGrantRequest, Error> {
-        let request = EuEntityAdministrationPermissionsGrantRequest::new(
+        checked(EuEntityAdministrationPermissionsGrantRequest::new(
             EuEntityAdministrationPermissionsSubjectIdentifier::new(
                 "Fingerprint",
                 self.subject.fingerprint,
@@ -1123,9 +1142,7 @@ impl EuEntityAdministrationGrant {
             self.eu_entity_name,
             self.subject.details,
             self.eu_entity_details,
-        );
-        request.check()?;
-        Ok(request)
+        ))
     }
 }
 
@@ -1160,14 +1177,12 @@ impl EuEntityRepresentativeGrant {
     ///
     /// [`Error::InvalidRequest`] naming the field that is wrong.
     pub fn build(self) -> Result<EuEntityPermissionsGrantRequest, Error> {
-        let request = EuEntityPermissionsGrantRequest::new(
+        checked(EuEntityPermissionsGrantRequest::new(
             EuEntityPermissionsSubjectIdentifier::new("Fingerprint", self.subject.fingerprint),
             self.permissions,
             self.description,
             self.subject.details,
-        );
-        request.check()?;
-        Ok(request)
+        ))
     }
 }
 

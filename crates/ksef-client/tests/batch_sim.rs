@@ -1,67 +1,36 @@
 //! Batch sessions of the client against the in-process KSeF simulator.
 
+mod common;
+
 use std::time::Duration;
 
-use chrono::Utc;
-use ksef_client::{
-    BatchInvoice, BatchOptions, Client, Error, InvoiceOutcome, PollConfig, form_code,
-};
-use ksef_model::values::Nip;
+use ksef_client::{BatchInvoice, BatchOptions, Error, InvoiceOutcome, form_code};
 use ksef_sim::Simulator;
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
+use common::{fa3_invoice, logged_in, requests, simulator_with_delays, start_simulator, unique};
 
-/// The Ministry's FA(3) template with the seller NIP, the invoice number and today's issue date.
-fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    let template = std::fs::read_to_string(&path).expect("the FA(3) invoice template");
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    template
-        .replace("#nip#", nip)
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
-}
-
-async fn logged_in(sim: &Simulator) -> Client {
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(30)),
-        )
-        .build()
-        .expect("a client");
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
-    client
-        .login_with_ksef_token(nip, sim.seeded_token())
-        .await
-        .expect("token login");
-    client
+/// Invoices 1 to `count` of seller `nip`, numbered `{numbers}-{i}` and named `file_name(i)`.
+fn batch(
+    nip: &str,
+    numbers: &str,
+    count: usize,
+    file_name: impl Fn(usize) -> String,
+) -> Vec<BatchInvoice> {
+    (1..=count)
+        .map(|i| {
+            BatchInvoice::from_bytes(file_name(i), fa3_invoice(nip, &format!("{numbers}-{i}")))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_of_100_invoices_is_accepted_once_with_file_names() {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .expect("the simulator starts");
+    let sim = simulator_with_delays(Duration::from_millis(50)).await;
     let client = logged_in(&sim).await;
-    let nip = sim.seeded_nip().to_owned();
-    let run = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let invoices: Vec<BatchInvoice> = (1..=100)
-        .map(|i| {
-            BatchInvoice::from_bytes(
-                format!("invoice-{i:03}.xml"),
-                fa3_invoice(&nip, &format!("BATCH-{run}-{i}")),
-            )
-        })
-        .collect();
+    let numbers = unique("BATCH");
+    let invoices = batch(sim.seeded_nip(), &numbers, 100, |i| {
+        format!("invoice-{i:03}.xml")
+    });
     let outcome = client
         .send_batch(
             form_code::fa3(),
@@ -108,14 +77,7 @@ async fn batch_of_100_invoices_is_accepted_once_with_file_names() {
     assert!(!invoice_upo.is_empty());
 
     // The same invoices again: all duplicates, so the session has no valid invoice.
-    let again: Vec<BatchInvoice> = (1..=3)
-        .map(|i| {
-            BatchInvoice::from_bytes(
-                format!("again-{i}.xml"),
-                fa3_invoice(&nip, &format!("BATCH-{run}-{i}")),
-            )
-        })
-        .collect();
+    let again = batch(sim.seeded_nip(), &numbers, 3, |i| format!("again-{i}.xml"));
     let failed = client
         .send_batch(form_code::fa3(), again, BatchOptions::new())
         .await;
@@ -129,43 +91,18 @@ async fn batch_of_100_invoices_is_accepted_once_with_file_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submitted_batch_returns_before_processing_and_waits_later() {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(1500))
-        .start()
-        .await
-        .expect("the simulator starts");
+    let sim = simulator_with_delays(Duration::from_millis(1500)).await;
     let client = logged_in(&sim).await;
-    let nip = sim.seeded_nip().to_owned();
-    let run = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let invoices: Vec<BatchInvoice> = (1..=3)
-        .map(|i| {
-            BatchInvoice::from_bytes(
-                format!("later-{i}.xml"),
-                fa3_invoice(&nip, &format!("SUB-{run}-{i}")),
-            )
-        })
-        .collect();
+    let invoices = batch(sim.seeded_nip(), &unique("SUB"), 3, |i| {
+        format!("later-{i}.xml")
+    });
     let submitted = client
         .submit_batch(form_code::fa3(), invoices, BatchOptions::new())
         .await
         .expect("the batch is submitted");
-    let statuses = |sim: &Simulator| {
-        sim.stats()
-            .requests
-            .get("sessions.status")
-            .copied()
-            .unwrap_or_default()
-    };
     // Submitting closed the session and did not poll it; KSeF has not finished yet.
-    assert_eq!(statuses(&sim), 0);
-    assert_eq!(
-        sim.stats()
-            .requests
-            .get("sessions.batch.close")
-            .copied()
-            .unwrap_or_default(),
-        1
-    );
+    assert_eq!(requests(&sim, "sessions.status"), 0);
+    assert_eq!(requests(&sim, "sessions.batch.close"), 1);
     let now = client
         .sessions()
         .status(ksef_model::operations::GetSessionStatus::new(
@@ -202,26 +139,19 @@ async fn submitted_batch_returns_before_processing_and_waits_later() {
 async fn lost_answers_to_batch_open_and_close_are_survived() {
     let mut injected = 0;
     for seed in [1_u64, 2, 3, 4] {
-        let sim = Simulator::builder()
-            .processing_delays(Duration::from_millis(20))
-            .fault_5xx(0.3)
-            .fault_reset(0.3)
-            .fault_seed(seed)
-            .fault_operations(["sessions.batch.open", "sessions.batch.close"])
-            .start()
-            .await
-            .expect("the simulator starts");
+        let sim = start_simulator(
+            Simulator::builder()
+                .processing_delays(Duration::from_millis(20))
+                .fault_5xx(0.3)
+                .fault_reset(0.3)
+                .fault_seed(seed)
+                .fault_operations(["sessions.batch.open", "sessions.batch.close"]),
+        )
+        .await;
         let client = logged_in(&sim).await;
-        let nip = sim.seeded_nip().to_owned();
-        let run = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let invoices: Vec<BatchInvoice> = (1..=2)
-            .map(|i| {
-                BatchInvoice::from_bytes(
-                    format!("f-{i}.xml"),
-                    fa3_invoice(&nip, &format!("FLT-{run}-{i}")),
-                )
-            })
-            .collect();
+        let invoices = batch(sim.seeded_nip(), &unique("FLT"), 2, |i| {
+            format!("f-{i}.xml")
+        });
         let outcome = client
             .send_batch(form_code::fa3(), invoices, BatchOptions::new())
             .await

@@ -1,56 +1,32 @@
 //! End-to-end flows of the client against the in-process KSeF simulator.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::{Duration as ChronoDuration, Utc};
 use futures_util::TryStreamExt as _;
 use ksef_client::{
-    Client, Delivery, Error, InvoiceOutcome, MetadataQuery, PollConfig, Token, TokenKind, form_code,
+    Client, Delivery, Error, InvoiceOutcome, MetadataQuery, Token, TokenKind, form_code,
 };
 use ksef_model::types::{
     InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters, InvoiceQuerySubjectType,
 };
-use ksef_model::values::Nip;
 use ksef_sim::Simulator;
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
-
-/// The Ministry's FA(3) template with the seller NIP, the invoice number and today's issue date.
-fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    let template = std::fs::read_to_string(&path).expect("the FA(3) invoice template");
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    template
-        .replace("#nip#", nip)
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
-}
+use common::{
+    client_builder, fa3_invoice, quick_reconcile, requests, seeded_nip, simulator_with_delays,
+    token_login, unique,
+};
 
 async fn simulator() -> Simulator {
-    Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .expect("the simulator starts")
+    simulator_with_delays(Duration::from_millis(50)).await
 }
 
+/// A client with quick reconciliation and three sends in flight.
 fn client_for(sim: &Simulator) -> Client {
-    Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(30)),
-        )
-        .reconcile(
-            PollConfig::reconcile_default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
-                .with_timeout(Duration::from_millis(500)),
-        )
+    client_builder(sim, Duration::from_millis(200))
+        .reconcile(quick_reconcile())
         .max_sends_in_flight(3)
         .build()
         .expect("a client")
@@ -58,27 +34,12 @@ fn client_for(sim: &Simulator) -> Client {
 
 async fn logged_in(sim: &Simulator) -> Client {
     let client = client_for(sim);
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
-    client
-        .login_with_ksef_token(nip, sim.seeded_token())
-        .await
-        .expect("token login");
+    token_login(&client, sim).await;
     client
 }
 
 fn sends(sim: &Simulator) -> u64 {
-    sim.stats()
-        .requests
-        .get("sessions.online.send_invoice")
-        .copied()
-        .unwrap_or_default()
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    )
+    requests(sim, "sessions.online.send_invoice")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,14 +60,7 @@ async fn full_online_lifecycle() {
         .open_online_session(form_code::fa3())
         .await
         .expect("open session (after an automatic refresh)");
-    assert!(
-        sim.stats()
-            .requests
-            .get("auth.token.refresh")
-            .copied()
-            .unwrap_or_default()
-            >= 1
-    );
+    assert!(requests(&sim, "auth.token.refresh") >= 1);
     client
         .refresh_access_token()
         .await
@@ -290,9 +244,8 @@ async fn unknown_outcome_is_reconciled_without_sending_twice() {
 async fn bad_token_fails_with_the_ksef_status() {
     let sim = simulator().await;
     let client = client_for(&sim);
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
     let error = client
-        .login_with_ksef_token(nip, "not-a-real-token")
+        .login_with_ksef_token(seeded_nip(&sim), "not-a-real-token")
         .await
         .unwrap_err();
     match &error {
@@ -335,13 +288,7 @@ async fn invalid_invoice_is_rejected_per_invoice_and_services_work() {
 async fn rejected_access_token_is_refreshed_on_401() {
     let sim = simulator().await;
     let client = logged_in(&sim).await;
-    let refreshes = || {
-        sim.stats()
-            .requests
-            .get("auth.token.refresh")
-            .copied()
-            .unwrap_or_default()
-    };
+    let refreshes = || requests(&sim, "auth.token.refresh");
     let before = refreshes();
     // A token with no known expiry that the server does not accept: the transport sees the 401,
     // refreshes once with the refresh token and repeats the request.
@@ -400,14 +347,7 @@ async fn metadata_stream_pages_through_more_than_one_page() {
         .filter(|m| m.invoice_number.contains(&run))
         .collect();
     assert_eq!(mine.len(), 12, "every invoice once, across two pages");
-    assert!(
-        sim.stats()
-            .requests
-            .get("invoices.query_metadata")
-            .copied()
-            .unwrap_or_default()
-            >= 2
-    );
+    assert!(requests(&sim, "invoices.query_metadata") >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

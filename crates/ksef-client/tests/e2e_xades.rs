@@ -1,68 +1,29 @@
 //! XAdES logins of the client against the in-process KSeF simulator.
 
+mod common;
+
 use std::time::Duration;
 
-use chrono::Utc;
-use ksef_client::{Client, Delivery, Error, PollConfig, SubjectIdentifierType, form_code};
-use ksef_model::values::Nip;
+use ksef_client::{Delivery, Error, SubjectIdentifierType, form_code};
 use ksef_sim::Simulator;
-use ksef_xades::test_certificates::{KeyType, TestCertificate};
+use ksef_xades::test_certificates::KeyType;
 use ksef_xades::xades;
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
-
-fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    let template = std::fs::read_to_string(&path).expect("the FA(3) invoice template");
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    template
-        .replace("#nip#", nip)
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
-}
+use common::{client_for, fa3_invoice, requests, seal, seeded_nip, simulator_with_delays, unique};
 
 async fn simulator() -> Simulator {
-    Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .expect("the simulator starts")
-}
-
-fn client_for(sim: &Simulator) -> Client {
-    Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(30)),
-        )
-        .build()
-        .expect("a client")
-}
-
-fn seal(sim: &Simulator, key_type: KeyType) -> TestCertificate {
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
-    TestCertificate::company("Firma Testowa", &nip, key_type).expect("a test seal")
+    simulator_with_delays(Duration::from_millis(50)).await
 }
 
 fn auth_count(sim: &Simulator) -> u64 {
-    sim.stats()
-        .requests
-        .get("auth.xades_signature")
-        .copied()
-        .unwrap_or_default()
+    requests(sim, "auth.xades_signature")
 }
 
 /// Logs in with a self-signed seal, opens an online session and sends one invoice.
 async fn login_and_send(key_type: KeyType) {
     let sim = simulator().await;
     let client = client_for(&sim);
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
+    let nip = seeded_nip(&sim);
     let signer = seal(&sim, key_type).signer().expect("a signer");
     let login = client
         .login_with_certificate(nip, &signer, SubjectIdentifierType::CertificateSubject)
@@ -75,10 +36,7 @@ async fn login_and_send(key_type: KeyType) {
         .open_online_session(form_code::fa3())
         .await
         .expect("open session");
-    let number = format!(
-        "XADES-{key_type:?}-{}",
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    );
+    let number = unique(&format!("XADES-{key_type:?}"));
     let sent = session
         .send(&fa3_invoice(sim.seeded_nip(), &number))
         .await
@@ -101,7 +59,7 @@ async fn xades_login_with_ecdsa_p256_seal_sends_an_invoice() {
 async fn external_two_phase_login() {
     let sim = simulator().await;
     let client = client_for(&sim);
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
+    let nip = seeded_nip(&sim);
     let (challenge, unsigned) = client
         .unsigned_auth_request(nip, SubjectIdentifierType::CertificateSubject)
         .await
@@ -126,7 +84,7 @@ async fn external_two_phase_login() {
 async fn signed_request_for_another_challenge_is_refused_before_submission() {
     let sim = simulator().await;
     let client = client_for(&sim);
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
+    let nip = seeded_nip(&sim);
     let signer = seal(&sim, KeyType::EcdsaP256).signer().expect("a signer");
     let (first, unsigned_first) = client
         .unsigned_auth_request(nip.clone(), SubjectIdentifierType::CertificateSubject)

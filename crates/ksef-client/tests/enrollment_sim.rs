@@ -1,69 +1,43 @@
 //! Certificate enrollment as one client flow against the in-process KSeF simulator: the issued
 //! certificate and its key then log in with XAdES.
 
+mod common;
+
 use std::time::Duration;
 
 use ksef_client::{
-    CertificateEnrollment, CertificateKey, Client, EnrollmentKeyType, Error, KeyType, PollConfig,
-    SubjectIdentifierType, TestCertificate,
+    CertificateEnrollment, CertificateKey, Client, EnrollmentKeyType, Error, KeyType,
+    SubjectIdentifierType,
 };
 use ksef_model::types::KsefCertificateType;
-use ksef_model::values::Nip;
 use ksef_sim::Simulator;
 
+use common::{client_builder, requests, seal, seeded_nip, start_simulator, temp_dir, token_login};
+
 async fn simulator() -> Simulator {
-    Simulator::builder()
-        .token_activation_delay(Duration::from_millis(300))
-        .start()
-        .await
-        .expect("the simulator starts")
+    start_simulator(Simulator::builder().token_activation_delay(Duration::from_millis(300))).await
 }
 
 fn client_for(sim: &Simulator) -> Client {
-    Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
-                .with_timeout(Duration::from_secs(30)),
-        )
+    client_builder(sim, Duration::from_millis(100))
         .build()
         .expect("a client")
-}
-
-fn nip(sim: &Simulator) -> Nip {
-    sim.seeded_nip().parse().expect("a valid seeded NIP")
 }
 
 /// A client logged in with a self-signed seal of the seeded company (enrollment needs a
 /// certificate login: KSeF copies the subject from it).
 async fn seal_login(sim: &Simulator) -> Client {
     let client = client_for(sim);
-    let seal = TestCertificate::company("Firma Testowa", &nip(sim), KeyType::EcdsaP256)
-        .expect("a test seal");
+    let certificate = seal(sim, KeyType::EcdsaP256);
     client
         .login_with_certificate(
-            nip(sim),
-            &seal.signer().expect("a signer"),
+            seeded_nip(sim),
+            &certificate.signer().expect("a signer"),
             SubjectIdentifierType::CertificateSubject,
         )
         .await
         .expect("seal login");
     client
-}
-
-fn requests(sim: &Simulator, name: &str) -> u64 {
-    sim.stats().requests.get(name).copied().unwrap_or_default()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ksef-client-{name}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +118,7 @@ async fn enrolled_certificate_logs_in_with_xades() {
     let before = requests(&sim, "auth.xades_signature");
     other
         .login_with_certificate(
-            nip(&sim),
+            seeded_nip(&sim),
             &enrolled.signer().expect("a signer"),
             SubjectIdentifierType::CertificateSubject,
         )
@@ -201,10 +175,7 @@ async fn refusals_are_typed() {
 
     // A token login has no subject to copy: KSeF's 25001.
     let token_client = client_for(&sim);
-    token_client
-        .login_with_ksef_token(nip(&sim), sim.seeded_token())
-        .await
-        .expect("token login");
+    token_login(&token_client, &sim).await;
     let refused = token_client
         .enroll_certificate(CertificateEnrollment::new(
             "Token cert",

@@ -5,11 +5,14 @@
 //! a simulator; this file includes the example sources as modules and calls the same
 //! functions. `cargo test` thus runs exactly the code `cargo run --example …` runs.
 
+mod common;
+
 use std::time::Duration;
 
 use ksef_client::{InvoiceOutcome, KeyType, TestCertificate};
-use ksef_model::values::Nip;
 use ksef_sim::Simulator;
+
+use common::{requests, seeded_nip, simulator_with_delays, start_simulator, temp_dir};
 
 #[allow(dead_code)]
 #[path = "../examples/batch_send.rs"]
@@ -23,23 +26,9 @@ mod sync;
 #[path = "../examples/certificate_enrollment.rs"]
 mod certificate_enrollment;
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ksef-client-example-{name}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_send_example_sends_every_invoice() {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .expect("the simulator starts");
+    let sim = simulator_with_delays(Duration::from_millis(50)).await;
     let outcome = batch_send::run(sim.base_url(), sim.seeded_nip(), sim.seeded_token())
         .await
         .expect("the example runs");
@@ -55,15 +44,11 @@ async fn batch_send_example_sends_every_invoice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_example_stores_the_sent_invoices_once() {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(20))
-        .start()
-        .await
-        .expect("the simulator starts");
+    let sim = simulator_with_delays(Duration::from_millis(20)).await;
     sync::seed(sim.base_url(), sim.seeded_nip(), sim.seeded_token())
         .await
         .expect("invoices sent");
-    let dir = temp_dir("sync");
+    let dir = temp_dir("example-sync");
     // KSeF lists invoices once its high-water mark passed them: run until both are stored.
     let mut stored = 0;
     for _ in 0..100 {
@@ -86,19 +71,11 @@ async fn sync_example_stores_the_sent_invoices_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_enrollment_example_logs_in_with_the_new_certificate() {
-    let sim = Simulator::builder()
-        .start()
-        .await
-        .expect("the simulator starts");
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
-    let seal = TestCertificate::company("Example company", &nip, KeyType::EcdsaP256).unwrap();
-    let dir = temp_dir("enrollment");
-    let before = sim
-        .stats()
-        .requests
-        .get("auth.xades_signature")
-        .copied()
-        .unwrap_or_default();
+    let sim = start_simulator(Simulator::builder()).await;
+    let seal =
+        TestCertificate::company("Example company", &seeded_nip(&sim), KeyType::EcdsaP256).unwrap();
+    let dir = temp_dir("example-enrollment");
+    let before = requests(&sim, "auth.xades_signature");
     let enrolled = certificate_enrollment::run(
         sim.base_url(),
         sim.seeded_nip(),

@@ -6,6 +6,8 @@
 //! Sizes come from `KSEF_FAULT_ONLINE` (default 500) and `KSEF_FAULT_BATCH` (default 2000); the
 //! rates from `KSEF_FAULT_RATE` (default 0.03 for each kind).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -15,34 +17,15 @@ use futures_util::stream;
 use ksef_client::{
     BatchInvoice, BatchOptions, Client, InvoiceOutcome, PollConfig, RetryConfig, form_code,
 };
-use ksef_model::values::Nip;
 use ksef_sim::Simulator;
+
+use common::{fa3_template, fill_fa3, seeded_nip, start_simulator};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn template() -> String {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-        )
-        .to_owned()
-    });
-    std::fs::read_to_string(&path).expect("the FA(3) invoice template")
-}
-
-fn invoice(template: &str, nip: &str, number: &str) -> Vec<u8> {
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    template
-        .replace("#nip#", nip)
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,17 +36,17 @@ async fn every_invoice_is_accepted_exactly_once_despite_faults() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.03);
-    let template = template();
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(10))
-        .fault_5xx(rate)
-        .fault_429(rate)
-        .fault_reset(rate)
-        .fault_truncate(rate)
-        .fault_seed(20261123)
-        .start()
-        .await
-        .expect("the simulator starts");
+    let template = fa3_template();
+    let sim = start_simulator(
+        Simulator::builder()
+            .processing_delays(Duration::from_millis(10))
+            .fault_5xx(rate)
+            .fault_429(rate)
+            .fault_reset(rate)
+            .fault_truncate(rate)
+            .fault_seed(20261123),
+    )
+    .await;
     let client = Client::builder()
         .base_url(sim.base_url())
         .without_rate_limit()
@@ -86,7 +69,7 @@ async fn every_invoice_is_accepted_exactly_once_despite_faults() {
         .max_sends_in_flight(4)
         .build()
         .expect("a client");
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
+    let nip = seeded_nip(&sim);
     let started = Instant::now();
     client
         .login_with_ksef_token(nip.clone(), sim.seeded_token())
@@ -101,7 +84,7 @@ async fn every_invoice_is_accepted_exactly_once_despite_faults() {
         .await
         .expect("an online session despite faults");
     let invoices: Vec<Vec<u8>> = (0..online)
-        .map(|i| invoice(&template, nip.as_str(), &format!("FAULT-ON-{run}-{i}")))
+        .map(|i| fill_fa3(&template, nip.as_str(), &format!("FAULT-ON-{run}-{i}")))
         .collect();
     for bytes in &invoices {
         expected.insert(ksef_crypto::file_metadata(bytes).sha256_base64().to_owned());
@@ -126,7 +109,7 @@ async fn every_invoice_is_accepted_exactly_once_despite_faults() {
         let files: Vec<BatchInvoice> = chunk
             .iter()
             .map(|i| {
-                let bytes = invoice(&template, nip.as_str(), &format!("FAULT-B-{run}-{i}"));
+                let bytes = fill_fa3(&template, nip.as_str(), &format!("FAULT-B-{run}-{i}"));
                 expected.insert(
                     ksef_crypto::file_metadata(&bytes)
                         .sha256_base64()

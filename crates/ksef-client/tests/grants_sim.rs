@@ -1,34 +1,28 @@
 //! Permission grants built with the checked builders, against the in-process KSeF simulator.
 
+mod common;
+
 use std::time::Duration;
 
 use ksef_client::grants::{EntityGrant, GrantSubject, IndirectGrant, IndirectTarget, PersonGrant};
-use ksef_client::{Client, Error, PollConfig};
+use ksef_client::{Client, Error};
 use ksef_model::operations::{GetPermissionOperationStatus, QueryPersonPermissions};
 use ksef_model::types::{
     EntityPermissionType, IndirectPermissionType, PersonPermissionType,
     PersonPermissionsQueryRequest,
 };
-use ksef_model::values::{Nip, ReferenceNumber};
+use ksef_model::values::ReferenceNumber;
 use ksef_sim::Simulator;
+
+use common::{client_builder, requests, start_simulator, token_login};
 
 const PESEL: &str = "90010112349";
 
 async fn logged_in(sim: &Simulator) -> Client {
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
-                .with_timeout(Duration::from_secs(30)),
-        )
+    let client = client_builder(sim, Duration::from_millis(100))
         .build()
         .expect("a client");
-    let nip: Nip = sim.seeded_nip().parse().expect("a valid seeded NIP");
-    client
-        .login_with_ksef_token(nip, sim.seeded_token())
-        .await
-        .expect("token login");
+    token_login(&client, sim).await;
     client
 }
 
@@ -49,23 +43,19 @@ async fn final_code(client: &Client, reference: &ReferenceNumber) -> i32 {
 }
 
 fn grants_sent(sim: &Simulator) -> u64 {
-    let stats = sim.stats();
     [
         "permissions.persons.grant",
         "permissions.entities.grant",
         "permissions.indirect.grant",
     ]
     .iter()
-    .map(|name| stats.requests.get(*name).copied().unwrap_or_default())
+    .map(|name| requests(sim, name))
     .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_grants_are_accepted_and_refusals_never_leave() {
-    let sim = Simulator::builder()
-        .start()
-        .await
-        .expect("the simulator starts");
+    let sim = start_simulator(Simulator::builder()).await;
     let client = logged_in(&sim).await;
 
     let person = PersonGrant::new(

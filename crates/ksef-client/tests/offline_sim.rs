@@ -2,6 +2,8 @@
 //! rejected offline invoices (accepted once, 21166 for a second one, 21167 when the original's
 //! status does not allow one), KOD I links of offline invoices, and the Lighthouse.
 
+mod common;
+
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -11,32 +13,15 @@ use futures_util::TryStreamExt as _;
 use ksef_client::crypto::QrEnvironment;
 use ksef_client::lighthouse::{Availability, Lighthouse, MessageCategory, MessageType};
 use ksef_client::offline::OfflineInvoice;
-use ksef_client::{
-    Client, Error, InvoiceOutcome, MetadataQuery, PollConfig, SendOptions, form_code,
-};
+use ksef_client::{Client, Error, InvoiceOutcome, MetadataQuery, SendOptions, form_code};
 use ksef_model::types::{
     InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
     InvoiceQuerySubjectType, InvoicingMode,
 };
-use ksef_model::values::Nip;
 use ksef_sim::{LighthouseMessage, LighthouseStatus, Simulator};
 use sha2::Digest as _;
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
-
-fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    let template = std::fs::read_to_string(&path).expect("the FA(3) invoice template");
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    template
-        .replace("#nip#", nip)
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
-}
+use common::{fa3_invoice, logged_in, simulator_with_delays, start_simulator, unique};
 
 /// The same invoice with an element FA(3) does not allow: KSeF rejects it (430), a technical
 /// reason.
@@ -47,33 +32,9 @@ fn broken(invoice: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    )
-}
-
 async fn setup() -> (Simulator, Client) {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .expect("the simulator starts");
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(30)),
-        )
-        .build()
-        .expect("a client");
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
-    client
-        .login_with_ksef_token(nip, sim.seeded_token())
-        .await
-        .expect("token login");
+    let sim = simulator_with_delays(Duration::from_millis(50)).await;
+    let client = logged_in(&sim).await;
     (sim, client)
 }
 
@@ -252,7 +213,7 @@ fn technical_corrections_need_a_base64_sha256() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lighthouse_reports_what_the_simulator_serves() {
-    let sim = Simulator::builder().start().await.unwrap();
+    let sim = start_simulator(Simulator::builder()).await;
     let lighthouse = Lighthouse::builder()
         .url(sim.lighthouse_url())
         .build()

@@ -1,52 +1,30 @@
 //! Incremental sync against the simulator: every invoice exactly once on disk, whatever the
 //! interruptions.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use ksef_client::{
     BatchInvoice, BatchOptions, CheckpointStore, Client, DirectorySink, Error, FileCheckpointStore,
-    MemoryCheckpointStore, PollConfig, SyncOptions, SyncSource, form_code,
+    MemoryCheckpointStore, SyncOptions, SyncSource, form_code,
 };
 use ksef_model::types::InvoiceQuerySubjectType;
 use ksef_model::values::Nip;
 use ksef_sim::Simulator;
 
+use common::{client_builder, fa3_template, fill_fa3, start_simulator, temp_dir};
+
 const SELLER: &str = "5265877635";
 const BUYER: &str = "7791011327";
 
-fn template() -> String {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-        )
-        .to_owned()
-    });
-    std::fs::read_to_string(&path).expect("the FA(3) invoice template")
-}
-
 /// The Ministry's FA(3) template from `SELLER` to `buyer`, numbered `number`, issued today.
 fn invoice(template: &str, buyer: &str, number: &str) -> Vec<u8> {
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    template
-        .replace("#nip#", SELLER)
-        .replace("<NIP>1111111111</NIP>", &format!("<NIP>{buyer}</NIP>"))
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ksef-client-sync-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+    let to_buyer = template.replace("<NIP>1111111111</NIP>", &format!("<NIP>{buyer}</NIP>"));
+    fill_fa3(&to_buyer, SELLER, number)
 }
 
 async fn simulator() -> Simulator {
@@ -54,23 +32,17 @@ async fn simulator() -> Simulator {
 }
 
 async fn simulator_with_export_limit(limit: usize) -> Simulator {
-    Simulator::builder()
-        .subjects([SELLER, BUYER])
-        .processing_delays(Duration::from_millis(20))
-        .export_invoice_limit(limit)
-        .start()
-        .await
-        .expect("the simulator starts")
+    start_simulator(
+        Simulator::builder()
+            .subjects([SELLER, BUYER])
+            .processing_delays(Duration::from_millis(20))
+            .export_invoice_limit(limit),
+    )
+    .await
 }
 
 async fn logged_in(sim: &Simulator, nip: &str) -> Client {
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(30)),
-        )
+    let client = client_builder(sim, Duration::from_millis(200))
         // Production pacing allows 16 downloads a minute; the simulator here does not limit.
         .without_rate_limit()
         .build()
@@ -146,7 +118,7 @@ async fn query_sync_survives_interruptions_with_no_gap_and_no_duplicate() {
 }
 
 async fn interrupted_sync(source: SyncSource, export_limit: usize) {
-    let template = template();
+    let template = fa3_template();
     let sim = simulator_with_export_limit(export_limit).await;
     let seller = logged_in(&sim, SELLER).await;
     let run = format!("SYNC-{}", Utc::now().timestamp_millis());
@@ -158,7 +130,7 @@ async fn interrupted_sync(source: SyncSource, export_limit: usize) {
     let accepted = sorted(sim.stats().accepted_invoice_hashes);
     assert_eq!(accepted.len(), 40);
 
-    let dir = temp_dir("interrupted");
+    let dir = temp_dir("sync-interrupted");
     let sink = Arc::new(DirectorySink::new(&dir).unwrap());
     let checkpoints = Arc::new(FileCheckpointStore::open(sink.checkpoint_path()).unwrap());
     let start = (Utc::now() - chrono::Duration::days(1)).fixed_offset();
@@ -252,7 +224,7 @@ async fn interrupted_sync(source: SyncSource, export_limit: usize) {
 
     // From scratch without interruptions: packages of `export_limit` invoices need one window
     // per package, each continuing where the truncated one stopped.
-    let fresh = temp_dir("fresh");
+    let fresh = temp_dir("sync-fresh");
     let report = seller
         .sync_invoices(
             &options,
@@ -277,14 +249,14 @@ async fn interrupted_sync(source: SyncSource, export_limit: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_buyer_syncs_its_purchases_and_roles_keep_their_own_checkpoints() {
-    let template = template();
+    let template = fa3_template();
     let sim = simulator().await;
     let seller = logged_in(&sim, SELLER).await;
     let run = format!("ROLE-{}", Utc::now().timestamp_millis());
     send(&seller, &template, &run, 12, 3).await;
 
     let buyer = logged_in(&sim, BUYER).await;
-    let dir = temp_dir("buyer");
+    let dir = temp_dir("sync-buyer");
     let sink = DirectorySink::new(&dir).unwrap();
     let checkpoints = MemoryCheckpointStore::new();
     let start = (Utc::now() - chrono::Duration::days(1)).fixed_offset();
@@ -321,7 +293,7 @@ async fn the_buyer_syncs_its_purchases_and_roles_keep_their_own_checkpoints() {
 
 #[test]
 fn a_corrupt_checkpoint_file_is_a_storage_error_naming_it() {
-    let dir = temp_dir("corrupt");
+    let dir = temp_dir("sync-corrupt");
     let path = dir.join("checkpoints.json");
     std::fs::write(&path, b"{ not json").unwrap();
     let error = FileCheckpointStore::open(&path).unwrap_err();
@@ -345,24 +317,24 @@ fn a_corrupt_checkpoint_file_is_a_storage_error_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_sync_starts_an_export_again_when_the_answer_is_lost() {
-    let template = template();
-    let sim = Simulator::builder()
-        .subjects([SELLER, BUYER])
-        .processing_delays(Duration::from_millis(20))
-        // Packages of 4 over groups of 3 sharing their storage instant: several windows.
-        .export_invoice_limit(4)
-        .fault_reset(0.4)
-        .fault_operations(["invoices.export"])
-        .fault_seed(7)
-        .start()
-        .await
-        .expect("the simulator starts");
+    let template = fa3_template();
+    let sim = start_simulator(
+        Simulator::builder()
+            .subjects([SELLER, BUYER])
+            .processing_delays(Duration::from_millis(20))
+            // Packages of 4 over groups of 3 sharing their storage instant: several windows.
+            .export_invoice_limit(4)
+            .fault_reset(0.4)
+            .fault_operations(["invoices.export"])
+            .fault_seed(7),
+    )
+    .await;
     let seller = logged_in(&sim, SELLER).await;
     let run = format!("LOST-{}", Utc::now().timestamp_millis());
     for batch in 0..3 {
         send(&seller, &template, &format!("{run}-{batch}"), 3, 100).await;
     }
-    let dir = temp_dir("lost");
+    let dir = temp_dir("sync-lost");
     let start = (Utc::now() - chrono::Duration::days(1)).fixed_offset();
     let options =
         SyncOptions::new(SELLER, start).with_subject_types([InvoiceQuerySubjectType::Subject1]);

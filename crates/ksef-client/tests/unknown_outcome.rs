@@ -2,33 +2,22 @@
 //! front of the simulator forwards the first invoice send and then drops the connection without
 //! answering, so the client cannot know whether KSeF got it.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
-use ksef_client::{Client, Delivery, PollConfig, RetryConfig, form_code};
-use ksef_model::values::Nip;
+use ksef_client::{Client, Delivery, RetryConfig, form_code};
 use ksef_sim::Simulator;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
-
-fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    std::fs::read_to_string(path)
-        .expect("the FA(3) invoice template")
-        .replace("#nip#", nip)
-        .replace("#invoice_number#", number)
-        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
-        .into_bytes()
-}
+use common::{
+    fa3_invoice, poll, quick_reconcile, requests, seeded_nip, simulator_with_delays,
+    start_simulator, token_login, unique,
+};
 
 /// What the proxy does with invoice sends.
 #[derive(Clone, Copy)]
@@ -187,19 +176,11 @@ async fn proxy_counting(
 }
 
 async fn setup(mode: Mode) -> (Simulator, Client, Arc<AtomicUsize>) {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .unwrap();
+    let sim = simulator_with_delays(Duration::from_millis(50)).await;
     let seen = Arc::new(AtomicUsize::new(0));
     let addr = proxy(Arc::new(Mutex::new(sim.local_addr())), mode, seen.clone()).await;
     let client = client_via(addr);
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
-    client
-        .login_with_ksef_token(nip, sim.seeded_token())
-        .await
-        .unwrap();
+    token_login(&client, &sim).await;
     (sim, client, seen)
 }
 
@@ -210,39 +191,21 @@ fn client_via(addr: SocketAddr) -> Client {
             RetryConfig::default()
                 .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
         )
-        .poll(
-            PollConfig::default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(30)),
-        )
-        .reconcile(
-            PollConfig::reconcile_default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
-                .with_timeout(Duration::from_millis(500)),
-        )
+        .poll(poll(Duration::from_millis(200)))
+        .reconcile(quick_reconcile())
         .build()
         .unwrap()
 }
 
 fn simulator_sends(sim: &Simulator) -> u64 {
-    sim.stats()
-        .requests
-        .get("sessions.online.send_invoice")
-        .copied()
-        .unwrap_or_default()
+    requests(sim, "sessions.online.send_invoice")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_response_is_reconciled_not_resent() {
     let (sim, client, seen) = setup(Mode::LoseFirstResponse).await;
     let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(
-        sim.seeded_nip(),
-        &format!(
-            "LOST-{}",
-            Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        ),
-    );
+    let invoice = fa3_invoice(sim.seeded_nip(), &unique("LOST"));
 
     let sent = session
         .send(&invoice)
@@ -264,13 +227,7 @@ async fn lost_response_is_reconciled_not_resent() {
 async fn refused_send_that_never_arrived_is_sent_again_once() {
     let (sim, client, seen) = setup(Mode::RefuseFirstWith503).await;
     let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(
-        sim.seeded_nip(),
-        &format!(
-            "503-{}",
-            Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        ),
-    );
+    let invoice = fa3_invoice(sim.seeded_nip(), &unique("503"));
 
     let sent = session
         .send(&invoice)
@@ -291,7 +248,7 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
     // The first certificate listing the client sees carries key ids KSeF no longer knows, like
     // a cache that outlived a key rotation: the login is refused with 21470, the client fetches
     // the listing again and succeeds.
-    let sim = Simulator::builder().start().await.unwrap();
+    let sim = start_simulator(Simulator::builder()).await;
     let upstream = Arc::new(Mutex::new(sim.local_addr()));
     let addr = proxy(
         upstream,
@@ -301,9 +258,8 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
     .await;
     let client = client_via(addr);
 
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
     client
-        .login_with_ksef_token(nip, sim.seeded_token())
+        .login_with_ksef_token(seeded_nip(&sim), sim.seeded_token())
         .await
         .expect("login after refetching the certificates");
     let requests = sim.stats().requests;
@@ -330,11 +286,7 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
 /// A client through a proxy that fails the first `failing` reads of the invoice list, with the
 /// transport's own retries off (so only the reconciliation's retries are at work).
 async fn setup_failing_lists(failing: usize) -> (Simulator, Client, Arc<AtomicUsize>) {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .unwrap();
+    let sim = simulator_with_delays(Duration::from_millis(50)).await;
     let lists = Arc::new(AtomicUsize::new(0));
     let addr = proxy_counting(
         Arc::new(Mutex::new(sim.local_addr())),
@@ -346,18 +298,10 @@ async fn setup_failing_lists(failing: usize) -> (Simulator, Client, Arc<AtomicUs
     let client = Client::builder()
         .base_url(format!("http://{addr}/v2"))
         .retry(RetryConfig::disabled())
-        .reconcile(
-            PollConfig::reconcile_default()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
-                .with_timeout(Duration::from_millis(500)),
-        )
+        .reconcile(quick_reconcile())
         .build()
         .unwrap();
-    let nip: Nip = sim.seeded_nip().parse().unwrap();
-    client
-        .login_with_ksef_token(nip, sim.seeded_token())
-        .await
-        .unwrap();
+    token_login(&client, &sim).await;
     (sim, client, lists)
 }
 
@@ -365,13 +309,7 @@ async fn setup_failing_lists(failing: usize) -> (Simulator, Client, Arc<AtomicUs
 async fn reconciliation_reads_the_list_again_after_passing_failures() {
     let (sim, client, lists) = setup_failing_lists(2).await;
     let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(
-        sim.seeded_nip(),
-        &format!(
-            "LISTS-{}",
-            Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        ),
-    );
+    let invoice = fa3_invoice(sim.seeded_nip(), &unique("LISTS"));
     let sent = session
         .send(&invoice)
         .await
@@ -389,13 +327,7 @@ async fn reconciliation_reads_the_list_again_after_passing_failures() {
 async fn reconciliation_that_keeps_failing_leaves_the_outcome_unknown() {
     let (sim, client, lists) = setup_failing_lists(usize::MAX).await;
     let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(
-        sim.seeded_nip(),
-        &format!(
-            "NOLIST-{}",
-            Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        ),
-    );
+    let invoice = fa3_invoice(sim.seeded_nip(), &unique("NOLIST"));
     let error = session.send(&invoice).await.unwrap_err();
     let ksef_client::Error::UnknownOutcome { invoice_hash, .. } = &error else {
         panic!("expected an unknown outcome, got {error:?}");

@@ -166,6 +166,20 @@ impl Sim {
         output
     }
 
+    /// Logs the profile of `home` in to the seeded company's context with certificate `cert`
+    /// and its `key`; `extra` arguments follow the NIP.
+    pub fn cert_login(&self, home: &Path, extra: &[&str], cert: &Path, key: &Path) -> Output {
+        let mut args = vec!["auth", "login", "--nip", self.nip.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ]);
+        self.run(home, &args)
+    }
+
     /// Logs the profile of `home` in with the seeded token (from the environment).
     pub fn login(&self, home: &Path, extra: &[&str]) -> Output {
         let mut args = vec!["auth", "login", "--nip", self.nip.as_str()];
@@ -198,6 +212,21 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `ksef cert self-signed` for `who` (e.g. `["--nip", nip]`) with an ECDSA key, writing
+/// `cert` and `key`.
+pub fn self_signed_ec(home: &Path, who: &[&str], cert: &Path, key: &Path) -> Output {
+    let mut args = vec!["cert", "self-signed"];
+    args.extend_from_slice(who);
+    args.extend_from_slice(&[
+        "--ec",
+        "--cert-out",
+        cert.to_str().unwrap(),
+        "--key-out",
+        key.to_str().unwrap(),
+    ]);
+    ksef(home, &args).output().unwrap()
 }
 
 /// A date (UTC) as YYYY-MM-DD from `date -u -d OFFSET` (the tests need no date crate): `offset`

@@ -244,29 +244,56 @@ fn known_all<'a>(
         .collect()
 }
 
+/// The scopes of a grant request's `permissions` (a list of one of the generated permission
+/// enums): every value known, at least one.
+macro_rules! known_permissions {
+    ($permissions:expr) => {
+        known_all(
+            "permissions",
+            $permissions.iter().map(|p| (p.as_str(), p.is_known())),
+        )
+    };
+}
+
+/// One [`grant`] of `kind` to `authorized` for each of `scopes`.
+fn grant_each(
+    shared: &Shared,
+    req: &Req,
+    kind: GrantKind,
+    authorized: (&str, &str),
+    scopes: Vec<&str>,
+    text: &str,
+) -> Result<Vec<Grant>, ApiError> {
+    scopes
+        .into_iter()
+        .map(|scope| {
+            grant(
+                shared,
+                req,
+                kind,
+                (authorized.0, authorized.1.to_owned()),
+                scope,
+                text,
+            )
+        })
+        .collect()
+}
+
 /// `POST /permissions/persons/grants`.
 pub(super) fn grant_persons(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let body: PersonPermissionsGrantRequest = req.json()?;
     description(&body.description)?;
     let kind = body.subject_identifier.r#type.as_str();
     let value = check_identifier(kind, &body.subject_identifier.value)?;
-    let scopes = known_all(
-        "permissions",
-        body.permissions.iter().map(|p| (p.as_str(), p.is_known())),
+    let scopes = known_permissions!(body.permissions)?;
+    let grants = grant_each(
+        shared,
+        req,
+        GrantKind::Person,
+        (kind, &value),
+        scopes,
+        &body.description,
     )?;
-    let grants = scopes
-        .into_iter()
-        .map(|s| {
-            grant(
-                shared,
-                req,
-                GrantKind::Person,
-                (kind, value.clone()),
-                s,
-                &body.description,
-            )
-        })
-        .collect::<Result<_, _>>()?;
     record(shared, req, grants)
 }
 
@@ -275,24 +302,22 @@ pub(super) fn grant_entities(shared: &Shared, req: &Req) -> Result<Reply, ApiErr
     let body: EntityPermissionsGrantRequest = req.json()?;
     description(&body.description)?;
     let value = check_nip("subjectIdentifier.value", &body.subject_identifier.value)?;
-    let mut grants = Vec::new();
-    known_all(
+    let scopes = known_all(
         "permissions",
         body.permissions
             .iter()
             .map(|p| (p.r#type.as_str(), p.r#type.is_known())),
     )?;
-    for permission in &body.permissions {
-        let mut g = grant(
-            shared,
-            req,
-            GrantKind::Entity,
-            ("Nip", value.clone()),
-            permission.r#type.as_str(),
-            &body.description,
-        )?;
+    let mut grants = grant_each(
+        shared,
+        req,
+        GrantKind::Entity,
+        ("Nip", &value),
+        scopes,
+        &body.description,
+    )?;
+    for (g, permission) in grants.iter_mut().zip(&body.permissions) {
         g.can_delegate = permission.can_delegate == Some(true);
-        grants.push(g);
     }
     record(shared, req, grants)
 }
@@ -364,22 +389,17 @@ pub(super) fn grant_indirect(shared: &Shared, req: &Req) -> Result<Reply, ApiErr
             }
         },
     };
-    let scopes = known_all(
-        "permissions",
-        body.permissions.iter().map(|p| (p.as_str(), p.is_known())),
+    let scopes = known_permissions!(body.permissions)?;
+    let mut grants = grant_each(
+        shared,
+        req,
+        GrantKind::Indirect,
+        (kind, &value),
+        scopes,
+        &body.description,
     )?;
-    let mut grants = Vec::new();
-    for scope in scopes {
-        let mut g = grant(
-            shared,
-            req,
-            GrantKind::Indirect,
-            (kind, value.clone()),
-            scope,
-            &body.description,
-        )?;
+    for g in &mut grants {
         g.target.clone_from(&target);
-        grants.push(g);
     }
     record(shared, req, grants)
 }
@@ -476,23 +496,15 @@ pub(super) fn grant_eu_representative(shared: &Shared, req: &Req) -> Result<Repl
     let body: EuEntityPermissionsGrantRequest = req.json()?;
     description(&body.description)?;
     let value = check_identifier("Fingerprint", &body.subject_identifier.value)?;
-    let scopes = known_all(
-        "permissions",
-        body.permissions.iter().map(|p| (p.as_str(), p.is_known())),
+    let scopes = known_permissions!(body.permissions)?;
+    let grants = grant_each(
+        shared,
+        req,
+        GrantKind::EuRepresentative,
+        ("Fingerprint", &value),
+        scopes,
+        &body.description,
     )?;
-    let grants = scopes
-        .into_iter()
-        .map(|s| {
-            grant(
-                shared,
-                req,
-                GrantKind::EuRepresentative,
-                ("Fingerprint", value.clone()),
-                s,
-                &body.description,
-            )
-        })
-        .collect::<Result<_, _>>()?;
     record(shared, req, grants)
 }
 
@@ -559,6 +571,47 @@ fn wants_active(state: Option<&ksef_model::types::PermissionState>) -> bool {
     state.is_none_or(|s| s.as_str() == "Active")
 }
 
+/// Whether a query's optional `permissionTypes` (none or empty: every type) admits `scope`.
+macro_rules! wants_scope {
+    ($types:expr, $scope:expr) => {
+        $types
+            .as_ref()
+            .is_none_or(|t| t.is_empty() || t.iter().any(|t| t.as_str() == $scope))
+    };
+}
+
+/// The page of `items` the request asks for, as the response `R` with the items under `list`.
+fn paged<R: DeserializeOwned + serde::Serialize>(
+    req: &Req,
+    list: &str,
+    items: Vec<Value>,
+) -> Result<Reply, ApiError> {
+    let (items, has_more) = page(req, items)?;
+    let mut body = serde_json::Map::new();
+    body.insert(list.to_owned(), Value::Array(items));
+    body.insert("hasMore".to_owned(), Value::Bool(has_more));
+    let body: R = typed(Value::Object(body))?;
+    json(200, &body)
+}
+
+/// A page of the grants `keep` selects, [`sorted`] and shown by `show`, as the response `R`
+/// with the items under `list`.
+fn query_grants<R: DeserializeOwned + serde::Serialize>(
+    shared: &Shared,
+    req: &Req,
+    list: &str,
+    keep: impl Fn(&Grant) -> bool,
+    show: impl Fn(&Grant) -> Value,
+) -> Result<Reply, ApiError> {
+    let state = shared.state();
+    let items: Vec<Value> = sorted(state.grants.iter().filter(|g| keep(g)).collect())
+        .into_iter()
+        .map(show)
+        .collect();
+    drop(state);
+    paged::<R>(req, list, items)
+}
+
 fn date(d: DateTime<Utc>) -> Value {
     Value::String(d.fixed_offset().to_rfc3339())
 }
@@ -567,58 +620,46 @@ fn date(d: DateTime<Utc>) -> Value {
 pub(super) fn query_personal(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let body: PersonalPermissionsQueryRequest = req.json()?;
     let subject = subject_of(shared, req)?;
-    let state = shared.state();
-    let items: Vec<Value> = sorted(
-        state
-            .grants
-            .iter()
-            .filter(|g| {
-                g.authorized_value.eq_ignore_ascii_case(&subject.1)
-                    && g.scope != "Owner"
-                    && matches!(
-                        g.kind,
-                        GrantKind::Person
-                            | GrantKind::TestData
-                            | GrantKind::Indirect
-                            | GrantKind::EuAdministration
-                    )
-                    && body
-                        .context_identifier
-                        .as_ref()
-                        .is_none_or(|c| c.value == g.context)
-                    && body
-                        .permission_types
-                        .as_ref()
-                        .is_none_or(|t| t.is_empty() || t.iter().any(|t| t.as_str() == g.scope))
-                    && wants_active(body.permission_state.as_ref())
+    query_grants::<ksef_model::types::QueryPersonalPermissionsResponse>(
+        shared,
+        req,
+        "permissions",
+        |g| {
+            g.authorized_value.eq_ignore_ascii_case(&subject.1)
+                && g.scope != "Owner"
+                && matches!(
+                    g.kind,
+                    GrantKind::Person
+                        | GrantKind::TestData
+                        | GrantKind::Indirect
+                        | GrantKind::EuAdministration
+                )
+                && body
+                    .context_identifier
+                    .as_ref()
+                    .is_none_or(|c| c.value == g.context)
+                && wants_scope!(body.permission_types, g.scope)
+                && wants_active(body.permission_state.as_ref())
+        },
+        |g| {
+            let context_type = if g.context_type == "InternalId" {
+                "InternalId"
+            } else {
+                "Nip"
+            };
+            j!({
+                "id": g.id,
+                "contextIdentifier": {"type": context_type, "value": g.context.get(..10).unwrap_or(&g.context)},
+                "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
+                "targetIdentifier": g.target.as_ref().map(|(t, v)| j!({"type": t, "value": v})),
+                "permissionScope": g.scope,
+                "description": g.description,
+                "permissionState": "Active",
+                "startDate": date(g.start),
+                "canDelegate": g.can_delegate,
             })
-            .collect(),
+        },
     )
-    .into_iter()
-    .map(|g| {
-        let context_type = if g.context_type == "InternalId" {
-            "InternalId"
-        } else {
-            "Nip"
-        };
-        j!({
-            "id": g.id,
-            "contextIdentifier": {"type": context_type, "value": g.context.get(..10).unwrap_or(&g.context)},
-            "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
-            "targetIdentifier": g.target.as_ref().map(|(t, v)| j!({"type": t, "value": v})),
-            "permissionScope": g.scope,
-            "description": g.description,
-            "permissionState": "Active",
-            "startDate": date(g.start),
-            "canDelegate": g.can_delegate,
-        })
-    })
-    .collect();
-    drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QueryPersonalPermissionsResponse =
-        typed(j!({"permissions": items, "hasMore": has_more}))?;
-    json(200, &body)
 }
 
 fn author_json(author: &(String, String)) -> Value {
@@ -638,54 +679,42 @@ pub(super) fn query_persons(shared: &Shared, req: &Req) -> Result<Reply, ApiErro
             "queryType must be PermissionsInCurrentContext or PermissionsGrantedInCurrentContext.",
         ));
     }
-    let state = shared.state();
-    let items: Vec<Value> = sorted(
-        state
-            .grants
-            .iter()
-            .filter(|g| {
-                matches!(
-                    g.kind,
-                    GrantKind::Person | GrantKind::TestData | GrantKind::Indirect
-                ) && g.context == claims.ctx
-                    && g.scope != "Owner"
-                    && body
-                        .authorized_identifier
-                        .as_ref()
-                        .is_none_or(|a| a.value.eq_ignore_ascii_case(&g.authorized_value))
-                    && body
-                        .author_identifier
-                        .as_ref()
-                        .is_none_or(|a| a.value.as_deref() == Some(g.author.1.as_str()))
-                    && body
-                        .permission_types
-                        .as_ref()
-                        .is_none_or(|t| t.is_empty() || t.iter().any(|t| t.as_str() == g.scope))
-                    && wants_active(body.permission_state.as_ref())
+    query_grants::<ksef_model::types::QueryPersonPermissionsResponse>(
+        shared,
+        req,
+        "permissions",
+        |g| {
+            matches!(
+                g.kind,
+                GrantKind::Person | GrantKind::TestData | GrantKind::Indirect
+            ) && g.context == claims.ctx
+                && g.scope != "Owner"
+                && body
+                    .authorized_identifier
+                    .as_ref()
+                    .is_none_or(|a| a.value.eq_ignore_ascii_case(&g.authorized_value))
+                && body
+                    .author_identifier
+                    .as_ref()
+                    .is_none_or(|a| a.value.as_deref() == Some(g.author.1.as_str()))
+                && wants_scope!(body.permission_types, g.scope)
+                && wants_active(body.permission_state.as_ref())
+        },
+        |g| {
+            j!({
+                "id": g.id,
+                "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
+                "contextIdentifier": {"type": "Nip", "value": g.context},
+                "targetIdentifier": g.target.as_ref().map(|(t, v)| j!({"type": t, "value": v})),
+                "authorIdentifier": author_json(&g.author),
+                "permissionScope": g.scope,
+                "description": g.description,
+                "permissionState": "Active",
+                "startDate": date(g.start),
+                "canDelegate": g.can_delegate,
             })
-            .collect(),
+        },
     )
-    .into_iter()
-    .map(|g| {
-        j!({
-            "id": g.id,
-            "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
-            "contextIdentifier": {"type": "Nip", "value": g.context},
-            "targetIdentifier": g.target.as_ref().map(|(t, v)| j!({"type": t, "value": v})),
-            "authorIdentifier": author_json(&g.author),
-            "permissionScope": g.scope,
-            "description": g.description,
-            "permissionState": "Active",
-            "startDate": date(g.start),
-            "canDelegate": g.can_delegate,
-        })
-    })
-    .collect();
-    drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QueryPersonPermissionsResponse =
-        typed(j!({"permissions": items, "hasMore": has_more}))?;
-    json(200, &body)
 }
 
 /// `POST /permissions/query/entities/grants`: invoice permissions other contexts granted to the
@@ -693,38 +722,29 @@ pub(super) fn query_persons(shared: &Shared, req: &Req) -> Result<Reply, ApiErro
 pub(super) fn query_entities(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let body: EntityPermissionsQueryRequest = req.json()?;
-    let state = shared.state();
-    let items: Vec<Value> = sorted(
-        state
-            .grants
-            .iter()
-            .filter(|g| {
-                g.kind == GrantKind::Entity
-                    && g.authorized_value == claims.ctx
-                    && body
-                        .context_identifier
-                        .as_ref()
-                        .is_none_or(|c| c.value == g.context)
+    query_grants::<ksef_model::types::QueryEntityPermissionsResponse>(
+        shared,
+        req,
+        "permissions",
+        |g| {
+            g.kind == GrantKind::Entity
+                && g.authorized_value == claims.ctx
+                && body
+                    .context_identifier
+                    .as_ref()
+                    .is_none_or(|c| c.value == g.context)
+        },
+        |g| {
+            j!({
+                "id": g.id,
+                "contextIdentifier": {"type": "Nip", "value": g.context},
+                "permissionScope": g.scope,
+                "description": g.description,
+                "startDate": date(g.start),
+                "canDelegate": g.can_delegate,
             })
-            .collect(),
+        },
     )
-    .into_iter()
-    .map(|g| {
-        j!({
-            "id": g.id,
-            "contextIdentifier": {"type": "Nip", "value": g.context},
-            "permissionScope": g.scope,
-            "description": g.description,
-            "startDate": date(g.start),
-            "canDelegate": g.can_delegate,
-        })
-    })
-    .collect();
-    drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QueryEntityPermissionsResponse =
-        typed(j!({"permissions": items, "hasMore": has_more}))?;
-    json(200, &body)
 }
 
 /// `POST /permissions/query/authorizations/grants`.
@@ -740,56 +760,44 @@ pub(super) fn query_authorizations(shared: &Shared, req: &Req) -> Result<Reply, 
             )));
         }
     };
-    let state = shared.state();
-    let items: Vec<Value> = sorted(
-        state
-            .grants
-            .iter()
-            .filter(|g| {
-                g.kind == GrantKind::Authorization
-                    && if granted {
-                        g.context == claims.ctx
-                    } else {
-                        g.authorized_value == claims.ctx
-                    }
-                    && body
-                        .permission_types
-                        .as_ref()
-                        .is_none_or(|t| t.is_empty() || t.iter().any(|t| t.as_str() == g.scope))
-                    && body
-                        .authorized_identifier
-                        .as_ref()
-                        .is_none_or(|a| a.value == g.authorized_value)
-                    && body
-                        .authorizing_identifier
-                        .as_ref()
-                        .is_none_or(|a| a.value == g.context)
+    query_grants::<ksef_model::types::QueryEntityAuthorizationPermissionsResponse>(
+        shared,
+        req,
+        "authorizationGrants",
+        |g| {
+            g.kind == GrantKind::Authorization
+                && if granted {
+                    g.context == claims.ctx
+                } else {
+                    g.authorized_value == claims.ctx
+                }
+                && wants_scope!(body.permission_types, g.scope)
+                && body
+                    .authorized_identifier
+                    .as_ref()
+                    .is_none_or(|a| a.value == g.authorized_value)
+                && body
+                    .authorizing_identifier
+                    .as_ref()
+                    .is_none_or(|a| a.value == g.context)
+        },
+        |g| {
+            let author = if g.author.0 == "System" {
+                Value::Null
+            } else {
+                j!({"type": g.author.0, "value": g.author.1})
+            };
+            j!({
+                "id": g.id,
+                "authorIdentifier": author,
+                "authorizedEntityIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
+                "authorizingEntityIdentifier": {"type": "Nip", "value": g.context},
+                "authorizationScope": g.scope,
+                "description": g.description,
+                "startDate": date(g.start),
             })
-            .collect(),
+        },
     )
-    .into_iter()
-    .map(|g| {
-        let author = if g.author.0 == "System" {
-            Value::Null
-        } else {
-            j!({"type": g.author.0, "value": g.author.1})
-        };
-        j!({
-            "id": g.id,
-            "authorIdentifier": author,
-            "authorizedEntityIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
-            "authorizingEntityIdentifier": {"type": "Nip", "value": g.context},
-            "authorizationScope": g.scope,
-            "description": g.description,
-            "startDate": date(g.start),
-        })
-    })
-    .collect();
-    drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QueryEntityAuthorizationPermissionsResponse =
-        typed(j!({"authorizationGrants": items, "hasMore": has_more}))?;
-    json(200, &body)
 }
 
 /// `GET /permissions/query/entities/roles`: the roles of the current context (test subjects of
@@ -823,10 +831,7 @@ pub(super) fn query_entity_roles(shared: &Shared, req: &Req) -> Result<Reply, Ap
         }));
     }
     drop(state);
-    let (items, has_more) = page(req, roles)?;
-    let body: ksef_model::types::QueryEntityRolesResponse =
-        typed(j!({"roles": items, "hasMore": has_more}))?;
-    json(200, &body)
+    paged::<ksef_model::types::QueryEntityRolesResponse>(req, "roles", roles)
 }
 
 /// `POST /permissions/query/subordinate-entities/roles`: the subunits of the current context.
@@ -859,98 +864,74 @@ pub(super) fn query_subordinate_roles(shared: &Shared, req: &Req) -> Result<Repl
         })
         .collect();
     drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QuerySubordinateEntityRolesResponse =
-        typed(j!({"roles": items, "hasMore": has_more}))?;
-    json(200, &body)
+    paged::<ksef_model::types::QuerySubordinateEntityRolesResponse>(req, "roles", items)
 }
 
 /// `POST /permissions/query/subunits/grants`: subunit administrators granted in the context.
 pub(super) fn query_subunits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let body: SubunitPermissionsQueryRequest = req.json()?;
-    let state = shared.state();
-    let items: Vec<Value> = sorted(
-        state
-            .grants
-            .iter()
-            .filter(|g| {
-                g.kind == GrantKind::Subunit
-                    && g.context == claims.ctx
-                    && body.subunit_identifier.as_ref().is_none_or(|s| {
-                        g.target.as_ref().and_then(|t| t.1.as_deref()) == Some(s.value.as_str())
-                    })
+    query_grants::<ksef_model::types::QuerySubunitPermissionsResponse>(
+        shared,
+        req,
+        "permissions",
+        |g| {
+            g.kind == GrantKind::Subunit
+                && g.context == claims.ctx
+                && body.subunit_identifier.as_ref().is_none_or(|s| {
+                    g.target.as_ref().and_then(|t| t.1.as_deref()) == Some(s.value.as_str())
+                })
+        },
+        |g| {
+            let (unit_type, unit) = g.target.clone().unwrap_or(("Nip".to_owned(), None));
+            j!({
+                "id": g.id,
+                "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
+                "subunitIdentifier": {"type": unit_type, "value": unit.unwrap_or_default()},
+                "authorIdentifier": {"type": g.author.0, "value": g.author.1},
+                "permissionScope": "CredentialsManage",
+                "description": g.description,
+                "subunitName": g.name,
+                "startDate": date(g.start),
             })
-            .collect(),
+        },
     )
-    .into_iter()
-    .map(|g| {
-        let (unit_type, unit) = g.target.clone().unwrap_or(("Nip".to_owned(), None));
-        j!({
-            "id": g.id,
-            "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
-            "subunitIdentifier": {"type": unit_type, "value": unit.unwrap_or_default()},
-            "authorIdentifier": {"type": g.author.0, "value": g.author.1},
-            "permissionScope": "CredentialsManage",
-            "description": g.description,
-            "subunitName": g.name,
-            "startDate": date(g.start),
-        })
-    })
-    .collect();
-    drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QuerySubunitPermissionsResponse =
-        typed(j!({"permissions": items, "hasMore": has_more}))?;
-    json(200, &body)
 }
 
 /// `POST /permissions/query/eu-entities/grants`.
 pub(super) fn query_eu_entities(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let body: EuEntityPermissionsQueryRequest = req.json()?;
-    let state = shared.state();
-    let items: Vec<Value> = sorted(
-        state
-            .grants
-            .iter()
-            .filter(|g| {
-                matches!(
-                    g.kind,
-                    GrantKind::EuAdministration | GrantKind::EuRepresentative
-                ) && g.context.starts_with(claims.ctx.as_str())
-                    && body
-                        .vat_ue_identifier
-                        .as_ref()
-                        .is_none_or(|v| *v == g.context)
-                    && body
-                        .authorized_fingerprint_identifier
-                        .as_ref()
-                        .is_none_or(|f| f.eq_ignore_ascii_case(&g.authorized_value))
-                    && body
-                        .permission_types
-                        .as_ref()
-                        .is_none_or(|t| t.is_empty() || t.iter().any(|t| t.as_str() == g.scope))
+    query_grants::<ksef_model::types::QueryEuEntityPermissionsResponse>(
+        shared,
+        req,
+        "permissions",
+        |g| {
+            matches!(
+                g.kind,
+                GrantKind::EuAdministration | GrantKind::EuRepresentative
+            ) && g.context.starts_with(claims.ctx.as_str())
+                && body
+                    .vat_ue_identifier
+                    .as_ref()
+                    .is_none_or(|v| *v == g.context)
+                && body
+                    .authorized_fingerprint_identifier
+                    .as_ref()
+                    .is_none_or(|f| f.eq_ignore_ascii_case(&g.authorized_value))
+                && wants_scope!(body.permission_types, g.scope)
+        },
+        |g| {
+            j!({
+                "id": g.id,
+                "authorIdentifier": {"type": g.author.0, "value": g.author.1},
+                "vatUeIdentifier": g.context,
+                "euEntityName": g.name.clone().unwrap_or_default(),
+                "authorizedFingerprintIdentifier": g.authorized_value,
+                "permissionScope": g.scope,
+                "description": g.description,
+                "startDate": date(g.start),
             })
-            .collect(),
+        },
     )
-    .into_iter()
-    .map(|g| {
-        j!({
-            "id": g.id,
-            "authorIdentifier": {"type": g.author.0, "value": g.author.1},
-            "vatUeIdentifier": g.context,
-            "euEntityName": g.name.clone().unwrap_or_default(),
-            "authorizedFingerprintIdentifier": g.authorized_value,
-            "permissionScope": g.scope,
-            "description": g.description,
-            "startDate": date(g.start),
-        })
-    })
-    .collect();
-    drop(state);
-    let (items, has_more) = page(req, items)?;
-    let body: ksef_model::types::QueryEuEntityPermissionsResponse =
-        typed(j!({"permissions": items, "hasMore": has_more}))?;
-    json(200, &body)
 }
