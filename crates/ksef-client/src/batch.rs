@@ -3,8 +3,11 @@
 
 use futures_util::StreamExt as _;
 use futures_util::stream;
+use std::path::PathBuf;
+
+use bytes::Bytes;
 use ksef_crypto::{
-    BatchInvoice, BatchPackage, BatchPackager, CertificateUsage, MemorySink, SessionKey,
+    BatchInvoice, BatchPackage, BatchPackager, CertificateUsage, DirectorySink, SessionKey,
 };
 use ksef_model::Method;
 use ksef_model::operations::{
@@ -20,6 +23,7 @@ use ksef_transport::PresignedRequest;
 use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
 use crate::client::Client;
 use crate::error::Error;
+use crate::files::ScratchDir;
 use crate::online::InvoiceOutcome;
 
 /// Attempts at opening or closing a batch session when the answer is lost or a 5xx.
@@ -59,6 +63,10 @@ pub struct BatchOptions {
     pub offline_mode: bool,
     /// The largest encrypted part in bytes (default: the KSeF limit of 100 MB).
     pub max_part_size: Option<u64>,
+    /// Where the encrypted parts wait for their upload (default: the system's temporary
+    /// directory). A private directory (0700) is made inside it and removed when the upload is
+    /// over, whatever its outcome.
+    pub scratch_dir: Option<PathBuf>,
 }
 
 impl Default for BatchOptions {
@@ -68,6 +76,7 @@ impl Default for BatchOptions {
             upload_attempts: 3,
             offline_mode: false,
             max_part_size: None,
+            scratch_dir: None,
         }
     }
 }
@@ -93,6 +102,13 @@ impl BatchOptions {
     /// Splits the package into parts of at most `bytes` (below the KSeF limit).
     pub fn max_part_size(mut self, bytes: u64) -> Self {
         self.max_part_size = Some(bytes);
+        self
+    }
+
+    /// Keeps the encrypted parts under `dir` until they are uploaded (instead of the system's
+    /// temporary directory).
+    pub fn with_scratch_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.scratch_dir = Some(dir.into());
         self
     }
 
@@ -326,8 +342,9 @@ impl Client {
     /// uploads the parts (`options.max_uploads_in_flight` at once, each failed part retried
     /// alone) and closes the session; returns without waiting for KSeF to process it.
     ///
-    /// The package is held in memory for now (a [`MemorySink`]): batches of the maximal size
-    /// need as much memory as their encrypted size.
+    /// Packaging runs on a blocking thread and writes the encrypted parts to a private scratch
+    /// directory ([`BatchOptions::with_scratch_dir`]); each part is read back when it is uploaded.
+    /// Memory is bounded by the packager's buffers and the parts in flight, not by the batch.
     ///
     /// # Errors
     ///
@@ -339,15 +356,22 @@ impl Client {
         invoices: Vec<BatchInvoice>,
         options: BatchOptions,
     ) -> Result<SubmittedBatch, Error> {
-        let key = SessionKey::generate()?;
-        let mut sink = MemorySink::new();
-        let mut packager = BatchPackager::new();
-        if let Some(size) = options.max_part_size {
-            let limits = packager.current_limits().with_max_part_size(size);
-            packager = packager.limits(limits);
-        }
-        let package = packager.package(&key, invoices, &mut sink)?;
-        let parts = sink.into_parts();
+        let scratch = ScratchDir::create(options.scratch_dir.as_deref(), "batch")?;
+        let max_part_size = options.max_part_size;
+        let dir = scratch.path.clone();
+        let (key, package, parts) = tokio::task::spawn_blocking(move || {
+            let key = SessionKey::generate()?;
+            let mut sink = DirectorySink::new(dir);
+            let mut packager = BatchPackager::new();
+            if let Some(size) = max_part_size {
+                let limits = packager.current_limits().with_max_part_size(size);
+                packager = packager.limits(limits);
+            }
+            let package = packager.package(&key, invoices, &mut sink)?;
+            Ok::<_, Error>((key, package, sink.paths().to_vec()))
+        })
+        .await
+        .map_err(|e| Error::storage("the packaging thread failed", std::io::Error::other(e)))??;
 
         let mut refetched = false;
         let mut open_attempts = 1;
@@ -380,7 +404,8 @@ impl Client {
         let uploads = opened.part_upload_requests.into_iter().map(|request| {
             let body = usize::try_from(request.ordinal_number - 1)
                 .ok()
-                .and_then(|index| parts.get(index));
+                .and_then(|index| parts.get(index))
+                .cloned();
             self.upload_part(request, body, options.upload_attempts)
         });
         let results: Vec<Result<(), Error>> = stream::iter(uploads)
@@ -388,6 +413,7 @@ impl Client {
             .collect()
             .await;
         results.into_iter().collect::<Result<(), Error>>()?;
+        drop(scratch);
 
         self.close_batch(&reference_number).await?;
         Ok(SubmittedBatch {
@@ -425,15 +451,25 @@ impl Client {
     async fn upload_part(
         &self,
         request: PartUploadRequest,
-        body: Option<&Vec<u8>>,
+        path: Option<PathBuf>,
         attempts: u32,
     ) -> Result<(), Error> {
-        let body = body.ok_or_else(|| Error::UnexpectedResponse {
+        let path = path.ok_or_else(|| Error::UnexpectedResponse {
             reason: format!(
                 "KSeF asked for part {}, which the package does not have",
                 request.ordinal_number
             ),
         })?;
+        // Read when its turn comes: only the parts in flight are in memory.
+        let body = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || std::fs::read(path)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|read| read)
+        .map(Bytes::from)
+        .map_err(|e| Error::storage(format!("cannot read {}", path.display()), e))?;
         let method = match request.method.to_ascii_uppercase().as_str() {
             "PUT" => Method::Put,
             "POST" => Method::Post,
@@ -446,7 +482,7 @@ impl Client {
         let mut attempt = 1;
         loop {
             let mut presigned =
-                PresignedRequest::new(method, request.url.clone()).body(body.clone());
+                PresignedRequest::new(method, request.url.clone()).body_bytes(body.clone());
             for (name, value) in &request.headers {
                 if let Some(value) = value {
                     presigned = presigned.header(name.clone(), value.clone());

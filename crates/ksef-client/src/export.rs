@@ -7,8 +7,7 @@
 
 use std::fmt;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 
 use ksef_crypto::{CertificateUsage, ExpectedPart, ExportUnpacker, SessionKey};
 use ksef_model::operations::{ExportInvoices, GetInvoiceExportStatus};
@@ -24,6 +23,7 @@ pub use ksef_crypto::{ExportedInvoice, UnpackedExport};
 use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
 use crate::client::Client;
 use crate::error::Error;
+use crate::files::ScratchDir;
 
 /// Invoices handed from the unpacking thread to the caller at most this many at a time.
 const HAND_OVER_QUEUE: usize = 8;
@@ -212,7 +212,7 @@ impl ExportJob {
     where
         F: FnMut(ExportedInvoice) -> Result<(), Error>,
     {
-        let scratch = ScratchDir::create(self.options.scratch_dir.as_deref())?;
+        let scratch = ScratchDir::create(self.options.scratch_dir.as_deref(), "export")?;
         let mut parts = package.parts.clone();
         parts.sort_by_key(|p| p.ordinal_number);
         let mut files = Vec::with_capacity(parts.len());
@@ -311,40 +311,4 @@ pub(crate) fn record_to_metadata(
                 record.ksef_number
             ),
         })
-}
-
-/// Makes scratch directory names unique within the process.
-static NEXT_SCRATCH: AtomicU64 = AtomicU64::new(0);
-
-/// A private temporary directory, removed on drop.
-struct ScratchDir {
-    path: PathBuf,
-}
-
-impl ScratchDir {
-    fn create(base: Option<&Path>) -> Result<ScratchDir, Error> {
-        let base = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let path = base.join(format!(
-            "ksef-export-{}-{}",
-            std::process::id(),
-            NEXT_SCRATCH.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt as _;
-            builder.mode(0o700);
-        }
-        builder
-            .create(&path)
-            .map_err(|e| Error::storage(format!("cannot create {}", path.display()), e))?;
-        Ok(ScratchDir { path })
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        // Best effort: decrypted invoices should not outlive the download.
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

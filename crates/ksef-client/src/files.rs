@@ -84,6 +84,48 @@ pub(crate) fn is_stale_temporary(name: &str) -> bool {
             .is_ok_and(|pid| pid != std::process::id())
 }
 
+/// Makes scratch directory names unique within the process.
+static NEXT_SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+/// A private temporary directory (exports' downloaded parts, batches' encrypted parts), removed
+/// on drop.
+pub(crate) struct ScratchDir {
+    /// The directory.
+    pub(crate) path: PathBuf,
+}
+
+impl ScratchDir {
+    /// Creates `{base or the system temp dir}/ksef-{label}-{pid}-{n}`, mode 0700.
+    pub(crate) fn create(
+        base: Option<&Path>,
+        label: &str,
+    ) -> Result<ScratchDir, crate::error::Error> {
+        let base = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let path = base.join(format!(
+            "ksef-{label}-{}-{}",
+            std::process::id(),
+            NEXT_SCRATCH.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&path).map_err(|e| {
+            crate::error::Error::storage(format!("cannot create {}", path.display()), e)
+        })?;
+        Ok(ScratchDir { path })
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Best effort: nothing of an export or a batch should outlive its use.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,3 +164,59 @@ async fn lost_answers_to_batch_open_and_close_are_survived() {
     }
     assert!(injected > 0, "faults hit the batch open or close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_wait_in_a_private_scratch_directory_that_is_removed() {
+    let sim = simulator_with_delays(Duration::from_millis(10)).await;
+    let client = logged_in(&sim).await;
+    let scratch = common::temp_dir("batch-scratch");
+    let numbers = unique("SCRATCH");
+    let options = || {
+        BatchOptions::new()
+            .max_part_size(4 * 1024)
+            .with_scratch_dir(&scratch)
+    };
+    let outcome = client
+        .send_batch(
+            form_code::fa3(),
+            batch(sim.seeded_nip(), &numbers, 20, |i| format!("s-{i}.xml")),
+            options(),
+        )
+        .await
+        .expect("the batch is processed");
+    assert!(outcome.package.parts.len() > 1, "several parts");
+    assert_eq!(outcome.invoices.len(), 20);
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "nothing left in the scratch directory: {left:?}"
+    );
+
+    // A package refused before anything is sent (two entries with one name) leaves nothing
+    // behind either.
+    let twice = batch(sim.seeded_nip(), &unique("TWICE"), 2, |_| {
+        "same.xml".to_owned()
+    });
+    let error = client
+        .submit_batch(form_code::fa3(), twice, options())
+        .await
+        .expect_err("duplicate entry names are refused");
+    assert!(matches!(error, Error::Crypto { .. }), "{error:?}");
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+    assert!(left.is_empty(), "nothing left after a refusal: {left:?}");
+
+    // The parts do go there: a scratch directory that cannot be made is a storage error.
+    let missing = scratch.join("missing").join("deeper");
+    let error = client
+        .submit_batch(
+            form_code::fa3(),
+            batch(sim.seeded_nip(), &unique("MISSING"), 2, |i| {
+                format!("m-{i}.xml")
+            }),
+            BatchOptions::new().with_scratch_dir(&missing),
+        )
+        .await
+        .expect_err("no scratch directory, no batch");
+    assert!(matches!(error, Error::Storage { .. }), "{error:?}");
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

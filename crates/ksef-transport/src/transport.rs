@@ -147,6 +147,12 @@ impl PresignedRequest {
         self.body = Bytes::from(body.into());
         self
     }
+
+    /// Sets the body from shared bytes: a request sent again (a retried part) shares one copy.
+    pub fn body_bytes(mut self, body: Bytes) -> PresignedRequest {
+        self.body = body;
+        self
+    }
 }
 
 /// The signature in a presigned URL is a secret: print only the URL without its query.
