@@ -45,20 +45,30 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
                 None if offline => SendOptions::offline(),
                 None => SendOptions::online(),
             };
+            // Read every file once, before anything is sent: a typo in the last path leaves
+            // nothing half sent, and what is validated is exactly what is sent.
+            let mut invoices = Vec::with_capacity(files.len());
+            for file in &files {
+                let bytes = std::fs::read(file).with_context(|| {
+                    format!(
+                        "cannot read invoice file {}; check the path (nothing was sent)",
+                        file.display()
+                    )
+                })?;
+                invoices.push(bytes);
+            }
             if !no_validate {
-                for file in &files {
-                    if !file.is_file() {
-                        bail!(
-                            "cannot read invoice file {}: no such file; check the path (nothing was sent)",
-                            file.display()
-                        );
-                    }
-                }
-                crate::validate::ensure_valid(ctx, &files, crate::validate::schema_of(schema))?;
+                crate::validate::ensure_valid_contents(
+                    ctx,
+                    &files,
+                    &invoices,
+                    crate::validate::schema_of(schema),
+                )?;
             }
             send(
                 ctx,
                 files,
+                invoices,
                 schema,
                 wait || upo_dir.is_some(),
                 upo_dir,
@@ -375,22 +385,12 @@ struct Sent {
 async fn send(
     ctx: &Ctx,
     files: Vec<PathBuf>,
+    invoices: Vec<Vec<u8>>,
     schema: crate::args::SchemaArg,
     wait: bool,
     upo_dir: Option<PathBuf>,
     options: &SendOptions,
 ) -> anyhow::Result<ExitCode> {
-    // Read every file first: a typo in the last path should not leave half a batch sent.
-    let mut invoices = Vec::with_capacity(files.len());
-    for file in &files {
-        let bytes = std::fs::read(file).with_context(|| {
-            format!(
-                "cannot read invoice file {}; check the path (nothing was sent)",
-                file.display()
-            )
-        })?;
-        invoices.push(bytes);
-    }
     if let Some(dir) = &upo_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

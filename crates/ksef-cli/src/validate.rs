@@ -57,6 +57,24 @@ pub(crate) fn schema_of(arg: SchemaArg) -> Schema {
 /// duplicates (seller NIP, invoice type, number) among the files. Files are read one at a time,
 /// so a large batch is never held in memory at once.
 pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict> {
+    let read: Vec<Result<Vec<u8>, String>> = files
+        .iter()
+        .map(|file| std::fs::read(file).map_err(|e| format!("cannot read the file: {e}")))
+        .collect();
+    let contents: Vec<Result<&[u8], String>> = read
+        .iter()
+        .map(|r| r.as_deref().map_err(Clone::clone))
+        .collect();
+    check_contents(files, &contents, expected)
+}
+
+/// [`check`] of contents already read: `contents[i]` is the bytes of `files[i]`, or why they
+/// could not be read.
+fn check_contents(
+    files: &[PathBuf],
+    contents: &[Result<&[u8], String>],
+    expected: Option<Schema>,
+) -> Vec<Verdict> {
     let today = chrono::Utc::now().date_naive();
     let mut options = BusinessOptions::default().with_today(today);
     if let Some(schema) = expected {
@@ -71,17 +89,17 @@ pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict>
             violations: Vec::new(),
             error: None,
         };
-        match std::fs::read(file) {
-            Err(e) => verdict.error = Some(format!("cannot read the file: {e}")),
-            Ok(bytes) => match validate_invoice(&bytes) {
+        match &contents[index] {
+            Err(e) => verdict.error = Some(e.clone()),
+            Ok(bytes) => match validate_invoice(bytes) {
                 Ok(report) => {
                     verdict.schema = Some(report.schema);
                     verdict.violations = report.violations;
-                    match check_business(&bytes, &options) {
+                    match check_business(bytes, &options) {
                         Ok(more) => verdict.violations.extend(more),
                         Err(e) => verdict.error = Some(e.to_string()),
                     }
-                    if let Ok(Some(key)) = invoice_key(&bytes) {
+                    if let Ok(Some(key)) = invoice_key(bytes) {
                         keys.entry(key).or_default().push(index);
                     }
                 }
@@ -170,7 +188,24 @@ pub(crate) fn run(
 
 /// The check before a send: refuses the whole send if any invoice is invalid, listing why.
 pub(crate) fn ensure_valid(ctx: &Ctx, files: &[PathBuf], expected: Schema) -> anyhow::Result<()> {
-    let verdicts = check(files, Some(expected));
+    refuse_invalid(ctx, check(files, Some(expected)))
+}
+
+/// [`ensure_valid`] of invoices already read (`invoices[i]` from `files[i]`): what is validated
+/// is exactly what will be sent.
+pub(crate) fn ensure_valid_contents(
+    ctx: &Ctx,
+    files: &[PathBuf],
+    invoices: &[Vec<u8>],
+    expected: Schema,
+) -> anyhow::Result<()> {
+    let contents: Vec<Result<&[u8], String>> =
+        invoices.iter().map(|bytes| Ok(bytes.as_slice())).collect();
+    refuse_invalid(ctx, check_contents(files, &contents, Some(expected)))
+}
+
+/// Prints the invalid verdicts and fails naming their files; `Ok` when all are valid.
+fn refuse_invalid(ctx: &Ctx, verdicts: Vec<Verdict>) -> anyhow::Result<()> {
     let owned: Vec<Verdict> = verdicts.into_iter().filter(|v| !v.valid()).collect();
     if owned.is_empty() {
         return Ok(());
