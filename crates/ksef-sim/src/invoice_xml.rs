@@ -137,6 +137,18 @@ pub(crate) struct InvoiceFacts {
     pub(crate) has_attachment: bool,
 }
 
+impl InvoiceFacts {
+    /// What makes two invoices duplicates: seller NIP, invoice type and invoice number (the key
+    /// of [`State::duplicates`](crate::state::State::duplicates)).
+    pub(crate) fn duplicate_key(&self) -> (String, String, String) {
+        (
+            self.seller_nip.clone(),
+            self.invoice_type.clone(),
+            self.invoice_number.clone(),
+        )
+    }
+}
+
 /// Verifies an invoice for a session of `form` and reads its facts; the error text explains
 /// why the invoice fails verification (status 430).
 pub(crate) fn verify(xml: &[u8], form: FormKind) -> Result<InvoiceFacts, String> {

@@ -145,16 +145,7 @@ impl Snapshot {
             .invoices
             .iter()
             .enumerate()
-            .map(|(index, i)| {
-                (
-                    (
-                        i.facts.seller_nip.clone(),
-                        i.facts.invoice_type.clone(),
-                        i.facts.invoice_number.clone(),
-                    ),
-                    index,
-                )
-            })
+            .map(|(index, i)| (i.facts.duplicate_key(), index))
             .collect();
         state.test_subjects = self.test_subjects;
         state.test_persons = self.test_persons;

@@ -762,7 +762,9 @@ async fn flush_periodically(
     loop {
         tokio::select! {
             () = tokio::time::sleep(interval) => {
-                let _ = shared.flush();
+                // File I/O blocks: keep it off the threads that serve requests.
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || shared.flush()).await;
             }
             _ = stop.changed() => break,
         }
@@ -852,11 +854,7 @@ async fn handle_faulty(
         shared.state().stats.faults.delayed += 1;
         tokio::time::sleep(faults.latency).await;
     }
-    let problem = request
-        .headers()
-        .get("x-error-format")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
+    let problem = wants_problem_details(request.headers());
     let instance = path;
     if let Some(status) = drawn.server_error {
         count(&shared, id.unwrap_or("unknown"));
@@ -903,11 +901,7 @@ async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<SimBody> {
-    let problem = request
-        .headers()
-        .get("x-error-format")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
+    let problem = wants_problem_details(request.headers());
     let instance = request.uri().path().to_owned();
     let inner = tokio::spawn(handle_inner(shared.clone(), request, peer)).await;
     match inner {
@@ -929,11 +923,7 @@ async fn handle_inner(
     peer: SocketAddr,
 ) -> Response<SimBody> {
     let (parts, body) = request.into_parts();
-    let problem = parts
-        .headers
-        .get("x-error-format")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
+    let problem = wants_problem_details(&parts.headers);
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
 
@@ -945,54 +935,31 @@ async fn handle_inner(
             _ => "unknown",
         };
         count(&shared, id);
-        return match crate::lighthouse::serve(&shared, parts.method.as_str(), rest) {
-            Ok(reply) => reply_response(reply),
-            Err(err) => error_response(&err, problem, &path),
-        };
+        return respond(
+            crate::lighthouse::serve(&shared, parts.method.as_str(), rest),
+            problem,
+            &path,
+        );
     }
     if path.trim_end_matches('/') == "/_sim/lighthouse" {
         count(&shared, "_sim");
-        let body = match Limited::new(body, MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return error_response(
-                    &ApiError::validation("The body is too large or could not be read."),
-                    problem,
-                    &path,
-                );
-            }
-        };
-        return match crate::lighthouse::admin(&shared, parts.method.as_str(), &body) {
-            Ok(reply) => reply_response(reply),
-            Err(err) => error_response(&err, problem, &path),
-        };
+        let reply = read_body(body, "body")
+            .await
+            .and_then(|body| crate::lighthouse::admin(&shared, parts.method.as_str(), &body));
+        return respond(reply, problem, &path);
     }
     // Simulator extras outside the API.
     if let Some(rest) = path.strip_prefix("/_sim/upload/") {
         count(&shared, "_sim");
-        let body = match Limited::new(body, MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return error_response(
-                    &ApiError::validation("The part is too large or could not be read."),
-                    problem,
-                    &path,
-                );
-            }
-        };
-        let reply = api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body);
-        return match reply {
-            Ok(reply) => reply_response(reply),
-            Err(err) => error_response(&err, problem, &path),
-        };
+        let reply = read_body(body, "part").await.and_then(|body| {
+            api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body)
+        });
+        return respond(reply, problem, &path);
     }
     if let Some(rest) = path.strip_prefix("/_sim/") {
         count(&shared, "_sim");
         let reply = api::sim_extra(&shared, parts.method.as_str(), rest, &query);
-        return match reply {
-            Ok(reply) => reply_response(reply),
-            Err(err) => error_response(&err, problem, &path),
-        };
+        return respond(reply, problem, &path);
     }
 
     let Some(api_path) = path.strip_prefix("/v2") else {
@@ -1066,15 +1033,9 @@ async fn handle_inner(
             return error_response(&ApiError::too_many_requests(seconds), problem, &path);
         }
     }
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return error_response(
-                &ApiError::validation("The request body is too large or could not be read."),
-                problem,
-                &path,
-            );
-        }
+    let body = match read_body(body, "request body").await {
+        Ok(body) => body,
+        Err(err) => return error_response(&err, problem, &path),
     };
     let req = Req {
         op,
@@ -1086,9 +1047,31 @@ async fn handle_inner(
         caller,
         now,
     };
-    match api::dispatch(&shared, &req) {
+    respond(api::dispatch(&shared, &req), problem, &path)
+}
+
+/// Whether the client asked for errors as problem details (`X-Error-Format: problem-details`).
+fn wants_problem_details(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get("x-error-format")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"))
+}
+
+/// Reads a request body of at most [`MAX_BODY`] bytes; `what` names it in the error.
+async fn read_body(body: Incoming, what: &str) -> Result<bytes::Bytes, ApiError> {
+    Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .map_err(|_| ApiError::validation(format!("The {what} is too large or could not be read.")))
+}
+
+/// The answer to a handled request: its reply, or its error in the format the client chose.
+fn respond(result: Result<Reply, ApiError>, problem: bool, path: &str) -> Response<SimBody> {
+    match result {
         Ok(reply) => reply_response(reply),
-        Err(err) => error_response(&err, problem, &path),
+        Err(err) => error_response(&err, problem, path),
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use ksef_model::types::{
-    AuthenticationChallengeResponse, AuthenticationInitResponse, AuthenticationTokensResponse,
-    EffectiveApiRateLimits, EffectiveContextLimits, EffectiveSubjectLimits,
+    AuthenticationChallengeResponse, EffectiveApiRateLimits, EffectiveContextLimits,
+    EffectiveSubjectLimits,
 };
 use ksef_model::values::{Nip, Pesel};
 use ksef_sim::{Simulator, Stats};
@@ -20,15 +20,13 @@ const PERSON_NIP: &str = "3333333333";
 const PESEL: &str = "80010112340";
 
 async fn start() -> (Simulator, Http) {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(20))
-        // Long enough to observe status 100 of permission operations and enrollments.
-        .token_activation_delay(Duration::from_millis(400))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
-    (sim, http)
+    start_with(
+        Simulator::builder()
+            .processing_delays(Duration::from_millis(20))
+            // Long enough to observe status 100 of permission operations and enrollments.
+            .token_activation_delay(Duration::from_millis(400)),
+    )
+    .await
 }
 
 /// Logs in with a XAdES signature by `cert` in the context `nip`: the final status code, and
@@ -40,27 +38,14 @@ async fn xades(http: &Http, nip: &str, cert: &TestCertificate) -> (i32, Option<S
     let request = AuthTokenRequest::new(challenge.challenge, ContextIdentifier::Nip(nip));
     let signed =
         ksef_xades::xades::sign(&request.to_xml().unwrap(), &cert.signer().unwrap()).unwrap();
-    let resp = http
-        .send(
-            "POST",
-            "/auth/xades-signature",
-            None,
-            Some(signed),
-            &[("content-type", "application/xml")],
-        )
-        .await;
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    let init: AuthenticationInitResponse = resp.json();
-    let token = init.authentication_token.token;
-    let status = wait_auth(http, init.reference_number.as_str(), &token).await;
-    if status.status.code != 200 {
-        return (status.status.code, None);
-    }
-    let tokens: AuthenticationTokensResponse = http
-        .post_empty("/auth/token/redeem", Some(&token))
+    finish_auth(http, post_xades(http, signed).await).await
+}
+
+/// Asks for an offline KSeF certificate named `name` for `csr` (base64 DER).
+async fn enroll(http: &Http, bearer: &str, csr: String, name: &str) -> Resp {
+    let body = json!({"certificateName": name, "certificateType": "Offline", "csr": csr});
+    http.post("/certificates/enrollments", Some(bearer), &body)
         .await
-        .json();
-    (200, Some(tokens.access_token.token))
 }
 
 fn person_cert() -> TestCertificate {
@@ -72,20 +57,6 @@ fn person_cert() -> TestCertificate {
         KeyType::EcdsaP256,
     )
     .unwrap()
-}
-
-async fn token_login_code(http: &Http, nip: &str, token: &str) -> i32 {
-    let resp = start_auth(http, nip, token).await;
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    let init: AuthenticationInitResponse = resp.json();
-    wait_auth(
-        http,
-        init.reference_number.as_str(),
-        &init.authentication_token.token,
-    )
-    .await
-    .status
-    .code
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,14 +190,14 @@ async fn test_data_subjects_persons_blocks_and_their_effect_on_login() {
             .status,
         200
     );
-    assert_eq!(token_login_code(&http, &nip, sim.seeded_token()).await, 480);
+    assert_eq!(auth_code(&http, &nip, sim.seeded_token()).await, 480);
     assert_eq!(
         http.post("/testdata/context/unblock", None, &block)
             .await
             .status,
         200
     );
-    assert_eq!(token_login_code(&http, &nip, sim.seeded_token()).await, 200);
+    assert_eq!(auth_code(&http, &nip, sim.seeded_token()).await, 200);
 
     // Attachments: off, on, revoked; an invoice with an attachment needs them on.
     let creds = login(&http, &nip, sim.seeded_token()).await;
@@ -351,23 +322,7 @@ async fn limits_can_be_overridden_and_rate_limits_are_enforced() {
     assert_eq!(rates.invoice_export.per_second, 8);
     let slow = json!({"perSecond": 1, "perMinute": 2, "perHour": 100});
     let fast = json!({"perSecond": 100, "perMinute": 1000, "perHour": 10000});
-    let mut groups = serde_json::Map::new();
-    for name in [
-        "onlineSession",
-        "batchSession",
-        "invoiceSend",
-        "invoiceStatus",
-        "sessionList",
-        "sessionInvoiceList",
-        "sessionMisc",
-        "invoiceMetadata",
-        "invoiceExport",
-        "invoiceExportStatus",
-        "invoiceDownload",
-        "other",
-    ] {
-        groups.insert(name.to_owned(), fast.clone());
-    }
+    let mut groups = every_rate_limit_group(&fast);
     groups.insert("sessionList".to_owned(), slow);
     let set = http
         .post(
@@ -563,27 +518,13 @@ async fn certificates_enroll_issue_retrieve_query_and_revoke() {
     let data: ksef_crypto::EnrollmentData = serde_json::from_value(data).unwrap();
     let key = ksef_crypto::CertificateKey::generate_ec_p256().unwrap();
     let csr = ksef_crypto::CertificateSigningRequest::new(&data, &key).unwrap();
-    let enroll = |csr: String, name: &str| json!({"certificateName": name, "certificateType": "Offline", "csr": csr});
-
-    let token_enroll = http
-        .post(
-            "/certificates/enrollments",
-            Some(&creds.access),
-            &enroll(csr.to_base64(), "Certyfikat offline"),
-        )
-        .await;
+    let token_enroll = enroll(&http, &creds.access, csr.to_base64(), "Certyfikat offline").await;
     assert_eq!(token_enroll.exception_code(), 25002);
     // A different subject: 25003.
     let mut other = data.clone();
     other.common_name = "Ktoś Inny".to_owned();
     let foreign = ksef_crypto::CertificateSigningRequest::new(&other, &key).unwrap();
-    let resp = http
-        .post(
-            "/certificates/enrollments",
-            Some(&access),
-            &enroll(foreign.to_base64(), "Certyfikat offline"),
-        )
-        .await;
+    let resp = enroll(&http, &access, foreign.to_base64(), "Certyfikat offline").await;
     assert_eq!(resp.exception_code(), 25003);
     // Not base64, not a CSR, a broken signature: 25004.
     let mut tampered = csr.der().to_vec();
@@ -594,32 +535,14 @@ async fn certificates_enroll_issue_retrieve_query_and_revoke() {
         base64_of(b"not a csr"),
         base64_of(&tampered),
     ] {
-        let resp = http
-            .post(
-                "/certificates/enrollments",
-                Some(&access),
-                &enroll(junk, "Certyfikat offline"),
-            )
-            .await;
+        let resp = enroll(&http, &access, junk, "Certyfikat offline").await;
         assert_eq!(resp.exception_code(), 25004, "{}", resp.text());
     }
     // A name with characters outside the allowed set.
-    let resp = http
-        .post(
-            "/certificates/enrollments",
-            Some(&access),
-            &enroll(csr.to_base64(), "Zły <name>"),
-        )
-        .await;
+    let resp = enroll(&http, &access, csr.to_base64(), "Zły <name>").await;
     assert_eq!(resp.exception_code(), 21405);
 
-    let resp = http
-        .post(
-            "/certificates/enrollments",
-            Some(&access),
-            &enroll(csr.to_base64(), "Certyfikat offline"),
-        )
-        .await;
+    let resp = enroll(&http, &access, csr.to_base64(), "Certyfikat offline").await;
     assert_eq!(resp.status, 202, "{}", resp.text());
     let enrolled: Value = resp.json();
     let status_path = format!(
@@ -731,13 +654,7 @@ async fn certificates_enroll_issue_retrieve_query_and_revoke() {
         )
         .await;
     assert_eq!(set.status, 200);
-    let resp = http
-        .post(
-            "/certificates/enrollments",
-            Some(&access),
-            &enroll(csr.to_base64(), "Drugi certyfikat"),
-        )
-        .await;
+    let resp = enroll(&http, &access, csr.to_base64(), "Drugi certyfikat").await;
     assert_eq!(resp.exception_code(), 25006);
     let unknown = http
         .get(

@@ -25,7 +25,10 @@ async fn wait_session(http: &Http, access: &str, session: &str) -> SessionStatus
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_of_three_invoices_is_accepted() {
-    let (sim, http) = start().await;
+    // Processing long enough for status 150 to be seen right after the close, on a busy machine.
+    let (sim, http) =
+        start_with(ksef_sim::Simulator::builder().processing_delays(Duration::from_millis(500)))
+            .await;
     let nip = sim.seeded_nip().to_owned();
     let login = login(&http, &nip, sim.seeded_token()).await;
     let access = login.access.as_str();

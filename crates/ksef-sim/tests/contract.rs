@@ -15,253 +15,98 @@ use ksef_model::types::{
     AuthenticationChallengeResponse, BadRequestProblemDetails, ExceptionResponse,
     ForbiddenProblemDetails, TooManyRequestsResponse, UnauthorizedProblemDetails,
 };
-use ksef_model::{ContentKind, Operation as _, OperationInfo};
+use ksef_model::{ContentKind, OperationInfo};
 use ksef_sim::Simulator;
 use serde_json::{Value, json};
+
+/// Parses `body` as the response type of operation `O`.
+fn parse<O: ksef_model::Operation>(body: &[u8]) -> Result<(), String> {
+    O::parse_response(body).map(drop).map_err(|e| e.to_string())
+}
 
 /// Parses `body` as the response type of operation `id`.
 fn parse_response(id: &str, body: &[u8]) -> Result<(), String> {
     match id {
-        "auth.challenge" => GetChallenge::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.ksef_token" => AuthenticateWithKsefToken::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.sessions.list" => ListAuthSessions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.sessions.revoke" => RevokeAuthSession::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.sessions.revoke_current" => RevokeCurrentAuthSession::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.status" => GetAuthStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.token.redeem" => RedeemToken::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.token.refresh" => RefreshAccessToken::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "auth.xades_signature" => AuthenticateWithXadesSignature::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.enroll" => EnrollCertificate::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.enrollment_data" => GetCertificateEnrollmentData::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.enrollment_status" => GetCertificateEnrollmentStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.limits" => GetCertificateLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.query" => QueryCertificates::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.retrieve" => RetrieveCertificates::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "certificates.revoke" => RevokeCertificate::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "invoices.download" => DownloadInvoice::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "invoices.export" => ExportInvoices::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "invoices.export_status" => GetInvoiceExportStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "invoices.query_metadata" => QueryInvoiceMetadata::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "limits.context" => GetContextLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "limits.rate_limits" => GetRateLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "limits.subject" => GetSubjectLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "peppol.query" => QueryPeppolProviders::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.attachments.status" => GetAttachmentPermissionStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.authorizations.grant" => GrantAuthorizationPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.authorizations.revoke" => RevokeAuthorizationPermission::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.entities.grant" => GrantEntityPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
+        "auth.challenge" => parse::<GetChallenge>(body),
+        "auth.ksef_token" => parse::<AuthenticateWithKsefToken>(body),
+        "auth.sessions.list" => parse::<ListAuthSessions>(body),
+        "auth.sessions.revoke" => parse::<RevokeAuthSession>(body),
+        "auth.sessions.revoke_current" => parse::<RevokeCurrentAuthSession>(body),
+        "auth.status" => parse::<GetAuthStatus>(body),
+        "auth.token.redeem" => parse::<RedeemToken>(body),
+        "auth.token.refresh" => parse::<RefreshAccessToken>(body),
+        "auth.xades_signature" => parse::<AuthenticateWithXadesSignature>(body),
+        "certificates.enroll" => parse::<EnrollCertificate>(body),
+        "certificates.enrollment_data" => parse::<GetCertificateEnrollmentData>(body),
+        "certificates.enrollment_status" => parse::<GetCertificateEnrollmentStatus>(body),
+        "certificates.limits" => parse::<GetCertificateLimits>(body),
+        "certificates.query" => parse::<QueryCertificates>(body),
+        "certificates.retrieve" => parse::<RetrieveCertificates>(body),
+        "certificates.revoke" => parse::<RevokeCertificate>(body),
+        "invoices.download" => parse::<DownloadInvoice>(body),
+        "invoices.export" => parse::<ExportInvoices>(body),
+        "invoices.export_status" => parse::<GetInvoiceExportStatus>(body),
+        "invoices.query_metadata" => parse::<QueryInvoiceMetadata>(body),
+        "limits.context" => parse::<GetContextLimits>(body),
+        "limits.rate_limits" => parse::<GetRateLimits>(body),
+        "limits.subject" => parse::<GetSubjectLimits>(body),
+        "peppol.query" => parse::<QueryPeppolProviders>(body),
+        "permissions.attachments.status" => parse::<GetAttachmentPermissionStatus>(body),
+        "permissions.authorizations.grant" => parse::<GrantAuthorizationPermissions>(body),
+        "permissions.authorizations.revoke" => parse::<RevokeAuthorizationPermission>(body),
+        "permissions.entities.grant" => parse::<GrantEntityPermissions>(body),
         "permissions.eu_entities.administration.grant" => {
-            GrantEuEntityAdministrationPermissions::parse_response(body)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            parse::<GrantEuEntityAdministrationPermissions>(body)
         }
-        "permissions.eu_entities.grant" => {
-            GrantEuEntityRepresentativePermissions::parse_response(body)
-                .map(drop)
-                .map_err(|e| e.to_string())
-        }
-        "permissions.indirect.grant" => GrantIndirectPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.operation_status" => GetPermissionOperationStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.persons.grant" => GrantPersonPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.authorizations" => QueryAuthorizationPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.entities" => QueryEntityPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.entity_roles" => QueryEntityRoles::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.eu_entities" => QueryEuEntityPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.personal" => QueryPersonalPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.persons" => QueryPersonPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.query.subordinate_entity_roles" => {
-            QuerySubordinateEntityRoles::parse_response(body)
-                .map(drop)
-                .map_err(|e| e.to_string())
-        }
-        "permissions.query.subunits" => QuerySubunitPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.revoke" => RevokePermission::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "permissions.subunits.grant" => GrantSubunitPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "security.public_key_certificates" => GetPublicKeyCertificates::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.batch.close" => CloseBatchSession::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.batch.open" => OpenBatchSession::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.failed_invoices" => ListFailedSessionInvoices::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.invoice_status" => GetSessionInvoiceStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.invoice_upo" => GetInvoiceUpo::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.invoice_upo_by_ksef_number" => GetInvoiceUpoByKsefNumber::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.invoices" => ListSessionInvoices::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.list" => ListSessions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.online.close" => CloseOnlineSession::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.online.open" => OpenOnlineSession::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.online.send_invoice" => SendInvoice::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.status" => GetSessionStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sessions.upo" => GetSessionUpo::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.attachment.enable" => EnableTestAttachments::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.attachment.revoke" => RevokeTestAttachments::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.context.block" => BlockTestContext::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.context.unblock" => UnblockTestContext::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.limits.certificate.reset" => ResetTestCertificateLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.limits.certificate.set" => SetTestCertificateLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.limits.session.reset" => ResetTestSessionLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.limits.session.set" => SetTestSessionLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.permissions.grant" => GrantTestPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.permissions.revoke" => RevokeTestPermissions::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.person.create" => CreateTestPerson::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.person.remove" => RemoveTestPerson::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.rate_limits.production" => SetTestRateLimitsToProduction::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.rate_limits.reset" => ResetTestRateLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.rate_limits.set" => SetTestRateLimits::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.subject.create" => CreateTestSubject::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "testdata.subject.remove" => RemoveTestSubject::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "tokens.generate" => GenerateToken::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "tokens.list" => ListTokens::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "tokens.revoke" => RevokeToken::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "tokens.status" => GetTokenStatus::parse_response(body)
-            .map(drop)
-            .map_err(|e| e.to_string()),
+        "permissions.eu_entities.grant" => parse::<GrantEuEntityRepresentativePermissions>(body),
+        "permissions.indirect.grant" => parse::<GrantIndirectPermissions>(body),
+        "permissions.operation_status" => parse::<GetPermissionOperationStatus>(body),
+        "permissions.persons.grant" => parse::<GrantPersonPermissions>(body),
+        "permissions.query.authorizations" => parse::<QueryAuthorizationPermissions>(body),
+        "permissions.query.entities" => parse::<QueryEntityPermissions>(body),
+        "permissions.query.entity_roles" => parse::<QueryEntityRoles>(body),
+        "permissions.query.eu_entities" => parse::<QueryEuEntityPermissions>(body),
+        "permissions.query.personal" => parse::<QueryPersonalPermissions>(body),
+        "permissions.query.persons" => parse::<QueryPersonPermissions>(body),
+        "permissions.query.subordinate_entity_roles" => parse::<QuerySubordinateEntityRoles>(body),
+        "permissions.query.subunits" => parse::<QuerySubunitPermissions>(body),
+        "permissions.revoke" => parse::<RevokePermission>(body),
+        "permissions.subunits.grant" => parse::<GrantSubunitPermissions>(body),
+        "security.public_key_certificates" => parse::<GetPublicKeyCertificates>(body),
+        "sessions.batch.close" => parse::<CloseBatchSession>(body),
+        "sessions.batch.open" => parse::<OpenBatchSession>(body),
+        "sessions.failed_invoices" => parse::<ListFailedSessionInvoices>(body),
+        "sessions.invoice_status" => parse::<GetSessionInvoiceStatus>(body),
+        "sessions.invoice_upo" => parse::<GetInvoiceUpo>(body),
+        "sessions.invoice_upo_by_ksef_number" => parse::<GetInvoiceUpoByKsefNumber>(body),
+        "sessions.invoices" => parse::<ListSessionInvoices>(body),
+        "sessions.list" => parse::<ListSessions>(body),
+        "sessions.online.close" => parse::<CloseOnlineSession>(body),
+        "sessions.online.open" => parse::<OpenOnlineSession>(body),
+        "sessions.online.send_invoice" => parse::<SendInvoice>(body),
+        "sessions.status" => parse::<GetSessionStatus>(body),
+        "sessions.upo" => parse::<GetSessionUpo>(body),
+        "testdata.attachment.enable" => parse::<EnableTestAttachments>(body),
+        "testdata.attachment.revoke" => parse::<RevokeTestAttachments>(body),
+        "testdata.context.block" => parse::<BlockTestContext>(body),
+        "testdata.context.unblock" => parse::<UnblockTestContext>(body),
+        "testdata.limits.certificate.reset" => parse::<ResetTestCertificateLimits>(body),
+        "testdata.limits.certificate.set" => parse::<SetTestCertificateLimits>(body),
+        "testdata.limits.session.reset" => parse::<ResetTestSessionLimits>(body),
+        "testdata.limits.session.set" => parse::<SetTestSessionLimits>(body),
+        "testdata.permissions.grant" => parse::<GrantTestPermissions>(body),
+        "testdata.permissions.revoke" => parse::<RevokeTestPermissions>(body),
+        "testdata.person.create" => parse::<CreateTestPerson>(body),
+        "testdata.person.remove" => parse::<RemoveTestPerson>(body),
+        "testdata.rate_limits.production" => parse::<SetTestRateLimitsToProduction>(body),
+        "testdata.rate_limits.reset" => parse::<ResetTestRateLimits>(body),
+        "testdata.rate_limits.set" => parse::<SetTestRateLimits>(body),
+        "testdata.subject.create" => parse::<CreateTestSubject>(body),
+        "testdata.subject.remove" => parse::<RemoveTestSubject>(body),
+        "tokens.generate" => parse::<GenerateToken>(body),
+        "tokens.list" => parse::<ListTokens>(body),
+        "tokens.revoke" => parse::<RevokeToken>(body),
+        "tokens.status" => parse::<GetTokenStatus>(body),
         other => Err(format!("unknown operation {other}")),
     }
 }
@@ -329,6 +174,18 @@ impl Walk {
         serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
     }
 
+    /// Posts `body` to `path` and checks the answer as [`Walk::ok`] does.
+    async fn post_ok<T: serde::Serialize>(
+        &mut self,
+        http: &Http,
+        id: &'static str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &T,
+    ) -> Value {
+        self.ok(id, &http.post(path, bearer, body).await)
+    }
+
     /// Checks an answer that the spec documents as an error for a request that is valid in
     /// form but not allowed for this caller (e.g. 403 for a missing permission).
     fn refused(&mut self, id: &'static str, resp: &Resp, status: u16) {
@@ -361,30 +218,9 @@ async fn xades_login(http: &Http, nip: &str) -> Login {
     let request = AuthTokenRequest::new(challenge.challenge, ContextIdentifier::Nip(nip));
     let signed =
         ksef_xades::xades::sign(&request.to_xml().unwrap(), &seal.signer().unwrap()).unwrap();
-    let resp = http
-        .send(
-            "POST",
-            "/auth/xades-signature",
-            None,
-            Some(signed),
-            &[("content-type", "application/xml")],
-        )
-        .await;
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    let init: ksef_model::types::AuthenticationInitResponse = resp.json();
-    let auth = init.authentication_token.token;
-    let status = wait_auth(http, init.reference_number.as_str(), &auth).await;
-    assert_eq!(status.status.code, 200);
-    let tokens: ksef_model::types::AuthenticationTokensResponse = http
-        .post_empty("/auth/token/redeem", Some(&auth))
+    finish_login(http, post_xades(http, signed).await)
         .await
-        .json();
-    Login {
-        reference: init.reference_number.to_string(),
-        authentication_token: auth,
-        access: tokens.access_token.token,
-        refresh: tokens.refresh_token.token,
-    }
+        .expect("the XAdES login succeeds")
 }
 
 async fn post(http: &Http, path: &str, bearer: &str, body: Value) -> Resp {
@@ -393,12 +229,8 @@ async fn post(http: &Http, path: &str, bearer: &str, body: Value) -> Resp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_answers_a_valid_request_per_spec() {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(20))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
+    let (sim, http) =
+        start_with(Simulator::builder().processing_delays(Duration::from_millis(20))).await;
     let nip = sim.seeded_nip().to_owned();
     let mut w = Walk {
         seen: BTreeSet::new(),
@@ -449,16 +281,15 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     w.seen.insert("auth.xades_signature");
 
     // KSeF tokens.
-    let generated = w.ok(
-        "tokens.generate",
-        &post(
+    let generated = w
+        .post_ok(
             &http,
+            "tokens.generate",
             "/tokens",
-            access,
-            json!({"permissions": ["InvoiceRead"], "description": "Contract token"}),
+            Some(access),
+            &json!({"permissions": ["InvoiceRead"], "description": "Contract token"}),
         )
-        .await,
-    );
+        .await;
     w.ok("tokens.list", &http.get("/tokens", Some(access)).await);
     let token_path = format!("/tokens/{}", generated["referenceNumber"].as_str().unwrap());
     w.ok("tokens.status", &http.get(&token_path, Some(access)).await);
@@ -469,19 +300,18 @@ async fn every_operation_answers_a_valid_request_per_spec() {
 
     // Online session, invoice, UPOs.
     let key = ksef_crypto::SessionKey::generate().unwrap();
-    let opened = w.ok(
-        "sessions.online.open",
-        &post(
+    let opened = w
+        .post_ok(
             &http,
+            "sessions.online.open",
             "/sessions/online",
-            access,
-            json!({
+            Some(access),
+            &json!({
                 "formCode": {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"},
                 "encryption": serde_json::to_value(wrap_key(&http, &key).await).unwrap(),
             }),
         )
-        .await,
-    );
+        .await;
     let s = opened["referenceNumber"].as_str().unwrap().to_owned();
     let xml = fa3_invoice(&nip, "CONTRACT-1");
     let sent = w.ok(
@@ -569,23 +399,26 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     let filters =
         json!({"subjectType": "Subject1", "dateRange": {"dateType": "Invoicing", "from": from}});
-    w.ok(
+    w.post_ok(
+        &http,
         "invoices.query_metadata",
-        &post(&http, "/invoices/query/metadata", access, filters.clone()).await,
-    );
-    let export = w.ok(
-        "invoices.export",
-        &post(
+        "/invoices/query/metadata",
+        Some(access),
+        &filters.clone(),
+    )
+    .await;
+    let export = w
+        .post_ok(
             &http,
+            "invoices.export",
             "/invoices/exports",
-            access,
-            json!({
+            Some(access),
+            &json!({
                 "encryption": serde_json::to_value(wrap_key(&http, &key).await).unwrap(),
                 "filters": filters,
             }),
         )
-        .await,
-    );
+        .await;
     w.ok(
         "invoices.export_status",
         &http
@@ -604,16 +437,15 @@ async fn every_operation_answers_a_valid_request_per_spec() {
         "b.xml".to_owned(),
         fa3_invoice(&nip, "CONTRACT-B-1"),
     )]);
-    let opened = w.ok(
-        "sessions.batch.open",
-        &http
-            .post(
-                "/sessions/batch",
-                Some(access),
-                &batch_open_request(&http, &batch).await,
-            )
-            .await,
-    );
+    let opened = w
+        .post_ok(
+            &http,
+            "sessions.batch.open",
+            "/sessions/batch",
+            Some(access),
+            &batch_open_request(&http, &batch).await,
+        )
+        .await;
     let opened: ksef_model::types::OpenBatchSessionResponse =
         serde_json::from_value(opened).unwrap();
     for upload in &opened.part_upload_requests {
@@ -645,24 +477,21 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     );
     let limits =
         json!({"maxInvoiceSizeInMB": 2, "maxInvoiceWithAttachmentSizeInMB": 4, "maxInvoices": 100});
-    w.ok(
+    w.post_ok(
+        &http,
         "testdata.limits.session.set",
-        &post(
-            &http,
-            "/testdata/limits/context/session",
-            access,
-            json!({"onlineSession": limits, "batchSession": limits}),
-        )
-        .await,
-    );
+        "/testdata/limits/context/session",
+        Some(access),
+        &json!({"onlineSession": limits, "batchSession": limits}),
+    )
+    .await;
     w.ok(
         "testdata.limits.session.reset",
         &http
             .delete("/testdata/limits/context/session", Some(access))
             .await,
     );
-    w.ok("testdata.limits.certificate.set", &post(&http, "/testdata/limits/subject/certificate", access,
-        json!({"subjectIdentifierType": "Nip", "enrollment": {"maxEnrollments": 5}, "certificate": {"maxCertificates": 3}})).await);
+    w.post_ok(&http, "testdata.limits.certificate.set", "/testdata/limits/subject/certificate", Some(access), &json!({"subjectIdentifierType": "Nip", "enrollment": {"maxEnrollments": 5}, "certificate": {"maxCertificates": 3}})).await;
     w.ok(
         "testdata.limits.certificate.reset",
         &http
@@ -670,33 +499,15 @@ async fn every_operation_answers_a_valid_request_per_spec() {
             .await,
     );
     let group = json!({"perSecond": 100, "perMinute": 1000, "perHour": 10000});
-    let groups: serde_json::Map<String, Value> = [
-        "onlineSession",
-        "batchSession",
-        "invoiceSend",
-        "invoiceStatus",
-        "sessionList",
-        "sessionInvoiceList",
-        "sessionMisc",
-        "invoiceMetadata",
-        "invoiceExport",
-        "invoiceExportStatus",
-        "invoiceDownload",
-        "other",
-    ]
-    .iter()
-    .map(|g| ((*g).to_owned(), group.clone()))
-    .collect();
-    w.ok(
+    let groups = every_rate_limit_group(&group);
+    w.post_ok(
+        &http,
         "testdata.rate_limits.set",
-        &post(
-            &http,
-            "/testdata/rate-limits",
-            access,
-            json!({"rateLimits": groups}),
-        )
-        .await,
-    );
+        "/testdata/rate-limits",
+        Some(access),
+        &json!({"rateLimits": groups}),
+    )
+    .await;
     w.ok(
         "testdata.rate_limits.production",
         &http
@@ -709,75 +520,85 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     );
 
     // Test data.
-    w.ok(
+    w.post_ok(
+        &http,
         "testdata.subject.create",
-        &http
-            .post(
-                "/testdata/subject",
-                None,
-                &json!({
+        "/testdata/subject",
+        None,
+        &json!({
         "subjectNip": NIP_B, "subjectType": "VatGroup", "description": "Grupa VAT",
         "subunits": [{"subjectNip": NIP_C, "description": "Członek grupy"}]}),
-            )
-            .await,
-    );
-    w.ok(
+    )
+    .await;
+    w.post_ok(
+        &http,
         "testdata.person.create",
-        &http
-            .post(
-                "/testdata/person",
-                None,
-                &json!({
+        "/testdata/person",
+        None,
+        &json!({
         "nip": NIP_D, "pesel": PESEL, "isBailiff": true, "description": "Komornik testowy"}),
-            )
-            .await,
-    );
+    )
+    .await;
     let test_grant = json!({"contextIdentifier": {"type": "Nip", "value": nip},
         "authorizedIdentifier": {"type": "Pesel", "value": PESEL},
         "permissions": [{"permissionType": "InvoiceRead", "description": "Odczyt"}]});
-    w.ok(
+    w.post_ok(
+        &http,
         "testdata.permissions.grant",
-        &http.post("/testdata/permissions", None, &test_grant).await,
-    );
-    w.ok(
+        "/testdata/permissions",
+        None,
+        &test_grant,
+    )
+    .await;
+    w.post_ok(
+        &http,
         "testdata.permissions.revoke",
-        &http
-            .post(
-                "/testdata/permissions/revoke",
-                None,
-                &json!({
+        "/testdata/permissions/revoke",
+        None,
+        &json!({
         "contextIdentifier": {"type": "Nip", "value": nip},
         "authorizedIdentifier": {"type": "Pesel", "value": PESEL}}),
-            )
-            .await,
-    );
-    w.ok(
+    )
+    .await;
+    w.post_ok(
+        &http,
         "testdata.attachment.enable",
-        &http
-            .post("/testdata/attachment", None, &json!({"nip": nip}))
-            .await,
-    );
+        "/testdata/attachment",
+        None,
+        &json!({"nip": nip}),
+    )
+    .await;
     w.ok(
         "permissions.attachments.status",
         &http
             .get("/permissions/attachments/status", Some(access))
             .await,
     );
-    w.ok(
+    w.post_ok(
+        &http,
         "testdata.attachment.revoke",
-        &http
-            .post("/testdata/attachment/revoke", None, &json!({"nip": nip}))
-            .await,
-    );
+        "/testdata/attachment/revoke",
+        None,
+        &json!({"nip": nip}),
+    )
+    .await;
     let block = json!({"contextIdentifier": {"type": "Nip", "value": NIP_E}});
-    w.ok(
+    w.post_ok(
+        &http,
         "testdata.context.block",
-        &http.post("/testdata/context/block", None, &block).await,
-    );
-    w.ok(
+        "/testdata/context/block",
+        None,
+        &block,
+    )
+    .await;
+    w.post_ok(
+        &http,
         "testdata.context.unblock",
-        &http.post("/testdata/context/unblock", None, &block).await,
-    );
+        "/testdata/context/unblock",
+        None,
+        &block,
+    )
+    .await;
     w.ok(
         "peppol.query",
         &http
@@ -786,9 +607,9 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     );
 
     // Permissions.
-    let op = w.ok("permissions.persons.grant", &post(&http, "/permissions/persons/grants", access, json!({
+    let op = w.post_ok(&http, "permissions.persons.grant", "/permissions/persons/grants", Some(access), &json!({
         "subjectIdentifier": {"type": "Pesel", "value": PESEL}, "permissions": ["InvoiceRead", "InvoiceWrite"],
-        "description": "Księgowa", "subjectDetails": person_details()})).await);
+        "description": "Księgowa", "subjectDetails": person_details()})).await;
     let op_path = format!(
         "/permissions/operations/{}",
         op["referenceNumber"].as_str().unwrap()
@@ -797,82 +618,74 @@ async fn every_operation_answers_a_valid_request_per_spec() {
         "permissions.operation_status",
         &http.get(&op_path, Some(access)).await,
     );
-    w.ok("permissions.entities.grant", &post(&http, "/permissions/entities/grants", access, json!({
+    w.post_ok(&http, "permissions.entities.grant", "/permissions/entities/grants", Some(access), &json!({
         "subjectIdentifier": {"type": "Nip", "value": NIP_B}, "permissions": [{"type": "InvoiceRead", "canDelegate": true}],
-        "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe"}})).await);
-    w.ok(
+        "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe"}})).await;
+    w.post_ok(
+        &http,
         "permissions.authorizations.grant",
-        &post(
-            &http,
-            "/permissions/authorizations/grants",
-            access,
-            json!({
+        "/permissions/authorizations/grants",
+        Some(access),
+        &json!({
         "subjectIdentifier": {"type": "Nip", "value": NIP_B}, "permission": "SelfInvoicing",
         "description": "Samofakturowanie", "subjectDetails": {"fullName": "Firma B"}}),
-        )
-        .await,
-    );
-    w.ok("permissions.indirect.grant", &post(&http, "/permissions/indirect/grants", access, json!({
+    )
+    .await;
+    w.post_ok(&http, "permissions.indirect.grant", "/permissions/indirect/grants", Some(access), &json!({
         "subjectIdentifier": {"type": "Pesel", "value": PESEL}, "targetIdentifier": {"type": "AllPartners"},
-        "permissions": ["InvoiceRead"], "description": "Uprawnienie pośrednie", "subjectDetails": person_details()})).await);
+        "permissions": ["InvoiceRead"], "description": "Uprawnienie pośrednie", "subjectDetails": person_details()})).await;
     let unit = ksef_model::values::InternalId::from_parts(&nip.parse().unwrap(), 1)
         .unwrap()
         .to_string();
-    w.ok("permissions.subunits.grant", &post(&http, "/permissions/subunits/grants", access, json!({
+    w.post_ok(&http, "permissions.subunits.grant", "/permissions/subunits/grants", Some(access), &json!({
         "subjectIdentifier": {"type": "Pesel", "value": PESEL}, "contextIdentifier": {"type": "InternalId", "value": unit},
-        "description": "Administrator oddziału", "subunitName": "Oddział 1", "subjectDetails": person_details()})).await);
+        "description": "Administrator oddziału", "subunitName": "Oddział 1", "subjectDetails": person_details()})).await;
     let eu_details = json!({"subjectDetailsType": "EntityByFingerprint", "entityByFp": {"fullName": "Firma DE", "address": "Berlin"}});
-    w.ok("permissions.eu_entities.administration.grant", &post(&http, "/permissions/eu-entities/administration/grants", access, json!({
+    w.post_ok(&http, "permissions.eu_entities.administration.grant", "/permissions/eu-entities/administration/grants", Some(access), &json!({
         "subjectIdentifier": {"type": "Fingerprint", "value": FINGERPRINT},
         "contextIdentifier": {"type": "NipVatUe", "value": format!("{nip}-DE123456789")},
         "description": "Administrator podmiotu UE", "euEntityName": "Firma DE GmbH",
-        "subjectDetails": eu_details, "euEntityDetails": {"fullName": "Firma DE GmbH", "address": "Berlin"}})).await);
+        "subjectDetails": eu_details, "euEntityDetails": {"fullName": "Firma DE GmbH", "address": "Berlin"}})).await;
     // Only an EU entity's administrator (VatUeManage) may grant this: 403 for a NIP context.
     w.refused("permissions.eu_entities.grant", &post(&http, "/permissions/eu-entities/grants", access, json!({
         "subjectIdentifier": {"type": "Fingerprint", "value": FINGERPRINT}, "permissions": ["InvoiceRead"],
         "description": "Przedstawiciel UE", "subjectDetails": eu_details})).await, 403);
-    w.ok(
+    w.post_ok(
+        &http,
         "permissions.query.personal",
-        &post(
+        "/permissions/query/personal/grants",
+        Some(access),
+        &json!({}),
+    )
+    .await;
+    let persons = w
+        .post_ok(
             &http,
-            "/permissions/query/personal/grants",
-            access,
-            json!({}),
-        )
-        .await,
-    );
-    let persons = w.ok(
-        "permissions.query.persons",
-        &post(
-            &http,
+            "permissions.query.persons",
             "/permissions/query/persons/grants?pageSize=10",
-            access,
-            json!({"queryType": "PermissionsInCurrentContext"}),
+            Some(access),
+            &json!({"queryType": "PermissionsInCurrentContext"}),
         )
-        .await,
-    );
+        .await;
     let persons = persons["permissions"].as_array().unwrap();
     assert_eq!(persons.len(), 3, "{persons:?}");
-    w.ok(
+    w.post_ok(
+        &http,
         "permissions.query.entities",
-        &post(
+        "/permissions/query/entities/grants",
+        Some(access),
+        &json!({}),
+    )
+    .await;
+    let granted = w
+        .post_ok(
             &http,
-            "/permissions/query/entities/grants",
-            access,
-            json!({}),
-        )
-        .await,
-    );
-    let granted = w.ok(
-        "permissions.query.authorizations",
-        &post(
-            &http,
+            "permissions.query.authorizations",
             "/permissions/query/authorizations/grants",
-            access,
-            json!({"queryType": "Granted"}),
+            Some(access),
+            &json!({"queryType": "Granted"}),
         )
-        .await,
-    );
+        .await;
     assert_eq!(granted["authorizationGrants"].as_array().unwrap().len(), 1);
     w.ok(
         "permissions.query.entity_roles",
@@ -880,37 +693,33 @@ async fn every_operation_answers_a_valid_request_per_spec() {
             .get("/permissions/query/entities/roles", Some(access))
             .await,
     );
-    w.ok(
+    w.post_ok(
+        &http,
         "permissions.query.subordinate_entity_roles",
-        &post(
+        "/permissions/query/subordinate-entities/roles",
+        Some(access),
+        &json!({}),
+    )
+    .await;
+    let subunits = w
+        .post_ok(
             &http,
-            "/permissions/query/subordinate-entities/roles",
-            access,
-            json!({}),
-        )
-        .await,
-    );
-    let subunits = w.ok(
-        "permissions.query.subunits",
-        &post(
-            &http,
+            "permissions.query.subunits",
             "/permissions/query/subunits/grants",
-            access,
-            json!({}),
+            Some(access),
+            &json!({}),
         )
-        .await,
-    );
+        .await;
     assert_eq!(subunits["permissions"].as_array().unwrap().len(), 1);
-    let eu = w.ok(
-        "permissions.query.eu_entities",
-        &post(
+    let eu = w
+        .post_ok(
             &http,
+            "permissions.query.eu_entities",
             "/permissions/query/eu-entities/grants",
-            access,
-            json!({}),
+            Some(access),
+            &json!({}),
         )
-        .await,
-    );
+        .await;
     assert_eq!(eu["permissions"].as_array().unwrap().len(), 1);
     let id = persons[0]["id"].as_str().unwrap();
     w.ok(
@@ -945,8 +754,8 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     let data: ksef_crypto::EnrollmentData = serde_json::from_value(data).unwrap();
     let key = ksef_crypto::CertificateKey::generate_ec_p256().unwrap();
     let csr = ksef_crypto::CertificateSigningRequest::new(&data, &key).unwrap();
-    let enrolled = w.ok("certificates.enroll", &post(&http, "/certificates/enrollments", sealed, json!({
-        "certificateName": "Certyfikat testowy", "certificateType": "Authentication", "csr": csr.to_base64()})).await);
+    let enrolled = w.post_ok(&http, "certificates.enroll", "/certificates/enrollments", Some(sealed), &json!({
+        "certificateName": "Certyfikat testowy", "certificateType": "Authentication", "csr": csr.to_base64()})).await;
     let enrollment = format!(
         "/certificates/enrollments/{}",
         enrolled["referenceNumber"].as_str().unwrap()
@@ -966,48 +775,48 @@ async fn every_operation_answers_a_valid_request_per_spec() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let serial = serial.expect("the certificate is issued");
-    w.ok(
+    w.post_ok(
+        &http,
         "certificates.retrieve",
-        &post(
-            &http,
-            "/certificates/retrieve",
-            sealed,
-            json!({"certificateSerialNumbers": [serial]}),
-        )
-        .await,
-    );
-    w.ok(
+        "/certificates/retrieve",
+        Some(sealed),
+        &json!({"certificateSerialNumbers": [serial]}),
+    )
+    .await;
+    w.post_ok(
+        &http,
         "certificates.query",
-        &post(&http, "/certificates/query", sealed, json!({})).await,
-    );
-    w.ok(
+        "/certificates/query",
+        Some(sealed),
+        &json!({}),
+    )
+    .await;
+    w.post_ok(
+        &http,
         "certificates.revoke",
-        &post(
-            &http,
-            &format!("/certificates/{serial}/revoke"),
-            sealed,
-            json!({"revocationReason": "Superseded"}),
-        )
-        .await,
-    );
+        &format!("/certificates/{serial}/revoke"),
+        Some(sealed),
+        &json!({"revocationReason": "Superseded"}),
+    )
+    .await;
 
     // Cleanup operations of the test data, and the end of the authentication sessions.
-    w.ok(
+    w.post_ok(
+        &http,
         "testdata.person.remove",
-        &http
-            .post("/testdata/person/remove", None, &json!({"nip": NIP_D}))
-            .await,
-    );
-    w.ok(
+        "/testdata/person/remove",
+        None,
+        &json!({"nip": NIP_D}),
+    )
+    .await;
+    w.post_ok(
+        &http,
         "testdata.subject.remove",
-        &http
-            .post(
-                "/testdata/subject/remove",
-                None,
-                &json!({"subjectNip": NIP_B}),
-            )
-            .await,
-    );
+        "/testdata/subject/remove",
+        None,
+        &json!({"subjectNip": NIP_B}),
+    )
+    .await;
     w.ok(
         "auth.sessions.revoke",
         &http
@@ -1031,12 +840,8 @@ async fn every_operation_answers_a_valid_request_per_spec() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_refuses_an_invalid_request_per_spec() {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(20))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
+    let (sim, http) =
+        start_with(Simulator::builder().processing_delays(Duration::from_millis(20))).await;
     let creds = login(&http, sim.seeded_nip(), sim.seeded_token()).await;
     let mut skipped = Vec::new();
     for op in ALL {

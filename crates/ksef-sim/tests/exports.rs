@@ -13,13 +13,7 @@ use ksef_model::types::{
     InvoicePackage, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
     InvoiceQuerySubjectType, QueryInvoicesMetadataResponse,
 };
-use ksef_sim::{Simulator, SimulatorBuilder};
-
-async fn start_with(builder: SimulatorBuilder) -> (Simulator, Http) {
-    let sim = builder.start().await.unwrap();
-    let http = Http::new(sim.base_url());
-    (sim, http)
-}
+use ksef_sim::Simulator;
 
 fn filters(date_type: InvoiceQueryDateType) -> InvoiceQueryFilters {
     let from = (chrono::Utc::now() - chrono::Duration::hours(1)).fixed_offset();

@@ -14,13 +14,7 @@ use ksef_sim::{Simulator, SimulatorBuilder, Stats};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 async fn start_with(builder: SimulatorBuilder) -> (Simulator, Http) {
-    let sim = builder
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
-    (sim, http)
+    common::start_with(builder.processing_delays(Duration::from_millis(50))).await
 }
 
 fn token_request() -> GenerateTokenRequest {

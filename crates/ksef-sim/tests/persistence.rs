@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use common::*;
 use ksef_model::types::{
-    AuthenticationInitResponse, GenerateTokenResponse, InvoiceQueryDateRange, InvoiceQueryDateType,
-    InvoiceQueryFilters, InvoiceQuerySubjectType, QueryInvoicesMetadataResponse,
-    SendInvoiceResponse,
+    GenerateTokenResponse, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
+    InvoiceQuerySubjectType, QueryInvoicesMetadataResponse, SendInvoiceResponse,
 };
 use ksef_sim::{SimError, Simulator};
 use serde_json::json;
@@ -24,14 +23,12 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 async fn start_in(dir: &std::path::Path) -> (Simulator, Http) {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(20))
-        .data_dir(dir)
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
-    (sim, http)
+    start_with(
+        Simulator::builder()
+            .processing_delays(Duration::from_millis(20))
+            .data_dir(dir),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,15 +98,7 @@ async fn tokens_invoices_test_data_and_stats_survive_a_restart() {
     let status = wait_invoice(&http, &creds.access, &session.reference, &reference).await;
     assert_eq!(status.status.code, 440);
     // The generated token still logs in; the test subject still exists.
-    let resp = start_auth(&http, &nip, &generated.token).await;
-    let init: AuthenticationInitResponse = resp.json();
-    let done = wait_auth(
-        &http,
-        init.reference_number.as_str(),
-        &init.authentication_token.token,
-    )
-    .await;
-    assert_eq!(done.status.code, 200);
+    assert_eq!(auth_code(&http, &nip, &generated.token).await, 200);
     assert_eq!(
         http.post("/testdata/subject", None, &subject)
             .await
@@ -126,13 +115,12 @@ async fn tokens_invoices_test_data_and_stats_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_is_saved_periodically_and_a_bad_file_is_refused() {
     let dir = temp_dir("periodic");
-    let sim = Simulator::builder()
-        .data_dir(&dir)
-        .data_flush_interval(Duration::from_millis(50))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
+    let (sim, http) = start_with(
+        Simulator::builder()
+            .data_dir(&dir)
+            .data_flush_interval(Duration::from_millis(50)),
+    )
+    .await;
     let subject =
         json!({"subjectNip": "2222222222", "subjectType": "VatGroup", "description": "Grupa"});
     assert_eq!(

@@ -22,12 +22,7 @@ use ksef_sim::{Simulator, Stats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_login_challenge_status_redeem_refresh() {
-    let sim = Simulator::builder()
-        .auth_delay(Duration::from_millis(300))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
+    let (sim, http) = start_with(Simulator::builder().auth_delay(Duration::from_millis(300))).await;
     assert!(sim.base_url().ends_with("/v2"));
 
     let (listing, _) = certificates(&http).await;
@@ -116,16 +111,7 @@ async fn token_login_challenge_status_redeem_refresh() {
     let _: UnauthorizedProblemDetails = dead.json();
 
     // A used challenge cannot be replayed; a wrong token fails with 450.
-    let failed = start_auth(&http, sim.seeded_nip(), "not-a-token").await;
-    assert_eq!(failed.status, 202);
-    let init: AuthenticationInitResponse = failed.json();
-    let status = wait_auth(
-        &http,
-        init.reference_number.as_str(),
-        &init.authentication_token.token,
-    )
-    .await;
-    assert_eq!(status.status.code, 450);
+    assert_eq!(auth_code(&http, sim.seeded_nip(), "not-a-token").await, 450);
     sim.shutdown().await;
 }
 
@@ -510,13 +496,12 @@ async fn duplicates_bad_hashes_and_bad_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_errors_and_error_formats() {
-    let sim = Simulator::builder()
-        .access_token_lifetime(Duration::from_secs(1))
-        .processing_delays(Duration::ZERO)
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
+    let (sim, http) = start_with(
+        Simulator::builder()
+            .access_token_lifetime(Duration::from_secs(1))
+            .processing_delays(Duration::ZERO),
+    )
+    .await;
 
     let missing = http.get("/sessions?sessionType=Online", None).await;
     assert_eq!(missing.status, 401);
@@ -647,15 +632,7 @@ async fn generated_token_logs_in_and_can_be_revoked() {
     assert_eq!(resp.exception_code(), 26001);
 
     assert_eq!(http.delete(&path, Some(&admin.access)).await.status, 204);
-    let resp = start_auth(&http, &nip, &generated.token).await;
-    let init: AuthenticationInitResponse = resp.json();
-    let status = wait_auth(
-        &http,
-        init.reference_number.as_str(),
-        &init.authentication_token.token,
-    )
-    .await;
-    assert_eq!(status.status.code, 450);
+    assert_eq!(auth_code(&http, &nip, &generated.token).await, 450);
 
     // A second seeded subject has its own token, valid in its own context only.
     let sim2 = Simulator::builder()
@@ -670,27 +647,14 @@ async fn generated_token_logs_in_and_can_be_revoked() {
     assert_eq!(sim2.token_for("5265877635"), Some("my-own-secret"));
     let other = sim2.token_for("7352765225").unwrap();
     login(&http2, "7352765225", other).await;
-    let resp = start_auth(&http2, "5265877635", other).await;
-    let init: AuthenticationInitResponse = resp.json();
-    let status = wait_auth(
-        &http2,
-        init.reference_number.as_str(),
-        &init.authentication_token.token,
-    )
-    .await;
-    assert_eq!(status.status.code, 415);
+    assert_eq!(auth_code(&http2, "5265877635", other).await, 415);
     sim2.shutdown().await;
 
     // A context the token does not belong to: 415.
-    let resp = start_auth(&http, "1111111111", sim.seeded_token()).await;
-    let init: AuthenticationInitResponse = resp.json();
-    let status = wait_auth(
-        &http,
-        init.reference_number.as_str(),
-        &init.authentication_token.token,
-    )
-    .await;
-    assert_eq!(status.status.code, 415);
+    assert_eq!(
+        auth_code(&http, "1111111111", sim.seeded_token()).await,
+        415
+    );
     sim.shutdown().await;
 }
 
@@ -699,9 +663,6 @@ async fn bad_input_on_every_simulated_operation_is_never_a_500() {
     let (sim, http) = start().await;
     let login = login(&http, sim.seeded_nip(), sim.seeded_token()).await;
     for op in ksef_model::operations::ALL {
-        if !ksef_sim::SIMULATED_OPERATIONS.contains(&op.id) {
-            continue;
-        }
         let path = op.path_template.replace('{', "X").replace('}', "");
         let bearer = match op.auth {
             ksef_model::Auth::AuthenticationToken => Some(login.authentication_token.as_str()),
@@ -734,12 +695,7 @@ async fn bad_input_on_every_simulated_operation_is_never_a_500() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_with_retry_after_when_enabled() {
     // Public endpoints allow 60 requests per second; a twentieth of that is 3.
-    let sim = Simulator::builder()
-        .rate_limit_scale(0.05)
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
+    let (sim, http) = start_with(Simulator::builder().rate_limit_scale(0.05)).await;
     for _ in 0..3 {
         assert_eq!(http.post_empty("/auth/challenge", None).await.status, 200);
     }

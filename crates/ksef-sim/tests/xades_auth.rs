@@ -4,10 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, Resp, wait_auth};
-use ksef_model::types::{
-    AuthenticationChallengeResponse, AuthenticationInitResponse, AuthenticationTokensResponse,
-};
+use common::{Http, finish_auth, post_xades, start_with};
+use ksef_model::types::AuthenticationChallengeResponse;
 use ksef_model::values::{Nip, Pesel};
 use ksef_sim::Simulator;
 use ksef_xades::request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
@@ -34,43 +32,8 @@ fn signed(
     xades::sign(&request.to_xml().unwrap(), &cert.signer().unwrap()).unwrap()
 }
 
-async fn post_xml(http: &Http, body: Vec<u8>) -> Resp {
-    // `send` marks any body as JSON; the simulator reads the raw bytes either way, and the
-    // explicit header states what a real client sends.
-    http.send(
-        "POST",
-        "/auth/xades-signature",
-        None,
-        Some(body),
-        &[("content-type", "application/xml")],
-    )
-    .await
-}
-
-/// Submits, waits and returns the final status code (and the access token on success).
-async fn finish(http: &Http, resp: Resp) -> (i32, Option<String>) {
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    let init: AuthenticationInitResponse = resp.json();
-    let token = init.authentication_token.token;
-    let status = wait_auth(http, init.reference_number.as_ref(), &token).await;
-    if status.status.code != 200 {
-        return (status.status.code, None);
-    }
-    let tokens: AuthenticationTokensResponse = http
-        .post_empty("/auth/token/redeem", Some(&token))
-        .await
-        .json();
-    (200, Some(tokens.access_token.token))
-}
-
 async fn start(builder: ksef_sim::SimulatorBuilder) -> (Simulator, Http) {
-    let sim = builder
-        .processing_delays(Duration::from_millis(20))
-        .start()
-        .await
-        .unwrap();
-    let http = Http::new(sim.base_url());
-    (sim, http)
+    start_with(builder.processing_delays(Duration::from_millis(20))).await
 }
 
 #[tokio::test]
@@ -80,7 +43,7 @@ async fn company_seal_logs_in_and_challenge_is_single_use() {
         TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::Rsa2048).unwrap();
     let c = challenge(&http).await;
     let document = signed(&c, NIP, SubjectIdentifierType::CertificateSubject, &seal);
-    let (code, access) = finish(&http, post_xml(&http, document.clone()).await).await;
+    let (code, access) = finish_auth(&http, post_xades(&http, document.clone()).await).await;
     assert_eq!(code, 200);
     // The access token works on an authenticated endpoint.
     let sessions = http.get("/auth/sessions", access.as_deref()).await;
@@ -92,7 +55,7 @@ async fn company_seal_logs_in_and_challenge_is_single_use() {
     );
 
     // The same signed document again: the challenge is used up.
-    let again = post_xml(&http, document).await;
+    let again = post_xades(&http, document).await;
     assert_eq!(again.status, 400);
     assert_eq!(again.exception_code(), 21111);
     // An unknown challenge.
@@ -102,7 +65,7 @@ async fn company_seal_logs_in_and_challenge_is_single_use() {
         SubjectIdentifierType::CertificateSubject,
         &seal,
     );
-    assert_eq!(post_xml(&http, unknown).await.exception_code(), 21111);
+    assert_eq!(post_xades(&http, unknown).await.exception_code(), 21111);
     sim.shutdown().await;
 }
 
@@ -119,7 +82,7 @@ async fn signature_errors_map_to_ksef_codes() {
         .unwrap()
         .replace("certificateSubject", "certificateFingerprint")
         .into_bytes();
-    let resp = post_xml(&http, tampered).await;
+    let resp = post_xades(&http, tampered).await;
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert_eq!(resp.exception_code(), 9105);
 
@@ -128,7 +91,7 @@ async fn signature_errors_map_to_ksef_codes() {
     let unsigned = AuthTokenRequest::new(c.parse().unwrap(), ContextIdentifier::Nip(nip))
         .to_xml()
         .unwrap();
-    assert_eq!(post_xml(&http, unsigned).await.exception_code(), 9102);
+    assert_eq!(post_xades(&http, unsigned).await.exception_code(), 9102);
 
     // Two signatures: a copy of the signature (with fresh ids) next to the original.
     let text = String::from_utf8(document.clone()).unwrap();
@@ -136,16 +99,18 @@ async fn signature_errors_map_to_ksef_codes() {
     let end = text.rfind("</ds:Signature>").unwrap() + "</ds:Signature>".len();
     let copy = text[start..end].replace("Id=\"", "Id=\"copy-");
     let twice = format!("{}{copy}{}", &text[..end], &text[end..]).into_bytes();
-    assert_eq!(post_xml(&http, twice).await.exception_code(), 9103);
+    assert_eq!(post_xades(&http, twice).await.exception_code(), 9103);
 
     // Not XML at all.
     assert_eq!(
-        post_xml(&http, b"not xml".to_vec()).await.exception_code(),
+        post_xades(&http, b"not xml".to_vec())
+            .await
+            .exception_code(),
         9101
     );
 
     // The failed attempts did not use up the challenge.
-    let (code, _) = finish(&http, post_xml(&http, document).await).await;
+    let (code, _) = finish_auth(&http, post_xades(&http, document).await).await;
     assert_eq!(code, 200);
     sim.shutdown().await;
 }
@@ -158,12 +123,12 @@ async fn subject_must_match_the_context() {
     let seal = TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::EcdsaP256)
         .unwrap();
     let c = challenge(&http).await;
-    let resp = post_xml(
+    let resp = post_xades(
         &http,
         signed(&c, other, SubjectIdentifierType::CertificateSubject, &seal),
     )
     .await;
-    assert_eq!(finish(&http, resp).await.0, 415);
+    assert_eq!(finish_auth(&http, resp).await.0, 415);
 
     // A person with TINPL-<NIP> in their own context.
     let person = TestCertificate::person(
@@ -174,7 +139,7 @@ async fn subject_must_match_the_context() {
     )
     .unwrap();
     let c = challenge(&http).await;
-    let resp = post_xml(
+    let resp = post_xades(
         &http,
         signed(
             &c,
@@ -184,7 +149,7 @@ async fn subject_must_match_the_context() {
         ),
     )
     .await;
-    assert_eq!(finish(&http, resp).await.0, 200);
+    assert_eq!(finish_auth(&http, resp).await.0, 200);
     sim.shutdown().await;
 }
 
@@ -209,8 +174,8 @@ async fn person_with_pesel_needs_a_fingerprint_grant() {
         SubjectIdentifierType::CertificateFingerprint,
     ] {
         let c = challenge(&http).await;
-        let resp = post_xml(&http, signed(&c, NIP, kind, &person)).await;
-        assert_eq!(finish(&http, resp).await.0, 415);
+        let resp = post_xades(&http, signed(&c, NIP, kind, &person)).await;
+        assert_eq!(finish_auth(&http, resp).await.0, 415);
     }
     sim.shutdown().await;
 
@@ -219,7 +184,7 @@ async fn person_with_pesel_needs_a_fingerprint_grant() {
         start(Simulator::builder().trusted_fingerprint(NIP, fingerprint.to_ascii_uppercase()))
             .await;
     let c = challenge(&http).await;
-    let resp = post_xml(
+    let resp = post_xades(
         &http,
         signed(
             &c,
@@ -229,10 +194,10 @@ async fn person_with_pesel_needs_a_fingerprint_grant() {
         ),
     )
     .await;
-    assert_eq!(finish(&http, resp).await.0, 200);
+    assert_eq!(finish_auth(&http, resp).await.0, 200);
     // Another context is not granted.
     let c = challenge(&http).await;
-    let resp = post_xml(
+    let resp = post_xades(
         &http,
         signed(
             &c,
@@ -242,6 +207,6 @@ async fn person_with_pesel_needs_a_fingerprint_grant() {
         ),
     )
     .await;
-    assert_eq!(finish(&http, resp).await.0, 415);
+    assert_eq!(finish_auth(&http, resp).await.0, 415);
     sim.shutdown().await;
 }

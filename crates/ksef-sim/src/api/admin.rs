@@ -29,7 +29,7 @@ use ksef_model::types::{
 use ksef_model::{RateLimitGroup, operations::ALL};
 
 use super::permissions::{Grant, GrantKind};
-use super::{Reply, Req, json};
+use super::{Reply, Req, internal, json};
 use crate::errors::ApiError;
 use crate::server::Shared;
 use crate::state::{TestPerson, TestSubject};
@@ -39,20 +39,21 @@ pub(crate) const NIP_CERTIFICATE_LIMITS: (i32, i32) = (300, 100);
 /// Enrollments and active certificates a PESEL or fingerprint may have.
 pub(crate) const PERSON_CERTIFICATE_LIMITS: (i32, i32) = (12, 6);
 
-/// The rate-limit groups of `EffectiveApiRateLimits`, in field order.
-const GROUPS: [(&str, RateLimitGroup); 12] = [
-    ("onlineSession", RateLimitGroup::OnlineSession),
-    ("batchSession", RateLimitGroup::BatchSession),
-    ("invoiceSend", RateLimitGroup::InvoiceSend),
-    ("invoiceStatus", RateLimitGroup::InvoiceStatus),
-    ("sessionList", RateLimitGroup::SessionList),
-    ("sessionInvoiceList", RateLimitGroup::SessionInvoiceList),
-    ("sessionMisc", RateLimitGroup::SessionMisc),
-    ("invoiceMetadata", RateLimitGroup::InvoiceMetadata),
-    ("invoiceExport", RateLimitGroup::InvoiceExport),
-    ("invoiceExportStatus", RateLimitGroup::InvoiceExportStatus),
-    ("invoiceDownload", RateLimitGroup::InvoiceDownload),
-    ("other", RateLimitGroup::Other),
+/// The rate-limit groups `/rate-limits` reports and `/testdata/rate-limits` sets (all but
+/// `public`), named by [`RateLimitGroup::as_str`].
+const GROUPS: [RateLimitGroup; 12] = [
+    RateLimitGroup::OnlineSession,
+    RateLimitGroup::BatchSession,
+    RateLimitGroup::InvoiceSend,
+    RateLimitGroup::InvoiceStatus,
+    RateLimitGroup::SessionList,
+    RateLimitGroup::SessionInvoiceList,
+    RateLimitGroup::SessionMisc,
+    RateLimitGroup::InvoiceMetadata,
+    RateLimitGroup::InvoiceExport,
+    RateLimitGroup::InvoiceExportStatus,
+    RateLimitGroup::InvoiceDownload,
+    RateLimitGroup::Other,
 ];
 
 /// 30001: the subject, person or permission exists already.
@@ -142,15 +143,10 @@ pub(crate) fn effective_rate(
     shared: &Shared,
     state: &crate::state::State,
     context: &str,
-    name: &str,
     group: RateLimitGroup,
 ) -> (u32, u32, u32) {
-    if let Some(set) = state
-        .rate_overrides
-        .get(context)
-        .and_then(|groups| groups.get(name))
-    {
-        return *set;
+    if let Some(set) = rate_override(state, context, group) {
+        return set;
     }
     let (s, m, h) = production(group);
     let scale = shared.config.rate_limit_scale.unwrap_or(1.0);
@@ -176,42 +172,37 @@ pub(crate) fn rate_override(
     context: &str,
     group: RateLimitGroup,
 ) -> Option<(u32, u32, u32)> {
-    let name = GROUPS.iter().find(|(_, g)| *g == group)?.0;
-    state.rate_overrides.get(context)?.get(name).copied()
+    state
+        .rate_overrides
+        .get(context)?
+        .get(group.as_str())
+        .copied()
 }
 
 /// `GET /rate-limits`.
 pub(super) fn rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let state = shared.state();
-    let values: Vec<EffectiveApiRateLimitValues> = GROUPS
-        .iter()
-        .map(|(name, group)| {
-            let (s, m, h) = effective_rate(shared, &state, &claims.ctx, name, *group);
-            let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-            EffectiveApiRateLimitValues::new(int(s), int(m), int(h))
-        })
-        .collect();
-    drop(state);
-    let mut v = values.into_iter();
-    let mut next = || {
-        v.next()
-            .unwrap_or_else(|| EffectiveApiRateLimitValues::new(1, 1, 1))
+    let value = |group: RateLimitGroup| {
+        let (s, m, h) = effective_rate(shared, &state, &claims.ctx, group);
+        let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        EffectiveApiRateLimitValues::new(int(s), int(m), int(h))
     };
     let body = EffectiveApiRateLimits::new(
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
+        value(RateLimitGroup::OnlineSession),
+        value(RateLimitGroup::BatchSession),
+        value(RateLimitGroup::InvoiceSend),
+        value(RateLimitGroup::InvoiceStatus),
+        value(RateLimitGroup::SessionList),
+        value(RateLimitGroup::SessionInvoiceList),
+        value(RateLimitGroup::SessionMisc),
+        value(RateLimitGroup::InvoiceMetadata),
+        value(RateLimitGroup::InvoiceExport),
+        value(RateLimitGroup::InvoiceExportStatus),
+        value(RateLimitGroup::InvoiceDownload),
+        value(RateLimitGroup::Other),
     );
+    drop(state);
     json(200, &body)
 }
 
@@ -226,10 +217,10 @@ fn positive(name: &str, value: i32) -> Result<u32, ApiError> {
 pub(super) fn set_rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let body: SetRateLimitsRequest = req.json()?;
-    let value: serde_json::Value =
-        serde_json::to_value(&body.rate_limits).map_err(|e| ApiError::internal(e.to_string()))?;
+    let value: serde_json::Value = serde_json::to_value(&body.rate_limits).map_err(internal)?;
     let mut groups = BTreeMap::new();
-    for (name, _) in GROUPS {
+    for group in GROUPS {
+        let name = group.as_str();
         let entry = &value[name];
         let field = |f: &str| -> Result<u32, ApiError> {
             let n = entry[f]
@@ -264,8 +255,8 @@ pub(super) fn reset_rate_limits(shared: &Shared, req: &Req) -> Result<Reply, Api
 pub(super) fn production_rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let groups = GROUPS
-        .iter()
-        .map(|(name, group)| ((*name).to_owned(), production(*group)))
+        .into_iter()
+        .map(|group| (group.as_str().to_owned(), production(group)))
         .collect();
     shared
         .state()

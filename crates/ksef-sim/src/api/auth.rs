@@ -15,7 +15,7 @@ use ksef_model::values::{Challenge, Nip};
 use ksef_xades::SubjectIdentifier;
 use ksef_xades::xml::{Document, Element, ParseLimits};
 
-use super::{Reply, Req, issue, json, new_reference, random_hex};
+use super::{Reply, Req, internal, issue, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::keys::TokenType;
 use crate::server::Shared;
@@ -23,10 +23,6 @@ use crate::state::{AuthOp, ChallengeRec, Outcome, State};
 
 fn fixed(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
     t.fixed_offset()
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
 }
 
 /// `POST /auth/challenge`.

@@ -10,13 +10,14 @@ use ksef_model::types::{
 };
 
 use super::sessions::{
-    check_plain, duration, record_invoice, session_of, session_status, unwrap_session_key,
+    check_plain, duration, new_session, record_invoice, session_of, session_status,
+    unwrap_session_key,
 };
 use super::{Reply, Req, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::invoice_xml::FormKind;
 use crate::server::Shared;
-use crate::state::{BatchState, Session};
+use crate::state::BatchState;
 
 /// Parts a package may have.
 const MAX_PARTS: usize = 50;
@@ -35,7 +36,7 @@ fn refused(detail: impl Into<String>) -> ApiError {
 
 /// `POST /sessions/batch`.
 pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
-    let claims = req.caller()?;
+    req.caller()?;
     let body: OpenBatchSessionRequest = req.json()?;
     let form = FormKind::from_form_code(&body.form_code).ok_or_else(|| {
         ApiError::validation(format!(
@@ -113,24 +114,14 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         })
         .collect::<Vec<_>>();
     let mut state = shared.state();
-    let token_reference = state
-        .auth_ops
-        .get(&claims.ref_)
-        .and_then(|op| op.token_reference.clone());
-    state.sessions.push(Session {
-        reference: session_reference.clone(),
-        context_nip: claims.ctx.clone(),
-        auth_reference: claims.ref_.clone(),
-        token_reference,
+    let session = new_session(
+        &state,
+        req,
+        session_reference.clone(),
         form,
         key,
-        created: now,
-        updated: now,
         valid_until,
-        closed: None,
-        upo_reference: new_reference(now, "UP")?.to_string(),
-        invoices: Vec::new(),
-        batch: Some(BatchState {
+        Some(BatchState {
             archive_size: file.file_size,
             archive_hash: file.file_hash.0.clone(),
             parts,
@@ -139,7 +130,8 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             offline: body.offline_mode.unwrap_or(false),
             failure: None,
         }),
-    });
+    )?;
+    state.sessions.push(session);
     drop(state);
     json(201, &OpenBatchSessionResponse::new(reference, uploads))
 }

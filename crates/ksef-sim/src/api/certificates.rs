@@ -23,7 +23,7 @@ use serde_json::{Value, json as j};
 use x509_parser::prelude::{FromDer as _, X509CertificationRequest, X509Name};
 
 use super::admin::{certificate_limits, subject_of};
-use super::{Reply, Req, json, new_reference, random_hex};
+use super::{Reply, Req, internal, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::server::Shared;
 
@@ -147,21 +147,28 @@ fn bad_csr(detail: impl Into<String>) -> ApiError {
     )
 }
 
+/// What the subject `subject` (identifier value) has used of its limits at `now`: enrollments
+/// made, and certificates active.
+fn usage(state: &crate::state::State, subject: &str, now: DateTime<Utc>) -> (usize, usize) {
+    let enrollments = state
+        .enrollments
+        .iter()
+        .filter(|e| e.subject == subject)
+        .count();
+    let active = state
+        .certificates
+        .iter()
+        .filter(|c| c.subject.1 == subject && c.status(now) == "Active")
+        .count();
+    (enrollments, active)
+}
+
 /// `GET /certificates/limits`.
 pub(super) fn limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let subject = subject_of(shared, req)?;
     let state = shared.state();
     let (max_enrollments, max_certificates) = certificate_limits(&state, &subject);
-    let enrollments = state
-        .enrollments
-        .iter()
-        .filter(|e| e.subject == subject.1)
-        .count();
-    let active = state
-        .certificates
-        .iter()
-        .filter(|c| c.subject.1 == subject.1 && c.status(req.now) == "Active")
-        .count();
+    let (enrollments, active) = usage(&state, &subject.1, req.now);
     drop(state);
     let remaining =
         |limit: i32, used: usize| (limit - i32::try_from(used).unwrap_or(i32::MAX)).max(0);
@@ -325,33 +332,7 @@ pub(super) fn enroll(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     };
 
     let now = req.now;
-    let mut state = shared.state();
-    let (max_enrollments, max_certificates) = certificate_limits(&state, &subject);
-    let enrollments = state
-        .enrollments
-        .iter()
-        .filter(|e| e.subject == subject.1)
-        .count();
-    if enrollments >= usize::try_from(max_enrollments).unwrap_or(0) {
-        return Err(ApiError::bad_request(
-            25006,
-            "Osiągnięto limit możliwych do złożenia wniosków certyfikacyjnych.",
-            "",
-        ));
-    }
-    let active = state
-        .certificates
-        .iter()
-        .filter(|c| c.subject.1 == subject.1 && c.status(now) == "Active")
-        .count();
-    if active >= usize::try_from(max_certificates).unwrap_or(0) {
-        return Err(ApiError::bad_request(
-            25007,
-            "Osiągnięto limit dopuszczalnej liczby posiadanych certyfikatów.",
-            "",
-        ));
-    }
-
+    // The certificate is made and signed before the state lock is taken.
     // A positive DER integer of exactly eight bytes: the first byte from 0x10 to 0x7F.
     let mut serial = random_hex(16);
     let first = u8::from_str_radix(&serial[..1], 16).unwrap_or(1) % 7 + 1;
@@ -381,14 +362,29 @@ pub(super) fn enroll(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     } else {
         rcgen::KeyUsagePurpose::DigitalSignature
     }];
-    let certificate = params
-        .signed_by(&key, &ca()?.issuer)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let certificate = params.signed_by(&key, &ca()?.issuer).map_err(internal)?;
     let common_name = names
         .iter()
         .find(|(o, _)| o == "2.5.4.3")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    let mut state = shared.state();
+    let (max_enrollments, max_certificates) = certificate_limits(&state, &subject);
+    let (enrollments, active) = usage(&state, &subject.1, now);
+    if enrollments >= usize::try_from(max_enrollments).unwrap_or(0) {
+        return Err(ApiError::bad_request(
+            25006,
+            "Osiągnięto limit możliwych do złożenia wniosków certyfikacyjnych.",
+            "",
+        ));
+    }
+    if active >= usize::try_from(max_certificates).unwrap_or(0) {
+        return Err(ApiError::bad_request(
+            25007,
+            "Osiągnięto limit dopuszczalnej liczby posiadanych certyfikatów.",
+            "",
+        ));
+    }
     let reference = new_reference(now, "CE")?;
     let completes = now + super::sessions::duration(shared.config.token_activation_delay)?;
     state.enrollments.push(Enrollment {
@@ -437,8 +433,8 @@ fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
 /// A day as rcgen's validity dates want it: (year, month, day).
 fn ymd(t: DateTime<Utc>) -> Result<(i32, u8, u8), ApiError> {
     use chrono::Datelike as _;
-    let month = u8::try_from(t.month()).map_err(|e| ApiError::internal(e.to_string()))?;
-    let day = u8::try_from(t.day()).map_err(|e| ApiError::internal(e.to_string()))?;
+    let month = u8::try_from(t.month()).map_err(internal)?;
+    let day = u8::try_from(t.day()).map_err(internal)?;
     Ok((t.year(), month, day))
 }
 
@@ -506,8 +502,7 @@ pub(super) fn retrieve(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         .collect();
     drop(state);
     let body: ksef_model::types::RetrieveCertificatesResponse =
-        serde_json::from_value(j!({ "certificates": items }))
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        serde_json::from_value(j!({ "certificates": items })).map_err(internal)?;
     json(200, &body)
 }
 
@@ -568,7 +563,7 @@ pub(super) fn query(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     drop(state);
     let body: ksef_model::types::QueryCertificatesResponse =
         serde_json::from_value(j!({"certificates": items, "hasMore": has_more}))
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(internal)?;
     json(200, &body)
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::invoices::{date_of, matches, metadata, permanent_storage_hwm, window};
 use super::sessions::unwrap_session_key;
-use super::{Reply, Req, json, new_reference, random_hex};
+use super::{Reply, Req, internal, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::server::Shared;
 use crate::state::StoredInvoice;
@@ -66,10 +66,6 @@ pub(crate) struct ExportPart {
 #[derive(Serialize)]
 struct MetadataFile<'a> {
     invoices: &'a [InvoiceMetadata],
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
 }
 
 /// `POST /invoices/exports`.

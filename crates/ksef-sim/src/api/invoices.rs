@@ -9,7 +9,7 @@ use ksef_model::types::{
 };
 use ksef_model::values::IdentifierError;
 
-use super::{Reply, Req, json};
+use super::{Reply, Req, internal, json};
 use crate::errors::ApiError;
 use crate::invoice_xml::FormKind;
 use crate::server::Shared;
@@ -17,10 +17,6 @@ use crate::state::StoredInvoice;
 
 /// Records a filter set can reach before the result is truncated.
 const QUERY_CAP: usize = 10_000;
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
-}
 
 /// `GET /invoices/ksef/{ksefNumber}`: the invoice exactly as it was sent.
 pub(super) fn download(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {

@@ -161,11 +161,16 @@ pub(crate) enum Reply {
     Empty(u16),
 }
 
+/// An internal error (500) whose detail is `e`'s message.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
 /// A JSON answer built from a generated response type.
 pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Result<Reply, ApiError> {
     serde_json::to_vec(value)
         .map(|body| Reply::Json(status, body))
-        .map_err(|e| ApiError::internal(e.to_string()))
+        .map_err(internal)
 }
 
 /// Calls the handler of a simulated operation.
@@ -303,7 +308,7 @@ pub(crate) fn random_hex(n: usize) -> String {
 /// A fresh reference number of `kind` (two characters, e.g. `SO`) dated `now`.
 pub(crate) fn new_reference(now: DateTime<Utc>, kind: &str) -> Result<ReferenceNumber, ApiError> {
     ReferenceNumber::from_parts(now.date_naive(), kind, &random_hex(10), &random_hex(10))
-        .map_err(|e| ApiError::internal(e.to_string()))
+        .map_err(internal)
 }
 
 /// The secret of a new KSeF token (the shape KSeF uses: reference, context, random part).
@@ -321,8 +326,7 @@ pub(crate) fn issue(
     now: DateTime<Utc>,
     lifetime: std::time::Duration,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
-    let lifetime =
-        chrono::Duration::from_std(lifetime).map_err(|e| ApiError::internal(e.to_string()))?;
+    let lifetime = chrono::Duration::from_std(lifetime).map_err(internal)?;
     let exp = now + lifetime;
     let claims = Claims {
         typ,
@@ -333,10 +337,7 @@ pub(crate) fn issue(
         exp: exp.timestamp(),
         jti: random_hex(16),
     };
-    let token = shared
-        .keys
-        .sign_jwt(&claims)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let token = shared.keys.sign_jwt(&claims).map_err(internal)?;
     // `exp` has whole seconds: report that instant as the token's validity.
     let valid_until = DateTime::from_timestamp(exp.timestamp(), 0).unwrap_or(exp);
     Ok((token, valid_until))

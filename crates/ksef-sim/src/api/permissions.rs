@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json as j};
 
 use super::admin::{check_identifier, check_nip, subject_of};
-use super::{Reply, Req, json, new_reference, random_hex};
+use super::{Reply, Req, internal, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::server::Shared;
 
@@ -119,7 +119,7 @@ fn new_permission_id() -> String {
 
 /// A generated response type from JSON (so that the shape is checked against the spec's types).
 fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::internal(e.to_string()))
+    serde_json::from_value(value).map_err(internal)
 }
 
 /// The permissions a certificate identifier holds in a NIP context through grants.

@@ -14,7 +14,7 @@ use ksef_model::types::{
 };
 use ksef_model::values::{KsefNumber, Nip, ReferenceNumber};
 
-use super::{Reply, Req, json, new_reference, random_hex};
+use super::{Reply, Req, internal, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::invoice_xml::{self, FormKind};
 use crate::server::Shared;
@@ -29,10 +29,6 @@ const MAX_INVOICE_SIZE: usize = 1_000_000;
 const MAX_INVOICE_SIZE_WITH_ATTACHMENTS: usize = 3_000_000;
 /// How long UPO download links stay valid.
 const LINK_LIFETIME_MINUTES: i64 = 60;
-
-pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
-}
 
 pub(super) fn duration(d: std::time::Duration) -> Result<Duration, ApiError> {
     Duration::from_std(d).map_err(internal)
@@ -181,9 +177,41 @@ pub(super) fn unwrap_session_key(
         .ok())
 }
 
+/// A new session of the caller, opened at `req.now` (online when `batch` is `None`).
+pub(super) fn new_session(
+    state: &State,
+    req: &Req,
+    reference: String,
+    form: FormKind,
+    key: Option<ksef_crypto::SessionKey>,
+    valid_until: DateTime<Utc>,
+    batch: Option<crate::state::BatchState>,
+) -> Result<Session, ApiError> {
+    let claims = req.caller()?;
+    let token_reference = state
+        .auth_ops
+        .get(&claims.ref_)
+        .and_then(|op| op.token_reference.clone());
+    Ok(Session {
+        reference,
+        context_nip: claims.ctx.clone(),
+        auth_reference: claims.ref_.clone(),
+        token_reference,
+        form,
+        key,
+        created: req.now,
+        updated: req.now,
+        valid_until,
+        closed: None,
+        upo_reference: new_reference(req.now, "UP")?.to_string(),
+        invoices: Vec::new(),
+        batch,
+    })
+}
+
 /// `POST /sessions/online`.
 pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
-    let claims = req.caller()?;
+    req.caller()?;
     let body: OpenOnlineSessionRequest = req.json()?;
     let form = FormKind::from_form_code(&body.form_code).ok_or_else(|| {
         ApiError::validation(format!(
@@ -196,25 +224,16 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let session_reference = new_reference(now, "SO")?;
     let valid_until = now + duration(shared.config.session_lifetime)?;
     let mut state = shared.state();
-    let token_reference = state
-        .auth_ops
-        .get(&claims.ref_)
-        .and_then(|op| op.token_reference.clone());
-    state.sessions.push(Session {
-        reference: session_reference.to_string(),
-        context_nip: claims.ctx.clone(),
-        auth_reference: claims.ref_.clone(),
-        token_reference,
+    let session = new_session(
+        &state,
+        req,
+        session_reference.to_string(),
         form,
         key,
-        created: now,
-        updated: now,
         valid_until,
-        closed: None,
-        upo_reference: new_reference(now, "UP")?.to_string(),
-        invoices: Vec::new(),
-        batch: None,
-    });
+        None,
+    )?;
+    state.sessions.push(session);
     drop(state);
     json(
         201,
@@ -544,11 +563,7 @@ pub(super) fn record_invoice(
             let issue_date =
                 NaiveDate::parse_from_str(&facts.issue_date, "%Y-%m-%d").map_err(internal)?;
             offline = offline || issue_date < now.date_naive();
-            let key = (
-                facts.seller_nip.clone(),
-                facts.invoice_type.clone(),
-                facts.invoice_number.clone(),
-            );
+            let key = facts.duplicate_key();
             if facts.seller_nip != context {
                 reject(
                     410,

@@ -9,7 +9,7 @@ use ksef_model::types::{
 };
 use ksef_model::values::ReferenceNumber;
 
-use super::{Reply, Req, json, new_reference, token_secret};
+use super::{Reply, Req, internal, json, new_reference, token_secret};
 use crate::errors::ApiError;
 use crate::server::Shared;
 use crate::state::KsefTokenRec;
@@ -93,8 +93,7 @@ pub(super) fn generate(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let now = req.now;
     let reference = new_reference(now, "TK")?;
     let secret = token_secret(reference.as_str(), &claims.ctx);
-    let delay = Duration::from_std(shared.config.token_activation_delay)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let delay = Duration::from_std(shared.config.token_activation_delay).map_err(internal)?;
     let mut permissions: Vec<String> = body
         .permissions
         .iter()

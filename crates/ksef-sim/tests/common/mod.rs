@@ -224,22 +224,61 @@ pub async fn wait_auth(
 
 pub async fn login(http: &Http, nip: &str, token: &str) -> Login {
     let resp = start_auth(http, nip, token).await;
+    finish_login(http, resp)
+        .await
+        .unwrap_or_else(|code| panic!("authentication ended with status {code}"))
+}
+
+/// Waits for the authentication that `resp` (its 202 answer) started and redeems its tokens:
+/// the login, or the final status code when it is not 200.
+pub async fn finish_login(http: &Http, resp: Resp) -> Result<Login, i32> {
     assert_eq!(resp.status, 202, "{}", resp.text());
     let init: AuthenticationInitResponse = resp.json();
     let reference = init.reference_number.to_string();
     let auth_token = init.authentication_token.token;
     let status = wait_auth(http, &reference, &auth_token).await;
-    assert_eq!(status.status.code, 200, "{:?}", status.status);
+    if status.status.code != 200 {
+        return Err(status.status.code);
+    }
     let tokens: AuthenticationTokensResponse = http
         .post_empty("/auth/token/redeem", Some(&auth_token))
         .await
         .json();
-    Login {
+    Ok(Login {
         reference,
         authentication_token: auth_token,
         access: tokens.access_token.token,
         refresh: tokens.refresh_token.token,
+    })
+}
+
+/// Like [`finish_login`]: the final status code, and the access token on success.
+pub async fn finish_auth(http: &Http, resp: Resp) -> (i32, Option<String>) {
+    match finish_login(http, resp).await {
+        Ok(login) => (200, Some(login.access)),
+        Err(code) => (code, None),
     }
+}
+
+/// The final status code of a token authentication of `nip` with `token`.
+pub async fn auth_code(http: &Http, nip: &str, token: &str) -> i32 {
+    finish_auth(http, start_auth(http, nip, token).await)
+        .await
+        .0
+}
+
+/// Posts a signed XAdES document to `/auth/xades-signature`.
+pub async fn post_xades(http: &Http, body: Vec<u8>) -> Resp {
+    // `send` marks any body as JSON; the simulator reads the raw bytes either way, and the
+    // explicit header states what a real client sends.
+    http.send(
+        "POST",
+        "/auth/xades-signature",
+        None,
+        Some(body),
+        &[("content-type", "application/xml")],
+    )
+    .await
 }
 
 pub fn fa3_form_code() -> FormCode {
@@ -359,11 +398,12 @@ pub async fn wait_invoice(
 }
 
 pub async fn start() -> (Simulator, Http) {
-    let sim = Simulator::builder()
-        .processing_delays(Duration::from_millis(50))
-        .start()
-        .await
-        .unwrap();
+    start_with(Simulator::builder().processing_delays(Duration::from_millis(50))).await
+}
+
+/// Starts the simulator `builder` configures, and a client of it.
+pub async fn start_with(builder: ksef_sim::SimulatorBuilder) -> (Simulator, Http) {
+    let sim = builder.start().await.unwrap();
     let http = Http::new(sim.base_url());
     (sim, http)
 }
@@ -515,4 +555,15 @@ pub async fn send_invoices(
         out.push((status.ksef_number.unwrap().to_string(), xml));
     }
     out
+}
+
+/// The `rateLimits` of `/testdata/rate-limits` with every group set to `values`.
+pub fn every_rate_limit_group(
+    values: &serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
+    ksef_model::RateLimitGroup::ALL
+        .into_iter()
+        .filter(|g| *g != ksef_model::RateLimitGroup::Public)
+        .map(|g| (g.as_str().to_owned(), values.clone()))
+        .collect()
 }
