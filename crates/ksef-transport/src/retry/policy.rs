@@ -121,7 +121,7 @@ impl RetryPolicy {
     }
 
     /// Why `result` may be retried and the least wait the server asked for; `None` if it may not.
-    fn retryable(result: &Result<Response<Bytes>, Error>) -> Option<(&'static str, Duration)> {
+    fn retryable(result: &Result<Response<Bytes>, Error>) -> Option<(Reason, Duration)> {
         match result {
             Ok(response) => {
                 let status = response.status();
@@ -135,18 +135,50 @@ impl RetryPolicy {
                     .and_then(|v| parse_retry_after(v, SystemTime::now()))
                     .unwrap_or(Duration::ZERO);
                 let reason = if status == StatusCode::TOO_MANY_REQUESTS {
-                    "429"
+                    Reason::TooManyRequests
                 } else {
-                    "5xx"
+                    Reason::ServerError
                 };
                 Some((reason, retry_after))
             }
-            Err(Error::Connect { .. }) => Some(("connect", Duration::ZERO)),
-            Err(Error::Network { .. }) => Some(("network", Duration::ZERO)),
-            Err(Error::TruncatedBody { .. }) => Some(("truncated body", Duration::ZERO)),
-            Err(Error::Timeout { .. }) => Some(("timeout", Duration::ZERO)),
+            Err(Error::Connect { .. }) => Some((Reason::Connect, Duration::ZERO)),
+            Err(Error::Network { .. }) => Some((Reason::Network, Duration::ZERO)),
+            Err(Error::TruncatedBody { .. }) => Some((Reason::TruncatedBody, Duration::ZERO)),
+            Err(Error::Timeout { .. }) => Some((Reason::Timeout, Duration::ZERO)),
             Err(_) => None,
         }
+    }
+}
+
+/// Why a failed attempt may be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    TooManyRequests,
+    ServerError,
+    Connect,
+    Network,
+    TruncatedBody,
+    Timeout,
+}
+
+impl Reason {
+    /// The reason as the retry logs name it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::TooManyRequests => "429",
+            Reason::ServerError => "5xx",
+            Reason::Connect => "connect",
+            Reason::Network => "network",
+            Reason::TruncatedBody => "truncated body",
+            Reason::Timeout => "timeout",
+        }
+    }
+
+    /// Whether the failure proves the server did not process the request (KSeF refuses with 429
+    /// before doing anything; a connection never made carried nothing), so that even a request
+    /// that is not idempotent may be repeated.
+    fn proves_unprocessed(self) -> bool {
+        matches!(self, Reason::TooManyRequests | Reason::Connect)
     }
 }
 
@@ -164,11 +196,10 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for RetryPolicy {
             }
             return None;
         };
-        // A 429 or a connection never made means nothing was processed: safe to repeat anything.
-        let unprocessed = matches!(reason, "429" | "connect");
-        if !unprocessed && !meta_of(request).is_some_and(|m| m.idempotent) {
+        if !reason.proves_unprocessed() && !meta_of(request).is_some_and(|m| m.idempotent) {
             return None;
         }
+        let reason = reason.as_str();
         if self.attempts >= self.config.max_attempts {
             tracing::debug!(
                 attempts = self.attempts,
@@ -196,10 +227,9 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for RetryPolicy {
     }
 
     fn clone_request(&mut self, request: &Request<Bytes>) -> Option<Request<Bytes>> {
-        meta_of(request)?;
         // Every request is kept for a retry: even one that is not idempotent may be repeated
         // after a 429 or a failed connect (see `retry`). The body is shared, not copied.
-        (self.config.max_attempts > 1).then(|| request.clone())
+        (meta_of(request).is_some() && self.config.max_attempts > 1).then(|| request.clone())
     }
 }
 
