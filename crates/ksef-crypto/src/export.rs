@@ -10,7 +10,7 @@ use zip::ZipArchive;
 
 use crate::error::{Cause, Error, Result};
 use crate::limits::{Limit, UnpackLimits, check, check_file_name};
-use crate::metadata::{FileHasher, FileMetadata};
+use crate::metadata::{FileHasher, FileMetadata, file_metadata};
 use crate::packaging::{CompressionType, from_io, tar_error, zip_error};
 use crate::session_key::SessionKey;
 use crate::stream::DecryptingWriter;
@@ -210,6 +210,16 @@ pub struct ExportedInvoice {
 }
 
 impl ExportedInvoice {
+    /// The entry `name` holding `content`, with the size and SHA-256 of the bytes.
+    fn new(name: String, content: Vec<u8>, record: Option<ExportInvoiceMetadata>) -> Self {
+        Self {
+            metadata: file_metadata(&content),
+            name,
+            content,
+            record,
+        }
+    }
+
     /// The KSeF number, if the name is `{ksefNumber}.xml`.
     pub fn ksef_number(&self) -> Option<&str> {
         self.name.strip_suffix(".xml")
@@ -428,15 +438,8 @@ impl ExportUnpacker {
                 continue;
             }
             let (name, content) = read_entry(&mut zip, index)?;
-            let mut hasher = FileHasher::new();
-            hasher.update(&content);
             let record = find_record(metadata.as_ref(), &records, &name);
-            on_invoice(ExportedInvoice {
-                name,
-                metadata: hasher.finish(),
-                content,
-                record,
-            })?;
+            on_invoice(ExportedInvoice::new(name, content, record))?;
             invoice_count += 1;
         }
         Ok((metadata, invoice_count))
@@ -504,15 +507,8 @@ impl ExportUnpacker {
                 metadata = Some(ExportMetadata::from_json(&content)?);
                 records = record_index(metadata.as_ref());
             } else {
-                let mut hasher = FileHasher::new();
-                hasher.update(&content);
                 let record = find_record(metadata.as_ref(), &records, &name);
-                on_invoice(ExportedInvoice {
-                    name,
-                    metadata: hasher.finish(),
-                    content,
-                    record,
-                })?;
+                on_invoice(ExportedInvoice::new(name, content, record))?;
                 invoice_count += 1;
             }
         }

@@ -13,7 +13,7 @@ use zip::{CompressionMethod, ZipWriter};
 
 use crate::error::{Cause, Error, Result};
 use crate::limits::{BatchLimits, Limit, check, check_file_name};
-use crate::metadata::{FileHasher, FileMetadata};
+use crate::metadata::{FileHasher, FileMetadata, file_metadata};
 use crate::session_key::SessionKey;
 use crate::stream::EncryptingWriter;
 
@@ -171,9 +171,8 @@ impl BatchInvoice {
                 actual,
             });
         }
-        let mut hasher = FileHasher::new();
-        hasher.update(&bytes);
-        Ok((name, bytes, hasher.finish()))
+        let metadata = file_metadata(&bytes);
+        Ok((name, bytes, metadata))
     }
 }
 
