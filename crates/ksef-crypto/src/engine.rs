@@ -24,6 +24,16 @@ pub(crate) fn encrypt_in_place(mode: &mut cbc::Encryptor<aes::Aes256>, bytes: &m
     mode.encrypt_blocks(blocks);
 }
 
+/// The last plaintext block of a PKCS#7-padded stream: the first `partial_len` (< 16) bytes of
+/// `partial`, then 1..=16 padding bytes, each holding the padding length.
+pub(crate) fn padded_last_block(partial: &[u8; BLOCK], partial_len: usize) -> [u8; BLOCK] {
+    let pad = BLOCK - partial_len;
+    let mut block = *partial;
+    // 1..=16: always fits in a u8.
+    block[partial_len..].fill(pad as u8);
+    block
+}
+
 fn decrypt_in_place(mode: &mut cbc::Decryptor<aes::Aes256>, bytes: &mut [u8]) {
     let (blocks, rest) = aes::Block::slice_as_chunks_mut(bytes);
     debug_assert!(rest.is_empty());
@@ -79,12 +89,8 @@ impl Encryptor {
     /// Pads the last (possibly empty) block with PKCS#7, appends its encryption to `out` and returns
     /// the metadata of both sides.
     pub(crate) fn finish(mut self, out: &mut Vec<u8>) -> EncryptionMetadata {
-        // 1..=16 padding bytes, each holding the padding length; always fits in a u8.
-        let pad = BLOCK - self.partial_len;
-        let mut block = self.partial;
-        block[self.partial_len..].fill(pad as u8);
         let start = out.len();
-        out.extend_from_slice(&block);
+        out.extend_from_slice(&padded_last_block(&self.partial, self.partial_len));
         encrypt_in_place(&mut self.mode, &mut out[start..]);
         self.ciphertext.update(&out[start..]);
         EncryptionMetadata {

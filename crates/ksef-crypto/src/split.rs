@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 use aes::cipher::KeyIvInit as _;
 
-use crate::engine::{BLOCK, encrypt_in_place};
+use crate::engine::{BLOCK, encrypt_in_place, padded_last_block};
 use crate::error::{Cause, Error, Result};
 use crate::limits::{BatchLimits, Limit, check};
 use crate::metadata::{FileHasher, FileMetadata};
@@ -343,10 +343,7 @@ impl<W: Write> PartEncryptor<W> {
     /// Pads and encrypts the last block, flushes the writer and gives it back with the metadata
     /// of the ciphertext.
     fn finish(mut self) -> io::Result<(W, FileMetadata)> {
-        // 1..=16 padding bytes, each holding the padding length; always fits in a u8.
-        let pad = BLOCK - self.partial_len;
-        let mut block = self.partial;
-        block[self.partial_len..].fill(pad as u8);
+        let mut block = padded_last_block(&self.partial, self.partial_len);
         self.emit(&mut block)?;
         self.writer.flush()?;
         Ok((self.writer, self.ciphertext.finish()))
