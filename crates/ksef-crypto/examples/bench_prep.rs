@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ksef_crypto::{DecryptingWriter, EncryptingWriter, SessionKey};
+use ksef_crypto::{DecryptingWriter, SessionKey};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,7 +43,8 @@ fn main() -> ExitCode {
 }
 
 /// Per invoice: SHA-256 and size of the plaintext, AES-256-CBC, SHA-256 and size of the
-/// ciphertext (all in one pass through [`EncryptingWriter`]), then base64 of the ciphertext.
+/// ciphertext (all in one pass through [`SessionKey::encrypt_to_vec`], as the client's online send
+/// does), then base64 of the ciphertext.
 fn online(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     let key = SessionKey::generate()?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -53,9 +54,7 @@ fn online(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     let (mut count, mut encoded_bytes) = (0_u64, 0_u64);
     for path in &files {
         let invoice = std::fs::read(path)?;
-        let mut writer = EncryptingWriter::new(Vec::with_capacity(invoice.len() + 16), &key);
-        writer.write_all(&invoice)?;
-        let (ciphertext, metadata) = writer.finish()?;
+        let (ciphertext, metadata) = key.encrypt_to_vec(&invoice);
         let content = STANDARD.encode(&ciphertext);
         let _hashes = (
             metadata.plaintext.sha256_base64(),
