@@ -119,6 +119,23 @@ pub(crate) enum Command {
     },
 }
 
+/// The invoice range `invoice query` and `invoice export` select.
+#[derive(Debug, Args)]
+pub(crate) struct InvoiceRangeArgs {
+    /// Start of the date range (RFC 3339, or YYYY-MM-DD).
+    #[arg(long, value_name = "T")]
+    pub(crate) from: String,
+    /// End of the date range (RFC 3339, or YYYY-MM-DD).
+    #[arg(long, value_name = "T")]
+    pub(crate) to: Option<String>,
+    /// Whose invoices: subject1 (seller), subject2 (buyer), subject3, authorized.
+    #[arg(long, value_enum, default_value = "subject1")]
+    pub(crate) subject_type: SubjectTypeArg,
+    /// Which date the range applies to.
+    #[arg(long, value_enum, default_value = "permanent-storage")]
+    pub(crate) date_type: DateTypeArg,
+}
+
 /// `ksef demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -353,34 +370,14 @@ pub(crate) enum InvoiceCommand {
     },
     /// Query invoice metadata.
     Query {
-        /// Start of the date range (RFC 3339, or YYYY-MM-DD).
-        #[arg(long, value_name = "T")]
-        from: String,
-        /// End of the date range (RFC 3339, or YYYY-MM-DD).
-        #[arg(long, value_name = "T")]
-        to: Option<String>,
-        /// Whose invoices: subject1 (seller), subject2 (buyer), subject3, authorized.
-        #[arg(long, value_enum, default_value = "subject1")]
-        subject_type: SubjectTypeArg,
-        /// Which date the range applies to.
-        #[arg(long, value_enum, default_value = "permanent-storage")]
-        date_type: DateTypeArg,
+        #[command(flatten)]
+        range: InvoiceRangeArgs,
     },
     /// Export invoices as an encrypted package KSeF builds, then download, check, decrypt and
     /// unpack it: one XML per invoice plus _metadata.json.
     Export {
-        /// Start of the date range (RFC 3339, or YYYY-MM-DD).
-        #[arg(long, value_name = "T")]
-        from: String,
-        /// End of the date range (RFC 3339, or YYYY-MM-DD).
-        #[arg(long, value_name = "T")]
-        to: Option<String>,
-        /// Whose invoices: subject1 (seller), subject2 (buyer), subject3, authorized.
-        #[arg(long, value_enum, default_value = "subject1")]
-        subject_type: SubjectTypeArg,
-        /// Which date the range applies to.
-        #[arg(long, value_enum, default_value = "permanent-storage")]
-        date_type: DateTypeArg,
+        #[command(flatten)]
+        range: InvoiceRangeArgs,
         /// Only _metadata.json, without the invoices.
         #[arg(long)]
         only_metadata: bool,
@@ -497,31 +494,7 @@ pub(crate) enum SchemaArg {
 #[derive(Debug, Subcommand)]
 pub(crate) enum BatchCommand {
     /// Send invoices in one batch session (with --wait: and report each invoice's outcome).
-    Send {
-        /// Invoice XML files, or directories whose *.xml files are sent.
-        #[arg(required = true, value_name = "DIR|FILES")]
-        inputs: Vec<PathBuf>,
-        /// The invoice schema.
-        #[arg(long, value_enum, default_value = "FA3")]
-        schema: SchemaArg,
-        /// The largest part in bytes, before encryption (default: KSeF's limit, 100 MB).
-        #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
-        part_size: Option<u64>,
-        /// Parts uploaded at once.
-        #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u16).range(1..=64))]
-        jobs: u16,
-        /// Wait until KSeF processed the session and report each invoice's outcome (without
-        /// it: print the session's reference number once the session is closed).
-        #[arg(long)]
-        wait: bool,
-        /// Save the session UPO and each accepted invoice's UPO in this directory (needs
-        /// --wait).
-        #[arg(long, value_name = "DIR", requires = "wait")]
-        upo_dir: Option<PathBuf>,
-        /// Send without validating first (KSeF then judges each invoice).
-        #[arg(long)]
-        no_validate: bool,
-    },
+    Send(BatchSendArgs),
     /// Package invoices offline: encrypted parts plus batch.json with the session-open request.
     Pack {
         /// The directory of invoice XML files (*.xml).
@@ -539,6 +512,34 @@ pub(crate) enum BatchCommand {
         #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
         part_size: Option<u64>,
     },
+}
+
+/// `ksef batch send`.
+#[derive(Debug, Args)]
+pub(crate) struct BatchSendArgs {
+    /// Invoice XML files, or directories whose *.xml files are sent.
+    #[arg(required = true, value_name = "DIR|FILES")]
+    pub(crate) inputs: Vec<PathBuf>,
+    /// The invoice schema.
+    #[arg(long, value_enum, default_value = "FA3")]
+    pub(crate) schema: SchemaArg,
+    /// The largest part in bytes, before encryption (default: KSeF's limit, 100 MB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
+    pub(crate) part_size: Option<u64>,
+    /// Parts uploaded at once.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: u16,
+    /// Wait until KSeF processed the session and report each invoice's outcome (without
+    /// it: print the session's reference number once the session is closed).
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Save the session UPO and each accepted invoice's UPO in this directory (needs
+    /// --wait).
+    #[arg(long, value_name = "DIR", requires = "wait")]
+    pub(crate) upo_dir: Option<PathBuf>,
+    /// Send without validating first (KSeF then judges each invoice).
+    #[arg(long)]
+    pub(crate) no_validate: bool,
 }
 
 /// `ksef token ...`.

@@ -9,13 +9,13 @@ use ksef_client::{LoginSession, SubjectIdentifierType, TokenKind};
 use ksef_model::operations::{
     GetAuthStatus, GetChallenge, ListAuthSessions, RevokeAuthSession, RevokeCurrentAuthSession,
 };
-use ksef_model::values::{Challenge, Nip, ReferenceNumber};
+use ksef_model::values::{Challenge, Nip};
 use ksef_xades::KeySigner;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::args::{AuthCommand, AuthSessionsCommand, SubjectArg};
-use crate::context::{Ctx, SessionMeta, print_json, read_token};
+use crate::context::{Ctx, SessionMeta, all_pages, parse_reference, print_json, read_token};
 use crate::files::{read_input, read_secret_line, write_private, write_public};
 
 /// The first half of `auth login-external`, kept in the profile until `--submit`.
@@ -65,11 +65,8 @@ fn subject_type(arg: SubjectArg) -> SubjectIdentifierType {
     }
 }
 
-fn parse_reference(text: &str) -> anyhow::Result<ReferenceNumber> {
-    text.parse().with_context(|| {
-        format!("{text:?} is not a valid reference number; copy the one KSeF returned")
-    })
-}
+/// Where a valid authentication reference number is found.
+const REFERENCE_HINT: &str = "copy the one KSeF returned";
 
 fn remove_if_present(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(path) {
@@ -238,9 +235,9 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
         }
         AuthCommand::Status { reference } => {
             let reference = match reference {
-                Some(text) => parse_reference(&text)?,
+                Some(text) => parse_reference(&text, REFERENCE_HINT)?,
                 None => match ctx.load_meta()? {
-                    Some(meta) => parse_reference(&meta.reference_number)?,
+                    Some(meta) => parse_reference(&meta.reference_number, REFERENCE_HINT)?,
                     None => bail!(
                         "no reference number and not logged in (profile {:?}); pass the \
                          authentication's reference number",
@@ -359,7 +356,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
             let own = ctx.load_meta()?.map(|m| m.reference_number);
             let (reference, is_own) = match reference {
                 Some(text) if !current => {
-                    let reference = parse_reference(&text)?;
+                    let reference = parse_reference(&text, REFERENCE_HINT)?;
                     let is_own = own.as_deref() == Some(reference.as_str());
                     client
                         .auth()
@@ -401,20 +398,16 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
         }
         AuthCommand::Sessions(AuthSessionsCommand::List) => {
             let client = ctx.logged_in_client()?;
-            let mut items = Vec::new();
-            let mut continuation: Option<String> = None;
-            loop {
+            let client = &client;
+            let items = all_pages(|token| async move {
                 let mut request = ListAuthSessions::new().with_page_size(100);
-                if let Some(token) = continuation.take() {
+                if let Some(token) = token {
                     request = request.with_continuation_token(token);
                 }
                 let page = client.auth().list_sessions(request).await?;
-                items.extend(page.items);
-                match page.continuation_token {
-                    Some(token) if !token.is_empty() => continuation = Some(token),
-                    _ => break,
-                }
-            }
+                Ok((page.items, page.continuation_token))
+            })
+            .await?;
             if ctx.json() {
                 let rows: Vec<_> = items
                     .iter()

@@ -17,7 +17,7 @@ use ksef_crypto::{
 use ksef_model::types::FormCode;
 use serde_json::{Value, json};
 
-use crate::args::{BatchCommand, SchemaArg};
+use crate::args::{BatchCommand, BatchSendArgs, SchemaArg};
 use crate::context::{Ctx, print_json};
 use crate::files::{read_input, write_public};
 
@@ -91,27 +91,7 @@ fn invoices_of(files: &[(String, PathBuf)]) -> anyhow::Result<Vec<BatchInvoice>>
 /// Runs a `batch` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BatchCommand::Send {
-            inputs,
-            schema,
-            part_size,
-            jobs,
-            wait,
-            upo_dir,
-            no_validate,
-        } => {
-            send(
-                ctx,
-                &inputs,
-                schema,
-                part_size,
-                jobs,
-                wait,
-                upo_dir,
-                no_validate,
-            )
-            .await
-        }
+        BatchCommand::Send(args) => send(ctx, args).await,
         BatchCommand::Pack {
             dir,
             public_cert,
@@ -122,18 +102,17 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send(
-    ctx: &Ctx,
-    inputs: &[PathBuf],
-    schema: SchemaArg,
-    part_size: Option<u64>,
-    jobs: u16,
-    wait: bool,
-    upo_dir: Option<PathBuf>,
-    no_validate: bool,
-) -> anyhow::Result<ExitCode> {
-    let files = collect_inputs(inputs)?;
+async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
+    let BatchSendArgs {
+        inputs,
+        schema,
+        part_size,
+        jobs,
+        wait,
+        upo_dir,
+        no_validate,
+    } = args;
+    let files = collect_inputs(&inputs)?;
     if !no_validate {
         let paths: Vec<PathBuf> = files.iter().map(|(_, path)| path.clone()).collect();
         crate::validate::ensure_valid(ctx, &paths, crate::validate::schema_of(schema))?;

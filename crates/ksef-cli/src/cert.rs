@@ -16,14 +16,14 @@ use ksef_model::types::{
     CertificateListItemStatus, CertificateRevocationReason, KsefCertificateType,
     QueryCertificatesRequest, RetrieveCertificatesRequest, RevokeCertificateRequest,
 };
-use ksef_model::values::{Nip, Pesel, ReferenceNumber};
+use ksef_model::values::{Nip, Pesel};
 use ksef_xades::Certificate;
 use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use serde_json::{Value, json};
 
 use crate::api::{collect_page, print_value, to_value};
 use crate::args::{CertCommand, KsefCertTypeArg, RevocationReasonArg};
-use crate::context::{Ctx, print_json};
+use crate::context::{Ctx, parse_reference, print_json};
 use crate::files::{write_private, write_public};
 
 fn cert_type(arg: KsefCertTypeArg) -> KsefCertificateType {
@@ -156,9 +156,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         CertCommand::Status { reference } => {
-            let reference: ReferenceNumber = reference.parse().with_context(|| {
-                format!("{reference:?} is not a valid reference number; copy it from `cert enroll`")
-            })?;
+            let reference = parse_reference(&reference, "copy it from `cert enroll`")?;
             let client = ctx.logged_in_client()?;
             let status = client
                 .certificates()
@@ -184,19 +182,22 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                 )))
                 .await?;
             let mut rows = Vec::new();
+            let mut pems = Vec::new();
             for item in &response.certificates {
                 check_serial(&item.certificate_serial_number)?;
                 let der = STANDARD
                     .decode(item.certificate.trim())
                     .context("KSeF sent a certificate that is not base64")?;
+                let certificate_pem = pem("CERTIFICATE", &der);
                 let file = match &out {
                     Some(dir) => {
                         let path = dir.join(format!("{}.pem", item.certificate_serial_number));
-                        write_public(&path, pem("CERTIFICATE", &der).as_bytes())?;
+                        write_public(&path, certificate_pem.as_bytes())?;
                         Some(path)
                     }
                     None => None,
                 };
+                pems.push(certificate_pem);
                 rows.push(json!({
                     "serialNumber": item.certificate_serial_number,
                     "name": item.certificate_name,
@@ -208,7 +209,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
             if ctx.json() {
                 print_json(&Value::Array(rows))?;
             } else {
-                for item in &response.certificates {
+                for (item, certificate_pem) in response.certificates.iter().zip(&pems) {
                     match &out {
                         Some(dir) => println!(
                             "✓ {} ({}) saved to {}",
@@ -217,10 +218,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                             dir.join(format!("{}.pem", item.certificate_serial_number))
                                 .display()
                         ),
-                        None => {
-                            let der = STANDARD.decode(item.certificate.trim())?;
-                            print!("{}", pem("CERTIFICATE", &der));
-                        }
+                        None => print!("{certificate_pem}"),
                     }
                 }
             }

@@ -193,6 +193,11 @@ impl Ctx {
         Ok(self.config.env_name()?.unwrap_or(EnvName::Test))
     }
 
+    /// [`Ctx::env_name`] as the client's [`Environment`].
+    pub(crate) fn environment(&self) -> anyhow::Result<Environment> {
+        Ok(environment(self.env_name()?))
+    }
+
     /// Where `auth login-external --generate` leaves the challenge for `--submit`.
     pub(crate) fn pending_external_path(&self) -> PathBuf {
         self.profile_dir.join("external-login.json")
@@ -284,6 +289,35 @@ pub(crate) fn read_token(source: &TokenSourceArgs) -> anyhow::Result<String> {
         );
     }
     Ok(token)
+}
+
+/// A reference number from the command line; `hint` says where to copy a valid one from.
+pub(crate) fn parse_reference(
+    text: &str,
+    hint: &str,
+) -> anyhow::Result<ksef_model::values::ReferenceNumber> {
+    text.parse()
+        .with_context(|| format!("{text:?} is not a valid reference number; {hint}"))
+}
+
+/// Every item of a listing KSeF pages with continuation tokens: `fetch(token)` reads one page
+/// (the first with `None`) and returns its items and the next token; an absent or empty token
+/// ends the listing.
+pub(crate) async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, Option<String>)>>,
+{
+    let mut all = Vec::new();
+    let mut continuation = None;
+    loop {
+        let (items, next) = fetch(continuation.take()).await?;
+        all.extend(items);
+        match next {
+            Some(token) if !token.is_empty() => continuation = Some(token),
+            _ => return Ok(all),
+        }
+    }
 }
 
 /// Prints one JSON document on stdout.

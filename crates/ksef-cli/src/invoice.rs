@@ -8,8 +8,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone as _};
 use futures_util::TryStreamExt as _;
 use ksef_client::offline::{OfflineInvoice, qr_environment};
 use ksef_client::{
-    DirectorySink, Environment, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery,
-    SendOptions, SyncOptions, SyncSource,
+    DirectorySink, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery, SendOptions,
+    SyncOptions, SyncSource,
 };
 use ksef_model::types::{
     InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
@@ -18,7 +18,7 @@ use ksef_model::types::{
 use ksef_model::values::KsefNumber;
 use serde_json::{Value, json};
 
-use crate::args::{DateTypeArg, InvoiceCommand, SubjectTypeArg, SyncSourceArg};
+use crate::args::{DateTypeArg, InvoiceCommand, InvoiceRangeArgs, SubjectTypeArg, SyncSourceArg};
 use crate::context::{Ctx, UsageError, print_json};
 
 /// Runs an `invoice` subcommand.
@@ -109,18 +109,8 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             }
             Ok(ExitCode::SUCCESS)
         }
-        InvoiceCommand::Query {
-            from,
-            to,
-            subject_type,
-            date_type,
-        } => {
-            let from = parse_time(&from, "--from")?;
-            let mut range = InvoiceQueryDateRange::new(date_type_of(date_type), from);
-            if let Some(to) = &to {
-                range = range.with_to(parse_time(to, "--to")?);
-            }
-            let filters = InvoiceQueryFilters::new(subject_type_of(subject_type), range);
+        InvoiceCommand::Query { range } => {
+            let filters = filters_of(&range)?;
             let client = ctx.logged_in_client()?;
             let records: Vec<InvoiceMetadata> = client
                 .invoice_metadata(MetadataQuery::new(filters))
@@ -151,21 +141,10 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             Ok(ExitCode::SUCCESS)
         }
         InvoiceCommand::Export {
-            from,
-            to,
-            subject_type,
-            date_type,
+            range,
             only_metadata,
             out,
-        } => {
-            let from = parse_time(&from, "--from")?;
-            let mut range = InvoiceQueryDateRange::new(date_type_of(date_type), from);
-            if let Some(to) = &to {
-                range = range.with_to(parse_time(to, "--to")?);
-            }
-            let filters = InvoiceQueryFilters::new(subject_type_of(subject_type), range);
-            export(ctx, filters, only_metadata, &out).await
-        }
+        } => export(ctx, filters_of(&range)?, only_metadata, &out).await,
         InvoiceCommand::Sync {
             out,
             subject_type,
@@ -332,6 +311,21 @@ fn parse_ksef_number(text: &str) -> anyhow::Result<KsefNumber> {
     })
 }
 
+/// The query filters `--from`, `--to`, `--subject-type` and `--date-type` select.
+fn filters_of(range: &InvoiceRangeArgs) -> anyhow::Result<InvoiceQueryFilters> {
+    let mut dates = InvoiceQueryDateRange::new(
+        date_type_of(range.date_type),
+        parse_time(&range.from, "--from")?,
+    );
+    if let Some(to) = &range.to {
+        dates = dates.with_to(parse_time(to, "--to")?);
+    }
+    Ok(InvoiceQueryFilters::new(
+        subject_type_of(range.subject_type),
+        dates,
+    ))
+}
+
 fn parse_time(text: &str, flag: &str) -> anyhow::Result<DateTime<FixedOffset>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t);
@@ -399,11 +393,7 @@ async fn send(
         .open_online_session(crate::batch::form_code_of(schema))
         .await?;
     ctx.note(format!("online session {}", session.reference_number()));
-    let qr_host = qr_environment(match ctx.env_name()? {
-        crate::args::EnvName::Test => Environment::Test,
-        crate::args::EnvName::Demo => Environment::Demo,
-        crate::args::EnvName::Prod => Environment::Production,
-    });
+    let qr_host = qr_environment(ctx.environment()?);
     let mut results = Vec::with_capacity(files.len());
     let mut send_error = None;
     for (file, bytes) in files.iter().zip(&invoices) {

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use ksef_client::grants::GrantRequest as _;
 use ksef_model::operations::{
     GetAttachmentPermissionStatus, GetPermissionOperationStatus, QueryAuthorizationPermissions,
@@ -12,12 +11,11 @@ use ksef_model::operations::{
     RevokeAuthorizationPermission, RevokePermission,
 };
 use ksef_model::types::PermissionId;
-use ksef_model::values::ReferenceNumber;
 use serde_json::{Value, json};
 
 use crate::api::{collect_page, print_value, read_body, to_value};
 use crate::args::{GrantKind, PermissionsCommand, QueryKind};
-use crate::context::Ctx;
+use crate::context::{Ctx, parse_reference};
 
 /// Items per page of a permission query.
 const PAGE_SIZE: i32 = 100;
@@ -73,9 +71,7 @@ pub(crate) async fn run(ctx: &Ctx, command: PermissionsCommand) -> anyhow::Resul
             Ok(ExitCode::SUCCESS)
         }
         PermissionsCommand::Status { reference } => {
-            let reference: ReferenceNumber = reference.parse().with_context(|| {
-                format!("{reference:?} is not a valid reference number; copy it from the grant")
-            })?;
+            let reference = parse_reference(&reference, "copy it from the grant")?;
             let client = ctx.logged_in_client()?;
             let response = client
                 .permissions()

@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use ksef_client::offline::OfflineInvoice;
-use ksef_crypto::{
-    CertificateKey, DEFAULT_MODULE_PIXELS, QrCaption, QrContextType, QrEnvironment, QrImage,
-};
+use ksef_client::offline::{OfflineInvoice, qr_environment};
+use ksef_crypto::{CertificateKey, DEFAULT_MODULE_PIXELS, QrCaption, QrContextType, QrImage};
 use ksef_model::values::{KsefNumber, Nip};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::args::{EnvName, QrCommand};
+use crate::args::QrCommand;
 use crate::context::{Ctx, print_json};
 use crate::files::{read_input, read_secret_line, write_public};
 
@@ -28,15 +26,7 @@ fn invoice_facts(path: &Path, bytes: &[u8]) -> anyhow::Result<OfflineInvoice> {
     })
 }
 
-fn qr_environment(env: EnvName) -> QrEnvironment {
-    match env {
-        EnvName::Test => QrEnvironment::Test,
-        EnvName::Demo => QrEnvironment::Demo,
-        EnvName::Prod => QrEnvironment::Production,
-    }
-}
-
-/// Writes the images asked for; returns their paths.
+/// Writes the images asked for (none when neither path is given).
 fn write_images(
     link: &str,
     caption: QrCaption,
@@ -58,7 +48,7 @@ fn write_images(
 
 /// Runs a `qr` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCode> {
-    let environment = qr_environment(ctx.env_name()?);
+    let environment = qr_environment(ctx.environment()?);
     match command {
         QrCommand::Invoice {
             file,

@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use ksef_model::operations::{GetSessionStatus, GetSessionUpo, ListSessionInvoices, ListSessions};
 use ksef_model::types::SessionType;
-use ksef_model::values::ReferenceNumber;
 use serde_json::{Value, json};
 
 use crate::args::{SessionCommand, SessionKindArg};
-use crate::context::{Ctx, print_json};
+use crate::context::{Ctx, all_pages, parse_reference, print_json};
+
+/// Where a valid session reference number is found.
+const REFERENCE_HINT: &str =
+    "copy it from `ksef session list` (e.g. 20250626-SO-2F14610000-242991F8C9-B4)";
 
 /// Runs a `session` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<ExitCode> {
@@ -21,20 +24,17 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                 SessionKindArg::Online => SessionType::Online,
                 SessionKindArg::Batch => SessionType::Batch,
             };
-            let mut sessions = Vec::new();
-            let mut continuation: Option<String> = None;
-            loop {
+            let client = &client;
+            let session_type = &session_type;
+            let sessions = all_pages(|token| async move {
                 let mut request = ListSessions::new(session_type.clone()).with_page_size(100);
-                if let Some(token) = continuation.take() {
+                if let Some(token) = token {
                     request = request.with_continuation_token(token);
                 }
                 let page = client.sessions().list(request).await?;
-                sessions.extend(page.sessions);
-                match page.continuation_token {
-                    Some(token) if !token.is_empty() => continuation = Some(token),
-                    _ => break,
-                }
-            }
+                Ok((page.sessions, page.continuation_token))
+            })
+            .await?;
             if ctx.json() {
                 let rows: Vec<Value> = sessions
                     .iter()
@@ -74,7 +74,7 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
             }
         }
         SessionCommand::Status { reference } => {
-            let reference = parse_reference(&reference)?;
+            let reference = parse_reference(&reference, REFERENCE_HINT)?;
             let status = client
                 .sessions()
                 .status(GetSessionStatus::new(reference.clone()))
@@ -110,21 +110,18 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
             }
         }
         SessionCommand::Invoices { reference } => {
-            let reference = parse_reference(&reference)?;
-            let mut invoices = Vec::new();
-            let mut continuation: Option<String> = None;
-            loop {
+            let reference = parse_reference(&reference, REFERENCE_HINT)?;
+            let client = &client;
+            let reference = &reference;
+            let invoices = all_pages(|token| async move {
                 let mut request = ListSessionInvoices::new(reference.clone()).with_page_size(1000);
-                if let Some(token) = continuation.take() {
+                if let Some(token) = token {
                     request = request.with_continuation_token(token);
                 }
                 let page = client.sessions().invoices(request).await?;
-                invoices.extend(page.invoices);
-                match page.continuation_token {
-                    Some(token) if !token.is_empty() => continuation = Some(token),
-                    _ => break,
-                }
-            }
+                Ok((page.invoices, page.continuation_token))
+            })
+            .await?;
             if ctx.json() {
                 let rows: Vec<Value> = invoices
                     .iter()
@@ -156,7 +153,7 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
             }
         }
         SessionCommand::Upo { reference, out } => {
-            let reference = parse_reference(&reference)?;
+            let reference = parse_reference(&reference, REFERENCE_HINT)?;
             let status = client
                 .sessions()
                 .status(GetSessionStatus::new(reference.clone()))
@@ -195,12 +192,4 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_reference(text: &str) -> anyhow::Result<ReferenceNumber> {
-    text.parse().with_context(|| {
-        format!(
-            "{text:?} is not a KSeF reference number; copy it from `ksef session list` (e.g. 20250626-SO-2F14610000-242991F8C9-B4)"
-        )
-    })
 }

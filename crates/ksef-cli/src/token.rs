@@ -6,15 +6,14 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use ksef_model::operations::{GenerateToken, GetTokenStatus, ListTokens, RevokeToken};
 use ksef_model::types::{GenerateTokenRequest, TokenPermissionType};
-use ksef_model::values::ReferenceNumber;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::args::TokenCommand;
-use crate::context::{Ctx, print_json};
+use crate::context::{Ctx, all_pages, parse_reference, print_json};
 use crate::files::write_private;
 
 /// The permissions a KSeF token can carry.
@@ -37,12 +36,6 @@ fn parse_permission(text: &str) -> anyhow::Result<TokenPermissionType> {
             PERMISSIONS.join(", ")
         ),
     }
-}
-
-fn parse_reference(text: &str) -> anyhow::Result<ReferenceNumber> {
-    text.parse().with_context(|| {
-        format!("{text:?} is not a valid reference number; copy it from `ksef token list`")
-    })
 }
 
 /// Runs a `token` subcommand.
@@ -118,20 +111,16 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
         }
         TokenCommand::List => {
             let client = ctx.logged_in_client()?;
-            let mut tokens = Vec::new();
-            let mut continuation: Option<String> = None;
-            loop {
+            let client = &client;
+            let tokens = all_pages(|token| async move {
                 let mut request = ListTokens::new().with_page_size(100);
-                if let Some(token) = continuation.take() {
+                if let Some(token) = token {
                     request = request.with_continuation_token(token);
                 }
                 let page = client.tokens().list(request).await?;
-                tokens.extend(page.tokens);
-                match page.continuation_token {
-                    Some(token) if !token.is_empty() => continuation = Some(token),
-                    _ => break,
-                }
-            }
+                Ok((page.tokens, page.continuation_token))
+            })
+            .await?;
             if ctx.json() {
                 let rows: Vec<Value> = tokens
                     .iter()
@@ -170,7 +159,7 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::Status { reference } => {
-            let reference = parse_reference(&reference)?;
+            let reference = parse_reference(&reference, "copy it from `ksef token list`")?;
             let client = ctx.logged_in_client()?;
             let t = client
                 .tokens()
@@ -205,7 +194,7 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::Revoke { reference } => {
-            let reference = parse_reference(&reference)?;
+            let reference = parse_reference(&reference, "copy it from `ksef token list`")?;
             let client = ctx.logged_in_client()?;
             client
                 .tokens()

@@ -1,5 +1,6 @@
 //! `ksef invoice validate`, and the check `invoice send` and `batch send` run before sending.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,22 +58,22 @@ pub(crate) fn schema_of(arg: SchemaArg) -> Schema {
 /// duplicates (seller NIP, invoice type, number) among the files. Files are read one at a time,
 /// so a large batch is never held in memory at once.
 pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict> {
-    let read: Vec<Result<Vec<u8>, String>> = files
-        .iter()
-        .map(|file| std::fs::read(file).map_err(|e| format!("cannot read the file: {e}")))
-        .collect();
-    let contents: Vec<Result<&[u8], String>> = read
-        .iter()
-        .map(|r| r.as_deref().map_err(Clone::clone))
-        .collect();
-    check_contents(files, &contents, expected)
+    check_contents(
+        files,
+        |index| {
+            std::fs::read(&files[index])
+                .map(Cow::Owned)
+                .map_err(|e| format!("cannot read the file: {e}"))
+        },
+        expected,
+    )
 }
 
-/// [`check`] of contents already read: `contents[i]` is the bytes of `files[i]`, or why they
-/// could not be read.
-fn check_contents(
+/// [`check`] of contents `content(i)` gives, one file at a time: the bytes of `files[i]`, or why
+/// they could not be read.
+fn check_contents<'a>(
     files: &[PathBuf],
-    contents: &[Result<&[u8], String>],
+    mut content: impl FnMut(usize) -> Result<Cow<'a, [u8]>, String>,
     expected: Option<Schema>,
 ) -> Vec<Verdict> {
     let today = chrono::Utc::now().date_naive();
@@ -89,17 +90,17 @@ fn check_contents(
             violations: Vec::new(),
             error: None,
         };
-        match &contents[index] {
-            Err(e) => verdict.error = Some(e.clone()),
-            Ok(bytes) => match validate_invoice(bytes) {
+        match content(index) {
+            Err(e) => verdict.error = Some(e),
+            Ok(bytes) => match validate_invoice(&bytes) {
                 Ok(report) => {
                     verdict.schema = Some(report.schema);
                     verdict.violations = report.violations;
-                    match check_business(bytes, &options) {
+                    match check_business(&bytes, &options) {
                         Ok(more) => verdict.violations.extend(more),
                         Err(e) => verdict.error = Some(e.to_string()),
                     }
-                    if let Ok(Some(key)) = invoice_key(bytes) {
+                    if let Ok(Some(key)) = invoice_key(&bytes) {
                         keys.entry(key).or_default().push(index);
                     }
                 }
@@ -199,9 +200,14 @@ pub(crate) fn ensure_valid_contents(
     invoices: &[Vec<u8>],
     expected: Schema,
 ) -> anyhow::Result<()> {
-    let contents: Vec<Result<&[u8], String>> =
-        invoices.iter().map(|bytes| Ok(bytes.as_slice())).collect();
-    refuse_invalid(ctx, check_contents(files, &contents, Some(expected)))
+    refuse_invalid(
+        ctx,
+        check_contents(
+            files,
+            |index| Ok(Cow::Borrowed(invoices[index].as_slice())),
+            Some(expected),
+        ),
+    )
 }
 
 /// Prints the invalid verdicts and fails naming their files; `Ok` when all are valid.

@@ -20,8 +20,7 @@ fn wait_done(sim: &Sim, home: &Path, args: &[&str]) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let output = sim.run(home, args);
-        let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|_| panic!("{}", describe(&output)));
+        let doc = json_doc(&output);
         if doc["status"]["code"] != 100 {
             return doc;
         }

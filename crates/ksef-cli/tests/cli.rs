@@ -439,5 +439,8 @@ fn completions_are_printed() {
     let home = temp_dir("completions");
     let output = ksef(&home, &["completions", "bash"]).output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
-    assert!(text(&output.stdout).contains("ksef"));
+    let script = text(&output.stdout);
+    // A bash completion function for `ksef` that knows the nested subcommands and their flags.
+    assert!(script.contains("complete -F _ksef"), "{script}");
+    assert!(script.contains("--upo-dir"), "{script}");
 }

@@ -23,6 +23,13 @@ fn openssl(args: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
+/// `openssl x509 -in CERT -noout QUERY...`: what openssl reads from a certificate.
+fn x509(cert: &std::path::Path, query: &[&str]) -> Vec<u8> {
+    let mut args = vec!["x509", "-in", cert.to_str().unwrap(), "-noout"];
+    args.extend_from_slice(query);
+    openssl(&args)
+}
+
 fn sha256_b64(bytes: &[u8]) -> String {
     STANDARD.encode(Sha256::digest(bytes))
 }
@@ -54,27 +61,12 @@ fn self_signed_certificates_for_seals_and_persons() {
     #[cfg(unix)]
     assert_eq!(mode(&key), 0o600, "the private key is owner-only");
     // openssl reads both and they match.
-    let subject = text(&openssl(&[
-        "x509",
-        "-in",
-        cert.to_str().unwrap(),
-        "-noout",
-        "-subject",
-        "-nameopt",
-        "oneline",
-    ]));
+    let subject = text(&x509(&cert, &["-subject", "-nameopt", "oneline"]));
     assert!(subject.contains("VATPL-5265877635"), "{subject}");
-    let cert_key = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]);
+    let cert_key = x509(&cert, &["-pubkey"]);
     let key_pub = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
     assert_eq!(cert_key, key_pub, "the key belongs to the certificate");
-    let fingerprint = text(&openssl(&[
-        "x509",
-        "-in",
-        cert.to_str().unwrap(),
-        "-noout",
-        "-fingerprint",
-        "-sha256",
-    ]));
+    let fingerprint = text(&x509(&cert, &["-fingerprint", "-sha256"]));
     let hex: String = fingerprint
         .trim()
         .rsplit('=')
@@ -112,15 +104,7 @@ fn self_signed_certificates_for_seals_and_persons() {
                 .unwrap()
         )
     );
-    let subject = text(&openssl(&[
-        "x509",
-        "-in",
-        person_cert.to_str().unwrap(),
-        "-noout",
-        "-subject",
-        "-nameopt",
-        "oneline",
-    ]));
+    let subject = text(&x509(&person_cert, &["-subject", "-nameopt", "oneline"]));
     assert!(subject.contains("PNOPL-44051401359"), "{subject}");
 
     // Bad input: a wrong checksum, exit 1, nothing written; neither identifier, exit 2.
@@ -387,11 +371,7 @@ fn qr_certificate_link_verifies_with_openssl() {
     let sig = home.join("sig.der");
     std::fs::write(&sig, p1363_to_der(&signature)).unwrap();
     let public = home.join("pub.pem");
-    std::fs::write(
-        &public,
-        openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]),
-    )
-    .unwrap();
+    std::fs::write(&public, x509(&cert, &["-pubkey"])).unwrap();
     let verified = text(&openssl(&[
         "dgst",
         "-sha256",

@@ -10,16 +10,6 @@ use ksef_sim::{LighthouseMessage, LighthouseStatus, Simulator};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-/// Parses stdout as exactly one JSON document, whatever the exit code.
-fn json_doc(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}):\n{}",
-            describe(output)
-        )
-    })
-}
-
 #[test]
 fn status_reports_the_lighthouse_and_exits_by_availability() {
     let home = temp_dir("status");

@@ -47,7 +47,7 @@ fn valid_and_invalid_invoices_are_told_apart_with_paths_and_rules() {
     .output()
     .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let doc = json_doc(&output);
     let verdicts = doc.as_array().unwrap();
     assert_eq!(verdicts.len(), 3);
     assert_eq!(verdicts[0]["valid"], true);

@@ -68,6 +68,11 @@ pub fn assert_no_secret(output: &Output, secret: &str) {
 /// Asserts success and parses stdout as exactly one JSON document.
 pub fn json_ok(output: &Output) -> serde_json::Value {
     assert!(output.status.success(), "{}", describe(output));
+    json_doc(output)
+}
+
+/// Parses stdout as exactly one JSON document, whatever the exit code.
+pub fn json_doc(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not one JSON document ({e}):\n{}",
