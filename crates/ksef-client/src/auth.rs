@@ -308,12 +308,9 @@ impl Client {
                 .status;
             match status.code {
                 100 => {
-                    if !backoff.wait().await {
-                        return Err(Error::PollTimeout {
-                            what: format!("authentication {reference_number}"),
-                            after: self.inner.poll.timeout(),
-                        });
-                    }
+                    backoff
+                        .wait_or_time_out(|| format!("authentication {reference_number}"))
+                        .await?;
                 }
                 200 => break,
                 code => {

@@ -6,46 +6,25 @@ use futures_util::stream;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use ksef_crypto::{
-    BatchInvoice, BatchPackage, BatchPackager, CertificateUsage, DirectorySink, SessionKey,
-};
+use ksef_crypto::{BatchInvoice, BatchPackage, BatchPackager, DirectorySink, SessionKey};
 use ksef_model::Method;
 use ksef_model::operations::{
     CloseBatchSession, GetSessionStatus, GetSessionUpo, ListSessionInvoices, OpenBatchSession,
 };
 use ksef_model::types::{
-    BatchFileInfo, BatchFilePartInfo, EncryptionInfo, FormCode, OpenBatchSessionRequest,
-    PartUploadRequest, SessionInvoiceStatusResponse, SessionStatusResponse,
+    BatchFileInfo, BatchFilePartInfo, FormCode, OpenBatchSessionRequest, PartUploadRequest,
+    SessionInvoiceStatusResponse, SessionStatusResponse,
 };
 use ksef_model::values::ReferenceNumber;
 use ksef_transport::PresignedRequest;
 
-use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
-use crate::client::Client;
+use crate::client::{Client, encryption_info};
 use crate::error::Error;
 use crate::files::ScratchDir;
 use crate::online::InvoiceOutcome;
 
 /// Attempts at opening or closing a batch session when the answer is lost or a 5xx.
 const SESSION_CALL_ATTEMPTS: u32 = 4;
-
-/// Whether a failed call may or may not have been processed, or was refused by a server error
-/// (5xx, 408, a lost or unreadable answer): a batch open or close is then worth repeating after
-/// checking.
-fn unanswered(error: &Error) -> bool {
-    use ksef_transport::Error as T;
-    match error.transport() {
-        Some(T::Api { status, .. }) => *status >= 500 || *status == 408,
-        Some(
-            T::Network { .. }
-            | T::TruncatedBody { .. }
-            | T::Timeout { .. }
-            | T::EmptyBody { .. }
-            | T::MalformedBody { .. },
-        ) => true,
-        _ => false,
-    }
-}
 
 /// Invoices per page when listing a session's invoices.
 const INVOICE_LIST_PAGE_SIZE: i32 = 1000;
@@ -261,14 +240,11 @@ pub fn batch_open_request(
     package: &BatchPackage,
     encryption: &ksef_crypto::EncryptionInfo,
 ) -> OpenBatchSessionRequest {
-    let mut info = EncryptionInfo::new(
-        encryption.encrypted_symmetric_key.clone(),
-        encryption.initialization_vector.clone(),
-    );
-    if let Some(id) = &encryption.public_key_id {
-        info = info.with_public_key_id(id.clone());
-    }
-    OpenBatchSessionRequest::new(form_code, batch_file_info(package), info)
+    OpenBatchSessionRequest::new(
+        form_code,
+        batch_file_info(package),
+        encryption_info(encryption),
+    )
 }
 
 /// A batch session whose parts are uploaded and which is closed: KSeF processes it on its own.
@@ -373,26 +349,24 @@ impl Client {
         .await
         .map_err(|e| Error::storage("the packaging thread failed", std::io::Error::other(e)))??;
 
-        let mut refetched = false;
         let mut open_attempts = 1;
         let opened = loop {
-            let certificate = self
-                .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
-                .await?;
-            let wrapped = key.wrap(&certificate)?.to_encryption_info();
-            let mut request = batch_open_request(form_code.clone(), &package, &wrapped);
-            if options.offline_mode {
-                request = request.with_offline_mode(true);
-            }
-            match self.execute(&OpenBatchSession::new(request)).await {
-                Ok(opened) => break opened,
-                Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
-                    self.invalidate_ministry_certificates().await;
-                    refetched = true;
+            let opening = self.send_with_wrapped_key(&key, |encryption| {
+                let mut request = OpenBatchSessionRequest::new(
+                    form_code.clone(),
+                    batch_file_info(&package),
+                    encryption,
+                );
+                if options.offline_mode {
+                    request = request.with_offline_mode(true);
                 }
+                async move { self.execute(&OpenBatchSession::new(request)).await }
+            });
+            match opening.await {
+                Ok(opened) => break opened,
                 // Opening again is safe: a session opened by a lost answer gets no parts and
                 // KSeF cancels it when its upload time runs out.
-                Err(error) if open_attempts < SESSION_CALL_ATTEMPTS && unanswered(&error) => {
+                Err(error) if open_attempts < SESSION_CALL_ATTEMPTS && error.outcome_unknown() => {
                     tracing::warn!(%error, attempt = open_attempts, "opening the batch session failed without a definite answer; opening another");
                     open_attempts += 1;
                 }
@@ -433,7 +407,7 @@ impl Client {
                 .await
             {
                 Ok(()) => return Ok(()),
-                Err(error) if attempt < SESSION_CALL_ATTEMPTS && unanswered(&error) => error,
+                Err(error) if attempt < SESSION_CALL_ATTEMPTS && error.outcome_unknown() => error,
                 Err(error) => return Err(error),
             };
             let status = self
@@ -460,6 +434,15 @@ impl Client {
                 request.ordinal_number
             ),
         })?;
+        let method = match request.method.to_ascii_uppercase().as_str() {
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            other => {
+                return Err(Error::UnexpectedResponse {
+                    reason: format!("unsupported part upload method {other}"),
+                });
+            }
+        };
         // Read when its turn comes: only the parts in flight are in memory.
         let body = tokio::task::spawn_blocking({
             let path = path.clone();
@@ -470,15 +453,6 @@ impl Client {
         .and_then(|read| read)
         .map(Bytes::from)
         .map_err(|e| Error::storage(format!("cannot read {}", path.display()), e))?;
-        let method = match request.method.to_ascii_uppercase().as_str() {
-            "PUT" => Method::Put,
-            "POST" => Method::Post,
-            other => {
-                return Err(Error::UnexpectedResponse {
-                    reason: format!("unsupported part upload method {other}"),
-                });
-            }
-        };
         let mut attempt = 1;
         loop {
             let mut presigned =
@@ -509,8 +483,7 @@ impl Client {
         &self,
         reference_number: &ReferenceNumber,
     ) -> Result<SessionStatusResponse, Error> {
-        let poll = self.inner.poll;
-        let mut backoff = poll.start();
+        let mut backoff = self.inner.poll.start();
         loop {
             let status = self
                 .execute(&GetSessionStatus::new(reference_number.clone()))
@@ -527,12 +500,9 @@ impl Client {
                     });
                 }
             }
-            if !backoff.wait().await {
-                return Err(Error::PollTimeout {
-                    what: format!("batch session {reference_number}"),
-                    after: poll.timeout(),
-                });
-            }
+            backoff
+                .wait_or_time_out(|| format!("batch session {reference_number}"))
+                .await?;
         }
     }
 

@@ -1,20 +1,37 @@
 //! [`Client`] and its builder.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ksef_crypto::{CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates};
+use ksef_crypto::{
+    CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates, SessionKey,
+};
 use ksef_model::Operation;
 use ksef_model::operations::GetPublicKeyCertificates;
+use ksef_model::types::EncryptionInfo;
 use ksef_transport::rate_limit::RateLimitConfig;
 use ksef_transport::retry::RetryConfig;
 use ksef_transport::{Environment, Response, Transport, TransportBuilder};
 
+use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
 use crate::error::Error;
 use crate::poll::PollConfig;
 use crate::token_store::{MemoryTokenStore, StoreSource, TokenStore};
+
+/// The API's `encryptionInfo` of a session key wrapped by `ksef_crypto`.
+pub(crate) fn encryption_info(wrapped: &ksef_crypto::EncryptionInfo) -> EncryptionInfo {
+    let info = EncryptionInfo::new(
+        wrapped.encrypted_symmetric_key.clone(),
+        wrapped.initialization_vector.clone(),
+    );
+    match &wrapped.public_key_id {
+        Some(id) => info.with_public_key_id(id.clone()),
+        None => info,
+    }
+}
 
 /// The async KSeF client: cheap to clone (one `Arc`), `Send + Sync`, one per authenticated
 /// context.
@@ -108,6 +125,34 @@ impl Client {
     /// automatically when KSeF answers 21470, unknown public key id).
     pub async fn invalidate_ministry_certificates(&self) {
         *self.inner.certificates.lock().await = None;
+    }
+
+    /// Wraps `key` for the Ministry's `SymmetricKeyEncryption` certificate and calls `send` with
+    /// the API's `encryptionInfo`; when KSeF answers 21470 (unknown public key id) the cached
+    /// certificates are fetched again and `send` is called once more. Shared by the online,
+    /// batch and export openings.
+    pub(crate) async fn send_with_wrapped_key<T, Fut>(
+        &self,
+        key: &SessionKey,
+        mut send: impl FnMut(EncryptionInfo) -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let mut refetched = false;
+        loop {
+            let certificate = self
+                .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
+                .await?;
+            let wrapped = key.wrap(&certificate)?.to_encryption_info();
+            match send(encryption_info(&wrapped)).await {
+                Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
+                    self.invalidate_ministry_certificates().await;
+                    refetched = true;
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn ministry_certificates(&self) -> Result<Arc<MinistryCertificates>, Error> {

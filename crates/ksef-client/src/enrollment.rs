@@ -157,8 +157,7 @@ impl PendingCertificateEnrollment {
     /// unknown error), [`Error::PollTimeout`], [`Error::Transport`], and
     /// [`Error::UnexpectedResponse`] if KSeF does not return the certificate it named.
     pub async fn wait(self) -> Result<EnrolledCertificate, Error> {
-        let poll = self.client.inner.poll;
-        let mut backoff = poll.start();
+        let mut backoff = self.client.inner.poll.start();
         let serial_number = loop {
             let status = self
                 .client
@@ -188,12 +187,9 @@ impl PendingCertificateEnrollment {
                     });
                 }
             }
-            if !backoff.wait().await {
-                return Err(Error::PollTimeout {
-                    what: format!("certificate enrollment {}", self.reference_number),
-                    after: poll.timeout(),
-                });
-            }
+            backoff
+                .wait_or_time_out(|| format!("certificate enrollment {}", self.reference_number))
+                .await?;
         };
         let retrieved = self
             .client

@@ -213,6 +213,24 @@ impl Error {
         }
     }
 
+    /// Whether the call may or may not have been processed, or was refused by a server error
+    /// (5xx, 408, a lost, cut-off or unreadable answer): a call that is safe to repeat is then
+    /// worth repeating (batch open and close, sync's export start).
+    pub(crate) fn outcome_unknown(&self) -> bool {
+        use ksef_transport::Error as T;
+        match self.transport() {
+            Some(T::Api { status, .. }) => *status >= 500 || *status == 408,
+            Some(
+                T::Network { .. }
+                | T::TruncatedBody { .. }
+                | T::Timeout { .. }
+                | T::EmptyBody { .. }
+                | T::MalformedBody { .. },
+            ) => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn storage(reason: impl Into<String>, source: impl Into<BoxError>) -> Error {
         Error::Storage {
             reason: reason.into(),

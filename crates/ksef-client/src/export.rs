@@ -9,18 +9,16 @@ use std::fmt;
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use ksef_crypto::{CertificateUsage, ExpectedPart, ExportUnpacker, SessionKey};
+use ksef_crypto::{ExpectedPart, ExportUnpacker, SessionKey};
 use ksef_model::operations::{ExportInvoices, GetInvoiceExportStatus};
 use ksef_model::types::{
-    CompressionType, EncryptionInfo, InvoiceExportRequest, InvoiceMetadata, InvoicePackage,
-    InvoiceQueryFilters,
+    CompressionType, InvoiceExportRequest, InvoiceMetadata, InvoicePackage, InvoiceQueryFilters,
 };
 use ksef_model::values::ReferenceNumber;
 use ksef_transport::PresignedRequest;
 
 pub use ksef_crypto::{ExportedInvoice, UnpackedExport};
 
-use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
 use crate::client::Client;
 use crate::error::Error;
 use crate::files::ScratchDir;
@@ -109,33 +107,16 @@ impl Client {
         options: &ExportOptions,
     ) -> Result<ExportJob, Error> {
         let key = SessionKey::generate()?;
-        let mut refetched = false;
-        let started = loop {
-            let certificate = self
-                .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
-                .await?;
-            let wrapped = key.wrap(&certificate)?.to_encryption_info();
-            let mut encryption = EncryptionInfo::new(
-                wrapped.encrypted_symmetric_key,
-                wrapped.initialization_vector,
-            );
-            if let Some(id) = wrapped.public_key_id {
-                encryption = encryption.with_public_key_id(id);
-            }
-            let mut request = InvoiceExportRequest::new(encryption, filters.clone())
-                .with_compression_type(options.compression_type.clone());
-            if options.only_metadata {
-                request = request.with_only_metadata(true);
-            }
-            match self.execute(&ExportInvoices::new(request)).await {
-                Ok(started) => break started,
-                Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
-                    self.invalidate_ministry_certificates().await;
-                    refetched = true;
+        let started = self
+            .send_with_wrapped_key(&key, |encryption| {
+                let mut request = InvoiceExportRequest::new(encryption, filters.clone())
+                    .with_compression_type(options.compression_type.clone());
+                if options.only_metadata {
+                    request = request.with_only_metadata(true);
                 }
-                Err(error) => return Err(error),
-            }
-        };
+                async move { self.execute(&ExportInvoices::new(request)).await }
+            })
+            .await?;
         Ok(ExportJob {
             client: self.clone(),
             reference_number: started.reference_number,
@@ -159,8 +140,7 @@ impl ExportJob {
     /// 420: the range starts after the high-water mark), [`Error::PollTimeout`],
     /// [`Error::Transport`].
     pub async fn wait(&self) -> Result<InvoicePackage, Error> {
-        let poll = self.client.inner.poll;
-        let mut backoff = poll.start();
+        let mut backoff = self.client.inner.poll.start();
         loop {
             let status = self
                 .client
@@ -185,12 +165,9 @@ impl ExportJob {
                     });
                 }
             }
-            if !backoff.wait().await {
-                return Err(Error::PollTimeout {
-                    what: format!("export {}", self.reference_number),
-                    after: poll.timeout(),
-                });
-            }
+            backoff
+                .wait_or_time_out(|| format!("export {}", self.reference_number))
+                .await?;
         }
     }
 
@@ -228,14 +205,7 @@ impl ExportJob {
                     });
                 }
             };
-            let response = self
-                .client
-                .transport()
-                .execute_presigned(PresignedRequest::new(method, part.url.clone()))
-                .await?;
-            let path = scratch.path.join(format!("part-{}", part.ordinal_number));
-            std::fs::write(&path, response.body())
-                .map_err(|e| Error::storage(format!("cannot write {}", path.display()), e))?;
+            // Checked before the download, so a malformed status costs no transfer.
             let expected = ExpectedPart::from_status(
                 u32::try_from(part.ordinal_number).unwrap_or(0),
                 u64::try_from(part.encrypted_part_size).unwrap_or(0),
@@ -243,6 +213,21 @@ impl ExportJob {
                 u64::try_from(part.part_size).unwrap_or(0),
                 part.part_hash.as_str(),
             )?;
+            let body = self
+                .client
+                .transport()
+                .execute_presigned(PresignedRequest::new(method, part.url.clone()))
+                .await?
+                .into_body();
+            let path = scratch.path.join(format!("part-{}", part.ordinal_number));
+            // Parts run to hundreds of MB: written off the async threads.
+            let target = path.clone();
+            tokio::task::spawn_blocking(move || std::fs::write(target, body))
+                .await
+                .map_err(|e| {
+                    Error::storage("the part writing thread failed", std::io::Error::other(e))
+                })?
+                .map_err(|e| Error::storage(format!("cannot write {}", path.display()), e))?;
             files.push((expected, path));
         }
         let unpacker = ExportUnpacker::new().compression_type(

@@ -7,19 +7,18 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, FixedOffset};
-use ksef_crypto::{CertificateUsage, SessionKey};
+use ksef_crypto::SessionKey;
 use ksef_model::operations::{
     CloseOnlineSession, GetInvoiceUpo, GetInvoiceUpoByKsefNumber, GetSessionInvoiceStatus,
     GetSessionStatus, GetSessionUpo, ListSessionInvoices, OpenOnlineSession, SendInvoice,
 };
 use ksef_model::types::{
-    EncryptionInfo, FormCode, OpenOnlineSessionRequest, SendInvoiceRequest,
-    SessionInvoiceStatusResponse, SessionStatusResponse,
+    FormCode, OpenOnlineSessionRequest, SendInvoiceRequest, SessionInvoiceStatusResponse,
+    SessionStatusResponse,
 };
 use ksef_model::values::{KsefNumber, ReferenceNumber};
 use tokio::sync::Semaphore;
 
-use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
 use crate::client::Client;
 use crate::error::Error;
 
@@ -365,29 +364,12 @@ impl Client {
     /// [`Error::Transport`], [`Error::Crypto`].
     pub async fn open_online_session(&self, form_code: FormCode) -> Result<OnlineSession, Error> {
         let key = SessionKey::generate()?;
-        let mut refetched = false;
-        let opened = loop {
-            let certificate = self
-                .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
-                .await?;
-            let wrapped = key.wrap(&certificate)?.to_encryption_info();
-            let mut encryption = EncryptionInfo::new(
-                wrapped.encrypted_symmetric_key,
-                wrapped.initialization_vector,
-            );
-            if let Some(id) = wrapped.public_key_id {
-                encryption = encryption.with_public_key_id(id);
-            }
-            let request = OpenOnlineSessionRequest::new(form_code.clone(), encryption);
-            match self.execute(&OpenOnlineSession::new(request)).await {
-                Ok(opened) => break opened,
-                Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
-                    self.invalidate_ministry_certificates().await;
-                    refetched = true;
-                }
-                Err(error) => return Err(error),
-            }
-        };
+        let opened = self
+            .send_with_wrapped_key(&key, |encryption| {
+                let request = OpenOnlineSessionRequest::new(form_code.clone(), encryption);
+                async move { self.execute(&OpenOnlineSession::new(request)).await }
+            })
+            .await?;
         Ok(OnlineSession {
             inner: Arc::new(SessionInner {
                 client: self.clone(),
@@ -727,8 +709,7 @@ impl OnlineSession {
     /// [`Error::SessionFailed`] for a failure status (415, 440, 445, …), [`Error::PollTimeout`],
     /// [`Error::Transport`].
     pub async fn wait_until_processed(&self) -> Result<SessionStatusResponse, Error> {
-        let poll = self.inner.client.inner.poll;
-        let mut backoff = poll.start();
+        let mut backoff = self.inner.client.inner.poll.start();
         loop {
             let status = self.status().await?;
             match status.status.code {
@@ -745,12 +726,9 @@ impl OnlineSession {
                     });
                 }
             }
-            if !backoff.wait().await {
-                return Err(Error::PollTimeout {
-                    what: format!("session {}", self.inner.reference_number),
-                    after: poll.timeout(),
-                });
-            }
+            backoff
+                .wait_or_time_out(|| format!("session {}", self.inner.reference_number))
+                .await?;
         }
     }
 
@@ -781,20 +759,16 @@ impl OnlineSession {
         &self,
         invoice_reference_number: &ReferenceNumber,
     ) -> Result<(InvoiceOutcome, SessionInvoiceStatusResponse), Error> {
-        let poll = self.inner.client.inner.poll;
-        let mut backoff = poll.start();
+        let mut backoff = self.inner.client.inner.poll.start();
         loop {
             let status = self.invoice_status(invoice_reference_number).await?;
             let outcome = InvoiceOutcome::of(&status);
             if outcome.is_final() {
                 return Ok((outcome, status));
             }
-            if !backoff.wait().await {
-                return Err(Error::PollTimeout {
-                    what: format!("invoice {invoice_reference_number}"),
-                    after: poll.timeout(),
-                });
-            }
+            backoff
+                .wait_or_time_out(|| format!("invoice {invoice_reference_number}"))
+                .await?;
         }
     }
 

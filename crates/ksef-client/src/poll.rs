@@ -65,6 +65,7 @@ impl PollConfig {
         Backoff {
             next: self.initial,
             max: self.max,
+            timeout: self.timeout,
             deadline: Instant::now() + self.timeout,
         }
     }
@@ -75,6 +76,7 @@ impl PollConfig {
 pub(crate) struct Backoff {
     next: Duration,
     max: Duration,
+    timeout: Duration,
     deadline: Instant,
 }
 
@@ -89,6 +91,22 @@ impl Backoff {
         tokio::time::sleep(pause).await;
         self.next = (self.next * 2).min(self.max);
         true
+    }
+
+    /// [`Backoff::wait`], or [`crate::Error::PollTimeout`] for `what` (e.g. "session …") once
+    /// the deadline passed.
+    pub(crate) async fn wait_or_time_out(
+        &mut self,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), crate::Error> {
+        if self.wait().await {
+            Ok(())
+        } else {
+            Err(crate::Error::PollTimeout {
+                what: what(),
+                after: self.timeout,
+            })
+        }
     }
 }
 

@@ -51,19 +51,6 @@ const EXPORT_BEYOND_HWM: i32 = 420;
 /// How many times sync starts an export whose start got no usable answer.
 const EXPORT_START_ATTEMPTS: u32 = 4;
 
-/// Whether a request may have failed on the way back (the server may or may not have acted).
-fn outcome_unknown(error: &Error) -> bool {
-    match error.transport() {
-        Some(ksef_transport::Error::Api { status, .. }) => *status >= 500,
-        Some(
-            ksef_transport::Error::Network { .. }
-            | ksef_transport::Error::Timeout { .. }
-            | ksef_transport::Error::TruncatedBody { .. },
-        ) => true,
-        _ => false,
-    }
-}
-
 /// Stores one invoice after checking its bytes (`actual`: their size and SHA-256) against the
 /// hash its metadata declares, and counts it.
 fn store_checked(
@@ -133,21 +120,21 @@ impl MemoryCheckpointStore {
 
 impl CheckpointStore for MemoryCheckpointStore {
     fn load(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, Error> {
-        Ok(self
-            .checkpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .copied())
+        Ok(lock(&self.checkpoints).get(key).copied())
     }
 
     fn save(&self, key: &str, checkpoint: DateTime<FixedOffset>) -> Result<(), Error> {
-        self.checkpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key.to_owned(), checkpoint);
+        lock(&self.checkpoints).insert(key.to_owned(), checkpoint);
         Ok(())
     }
+}
+
+/// The checkpoints behind `mutex`, also after a panic while it was held (every update replaces
+/// whole values).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Checkpoints in one JSON file (`{"checkpoints": {key: instant}}`), rewritten atomically on
@@ -197,28 +184,20 @@ impl FileCheckpointStore {
 
 impl CheckpointStore for FileCheckpointStore {
     fn load(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, Error> {
-        Ok(self
-            .checkpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .copied())
+        Ok(lock(&self.checkpoints).get(key).copied())
     }
 
     fn save(&self, key: &str, checkpoint: DateTime<FixedOffset>) -> Result<(), Error> {
-        let mut checkpoints = self
-            .checkpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut next = checkpoints.clone();
-        next.insert(key.to_owned(), checkpoint);
-        let bytes = serde_json::to_vec_pretty(&CheckpointFile {
-            checkpoints: next.clone(),
-        })
-        .map_err(|e| Error::storage("cannot serialize the checkpoints", e))?;
+        let mut checkpoints = lock(&self.checkpoints);
+        let mut next = CheckpointFile {
+            checkpoints: checkpoints.clone(),
+        };
+        next.checkpoints.insert(key.to_owned(), checkpoint);
+        let bytes = serde_json::to_vec_pretty(&next)
+            .map_err(|e| Error::storage("cannot serialize the checkpoints", e))?;
         crate::files::write_atomically(&self.path, &bytes)
             .map_err(|e| Error::storage(format!("cannot write {}", self.path.display()), e))?;
-        *checkpoints = next;
+        *checkpoints = next.checkpoints;
         Ok(())
     }
 }
@@ -651,7 +630,7 @@ impl Client {
             match self.start_export(filters.clone(), &options.export).await {
                 Ok(job) => break job,
                 Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(Window::NothingYet),
-                Err(error) if attempt < EXPORT_START_ATTEMPTS && outcome_unknown(&error) => {
+                Err(error) if attempt < EXPORT_START_ATTEMPTS && error.outcome_unknown() => {
                     tracing::warn!(attempt, %error, "starting the export failed; starting it again");
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))

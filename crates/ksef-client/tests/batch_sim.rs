@@ -176,15 +176,38 @@ async fn parts_wait_in_a_private_scratch_directory_that_is_removed() {
             .max_part_size(4 * 1024)
             .with_scratch_dir(&scratch)
     };
-    let outcome = client
-        .send_batch(
-            form_code::fa3(),
-            batch(sim.seeded_nip(), &numbers, 20, |i| format!("s-{i}.xml")),
-            options(),
-        )
-        .await
-        .expect("the batch is processed");
+    // Files in the private directories below `scratch`.
+    let parts_in = |scratch: &std::path::Path| -> usize {
+        std::fs::read_dir(scratch)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|dir| std::fs::read_dir(dir.path()).ok())
+            .map(Iterator::count)
+            .sum()
+    };
+    let send = client.send_batch(
+        form_code::fa3(),
+        batch(sim.seeded_nip(), &numbers, 20, |i| format!("s-{i}.xml")),
+        options(),
+    );
+    tokio::pin!(send);
+    // The parts wait there from packaging until their upload: watch while the batch is sent.
+    let mut parts_seen = 0;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut send => break outcome.expect("the batch is processed"),
+            () = tokio::time::sleep(Duration::from_millis(2)) => {
+                parts_seen = parts_seen.max(parts_in(&scratch));
+            }
+        }
+    };
     assert!(outcome.package.parts.len() > 1, "several parts");
+    assert_eq!(
+        parts_seen,
+        outcome.package.parts.len(),
+        "every part waited in the scratch directory"
+    );
     assert_eq!(outcome.invoices.len(), 20);
     let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
     assert!(

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ksef_client::{Client, Delivery, RetryConfig, form_code};
+use ksef_client::{Client, Delivery, KeyType, RetryConfig, SubjectIdentifierType, form_code};
 use ksef_sim::Simulator;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use common::{
-    fa3_invoice, poll, quick_reconcile, requests, seeded_nip, simulator_with_delays,
+    fa3_invoice, poll, quick_reconcile, requests, seal, seeded_nip, simulator_with_delays,
     start_simulator, token_login, unique,
 };
 
@@ -281,6 +281,38 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
             .copied(),
         Some(2)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_opening_refetches_a_stale_encryption_certificate() {
+    // A XAdES login lists no certificates, so the session opening sees the stale listing first:
+    // KSeF refuses it with 21470 and the client opens again with the fetched-again certificate.
+    let sim = start_simulator(Simulator::builder()).await;
+    let upstream = Arc::new(Mutex::new(sim.local_addr()));
+    let addr = proxy(
+        upstream,
+        Mode::StaleFirstKeyIds,
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .await;
+    let client = client_via(addr);
+    let certificate = seal(&sim, KeyType::EcdsaP256);
+    client
+        .login_with_certificate(
+            seeded_nip(&sim),
+            &certificate.signer().expect("a signer"),
+            SubjectIdentifierType::CertificateSubject,
+        )
+        .await
+        .expect("seal login");
+    assert_eq!(requests(&sim, "security.public_key_certificates"), 0);
+
+    client
+        .open_online_session(form_code::fa3())
+        .await
+        .expect("the session opens after refetching the certificates");
+    assert_eq!(requests(&sim, "sessions.online.open"), 2);
+    assert_eq!(requests(&sim, "security.public_key_certificates"), 2);
 }
 
 /// A client through a proxy that fails the first `failing` reads of the invoice list, with the
