@@ -44,6 +44,41 @@ fn invoice_for(nip: &str) -> Result<Vec<u8>, Box<dyn StdError>> {
         .into_bytes())
 }
 
+/// Logs in with the KSeF token, sends one invoice in an online session, closes it, waits for the
+/// outcome and fetches the invoice's UPO; logs out. Returns the outcome and the UPO.
+pub(crate) async fn run(
+    base_url: &str,
+    nip: &str,
+    token: &str,
+) -> Result<(InvoiceOutcome, Vec<u8>), Box<dyn StdError>> {
+    let client = Client::builder()
+        .base_url(base_url)
+        .poll(
+            PollConfig::default().with_backoff(Duration::from_millis(200), Duration::from_secs(5)),
+        )
+        .build()?;
+
+    let context: Nip = nip.parse()?;
+    let login = client.login_with_ksef_token(context, token).await?;
+    println!("logged in: {}", login.reference_number);
+
+    let session = client.open_online_session(form_code::fa3()).await?;
+    println!("online session {}", session.reference_number());
+
+    let sent = session.send(&invoice_for(nip)?).await?;
+    println!(
+        "sent invoice {} ({:?})",
+        sent.reference_number, sent.delivery
+    );
+
+    session.close().await?;
+    session.wait_until_processed().await?;
+    let (outcome, _) = session.wait_for_invoice(&sent.reference_number).await?;
+    let upo = session.invoice_upo(&sent.reference_number).await?;
+    client.logout().await?;
+    Ok((outcome, upo))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn StdError>> {
     // Either a real environment from the variables, or a simulator we start ourselves.
@@ -66,38 +101,12 @@ async fn main() -> Result<(), Box<dyn StdError>> {
         }
     };
     println!("KSeF API at {base_url}");
-
-    let client = Client::builder()
-        .base_url(&base_url)
-        .poll(
-            PollConfig::default().with_backoff(Duration::from_millis(200), Duration::from_secs(5)),
-        )
-        .build()?;
-
-    let context: Nip = nip.parse()?;
-    let login = client.login_with_ksef_token(context, token).await?;
-    println!("logged in: {}", login.reference_number);
-
-    let session = client.open_online_session(form_code::fa3()).await?;
-    println!("online session {}", session.reference_number());
-
-    let sent = session.send(&invoice_for(&nip)?).await?;
-    println!(
-        "sent invoice {} ({:?})",
-        sent.reference_number, sent.delivery
-    );
-
-    session.close().await?;
-    session.wait_until_processed().await?;
-    let (outcome, _) = session.wait_for_invoice(&sent.reference_number).await?;
+    let (outcome, upo) = run(&base_url, &nip, &token).await?;
     match outcome {
         InvoiceOutcome::Accepted { ksef_number } => println!("KSeF number {ksef_number}"),
         other => println!("not accepted: {other:?}"),
     }
-    let upo = session.invoice_upo(&sent.reference_number).await?;
     println!("UPO: {} bytes", upo.len());
-
-    client.logout().await?;
     if let Some(sim) = simulator {
         sim.shutdown().await;
     }

@@ -15,6 +15,10 @@ use ksef_sim::Simulator;
 use common::{requests, seeded_nip, simulator_with_delays, start_simulator, temp_dir};
 
 #[allow(dead_code)]
+#[path = "../examples/token_login_online_send.rs"]
+mod token_login_online_send;
+
+#[allow(dead_code)]
 #[path = "../examples/batch_send.rs"]
 mod batch_send;
 
@@ -25,6 +29,24 @@ mod sync;
 #[allow(dead_code)]
 #[path = "../examples/certificate_enrollment.rs"]
 mod certificate_enrollment;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_login_online_send_example_gets_a_ksef_number_and_upo() {
+    let sim = simulator_with_delays(Duration::from_millis(50)).await;
+    let (outcome, upo) =
+        token_login_online_send::run(sim.base_url(), sim.seeded_nip(), sim.seeded_token())
+            .await
+            .expect("the example runs");
+    let InvoiceOutcome::Accepted { ksef_number } = outcome else {
+        panic!("not accepted: {outcome:?}");
+    };
+    let upo = String::from_utf8(upo).expect("a UTF-8 UPO");
+    assert!(
+        upo.contains(&ksef_number.to_string()),
+        "the UPO names KSeF number {ksef_number}"
+    );
+    assert_eq!(sim.stats().invoices_accepted, 1);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_send_example_sends_every_invoice() {
