@@ -33,18 +33,6 @@ fn cert_type(arg: KsefCertTypeArg) -> KsefCertificateType {
     }
 }
 
-/// DER as PEM with the given label.
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 /// A serial number as a file name: hexadecimal digits only.
 fn check_serial(serial: &str) -> anyhow::Result<()> {
     if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -188,7 +176,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                 let der = STANDARD
                     .decode(item.certificate.trim())
                     .context("KSeF sent a certificate that is not base64")?;
-                let certificate_pem = pem("CERTIFICATE", &der);
+                let certificate_pem = ksef_client::crypto::pem_encode("CERTIFICATE", &der);
                 let file = match &out {
                     Some(dir) => {
                         let path = dir.join(format!("{}.pem", item.certificate_serial_number));

@@ -303,14 +303,7 @@ impl EnrolledCertificate {
 
     /// The certificate as PEM (`CERTIFICATE`, 64-character lines).
     pub fn certificate_pem(&self) -> String {
-        let body = STANDARD.encode(&self.der);
-        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-        pem
+        ksef_crypto::pem_encode("CERTIFICATE", &self.der)
     }
 
     /// A XAdES signer with this certificate and key, for [`Client::login_with_certificate`]

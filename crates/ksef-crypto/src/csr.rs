@@ -281,16 +281,7 @@ impl CertificateSigningRequest {
 
     /// PEM `CERTIFICATE REQUEST` (64-character lines, LF line endings), as `openssl req` reads.
     pub fn to_pem(&self) -> String {
-        let body = self.to_base64();
-        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 80);
-        pem.push_str("-----BEGIN CERTIFICATE REQUEST-----\n");
-        // Base64 output is ASCII, so splitting its bytes keeps every chunk valid UTF-8.
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE REQUEST-----\n");
-        pem
+        pem_encode("CERTIFICATE REQUEST", &self.der)
     }
 }
 
@@ -298,4 +289,24 @@ fn csr_encoding(e: x509_cert::der::Error) -> Error {
     Error::CsrEncoding {
         source: Box::new(e),
     }
+}
+
+/// DER bytes as PEM with `label` (`-----BEGIN {label}-----`, standard base64 in 64-character
+/// lines, LF line endings), as `openssl` reads: certificates (`CERTIFICATE`), requests
+/// (`CERTIFICATE REQUEST`).
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = String::with_capacity(body.len() + body.len() / 64 + 2 * label.len() + 40);
+    pem.push_str("-----BEGIN ");
+    pem.push_str(label);
+    pem.push_str("-----\n");
+    // Base64 output is ASCII, so splitting its bytes keeps every chunk valid UTF-8.
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END ");
+    pem.push_str(label);
+    pem.push_str("-----\n");
+    pem
 }

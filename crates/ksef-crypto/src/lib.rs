@@ -126,7 +126,7 @@ pub use certificate::{
     CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates,
 };
 pub use certificate_key::{CertificateKey, PKCS8_PBKDF2_ITERATIONS};
-pub use csr::{CertificateSigningRequest, EnrollmentData};
+pub use csr::{CertificateSigningRequest, EnrollmentData, pem_encode};
 pub use error::{BoxError, Error, Result};
 pub use export::{
     EXPORT_METADATA_FILE, ExpectedPart, ExportBuyer, ExportBuyerIdentifier, ExportFormCode,
