@@ -113,11 +113,18 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         no_validate,
     } = args;
     let files = collect_inputs(&inputs)?;
+    let mut invoices = invoices_of(&files)?;
     if !no_validate {
         let paths: Vec<PathBuf> = files.iter().map(|(_, path)| path.clone()).collect();
-        crate::validate::ensure_valid(ctx, &paths, crate::validate::schema_of(schema))?;
+        let hashes =
+            crate::validate::ensure_valid(ctx, &paths, crate::validate::schema_of(schema))?;
+        // Packaging reads the files again: what it packs must be what was validated.
+        invoices = invoices
+            .into_iter()
+            .zip(hashes)
+            .map(|(invoice, sha256)| invoice.expect_sha256(sha256))
+            .collect();
     }
-    let invoices = invoices_of(&files)?;
     if let Some(dir) = &upo_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

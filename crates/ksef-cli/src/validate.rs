@@ -187,9 +187,29 @@ pub(crate) fn run(
     }
 }
 
-/// The check before a send: refuses the whole send if any invoice is invalid, listing why.
-pub(crate) fn ensure_valid(ctx: &Ctx, files: &[PathBuf], expected: Schema) -> anyhow::Result<()> {
-    refuse_invalid(ctx, check(files, Some(expected)))
+/// The check before a batch send: refuses the whole send if any invoice is invalid, listing
+/// why. Returns the SHA-256 of each file as it was validated, so that packaging, which reads
+/// the files again, can refuse one that changed in between
+/// ([`BatchInvoice::expect_sha256`](ksef_client::BatchInvoice::expect_sha256)).
+pub(crate) fn ensure_valid(
+    ctx: &Ctx,
+    files: &[PathBuf],
+    expected: Schema,
+) -> anyhow::Result<Vec<[u8; 32]>> {
+    let mut hashes = Vec::with_capacity(files.len());
+    let verdicts = check_contents(
+        files,
+        |index| {
+            let bytes =
+                std::fs::read(&files[index]).map_err(|e| format!("cannot read the file: {e}"))?;
+            hashes.push(ksef_client::crypto::file_metadata(&bytes).sha256);
+            Ok(Cow::Owned(bytes))
+        },
+        Some(expected),
+    );
+    refuse_invalid(ctx, verdicts)?;
+    // Every file was read (an unreadable one is invalid), so there is one hash per file.
+    Ok(hashes)
 }
 
 /// [`ensure_valid`] of invoices already read (`invoices[i]` from `files[i]`): what is validated

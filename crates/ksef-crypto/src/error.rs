@@ -210,6 +210,15 @@ pub enum Error {
         actual: u64,
     },
 
+    /// An invoice's bytes no longer have the SHA-256 it was checked with
+    /// ([`BatchInvoice::expect_sha256`](crate::BatchInvoice::expect_sha256)): the file changed
+    /// after it was validated.
+    #[error("invoice {file:?} changed after it was checked; check it again before sending")]
+    InvoiceChanged {
+        /// The invoice's file name.
+        file: String,
+    },
+
     /// Writing or reading a ZIP or tar.gz archive failed (the archive is malformed, or an entry's
     /// CRC does not match).
     #[error("{format} archive error{}", .file.as_deref().map(|f| format!(" in {f:?}")).unwrap_or_default())]

@@ -76,6 +76,8 @@ pub struct BatchInvoice {
     name: String,
     size: u64,
     source: Source,
+    /// The SHA-256 the bytes must have when packaged (see [`BatchInvoice::expect_sha256`]).
+    expected_sha256: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for BatchInvoice {
@@ -96,6 +98,7 @@ impl BatchInvoice {
             // usize always fits in u64 on supported targets.
             size: bytes.len() as u64,
             source: Source::Bytes(bytes),
+            expected_sha256: None,
         }
     }
 
@@ -111,6 +114,7 @@ impl BatchInvoice {
             name: name.into(),
             size,
             source: Source::Path(path),
+            expected_sha256: None,
         })
     }
 
@@ -142,7 +146,17 @@ impl BatchInvoice {
             name: name.into(),
             size,
             source: Source::Reader(Box::new(reader)),
+            expected_sha256: None,
         }
+    }
+
+    /// Requires the bytes packaged to have this SHA-256: for an invoice checked (validated)
+    /// before packaging from a file that could change in between. Packaging a file whose bytes
+    /// differ fails with [`Error::InvoiceChanged`]; a batch session opens only after packaging,
+    /// so nothing unchecked is sent.
+    pub fn expect_sha256(mut self, sha256: [u8; 32]) -> Self {
+        self.expected_sha256 = Some(sha256);
+        self
     }
 
     /// The file name inside the archive.
@@ -157,7 +171,12 @@ impl BatchInvoice {
 
     /// Reads the whole invoice, checking its size, and hashes it.
     fn read(self) -> Result<(String, Vec<u8>, FileMetadata)> {
-        let Self { name, size, source } = self;
+        let Self {
+            name,
+            size,
+            source,
+            expected_sha256,
+        } = self;
         let bytes = match source {
             Source::Bytes(bytes) => bytes,
             Source::Path(path) => read_exact_size(File::open(path)?, &name, size)?,
@@ -172,6 +191,9 @@ impl BatchInvoice {
             });
         }
         let metadata = file_metadata(&bytes);
+        if expected_sha256.is_some_and(|expected| expected != metadata.sha256) {
+            return Err(Error::InvoiceChanged { file: name });
+        }
         Ok((name, bytes, metadata))
     }
 }

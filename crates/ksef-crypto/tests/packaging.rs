@@ -735,3 +735,37 @@ fn jobs_do_not_change_the_output_bytes() {
     std::fs::write(dir.file("batch.zip"), &joined).unwrap();
     run(dir.path(), "unzip", &["-tq", "batch.zip"]);
 }
+
+#[test]
+fn an_invoice_that_changed_after_it_was_checked_is_refused() {
+    let dir = TempDir::new();
+    let path = dir.path().join("a.xml");
+    let checked = invoice_content(3000, 7);
+    std::fs::write(&path, &checked).unwrap();
+    let checked_hash = file_metadata(&checked).sha256;
+    let key = SessionKey::generate().unwrap();
+
+    // Unchanged: packaged as checked.
+    let invoice = BatchInvoice::from_path("a.xml", &path)
+        .unwrap()
+        .expect_sha256(checked_hash);
+    let package = BatchPackager::new()
+        .package(&key, vec![invoice], &mut MemorySink::new())
+        .expect("the checked bytes are packaged");
+    assert_eq!(package.invoices.len(), 1);
+
+    // Same size, other bytes: refused, naming the file.
+    let mut changed = checked.clone();
+    changed[100] ^= 1;
+    std::fs::write(&path, &changed).unwrap();
+    let invoice = BatchInvoice::from_path("a.xml", &path)
+        .unwrap()
+        .expect_sha256(checked_hash);
+    let error = BatchPackager::new()
+        .package(&key, vec![invoice], &mut MemorySink::new())
+        .expect_err("the changed file is refused");
+    assert!(
+        matches!(&error, Error::InvoiceChanged { file } if file == "a.xml"),
+        "{error:?}"
+    );
+}
