@@ -708,13 +708,20 @@ impl<'a> Compiler<'a> {
             }};\n",
             target.variant
         );
-        o.push_str("static ELEMENTS: &[ElementDecl] = &[\n");
+        // One row a line (`rustfmt::skip`): spelled out field by field, the tables were thousands
+        // of near-identical lines.
+        let _ = writeln!(o, "/// The target namespace.\nconst NS: &str = {ns:?};\n");
+        o.push_str("#[rustfmt::skip]\nstatic ELEMENTS: &[ElementDecl] = &[\n");
         for e in &self.elements {
             let _ = writeln!(
                 o,
-                "ElementDecl {{ name: {:?}, ns: {:?}, ty: {}, fixed: {}, repeats: {}, max: {}, order: {} }},",
+                "ElementDecl {{ name: {:?}, ns: {}, ty: {}, fixed: {}, repeats: {}, max: {}, order: {} }},",
                 e.name,
-                e.ns,
+                if e.ns == ns {
+                    "NS".to_owned()
+                } else {
+                    format!("{:?}", e.ns)
+                },
                 match e.ty {
                     TypeRef::Simple(i) => format!("TypeRef::Simple({i})"),
                     TypeRef::Complex(i) => format!("TypeRef::Complex({i})"),
@@ -725,7 +732,7 @@ impl<'a> Compiler<'a> {
                 e.order
             );
         }
-        o.push_str("];\n\nstatic COMPLEX: &[ComplexType] = &[\n");
+        o.push_str("];\n\n#[rustfmt::skip]\nstatic COMPLEX: &[ComplexType] = &[\n");
         for c in &self.complex {
             let content = match c.content {
                 ContentOut::Empty => "Content::Empty".to_owned(),
@@ -761,7 +768,7 @@ impl<'a> Compiler<'a> {
                 children.join(", ")
             );
         }
-        o.push_str("];\n\nstatic SIMPLE: &[SimpleType] = &[\n");
+        o.push_str("];\n\n#[rustfmt::skip]\nstatic SIMPLE: &[SimpleType] = &[\n");
         for s in &self.simple {
             let variety = match &s.variety {
                 Variety::Union(members) => format!("Variety::Union(&{members:?})"),
@@ -779,7 +786,7 @@ impl<'a> Compiler<'a> {
                 s.name
             );
         }
-        o.push_str("];\n\nstatic PARTICLES: &[Particle] = &[\n");
+        o.push_str("];\n\n#[rustfmt::skip]\nstatic PARTICLES: &[Particle] = &[\n");
         for p in &self.particles {
             let term = match &p.term {
                 TermOut::Element(i) => format!("Term::Element({i})"),
@@ -797,7 +804,7 @@ impl<'a> Compiler<'a> {
                 p.min
             );
         }
-        o.push_str("];\n\nstatic PATTERNS: &[Pattern] = &[\n");
+        o.push_str("];\n\n#[rustfmt::skip]\nstatic PATTERNS: &[Pattern] = &[\n");
         for (translated, original) in &self.patterns {
             let _ = writeln!(o, "Pattern {{ regex: {translated:?}, xsd: {original:?} }},");
         }
@@ -835,23 +842,32 @@ fn opt<T: std::fmt::Debug>(value: &Option<T>) -> String {
     }
 }
 
+/// The facets that are set, the rest from `NO_FACETS`.
 fn facets_source(f: &Facets) -> String {
-    format!(
-        "Facets {{ patterns: &{:?}, enumeration: &{:?}, length: {}, min_length: {}, max_length: {}, \
-         total_digits: {}, fraction_digits: {}, min_inclusive: {}, max_inclusive: {}, \
-         min_exclusive: {}, max_exclusive: {} }}",
-        f.patterns,
-        f.enumeration,
-        opt(&f.length),
-        opt(&f.min_length),
-        opt(&f.max_length),
-        opt(&f.total_digits),
-        opt(&f.fraction_digits),
-        opt(&f.min_inclusive),
-        opt(&f.max_inclusive),
-        opt(&f.min_exclusive),
-        opt(&f.max_exclusive),
-    )
+    let mut set = Vec::new();
+    if !f.patterns.is_empty() {
+        set.push(format!("patterns: &{:?}", f.patterns));
+    }
+    if !f.enumeration.is_empty() {
+        set.push(format!("enumeration: &{:?}", f.enumeration));
+    }
+    for (field, value) in [
+        ("length", opt(&f.length)),
+        ("min_length", opt(&f.min_length)),
+        ("max_length", opt(&f.max_length)),
+        ("total_digits", opt(&f.total_digits)),
+        ("fraction_digits", opt(&f.fraction_digits)),
+        ("min_inclusive", opt(&f.min_inclusive)),
+        ("max_inclusive", opt(&f.max_inclusive)),
+        ("min_exclusive", opt(&f.min_exclusive)),
+        ("max_exclusive", opt(&f.max_exclusive)),
+    ] {
+        if value != "None" {
+            set.push(format!("{field}: {value}"));
+        }
+    }
+    set.push("..NO_FACETS".to_owned());
+    format!("Facets {{ {} }}", set.join(", "))
 }
 
 /// The builtin types the runtime knows: `(Builtin variant, default whiteSpace)`.

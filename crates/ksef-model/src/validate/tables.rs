@@ -127,6 +127,21 @@ pub(crate) struct Facets {
     pub(crate) max_exclusive: Option<&'static str>,
 }
 
+/// A restriction step without facets; the generated tables name only the facets a step sets.
+pub(crate) const NO_FACETS: Facets = Facets {
+    patterns: &[],
+    enumeration: &[],
+    length: None,
+    min_length: None,
+    max_length: None,
+    total_digits: None,
+    fraction_digits: None,
+    min_inclusive: None,
+    max_inclusive: None,
+    min_exclusive: None,
+    max_exclusive: None,
+};
+
 /// An XSD pattern and its translation to the `regex` crate (anchored).
 #[derive(Debug)]
 pub(crate) struct Pattern {
