@@ -39,6 +39,12 @@ fn nip_check_digit_is_checked_in_every_party() {
     assert_eq!(found[0].rule, Rule::NipChecksum);
     assert_eq!(found[0].path, "Faktura/Podmiot1/DaneIdentyfikacyjne/NIP");
     assert_eq!(found[0].value.as_deref(), Some("5265877636"));
+    // The buyer's NIP (1111111111, a valid one) too, not only the first party's.
+    let doc = fa3().replacen("<NIP>1111111111</NIP>", "<NIP>1111111112</NIP>", 1);
+    let found = check_business(doc.as_bytes(), &BusinessOptions::default()).unwrap();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].rule, Rule::NipChecksum);
+    assert_eq!(found[0].path, "Faktura/Podmiot2/DaneIdentyfikacyjne/NIP");
 }
 
 #[test]
