@@ -16,15 +16,12 @@ const UNKNOWN: u16 = u16::MAX;
 
 const XSI: &[u8] = b"http://www.w3.org/2001/XMLSchema-instance";
 
-static REGEX_CACHE: [OnceLock<Vec<Regex>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+/// The compiled patterns of each schema, indexed by its discriminant (declaration order).
+static REGEX_CACHE: [OnceLock<Vec<Regex>>; Schema::ALL.len()] =
+    [const { OnceLock::new() }; Schema::ALL.len()];
 
 fn regexes(schema: Schema) -> &'static [Regex] {
-    let i = match schema {
-        Schema::Fa2 => 0,
-        Schema::Fa3 => 1,
-        Schema::FaRr1 => 2,
-    };
-    simple::regexes(schema.tables(), &REGEX_CACHE[i])
+    simple::regexes(schema.tables(), &REGEX_CACHE[schema as usize])
 }
 
 /// An open element.
