@@ -76,6 +76,12 @@ pub(crate) struct Collected {
 /// Elements whose values the business checks read.
 const COLLECTED: &[&str] = &["NIP", "PESEL", "P_1", "P_2", "RodzajFaktury", "Zalacznik"];
 
+/// A read error of quick-xml, at the later of where it says the error is and where the event
+/// began.
+fn read_failed(xml: &[u8], error_pos: u64, pos: u64, e: &quick_xml::Error) -> ValidateError {
+    malformed(xml, error_pos.max(pos), e.to_string())
+}
+
 fn malformed(xml: &[u8], pos: u64, message: String) -> ValidateError {
     let pos = usize::try_from(pos).unwrap_or(xml.len()).min(xml.len());
     let before = &xml[..pos];
@@ -194,10 +200,7 @@ pub(crate) fn detect(xml: &[u8]) -> Result<Schema, ValidateError> {
         let pos = reader.buffer_position();
         let (ns, event) = match reader.read_resolved_event() {
             Ok(ok) => ok,
-            Err(e) => {
-                let message = e.to_string();
-                return Err(malformed(xml, reader.error_position().max(pos), message));
-            }
+            Err(e) => return Err(read_failed(xml, reader.error_position(), pos, &e)),
         };
         match event {
             Event::Start(start) => {
@@ -257,10 +260,7 @@ pub(crate) fn validate_collecting(
         let pos = reader.buffer_position();
         let event = match reader.read_event() {
             Ok(ok) => ok,
-            Err(e) => {
-                let message = e.to_string();
-                return Err(malformed(xml, reader.error_position().max(pos), message));
-            }
+            Err(e) => return Err(read_failed(xml, reader.error_position(), pos, &e)),
         };
         match event {
             Event::Start(start) => {
