@@ -2,16 +2,17 @@
 //!
 //! - `cargo xtask codegen [--check] [--spec PATH] [--xsd-dir DIR]`: regenerate (or, with `--check`,
 //!   verify) everything under `crates/ksef-model/src/generated/` and `openapi/spec.lock` from the
-//!   Ministry's OpenAPI spec and XSD schemas.
+//!   Ministry's OpenAPI spec (vendored in `openapi/open-api.json`) and XSD schemas (vendored in
+//!   `fixtures/ksef-spec/xsd/`). `--check` also fails when the spec's SHA-256 is not the one
+//!   `openapi/spec.lock` records.
 //! - `cargo xtask spec-diff OLD NEW`: list operations and schemas added, removed or changed between
 //!   two versions of the OpenAPI spec.
-//! - `cargo xtask soak [--online N] [--batch N] [--fault-rate F] [--kills N]
-//!   [--rate-limit-scale F] [--rate-sends N] [--seed N]`: the client against an in-process
-//!   simulator injecting faults; fails on a duplicate, a loss or a 429 drawn by our own pacing.
+//!
+//! xtask depends on none of the crates it generates code for, so `cargo xtask codegen` still runs
+//! when the generated code does not compile. The fault soak is a crate of its own, `ksef-soak`.
 
 mod codegen;
 mod openapi;
-mod soak;
 mod spec_diff;
 mod validate;
 mod xml;
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <codegen|spec-diff|soak> ...");
+        bail!("usage: cargo xtask <codegen|spec-diff> ...");
     };
     match task.as_str() {
         "codegen" => {
@@ -48,8 +49,8 @@ fn run() -> Result<ExitCode> {
             print!("{}", spec_diff::diff_files(Path::new(old), Path::new(new))?);
             Ok(ExitCode::SUCCESS)
         }
-        "soak" => soak::run(&soak::Options::parse(rest)?),
-        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, soak"),
+        "soak" => bail!("the soak moved to its own crate: cargo run -p ksef-soak -- [OPTIONS]"),
+        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff"),
     }
 }
 
@@ -61,13 +62,20 @@ pub(crate) fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The Ministry's material beside the checkout: `KSEF_SPEC_DIR`, else `../shared/ksef-spec`.
+/// The Ministry's fixtures (XSDs, UPO examples, invoice templates): `KSEF_SPEC_DIR`, else the
+/// copies vendored in `fixtures/ksef-spec/`.
 pub(crate) fn default_spec_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KSEF_SPEC_DIR") {
         return PathBuf::from(dir);
     }
-    project_root().join("../shared/ksef-spec")
+    project_root().join("fixtures/ksef-spec")
 }
+
+/// The pinned OpenAPI spec, vendored unchanged (`openapi/PROVENANCE.md`).
+pub(crate) const SPEC_PATH: &str = "openapi/open-api.json";
+
+/// The lock recording the SHA-256 of [`SPEC_PATH`]; written by `cargo xtask codegen`.
+pub(crate) const SPEC_LOCK_PATH: &str = "openapi/spec.lock";
 
 /// Reads a file, naming it in the error.
 pub(crate) fn read(path: &Path) -> Result<String> {

@@ -30,7 +30,7 @@ pub(crate) fn generate(spec_path: &Path, files: &mut Files) -> Result<()> {
         PathBuf::from("crates/ksef-model/tests/support/schemas.rs"),
         rustfmt(&out.schema_dispatch)?,
     );
-    files.insert(PathBuf::from("openapi/spec.lock"), spec.lock_file());
+    files.insert(PathBuf::from(crate::SPEC_LOCK_PATH), spec.lock_file());
     Ok(())
 }
 
@@ -52,7 +52,7 @@ impl Spec {
         })?;
         let doc: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("parsing {} as JSON", path.display()))?;
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = sha256_hex(&bytes);
         let info = doc.get("info").context("the spec has no `info`")?;
         let info_version = info
             .get("version")
@@ -92,6 +92,19 @@ impl Spec {
             .and_then(Value::as_object)
             .context("the spec has no components.schemas")
     }
+}
+
+/// The SHA-256 of `bytes` in lower-case hex, as `spec.lock` records it.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The `sha256` value of a `spec.lock` file, if it has one.
+pub(crate) fn locked_sha256(lock: &str) -> Option<&str> {
+    lock.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "sha256").then(|| value.trim().trim_matches('"'))
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

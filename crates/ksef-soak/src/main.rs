@@ -1,4 +1,4 @@
-//! `cargo xtask soak`: drives the client against an in-process simulator that injects faults, and
+//! `ksef-soak` (`cargo run -p ksef-soak -- [OPTIONS]`, see SOAK.md): drives the client against an in-process simulator that injects faults, and
 //! checks that nothing is lost or duplicated, then that the client's own pacing draws no 429.
 //!
 //! Phases:
@@ -13,7 +13,12 @@
 //!    rate limiter on at the same scale: online sends as fast as the client allows, measured
 //!    against the limit of `sessions.online.send_invoice`; the simulator must send no 429.
 //!
+//! Options: `[--online N] [--batch N] [--fault-rate F] [--kills N] [--rate-limit-scale F]
+//! [--rate-sends N] [--seed N]`. The invoices are made from the Ministry's FA(3) template in
+//! `$KSEF_SPEC_DIR/invoice-templates/` (by default the repository's `fixtures/ksef-spec/`).
+//!
 //! Exits non-zero on a duplicate, a loss, or a 429 drawn by the client's own pacing.
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -36,9 +41,20 @@ use ksef_sim::Simulator;
 /// The operation whose limit the rate phase measures.
 const RATE_OPERATION: &str = "sessions.online.send_invoice";
 
-/// Options of `cargo xtask soak`.
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match Options::parse(&args).and_then(|opts| run(&opts)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Options of `ksef-soak`.
 #[derive(Debug, Clone)]
-pub(crate) struct Options {
+struct Options {
     online: usize,
     batch: usize,
     fault_rate: f64,
@@ -49,7 +65,7 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    pub(crate) fn parse(args: &[String]) -> Result<Options> {
+    fn parse(args: &[String]) -> Result<Options> {
         let mut opts = Options {
             online: 200,
             batch: 1000,
@@ -77,7 +93,7 @@ impl Options {
                 "--rate-sends" => opts.rate_sends = value()?.parse().context("--rate-sends")?,
                 "--seed" => opts.seed = value()?.parse().context("--seed")?,
                 other => bail!(
-                    "unknown option `{other}`; usage: cargo xtask soak [--online N] [--batch N] \
+                    "unknown option `{other}`; usage: ksef-soak [--online N] [--batch N] \
                      [--fault-rate F] [--kills N] [--rate-limit-scale F] [--rate-sends N] \
                      [--seed N]"
                 ),
@@ -135,12 +151,22 @@ fn scaled(n: u32, scale: f64) -> usize {
     if value < 1.0 { 1 } else { value as usize }
 }
 
-fn template() -> Result<String> {
-    let path = std::env::var_os("KSEF_INVOICE_TEMPLATE").map_or_else(
-        || crate::default_spec_dir().join("invoice-templates/invoice-template-fa-3.xml"),
+/// The Ministry's fixtures: `KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
+fn spec_dir() -> PathBuf {
+    std::env::var_os("KSEF_SPEC_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
         PathBuf::from,
-    );
-    crate::read(&path)
+    )
+}
+
+fn template() -> Result<String> {
+    let path = spec_dir().join("invoice-templates/invoice-template-fa-3.xml");
+    std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading the FA(3) invoice template {} (the Ministry's fixtures; set KSEF_SPEC_DIR)",
+            path.display()
+        )
+    })
 }
 
 fn invoice(template: &str, nip: &str, number: &str) -> Vec<u8> {
@@ -211,7 +237,7 @@ struct Report {
     rate_429_all: u64,
 }
 
-pub(crate) fn run(opts: &Options) -> Result<ExitCode> {
+fn run(opts: &Options) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
