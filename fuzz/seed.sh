@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Builds the seed corpora of the fuzz targets in fuzz/corpus/<target>/ (git-ignored) from our own
-# seeds in fuzz/seeds/, the repository's fixtures and the Ministry's material in $KSEF_SPEC_DIR
-# (default ../shared/ksef-spec next to the checkout). Nothing generated here is committed.
+# seeds in fuzz/seeds/, the repository's fixtures, the Ministry's examples in $KSEF_SPEC_DIR (default
+# the repository's fixtures/ksef-spec/) and the pinned spec openapi/open-api.json. Nothing generated
+# here is committed; a missing input is an error.
 # Needs python3 (JSON examples, ZIP and tar.gz packages) and, optionally, openssl (certificates).
 set -euo pipefail
 fuzz=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$fuzz")
-spec="${KSEF_SPEC_DIR:-$(cd "$repo/.." && pwd)/shared/ksef-spec}"
+spec="${KSEF_SPEC_DIR:-$repo/fixtures/ksef-spec}"
+openapi="$repo/openapi/open-api.json"
+for need in "$spec/upo-examples" "$spec/invoice-templates"; do
+  if [ ! -d "$need" ]; then
+    echo "seed.sh: the Ministry's examples are not at $need (set KSEF_SPEC_DIR)" >&2
+    exit 1
+  fi
+done
+if [ ! -f "$openapi" ]; then
+  echo "seed.sh: the pinned OpenAPI spec is not at $openapi" >&2
+  exit 1
+fi
 corpus="$fuzz/corpus"
 
 targets=(c14n xades_verify upo_xml invoice_xml identifiers model_json transport_error certificates export_unpack)
@@ -23,11 +35,7 @@ put() { # put <target> <file>...
 }
 
 spec_xml=()
-if [ -d "$spec" ]; then
-  while IFS= read -r f; do spec_xml+=("$f"); done < <(find "$spec/upo-examples" "$spec/invoice-templates" -name '*.xml' 2>/dev/null | sort)
-else
-  echo "seed.sh: no Ministry material at $spec; using our own seeds only" >&2
-fi
+while IFS= read -r f; do spec_xml+=("$f"); done < <(find "$spec/upo-examples" "$spec/invoice-templates" -name '*.xml' | sort)
 upo_xml=()
 invoice_xml=()
 for f in "${spec_xml[@]}"; do
@@ -52,8 +60,7 @@ while IFS= read -r line; do
 done < "$fuzz/seeds/identifiers.txt"
 
 # JSON: every example object or array of the OpenAPI spec, and our own error bodies.
-if [ -f "$spec/open-api.json" ]; then
-  python3 - "$spec/open-api.json" "$corpus/model_json" <<'PY'
+python3 - "$openapi" "$corpus/model_json" <<'PY'
 import json, sys
 spec, out = sys.argv[1], sys.argv[2]
 examples = []
@@ -75,7 +82,6 @@ for n, example in enumerate(examples):
     with open(f"{out}/openapi-{n}.json", "w", encoding="utf-8") as f:
         json.dump(example, f, ensure_ascii=False)
 PY
-fi
 put model_json "$fuzz"/seeds/error_bodies/*.json
 
 # Transport errors: status 400/401/403/429, a Retry-After, a warning header, then the body.
