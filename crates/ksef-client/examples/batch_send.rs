@@ -9,7 +9,9 @@
 //!
 //! Against a real environment, set `KSEF_BASE_URL`, `KSEF_NIP` and `KSEF_TOKEN` (a KSeF token
 //! with `InvoiceWrite` in that context); `KSEF_INVOICE_DIR` (optional) names a directory whose
-//! `*.xml` files are sent, by default three invoices made from the Ministry's FA(3) template.
+//! `*.xml` files are sent, by default three invoices made from the Ministry's FA(3) template
+//! (`$KSEF_SPEC_DIR/invoice-templates/invoice-template-fa-3.xml`, by default the repository's
+//! `fixtures/ksef-spec/`).
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -20,10 +22,27 @@ use ksef_model::values::Nip;
 /// The error type of the examples: anything, sendable between tasks.
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
+/// The Ministry's FA(3) template: in `$KSEF_SPEC_DIR/invoice-templates/`, by default the
+/// repository's copy in `fixtures/ksef-spec/`.
+fn template_path() -> std::path::PathBuf {
+    std::env::var_os("KSEF_SPEC_DIR")
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
+            std::path::PathBuf::from,
+        )
+        .join("invoice-templates/invoice-template-fa-3.xml")
+}
+
+/// The template's text; a missing file is an error naming it.
+fn read_template() -> Result<String, String> {
+    let path = template_path();
+    std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "the FA(3) template {}: {e} (set KSEF_SPEC_DIR)",
+            path.display()
+        )
+    })
+}
 
 /// The invoices to send: the `*.xml` files of `KSEF_INVOICE_DIR`, or three made from the
 /// template for `nip`.
@@ -42,8 +61,7 @@ pub(crate) fn invoices_for(nip: &str) -> Result<Vec<BatchInvoice>, BoxError> {
         }
         return Ok(invoices);
     }
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    let template = std::fs::read_to_string(path)?;
+    let template = read_template()?;
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")

@@ -56,16 +56,32 @@ pub(crate) async fn run(
     Ok(report)
 }
 
-/// Sends two invoices to a simulator so that there is something to sync.
+/// The Ministry's FA(3) template: in `$KSEF_SPEC_DIR/invoice-templates/`, by default the
+/// repository's copy in `fixtures/ksef-spec/`.
+fn template_path() -> std::path::PathBuf {
+    std::env::var_os("KSEF_SPEC_DIR")
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
+            std::path::PathBuf::from,
+        )
+        .join("invoice-templates/invoice-template-fa-3.xml")
+}
+
+/// The template's text; a missing file is an error naming it.
+fn read_template() -> Result<String, String> {
+    let path = template_path();
+    std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "the FA(3) template {}: {e} (set KSEF_SPEC_DIR)",
+            path.display()
+        )
+    })
+}
+
+/// Sends two invoices to a simulator so that there is something to sync (made from the
+/// Ministry's FA(3) template, see [`template_path`]).
 pub(crate) async fn seed(base_url: &str, nip: &str, token: &str) -> Result<(), BoxError> {
-    let template =
-        std::fs::read_to_string(std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| {
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-            )
-            .to_owned()
-        }))?;
+    let template = read_template()?;
     let client = Client::builder()
         .base_url(base_url)
         .poll(PollConfig::default().with_backoff(Duration::from_millis(50), Duration::from_secs(1)))

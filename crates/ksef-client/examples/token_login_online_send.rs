@@ -13,8 +13,8 @@
 //! - `KSEF_NIP`: the context NIP (the seller of the invoice);
 //! - `KSEF_TOKEN`: a KSeF token with the `InvoiceWrite` permission in that context;
 //! - `KSEF_INVOICE` (optional): a path to the FA(3) XML to send; by default the Ministry's
-//!   template at `KSEF_INVOICE_TEMPLATE` (or the shared spec copy) with `#nip#` and
-//!   `#invoice_number#` filled in.
+//!   template (`$KSEF_SPEC_DIR/invoice-templates/invoice-template-fa-3.xml`, by default the
+//!   repository's `fixtures/ksef-spec/`) with `#nip#` and `#invoice_number#` filled in.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -22,22 +22,39 @@ use std::time::Duration;
 use ksef_client::{Client, InvoiceOutcome, PollConfig, form_code};
 use ksef_model::values::Nip;
 
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
+/// The Ministry's FA(3) template: in `$KSEF_SPEC_DIR/invoice-templates/`, by default the
+/// repository's copy in `fixtures/ksef-spec/`.
+fn template_path() -> std::path::PathBuf {
+    std::env::var_os("KSEF_SPEC_DIR")
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
+            std::path::PathBuf::from,
+        )
+        .join("invoice-templates/invoice-template-fa-3.xml")
+}
+
+/// The template's text; a missing file is an error naming it.
+fn read_template() -> Result<String, String> {
+    let path = template_path();
+    std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "the FA(3) template {}: {e} (set KSEF_SPEC_DIR)",
+            path.display()
+        )
+    })
+}
 
 fn invoice_for(nip: &str) -> Result<Vec<u8>, Box<dyn StdError>> {
     if let Ok(path) = std::env::var("KSEF_INVOICE") {
         return Ok(std::fs::read(path)?);
     }
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
+    let template = read_template()?;
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")
         .to_string();
     let number = format!("EX-{}", chrono::Utc::now().timestamp());
-    Ok(std::fs::read_to_string(path)?
+    Ok(template
         .replace("#nip#", nip)
         .replace("#invoice_number#", &number)
         .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))

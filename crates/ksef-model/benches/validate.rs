@@ -11,11 +11,12 @@ use ksef_model::validate::validate_invoice;
 
 const TARGET_SIZE: usize = 100_000;
 
+/// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
 fn spec_dir() -> std::path::PathBuf {
     std::env::var_os("KSEF_SPEC_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksef-spec")
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec")
         })
 }
 

@@ -4,7 +4,7 @@
 //! elements (by namespace URI and local name) with the same attributes and text, in the same order;
 //! whitespace between elements, at the ends of a text, and the choice of prefixes do not matter.
 //!
-//! The examples are read from `$KSEF_SPEC_DIR`, else from `../shared/ksef-spec` beside the checkout.
+//! The examples are read from `$KSEF_SPEC_DIR`, else from the repository's `fixtures/ksef-spec/`.
 #![cfg(feature = "xml")]
 
 use std::path::{Path, PathBuf};
@@ -242,7 +242,7 @@ fn tree_comparison_sees_namespaces_text_and_order_but_not_prefixes() {
 
 fn spec_dir() -> PathBuf {
     let dir = std::env::var_os("KSEF_SPEC_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksef-spec"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
         PathBuf::from,
     );
     assert!(
@@ -251,6 +251,12 @@ fn spec_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The bytes of the fixture at `rel` (relative to [`spec_dir`]); a missing file fails naming it.
+fn fixture(rel: &str) -> Vec<u8> {
+    let path = spec_dir().join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", path.display()))
 }
 
 /// The `.xml` files under `dir`, recursively, sorted.
@@ -331,7 +337,7 @@ fn upo_v4_3_examples_round_trip() {
 fn upo_v4_2_sample_is_not_a_v4_3_document() {
     // The v4-2 sample is in the namespace http://upo.schematy.mf.gov.pl/KSeF/v4-2: the v4-3 types
     // refuse it rather than read it as a v4-3 receipt.
-    let xml = std::fs::read(spec_dir().join("upo-examples/sample-upo-v4-2.xml")).expect("sample");
+    let xml = fixture("upo-examples/sample-upo-v4-2.xml");
     let err = from_xml::<upo_v4_3::Potwierdzenie>(&xml).expect_err("v4-2 read as v4-3");
     let XmlError::UnexpectedRoot {
         found,
@@ -361,10 +367,7 @@ fn upo_v4_2_sample_is_not_a_v4_3_document() {
 
 #[test]
 fn upo_example_fields_are_read() {
-    let xml = std::fs::read(
-        spec_dir().join("upo-examples/v4-3/kontekst-nip/upo-faktura-kontekst-id-nip.xml"),
-    )
-    .expect("example");
+    let xml = fixture("upo-examples/v4-3/kontekst-nip/upo-faktura-kontekst-id-nip.xml");
     let upo: upo_v4_3::Potwierdzenie = from_xml(&xml).expect("UPO");
     assert_eq!(
         upo.numer_referencyjny_sesji,
@@ -588,10 +591,10 @@ mod invoices {
     #[test]
     fn invoice_amounts_are_exact_decimals() {
         let xml = substitute(
-            &std::fs::read_to_string(
-                spec_dir().join("invoice-templates/invoice-template-fa-3.xml"),
-            )
-            .expect("template"),
+            &String::from_utf8(super::fixture(
+                "invoice-templates/invoice-template-fa-3.xml",
+            ))
+            .expect("UTF-8"),
         );
         let invoice: fa3::Faktura = from_xml(xml.as_bytes()).expect("FA(3)");
         let total: Decimal = invoice.fa.p_15;

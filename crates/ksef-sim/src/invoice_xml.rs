@@ -319,13 +319,21 @@ fn read_fields(xml: &[u8]) -> Result<Fields, String> {
 mod tests {
     use super::{FormKind, verify};
 
+    /// The Ministry's template `name`, from `$KSEF_SPEC_DIR/invoice-templates/` (by default the
+    /// repository's `fixtures/ksef-spec/`), placeholders filled.
     fn template(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../../../shared/ksef-spec/invoice-templates/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(path)
-            .unwrap()
+        let path = std::env::var_os("KSEF_SPEC_DIR")
+            .map_or_else(
+                || {
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../fixtures/ksef-spec")
+                },
+                std::path::PathBuf::from,
+            )
+            .join("invoice-templates")
+            .join(name);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", path.display()))
             .replace("#nip#", "5265877635")
             .replace("#buyer_nip#", "1111111111")
             .replace("#invoice_number#", "T-1")

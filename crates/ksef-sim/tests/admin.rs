@@ -201,16 +201,12 @@ async fn test_data_subjects_persons_blocks_and_their_effect_on_login() {
 
     // Attachments: off, on, revoked; an invoice with an attachment needs them on.
     let creds = login(&http, &nip, sim.seeded_token()).await;
-    let with_attachment = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3-with-attachment.xml"
-    ))
-    .unwrap()
-    .replace("#nip#", &nip)
-    .replace(
-        "<P_1>2025-09-01</P_1>",
-        &format!("<P_1>{}</P_1>", chrono::Utc::now().date_naive()),
-    );
+    let with_attachment = fixture("invoice-templates/invoice-template-fa-3-with-attachment.xml")
+        .replace("#nip#", &nip)
+        .replace(
+            "<P_1>2025-09-01</P_1>",
+            &format!("<P_1>{}</P_1>", chrono::Utc::now().date_naive()),
+        );
     let session = open_session(&http, &creds.access).await;
     let numbered = |n: &str| with_attachment.replace("#invoice_number#", n).into_bytes();
     let refused = send_ok(&http, &creds.access, &session, &numbered("ATT-1")).await;

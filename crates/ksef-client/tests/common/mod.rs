@@ -12,16 +12,24 @@ use ksef_client::{Client, ClientBuilder, KeyType, PollConfig, TestCertificate};
 use ksef_model::values::Nip;
 use ksef_sim::{Simulator, SimulatorBuilder};
 
-/// The Ministry's FA(3) template in the repository.
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-);
+/// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
+pub fn spec_dir() -> PathBuf {
+    std::env::var_os("KSEF_SPEC_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
+        PathBuf::from,
+    )
+}
 
-/// The FA(3) template's text: `KSEF_INVOICE_TEMPLATE` if set, else the Ministry's template.
+/// The text of the fixture at `rel` (relative to [`spec_dir`]); a missing file fails naming it.
+pub fn fixture(rel: &str) -> String {
+    let path = spec_dir().join(rel);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", path.display()))
+}
+
+/// The Ministry's FA(3) template's text.
 pub fn fa3_template() -> String {
-    let path = std::env::var("KSEF_INVOICE_TEMPLATE").unwrap_or_else(|_| TEMPLATE.to_owned());
-    std::fs::read_to_string(&path).expect("the FA(3) invoice template")
+    fixture("invoice-templates/invoice-template-fa-3.xml")
 }
 
 /// `template` with the seller NIP, the invoice number and today's issue date.

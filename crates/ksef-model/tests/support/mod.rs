@@ -7,20 +7,20 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// The Ministry's material: `$KSEF_SPEC_DIR`, else `../shared/ksef-spec` beside the checkout.
-pub fn spec_dir() -> PathBuf {
-    std::env::var_os("KSEF_SPEC_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksef-spec")
-        })
+/// The pinned OpenAPI spec vendored in `openapi/`: the generated code matches exactly that file.
+pub fn spec_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/open-api.json")
 }
 
 /// The OpenAPI spec, parsed.
 pub fn spec() -> Value {
-    let path = spec_dir().join("open-api.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e} (set KSEF_SPEC_DIR)", path.display()));
+    let path = spec_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "reading the pinned OpenAPI spec {}: {e} (openapi/PROVENANCE.md)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).expect("the spec is JSON")
 }
 

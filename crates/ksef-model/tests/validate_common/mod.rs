@@ -8,12 +8,12 @@ use std::process::Command;
 
 use ksef_model::validate::{Schema, detect_schema, validate_invoice};
 
-/// The Ministry's material: `$KSEF_SPEC_DIR`, else `../shared/ksef-spec` beside the checkout.
+/// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
 pub fn spec_dir() -> PathBuf {
     std::env::var_os("KSEF_SPEC_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksef-spec")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec")
         })
 }
 
@@ -80,14 +80,19 @@ impl Oracle {
         let dir = std::env::temp_dir().join(format!("ksef-validate-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let xsd = spec_dir().join("xsd/invoice");
-        let base = xsd.join("FA/bazowe").canonicalize().unwrap();
+        let base = xsd.join("FA/bazowe");
+        let base = base
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", base.display()));
         let mut schemas = BTreeMap::new();
         for (key, rel) in [
             ("FA(2)", "FA/schemat_FA(2)_v1-0E.xsd"),
             ("FA(3)", "FA/schemat_FA(3)_v1-0E.xsd"),
             ("FA_RR(1)", "RR/schemat_FA_RR(1)_v1-1E.xsd"),
         ] {
-            let text = std::fs::read_to_string(xsd.join(rel)).unwrap();
+            let path = xsd.join(rel);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", path.display()));
             assert!(text.contains(BASE_URL), "{rel} imports {BASE_URL}");
             let local = format!("schemaLocation=\"file://{}/", base.display());
             let path = dir.join(format!("{}.xsd", key.replace(['(', ')'], "_")));

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -24,6 +25,32 @@ use ksef_model::types::{
 };
 use ksef_sim::Simulator;
 use serde::de::DeserializeOwned;
+
+/// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
+pub fn spec_dir() -> PathBuf {
+    std::env::var_os("KSEF_SPEC_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
+        PathBuf::from,
+    )
+}
+
+/// The path of the fixture at `rel` (relative to [`spec_dir`]); a missing file fails naming it.
+pub fn fixture_path(rel: &str) -> PathBuf {
+    let path = spec_dir().join(rel);
+    assert!(
+        path.is_file(),
+        "{} is missing (the Ministry's fixtures; set KSEF_SPEC_DIR)",
+        path.display()
+    );
+    path
+}
+
+/// The text of the fixture at `rel` (relative to [`spec_dir`]); a missing file fails naming it.
+pub fn fixture(rel: &str) -> String {
+    let path = spec_dir().join(rel);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", path.display()))
+}
 
 pub struct Resp {
     pub status: u16,
@@ -317,11 +344,7 @@ pub async fn open_session(http: &Http, access: &str) -> OnlineSession {
 
 /// The official FA(3) template with its placeholders filled in and today's issue date.
 pub fn fa3_invoice(nip: &str, number: &str) -> Vec<u8> {
-    let template = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/ksef-spec/invoice-templates/invoice-template-fa-3.xml"
-    ))
-    .unwrap();
+    let template = fixture("invoice-templates/invoice-template-fa-3.xml");
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")
@@ -413,14 +436,8 @@ pub fn xmllint_upo(xml: &[u8], name: &str) {
     let path = std::env::temp_dir().join(format!("ksef-sim-{}-{name}.xml", std::process::id()));
     std::fs::write(&path, xml).unwrap();
     let output = std::process::Command::new("xmllint")
-        .args([
-            "--noout",
-            "--schema",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/ksef-spec/xsd/upo/upo-v4-3.xsd"
-            ),
-        ])
+        .args(["--noout", "--schema"])
+        .arg(fixture_path("xsd/upo/upo-v4-3.xsd"))
         .arg(&path)
         .output()
         .expect("xmllint (apt-get install libxml2-utils)");
