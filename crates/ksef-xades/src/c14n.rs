@@ -432,8 +432,11 @@ impl Writer<'_> {
         push_declarations(element, scope);
 
         // Prefixes whose bindings may need rendering here. Exclusive: those the element visibly utilizes,
-        // then those on the PrefixList that are in scope. Inclusive: every prefix in scope, and the default
-        // namespace even when it is undeclared (it may need `xmlns=""`).
+        // then those on the PrefixList that are in scope. Inclusive: on the top element, every prefix in
+        // scope and the default namespace even when it is undeclared (it may need `xmlns=""`); below it,
+        // only the prefixes the element declares, since every other binding in scope is the parent's, which
+        // the parent (an output element: an excluded subtree is left out whole) has rendered or found
+        // rendered already.
         let mut candidates: Vec<&str> = Vec::new();
         if self.options.algorithm == Algorithm::Exclusive {
             candidates.push(element.prefix().unwrap_or(""));
@@ -444,9 +447,11 @@ impl Writer<'_> {
                     candidates.push(prefix);
                 }
             }
-        } else {
+        } else if apex {
             candidates.push("");
             candidates.extend(scope.iter().map(|&(prefix, _)| prefix));
+        } else {
+            candidates.extend(scope[scope_len..].iter().map(|&(prefix, _)| prefix));
         }
         candidates.sort_unstable();
         candidates.dedup();
