@@ -1,16 +1,20 @@
-//! Exclusive XML canonicalization of arbitrary XML.
+//! XML canonicalization of arbitrary XML, with each algorithm (exclusive, Canonical XML 1.0 and 1.1).
 //!
-//! Invariants, for every document `ksef_xades::xml::Document::parse` accepts:
+//! Invariants, for every document `ksef_xades::xml::Document::parse` accepts and every algorithm:
 //! - canonicalization is idempotent: the canonical form parses, and canonicalizing it again gives
 //!   the same bytes (with and without comments);
 //! - dropping comments commutes: the comment-free canonical form of the with-comments canonical form
 //!   equals the comment-free canonical form of the input;
-//! - exclusive canonicalization of a subtree does not depend on its context: canonicalizing the
-//!   canonical bytes of an element as a document of their own gives the same bytes;
-//! - excluding a node (the enveloped-signature transform) yields a parseable, idempotent result.
+//! - the canonical form of a subtree does not depend on its context: canonicalizing the canonical
+//!   bytes of an element as a document of their own gives the same bytes (exclusive canonicalization
+//!   renders what the subtree uses; the inclusive algorithms write onto the subtree's top element the
+//!   namespaces in scope and the `xml:*` attributes it inherits, so nothing outside is needed either);
+//! - excluding a node (the enveloped-signature transform) yields a parseable, idempotent result;
+//! - Canonical XML 1.0 and 1.1 give the same bytes for a whole document (they differ only in what a
+//!   subset inherits from omitted ancestors).
 #![no_main]
 
-use ksef_xades::c14n::{C14nOptions, canonicalize};
+use ksef_xades::c14n::{Algorithm, C14nOptions, canonicalize};
 use ksef_xades::xml::{Document, ParseLimits};
 use libfuzzer_sys::fuzz_target;
 
@@ -42,23 +46,52 @@ fuzz_target!(|data: &[u8]| {
     let Ok(doc) = Document::parse(data, &ParseLimits::default()) else {
         return;
     };
-    let plain = C14nOptions::new();
-    let with_comments = C14nOptions::new().with_comments(true);
+    for algorithm in Algorithm::ALL {
+        check(&doc, algorithm);
+    }
+    let whole = |algorithm| {
+        canonicalize(
+            doc.as_node(),
+            &C14nOptions::new()
+                .with_algorithm(algorithm)
+                .with_comments(true),
+        )
+    };
+    if let (Ok(c14n10), Ok(c14n11)) = (whole(Algorithm::Inclusive10), whole(Algorithm::Inclusive11))
+    {
+        assert_eq!(
+            String::from_utf8_lossy(&c14n10),
+            String::from_utf8_lossy(&c14n11),
+            "Canonical XML 1.0 and 1.1 differ on a whole document"
+        );
+    }
+});
+
+fn check(doc: &Document, algorithm: Algorithm) {
+    let plain = C14nOptions::new().with_algorithm(algorithm);
+    let with_comments = plain.clone().with_comments(true);
     let Ok(canonical) = canonicalize(doc.as_node(), &plain) else {
         // The only failure is a relative namespace URI, which every node shares.
-        assert!(canonicalize(doc.root(), &plain).is_err());
+        assert!(canonicalize(doc.root(), &plain).is_err(), "{algorithm:?}");
         return;
     };
     assert!(
         std::str::from_utf8(&canonical).is_ok(),
         "canonical output is not UTF-8"
     );
-    check_idempotent(&canonical, &plain, "document");
+    check_idempotent(&canonical, &plain, &format!("{algorithm:?} document"));
 
     let commented = canonicalize(doc.as_node(), &with_comments).expect("as without comments");
-    check_idempotent(&commented, &with_comments, "document with comments");
-    let stripped = canonicalize(reparse(&commented, "with comments").as_node(), &plain)
-        .expect("canonicalizes");
+    check_idempotent(
+        &commented,
+        &with_comments,
+        &format!("{algorithm:?} document with comments"),
+    );
+    let stripped = canonicalize(
+        reparse(&commented, &format!("{algorithm:?} with comments")).as_node(),
+        &plain,
+    )
+    .expect("canonicalizes");
     assert_eq!(
         String::from_utf8_lossy(&stripped),
         String::from_utf8_lossy(&canonical),
@@ -71,13 +104,17 @@ fuzz_target!(|data: &[u8]| {
         .take(SUBTREES)
     {
         let subtree = canonicalize(element, &plain).expect("the document canonicalizes");
-        check_idempotent(&subtree, &plain, "subtree");
+        check_idempotent(&subtree, &plain, &format!("{algorithm:?} subtree"));
         // Excluding this element from the whole document (as the enveloped-signature transform
         // excludes the signature) leaves a document, unless it was the root.
-        let options = C14nOptions::new().with_excluded(element.id());
+        let options = plain.clone().with_excluded(element.id());
         let without = canonicalize(doc.as_node(), &options).expect("the document canonicalizes");
         if element.id() != root.id() {
-            check_idempotent(&without, &plain, "document without a subtree");
+            check_idempotent(
+                &without,
+                &plain,
+                &format!("{algorithm:?} document without a subtree"),
+            );
         }
     }
-});
+}

@@ -8,9 +8,10 @@ use common::{Http, finish_auth, post_xades, start_with};
 use ksef_model::types::AuthenticationChallengeResponse;
 use ksef_model::values::{Nip, Pesel};
 use ksef_sim::Simulator;
+use ksef_xades::c14n::Algorithm;
 use ksef_xades::request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
 use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
-use ksef_xades::xades;
+use ksef_xades::xades::{self, SignOptions};
 
 const NIP: &str = "5265877635";
 
@@ -112,6 +113,45 @@ async fn signature_errors_map_to_ksef_codes() {
     // The failed attempts did not use up the challenge.
     let (code, _) = finish_auth(&http, post_xades(&http, document).await).await;
     assert_eq!(code, 200);
+    sim.shutdown().await;
+}
+
+/// Issue 15: a XAdES request canonicalized with Canonical XML 1.1 (or a `#WithComments` variant), which
+/// the Ministry's XAdES document allows, was refused with 400/9105. Each variant now logs in.
+#[tokio::test]
+async fn every_allowed_canonicalization_logs_in() {
+    let (sim, http) = start(Simulator::builder()).await;
+    let seal =
+        TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::Rsa2048).unwrap();
+    for (algorithm, with_comments) in [
+        (Algorithm::Inclusive11, false),
+        (Algorithm::Inclusive11, true),
+        (Algorithm::Inclusive10, true),
+        (Algorithm::Exclusive, true),
+    ] {
+        let c = challenge(&http).await;
+        let request = AuthTokenRequest::new(
+            c.parse().unwrap(),
+            ContextIdentifier::Nip(NIP.parse().unwrap()),
+        );
+        let options = SignOptions::new().with_canonicalization(algorithm, with_comments);
+        let document = xades::sign_with(
+            &request.to_xml().unwrap(),
+            &seal.signer().unwrap(),
+            &options,
+        )
+        .unwrap();
+        let uri = algorithm.uri(with_comments);
+        assert!(
+            String::from_utf8_lossy(&document)
+                .contains(&format!("CanonicalizationMethod Algorithm=\"{uri}\"")),
+            "{uri}"
+        );
+        let (code, access) = finish_auth(&http, post_xades(&http, document).await).await;
+        assert_eq!(code, 200, "{uri}");
+        let sessions = http.get("/auth/sessions", access.as_deref()).await;
+        assert_eq!(sessions.status, 200, "{uri}: {}", sessions.text());
+    }
     sim.shutdown().await;
 }
 

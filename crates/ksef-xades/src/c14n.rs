@@ -1,16 +1,12 @@
-//! W3C Exclusive XML Canonicalization 1.0, over a parsed [`Document`](crate::xml::Document).
+//! W3C XML canonicalization over a parsed [`Document`](crate::xml::Document): Exclusive XML
+//! Canonicalization 1.0 (the default), Canonical XML 1.0 and Canonical XML 1.1, each with or without
+//! comments ([`Algorithm`]).
 //!
 //! [`canonicalize`] renders a node and everything below it (the document node for a whole document, an
 //! element for a subtree such as `SignedInfo` or `SignedProperties`) as canonical UTF-8 bytes, following
-//! <https://www.w3.org/TR/xml-exc-c14n/> and, for everything it does not change, Canonical XML 1.0
-//! (<https://www.w3.org/TR/xml-c14n/>):
+//! <https://www.w3.org/TR/xml-exc-c14n/>, <https://www.w3.org/TR/xml-c14n/> and
+//! <https://www.w3.org/TR/xml-c14n11/>. What the three share:
 //!
-//! - a namespace declaration is written on an element only where the element or one of its attributes uses
-//!   the prefix ("visibly utilizes" it) and the nearest output ancestor has not already rendered the same
-//!   binding; `xmlns=""` is written on an unprefixed element in no namespace only where an output ancestor
-//!   rendered a non-empty default namespace. Prefixes on the InclusiveNamespaces PrefixList (`#default` for
-//!   the default namespace) are instead rendered wherever they are in scope and not already rendered, as in
-//!   inclusive canonicalization. The `xml` prefix is never declared;
 //! - namespace declarations are sorted by prefix (the default namespace first) and attributes by namespace
 //!   name, then local name (unqualified attributes first); empty elements become start-end tag pairs;
 //! - text escapes `&`, `<`, `>` and carriage return; attribute values escape `&`, `<`, `"`, tab, line feed
@@ -18,15 +14,33 @@
 //! - comments are dropped unless [`C14nOptions::with_comments`] is set; processing instructions are kept.
 //!   For a whole document, those before the root element are followed by a line feed and those after it are
 //!   preceded by one, and whitespace outside the root element is dropped;
-//! - `xml:*` attributes of ancestors are not copied into a subtree (unlike inclusive canonicalization);
+//! - the `xml` prefix is never declared; `xmlns=""` is written on an element whose default namespace is
+//!   empty only where an output ancestor rendered a non-empty default namespace;
 //! - optionally, one subtree is left out entirely: the enveloped-signature transform removes the
 //!   `Signature` element this way before a whole document is digested.
+//!
+//! Where they differ:
+//!
+//! - **namespaces.** Exclusive canonicalization writes a declaration on an element only where the element
+//!   or one of its attributes uses the prefix ("visibly utilizes" it) and the nearest output ancestor has
+//!   not already rendered the same binding; prefixes on the InclusiveNamespaces PrefixList (`#default` for
+//!   the default namespace) are instead rendered wherever they are in scope. Canonical XML 1.0 and 1.1
+//!   (inclusive) render every binding in scope that the nearest output ancestor has not rendered, so the
+//!   top element of a subtree carries every namespace in scope there;
+//! - **`xml:*` attributes of omitted ancestors** (the ancestors of a subtree's top element). Exclusive
+//!   canonicalization copies none. Canonical XML 1.0 copies onto the top element the nearest occurrence of
+//!   every `xml:*` attribute it does not carry itself. Canonical XML 1.1 copies only `xml:lang` and
+//!   `xml:space` that way, never `xml:id` (other `xml:*` attributes are ordinary), and performs the
+//!   *xml:base fix-up*: when an omitted ancestor has an `xml:base`, the values of the omitted ancestors
+//!   and of the element itself are joined, outermost first, into one relative or absolute reference
+//!   ([`join_uri_references`]), which replaces the element's own `xml:base` (an empty result is not
+//!   written).
 //!
 //! A document that declares a namespace name which is not an absolute URI cannot be canonicalized
 //! ([`Error::InvalidNamespaceUri`]); Canonical XML requires this failure for relative namespace URIs.
 //!
 //! ```
-//! use ksef_xades::c14n::{canonicalize, C14nOptions};
+//! use ksef_xades::c14n::{canonicalize, Algorithm, C14nOptions};
 //! use ksef_xades::xml::{Document, ParseLimits};
 //!
 //! let xml = br#"<r xmlns="urn:r" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:u="urn:unused">
@@ -41,17 +55,25 @@
 //!     b"<r xmlns=\"urn:r\">\n<a a=\"2\" b=\"1\"></a></r>"
 //! );
 //!
-//! // A subtree: namespaces used inside it are declared on its top element.
+//! // A subtree: exclusive canonicalization declares the namespaces used inside it on its top element ...
 //! let signed_info = signature.find("http://www.w3.org/2000/09/xmldsig#", "SignedInfo").expect("present");
 //! assert_eq!(
 //!     canonicalize(signed_info, &C14nOptions::new())?,
 //!     b"<ds:SignedInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"></ds:SignedInfo>"
 //! );
+//! // ... while Canonical XML 1.1 declares every namespace in scope there.
+//! assert_eq!(
+//!     canonicalize(signed_info, &C14nOptions::new().with_algorithm(Algorithm::Inclusive11))?,
+//!     b"<ds:SignedInfo xmlns=\"urn:r\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" \
+//!       xmlns:u=\"urn:unused\"></ds:SignedInfo>"
+//! );
 //! # Ok::<(), ksef_xades::Error>(())
 //! ```
 
+use std::borrow::Cow;
+
 use crate::error::Error;
-use crate::xml::{Element, Node, NodeId, NodeKind};
+use crate::xml::{Element, Node, NodeId, NodeKind, XML_NAMESPACE};
 
 /// Algorithm URI of Exclusive XML Canonicalization 1.0 without comments.
 pub const ALGORITHM: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -59,13 +81,85 @@ pub const ALGORITHM: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 /// Algorithm URI of Exclusive XML Canonicalization 1.0 with comments.
 pub const ALGORITHM_WITH_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
 
+/// Algorithm URI of Canonical XML 1.0 without comments.
+pub const C14N10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+
+/// Algorithm URI of Canonical XML 1.0 with comments.
+pub const C14N10_WITH_COMMENTS: &str =
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
+
+/// Algorithm URI of Canonical XML 1.1 without comments.
+pub const C14N11: &str = "http://www.w3.org/2006/12/xml-c14n11";
+
+/// Algorithm URI of Canonical XML 1.1 with comments.
+pub const C14N11_WITH_COMMENTS: &str = "http://www.w3.org/2006/12/xml-c14n11#WithComments";
+
 /// Namespace of the `InclusiveNamespaces` element that carries the PrefixList parameter.
 pub const INCLUSIVE_NAMESPACES_NAMESPACE: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+
+/// A canonicalization algorithm (each comes with and without comments: see
+/// [`C14nOptions::with_comments`]).
+///
+/// ```
+/// use ksef_xades::c14n::Algorithm;
+///
+/// assert_eq!(
+///     Algorithm::from_uri("http://www.w3.org/2006/12/xml-c14n11#WithComments"),
+///     Some((Algorithm::Inclusive11, true))
+/// );
+/// assert_eq!(Algorithm::Exclusive.uri(false), "http://www.w3.org/2001/10/xml-exc-c14n#");
+/// assert_eq!(Algorithm::from_uri("http://example.com/c14n"), None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// Exclusive XML Canonicalization 1.0 (<https://www.w3.org/TR/xml-exc-c14n/>).
+    #[default]
+    Exclusive,
+    /// Canonical XML 1.0 (<https://www.w3.org/TR/xml-c14n/>), inclusive of the namespaces and `xml:*`
+    /// attributes in scope.
+    Inclusive10,
+    /// Canonical XML 1.1 (<https://www.w3.org/TR/xml-c14n11/>): as 1.0, but `xml:id` is not inherited and
+    /// `xml:base` is fixed up.
+    Inclusive11,
+}
+
+impl Algorithm {
+    /// Every algorithm, in the order listed above.
+    pub const ALL: [Algorithm; 3] = [
+        Algorithm::Exclusive,
+        Algorithm::Inclusive10,
+        Algorithm::Inclusive11,
+    ];
+
+    /// The algorithm URI, with or without comments.
+    pub fn uri(self, with_comments: bool) -> &'static str {
+        match (self, with_comments) {
+            (Algorithm::Exclusive, false) => ALGORITHM,
+            (Algorithm::Exclusive, true) => ALGORITHM_WITH_COMMENTS,
+            (Algorithm::Inclusive10, false) => C14N10,
+            (Algorithm::Inclusive10, true) => C14N10_WITH_COMMENTS,
+            (Algorithm::Inclusive11, false) => C14N11,
+            (Algorithm::Inclusive11, true) => C14N11_WITH_COMMENTS,
+        }
+    }
+
+    /// The algorithm an algorithm URI names and whether it keeps comments, or `None` for a URI that is
+    /// not one of the six canonicalizations.
+    pub fn from_uri(uri: &str) -> Option<(Algorithm, bool)> {
+        Algorithm::ALL.into_iter().find_map(|algorithm| {
+            [false, true]
+                .into_iter()
+                .find(|&comments| algorithm.uri(comments) == uri)
+                .map(|comments| (algorithm, comments))
+        })
+    }
+}
 
 /// Parameters of one canonicalization.
 ///
 /// The default is plain exclusive canonicalization without comments: nothing excluded and an empty
-/// InclusiveNamespaces PrefixList.
+/// InclusiveNamespaces PrefixList (which only exclusive canonicalization reads).
 ///
 /// ```
 /// use ksef_xades::c14n::C14nOptions;
@@ -77,6 +171,7 @@ pub const INCLUSIVE_NAMESPACES_NAMESPACE: &str = "http://www.w3.org/2001/10/xml-
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct C14nOptions {
+    algorithm: Algorithm,
     exclude: Option<NodeId>,
     inclusive_prefixes: Vec<String>,
     with_comments: bool,
@@ -88,6 +183,12 @@ impl C14nOptions {
         Self::default()
     }
 
+    /// Uses this algorithm (the default is [`Algorithm::Exclusive`]).
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
     /// Leaves out the node with this id and everything below it, as the enveloped-signature transform does
     /// with the `Signature` element. An id of another document excludes nothing.
     pub fn with_excluded(mut self, node: NodeId) -> Self {
@@ -96,7 +197,8 @@ impl C14nOptions {
     }
 
     /// Sets the InclusiveNamespaces PrefixList: prefixes to treat as in inclusive canonicalization, with
-    /// `#default` standing for the default namespace.
+    /// `#default` standing for the default namespace. Only exclusive canonicalization reads it (the
+    /// inclusive algorithms treat every prefix so).
     pub fn with_inclusive_prefixes<I, S>(mut self, prefixes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -118,6 +220,11 @@ impl C14nOptions {
         self
     }
 
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
     /// The node left out, if any.
     pub fn excluded(&self) -> Option<NodeId> {
         self.exclude
@@ -136,9 +243,10 @@ impl C14nOptions {
 
 /// Canonicalizes `node` and everything below it.
 ///
-/// For the document node this is the whole document; for an element, the subtree it heads, with the
-/// namespace bindings of its ancestors available (exclusive canonicalization renders those the subtree
-/// uses); for a text, comment or processing-instruction node, that node alone.
+/// For the document node this is the whole document; for an element, the subtree it heads as a document
+/// subset (its ancestors omitted, their namespace bindings and, for the inclusive algorithms, their
+/// `xml:*` attributes taken into account as described in the [module documentation](self)); for a text,
+/// comment or processing-instruction node, that node alone.
 ///
 /// # Errors
 ///
@@ -284,7 +392,7 @@ impl Writer<'_> {
         let mut rendered: Vec<(&'a str, &'a str)> = Vec::new();
         let mut stack: Vec<Frame<'a>> = Vec::new();
 
-        self.start_tag(apex, &mut scope, &mut rendered, &mut stack, out);
+        self.start_tag(apex, true, &mut scope, &mut rendered, &mut stack, out);
         while let Some(frame) = stack.last_mut() {
             let Some(child) = frame.next_child else {
                 let element = frame.element;
@@ -301,16 +409,19 @@ impl Writer<'_> {
             }
             match child.kind() {
                 NodeKind::Element(element) => {
-                    self.start_tag(element, &mut scope, &mut rendered, &mut stack, out)
+                    self.start_tag(element, false, &mut scope, &mut rendered, &mut stack, out)
                 }
                 _ => self.leaf(child, out),
             }
         }
     }
 
+    /// Writes the start tag of `element`; `apex` is set for the top element of the output, whose ancestors
+    /// are all omitted.
     fn start_tag<'a>(
         &self,
         element: Element<'a>,
+        apex: bool,
         scope: &mut Vec<(&'a str, &'a str)>,
         rendered: &mut Vec<(&'a str, &'a str)>,
         stack: &mut Vec<Frame<'a>>,
@@ -320,16 +431,27 @@ impl Writer<'_> {
         let rendered_len = rendered.len();
         push_declarations(element, scope);
 
-        // Prefixes whose bindings may need rendering here: those the element visibly utilizes, then those on
-        // the PrefixList that are in scope.
+        // Prefixes whose bindings may need rendering here. Exclusive: those the element visibly utilizes,
+        // then those on the PrefixList that are in scope. Inclusive: on the top element, every prefix in
+        // scope and the default namespace even when it is undeclared (it may need `xmlns=""`); below it,
+        // only the prefixes the element declares, since every other binding in scope is the parent's, which
+        // the parent (an output element: an excluded subtree is left out whole) has rendered or found
+        // rendered already.
         let mut candidates: Vec<&str> = Vec::new();
-        candidates.push(element.prefix().unwrap_or(""));
-        candidates.extend(element.attributes().iter().filter_map(|a| a.prefix()));
-        for &prefix in &self.inclusive {
-            // A listed default namespace counts even when it is undeclared (it may need `xmlns=""`).
-            if prefix.is_empty() || lookup(scope, prefix).is_some() {
-                candidates.push(prefix);
+        if self.options.algorithm == Algorithm::Exclusive {
+            candidates.push(element.prefix().unwrap_or(""));
+            candidates.extend(element.attributes().iter().filter_map(|a| a.prefix()));
+            for &prefix in &self.inclusive {
+                // A listed default namespace counts even when it is undeclared (it may need `xmlns=""`).
+                if prefix.is_empty() || lookup(scope, prefix).is_some() {
+                    candidates.push(prefix);
+                }
             }
+        } else if apex {
+            candidates.push("");
+            candidates.extend(scope.iter().map(|&(prefix, _)| prefix));
+        } else {
+            candidates.extend(scope[scope_len..].iter().map(|&(prefix, _)| prefix));
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -374,16 +496,28 @@ impl Writer<'_> {
             escape_attribute(uri, out);
             out.push(b'"');
         }
-        let mut attributes: Vec<_> = element.attributes().iter().collect();
+        let mut attributes: Vec<OutputAttribute<'_>> = element
+            .attributes()
+            .iter()
+            .map(|a| OutputAttribute {
+                prefix: a.prefix(),
+                local_name: a.local_name(),
+                namespace: a.namespace(),
+                value: Cow::Borrowed(a.value()),
+            })
+            .collect();
+        if apex {
+            self.inherit_xml_attributes(element, &mut attributes);
+        }
         attributes.sort_by(|a, b| {
-            (a.namespace().unwrap_or(""), a.local_name())
-                .cmp(&(b.namespace().unwrap_or(""), b.local_name()))
+            (a.namespace.unwrap_or(""), a.local_name)
+                .cmp(&(b.namespace.unwrap_or(""), b.local_name))
         });
-        for attribute in attributes {
+        for attribute in &attributes {
             out.push(b' ');
-            write_qname(attribute.prefix(), attribute.local_name(), out);
+            write_qname(attribute.prefix, attribute.local_name, out);
             out.extend_from_slice(b"=\"");
-            escape_attribute(attribute.value(), out);
+            escape_attribute(&attribute.value, out);
             out.push(b'"');
         }
         out.push(b'>');
@@ -394,6 +528,245 @@ impl Writer<'_> {
             scope_len,
             rendered_len,
         });
+    }
+}
+
+impl Writer<'_> {
+    /// Adds to the attributes of the output's top element what its omitted ancestors pass on (Canonical XML
+    /// 1.0 and 1.1, section 2.4 "Document Subsets"); exclusive canonicalization passes on nothing.
+    fn inherit_xml_attributes<'a>(
+        &self,
+        element: Element<'a>,
+        attributes: &mut Vec<OutputAttribute<'a>>,
+    ) {
+        let inherited = |local_name: &str| match self.options.algorithm {
+            Algorithm::Exclusive => false,
+            // The nearest occurrence of every `xml:*` attribute.
+            Algorithm::Inclusive10 => true,
+            // Only the simple inheritable attributes; `xml:base` is fixed up below, `xml:id` and any other
+            // `xml:*` attribute stays where it is.
+            Algorithm::Inclusive11 => matches!(local_name, "lang" | "space"),
+        };
+        let ancestors = || std::iter::successors(element.parent(), |e| e.parent());
+        for ancestor in ancestors() {
+            for attribute in ancestor.attributes() {
+                let carried = attribute.namespace() == Some(XML_NAMESPACE)
+                    && inherited(attribute.local_name())
+                    && !attributes
+                        .iter()
+                        .any(|a| a.is_xml() && a.local_name == attribute.local_name());
+                if carried {
+                    attributes.push(OutputAttribute {
+                        prefix: attribute.prefix(),
+                        local_name: attribute.local_name(),
+                        namespace: attribute.namespace(),
+                        value: Cow::Borrowed(attribute.value()),
+                    });
+                }
+            }
+        }
+        if self.options.algorithm != Algorithm::Inclusive11 {
+            return;
+        }
+        // xml:base fix-up: only when an omitted ancestor has an xml:base. The values, innermost first, are
+        // the element's own (if any) and its ancestors'; each is joined onto the next outer one.
+        let mut values = ancestors().filter_map(|a| a.attribute(Some(XML_NAMESPACE), "base"));
+        let Some(nearest) = values.next() else {
+            return;
+        };
+        let own = element.attribute(Some(XML_NAMESPACE), "base");
+        let mut joined = match own {
+            Some(own) => join_uri_references(nearest, own),
+            None => nearest.to_owned(),
+        };
+        for outer in values {
+            joined = join_uri_references(outer, &joined);
+        }
+        attributes.retain(|a| !(a.is_xml() && a.local_name == "base"));
+        if !joined.is_empty() {
+            attributes.push(OutputAttribute {
+                prefix: Some("xml"),
+                local_name: "base",
+                namespace: Some(XML_NAMESPACE),
+                value: Cow::Owned(joined),
+            });
+        }
+    }
+}
+
+/// An attribute as written in the output: the element's own, or one its omitted ancestors pass on.
+struct OutputAttribute<'a> {
+    prefix: Option<&'a str>,
+    local_name: &'a str,
+    namespace: Option<&'a str>,
+    value: Cow<'a, str>,
+}
+
+impl OutputAttribute<'_> {
+    fn is_xml(&self) -> bool {
+        self.namespace == Some(XML_NAMESPACE)
+    }
+}
+
+/// Canonical XML 1.1's join-URI-References (section 2.4): resolves `reference` against `base` as RFC 3986
+/// section 5.2 does, except that `base` may itself be relative (the result then stays relative), a base
+/// path ending in a `..` segment counts as ending in `../`, the reference's fragment is dropped, and dot
+/// segments are removed with the modified algorithm of [`remove_dot_segments`].
+///
+/// ```
+/// use ksef_xades::c14n::join_uri_references;
+///
+/// // Examples from Canonical XML 1.1, section 2.4.
+/// assert_eq!(join_uri_references("abc/", "../"), "");
+/// assert_eq!(join_uri_references("../", "../"), "../../");
+/// assert_eq!(join_uri_references("..", ".."), "../../");
+/// assert_eq!(join_uri_references("..", &join_uri_references("..", "x")), "../../x");
+/// assert_eq!(join_uri_references("http://example.com/a/b", "c#frag"), "http://example.com/a/c");
+/// ```
+pub fn join_uri_references(base: &str, reference: &str) -> String {
+    let base = UriParts::split(base);
+    let reference = UriParts::split(reference);
+    let (scheme, authority, path, query);
+    if reference.scheme.is_some() {
+        scheme = reference.scheme;
+        authority = reference.authority;
+        path = remove_dot_segments(reference.path);
+        query = reference.query;
+    } else {
+        scheme = base.scheme;
+        if reference.authority.is_some() {
+            authority = reference.authority;
+            path = remove_dot_segments(reference.path);
+            query = reference.query;
+        } else {
+            authority = base.authority;
+            if reference.path.is_empty() {
+                path = base.path.to_owned();
+                query = reference.query.or(base.query);
+            } else {
+                path = if reference.path.starts_with('/') {
+                    remove_dot_segments(reference.path)
+                } else {
+                    remove_dot_segments(&merge_paths(&base, reference.path))
+                };
+                query = reference.query;
+            }
+        }
+    }
+    let mut out = String::new();
+    if let Some(scheme) = scheme {
+        out.push_str(scheme);
+        out.push(':');
+    }
+    if let Some(authority) = authority {
+        out.push_str("//");
+        out.push_str(authority);
+    }
+    out.push_str(&path);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// RFC 3986 section 5.2.3, with a base path ending in a `..` segment read as ending in `../`.
+fn merge_paths(base: &UriParts<'_>, reference_path: &str) -> String {
+    if base.authority.is_some() && base.path.is_empty() {
+        return format!("/{reference_path}");
+    }
+    let base_path = if base.path == ".." || base.path.ends_with("/..") {
+        Cow::Owned(format!("{}/", base.path))
+    } else {
+        Cow::Borrowed(base.path)
+    };
+    match base_path.rfind('/') {
+        Some(slash) => format!("{}{reference_path}", &base_path[..=slash]),
+        None => reference_path.to_owned(),
+    }
+}
+
+/// RFC 3986's remove_dot_segments (section 5.2.4) as Canonical XML 1.1 modifies it: leading `..` segments
+/// of a relative path are kept, runs of `/` count as one, and a path ending in a `.` or `..` segment ends in
+/// `/` (Appendix A of the specification lists examples).
+///
+/// ```
+/// use ksef_xades::c14n::remove_dot_segments;
+///
+/// assert_eq!(remove_dot_segments("../../no/../.."), "../../../");
+/// assert_eq!(remove_dot_segments("no/..//.///pseudo-netpath/seg/file.ext"), "pseudo-netpath/seg/file.ext");
+/// assert_eq!(remove_dot_segments("/../.."), "/");
+/// assert_eq!(remove_dot_segments("no/../"), "");
+/// ```
+pub fn remove_dot_segments(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut kept: Vec<&str> = Vec::new();
+    // Whether the output ends in a directory (a trailing `/`, `.` or `..`).
+    let mut directory = false;
+    for segment in path.split('/') {
+        directory = true;
+        match segment {
+            // Empty segments come from runs of `/` and from a leading or trailing `/`.
+            "" | "." => {}
+            ".." => match kept.last() {
+                Some(&last) if last != ".." => {
+                    kept.pop();
+                }
+                // Above the root of an absolute path there is nothing to remove.
+                _ if absolute => {}
+                _ => kept.push(".."),
+            },
+            segment => {
+                kept.push(segment);
+                directory = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(path.len() + 1);
+    if absolute {
+        out.push('/');
+    }
+    out.push_str(&kept.join("/"));
+    if directory && !kept.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// The components of a URI reference (RFC 3986, appendix B); the fragment is not kept.
+struct UriParts<'a> {
+    scheme: Option<&'a str>,
+    authority: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> UriParts<'a> {
+    fn split(uri: &'a str) -> Self {
+        let uri = uri.split_once('#').map_or(uri, |(before, _)| before);
+        let (scheme, rest) = match uri.find([':', '/', '?']) {
+            Some(colon) if colon > 0 && uri.as_bytes()[colon] == b':' => {
+                (Some(&uri[..colon]), &uri[colon + 1..])
+            }
+            _ => (None, uri),
+        };
+        let (authority, rest) = match rest.strip_prefix("//") {
+            Some(after) => {
+                let end = after.find(['/', '?']).unwrap_or(after.len());
+                (Some(&after[..end]), &after[end..])
+            }
+            None => (None, rest),
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        UriParts {
+            scheme,
+            authority,
+            path,
+            query,
+        }
     }
 }
 

@@ -13,13 +13,16 @@
 //! - supports signing elsewhere ([`external`]): hand out the unsigned request, check the signed file;
 //! - generates self-signed certificates for KSeF's TEST environment ([`test_certificates`]);
 //! - underneath, parses untrusted XML with limits ([`xml`]) and implements Exclusive XML
-//!   Canonicalization 1.0 ([`c14n`]).
+//!   Canonicalization 1.0, Canonical XML 1.0 and Canonical XML 1.1, with and without comments
+//!   ([`c14n`]).
 //!
 //! The signature follows the profile of the Ministry's own client: `ds:Signature Id="Signature"` as the
 //! last child of the root, a whole-document reference (enveloped-signature and exclusive
 //! canonicalization transforms, SHA-256), a reference to the XAdES `SignedProperties` (signing time one
 //! minute in the past, SHA-256 digest, issuer and serial of the signing certificate), `SignedInfo`
-//! canonicalized with exclusive canonicalization, and the certificate in `KeyInfo`.
+//! canonicalized with exclusive canonicalization, and the certificate in `KeyInfo`. Another of the
+//! canonicalizations KSeF accepts can be chosen with [`xades::SignOptions::with_canonicalization`];
+//! verification accepts all six.
 //!
 //! ```
 //! use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};

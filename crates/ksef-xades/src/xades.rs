@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sha2::Digest as _;
 
 use crate::Error;
-use crate::c14n::{self, C14nOptions, canonicalize};
+use crate::c14n::{self, Algorithm, C14nOptions, canonicalize};
 use crate::certificate::Certificate;
 use crate::signer::{SignatureAlgorithm, Signer, verify_with_certificate};
 use crate::xml::{Document, Element, Node, ParseLimits};
@@ -19,8 +19,6 @@ pub const XADES_NAMESPACE: &str = "http://uri.etsi.org/01903/v1.3.2#";
 pub const SIGNED_PROPERTIES_TYPE: &str = "http://uri.etsi.org/01903#SignedProperties";
 
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
-const C14N10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
-const C14N10_COMMENTS: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 const SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#sha384";
 const SHA512: &str = "http://www.w3.org/2001/04/xmlenc#sha512";
@@ -35,13 +33,28 @@ pub const SIGNED_PROPERTIES_ID: &str = "SignedProperties";
 #[non_exhaustive]
 pub struct SignOptions {
     signing_time: Option<DateTime<Utc>>,
+    canonicalization: Algorithm,
+    with_comments: bool,
 }
 
 impl SignOptions {
     /// Defaults: the signing time is the current time minus one minute (tolerating a server clock that is
-    /// slightly behind, as the Ministry's client does).
+    /// slightly behind, as the Ministry's client does), and Exclusive XML Canonicalization without
+    /// comments.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Canonicalizes `SignedInfo` and both references with this algorithm, named in the signature with
+    /// its `#WithComments` URI if `with_comments` is set (the references are same-document, so their
+    /// digests never cover comments; `SignedInfo` has none).
+    ///
+    /// KSeF accepts all six (the Ministry's XAdES document lists them); the default, exclusive without
+    /// comments, is what the Ministry's own client uses.
+    pub fn with_canonicalization(mut self, algorithm: Algorithm, with_comments: bool) -> Self {
+        self.canonicalization = algorithm;
+        self.with_comments = with_comments;
+        self
     }
 
     /// Uses this signing time instead.
@@ -63,10 +76,10 @@ pub fn sign(xml: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, Error> {
 
 /// Signs `xml` with an enveloped XAdES-BES signature appended as the last child of the root element.
 ///
-/// The signature has two references, both digested with SHA-256 after Exclusive XML Canonicalization:
-/// the whole document (with the enveloped-signature transform) and the XAdES `SignedProperties` (signing
-/// time and signing certificate). `SignedInfo` is canonicalized with Exclusive XML Canonicalization and
-/// signed by `signer`. The input bytes are kept as they are around the inserted signature, and the
+/// The signature has two references, both digested with SHA-256 after canonicalization (Exclusive XML
+/// Canonicalization unless [`SignOptions::with_canonicalization`] chooses another): the whole document
+/// (with the enveloped-signature transform) and the XAdES `SignedProperties` (signing time and signing
+/// certificate). `SignedInfo` is canonicalized with the same algorithm and signed by `signer`. The input bytes are kept as they are around the inserted signature, and the
 /// result is verified before it is returned.
 ///
 /// # Errors
@@ -100,7 +113,9 @@ pub fn sign_with(xml: &[u8], signer: &dyn Signer, options: &SignOptions) -> Resu
     let time = options
         .signing_time
         .unwrap_or_else(|| Utc::now() - chrono::Duration::minutes(1));
+    let c14n_uri = options.canonicalization.uri(options.with_comments);
     let parts = SignatureParts {
+        c14n_uri,
         algorithm: signer.algorithm(),
         certificate: BASE64.encode(certificate.der()),
         certificate_digest: BASE64.encode(certificate.fingerprint_sha256()),
@@ -120,12 +135,14 @@ pub fn sign_with(xml: &[u8], signer: &dyn Signer, options: &SignOptions) -> Resu
     let draft = assemble(["", ""], "");
     let doc = Document::parse(&draft, &limits)?;
     let signature = own_element(&doc, SIGNATURE_ID)?;
+    // Same-document references never include comments, whatever the algorithm URI says.
+    let reference_c14n = C14nOptions::new().with_algorithm(options.canonicalization);
     let document_digest = sha256_b64(&canonicalize(
         doc.as_node(),
-        &C14nOptions::new().with_excluded(signature.id()),
+        &reference_c14n.clone().with_excluded(signature.id()),
     )?);
     let properties = own_element(&doc, SIGNED_PROPERTIES_ID)?;
-    let properties_digest = sha256_b64(&canonicalize(properties, &C14nOptions::new())?);
+    let properties_digest = sha256_b64(&canonicalize(properties, &reference_c14n)?);
     let digests = [document_digest.as_str(), properties_digest.as_str()];
 
     // 2. The canonical SignedInfo, as it will stand in the final document.
@@ -138,7 +155,12 @@ pub fn sign_with(xml: &[u8], signer: &dyn Signer, options: &SignOptions) -> Resu
             .ok_or(Error::MalformedSignature {
                 element: "SignedInfo",
             })?;
-    let canonical = canonicalize(signed_info, &C14nOptions::new())?;
+    let canonical = canonicalize(
+        signed_info,
+        &C14nOptions::new()
+            .with_algorithm(options.canonicalization)
+            .with_comments(options.with_comments),
+    )?;
     let value = signer.sign(&canonical)?;
     if signer.algorithm() == SignatureAlgorithm::EcdsaP256Sha256 && value.len() != 64 {
         return Err(Error::SigningFailed {
@@ -153,6 +175,7 @@ pub fn sign_with(xml: &[u8], signer: &dyn Signer, options: &SignOptions) -> Resu
 }
 
 struct SignatureParts {
+    c14n_uri: &'static str,
     algorithm: SignatureAlgorithm,
     certificate: String,
     certificate_digest: String,
@@ -163,7 +186,7 @@ struct SignatureParts {
 
 impl SignatureParts {
     fn render(&self, [document_digest, properties_digest]: [&str; 2], value: &str) -> String {
-        let exc = c14n::ALGORITHM;
+        let exc = self.c14n_uri;
         let alg = self.algorithm.uri();
         let Self {
             certificate,
@@ -357,8 +380,8 @@ pub fn verify(xml: &[u8]) -> Result<VerifiedSignature, Error> {
 /// of the embedded certificate, that a reference covers the whole document, and (unless disabled) that
 /// the XAdES `SignedProperties` are signed and name the embedded certificate.
 ///
-/// Accepted algorithms: canonicalization and transforms Exclusive C14N 1.0 and C14N 1.0 (with or without
-/// comments) and the enveloped-signature transform; digests SHA-256, SHA-384, SHA-512; signatures
+/// Accepted algorithms: canonicalization and transforms Exclusive C14N 1.0, C14N 1.0 and C14N 1.1 (each
+/// with or without comments; see [`Algorithm`]) and the enveloped-signature transform; digests SHA-256, SHA-384, SHA-512; signatures
 /// RSA-SHA256 and ECDSA-SHA256 on P-256. References must be same-document (`""` or `#Id`).
 ///
 /// # Errors
@@ -381,8 +404,8 @@ pub fn verify_with(xml: &[u8], options: &VerifyOptions) -> Result<VerifiedSignat
     let key_info = single_child(signature, "KeyInfo")?;
 
     let c14n_method = single_child(signed_info, "CanonicalizationMethod")?;
-    let signed_info_c14n = c14n_options(&doc, c14n_method, Some(signed_info), "canonicalization")?
-        .ok_or_else(|| Error::UnsupportedAlgorithm {
+    let signed_info_c14n =
+        c14n_options(c14n_method)?.ok_or_else(|| Error::UnsupportedAlgorithm {
             kind: "canonicalization",
             uri: algorithm_of(c14n_method).unwrap_or_default().to_owned(),
         })?;
@@ -571,35 +594,20 @@ fn digest(uri: &str, data: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 /// The canonicalization an algorithm element asks for, or `None` if it is not a canonicalization.
-///
-/// Inclusive C14N 1.0 is computed as exclusive canonicalization with every prefix of the document in the
-/// InclusiveNamespaces PrefixList, which renders namespace declarations exactly as inclusive
-/// canonicalization does; subsets whose ancestors carry `xml:` attributes (which inclusive
-/// canonicalization would inherit) are refused.
-fn c14n_options(
-    doc: &Document,
-    method: Element<'_>,
-    apex: Option<Element<'_>>,
-    kind: &'static str,
-) -> Result<Option<C14nOptions>, Error> {
-    let uri = algorithm_of(method)?;
-    match uri {
-        c14n::ALGORITHM | c14n::ALGORITHM_WITH_COMMENTS => {
-            let mut options =
-                C14nOptions::new().with_comments(uri == c14n::ALGORITHM_WITH_COMMENTS);
-            if let Some(inclusive) =
-                method.child(c14n::INCLUSIVE_NAMESPACES_NAMESPACE, "InclusiveNamespaces")
-            {
-                options =
-                    options.with_prefix_list(inclusive.attribute(None, "PrefixList").unwrap_or(""));
-            }
-            Ok(Some(options))
-        }
-        C14N10 | C14N10_COMMENTS => Ok(Some(
-            c14n_options_inclusive(doc, apex, uri, kind)?.with_comments(uri == C14N10_COMMENTS),
-        )),
-        _ => Ok(None),
+fn c14n_options(method: Element<'_>) -> Result<Option<C14nOptions>, Error> {
+    let Some((algorithm, with_comments)) = Algorithm::from_uri(algorithm_of(method)?) else {
+        return Ok(None);
+    };
+    let mut options = C14nOptions::new()
+        .with_algorithm(algorithm)
+        .with_comments(with_comments);
+    if algorithm == Algorithm::Exclusive
+        && let Some(inclusive) =
+            method.child(c14n::INCLUSIVE_NAMESPACES_NAMESPACE, "InclusiveNamespaces")
+    {
+        options = options.with_prefix_list(inclusive.attribute(None, "PrefixList").unwrap_or(""));
     }
+    Ok(Some(options))
 }
 
 /// Checks one reference's digest and returns the node it covers.
@@ -652,9 +660,7 @@ fn check_reference<'a>(
             }
             if algorithm == ENVELOPED {
                 enveloped = true;
-            } else if let Some(options) =
-                c14n_options(doc, transform, target.as_element(), "transform")?
-            {
+            } else if let Some(options) = c14n_options(transform)? {
                 canonicalization = Some(options);
             } else {
                 return Err(Error::UnsupportedAlgorithm {
@@ -667,7 +673,7 @@ fn check_reference<'a>(
     let mut options = match canonicalization {
         Some(options) => options,
         // Without a canonicalization transform the node-set is serialized with inclusive C14N 1.0.
-        None => c14n_options_inclusive(doc, target.as_element(), C14N10, "transform")?,
+        None => C14nOptions::new().with_algorithm(Algorithm::Inclusive10),
     };
     // Same-document references (`""`, `#id`) never include comments.
     options = options.with_comments(false);
@@ -691,40 +697,6 @@ fn check_reference<'a>(
         });
     }
     Ok(target)
-}
-
-fn c14n_options_inclusive(
-    doc: &Document,
-    apex: Option<Element<'_>>,
-    uri: &str,
-    kind: &'static str,
-) -> Result<C14nOptions, Error> {
-    let mut prefixes: Vec<String> = vec!["#default".to_owned()];
-    for element in all_elements(doc) {
-        for decl in element.namespace_declarations() {
-            if let Some(prefix) = decl.prefix()
-                && !prefixes.iter().any(|p| p == prefix)
-            {
-                prefixes.push(prefix.to_owned());
-            }
-        }
-    }
-    if let Some(apex) = apex {
-        let mut ancestor = apex.parent();
-        while let Some(a) = ancestor {
-            if a.attributes()
-                .iter()
-                .any(|at| at.namespace() == Some(crate::xml::XML_NAMESPACE))
-            {
-                return Err(Error::UnsupportedAlgorithm {
-                    kind,
-                    uri: uri.to_owned(),
-                });
-            }
-            ancestor = a.parent();
-        }
-    }
-    Ok(C14nOptions::new().with_inclusive_prefixes(prefixes))
 }
 
 fn optional_single<'a>(

@@ -3,7 +3,7 @@
 mod support;
 
 use ksef_xades::Error;
-use ksef_xades::c14n::{C14nOptions, canonicalize};
+use ksef_xades::c14n::{Algorithm, C14nOptions, canonicalize};
 use ksef_xades::xml::{Document, ParseLimits};
 use proptest::prelude::*;
 
@@ -421,6 +421,9 @@ fn exercise(bytes: &[u8]) {
                 element,
                 &C14nOptions::new().with_prefix_list("#default tns ds"),
             );
+            for algorithm in [Algorithm::Inclusive10, Algorithm::Inclusive11] {
+                let _ = canonicalize(element, &C14nOptions::new().with_algorithm(algorithm));
+            }
             let _ = element.in_scope_namespaces();
             let _ = element.text_content();
         }

@@ -6,18 +6,22 @@ use std::sync::OnceLock;
 
 use ksef_xades::Error;
 use ksef_xades::SubjectIdentifier;
+use ksef_xades::c14n::Algorithm;
 use ksef_xades::external::{check_signed_request, unsigned_request};
 use ksef_xades::request::{
     AllowedIps, AuthTokenRequest, ContextIdentifier, SchemaVersion, SubjectIdentifierType,
 };
 use ksef_xades::signer::{KeySigner, SignatureAlgorithm, Signer};
 use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
-use ksef_xades::xades::{VerifyOptions, sign, verify, verify_with};
+use ksef_xades::xades::{SignOptions, VerifyOptions, sign, sign_with, verify, verify_with};
 
 const CHALLENGE: &str = "20250604-CR-461EA5B000-537A6BA15D-D7";
 const NIP: &str = "5265877635";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+const C14N_10_COMMENTS: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
+const C14N_11: &str = "http://www.w3.org/2006/12/xml-c14n11";
+const C14N_11_COMMENTS: &str = "http://www.w3.org/2006/12/xml-c14n11#WithComments";
 
 fn rsa_company() -> &'static TestCertificate {
     static CERT: OnceLock<TestCertificate> = OnceLock::new();
@@ -197,12 +201,26 @@ fn xmlsec1_accepts_our_signatures() {
 }
 
 /// A template for `xmlsec1 --sign`: the whole-document reference and, optionally, one to XAdES
-/// SignedProperties (whose content we fill in, since xmlsec1 knows nothing of XAdES).
+/// SignedProperties (whose content we fill in, since xmlsec1 knows nothing of XAdES), both with exclusive
+/// canonicalization transforms.
 fn xmlsec1_template(
     cert: &TestCertificate,
     with_properties: bool,
     ecdsa: bool,
     signed_info_c14n: &str,
+) -> Vec<u8> {
+    xmlsec1_template_with(cert, with_properties, ecdsa, signed_info_c14n, EXC_C14N, "")
+}
+
+/// As [`xmlsec1_template`], with `transform_c14n` as the references' canonicalization transform and
+/// `signed_info_comment` written as a comment at the start of `SignedInfo` (if not empty).
+fn xmlsec1_template_with(
+    cert: &TestCertificate,
+    with_properties: bool,
+    ecdsa: bool,
+    signed_info_c14n: &str,
+    transform_c14n: &str,
+    signed_info_comment: &str,
 ) -> Vec<u8> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -215,11 +233,12 @@ fn xmlsec1_template(
     let (properties_ref, object) = if with_properties {
         let digest = b64.encode(signer.certificate().fingerprint_sha256());
         (
-            "<ds:Reference URI=\"#SP\" Type=\"http://uri.etsi.org/01903#SignedProperties\">\n\
-             <ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\n\
-             <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n\
-             <ds:DigestValue/></ds:Reference>\n"
-                .to_owned(),
+            format!(
+                "<ds:Reference URI=\"#SP\" Type=\"http://uri.etsi.org/01903#SignedProperties\">\n\
+                 <ds:Transforms><ds:Transform Algorithm=\"{transform_c14n}\"/></ds:Transforms>\n\
+                 <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n\
+                 <ds:DigestValue/></ds:Reference>\n"
+            ),
             format!(
                 "<ds:Object><xades:QualifyingProperties xmlns:xades=\"http://uri.etsi.org/01903/v1.3.2#\" Target=\"#S\">\n\
                  <xades:SignedProperties Id=\"SP\"><xades:SignedSignatureProperties>\n\
@@ -232,7 +251,11 @@ fn xmlsec1_template(
                  </xades:Cert></xades:SigningCertificate>\n\
                  </xades:SignedSignatureProperties></xades:SignedProperties>\n\
                  </xades:QualifyingProperties></ds:Object>\n",
-                signer.certificate().issuer().replace('&', "&amp;").replace('<', "&lt;"),
+                signer
+                    .certificate()
+                    .issuer()
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;"),
                 signer.certificate().serial_decimal()
             ),
         )
@@ -241,13 +264,13 @@ fn xmlsec1_template(
     };
     let signature = format!(
         "\n<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Id=\"S\">\n\
-         <ds:SignedInfo>\n\
+         <ds:SignedInfo>{comment}\n\
          <ds:CanonicalizationMethod Algorithm=\"{signed_info_c14n}\"/>\n\
          <ds:SignatureMethod Algorithm=\"{method}\"/>\n\
          <ds:Reference URI=\"\">\n\
          <ds:Transforms>\n\
          <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\n\
-         <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n\
+         <ds:Transform Algorithm=\"{transform_c14n}\"/>\n\
          </ds:Transforms>\n\
          <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n\
          <ds:DigestValue/>\n\
@@ -256,7 +279,12 @@ fn xmlsec1_template(
          <ds:SignatureValue/>\n\
          <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n\
          {object}</ds:Signature>\n",
-        b64.encode(cert.certificate_der())
+        b64.encode(cert.certificate_der()),
+        comment = if signed_info_comment.is_empty() {
+            String::new()
+        } else {
+            format!("<!--{signed_info_comment}-->")
+        },
     );
     let text = String::from_utf8(unsigned()).unwrap();
     let at = text.rfind("</AuthTokenRequest>").unwrap();
@@ -338,6 +366,83 @@ fn we_accept_xmlsec1_signatures() {
     }
     eprintln!("xmlsec1-signed documents accepted: {accepted}");
     assert_eq!(accepted, 6);
+}
+
+/// Canonical XML 1.1 and the `#WithComments` variants, both ways with xmlsec1 (the Ministry's XAdES
+/// document allows all six canonicalizations). A comment in `SignedInfo` is signed under a
+/// `#WithComments` CanonicalizationMethod, so changing it must break the signature.
+#[test]
+fn c14n11_and_with_comments_interoperate_with_xmlsec1() {
+    assert!(
+        xmlsec1_available(),
+        "xmlsec1 not found: install it with `apt-get install -y xmlsec1` (Debian package xmlsec1)"
+    );
+    let mut checked = 0;
+    for (name, cert, ecdsa) in [("rsa", rsa_company(), false), ("ec", ec_person(), true)] {
+        // Signed by xmlsec1, verified by us.
+        for (variant, signed_info_c14n, transform_c14n) in [
+            ("c14n11", C14N_11, C14N_11),
+            ("c14n11-comments", C14N_11_COMMENTS, C14N_11),
+            ("c14n10-comments", C14N_10_COMMENTS, C14N_10_COMMENTS),
+            ("c14n11-exc", C14N_11, EXC_C14N),
+        ] {
+            let signed = xmlsec1_sign(
+                &format!("theirs-{name}-{variant}"),
+                &xmlsec1_template_with(
+                    cert,
+                    true,
+                    ecdsa,
+                    signed_info_c14n,
+                    transform_c14n,
+                    " signed comment ",
+                ),
+                cert,
+            );
+            let verified = verify(&signed).unwrap_or_else(|e| panic!("{name} {variant}: {e}"));
+            assert_eq!(verified.challenge(), Some(CHALLENGE));
+            assert_eq!(verified.certificate().der(), cert.certificate_der());
+            // The comment in SignedInfo counts exactly when the algorithm keeps comments.
+            let edited = replace_once(&signed, " signed comment ", " edited comment ");
+            let outcome = verify(&edited);
+            if signed_info_c14n.ends_with("#WithComments") {
+                assert!(
+                    matches!(outcome, Err(Error::InvalidSignatureValue)),
+                    "{name} {variant}: {outcome:?}"
+                );
+            } else {
+                assert!(outcome.is_ok(), "{name} {variant}: {outcome:?}");
+            }
+            checked += 1;
+        }
+        // Signed by us, verified by xmlsec1.
+        for (variant, algorithm, with_comments) in [
+            ("c14n11", Algorithm::Inclusive11, false),
+            ("c14n11-comments", Algorithm::Inclusive11, true),
+            ("c14n10-comments", Algorithm::Inclusive10, true),
+        ] {
+            let options = SignOptions::new().with_canonicalization(algorithm, with_comments);
+            let signed = sign_with(&unsigned(), &cert.signer().unwrap(), &options).unwrap();
+            let text = String::from_utf8(signed.clone()).unwrap();
+            assert_eq!(
+                text.matches(algorithm.uri(with_comments)).count(),
+                3,
+                "{variant}: SignedInfo and both references name the algorithm"
+            );
+            assert!(xmlsec1_verify(
+                &format!("ours-{name}-{variant}"),
+                &signed,
+                cert
+            ));
+            let bad = replace_once(&signed, "537A6BA15D", "537A6BA15E");
+            assert!(!xmlsec1_verify(
+                &format!("ours-{name}-{variant}-tampered"),
+                &bad,
+                cert
+            ));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14);
 }
 
 fn replace_once(signed: &[u8], from: &str, to: &str) -> Vec<u8> {

@@ -9,6 +9,9 @@
 // Each test crate that includes this module uses only part of it.
 #![allow(dead_code)]
 
+pub(crate) mod corpus;
+pub(crate) mod libxml2;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

@@ -1,0 +1,188 @@
+//! libxml2's canonicalization as an independent reference for every algorithm:
+//!
+//! - `xmllint --c14n`, `--c14n11` and `--exc-c14n` (libxml2-utils 2.9.14 here): whole documents, and each
+//!   keeps comments (its help says "with comments"; xmllint has no switch to drop them);
+//! - everything else (without comments, a PrefixList, subtrees, an excluded subtree) through
+//!   `libxml2_c14n.py` next to this file, which calls the same library function as xmllint
+//!   (`xmlC14NExecute`) through Python's ctypes, with a visibility callback that describes the document
+//!   subset.
+//!
+//! The tools are Debian packages: `apt-get install -y libxml2-utils python3` (libxml2-utils brings the
+//! libxml2 library). A missing one fails the test with that hint.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use ksef_xades::c14n::Algorithm;
+
+const INSTALL_HINT: &str =
+    "install libxml2's tools with `apt-get install -y libxml2-utils python3` (Debian packages)";
+
+/// Panics, naming what to install, unless xmllint, python3 and the libxml2 library are all there.
+pub(crate) fn require() {
+    static STATUS: OnceLock<Result<(), String>> = OnceLock::new();
+    let status = STATUS.get_or_init(|| {
+        let xmllint = Command::new("xmllint")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !xmllint.is_ok_and(|s| s.success()) {
+            return Err("xmllint (Debian package libxml2-utils) not found".to_owned());
+        }
+        let library = Command::new(python())
+            .args([
+                "-c",
+                "import ctypes, ctypes.util; ctypes.CDLL(ctypes.util.find_library('xml2') or 'libxml2.so.2').xmlC14NExecute",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !library.is_ok_and(|s| s.success()) {
+            return Err(format!(
+                "{} cannot load libxml2's xmlC14NExecute (Debian packages python3, libxml2)",
+                python()
+            ));
+        }
+        Ok(())
+    });
+    if let Err(missing) = status {
+        panic!("{missing}: {INSTALL_HINT}");
+    }
+}
+
+fn python() -> String {
+    std::env::var("KSEF_XADES_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// xmllint's switch for an algorithm.
+pub(crate) fn xmllint_switch(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Exclusive => "--exc-c14n",
+        Algorithm::Inclusive10 => "--c14n",
+        Algorithm::Inclusive11 => "--c14n11",
+        other => panic!("no xmllint switch for {other:?}"),
+    }
+}
+
+/// `xmllint --c14n | --c14n11 | --exc-c14n` of a whole document, comments kept.
+pub(crate) fn xmllint_with_comments(xml: &[u8], algorithm: Algorithm) -> Result<Vec<u8>, String> {
+    let mut child = Command::new("xmllint")
+        .args(["--nonet", xmllint_switch(algorithm), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run xmllint: {e}: {INSTALL_HINT}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let input = xml.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    writer
+        .join()
+        .map_err(|_| "writer thread panicked".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// What to ask libxml2 for.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Request {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) with_comments: bool,
+    /// The InclusiveNamespaces PrefixList (exclusive canonicalization only).
+    pub(crate) inclusive_prefixes: Vec<String>,
+    /// Index of the apex element in document order (root = 0); `None` for the whole document.
+    pub(crate) apex: Option<usize>,
+    /// Index of the element to leave out, in document order.
+    pub(crate) excluded: Option<usize>,
+}
+
+struct Helper {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Helper {
+    fn start() -> Helper {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/libxml2_c14n.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the libxml2 helper: {e}: {INSTALL_HINT}"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Helper {
+            _child: child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn ask(&mut self, xml: &[u8], request: &Request) -> std::io::Result<Result<Vec<u8>, String>> {
+        let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
+        let prefixes = if request.inclusive_prefixes.is_empty() {
+            "-".to_owned()
+        } else {
+            request.inclusive_prefixes.join(" ")
+        };
+        // libxml2's xmlC14NMode.
+        let mode = match request.algorithm {
+            Algorithm::Inclusive10 => 0,
+            Algorithm::Exclusive => 1,
+            Algorithm::Inclusive11 => 2,
+            other => panic!("no libxml2 mode for {other:?}"),
+        };
+        let header = format!(
+            "{}\t{mode}\t{}\t{prefixes}\t{}\t{}\n",
+            xml.len(),
+            u8::from(request.with_comments),
+            index(request.apex),
+            index(request.excluded)
+        );
+        self.stdin.write_all(header.as_bytes())?;
+        self.stdin.write_all(xml)?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        let (status, length) = line
+            .trim_end()
+            .split_once(' ')
+            .ok_or_else(|| std::io::Error::other(format!("bad answer {line:?}")))?;
+        let length: usize = length.parse().map_err(std::io::Error::other)?;
+        let mut body = vec![0; length];
+        self.stdout.read_exact(&mut body)?;
+        Ok(match status {
+            "OK" => Ok(body),
+            _ => Err(String::from_utf8_lossy(&body).into_owned()),
+        })
+    }
+}
+
+/// libxml2's canonicalization of `xml` per `request`, through `libxml2_c14n.py`.
+pub(crate) fn libxml2_c14n(xml: &[u8], request: &Request) -> Result<Vec<u8>, String> {
+    static HELPER: OnceLock<Mutex<Option<Helper>>> = OnceLock::new();
+    let mut guard = HELPER
+        .get_or_init(|| Mutex::new(None))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let helper = guard.get_or_insert_with(Helper::start);
+    match helper.ask(xml, request) {
+        Ok(answer) => answer,
+        Err(e) => {
+            // Start afresh next time.
+            *guard = None;
+            Err(format!("libxml2 helper failed: {e}"))
+        }
+    }
+}
