@@ -30,7 +30,7 @@ impl Options {
             check: false,
             spec: std::env::var_os("KSEF_SPEC")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| spec_dir.join("open-api.json")),
+                .unwrap_or_else(|| project_root().join("openapi/open-api.json")),
             xsd_dir: spec_dir.join("xsd"),
         };
         let mut it = args.iter();

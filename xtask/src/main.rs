@@ -5,6 +5,8 @@
 //!   Ministry's OpenAPI spec and XSD schemas.
 //! - `cargo xtask spec-diff OLD NEW`: list operations and schemas added, removed or changed between
 //!   two versions of the OpenAPI spec.
+//! - `cargo xtask spec-update NEW`: copy a new spec to `openapi/open-api.json`, regenerate, print the
+//!   changelog section and the hand-written places the change touches.
 //! - `cargo xtask soak [--online N] [--batch N] [--fault-rate F] [--kills N]
 //!   [--rate-limit-scale F] [--rate-sends N] [--seed N]`: the client against an in-process
 //!   simulator injecting faults; fails on a duplicate, a loss or a 429 drawn by our own pacing.
@@ -13,6 +15,7 @@ mod codegen;
 mod openapi;
 mod soak;
 mod spec_diff;
+mod spec_update;
 mod validate;
 mod xml;
 
@@ -48,6 +51,7 @@ fn run() -> Result<ExitCode> {
             print!("{}", spec_diff::diff_files(Path::new(old), Path::new(new))?);
             Ok(ExitCode::SUCCESS)
         }
+        "spec-update" => spec_update::run(rest),
         "soak" => soak::run(&soak::Options::parse(rest)?),
         other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, soak"),
     }

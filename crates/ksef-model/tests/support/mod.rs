@@ -16,11 +16,11 @@ pub fn spec_dir() -> PathBuf {
         })
 }
 
-/// The OpenAPI spec, parsed.
+/// The pinned OpenAPI spec (`openapi/open-api.json`), parsed.
 pub fn spec() -> Value {
-    let path = spec_dir().join("open-api.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/open-api.json");
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e} (set KSEF_SPEC_DIR)", path.display()));
+        .unwrap_or_else(|e| panic!("reading the pinned spec {}: {e}", path.display()));
     serde_json::from_str(&text).expect("the spec is JSON")
 }
 
