@@ -7,6 +7,8 @@
 //!   `openapi/spec.lock` records.
 //! - `cargo xtask spec-diff OLD NEW`: list operations and schemas added, removed or changed between
 //!   two versions of the OpenAPI spec.
+//! - `cargo xtask spec-update NEW`: copy a new spec to `openapi/open-api.json`, regenerate, print the
+//!   changelog section and the hand-written places the change touches.
 //!
 //! xtask depends on none of the crates it generates code for, so `cargo xtask codegen` still runs
 //! when the generated code does not compile. The fault soak is a crate of its own, `ksef-soak`.
@@ -14,6 +16,7 @@
 mod codegen;
 mod openapi;
 mod spec_diff;
+mod spec_update;
 mod validate;
 mod xml;
 
@@ -35,7 +38,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <codegen|spec-diff> ...");
+        bail!("usage: cargo xtask <codegen|spec-diff|spec-update> ...");
     };
     match task.as_str() {
         "codegen" => {
@@ -49,8 +52,9 @@ fn run() -> Result<ExitCode> {
             print!("{}", spec_diff::diff_files(Path::new(old), Path::new(new))?);
             Ok(ExitCode::SUCCESS)
         }
+        "spec-update" => spec_update::run(rest),
         "soak" => bail!("the soak moved to its own crate: cargo run -p ksef-soak -- [OPTIONS]"),
-        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff"),
+        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, spec-update"),
     }
 }
 

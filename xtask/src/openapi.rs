@@ -23,6 +23,9 @@ pub(crate) fn generate(spec_path: &Path, files: &mut Files) -> Result<()> {
     let names = OperationsFile::load(&project_root().join("openapi/operations.toml"))?;
     let config = TypesFile::load(&project_root().join("openapi/types.toml"))?;
     let out = Generator::new(&spec, &config)?.run(&names)?;
+    for warning in &out.warnings {
+        eprintln!("warning: {warning}");
+    }
     let dir = PathBuf::from(GENERATED_DIR);
     files.insert(dir.join("types.rs"), rustfmt(&out.types)?);
     files.insert(dir.join("operations.rs"), rustfmt(&out.operations)?);
@@ -138,11 +141,37 @@ impl OperationsFile {
     }
 }
 
+/// `(METHOD path, id, type)` of every operation named in `openapi/operations.toml`.
+pub(crate) fn operation_names() -> Result<Vec<(String, String, String)>> {
+    let file = OperationsFile::load(&project_root().join("openapi/operations.toml"))?;
+    Ok(file
+        .operation
+        .into_iter()
+        .map(|o| {
+            (
+                format!("{} {}", o.method.to_uppercase(), o.path),
+                o.name,
+                o.type_name,
+            )
+        })
+        .collect())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TypesFile {
     values: BTreeMap<String, String>,
     secrets: Secrets,
+    #[serde(default)]
+    optional: Optional,
+}
+
+/// Fields the spec still requires but KSeF is removing: generated as `Option`, so a response
+/// without them parses.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Optional {
+    fields: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +191,8 @@ pub(crate) struct Output {
     pub(crate) types: String,
     pub(crate) operations: String,
     pub(crate) schema_dispatch: String,
+    /// What the generator had to assume (a missing `x-rate-limits`, a deprecated required field).
+    pub(crate) warnings: Vec<String>,
 }
 
 /// A Rust type for a schema or property.
@@ -255,6 +286,10 @@ struct Generator<'a> {
     schemas: &'a Map<String, Value>,
     items: BTreeMap<String, Item>,
     secrets: BTreeSet<(String, String)>,
+    /// `(schema, property)` pairs generated as optional although the spec requires them.
+    relaxed: BTreeSet<(String, String)>,
+    /// What the generator had to assume; printed, never fatal.
+    warnings: BTreeSet<String>,
 }
 
 impl<'a> Generator<'a> {
@@ -280,12 +315,29 @@ impl<'a> Generator<'a> {
                 bail!("openapi/types.toml: value type `{name}` names no schema of the spec");
             }
         }
+        let mut relaxed = BTreeSet::new();
+        for field in &config.optional.fields {
+            let (ty, name) = field.split_once('.').with_context(|| {
+                format!("openapi/types.toml: optional `{field}` is not Type.field")
+            })?;
+            let known = schemas
+                .get(ty)
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.get(name))
+                .is_some();
+            if !known {
+                bail!("openapi/types.toml: optional field `{field}` names no property of the spec");
+            }
+            relaxed.insert((ty.to_owned(), name.to_owned()));
+        }
         Ok(Generator {
             spec,
             config,
             schemas,
             items: BTreeMap::new(),
             secrets,
+            relaxed,
+            warnings: BTreeSet::new(),
         })
     }
 
@@ -303,6 +355,7 @@ impl<'a> Generator<'a> {
             types,
             operations,
             schema_dispatch,
+            warnings: self.warnings.into_iter().collect(),
         })
     }
 
@@ -388,11 +441,30 @@ impl<'a> Generator<'a> {
                         None => note,
                     });
                 }
+                let relaxed = self.relaxed.contains(&(owner.to_owned(), json.clone()));
+                if !relaxed
+                    && required.contains(json.as_str())
+                    && prop.get("deprecated").and_then(Value::as_bool) == Some(true)
+                {
+                    self.warnings.insert(format!(
+                        "{owner}.{json} is deprecated yet required: consider listing it under \
+                         [optional] in openapi/types.toml"
+                    ));
+                }
+                if relaxed {
+                    let note = "Optional here although the spec requires it: KSeF is removing it \
+                                (`openapi/types.toml`, `[optional]`)."
+                        .to_owned();
+                    doc = Some(match doc {
+                        Some(d) => format!("{d}\n\n{note}"),
+                        None => note,
+                    });
+                }
                 fields.push(Field {
                     rust: snake(json),
                     json: json.clone(),
                     ty,
-                    required: required.contains(json.as_str()),
+                    required: required.contains(json.as_str()) && !relaxed,
                     nullable,
                     doc,
                     secret: self.secrets.contains(&(owner.to_owned(), json.clone())),
@@ -642,14 +714,21 @@ impl<'a> Generator<'a> {
             "//! One descriptor per operation of the KSeF API, implementing [`Operation`].\n\n\
              #![allow(clippy::too_many_arguments, rustdoc::bare_urls)]\n\n\
              use crate::operation::{encode_path_segment, Auth, Body, ContentKind, Method, Operation, \
-             OperationInfo, RateLimit, RateLimitGroup, RequestError, ResponseError};\n\
+             OperationInfo, RateLimit, RequestError, ResponseError};\n\
              #[allow(unused_imports)]\nuse crate::types::*;\n\n",
         );
+        let (groups, warnings) = rate_limit_groups(&self.spec.doc)?;
+        self.warnings.extend(warnings);
+        out.push_str(&render_rate_limit_groups(&groups));
+        let group_limits: BTreeMap<String, Option<Limits>> =
+            groups.iter().map(|(n, f)| (n.clone(), f.limits)).collect();
         let mut all = Vec::new();
         for (name, path, method, op) in &ops {
-            let code = self.operation(name, path, method, op).with_context(|| {
-                format!("operation {} {path} ({})", method.to_uppercase(), name.name)
-            })?;
+            let code = self
+                .operation(name, path, method, op, &group_limits)
+                .with_context(|| {
+                    format!("operation {} {path} ({})", method.to_uppercase(), name.name)
+                })?;
             out.push_str(&code);
             all.push(name.type_name.clone());
         }
@@ -670,6 +749,7 @@ impl<'a> Generator<'a> {
         path: &str,
         method: &str,
         op: &Value,
+        group_limits: &BTreeMap<String, Option<Limits>>,
     ) -> Result<String> {
         let ty = &name.type_name;
         let method_variant = match method {
@@ -919,12 +999,16 @@ impl<'a> Generator<'a> {
         out.push_str("}\n\n");
 
         // Operation impl.
+        let limits = rate
+            .limits
+            .or_else(|| group_limits.get(&rate.group).copied().flatten())
+            .unwrap_or(FALLBACK_LIMITS);
         let rate_expr = format!(
             "RateLimit::new(RateLimitGroup::{}, {}, {}, {})",
-            rate.group,
-            rate.per_second,
-            opt_u32(rate.per_minute),
-            opt_u32(rate.per_hour)
+            pascal(&rate.group),
+            limits.per_second,
+            opt_u32(limits.per_minute),
+            opt_u32(limits.per_hour)
         );
         let request_kind = body_field.as_ref().map_or("Empty", |(_, k)| k);
         let _ = writeln!(
@@ -1025,17 +1109,69 @@ fn render_param_push(wire: &str, var: &str, ty: &Ty) -> String {
     }
 }
 
-#[derive(Debug)]
-struct Rate {
-    group: String,
-    per_second: u32,
-    per_minute: Option<u32>,
-    per_hour: Option<u32>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) per_second: u32,
+    pub(crate) per_minute: Option<u32>,
+    pub(crate) per_hour: Option<u32>,
 }
 
+impl std::fmt::Display for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s", self.per_second)?;
+        if let Some(m) = self.per_minute {
+            write!(f, ", {m}/min")?;
+        }
+        if let Some(h) = self.per_hour {
+            write!(f, ", {h}/h")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Rate {
+    /// The group's wire name, e.g. `invoiceSend`.
+    pub(crate) group: String,
+    /// `None` when the operation has no `x-rate-limits` (resolved to the fallback later).
+    pub(crate) limits: Option<Limits>,
+    /// What the generator had to assume, for a warning.
+    pub(crate) warning: Option<String>,
+}
+
+/// The group of operations whose 429 table names none and that are limited per second only:
+/// the unauthenticated endpoints, which `EffectiveApiRateLimits` calls `anonymous` (since 2.9.0).
+pub(crate) const UNNAMED_GROUP: &str = "anonymous";
+/// The group of an operation without `x-rate-limits` or without a readable group: the spec's
+/// catch-all, where each endpoint counts by itself.
+pub(crate) const FALLBACK_GROUP: &str = "other";
+/// The limits of [`FALLBACK_GROUP`] when the spec states them nowhere (KSeF's `other` limits).
+pub(crate) const FALLBACK_LIMITS: Limits = Limits {
+    per_second: 10,
+    per_minute: Some(30),
+    per_hour: Some(120),
+};
+/// Groups the hand-written code relies on, generated even when no operation names them:
+/// `other` (per endpoint), `anonymous` (per IP) and `global` (every request, per IP).
+pub(crate) const ALWAYS_GROUPS: &[&str] = &[UNNAMED_GROUP, FALLBACK_GROUP, "global"];
+/// The schema of `GET /rate-limits`, whose properties are the groups KSeF reports.
+pub(crate) const REPORTED_GROUPS_SCHEMA: &str = "EffectiveApiRateLimits";
+/// The schema of `POST /testdata/rate-limits`, whose properties are the groups a test may set.
+pub(crate) const OVERRIDABLE_GROUPS_SCHEMA: &str = "ApiRateLimitsOverride";
+
 /// The limits from `x-rate-limits` and the group from the 429 description's table ("grupa").
-fn rate_limit(op: &Value) -> Result<Rate> {
-    let limits = op.get("x-rate-limits").context("no x-rate-limits")?;
+///
+/// Never fails on a missing or odd entry: the result says what was assumed in `warning`.
+pub(crate) fn rate_limit(op: &Value) -> Result<Rate> {
+    let Some(limits) = op.get("x-rate-limits") else {
+        return Ok(Rate {
+            group: FALLBACK_GROUP.to_owned(),
+            limits: None,
+            warning: Some(format!(
+                "no x-rate-limits: counted in the `{FALLBACK_GROUP}` group with its limits"
+            )),
+        });
+    };
     let get = |k: &str| -> Result<Option<u32>> {
         limits
             .get(k)
@@ -1049,11 +1185,37 @@ fn rate_limit(op: &Value) -> Result<Rate> {
     let per_second = get("perSecond")?.context("x-rate-limits without perSecond")?;
     let per_minute = get("perMinute")?;
     let per_hour = get("perHour")?;
+    let limits = Limits {
+        per_second,
+        per_minute,
+        per_hour,
+    };
+    let group = group_from_429_table(op);
+    let (group, warning) = match group {
+        Some(g) => (g, None),
+        // Endpoints limited only per second without a named group are the anonymous ones.
+        None if per_minute.is_none() && per_hour.is_none() => (UNNAMED_GROUP.to_owned(), None),
+        None => (
+            FALLBACK_GROUP.to_owned(),
+            Some(format!(
+                "no rate-limit group in the 429 description: counted in `{FALLBACK_GROUP}`"
+            )),
+        ),
+    };
+    Ok(Rate {
+        group,
+        limits: Some(limits),
+        warning,
+    })
+}
+
+/// The last column of the last row of the 429 response's table, if it is a plain name.
+pub(crate) fn group_from_429_table(op: &Value) -> Option<String> {
     let table = op
         .pointer("/responses/429/description")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let group = table
+    table
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('|'))
@@ -1063,38 +1225,235 @@ fn rate_limit(op: &Value) -> Result<Rate> {
             last.chars()
                 .all(|c| c.is_ascii_alphabetic())
                 .then(|| last.to_string())
-        });
-    let group = match group {
-        Some(g) => g,
-        // Endpoints limited only per second without a named group are the public ones.
-        None if per_minute.is_none() && per_hour.is_none() => "public".to_owned(),
-        None => bail!("no rate-limit group in the 429 description"),
+        })
+}
+
+/// One rate-limit group as the spec describes it.
+#[derive(Debug, Default)]
+pub(crate) struct GroupFacts {
+    /// Production limits, from its operations' `x-rate-limits`, else from the example of the
+    /// `/rate-limits` response (`-1` = unlimited).
+    pub(crate) limits: Option<Limits>,
+    /// The description of its property in [`REPORTED_GROUPS_SCHEMA`].
+    pub(crate) doc: Option<String>,
+    /// Reported by `GET /rate-limits`.
+    pub(crate) reported: bool,
+    /// Settable with the test-data API.
+    pub(crate) overridable: bool,
+    /// `METHOD path` of its operations.
+    pub(crate) operations: Vec<String>,
+}
+
+/// Every rate-limit group of the spec, in a stable order (reported groups in the schema's order,
+/// then the others by name), with what the generator had to assume.
+pub(crate) fn rate_limit_groups(doc: &Value) -> Result<(Vec<(String, GroupFacts)>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut groups: BTreeMap<String, GroupFacts> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let schema_props = |name: &str| -> Vec<(String, Option<String>)> {
+        doc.pointer(&format!("/components/schemas/{name}/properties"))
+            .and_then(Value::as_object)
+            .map(|p| {
+                p.iter()
+                    .map(|(k, v)| (k.clone(), doc_of(v)))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
     };
-    let variant = pascal(&group);
-    const KNOWN: &[&str] = &[
-        "Public",
-        "Other",
-        "InvoiceMetadata",
-        "InvoiceExport",
-        "InvoiceExportStatus",
-        "InvoiceDownload",
-        "BatchSession",
-        "OnlineSession",
-        "InvoiceSend",
-        "InvoiceStatus",
-        "SessionList",
-        "SessionInvoiceList",
-        "SessionMisc",
-    ];
-    if !KNOWN.contains(&variant.as_str()) {
-        bail!("unknown rate-limit group `{group}`: add it to ksef_model::RateLimitGroup");
+    for (name, prop_doc) in schema_props(REPORTED_GROUPS_SCHEMA) {
+        order.push(name.clone());
+        let g = groups.entry(name).or_default();
+        g.reported = true;
+        g.doc = prop_doc;
     }
-    Ok(Rate {
-        group: variant,
-        per_second,
-        per_minute,
-        per_hour,
-    })
+    for (name, _) in schema_props(OVERRIDABLE_GROUPS_SCHEMA) {
+        if !groups.contains_key(&name) {
+            warnings.push(format!(
+                "{OVERRIDABLE_GROUPS_SCHEMA} has `{name}`, which {REPORTED_GROUPS_SCHEMA} lacks"
+            ));
+        }
+        groups.entry(name).or_default().overridable = true;
+    }
+    let mut missing = Vec::new();
+    for (key, op) in operations_of(doc) {
+        let rate = rate_limit(&op).with_context(|| format!("operation {key}"))?;
+        if let Some(w) = &rate.warning {
+            warnings.push(format!("{key}: {w}"));
+        }
+        let g = groups.entry(rate.group.clone()).or_default();
+        g.operations.push(key.clone());
+        match (g.limits, rate.limits) {
+            (None, Some(l)) => g.limits = Some(l),
+            (Some(a), Some(b)) if a != b && rate.group != FALLBACK_GROUP => {
+                warnings.push(format!(
+                    "{key}: limits {b} differ from {a} of other `{}` operations",
+                    rate.group
+                ));
+            }
+            (_, None) => missing.push(rate.group.clone()),
+            _ => {}
+        }
+    }
+    for name in ALWAYS_GROUPS {
+        groups.entry((*name).to_owned()).or_default();
+    }
+    // Limits the /rate-limits example states for groups no operation declares.
+    if let Some(example) = rate_limits_example(doc) {
+        for (name, g) in groups.iter_mut() {
+            if g.limits.is_some() {
+                continue;
+            }
+            let Some(v) = example.get(name) else { continue };
+            let get = |k: &str| {
+                v.get(k)
+                    .and_then(Value::as_i64)
+                    .and_then(|n| u32::try_from(n).ok())
+            };
+            if let Some(per_second) = get("perSecond") {
+                g.limits = Some(Limits {
+                    per_second,
+                    per_minute: get("perMinute"),
+                    per_hour: get("perHour"),
+                });
+            }
+        }
+    }
+    if let Some(other) = groups.get_mut(FALLBACK_GROUP)
+        && other.limits.is_none()
+    {
+        warnings.push(format!(
+            "the spec states no limits for `{FALLBACK_GROUP}`: using {FALLBACK_LIMITS}"
+        ));
+        other.limits = Some(FALLBACK_LIMITS);
+    }
+    let _ = missing;
+    let mut rest: Vec<String> = groups
+        .keys()
+        .filter(|k| !order.contains(k))
+        .cloned()
+        .collect();
+    rest.sort();
+    order.extend(rest);
+    let out = order
+        .into_iter()
+        .map(|name| {
+            let facts = groups.remove(&name).unwrap_or_default();
+            (name, facts)
+        })
+        .collect();
+    Ok((out, warnings))
+}
+
+/// The example body of a response whose schema is [`REPORTED_GROUPS_SCHEMA`].
+fn rate_limits_example(doc: &Value) -> Option<Value> {
+    let schema_ref = format!("#/components/schemas/{REPORTED_GROUPS_SCHEMA}");
+    if let Some(ex) = doc.pointer(&format!(
+        "/components/schemas/{REPORTED_GROUPS_SCHEMA}/example"
+    )) {
+        return Some(ex.clone());
+    }
+    for (_, op) in operations_of(doc) {
+        let Some(json) = op.pointer("/responses/200/content/application~1json") else {
+            continue;
+        };
+        if json.pointer("/schema/$ref").and_then(Value::as_str) == Some(schema_ref.as_str())
+            && let Some(ex) = json.get("example")
+        {
+            return Some(ex.clone());
+        }
+    }
+    None
+}
+
+/// `RateLimitGroup`: one variant per group, with wire names, production limits and the
+/// reported/overridable lists.
+fn render_rate_limit_groups(groups: &[(String, GroupFacts)]) -> String {
+    let mut out = String::from(
+        "/// The rate-limit group an operation counts against: the \"grupa\" column of the spec's \
+         limit tables, plus the groups `GET /rate-limits` reports.\n\
+         ///\n/// Generated from the spec: operations without a named group and limited per second only \
+         count as `anonymous`; an operation without `x-rate-limits` counts as `other`.\n\
+         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[non_exhaustive]\n\
+         pub enum RateLimitGroup {\n",
+    );
+    for (name, facts) in groups {
+        let _ = writeln!(out, "/// `{name}`.");
+        if let Some(d) = &facts.doc {
+            out.push_str("///\n");
+            push_doc(&mut out, d);
+        }
+        if !facts.operations.is_empty() {
+            let _ = writeln!(
+                out,
+                "///\n/// Operations: {}.",
+                facts
+                    .operations
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let _ = writeln!(out, "{},", pascal(name));
+    }
+    out.push_str("}\n\nimpl RateLimitGroup {\n");
+    let list = |filter: &dyn Fn(&GroupFacts) -> bool| {
+        groups
+            .iter()
+            .filter(|(_, f)| filter(f))
+            .map(|(n, _)| format!("RateLimitGroup::{}", pascal(n)))
+            .collect::<Vec<_>>()
+    };
+    let all = list(&|_| true);
+    let _ = writeln!(
+        out,
+        "/// Every group.\npub const ALL: [RateLimitGroup; {}] = [{}];",
+        all.len(),
+        all.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "/// The groups `GET /rate-limits` reports (the properties of `{REPORTED_GROUPS_SCHEMA}`).\n\
+         pub const REPORTED: &'static [RateLimitGroup] = &[{}];",
+        list(&|f| f.reported).join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "/// The groups the test-data API can set (the properties of `{OVERRIDABLE_GROUPS_SCHEMA}`).\n\
+         pub const OVERRIDABLE: &'static [RateLimitGroup] = &[{}];",
+        list(&|f| f.overridable).join(", ")
+    );
+    out.push_str(
+        "/// The group's name as the spec and the `/rate-limits` endpoint spell it.\n\
+         pub const fn as_str(self) -> &'static str {\nmatch self {\n",
+    );
+    for (name, _) in groups {
+        let _ = writeln!(out, "RateLimitGroup::{} => {name:?},", pascal(name));
+    }
+    out.push_str(
+        "}\n}\n\n/// The group with this wire name.\n\
+         pub fn from_wire(name: &str) -> Option<RateLimitGroup> {\n\
+         RateLimitGroup::ALL.into_iter().find(|g| g.as_str() == name)\n}\n\n\
+         /// The production limits the spec states for the group (its operations' `x-rate-limits`, \
+         else the example of `GET /rate-limits`), if it states any.\n\
+         pub const fn production(self) -> Option<RateLimit> {\nmatch self {\n",
+    );
+    for (name, facts) in groups {
+        let value = facts.limits.map_or_else(
+            || "None".to_owned(),
+            |l| {
+                format!(
+                    "Some(RateLimit::new(self, {}, {}, {}))",
+                    l.per_second,
+                    opt_u32(l.per_minute),
+                    opt_u32(l.per_hour)
+                )
+            },
+        );
+        let _ = writeln!(out, "RateLimitGroup::{} => {value},", pascal(name));
+    }
+    out.push_str("}\n}\n}\n\n");
+    out
 }
 
 fn opt_u32(v: Option<u32>) -> String {
@@ -1184,10 +1543,6 @@ fn render_struct(out: &mut String, name: &str, doc: Option<&str>, fields: &[Fiel
         .iter()
         .filter(|f| f.required && !f.nullable)
         .collect();
-    let args: Vec<String> = required
-        .iter()
-        .map(|f| format!("{}: impl Into<{}>", f.rust, f.ty.render()))
-        .collect();
     let inits: Vec<String> = fields
         .iter()
         .map(|f| {
@@ -1198,14 +1553,55 @@ fn render_struct(out: &mut String, name: &str, doc: Option<&str>, fields: &[Fiel
             }
         })
         .collect();
-    let _ = writeln!(
-        out,
-        "impl {name} {{\n/// A value with the required fields set; optional ones start unset.\n\
-         #[allow(clippy::new_without_default)]\n\
-         pub fn new({}) -> Self {{ {name} {{ {} }} }}",
-        args.join(", "),
-        inits.join(", ")
-    );
+    if needs_params(&required) {
+        // Positional arguments of one type could be passed in each other's place, and a field the
+        // spec inserts would shift the rest silently: name them instead.
+        let params = format!("{name}Params");
+        let _ = writeln!(
+            out,
+            "/// The required fields of [`{name}`], by name: a field the spec adds is a compile \
+             error here, never a shifted value.\n#[derive({})]\npub struct {params} {{",
+            if has_secret {
+                "Clone, PartialEq"
+            } else {
+                "Debug, Clone, PartialEq"
+            }
+        );
+        for f in &required {
+            let _ = writeln!(out, "/// `{}`.\npub {}: {},", f.json, f.rust, f.ty.render());
+        }
+        out.push_str("}\n\n");
+        let moved: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                if f.required && !f.nullable {
+                    format!("{}: params.{}", f.rust, f.rust)
+                } else {
+                    format!("{}: None", f.rust)
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "impl From<{params}> for {name} {{\nfn from(params: {params}) -> Self {{ {name} {{ {} }} }}\n}}\n\n\
+             impl {name} {{\n/// A value with the required fields set; optional ones start unset.\n\
+             pub fn new(params: {params}) -> Self {{ params.into() }}",
+            moved.join(", ")
+        );
+    } else {
+        let args: Vec<String> = required
+            .iter()
+            .map(|f| format!("{}: impl Into<{}>", f.rust, f.ty.render()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "impl {name} {{\n/// A value with the required fields set; optional ones start unset.\n\
+             #[allow(clippy::new_without_default)]\n\
+             pub fn new({}) -> Self {{ {name} {{ {} }} }}",
+            args.join(", "),
+            inits.join(", ")
+        );
+    }
     for f in fields.iter().filter(|f| !f.required || f.nullable) {
         let _ = writeln!(
             out,
@@ -1233,6 +1629,19 @@ fn render_struct(out: &mut String, name: &str, doc: Option<&str>, fields: &[Fiel
         }
         out.push_str(".finish()\n}\n}\n\n");
     }
+}
+
+/// How many required fields of one type make positional arguments risky.
+const SAME_TYPE_PARAMS: usize = 3;
+
+/// Whether a struct's constructor takes a `…Params` struct with named fields: when at least
+/// [`SAME_TYPE_PARAMS`] required fields share a type.
+fn needs_params(required: &[&Field]) -> bool {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for f in required {
+        *counts.entry(f.ty.render()).or_default() += 1;
+    }
+    counts.values().any(|n| *n >= SAME_TYPE_PARAMS)
 }
 
 fn render_enum(out: &mut String, name: &str, doc: Option<&str>, values: &[String]) -> Result<()> {
@@ -1470,8 +1879,60 @@ mod tests {
         let config = TypesFile {
             values: BTreeMap::new(),
             secrets: Secrets { fields: Vec::new() },
+            optional: Optional::default(),
         };
         (spec, config)
+    }
+
+    #[test]
+    fn many_required_fields_of_one_type_are_named_and_removed_fields_relaxed() {
+        let (spec, mut config) = synthetic(serde_json::json!({
+            "Limits": {"type": "object", "required": ["a", "b", "c"], "properties": {
+                "a": {"type": "integer", "format": "int32"},
+                "b": {"type": "integer", "format": "int32"},
+                "c": {"type": "integer", "format": "int32"}}},
+            "Pair": {"type": "object", "required": ["a", "b"], "properties": {
+                "a": {"type": "string"}, "b": {"type": "string"}}},
+            "Status": {"type": "object", "required": ["method", "code"], "properties": {
+                "method": {"type": "string", "deprecated": true},
+                "code": {"type": "integer", "format": "int32"}}},
+            "Other": {"type": "object", "required": ["gone"], "properties": {
+                "gone": {"type": "string", "deprecated": true}}}
+        }));
+        config.optional.fields = vec!["Status.method".to_owned()];
+        let mut generator = Generator::new(&spec, &config).unwrap();
+        for (name, schema) in spec.schemas().unwrap() {
+            let item = generator.schema_item(name, schema).unwrap();
+            generator.items.insert(name.clone(), item);
+        }
+        let code = generator.render_types().unwrap();
+        assert!(code.contains("pub struct LimitsParams {"), "{code}");
+        assert!(
+            code.contains("pub fn new(params: LimitsParams) -> Self"),
+            "{code}"
+        );
+        assert!(
+            !code.contains("PairParams"),
+            "two of a type stay positional: {code}"
+        );
+        assert!(code.contains("pub method: Option<String>"), "{code}");
+        assert!(
+            code.contains("pub fn new(code: impl Into<i32>) -> Self"),
+            "{code}"
+        );
+        // A deprecated required field not in the list is a warning, not a stop.
+        assert!(
+            generator
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("Other.gone is deprecated yet required")),
+            "{:?}",
+            generator.warnings
+        );
+        rustfmt(&code).unwrap();
+        // A listed field that names no property is refused.
+        config.optional.fields = vec!["Status.nope".to_owned()];
+        assert!(Generator::new(&spec, &config).is_err());
     }
 
     #[test]
@@ -1523,21 +1984,75 @@ mod tests {
             "responses": {"429": {"description": "| | req / s | grupa\n| --- | --- |\n| **L** | 8 | invoiceMetadata\n"}}
         });
         let r = rate_limit(&op).unwrap();
+        let l = r.limits.unwrap();
         assert_eq!(
-            (r.group.as_str(), r.per_second, r.per_minute, r.per_hour),
-            ("InvoiceMetadata", 8, Some(16), Some(20))
+            (r.group.as_str(), l.per_second, l.per_minute, l.per_hour),
+            ("invoiceMetadata", 8, Some(16), Some(20))
         );
+        assert!(r.warning.is_none());
         let public = serde_json::json!({"x-rate-limits": {"perSecond": 60}, "responses": {}});
-        assert_eq!(rate_limit(&public).unwrap().group, "Public");
-        let unknown = serde_json::json!({
+        assert_eq!(rate_limit(&public).unwrap().group, "anonymous");
+        // A group the generator has never seen is simply a new group.
+        let brand_new = serde_json::json!({
             "x-rate-limits": {"perSecond": 1, "perMinute": 2},
             "responses": {"429": {"description": "| x | 1 | brandNew\n"}}
         });
+        assert_eq!(rate_limit(&brand_new).unwrap().group, "brandNew");
+    }
+
+    #[test]
+    fn a_missing_rate_limit_is_a_warning_with_the_other_groups_limits() {
+        let doc = serde_json::json!({
+            "paths": {
+                "/a": {"get": {"x-rate-limits": {"perSecond": 3, "perMinute": 4, "perHour": 5},
+                    "responses": {"429": {"description": "| L | 3 | 4 | 5 | other\n"}}}},
+                "/b": {"post": {"responses": {}}},
+                "/c": {"post": {"x-rate-limits": {"perSecond": 9, "perMinute": 9},
+                    "responses": {"429": {"description": "| L | 9 | 9 | - | collectiveIdentifier\n"}}}}
+            },
+            "components": {"schemas": {
+                "EffectiveApiRateLimits": {"properties": {
+                    "collectiveIdentifier": {"description": "cid"},
+                    "global": {}
+                }},
+                "ApiRateLimitsOverride": {"properties": {"collectiveIdentifier": {}}}
+            }}
+        });
+        let missing = rate_limit(&doc["paths"]["/b"]["post"]).unwrap();
+        assert_eq!(missing.group, "other");
+        assert!(missing.limits.is_none());
+        assert!(missing.warning.unwrap().contains("no x-rate-limits"));
+        let (groups, warnings) = rate_limit_groups(&doc).unwrap();
         assert!(
-            rate_limit(&unknown)
-                .unwrap_err()
-                .to_string()
-                .contains("brandNew")
+            warnings.iter().any(|w| w.starts_with("POST /b:")),
+            "{warnings:?}"
+        );
+        let names: Vec<&str> = groups.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["collectiveIdentifier", "global", "anonymous", "other"]
+        );
+        let facts = |n: &str| &groups.iter().find(|(g, _)| g == n).unwrap().1;
+        assert_eq!(
+            facts("other").limits,
+            Some(Limits {
+                per_second: 3,
+                per_minute: Some(4),
+                per_hour: Some(5)
+            })
+        );
+        assert!(
+            facts("collectiveIdentifier").reported && facts("collectiveIdentifier").overridable
+        );
+        assert!(facts("global").reported && !facts("global").overridable);
+        assert_eq!(facts("global").limits, None, "no example, no operation");
+        let code = render_rate_limit_groups(&groups);
+        assert!(code.contains("CollectiveIdentifier,"), "{code}");
+        assert!(
+            code.contains(
+                "RateLimitGroup::Other => Some(RateLimit::new(self, 3, Some(4), Some(5)))"
+            ),
+            "{code}"
         );
     }
 }

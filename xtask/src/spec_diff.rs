@@ -1,13 +1,16 @@
-//! `cargo xtask spec-diff OLD NEW`: what changed between two versions of the spec.
+//! `cargo xtask spec-diff OLD NEW`: what changed between two versions of the spec, as a Markdown
+//! changelog section that shows values: added and removed enum values, fields that became
+//! required or optional, and each operation's rate-limit group and limits (read from
+//! `x-rate-limits` and the 429 description's table).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::openapi::{operations_of, schemas_of};
+use crate::openapi::{operations_of, rate_limit, schemas_of};
 
 /// Describes the differences between two spec files.
 pub(crate) fn diff_files(old: &Path, new: &Path) -> Result<String> {
@@ -17,53 +20,356 @@ pub(crate) fn diff_files(old: &Path, new: &Path) -> Result<String> {
     diff(&load(old)?, &load(new)?)
 }
 
-/// Describes the differences between two parsed specs.
-pub(crate) fn diff(old: &Value, new: &Value) -> Result<String> {
-    let mut out = String::new();
-    section(
-        &mut out,
-        "operations",
-        &operations_of(old),
-        &operations_of(new),
-    );
-    section(&mut out, "schemas", &schemas_of(old)?, &schemas_of(new)?);
-    if out.is_empty() {
-        out.push_str("no differences in operations or schemas\n");
-    }
-    Ok(out)
+/// The API version a spec states in its description ("**Wersja API:** 2.6.0"), else
+/// `info.version`.
+pub(crate) fn api_version(doc: &Value) -> String {
+    doc.pointer("/info/description")
+        .and_then(Value::as_str)
+        .and_then(|d| d.split("Wersja API:**").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .or_else(|| doc.pointer("/info/version").and_then(Value::as_str))
+        .unwrap_or("?")
+        .to_owned()
 }
 
-fn section(
-    out: &mut String,
-    what: &str,
-    old: &BTreeMap<String, Value>,
-    new: &BTreeMap<String, Value>,
-) {
-    let added: Vec<&String> = new.keys().filter(|k| !old.contains_key(*k)).collect();
-    let removed: Vec<&String> = old.keys().filter(|k| !new.contains_key(*k)).collect();
-    let changed: Vec<(&String, Vec<String>)> = old
-        .iter()
-        .filter_map(|(k, v)| {
-            let n = new.get(k)?;
-            let mut paths = Vec::new();
-            changed_paths(v, n, String::new(), &mut paths);
-            (!paths.is_empty()).then_some((k, paths))
-        })
+/// What changed in one schema, with values.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct SchemaChange {
+    pub(crate) enum_added: Vec<String>,
+    pub(crate) enum_removed: Vec<String>,
+    /// New properties: (name, required).
+    pub(crate) props_added: Vec<(String, bool)>,
+    pub(crate) props_removed: Vec<String>,
+    /// Existing properties that became required.
+    pub(crate) now_required: Vec<String>,
+    /// Existing properties that are no longer required.
+    pub(crate) now_optional: Vec<String>,
+    /// Other structural changes (JSON-pointer-like paths), prose ignored.
+    pub(crate) other: Vec<String>,
+}
+
+impl SchemaChange {
+    fn is_empty(&self) -> bool {
+        *self == SchemaChange::default()
+    }
+}
+
+/// The structured differences of two specs.
+#[derive(Debug, Default)]
+pub(crate) struct SpecDiff {
+    pub(crate) old_version: String,
+    pub(crate) new_version: String,
+    /// `METHOD path` of added operations, with their rate limit in words.
+    pub(crate) ops_added: Vec<(String, String)>,
+    pub(crate) ops_removed: Vec<String>,
+    /// Changed operations: what changed, in words.
+    pub(crate) ops_changed: Vec<(String, Vec<String>)>,
+    pub(crate) schemas_added: Vec<(String, Vec<String>)>,
+    pub(crate) schemas_removed: Vec<String>,
+    pub(crate) schemas_changed: Vec<(String, SchemaChange)>,
+    pub(crate) operation_count: (usize, usize),
+    pub(crate) schema_count: (usize, usize),
+}
+
+/// Compares two parsed specs.
+pub(crate) fn compare(old: &Value, new: &Value) -> Result<SpecDiff> {
+    let old_ops = operations_of(old);
+    let new_ops = operations_of(new);
+    let old_schemas = schemas_of(old)?;
+    let new_schemas = schemas_of(new)?;
+    let mut d = SpecDiff {
+        old_version: api_version(old),
+        new_version: api_version(new),
+        operation_count: (old_ops.len(), new_ops.len()),
+        schema_count: (old_schemas.len(), new_schemas.len()),
+        ..SpecDiff::default()
+    };
+    for (k, op) in &new_ops {
+        match old_ops.get(k) {
+            None => d.ops_added.push((k.clone(), describe_op(op))),
+            Some(before) => {
+                let changes = op_changes(before, op);
+                if !changes.is_empty() {
+                    d.ops_changed.push((k.clone(), changes));
+                }
+            }
+        }
+    }
+    d.ops_removed = old_ops
+        .keys()
+        .filter(|k| !new_ops.contains_key(*k))
+        .cloned()
         .collect();
-    for k in added {
-        let _ = writeln!(out, "+ {what}: {k}");
-    }
-    for k in removed {
-        let _ = writeln!(out, "- {what}: {k}");
-    }
-    for (k, paths) in changed {
-        let _ = writeln!(out, "~ {what}: {k}");
-        for p in paths.iter().take(20) {
-            let _ = writeln!(out, "    {p}");
+    for (k, schema) in &new_schemas {
+        match old_schemas.get(k) {
+            None => d.schemas_added.push((k.clone(), required_of(schema))),
+            Some(before) => {
+                let change = schema_change(before, schema);
+                if !change.is_empty() {
+                    d.schemas_changed.push((k.clone(), change));
+                }
+            }
         }
-        if paths.len() > 20 {
-            let _ = writeln!(out, "    ... and {} more", paths.len() - 20);
+    }
+    d.schemas_removed = old_schemas
+        .keys()
+        .filter(|k| !new_schemas.contains_key(*k))
+        .cloned()
+        .collect();
+    Ok(d)
+}
+
+/// Describes the differences between two parsed specs as Markdown.
+pub(crate) fn diff(old: &Value, new: &Value) -> Result<String> {
+    Ok(render(&compare(old, new)?))
+}
+
+/// An operation's rate limit and permissions in words.
+fn describe_op(op: &Value) -> String {
+    let mut parts = vec![rate_words(op)];
+    let perms = permissions(op);
+    if !perms.is_empty() {
+        parts.push(format!(
+            "permissions: {}",
+            perms.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+fn rate_words(op: &Value) -> String {
+    match rate_limit(op) {
+        Ok(r) => {
+            let limits = r
+                .limits
+                .map_or_else(|| "no x-rate-limits".to_owned(), |l| l.to_string());
+            match r.warning {
+                Some(w) => format!("rate limit: `{}` {limits} ({w})", r.group),
+                None => format!("rate limit: `{}` {limits}", r.group),
+            }
         }
+        Err(e) => format!("rate limit unreadable: {e:#}"),
+    }
+}
+
+fn permissions(op: &Value) -> BTreeSet<String> {
+    op.get("x-required-permissions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn op_changes(old: &Value, new: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let (a, b) = (rate_words(old), rate_words(new));
+    if a != b {
+        out.push(format!("{a} → {b}"));
+    }
+    let (pa, pb) = (permissions(old), permissions(new));
+    for p in pb.difference(&pa) {
+        out.push(format!("permission added: {p}"));
+    }
+    for p in pa.difference(&pb) {
+        out.push(format!("permission removed: {p}"));
+    }
+    let mut paths = Vec::new();
+    changed_paths(old, new, String::new(), &mut paths);
+    paths.retain(|p| !p.contains("/x-rate-limits") && !p.contains("/x-required-permissions"));
+    out.extend(paths);
+    out
+}
+
+fn required_of(schema: &Value) -> Vec<String> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn enum_of(schema: &Value) -> BTreeSet<String> {
+    schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn schema_change(old: &Value, new: &Value) -> SchemaChange {
+    let mut c = SchemaChange::default();
+    let (ea, eb) = (enum_of(old), enum_of(new));
+    c.enum_added = eb.difference(&ea).cloned().collect();
+    c.enum_removed = ea.difference(&eb).cloned().collect();
+    let props = |s: &Value| -> BTreeSet<String> {
+        s.get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (pa, pb) = (props(old), props(new));
+    let (ra, rb): (BTreeSet<String>, BTreeSet<String>) = (
+        required_of(old).into_iter().collect(),
+        required_of(new).into_iter().collect(),
+    );
+    c.props_added = pb
+        .difference(&pa)
+        .map(|p| (p.clone(), rb.contains(p)))
+        .collect();
+    c.props_removed = pa.difference(&pb).cloned().collect();
+    c.now_required = rb
+        .difference(&ra)
+        .filter(|p| pa.contains(*p))
+        .cloned()
+        .collect();
+    c.now_optional = ra
+        .difference(&rb)
+        .filter(|p| pb.contains(*p))
+        .cloned()
+        .collect();
+    let mut paths = Vec::new();
+    changed_paths(old, new, String::new(), &mut paths);
+    // What the lists above say already.
+    paths.retain(|p| {
+        !(p.starts_with("changed /enum/")
+            || p.starts_with("added /enum/")
+            || p.starts_with("removed /enum/")
+            || p.starts_with("changed /required/")
+            || p.starts_with("added /required/")
+            || p.starts_with("removed /required/")
+            || p == "added /required"
+            || p == "removed /required"
+            || c.props_added
+                .iter()
+                .any(|(n, _)| *p == format!("added /properties/{n}"))
+            || c.props_removed
+                .iter()
+                .any(|n| *p == format!("removed /properties/{n}")))
+    });
+    c.other = paths;
+    c
+}
+
+/// Renders the differences as a changelog section.
+pub(crate) fn render(d: &SpecDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## KSeF API {} → {}\n\n{} → {} operations, {} → {} schemas.\n",
+        d.old_version,
+        d.new_version,
+        d.operation_count.0,
+        d.operation_count.1,
+        d.schema_count.0,
+        d.schema_count.1
+    );
+    let nothing = d.ops_added.is_empty()
+        && d.ops_removed.is_empty()
+        && d.ops_changed.is_empty()
+        && d.schemas_added.is_empty()
+        && d.schemas_removed.is_empty()
+        && d.schemas_changed.is_empty();
+    if nothing {
+        out.push_str("No differences in operations or schemas.\n");
+        return out;
+    }
+    if !d.ops_added.is_empty() {
+        out.push_str("### Added operations\n\n");
+        for (k, what) in &d.ops_added {
+            let _ = writeln!(out, "- `{k}`: {what}");
+        }
+        out.push('\n');
+    }
+    if !d.ops_removed.is_empty() {
+        out.push_str("### Removed operations\n\n");
+        for k in &d.ops_removed {
+            let _ = writeln!(out, "- `{k}`");
+        }
+        out.push('\n');
+    }
+    if !d.ops_changed.is_empty() {
+        out.push_str("### Changed operations\n\n");
+        for (k, changes) in &d.ops_changed {
+            let _ = writeln!(out, "- `{k}`");
+            push_capped(&mut out, changes);
+        }
+        out.push('\n');
+    }
+    if !d.schemas_added.is_empty() {
+        out.push_str("### Added schemas\n\n");
+        for (k, required) in &d.schemas_added {
+            if required.is_empty() {
+                let _ = writeln!(out, "- `{k}`");
+            } else {
+                let _ = writeln!(out, "- `{k}` (required: {})", required.join(", "));
+            }
+        }
+        out.push('\n');
+    }
+    if !d.schemas_removed.is_empty() {
+        out.push_str("### Removed schemas\n\n");
+        for k in &d.schemas_removed {
+            let _ = writeln!(out, "- `{k}`");
+        }
+        out.push('\n');
+    }
+    if !d.schemas_changed.is_empty() {
+        out.push_str("### Changed schemas\n\n");
+        for (k, c) in &d.schemas_changed {
+            let _ = writeln!(out, "- `{k}`");
+            let mut lines = Vec::new();
+            if !c.enum_added.is_empty() {
+                lines.push(format!("enum values added: {}", c.enum_added.join(", ")));
+            }
+            if !c.enum_removed.is_empty() {
+                lines.push(format!(
+                    "enum values removed: {}",
+                    c.enum_removed.join(", ")
+                ));
+            }
+            for (p, required) in &c.props_added {
+                lines.push(format!(
+                    "field added: `{p}`{}",
+                    if *required { " (**required**)" } else { "" }
+                ));
+            }
+            for p in &c.props_removed {
+                lines.push(format!("field removed: `{p}`"));
+            }
+            for p in &c.now_required {
+                lines.push(format!("field became **required**: `{p}`"));
+            }
+            for p in &c.now_optional {
+                lines.push(format!("field became optional: `{p}`"));
+            }
+            lines.extend(c.other.iter().cloned());
+            push_capped(&mut out, &lines);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn push_capped(out: &mut String, lines: &[String]) {
+    for p in lines.iter().take(20) {
+        let _ = writeln!(out, "  - {p}");
+    }
+    if lines.len() > 20 {
+        let _ = writeln!(out, "  - ... and {} more", lines.len() - 20);
     }
 }
 
@@ -71,7 +377,7 @@ fn section(
 fn changed_paths(old: &Value, new: &Value, at: String, out: &mut Vec<String>) {
     match (old, new) {
         (Value::Object(a), Value::Object(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for k in keys {
                 if matches!(
                     k.as_str(),
@@ -93,33 +399,98 @@ fn changed_paths(old: &Value, new: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
+/// Schema names whose required fields grew, with the new required fields (for the list of
+/// hand-written places to revisit).
+pub(crate) fn new_required_fields(d: &SpecDiff) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for (k, c) in &d.schemas_changed {
+        let mut fields: Vec<String> = c
+            .props_added
+            .iter()
+            .filter(|(_, r)| *r)
+            .map(|(p, _)| p.clone())
+            .collect();
+        fields.extend(c.now_required.iter().cloned());
+        if !fields.is_empty() {
+            out.insert(k.clone(), fields);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn reports_added_removed_and_changed() {
+    fn reports_added_removed_and_changed_with_values() {
         let old = json!({
-            "paths": {"/a": {"get": {"summary": "x"}}, "/b": {"post": {"x-rate-limits": {"perSecond": 1}}}},
-            "components": {"schemas": {"A": {"type": "string"}, "B": {"type": "object"}}}
+            "info": {"version": "v2", "description": "**Wersja API:** 1.0.0 (build x)"},
+            "paths": {
+                "/a": {"get": {"summary": "x"}},
+                "/b": {"post": {"x-rate-limits": {"perSecond": 1, "perMinute": 2},
+                    "responses": {"429": {"description": "| L | 1 | 2 | onlineSession\n"}}}}
+            },
+            "components": {"schemas": {
+                "A": {"type": "string", "enum": ["X", "Y"]},
+                "B": {"type": "object"},
+                "R": {"required": ["a"], "properties": {"a": {}, "b": {}, "c": {}}}
+            }}
         });
         let new = json!({
-            "paths": {"/b": {"post": {"x-rate-limits": {"perSecond": 2}}}, "/c": {"delete": {}}},
-            "components": {"schemas": {"A": {"type": "string", "description": "prose only"}, "C": {}}}
+            "info": {"version": "v2", "description": "**Wersja API:** 1.1.0 (build y)"},
+            "paths": {
+                "/b": {"post": {"x-rate-limits": {"perSecond": 2, "perMinute": 4},
+                    "x-required-permissions": ["InvoiceRead"],
+                    "responses": {"429": {"description": "| L | 2 | 4 | onlineSessionClose\n"}}}},
+                "/c": {"delete": {"x-rate-limits": {"perSecond": 60}}}
+            },
+            "components": {"schemas": {
+                "A": {"type": "string", "enum": ["X", "Z"], "description": "prose only"},
+                "C": {"required": ["id"], "properties": {"id": {}}},
+                "R": {"required": ["b", "d"], "properties": {"a": {}, "b": {}, "c": {}, "d": {}}}
+            }}
         });
         let text = diff(&old, &new).unwrap();
-        assert!(text.contains("+ operations: DELETE /c"), "{text}");
-        assert!(text.contains("- operations: GET /a"), "{text}");
+        assert!(text.starts_with("## KSeF API 1.0.0 → 1.1.0\n"), "{text}");
         assert!(
-            text.contains("~ operations: POST /b\n    changed /x-rate-limits/perSecond"),
+            text.contains("- `DELETE /c`: rate limit: `anonymous` 60/s"),
             "{text}"
         );
-        assert!(text.contains("+ schemas: C"), "{text}");
-        assert!(text.contains("- schemas: B"), "{text}");
         assert!(
-            !text.contains("~ schemas: A"),
-            "prose changes are ignored: {text}"
+            text.contains("### Removed operations\n\n- `GET /a`"),
+            "{text}"
         );
+        assert!(
+            text.contains(
+                "- `POST /b`\n  - rate limit: `onlineSession` 1/s, 2/min → rate limit: `onlineSessionClose` 2/s, 4/min\n  - permission added: InvoiceRead"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("- `C` (required: id)"), "{text}");
+        assert!(text.contains("- `B`"), "{text}");
+        assert!(
+            text.contains("- `A`\n  - enum values added: Z\n  - enum values removed: Y\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- `R`\n  - field added: `d` (**required**)\n  - field became **required**: `b`\n  - field became optional: `a`\n"
+            ),
+            "{text}"
+        );
+        let d = compare(&old, &new).unwrap();
+        assert_eq!(
+            new_required_fields(&d).get("R"),
+            Some(&vec!["d".to_owned(), "b".to_owned()])
+        );
+    }
+
+    #[test]
+    fn prose_changes_are_ignored() {
+        let old = json!({"paths": {}, "components": {"schemas": {"A": {"type": "string"}}}});
+        let new = json!({"paths": {}, "components": {"schemas": {"A": {"type": "string", "description": "x"}}}});
+        assert!(diff(&old, &new).unwrap().contains("No differences"));
     }
 }

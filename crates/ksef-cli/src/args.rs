@@ -551,7 +551,8 @@ pub(crate) enum TokenCommand {
         #[arg(long)]
         description: String,
         /// A permission: InvoiceRead, InvoiceWrite, CredentialsRead, CredentialsManage,
-        /// SubunitManage, EnforcementOperations, Introspection (repeat or comma-separate).
+        /// SubunitManage, EnforcementOperations, Introspection, CollectiveIdentifierManage
+        /// (repeat or comma-separate).
         #[arg(long = "permission", required = true, value_delimiter = ',')]
         permissions: Vec<String>,
         /// Write the token to this file (0600) instead of stdout.

@@ -16,16 +16,8 @@ use crate::args::TokenCommand;
 use crate::context::{Ctx, all_pages, parse_reference, print_json};
 use crate::files::write_private;
 
-/// The permissions a KSeF token can carry.
-const PERMISSIONS: &[&str] = &[
-    "InvoiceRead",
-    "InvoiceWrite",
-    "CredentialsRead",
-    "CredentialsManage",
-    "SubunitManage",
-    "EnforcementOperations",
-    "Introspection",
-];
+/// The permissions a KSeF token can carry: the spec's `TokenPermissionType` (generated).
+const PERMISSIONS: &[&str] = TokenPermissionType::VALUES;
 
 fn parse_permission(text: &str) -> anyhow::Result<TokenPermissionType> {
     let text = text.trim();

@@ -1217,7 +1217,11 @@ mod tests {
     }
 
     fn id_document(country: &str) -> IdDocument {
-        IdDocument::new("Passport", "AB123456", country)
+        IdDocument::new(ksef_model::types::IdDocumentParams {
+            r#type: "Passport".into(),
+            number: "AB123456".into(),
+            country: country.into(),
+        })
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! - permission grants built and checked before sending ([`grants`]);
 //! - incremental sync by KSeF's high-water mark ([`Client::sync_invoices`], [`sync`]): resumable
 //!   after a crash with no gap and no duplicate;
-//! - typed access to all 78 operations, grouped by area ([`Client::auth`],
+//! - typed access to all 83 operations of KSeF API 2.9.0, grouped by area ([`Client::auth`],
 //!   [`Client::sessions`], [`Client::invoices`], [`Client::tokens`], [`Client::certificates`],
 //!   [`Client::permissions`], [`Client::limits`], [`Client::test_data`], [`Client::peppol`],
 //!   [`Client::security`]), and [`Client::execute`] for any [`ksef_model::Operation`].

@@ -28,27 +28,47 @@ pub mod form_code {
 
     /// FA(3), the structured invoice in force since February 2026.
     pub fn fa3() -> FormCode {
-        FormCode::new("FA (3)", "1-0E", "FA")
+        FormCode::new(ksef_model::types::FormCodeParams {
+            system_code: "FA (3)".into(),
+            schema_version: "1-0E".into(),
+            value: "FA".into(),
+        })
     }
 
     /// FA(2), the previous structured invoice (TEST only).
     pub fn fa2() -> FormCode {
-        FormCode::new("FA (2)", "1-0E", "FA")
+        FormCode::new(ksef_model::types::FormCodeParams {
+            system_code: "FA (2)".into(),
+            schema_version: "1-0E".into(),
+            value: "FA".into(),
+        })
     }
 
     /// PEF(3), a Peppol invoice.
     pub fn pef3() -> FormCode {
-        FormCode::new("PEF (3)", "2-1", "PEF")
+        FormCode::new(ksef_model::types::FormCodeParams {
+            system_code: "PEF (3)".into(),
+            schema_version: "2-1".into(),
+            value: "PEF".into(),
+        })
     }
 
     /// PEF_KOR(3), a Peppol correction.
     pub fn pef_kor3() -> FormCode {
-        FormCode::new("PEF_KOR (3)", "2-1", "PEF")
+        FormCode::new(ksef_model::types::FormCodeParams {
+            system_code: "PEF_KOR (3)".into(),
+            schema_version: "2-1".into(),
+            value: "PEF".into(),
+        })
     }
 
     /// FA_RR(1), the VAT RR invoice for flat-rate farmers.
     pub fn fa_rr1() -> FormCode {
-        FormCode::new("FA_RR (1)", "1-1E", "FA_RR")
+        FormCode::new(ksef_model::types::FormCodeParams {
+            system_code: "FA_RR (1)".into(),
+            schema_version: "1-1E".into(),
+            value: "FA_RR".into(),
+        })
     }
 }
 

@@ -51,75 +51,8 @@ pub enum Auth {
     RefreshToken,
 }
 
-/// The rate-limit group an operation counts against (the "grupa" column of the spec's limit tables).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum RateLimitGroup {
-    /// Unauthenticated and authentication endpoints, counted per client IP.
-    Public,
-    /// Every authenticated endpoint without a group of its own; each endpoint has its own counter.
-    Other,
-    /// `POST /invoices/query/metadata`.
-    InvoiceMetadata,
-    /// `POST /invoices/exports`.
-    InvoiceExport,
-    /// `GET /invoices/exports/{referenceNumber}`.
-    InvoiceExportStatus,
-    /// `GET /invoices/ksef/{ksefNumber}`.
-    InvoiceDownload,
-    /// Opening and closing batch sessions.
-    BatchSession,
-    /// Opening and closing online sessions.
-    OnlineSession,
-    /// Sending an invoice in an online session.
-    InvoiceSend,
-    /// The status of one invoice in a session.
-    InvoiceStatus,
-    /// `GET /sessions`.
-    SessionList,
-    /// Invoice lists of a session (all and failed).
-    SessionInvoiceList,
-    /// Other session reads: status and UPOs.
-    SessionMisc,
-}
-
-impl RateLimitGroup {
-    /// Every group, in declaration order.
-    pub const ALL: [RateLimitGroup; 13] = [
-        RateLimitGroup::Public,
-        RateLimitGroup::Other,
-        RateLimitGroup::InvoiceMetadata,
-        RateLimitGroup::InvoiceExport,
-        RateLimitGroup::InvoiceExportStatus,
-        RateLimitGroup::InvoiceDownload,
-        RateLimitGroup::BatchSession,
-        RateLimitGroup::OnlineSession,
-        RateLimitGroup::InvoiceSend,
-        RateLimitGroup::InvoiceStatus,
-        RateLimitGroup::SessionList,
-        RateLimitGroup::SessionInvoiceList,
-        RateLimitGroup::SessionMisc,
-    ];
-
-    /// The group's name as the spec and the `/rate-limits` endpoint spell it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RateLimitGroup::Public => "public",
-            RateLimitGroup::Other => "other",
-            RateLimitGroup::InvoiceMetadata => "invoiceMetadata",
-            RateLimitGroup::InvoiceExport => "invoiceExport",
-            RateLimitGroup::InvoiceExportStatus => "invoiceExportStatus",
-            RateLimitGroup::InvoiceDownload => "invoiceDownload",
-            RateLimitGroup::BatchSession => "batchSession",
-            RateLimitGroup::OnlineSession => "onlineSession",
-            RateLimitGroup::InvoiceSend => "invoiceSend",
-            RateLimitGroup::InvoiceStatus => "invoiceStatus",
-            RateLimitGroup::SessionList => "sessionList",
-            RateLimitGroup::SessionInvoiceList => "sessionInvoiceList",
-            RateLimitGroup::SessionMisc => "sessionMisc",
-        }
-    }
-}
+/// The rate-limit groups, generated from the spec (see [`crate::operations`]).
+pub use crate::generated::operations::RateLimitGroup;
 
 /// The production request limits of an operation, from the spec's `x-rate-limits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -53,8 +53,7 @@ fn table_has_exactly_the_spec_operations() {
             assert_eq!(perms, info.required_permissions, "{}", info.id);
         }
     }
-    assert_eq!(from_spec.len(), 78, "the spec v2.6 has 78 operations");
-    assert_eq!(ALL.len(), from_spec.len());
+    assert_eq!(ALL.len(), from_spec.len(), "one descriptor per operation");
     let ids: BTreeSet<&str> = ALL.iter().map(|i| i.id).collect();
     assert_eq!(ids.len(), ALL.len(), "operation ids are unique");
     println!("operation table: {} operations", ALL.len());
@@ -91,8 +90,141 @@ fn rate_limit_groups_match_the_published_table() {
         RateLimitGroup::InvoiceMetadata
     );
     assert_eq!(group("sessions.upo").group, RateLimitGroup::SessionMisc);
-    assert_eq!(group("auth.challenge").group, RateLimitGroup::Public);
+    assert_eq!(group("auth.challenge").group, RateLimitGroup::Anonymous);
     assert_eq!(group("tokens.list").group, RateLimitGroup::Other);
+    // 2.9.0: closing a session has its own, larger limits.
+    let close = group("sessions.online.close");
+    assert_eq!(
+        (
+            close.group,
+            close.per_second,
+            close.per_minute,
+            close.per_hour
+        ),
+        (RateLimitGroup::OnlineSessionClose, 20, Some(60), Some(240))
+    );
+    let close = group("sessions.batch.close");
+    assert_eq!(
+        (
+            close.group,
+            close.per_second,
+            close.per_minute,
+            close.per_hour
+        ),
+        (RateLimitGroup::BatchSessionClose, 20, Some(40), Some(120))
+    );
+    let collective = group("collective_identifiers.generate");
+    assert_eq!(
+        (
+            collective.group,
+            collective.per_second,
+            collective.per_minute,
+            collective.per_hour
+        ),
+        (
+            RateLimitGroup::CollectiveIdentifier,
+            20,
+            Some(120),
+            Some(240)
+        )
+    );
+}
+
+/// The last cell of the last row of an operation's 429 table: the group's name, if one is given.
+fn group_in_429_table(op: &Value) -> Option<String> {
+    let table = op["responses"]["429"]["description"].as_str()?;
+    let row = table
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('|'))?;
+    let last = row
+        .split('|')
+        .map(str::trim)
+        .rev()
+        .find(|c| !c.is_empty())?;
+    last.chars()
+        .all(|c| c.is_ascii_alphabetic())
+        .then(|| last.to_owned())
+}
+
+#[test]
+fn rate_limit_groups_are_the_specs() {
+    let spec = support::spec();
+    // Every operation's group is the one its 429 table names (`anonymous` where none is named).
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let info = ALL
+                .iter()
+                .find(|i| i.method.as_str() == method.to_uppercase() && i.path_template == path)
+                .unwrap();
+            let named = group_in_429_table(op).unwrap_or_else(|| "anonymous".to_owned());
+            assert_eq!(info.rate_limit.group.as_str(), named, "{}", info.id);
+            assert_eq!(
+                RateLimitGroup::from_wire(&named),
+                Some(info.rate_limit.group)
+            );
+            let production = info.rate_limit.group.production().unwrap();
+            if info.rate_limit.group != RateLimitGroup::Other {
+                assert_eq!(production, info.rate_limit, "{}", info.id);
+            }
+        }
+    }
+    // `GET /rate-limits` reports exactly the generated `REPORTED` groups, with the example's
+    // values where no operation states them.
+    let schema = &spec["components"]["schemas"]["EffectiveApiRateLimits"];
+    let reported: BTreeSet<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let generated: BTreeSet<&str> = RateLimitGroup::REPORTED
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    assert_eq!(generated, reported);
+    let global = RateLimitGroup::Global.production().unwrap();
+    assert_eq!((global.per_second, global.per_minute), (75, None));
+    let overridable: BTreeSet<&str> =
+        spec["components"]["schemas"]["ApiRateLimitsOverride"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+    let generated: BTreeSet<&str> = RateLimitGroup::OVERRIDABLE
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    assert_eq!(generated, overridable);
+    assert!(
+        !generated.contains("onlineSessionClose"),
+        "not overridable in 2.9.0"
+    );
+    for group in RateLimitGroup::ALL {
+        assert_eq!(RateLimitGroup::from_wire(group.as_str()), Some(group));
+    }
+}
+
+#[test]
+fn the_pinned_spec_is_2_9_0_with_83_operations_and_306_schemas() {
+    let spec = support::spec();
+    let lock = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/spec.lock"),
+    )
+    .unwrap();
+    assert!(lock.contains("api_version = \"2.9.0\""), "{lock}");
+    let operations: usize = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(operations, 83);
+    assert_eq!(ALL.len(), operations);
+    let schemas = spec["components"]["schemas"].as_object().unwrap().len();
+    assert_eq!(schemas, 306);
+    assert_eq!(support::schemas::SCHEMAS.len(), schemas);
 }
 
 #[test]
@@ -133,9 +265,13 @@ fn paths_queries_and_headers_render() {
 
 #[test]
 fn bodies_serialize_and_responses_parse() {
-    use ksef_model::types::{EncryptionInfo, FormCode, OpenOnlineSessionRequest};
+    use ksef_model::types::{EncryptionInfo, FormCode, FormCodeParams, OpenOnlineSessionRequest};
     let request = OpenOnlineSessionRequest::new(
-        FormCode::new("FA (3)", "1-0E", "FA"),
+        FormCode::new(FormCodeParams {
+            system_code: "FA (3)".into(),
+            schema_version: "1-0E".into(),
+            value: "FA".into(),
+        }),
         EncryptionInfo::new("a2V5", "aXY="),
     );
     let op = operations::OpenOnlineSession::new(request);
@@ -187,4 +323,44 @@ fn unknown_enum_values_survive() {
     let known: SessionType = serde_json::from_str("\"Batch\"").unwrap();
     assert_eq!(known, SessionType::Batch);
     assert!(SessionType::VALUES.contains(&"Online"));
+}
+
+/// `authenticationMethod` is obsolete (planned removal 2026-11-16) yet still required by the
+/// spec: `openapi/types.toml` makes it optional, so a status without it still parses.
+#[test]
+fn an_auth_status_without_the_deprecated_authentication_method_parses() {
+    use ksef_model::operations::{GetAuthStatus, ListAuthSessions};
+    let status = br#"{
+        "startDate": "2026-12-01T10:00:00+01:00",
+        "authenticationMethodInfo": {"category": "Token", "code": "Token", "displayName": "Token KSeF"},
+        "status": {"code": 200, "description": "Uwierzytelnianie zakonczone sukcesem"}
+    }"#;
+    let parsed =
+        GetAuthStatus::parse_response(status).expect("a status without authenticationMethod");
+    assert_eq!(parsed.authentication_method, None);
+    assert_eq!(parsed.authentication_method_info.code, "Token");
+    assert_eq!(parsed.status.code, 200);
+    let with_it = br#"{
+        "startDate": "2026-12-01T10:00:00+01:00",
+        "authenticationMethod": "Token",
+        "authenticationMethodInfo": {"category": "Token", "code": "Token", "displayName": "Token KSeF"},
+        "status": {"code": 200, "description": "OK"}
+    }"#;
+    let parsed = GetAuthStatus::parse_response(with_it).unwrap();
+    assert_eq!(
+        parsed.authentication_method.as_ref().map(|m| m.as_str()),
+        Some("Token")
+    );
+    let list = br#"{"items": [{
+        "startDate": "2026-12-01T10:00:00+01:00",
+        "referenceNumber": "20250626-AU-2F14610000-242991F8C9-B4",
+        "authenticationMethodInfo": {"category": "XadesSignature", "code": "QualifiedSeal", "displayName": "Pieczec"},
+        "status": {"code": 200, "description": "OK"}
+    }]}"#;
+    let parsed = ListAuthSessions::parse_response(list).expect("a list item without it");
+    assert_eq!(parsed.items[0].authentication_method, None);
+    // Still required by the other fields: a status without `status` is refused.
+    let broken = br#"{"startDate": "2026-12-01T10:00:00+01:00",
+        "authenticationMethodInfo": {"category": "Token", "code": "Token", "displayName": "x"}}"#;
+    assert!(GetAuthStatus::parse_response(broken).is_err());
 }

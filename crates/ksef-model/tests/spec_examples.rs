@@ -10,9 +10,17 @@ use serde_json::Value;
 /// Why the authentication-status examples fail: they predate `authenticationMethodInfo`.
 const AUTH_STATUS_WITHOUT_METHOD_INFO: &str = "AuthenticationOperationStatusResponse requires `authenticationMethodInfo`, which the example lacks (it shows only the deprecated `authenticationMethod`)";
 
+/// Why two 2.9.0 collective-identifier examples fail: their KSeF number's checksum is wrong.
+const BAD_CRC_KSEF_NUMBER: &str = "the KSeF number `1111111111-20260612-6310EC800000-DA` has CRC-8 `33`, not `DA`: the spec's example breaks its own checksum rule";
+
 /// Examples of the spec that contradict its own schema, by location, with the reason. The test
 /// fails if one of these starts passing (the spec was fixed: remove it) or a new one fails.
 const SPEC_CONTRADICTIONS: &[(&str, &str)] = &[
+    ("POST /collective-identifiers request", BAD_CRC_KSEF_NUMBER),
+    (
+        "POST /collective-identifiers/invoices 200 application/json",
+        BAD_CRC_KSEF_NUMBER,
+    ),
     (
         "GET /auth/{referenceNumber} 200 application/json 'Kod 100 | Uwierzytelnianie w toku'",
         AUTH_STATUS_WITHOUT_METHOD_INFO,

@@ -2,9 +2,11 @@
 
 use chrono::Utc;
 use ksef_model::types::{
-    ApiError as ProblemError, BadRequestProblemDetails, ExceptionDetails, ExceptionInfo,
-    ExceptionResponse, ForbiddenProblemDetails, TooManyRequestsProblemDetails,
-    TooManyRequestsResponse, TooManyRequestsResponseStatus, UnauthorizedProblemDetails,
+    ApiError as ProblemError, BadRequestProblemDetails, BadRequestProblemDetailsParams,
+    ExceptionDetails, ExceptionInfo, ExceptionResponse, ForbiddenProblemDetails,
+    ForbiddenProblemDetailsParams, TooManyRequestsProblemDetails,
+    TooManyRequestsProblemDetailsParams, TooManyRequestsResponse, TooManyRequestsResponseStatus,
+    UnauthorizedProblemDetails,
 };
 
 /// An error answer of an operation.
@@ -125,19 +127,26 @@ impl ApiError {
                 serde_json::to_vec(&body)
             }
             403 => {
-                let mut body = ForbiddenProblemDetails::new(
-                    title,
-                    403,
-                    detail,
-                    self.reason_code.unwrap_or("missing-permissions"),
-                    now,
-                );
+                let mut body = ForbiddenProblemDetails::new(ForbiddenProblemDetailsParams {
+                    title: title.to_owned(),
+                    status: 403,
+                    detail: detail.clone(),
+                    reason_code: self.reason_code.unwrap_or("missing-permissions").to_owned(),
+                });
+                body.timestamp = Some(now);
                 body.instance = Some(instance.to_owned());
                 body.trace_id = Some(trace_id.to_owned());
                 serde_json::to_vec(&body)
             }
             429 if problem_details => serde_json::to_vec(&TooManyRequestsProblemDetails::new(
-                title, 429, instance, detail, now, trace_id,
+                TooManyRequestsProblemDetailsParams {
+                    title: title.to_owned(),
+                    status: 429,
+                    instance: instance.to_owned(),
+                    detail: detail.clone(),
+                    timestamp: now,
+                    trace_id: trace_id.to_owned(),
+                },
             )),
             429 => serde_json::to_vec(&TooManyRequestsResponse::new(
                 TooManyRequestsResponseStatus::new(
@@ -149,15 +158,15 @@ impl ApiError {
             _ if problem_details => {
                 let mut error = ProblemError::new(self.code, self.description.clone());
                 error.details = Some(self.details.clone());
-                let body = BadRequestProblemDetails::new(
-                    title,
-                    i32::from(self.status),
-                    instance,
-                    detail,
-                    vec![error],
-                    now,
-                    trace_id,
-                );
+                let body = BadRequestProblemDetails::new(BadRequestProblemDetailsParams {
+                    title: title.to_owned(),
+                    status: i32::from(self.status),
+                    instance: instance.to_owned(),
+                    detail: detail.clone(),
+                    errors: vec![error],
+                    timestamp: now,
+                    trace_id: trace_id.to_owned(),
+                });
                 serde_json::to_vec(&body)
             }
             _ => {

@@ -4,7 +4,7 @@
 use ksef_model::validate::{Schema, validate_as};
 use std::collections::HashMap;
 
-use ksef_model::types::FormCode;
+use ksef_model::types::{FormCode, FormCodeParams};
 use ksef_model::xml::{fa_rr1, fa2, fa3, from_xml};
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -55,7 +55,11 @@ impl FormKind {
             FormKind::Fa2 | FormKind::Fa3 => "FA",
             FormKind::FaRr1 => "FA_RR",
         };
-        FormCode::new(self.system_code(), self.schema_version(), value)
+        FormCode::new(FormCodeParams {
+            system_code: self.system_code().into(),
+            schema_version: self.schema_version().into(),
+            value: value.into(),
+        })
     }
 
     /// `NazwaStrukturyLogicznej` of the UPO, e.g. `Schemat_FA(3)_v1-0E.xsd`.

@@ -6,7 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use ksef_crypto::PrivateKey;
-use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
+use ksef_model::types::{
+    PublicKeyCertificate, PublicKeyCertificateParams, PublicKeyCertificateUsage,
+};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::DecodePrivateKey as _;
 use rsa::sha2::{Digest as _, Sha256};
@@ -177,14 +179,14 @@ pub(crate) fn certificate(
             .map(|n| n.and_utc())
             .ok_or_else(|| SimError::Keys("date out of range".into()))
     };
-    let listing = PublicKeyCertificate::new(
-        STANDARD.encode(&cert_der),
+    let listing = PublicKeyCertificate::new(PublicKeyCertificateParams {
+        certificate: STANDARD.encode(&cert_der),
         certificate_id,
         public_key_id,
-        day(from)?.fixed_offset(),
-        day(to)?.fixed_offset(),
-        vec![usage],
-    );
+        valid_from: day(from)?.fixed_offset(),
+        valid_to: day(to)?.fixed_offset(),
+        usage: vec![usage],
+    });
     Ok(ServedCertificate { listing })
 }
 

@@ -24,13 +24,13 @@ impl RateLimiter {
         scale: f64,
         now: Instant,
     ) -> Result<(), u64> {
-        // "Other" endpoints each have their own counter; public ones count per IP only.
+        // "Other" endpoints each have their own counter; anonymous ones count per IP only.
         let group = if limit.group == RateLimitGroup::Other {
             op.id
         } else {
             limit.group.as_str()
         };
-        let context = if limit.group == RateLimitGroup::Public {
+        let context = if limit.group == RateLimitGroup::Anonymous {
             "-"
         } else {
             context.unwrap_or("-")

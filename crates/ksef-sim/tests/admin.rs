@@ -258,18 +258,42 @@ async fn limits_can_be_overridden_and_rate_limits_are_enforced() {
     let access = creds.access.as_str();
     let defaults: EffectiveContextLimits = http.get("/limits/context", Some(access)).await.json();
     assert_eq!(defaults.online_session.max_invoices, 10_000);
+    // 2.9.0: the collective identifier's invoice limit is required, 500 by default.
+    assert_eq!(defaults.collective_identifier.max_invoices, 500);
     let limits =
         json!({"maxInvoiceSizeInMB": 2, "maxInvoiceWithAttachmentSizeInMB": 5, "maxInvoices": 7});
-    let set = http
+    let without_collective = http
         .post(
             "/testdata/limits/context/session",
             Some(access),
             &json!({"onlineSession": limits, "batchSession": limits}),
         )
         .await;
+    assert_eq!(
+        without_collective.status, 400,
+        "collectiveIdentifier is required"
+    );
+    let out_of_range = http
+        .post(
+            "/testdata/limits/context/session",
+            Some(access),
+            &json!({"onlineSession": limits, "batchSession": limits,
+                    "collectiveIdentifier": {"maxInvoices": 1}}),
+        )
+        .await;
+    assert_eq!(out_of_range.status, 400, "{}", out_of_range.text());
+    let set = http
+        .post(
+            "/testdata/limits/context/session",
+            Some(access),
+            &json!({"onlineSession": limits, "batchSession": limits,
+                    "collectiveIdentifier": {"maxInvoices": 20}}),
+        )
+        .await;
     assert_eq!(set.status, 200, "{}", set.text());
     let changed: EffectiveContextLimits = http.get("/limits/context", Some(access)).await.json();
     assert_eq!(changed.online_session.max_invoices, 7);
+    assert_eq!(changed.collective_identifier.max_invoices, 20);
     // The online session takes seven invoices, not eight.
     let nip = sim.seeded_nip().to_owned();
     let session = open_session(&http, access).await;
@@ -316,6 +340,28 @@ async fn limits_can_be_overridden_and_rate_limits_are_enforced() {
     // Rate limits: production by default; a override is reported and enforced.
     let rates: EffectiveApiRateLimits = http.get("/rate-limits", Some(access)).await.json();
     assert_eq!(rates.invoice_export.per_second, 8);
+    // 2.9.0's groups, with the spec's values.
+    let close = &rates.online_session_close;
+    assert_eq!(
+        (close.per_second, close.per_minute, close.per_hour),
+        (20, 60, 240)
+    );
+    let close = &rates.batch_session_close;
+    assert_eq!(
+        (close.per_second, close.per_minute, close.per_hour),
+        (20, 40, 120)
+    );
+    let collective = &rates.collective_identifier;
+    assert_eq!(
+        (
+            collective.per_second,
+            collective.per_minute,
+            collective.per_hour
+        ),
+        (20, 120, 240)
+    );
+    assert_eq!(rates.anonymous.per_second, 60);
+    assert_eq!(rates.global.per_second, 75);
     let slow = json!({"perSecond": 1, "perMinute": 2, "perHour": 100});
     let fast = json!({"perSecond": 100, "perMinute": 1000, "perHour": 10000});
     let mut groups = every_rate_limit_group(&fast);

@@ -107,6 +107,13 @@ fn parse_response(id: &str, body: &[u8]) -> Result<(), String> {
         "tokens.list" => parse::<ListTokens>(body),
         "tokens.revoke" => parse::<RevokeToken>(body),
         "tokens.status" => parse::<GetTokenStatus>(body),
+        "collective_identifiers.generate" => parse::<GenerateCollectiveIdentifier>(body),
+        "collective_identifiers.query" => parse::<QueryCollectiveIdentifiers>(body),
+        "collective_identifiers.by_ksef_number" => {
+            parse::<GetCollectiveIdentifiersByKsefNumber>(body)
+        }
+        "collective_identifiers.invoices" => parse::<QueryCollectiveIdentifierInvoices>(body),
+        "testdata.certificates.update" => parse::<UpdateTestCertificate>(body),
         other => Err(format!("unknown operation {other}")),
     }
 }
@@ -482,7 +489,8 @@ async fn every_operation_answers_a_valid_request_per_spec() {
         "testdata.limits.session.set",
         "/testdata/limits/context/session",
         Some(access),
-        &json!({"onlineSession": limits, "batchSession": limits}),
+        &json!({"onlineSession": limits, "batchSession": limits,
+                "collectiveIdentifier": {"maxInvoices": 100}}),
     )
     .await;
     w.ok(

@@ -1,6 +1,7 @@
 //! What the layers need to know about a request, carried in its `http::Extensions`.
 
-use ksef_model::{Auth, Operation, RateLimit, RateLimitGroup};
+use ksef_model::operations::RefreshAccessToken;
+use ksef_model::{Auth, Operation, RateLimit};
 
 /// The description of a request that the middleware acts on, stored in the request's
 /// extensions.
@@ -75,7 +76,7 @@ impl RequestMeta {
             operation_id: REFRESH_OPERATION_ID,
             path_template: REFRESH_PATH,
             auth: Auth::RefreshToken,
-            rate_limit: Some(RateLimit::new(RateLimitGroup::Public, 60, None, None)),
+            rate_limit: Some(<RefreshAccessToken as Operation>::RATE_LIMIT),
             // Refreshing twice only mints two access tokens; the refresh token stays valid.
             idempotent: true,
             presigned: false,

@@ -5,11 +5,238 @@
 #![allow(clippy::too_many_arguments, rustdoc::bare_urls)]
 
 use crate::operation::{
-    Auth, Body, ContentKind, Method, Operation, OperationInfo, RateLimit, RateLimitGroup,
-    RequestError, ResponseError, encode_path_segment,
+    Auth, Body, ContentKind, Method, Operation, OperationInfo, RateLimit, RequestError,
+    ResponseError, encode_path_segment,
 };
 #[allow(unused_imports)]
 use crate::types::*;
+
+/// The rate-limit group an operation counts against: the "grupa" column of the spec's limit tables, plus the groups `GET /rate-limits` reports.
+///
+/// Generated from the spec: operations without a named group and limited per second only count as `anonymous`; an operation without `x-rate-limits` counts as `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum RateLimitGroup {
+    /// `onlineSession`.
+    ///
+    /// Limity dla otwierania sesji interaktywnych.
+    ///
+    /// Operations: `POST /sessions/online`.
+    OnlineSession,
+    /// `onlineSessionClose`.
+    ///
+    /// Limity dla zamykania sesji interaktywnych.
+    ///
+    /// Operations: `POST /sessions/online/{referenceNumber}/close`.
+    OnlineSessionClose,
+    /// `batchSession`.
+    ///
+    /// Limity dla otwierania sesji wsadowych.
+    ///
+    /// Operations: `POST /sessions/batch`.
+    BatchSession,
+    /// `batchSessionClose`.
+    ///
+    /// Limity dla zamykania sesji wsadowych.
+    ///
+    /// Operations: `POST /sessions/batch/{referenceNumber}/close`.
+    BatchSessionClose,
+    /// `invoiceSend`.
+    ///
+    /// Limity dla wysyłki faktur.
+    ///
+    /// Operations: `POST /sessions/online/{referenceNumber}/invoices`.
+    InvoiceSend,
+    /// `invoiceStatus`.
+    ///
+    /// Limity dla pobierania statusu faktury z sesji.
+    ///
+    /// Operations: `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`.
+    InvoiceStatus,
+    /// `sessionList`.
+    ///
+    /// Limity dla pobierania listy sesji.
+    ///
+    /// Operations: `GET /sessions`.
+    SessionList,
+    /// `sessionInvoiceList`.
+    ///
+    /// Limity dla pobierania listy faktur w sesji.
+    ///
+    /// Operations: `GET /sessions/{referenceNumber}/invoices`, `GET /sessions/{referenceNumber}/invoices/failed`.
+    SessionInvoiceList,
+    /// `sessionMisc`.
+    ///
+    /// Limity dla pozostałych operacji w ramach sesji.
+    ///
+    /// Operations: `GET /sessions/{referenceNumber}`, `GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo`, `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo`, `GET /sessions/{referenceNumber}/upo/{upoReferenceNumber}`.
+    SessionMisc,
+    /// `invoiceMetadata`.
+    ///
+    /// Limity dla pobierania metadanych faktur.
+    ///
+    /// Operations: `POST /invoices/query/metadata`.
+    InvoiceMetadata,
+    /// `invoiceExport`.
+    ///
+    /// Limity dla eksportu paczki faktur.
+    ///
+    /// Operations: `POST /invoices/exports`.
+    InvoiceExport,
+    /// `invoiceExportStatus`.
+    ///
+    /// Limity dla pobierana statusu eksportu paczki faktur.
+    ///
+    /// Operations: `GET /invoices/exports/{referenceNumber}`.
+    InvoiceExportStatus,
+    /// `invoiceDownload`.
+    ///
+    /// Limity dla pobierania faktur po numerze KSeF.
+    ///
+    /// Operations: `GET /invoices/ksef/{ksefNumber}`.
+    InvoiceDownload,
+    /// `collectiveIdentifier`.
+    ///
+    /// Limity dla identyfikatorów zbiorczych
+    ///
+    /// Operations: `GET /collective-identifiers/ksef/{ksefNumber}`, `POST /collective-identifiers`, `POST /collective-identifiers/invoices`, `POST /collective-identifiers/query`.
+    CollectiveIdentifier,
+    /// `other`.
+    ///
+    /// Limity dla pozostałych operacji API.
+    ///
+    /// Operations: `DELETE /auth/sessions/current`, `DELETE /auth/sessions/{referenceNumber}`, `DELETE /permissions/authorizations/grants/{permissionId}`, `DELETE /permissions/common/grants/{permissionId}`, `DELETE /testdata/limits/context/session`, `DELETE /testdata/limits/subject/certificate`, `DELETE /testdata/rate-limits`, `DELETE /tokens/{referenceNumber}`, `GET /auth/sessions`, `GET /certificates/enrollments/data`, `GET /certificates/enrollments/{referenceNumber}`, `GET /certificates/limits`, `GET /limits/context`, `GET /limits/subject`, `GET /permissions/attachments/status`, `GET /permissions/operations/{referenceNumber}`, `GET /permissions/query/entities/roles`, `GET /rate-limits`, `GET /tokens`, `GET /tokens/{referenceNumber}`, `POST /certificates/enrollments`, `POST /certificates/query`, `POST /certificates/retrieve`, `POST /certificates/{certificateSerialNumber}/revoke`, `POST /permissions/authorizations/grants`, `POST /permissions/entities/grants`, `POST /permissions/eu-entities/administration/grants`, `POST /permissions/eu-entities/grants`, `POST /permissions/indirect/grants`, `POST /permissions/persons/grants`, `POST /permissions/query/authorizations/grants`, `POST /permissions/query/entities/grants`, `POST /permissions/query/eu-entities/grants`, `POST /permissions/query/personal/grants`, `POST /permissions/query/persons/grants`, `POST /permissions/query/subordinate-entities/roles`, `POST /permissions/query/subunits/grants`, `POST /permissions/subunits/grants`, `POST /testdata/context/block`, `POST /testdata/context/unblock`, `POST /testdata/limits/context/session`, `POST /testdata/limits/subject/certificate`, `POST /testdata/rate-limits`, `POST /testdata/rate-limits/production`, `POST /tokens`, `PUT /testdata/certificates/{serialNumber}`.
+    Other,
+    /// `anonymous`.
+    ///
+    /// Limity dla anonimowych operacji API (nieuwierzytelnionych).
+    ///
+    /// Operations: `GET /auth/{referenceNumber}`, `GET /peppol/query`, `GET /security/public-key-certificates`, `POST /auth/challenge`, `POST /auth/ksef-token`, `POST /auth/token/redeem`, `POST /auth/token/refresh`, `POST /auth/xades-signature`, `POST /testdata/attachment`, `POST /testdata/attachment/revoke`, `POST /testdata/permissions`, `POST /testdata/permissions/revoke`, `POST /testdata/person`, `POST /testdata/person/remove`, `POST /testdata/subject`, `POST /testdata/subject/remove`.
+    Anonymous,
+    /// `global`.
+    ///
+    /// Limity globalne dla wszystkich operacji API (per adres IP).
+    Global,
+}
+
+impl RateLimitGroup {
+    /// Every group.
+    pub const ALL: [RateLimitGroup; 17] = [
+        RateLimitGroup::OnlineSession,
+        RateLimitGroup::OnlineSessionClose,
+        RateLimitGroup::BatchSession,
+        RateLimitGroup::BatchSessionClose,
+        RateLimitGroup::InvoiceSend,
+        RateLimitGroup::InvoiceStatus,
+        RateLimitGroup::SessionList,
+        RateLimitGroup::SessionInvoiceList,
+        RateLimitGroup::SessionMisc,
+        RateLimitGroup::InvoiceMetadata,
+        RateLimitGroup::InvoiceExport,
+        RateLimitGroup::InvoiceExportStatus,
+        RateLimitGroup::InvoiceDownload,
+        RateLimitGroup::CollectiveIdentifier,
+        RateLimitGroup::Other,
+        RateLimitGroup::Anonymous,
+        RateLimitGroup::Global,
+    ];
+    /// The groups `GET /rate-limits` reports (the properties of `EffectiveApiRateLimits`).
+    pub const REPORTED: &'static [RateLimitGroup] = &[
+        RateLimitGroup::OnlineSession,
+        RateLimitGroup::OnlineSessionClose,
+        RateLimitGroup::BatchSession,
+        RateLimitGroup::BatchSessionClose,
+        RateLimitGroup::InvoiceSend,
+        RateLimitGroup::InvoiceStatus,
+        RateLimitGroup::SessionList,
+        RateLimitGroup::SessionInvoiceList,
+        RateLimitGroup::SessionMisc,
+        RateLimitGroup::InvoiceMetadata,
+        RateLimitGroup::InvoiceExport,
+        RateLimitGroup::InvoiceExportStatus,
+        RateLimitGroup::InvoiceDownload,
+        RateLimitGroup::CollectiveIdentifier,
+        RateLimitGroup::Other,
+        RateLimitGroup::Anonymous,
+        RateLimitGroup::Global,
+    ];
+    /// The groups the test-data API can set (the properties of `ApiRateLimitsOverride`).
+    pub const OVERRIDABLE: &'static [RateLimitGroup] = &[
+        RateLimitGroup::OnlineSession,
+        RateLimitGroup::BatchSession,
+        RateLimitGroup::InvoiceSend,
+        RateLimitGroup::InvoiceStatus,
+        RateLimitGroup::SessionList,
+        RateLimitGroup::SessionInvoiceList,
+        RateLimitGroup::SessionMisc,
+        RateLimitGroup::InvoiceMetadata,
+        RateLimitGroup::InvoiceExport,
+        RateLimitGroup::InvoiceExportStatus,
+        RateLimitGroup::InvoiceDownload,
+        RateLimitGroup::CollectiveIdentifier,
+        RateLimitGroup::Other,
+    ];
+    /// The group's name as the spec and the `/rate-limits` endpoint spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RateLimitGroup::OnlineSession => "onlineSession",
+            RateLimitGroup::OnlineSessionClose => "onlineSessionClose",
+            RateLimitGroup::BatchSession => "batchSession",
+            RateLimitGroup::BatchSessionClose => "batchSessionClose",
+            RateLimitGroup::InvoiceSend => "invoiceSend",
+            RateLimitGroup::InvoiceStatus => "invoiceStatus",
+            RateLimitGroup::SessionList => "sessionList",
+            RateLimitGroup::SessionInvoiceList => "sessionInvoiceList",
+            RateLimitGroup::SessionMisc => "sessionMisc",
+            RateLimitGroup::InvoiceMetadata => "invoiceMetadata",
+            RateLimitGroup::InvoiceExport => "invoiceExport",
+            RateLimitGroup::InvoiceExportStatus => "invoiceExportStatus",
+            RateLimitGroup::InvoiceDownload => "invoiceDownload",
+            RateLimitGroup::CollectiveIdentifier => "collectiveIdentifier",
+            RateLimitGroup::Other => "other",
+            RateLimitGroup::Anonymous => "anonymous",
+            RateLimitGroup::Global => "global",
+        }
+    }
+
+    /// The group with this wire name.
+    pub fn from_wire(name: &str) -> Option<RateLimitGroup> {
+        RateLimitGroup::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+
+    /// The production limits the spec states for the group (its operations' `x-rate-limits`, else the example of `GET /rate-limits`), if it states any.
+    pub const fn production(self) -> Option<RateLimit> {
+        match self {
+            RateLimitGroup::OnlineSession => Some(RateLimit::new(self, 10, Some(30), Some(120))),
+            RateLimitGroup::OnlineSessionClose => {
+                Some(RateLimit::new(self, 20, Some(60), Some(240)))
+            }
+            RateLimitGroup::BatchSession => Some(RateLimit::new(self, 10, Some(20), Some(60))),
+            RateLimitGroup::BatchSessionClose => {
+                Some(RateLimit::new(self, 20, Some(40), Some(120)))
+            }
+            RateLimitGroup::InvoiceSend => Some(RateLimit::new(self, 10, Some(30), Some(180))),
+            RateLimitGroup::InvoiceStatus => Some(RateLimit::new(self, 30, Some(120), Some(1200))),
+            RateLimitGroup::SessionList => Some(RateLimit::new(self, 5, Some(10), Some(60))),
+            RateLimitGroup::SessionInvoiceList => {
+                Some(RateLimit::new(self, 10, Some(20), Some(200)))
+            }
+            RateLimitGroup::SessionMisc => Some(RateLimit::new(self, 10, Some(120), Some(1200))),
+            RateLimitGroup::InvoiceMetadata => Some(RateLimit::new(self, 8, Some(16), Some(20))),
+            RateLimitGroup::InvoiceExport => Some(RateLimit::new(self, 8, Some(16), Some(20))),
+            RateLimitGroup::InvoiceExportStatus => {
+                Some(RateLimit::new(self, 10, Some(60), Some(600)))
+            }
+            RateLimitGroup::InvoiceDownload => Some(RateLimit::new(self, 8, Some(16), Some(64))),
+            RateLimitGroup::CollectiveIdentifier => {
+                Some(RateLimit::new(self, 20, Some(120), Some(240)))
+            }
+            RateLimitGroup::Other => Some(RateLimit::new(self, 10, Some(30), Some(120))),
+            RateLimitGroup::Anonymous => Some(RateLimit::new(self, 60, None, None)),
+            RateLimitGroup::Global => Some(RateLimit::new(self, 75, None, None)),
+        }
+    }
+}
 
 /// `POST /auth/challenge`: Inicjalizacja uwierzytelnienia
 ///
@@ -34,7 +261,7 @@ impl Operation for GetChallenge {
         method: Method::Post,
         path_template: "/auth/challenge",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Json,
@@ -88,7 +315,7 @@ impl Operation for AuthenticateWithKsefToken {
         method: Method::Post,
         path_template: "/auth/ksef-token",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 202,
         request_content: ContentKind::Json,
         response_content: ContentKind::Json,
@@ -338,7 +565,7 @@ impl Operation for GetAuthStatus {
         method: Method::Get,
         path_template: "/auth/{referenceNumber}",
         auth: Auth::AuthenticationToken,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Json,
@@ -393,7 +620,7 @@ impl Operation for RedeemToken {
         method: Method::Post,
         path_template: "/auth/token/redeem",
         auth: Auth::AuthenticationToken,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Json,
@@ -444,7 +671,7 @@ impl Operation for RefreshAccessToken {
         method: Method::Post,
         path_template: "/auth/token/refresh",
         auth: Auth::RefreshToken,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Json,
@@ -510,7 +737,7 @@ impl Operation for AuthenticateWithXadesSignature {
         method: Method::Post,
         path_template: "/auth/xades-signature",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 202,
         request_content: ContentKind::Xml,
         response_content: ContentKind::Json,
@@ -976,6 +1203,354 @@ impl Operation for RevokeCertificate {
     fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {
         let _ = body;
         Ok(())
+    }
+}
+
+/// `GET /collective-identifiers/ksef/{ksefNumber}`: Pobranie listy identyfikatorów zbiorczych po numerze KSeF
+///
+/// Zwraca listę identyfikatorów zbiorczych związanych z podanym numerem KSeF.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GetCollectiveIdentifiersByKsefNumber {
+    /// Path parameter `ksefNumber`.
+    pub ksef_number: KsefNumber,
+    /// Header `x-continuation-token`.
+    ///
+    /// Token służący do pobrania kolejnej strony wyników.
+    pub continuation_token: Option<String>,
+    /// Query parameter `pageSize`.
+    pub page_size: Option<i32>,
+}
+
+impl GetCollectiveIdentifiersByKsefNumber {
+    /// A request with the required parameters; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(ksef_number: KsefNumber) -> Self {
+        GetCollectiveIdentifiersByKsefNumber {
+            ksef_number,
+            continuation_token: None,
+            page_size: None,
+        }
+    }
+    /// Sets `x-continuation-token`.
+    pub fn with_continuation_token(mut self, value: impl Into<String>) -> Self {
+        self.continuation_token = Some(value.into());
+        self
+    }
+    /// Sets `pageSize`.
+    pub fn with_page_size(mut self, value: impl Into<i32>) -> Self {
+        self.page_size = Some(value.into());
+        self
+    }
+}
+
+impl Operation for GetCollectiveIdentifiersByKsefNumber {
+    type Response = CollectiveIdentifiersByKsefNumberQueryResponse;
+    const INFO: OperationInfo = OperationInfo {
+        id: "collective_identifiers.by_ksef_number",
+        type_name: "GetCollectiveIdentifiersByKsefNumber",
+        method: Method::Get,
+        path_template: "/collective-identifiers/ksef/{ksefNumber}",
+        auth: Auth::AccessToken,
+        rate_limit: RateLimit::new(
+            RateLimitGroup::CollectiveIdentifier,
+            20,
+            Some(120),
+            Some(240),
+        ),
+        success_status: 200,
+        request_content: ContentKind::Empty,
+        response_content: ContentKind::Json,
+        error_statuses: &[400, 401, 403, 429],
+        required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
+        idempotent: true,
+    };
+    fn path(&self) -> String {
+        format!(
+            "/collective-identifiers/ksef/{}",
+            encode_path_segment(self.ksef_number.as_ref())
+        )
+    }
+    fn query(&self) -> Vec<(&'static str, String)> {
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.page_size {
+            out.push(("pageSize", v.to_string()));
+        }
+        out
+    }
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.continuation_token {
+            out.push(("x-continuation-token", v.to_string()));
+        }
+        out
+    }
+    fn body(&self) -> Result<Body, RequestError> {
+        Ok(Body::Empty)
+    }
+    fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {
+        serde_json::from_slice(body).map_err(|source| ResponseError::Json {
+            operation: Self::INFO.id,
+            source,
+        })
+    }
+}
+
+/// `POST /collective-identifiers`: Generowanie identyfikatora zbiorczego
+///
+/// Generuje identyfikator zbiorczy dla przekazanej listy numerów KSeF faktur
+/// wystawionych przez tego samego sprzedawcę.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GenerateCollectiveIdentifier {
+    /// The request body.
+    pub body: GenerateCollectiveIdentifierRequest,
+}
+
+impl GenerateCollectiveIdentifier {
+    /// A request with the required parameters; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(body: GenerateCollectiveIdentifierRequest) -> Self {
+        GenerateCollectiveIdentifier { body }
+    }
+}
+
+impl Operation for GenerateCollectiveIdentifier {
+    type Response = GenerateCollectiveIdentifierResponse;
+    const INFO: OperationInfo = OperationInfo {
+        id: "collective_identifiers.generate",
+        type_name: "GenerateCollectiveIdentifier",
+        method: Method::Post,
+        path_template: "/collective-identifiers",
+        auth: Auth::AccessToken,
+        rate_limit: RateLimit::new(
+            RateLimitGroup::CollectiveIdentifier,
+            20,
+            Some(120),
+            Some(240),
+        ),
+        success_status: 201,
+        request_content: ContentKind::Json,
+        response_content: ContentKind::Json,
+        error_statuses: &[400, 401, 403, 429],
+        required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
+        idempotent: false,
+    };
+    fn path(&self) -> String {
+        "/collective-identifiers".to_owned()
+    }
+    fn query(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    fn body(&self) -> Result<Body, RequestError> {
+        serde_json::to_vec(&self.body)
+            .map(Body::Json)
+            .map_err(|source| RequestError {
+                operation: Self::INFO.id,
+                source,
+            })
+    }
+    fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {
+        serde_json::from_slice(body).map_err(|source| ResponseError::Json {
+            operation: Self::INFO.id,
+            source,
+        })
+    }
+}
+
+/// `POST /collective-identifiers/invoices`: Pobranie listy faktur wchodzących w skład identyfikatora zbiorczego
+///
+/// Zwraca listę numerów KSeF faktur wchodzących w skład identyfikatora zbiorczego.
+///
+/// Informacje o opisie, kwocie i walucie płatności są zwracane wyłącznie podmiotowi, który utworzył identyfikator zbiorczy, lub podmiotowi występującemu w roli na danej fakturze.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QueryCollectiveIdentifierInvoices {
+    /// Header `x-continuation-token`.
+    ///
+    /// Token służący do pobrania kolejnej strony wyników.
+    pub continuation_token: Option<String>,
+    /// Query parameter `pageSize`.
+    pub page_size: Option<i32>,
+    /// The request body.
+    pub body: CollectiveIdentifierInvoicesQueryRequest,
+}
+
+impl QueryCollectiveIdentifierInvoices {
+    /// A request with the required parameters; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(body: CollectiveIdentifierInvoicesQueryRequest) -> Self {
+        QueryCollectiveIdentifierInvoices {
+            continuation_token: None,
+            page_size: None,
+            body,
+        }
+    }
+    /// Sets `x-continuation-token`.
+    pub fn with_continuation_token(mut self, value: impl Into<String>) -> Self {
+        self.continuation_token = Some(value.into());
+        self
+    }
+    /// Sets `pageSize`.
+    pub fn with_page_size(mut self, value: impl Into<i32>) -> Self {
+        self.page_size = Some(value.into());
+        self
+    }
+}
+
+impl Operation for QueryCollectiveIdentifierInvoices {
+    type Response = CollectiveIdentifierInvoicesQueryResponse;
+    const INFO: OperationInfo = OperationInfo {
+        id: "collective_identifiers.invoices",
+        type_name: "QueryCollectiveIdentifierInvoices",
+        method: Method::Post,
+        path_template: "/collective-identifiers/invoices",
+        auth: Auth::AccessToken,
+        rate_limit: RateLimit::new(
+            RateLimitGroup::CollectiveIdentifier,
+            20,
+            Some(120),
+            Some(240),
+        ),
+        success_status: 200,
+        request_content: ContentKind::Json,
+        response_content: ContentKind::Json,
+        error_statuses: &[400, 401, 403, 429],
+        required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
+        idempotent: true,
+    };
+    fn path(&self) -> String {
+        "/collective-identifiers/invoices".to_owned()
+    }
+    fn query(&self) -> Vec<(&'static str, String)> {
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.page_size {
+            out.push(("pageSize", v.to_string()));
+        }
+        out
+    }
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.continuation_token {
+            out.push(("x-continuation-token", v.to_string()));
+        }
+        out
+    }
+    fn body(&self) -> Result<Body, RequestError> {
+        serde_json::to_vec(&self.body)
+            .map(Body::Json)
+            .map_err(|source| RequestError {
+                operation: Self::INFO.id,
+                source,
+            })
+    }
+    fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {
+        serde_json::from_slice(body).map_err(|source| ResponseError::Json {
+            operation: Self::INFO.id,
+            source,
+        })
+    }
+}
+
+/// `POST /collective-identifiers/query`: Pobranie listy identyfikatorów zbiorczych powiązanych z kontekstem
+///
+/// Zwraca listę identyfikatorów zbiorczych wygenerowanych w kontekście.
+/// Dla kontekstu typu NIP zwracane są również identyfikatory zbiorcze, dla których podmiot występuje w roli Podmiotu 1 na fakturze.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QueryCollectiveIdentifiers {
+    /// Header `x-continuation-token`.
+    ///
+    /// Token służący do pobrania kolejnej strony wyników.
+    pub continuation_token: Option<String>,
+    /// Query parameter `pageSize`.
+    pub page_size: Option<i32>,
+    /// The request body.
+    pub body: CollectiveIdentifiersQueryRequest,
+}
+
+impl QueryCollectiveIdentifiers {
+    /// A request with the required parameters; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(body: CollectiveIdentifiersQueryRequest) -> Self {
+        QueryCollectiveIdentifiers {
+            continuation_token: None,
+            page_size: None,
+            body,
+        }
+    }
+    /// Sets `x-continuation-token`.
+    pub fn with_continuation_token(mut self, value: impl Into<String>) -> Self {
+        self.continuation_token = Some(value.into());
+        self
+    }
+    /// Sets `pageSize`.
+    pub fn with_page_size(mut self, value: impl Into<i32>) -> Self {
+        self.page_size = Some(value.into());
+        self
+    }
+}
+
+impl Operation for QueryCollectiveIdentifiers {
+    type Response = CollectiveIdentifiersQueryResponse;
+    const INFO: OperationInfo = OperationInfo {
+        id: "collective_identifiers.query",
+        type_name: "QueryCollectiveIdentifiers",
+        method: Method::Post,
+        path_template: "/collective-identifiers/query",
+        auth: Auth::AccessToken,
+        rate_limit: RateLimit::new(
+            RateLimitGroup::CollectiveIdentifier,
+            20,
+            Some(120),
+            Some(240),
+        ),
+        success_status: 200,
+        request_content: ContentKind::Json,
+        response_content: ContentKind::Json,
+        error_statuses: &[400, 401, 403, 429],
+        required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
+        idempotent: true,
+    };
+    fn path(&self) -> String {
+        "/collective-identifiers/query".to_owned()
+    }
+    fn query(&self) -> Vec<(&'static str, String)> {
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.page_size {
+            out.push(("pageSize", v.to_string()));
+        }
+        out
+    }
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.continuation_token {
+            out.push(("x-continuation-token", v.to_string()));
+        }
+        out
+    }
+    fn body(&self) -> Result<Body, RequestError> {
+        serde_json::to_vec(&self.body)
+            .map(Body::Json)
+            .map_err(|source| RequestError {
+                operation: Self::INFO.id,
+                source,
+            })
+    }
+    fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {
+        serde_json::from_slice(body).map_err(|source| ResponseError::Json {
+            operation: Self::INFO.id,
+            source,
+        })
     }
 }
 
@@ -1459,7 +2034,7 @@ impl Operation for QueryPeppolProviders {
         method: Method::Get,
         path_template: "/peppol/query",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Json,
@@ -1612,7 +2187,7 @@ impl Operation for GrantAuthorizationPermissions {
 /// identyfikatora uprawnienia, które ma zostać odebrane.
 ///
 /// \> Więcej informacji:
-/// \> - \[Odbieranie uprawnień\](https://github.com/CIRFMF/ksef-docs/blob/main/uprawnienia.md#odebranie-uprawnie%C5%84-podmiotowych)
+/// \> - \[Odbieranie uprawnień\](https://github.com/CIRFMF/ksef-api/blob/main/uprawnienia.md#odebranie-uprawnie%C5%84-podmiotowych)
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RevokeAuthorizationPermission {
@@ -1675,6 +2250,7 @@ impl Operation for RevokeAuthorizationPermission {
 /// W żądaniu określane są nadawane uprawnienia ze zbioru:
 /// - **InvoiceWrite** – wystawianie faktur
 /// - **InvoiceRead** – przeglądanie faktur
+/// - **CollectiveIdentifierManage** – zarządzanie identyfikatorami zbiorczymi
 ///
 /// Metoda pozwala na wybór dowolnej kombinacji powyższych uprawnień.
 /// Dla każdego uprawnienia może być ustawiona flaga **canDelegate**, mówiąca o możliwości jego dalszego przekazywania poprzez nadawanie w sposób pośredni.
@@ -1753,7 +2329,7 @@ impl Operation for GrantEntityPermissions {
 /// Metoda automatycznie nadaje wszystkie powyższe uprawnienia, bez konieczności ich wskazywania w żądaniu.
 ///
 /// \> Więcej informacji:
-/// \> - \[Nadawanie uprawnień\](https://github.com/CIRFMF/ksef-docs/blob/main/uprawnienia.md#nadanie-uprawnie%C5%84-administratora-podmiotu-unijnego)
+/// \> - \[Nadawanie uprawnień\](https://github.com/CIRFMF/ksef-api/blob/main/uprawnienia.md#nadanie-uprawnie%C5%84-administratora-podmiotu-unijnego)
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GrantEuEntityAdministrationPermissions {
@@ -1891,6 +2467,7 @@ impl Operation for GrantEuEntityRepresentativePermissions {
 /// W żądaniu określane są nadawane uprawnienia ze zbioru:
 /// - **InvoiceWrite** – wystawianie faktur
 /// - **InvoiceRead** – przeglądanie faktur
+/// - **CollectiveIdentifierManage** – zarządzanie identyfikatorami zbiorczymi
 ///
 /// Metoda pozwala na wybór dowolnej kombinacji powyższych uprawnień.
 #[derive(Debug, Clone, PartialEq)]
@@ -2021,6 +2598,7 @@ impl Operation for GetPermissionOperationStatus {
 /// - **Introspection** – przeglądanie historii sesji i generowanie UPO,
 /// - **SubunitManage** – zarządzanie jednostkami podrzędnymi,
 /// - **EnforcementOperations** – wykonywanie operacji egzekucyjnych.
+/// - **CollectiveIdentifierManage** – zarządzanie identyfikatorami zbiorczymi
 ///
 /// Metoda pozwala na wybór dowolnej kombinacji powyższych uprawnień.
 /// Uprawnienie **EnforcementOperations** może być nadane wyłącznie wtedy,
@@ -2948,7 +3526,7 @@ impl Operation for GetPublicKeyCertificates {
         method: Method::Get,
         path_template: "/security/public-key-certificates",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Json,
@@ -3004,7 +3582,7 @@ impl Operation for CloseBatchSession {
         method: Method::Post,
         path_template: "/sessions/batch/{referenceNumber}/close",
         auth: Auth::AccessToken,
-        rate_limit: RateLimit::new(RateLimitGroup::BatchSession, 10, Some(20), Some(60)),
+        rate_limit: RateLimit::new(RateLimitGroup::BatchSessionClose, 20, Some(40), Some(120)),
         success_status: 204,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Empty,
@@ -3744,7 +4322,7 @@ impl Operation for CloseOnlineSession {
         method: Method::Post,
         path_template: "/sessions/online/{referenceNumber}/close",
         auth: Auth::AccessToken,
-        rate_limit: RateLimit::new(RateLimitGroup::OnlineSession, 10, Some(30), Some(120)),
+        rate_limit: RateLimit::new(RateLimitGroup::OnlineSessionClose, 20, Some(60), Some(240)),
         success_status: 204,
         request_content: ContentKind::Empty,
         response_content: ContentKind::Empty,
@@ -4060,7 +4638,7 @@ impl Operation for EnableTestAttachments {
         method: Method::Post,
         path_template: "/testdata/attachment",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4117,7 +4695,7 @@ impl Operation for RevokeTestAttachments {
         method: Method::Post,
         path_template: "/testdata/attachment/revoke",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4127,6 +4705,73 @@ impl Operation for RevokeTestAttachments {
     };
     fn path(&self) -> String {
         "/testdata/attachment/revoke".to_owned()
+    }
+    fn query(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    fn body(&self) -> Result<Body, RequestError> {
+        serde_json::to_vec(&self.body)
+            .map(Body::Json)
+            .map_err(|source| RequestError {
+                operation: Self::INFO.id,
+                source,
+            })
+    }
+    fn parse_response(body: &[u8]) -> Result<Self::Response, ResponseError> {
+        let _ = body;
+        Ok(())
+    }
+}
+
+/// `PUT /testdata/certificates/{serialNumber}`: Aktualizacja certyfikatu
+///
+/// Aktualizuje dane wskazanego certyfikatu KSeF uwierzytelnionego podmiotu. **Tylko na środowiskach testowych.**
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UpdateTestCertificate {
+    /// Path parameter `serialNumber`.
+    ///
+    /// Numer seryjny certyfikatu (w formacie szesnastkowym).
+    pub serial_number: String,
+    /// The request body.
+    pub body: TestDataUpdateCertificateRequest,
+}
+
+impl UpdateTestCertificate {
+    /// A request with the required parameters; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(serial_number: String, body: TestDataUpdateCertificateRequest) -> Self {
+        UpdateTestCertificate {
+            serial_number,
+            body,
+        }
+    }
+}
+
+impl Operation for UpdateTestCertificate {
+    type Response = ();
+    const INFO: OperationInfo = OperationInfo {
+        id: "testdata.certificates.update",
+        type_name: "UpdateTestCertificate",
+        method: Method::Put,
+        path_template: "/testdata/certificates/{serialNumber}",
+        auth: Auth::AccessToken,
+        rate_limit: RateLimit::new(RateLimitGroup::Other, 10, Some(30), Some(120)),
+        success_status: 200,
+        request_content: ContentKind::Json,
+        response_content: ContentKind::Empty,
+        error_statuses: &[400, 401, 403, 429],
+        required_permissions: &[],
+        idempotent: false,
+    };
+    fn path(&self) -> String {
+        format!(
+            "/testdata/certificates/{}",
+            encode_path_segment(self.serial_number.as_ref())
+        )
     }
     fn query(&self) -> Vec<(&'static str, String)> {
         Vec::new()
@@ -4500,7 +5145,7 @@ impl Operation for GrantTestPermissions {
         method: Method::Post,
         path_template: "/testdata/permissions",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4557,7 +5202,7 @@ impl Operation for RevokeTestPermissions {
         method: Method::Post,
         path_template: "/testdata/permissions/revoke",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4614,7 +5259,7 @@ impl Operation for CreateTestPerson {
         method: Method::Post,
         path_template: "/testdata/person",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4671,7 +5316,7 @@ impl Operation for RemoveTestPerson {
         method: Method::Post,
         path_template: "/testdata/person/remove",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4883,7 +5528,7 @@ impl Operation for CreateTestSubject {
         method: Method::Post,
         path_template: "/testdata/subject",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -4940,7 +5585,7 @@ impl Operation for RemoveTestSubject {
         method: Method::Post,
         path_template: "/testdata/subject/remove",
         auth: Auth::None,
-        rate_limit: RateLimit::new(RateLimitGroup::Public, 60, None, None),
+        rate_limit: RateLimit::new(RateLimitGroup::Anonymous, 60, None, None),
         success_status: 200,
         request_content: ContentKind::Json,
         response_content: ContentKind::Empty,
@@ -5304,6 +5949,10 @@ pub const ALL: &[OperationInfo] = &[
     <QueryCertificates as Operation>::INFO,
     <RetrieveCertificates as Operation>::INFO,
     <RevokeCertificate as Operation>::INFO,
+    <GetCollectiveIdentifiersByKsefNumber as Operation>::INFO,
+    <GenerateCollectiveIdentifier as Operation>::INFO,
+    <QueryCollectiveIdentifierInvoices as Operation>::INFO,
+    <QueryCollectiveIdentifiers as Operation>::INFO,
     <DownloadInvoice as Operation>::INFO,
     <ExportInvoices as Operation>::INFO,
     <GetInvoiceExportStatus as Operation>::INFO,
@@ -5347,6 +5996,7 @@ pub const ALL: &[OperationInfo] = &[
     <GetSessionUpo as Operation>::INFO,
     <EnableTestAttachments as Operation>::INFO,
     <RevokeTestAttachments as Operation>::INFO,
+    <UpdateTestCertificate as Operation>::INFO,
     <BlockTestContext as Operation>::INFO,
     <UnblockTestContext as Operation>::INFO,
     <ResetTestCertificateLimits as Operation>::INFO,

@@ -120,19 +120,31 @@ pub struct ApiRateLimitValuesOverride {
     pub per_hour: i32,
 }
 
+/// The required fields of [`ApiRateLimitValuesOverride`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRateLimitValuesOverrideParams {
+    /// `perSecond`.
+    pub per_second: i32,
+    /// `perMinute`.
+    pub per_minute: i32,
+    /// `perHour`.
+    pub per_hour: i32,
+}
+
+impl From<ApiRateLimitValuesOverrideParams> for ApiRateLimitValuesOverride {
+    fn from(params: ApiRateLimitValuesOverrideParams) -> Self {
+        ApiRateLimitValuesOverride {
+            per_second: params.per_second,
+            per_minute: params.per_minute,
+            per_hour: params.per_hour,
+        }
+    }
+}
+
 impl ApiRateLimitValuesOverride {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        per_second: impl Into<i32>,
-        per_minute: impl Into<i32>,
-        per_hour: impl Into<i32>,
-    ) -> Self {
-        ApiRateLimitValuesOverride {
-            per_second: per_second.into(),
-            per_minute: per_minute.into(),
-            per_hour: per_hour.into(),
-        }
+    pub fn new(params: ApiRateLimitValuesOverrideParams) -> Self {
+        params.into()
     }
 }
 
@@ -140,10 +152,10 @@ impl ApiRateLimitValuesOverride {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApiRateLimitsOverride {
-    /// Limity dla otwierania/zamykania sesji interaktywnych.
+    /// Limity dla otwierania sesji interaktywnych.
     #[serde(rename = "onlineSession")]
     pub online_session: ApiRateLimitValuesOverride,
-    /// Limity dla otwierania/zamykania sesji wsadowych.
+    /// Limity dla otwierania sesji wsadowych.
     #[serde(rename = "batchSession")]
     pub batch_session: ApiRateLimitValuesOverride,
     /// Limity dla wysyłki faktur.
@@ -173,42 +185,69 @@ pub struct ApiRateLimitsOverride {
     /// Limity dla pobierania faktur po numerze KSeF.
     #[serde(rename = "invoiceDownload")]
     pub invoice_download: ApiRateLimitValuesOverride,
+    /// Limity dla identyfikatorów zbiorczych.
+    #[serde(rename = "collectiveIdentifier")]
+    pub collective_identifier: ApiRateLimitValuesOverride,
     /// Limity dla pozostałych operacji API.
     #[serde(rename = "other")]
     pub other: ApiRateLimitValuesOverride,
 }
 
+/// The required fields of [`ApiRateLimitsOverride`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRateLimitsOverrideParams {
+    /// `onlineSession`.
+    pub online_session: ApiRateLimitValuesOverride,
+    /// `batchSession`.
+    pub batch_session: ApiRateLimitValuesOverride,
+    /// `invoiceSend`.
+    pub invoice_send: ApiRateLimitValuesOverride,
+    /// `invoiceStatus`.
+    pub invoice_status: ApiRateLimitValuesOverride,
+    /// `sessionList`.
+    pub session_list: ApiRateLimitValuesOverride,
+    /// `sessionInvoiceList`.
+    pub session_invoice_list: ApiRateLimitValuesOverride,
+    /// `sessionMisc`.
+    pub session_misc: ApiRateLimitValuesOverride,
+    /// `invoiceMetadata`.
+    pub invoice_metadata: ApiRateLimitValuesOverride,
+    /// `invoiceExport`.
+    pub invoice_export: ApiRateLimitValuesOverride,
+    /// `invoiceExportStatus`.
+    pub invoice_export_status: ApiRateLimitValuesOverride,
+    /// `invoiceDownload`.
+    pub invoice_download: ApiRateLimitValuesOverride,
+    /// `collectiveIdentifier`.
+    pub collective_identifier: ApiRateLimitValuesOverride,
+    /// `other`.
+    pub other: ApiRateLimitValuesOverride,
+}
+
+impl From<ApiRateLimitsOverrideParams> for ApiRateLimitsOverride {
+    fn from(params: ApiRateLimitsOverrideParams) -> Self {
+        ApiRateLimitsOverride {
+            online_session: params.online_session,
+            batch_session: params.batch_session,
+            invoice_send: params.invoice_send,
+            invoice_status: params.invoice_status,
+            session_list: params.session_list,
+            session_invoice_list: params.session_invoice_list,
+            session_misc: params.session_misc,
+            invoice_metadata: params.invoice_metadata,
+            invoice_export: params.invoice_export,
+            invoice_export_status: params.invoice_export_status,
+            invoice_download: params.invoice_download,
+            collective_identifier: params.collective_identifier,
+            other: params.other,
+        }
+    }
+}
+
 impl ApiRateLimitsOverride {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        online_session: impl Into<ApiRateLimitValuesOverride>,
-        batch_session: impl Into<ApiRateLimitValuesOverride>,
-        invoice_send: impl Into<ApiRateLimitValuesOverride>,
-        invoice_status: impl Into<ApiRateLimitValuesOverride>,
-        session_list: impl Into<ApiRateLimitValuesOverride>,
-        session_invoice_list: impl Into<ApiRateLimitValuesOverride>,
-        session_misc: impl Into<ApiRateLimitValuesOverride>,
-        invoice_metadata: impl Into<ApiRateLimitValuesOverride>,
-        invoice_export: impl Into<ApiRateLimitValuesOverride>,
-        invoice_export_status: impl Into<ApiRateLimitValuesOverride>,
-        invoice_download: impl Into<ApiRateLimitValuesOverride>,
-        other: impl Into<ApiRateLimitValuesOverride>,
-    ) -> Self {
-        ApiRateLimitsOverride {
-            online_session: online_session.into(),
-            batch_session: batch_session.into(),
-            invoice_send: invoice_send.into(),
-            invoice_status: invoice_status.into(),
-            session_list: session_list.into(),
-            session_invoice_list: session_invoice_list.into(),
-            session_misc: session_misc.into(),
-            invoice_metadata: invoice_metadata.into(),
-            invoice_export: invoice_export.into(),
-            invoice_export_status: invoice_export_status.into(),
-            invoice_download: invoice_download.into(),
-            other: other.into(),
-        }
+    pub fn new(params: ApiRateLimitsOverrideParams) -> Self {
+        params.into()
     }
 }
 
@@ -373,8 +412,14 @@ pub struct AuthenticationListItem {
     /// Metoda uwierzytelnienia.
     ///
     /// **Deprecated** in the spec.
-    #[serde(rename = "authenticationMethod")]
-    pub authentication_method: AuthenticationMethod,
+    ///
+    /// Optional here although the spec requires it: KSeF is removing it (`openapi/types.toml`, `[optional]`).
+    #[serde(
+        rename = "authenticationMethod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authentication_method: Option<AuthenticationMethod>,
     /// Użyta metoda uwierzytelnienia.
     #[serde(rename = "authenticationMethodInfo")]
     pub authentication_method_info: AuthenticationMethodInfo,
@@ -415,14 +460,13 @@ impl AuthenticationListItem {
     #[allow(clippy::new_without_default)]
     pub fn new(
         start_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        authentication_method: impl Into<AuthenticationMethod>,
         authentication_method_info: impl Into<AuthenticationMethodInfo>,
         status: impl Into<StatusInfo>,
         reference_number: impl Into<ReferenceNumber>,
     ) -> Self {
         AuthenticationListItem {
             start_date: start_date.into(),
-            authentication_method: authentication_method.into(),
+            authentication_method: None,
             authentication_method_info: authentication_method_info.into(),
             status: status.into(),
             is_token_redeemed: None,
@@ -431,6 +475,11 @@ impl AuthenticationListItem {
             reference_number: reference_number.into(),
             is_current: None,
         }
+    }
+    /// Sets `authenticationMethod`.
+    pub fn with_authentication_method(mut self, value: impl Into<AuthenticationMethod>) -> Self {
+        self.authentication_method = Some(value.into());
+        self
     }
     /// Sets `isTokenRedeemed`.
     pub fn with_is_token_redeemed(mut self, value: impl Into<bool>) -> Self {
@@ -569,8 +618,14 @@ pub struct AuthenticationOperationStatusResponse {
     /// Metoda uwierzytelnienia.
     ///
     /// **Deprecated** in the spec.
-    #[serde(rename = "authenticationMethod")]
-    pub authentication_method: AuthenticationMethod,
+    ///
+    /// Optional here although the spec requires it: KSeF is removing it (`openapi/types.toml`, `[optional]`).
+    #[serde(
+        rename = "authenticationMethod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authentication_method: Option<AuthenticationMethod>,
     /// Użyta metoda uwierzytelnienia.
     #[serde(rename = "authenticationMethodInfo")]
     pub authentication_method_info: AuthenticationMethodInfo,
@@ -605,19 +660,23 @@ impl AuthenticationOperationStatusResponse {
     #[allow(clippy::new_without_default)]
     pub fn new(
         start_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        authentication_method: impl Into<AuthenticationMethod>,
         authentication_method_info: impl Into<AuthenticationMethodInfo>,
         status: impl Into<StatusInfo>,
     ) -> Self {
         AuthenticationOperationStatusResponse {
             start_date: start_date.into(),
-            authentication_method: authentication_method.into(),
+            authentication_method: None,
             authentication_method_info: authentication_method_info.into(),
             status: status.into(),
             is_token_redeemed: None,
             last_token_refresh_date: None,
             refresh_token_valid_until: None,
         }
+    }
+    /// Sets `authenticationMethod`.
+    pub fn with_authentication_method(mut self, value: impl Into<AuthenticationMethod>) -> Self {
+        self.authentication_method = Some(value.into());
+        self
     }
     /// Sets `isTokenRedeemed`.
     pub fn with_is_token_redeemed(mut self, value: impl Into<bool>) -> Self {
@@ -686,7 +745,7 @@ pub struct AuthenticationTokensResponse {
     pub access_token: TokenInfo,
     /// Token umożliwiający odświeżenie tokenu dostępu.
     /// \> Więcej informacji:
-    /// \> - \[Odświeżanie tokena\](https://github.com/CIRFMF/ksef-docs/blob/main/uwierzytelnianie.md#5-od%C5%9Bwie%C5%BCenie-tokena-dost%C4%99powego-accesstoken)
+    /// \> - \[Odświeżanie tokena\](https://github.com/CIRFMF/ksef-api/blob/main/uwierzytelnianie.md#5-od%C5%9Bwie%C5%BCenie-tokena-dost%C4%99powego-accesstoken)
     #[serde(rename = "refreshToken")]
     pub refresh_token: TokenInfo,
 }
@@ -755,27 +814,43 @@ pub struct BadRequestProblemDetails {
     pub trace_id: String,
 }
 
+/// The required fields of [`BadRequestProblemDetails`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRequestProblemDetailsParams {
+    /// `title`.
+    pub title: String,
+    /// `status`.
+    pub status: i32,
+    /// `instance`.
+    pub instance: String,
+    /// `detail`.
+    pub detail: String,
+    /// `errors`.
+    pub errors: Vec<ApiError>,
+    /// `timestamp`.
+    pub timestamp: chrono::DateTime<chrono::FixedOffset>,
+    /// `traceId`.
+    pub trace_id: String,
+}
+
+impl From<BadRequestProblemDetailsParams> for BadRequestProblemDetails {
+    fn from(params: BadRequestProblemDetailsParams) -> Self {
+        BadRequestProblemDetails {
+            title: params.title,
+            status: params.status,
+            instance: params.instance,
+            detail: params.detail,
+            errors: params.errors,
+            timestamp: params.timestamp,
+            trace_id: params.trace_id,
+        }
+    }
+}
+
 impl BadRequestProblemDetails {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        title: impl Into<String>,
-        status: impl Into<i32>,
-        instance: impl Into<String>,
-        detail: impl Into<String>,
-        errors: impl Into<Vec<ApiError>>,
-        timestamp: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        trace_id: impl Into<String>,
-    ) -> Self {
-        BadRequestProblemDetails {
-            title: title.into(),
-            status: status.into(),
-            instance: instance.into(),
-            detail: detail.into(),
-            errors: errors.into(),
-            timestamp: timestamp.into(),
-            trace_id: trace_id.into(),
-        }
+    pub fn new(params: BadRequestProblemDetailsParams) -> Self {
+        params.into()
     }
 }
 
@@ -869,19 +944,31 @@ pub struct BatchSessionContextLimitsOverride {
     pub max_invoices: i32,
 }
 
+/// The required fields of [`BatchSessionContextLimitsOverride`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSessionContextLimitsOverrideParams {
+    /// `maxInvoiceSizeInMB`.
+    pub max_invoice_size_in_mb: i32,
+    /// `maxInvoiceWithAttachmentSizeInMB`.
+    pub max_invoice_with_attachment_size_in_mb: i32,
+    /// `maxInvoices`.
+    pub max_invoices: i32,
+}
+
+impl From<BatchSessionContextLimitsOverrideParams> for BatchSessionContextLimitsOverride {
+    fn from(params: BatchSessionContextLimitsOverrideParams) -> Self {
+        BatchSessionContextLimitsOverride {
+            max_invoice_size_in_mb: params.max_invoice_size_in_mb,
+            max_invoice_with_attachment_size_in_mb: params.max_invoice_with_attachment_size_in_mb,
+            max_invoices: params.max_invoices,
+        }
+    }
+}
+
 impl BatchSessionContextLimitsOverride {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        max_invoice_size_in_mb: impl Into<i32>,
-        max_invoice_with_attachment_size_in_mb: impl Into<i32>,
-        max_invoices: impl Into<i32>,
-    ) -> Self {
-        BatchSessionContextLimitsOverride {
-            max_invoice_size_in_mb: max_invoice_size_in_mb.into(),
-            max_invoice_with_attachment_size_in_mb: max_invoice_with_attachment_size_in_mb.into(),
-            max_invoices: max_invoices.into(),
-        }
+    pub fn new(params: BatchSessionContextLimitsOverrideParams) -> Self {
+        params.into()
     }
 }
 
@@ -900,19 +987,31 @@ pub struct BatchSessionEffectiveContextLimits {
     pub max_invoices: i32,
 }
 
+/// The required fields of [`BatchSessionEffectiveContextLimits`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSessionEffectiveContextLimitsParams {
+    /// `maxInvoiceSizeInMB`.
+    pub max_invoice_size_in_mb: i32,
+    /// `maxInvoiceWithAttachmentSizeInMB`.
+    pub max_invoice_with_attachment_size_in_mb: i32,
+    /// `maxInvoices`.
+    pub max_invoices: i32,
+}
+
+impl From<BatchSessionEffectiveContextLimitsParams> for BatchSessionEffectiveContextLimits {
+    fn from(params: BatchSessionEffectiveContextLimitsParams) -> Self {
+        BatchSessionEffectiveContextLimits {
+            max_invoice_size_in_mb: params.max_invoice_size_in_mb,
+            max_invoice_with_attachment_size_in_mb: params.max_invoice_with_attachment_size_in_mb,
+            max_invoices: params.max_invoices,
+        }
+    }
+}
+
 impl BatchSessionEffectiveContextLimits {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        max_invoice_size_in_mb: impl Into<i32>,
-        max_invoice_with_attachment_size_in_mb: impl Into<i32>,
-        max_invoices: impl Into<i32>,
-    ) -> Self {
-        BatchSessionEffectiveContextLimits {
-            max_invoice_size_in_mb: max_invoice_size_in_mb.into(),
-            max_invoice_with_attachment_size_in_mb: max_invoice_with_attachment_size_in_mb.into(),
-            max_invoices: max_invoices.into(),
-        }
+    pub fn new(params: BatchSessionEffectiveContextLimitsParams) -> Self {
+        params.into()
     }
 }
 
@@ -1218,32 +1317,50 @@ pub struct CertificateListItem {
     pub request_date: chrono::DateTime<chrono::FixedOffset>,
 }
 
+/// The required fields of [`CertificateListItem`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateListItemParams {
+    /// `certificateSerialNumber`.
+    pub certificate_serial_number: String,
+    /// `name`.
+    pub name: String,
+    /// `type`.
+    pub r#type: KsefCertificateType,
+    /// `commonName`.
+    pub common_name: String,
+    /// `status`.
+    pub status: CertificateListItemStatus,
+    /// `subjectIdentifier`.
+    pub subject_identifier: CertificateSubjectIdentifier,
+    /// `validFrom`.
+    pub valid_from: chrono::DateTime<chrono::FixedOffset>,
+    /// `validTo`.
+    pub valid_to: chrono::DateTime<chrono::FixedOffset>,
+    /// `requestDate`.
+    pub request_date: chrono::DateTime<chrono::FixedOffset>,
+}
+
+impl From<CertificateListItemParams> for CertificateListItem {
+    fn from(params: CertificateListItemParams) -> Self {
+        CertificateListItem {
+            certificate_serial_number: params.certificate_serial_number,
+            name: params.name,
+            r#type: params.r#type,
+            common_name: params.common_name,
+            status: params.status,
+            subject_identifier: params.subject_identifier,
+            valid_from: params.valid_from,
+            valid_to: params.valid_to,
+            last_use_date: None,
+            request_date: params.request_date,
+        }
+    }
+}
+
 impl CertificateListItem {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        certificate_serial_number: impl Into<String>,
-        name: impl Into<String>,
-        r#type: impl Into<KsefCertificateType>,
-        common_name: impl Into<String>,
-        status: impl Into<CertificateListItemStatus>,
-        subject_identifier: impl Into<CertificateSubjectIdentifier>,
-        valid_from: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        valid_to: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        request_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-    ) -> Self {
-        CertificateListItem {
-            certificate_serial_number: certificate_serial_number.into(),
-            name: name.into(),
-            r#type: r#type.into(),
-            common_name: common_name.into(),
-            status: status.into(),
-            subject_identifier: subject_identifier.into(),
-            valid_from: valid_from.into(),
-            valid_to: valid_to.into(),
-            last_use_date: None,
-            request_date: request_date.into(),
-        }
+    pub fn new(params: CertificateListItemParams) -> Self {
+        params.into()
     }
     /// Sets `lastUseDate`.
     pub fn with_last_use_date(
@@ -1391,6 +1508,451 @@ impl CheckAttachmentPermissionStatusResponse {
     ) -> Self {
         self.revoked_date = Some(value.into());
         self
+    }
+}
+
+/// Schema `CollectiveIdentifierContextLimitsOverride`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierContextLimitsOverride {
+    /// Maksymalna ilość faktur które można przesłać w pojedynczym identyfikatorze zbiorczym.
+    #[serde(rename = "maxInvoices")]
+    pub max_invoices: i32,
+}
+
+impl CollectiveIdentifierContextLimitsOverride {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(max_invoices: impl Into<i32>) -> Self {
+        CollectiveIdentifierContextLimitsOverride {
+            max_invoices: max_invoices.into(),
+        }
+    }
+}
+
+/// Schema `CollectiveIdentifierEffectiveContextLimits`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierEffectiveContextLimits {
+    /// Maksymalna ilość faktur które można przesłać w pojedynczym identyfikatorze zbiorczym.
+    #[serde(rename = "maxInvoices")]
+    pub max_invoices: i32,
+}
+
+impl CollectiveIdentifierEffectiveContextLimits {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(max_invoices: impl Into<i32>) -> Self {
+        CollectiveIdentifierEffectiveContextLimits {
+            max_invoices: max_invoices.into(),
+        }
+    }
+}
+
+/// Schema `CollectiveIdentifierInvoice`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierInvoice {
+    /// Numer ksef faktury.
+    #[serde(rename = "ksefNumber")]
+    pub ksef_number: KsefNumber,
+    /// Dane o płatności za fakturę
+    #[serde(rename = "payment", default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<CollectiveIdentifierInvoicePayment>,
+    /// Opis
+    #[serde(
+        rename = "description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+}
+
+impl CollectiveIdentifierInvoice {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(ksef_number: impl Into<KsefNumber>) -> Self {
+        CollectiveIdentifierInvoice {
+            ksef_number: ksef_number.into(),
+            payment: None,
+            description: None,
+        }
+    }
+    /// Sets `payment`.
+    pub fn with_payment(mut self, value: impl Into<CollectiveIdentifierInvoicePayment>) -> Self {
+        self.payment = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn with_description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+}
+
+/// Schema `CollectiveIdentifierInvoicePayment`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierInvoicePayment {
+    /// Kwota płatności za fakturę.
+    #[serde(rename = "amount")]
+    pub amount: f64,
+    /// Kod waluty.
+    #[serde(rename = "currency")]
+    pub currency: CurrencyCode,
+}
+
+impl CollectiveIdentifierInvoicePayment {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(amount: impl Into<f64>, currency: impl Into<CurrencyCode>) -> Self {
+        CollectiveIdentifierInvoicePayment {
+            amount: amount.into(),
+            currency: currency.into(),
+        }
+    }
+}
+
+/// Schema `CollectiveIdentifierInvoicesQueryRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierInvoicesQueryRequest {
+    /// Numery identyfikatorów zbiorczych. Maksymalna liczba to 10.
+    #[serde(rename = "collectiveIdentifierNumbers")]
+    pub collective_identifier_numbers: Vec<String>,
+}
+
+impl CollectiveIdentifierInvoicesQueryRequest {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(collective_identifier_numbers: impl Into<Vec<String>>) -> Self {
+        CollectiveIdentifierInvoicesQueryRequest {
+            collective_identifier_numbers: collective_identifier_numbers.into(),
+        }
+    }
+}
+
+/// Schema `CollectiveIdentifierInvoicesQueryResponse`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierInvoicesQueryResponse {
+    /// Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
+    #[serde(
+        rename = "continuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub continuation_token: Option<String>,
+    /// Lista faktur.
+    #[serde(rename = "invoices")]
+    pub invoices: Vec<CollectiveIdentifierInvoicesQueryResponseItem>,
+}
+
+impl CollectiveIdentifierInvoicesQueryResponse {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(invoices: impl Into<Vec<CollectiveIdentifierInvoicesQueryResponseItem>>) -> Self {
+        CollectiveIdentifierInvoicesQueryResponse {
+            continuation_token: None,
+            invoices: invoices.into(),
+        }
+    }
+    /// Sets `continuationToken`.
+    pub fn with_continuation_token(mut self, value: impl Into<String>) -> Self {
+        self.continuation_token = Some(value.into());
+        self
+    }
+}
+
+/// Schema `CollectiveIdentifierInvoicesQueryResponseItem`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierInvoicesQueryResponseItem {
+    /// Numer ksef faktury.
+    #[serde(rename = "ksefNumber")]
+    pub ksef_number: KsefNumber,
+    /// Numer identyfikatora zbiorczego.
+    #[serde(rename = "collectiveIdentifierNumber")]
+    pub collective_identifier_number: String,
+    /// Dane o płatności za fakturę
+    #[serde(rename = "payment", default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<CollectiveIdentifierInvoicesQueryResponseItemPayment>,
+    /// Opis
+    #[serde(
+        rename = "description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    /// Określa czy informacje o szczegółach zostały ukryte z powodu braku dostępu do faktury.
+    #[serde(rename = "detailsHidden")]
+    pub details_hidden: bool,
+}
+
+impl CollectiveIdentifierInvoicesQueryResponseItem {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(
+        ksef_number: impl Into<KsefNumber>,
+        collective_identifier_number: impl Into<String>,
+        details_hidden: impl Into<bool>,
+    ) -> Self {
+        CollectiveIdentifierInvoicesQueryResponseItem {
+            ksef_number: ksef_number.into(),
+            collective_identifier_number: collective_identifier_number.into(),
+            payment: None,
+            description: None,
+            details_hidden: details_hidden.into(),
+        }
+    }
+    /// Sets `payment`.
+    pub fn with_payment(
+        mut self,
+        value: impl Into<CollectiveIdentifierInvoicesQueryResponseItemPayment>,
+    ) -> Self {
+        self.payment = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn with_description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+}
+
+/// Schema `CollectiveIdentifierInvoicesQueryResponseItemPayment`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifierInvoicesQueryResponseItemPayment {
+    /// Kwota płatności za fakturę.
+    #[serde(rename = "amount")]
+    pub amount: f64,
+    /// Kod waluty.
+    #[serde(rename = "currency")]
+    pub currency: String,
+}
+
+impl CollectiveIdentifierInvoicesQueryResponseItemPayment {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(amount: impl Into<f64>, currency: impl Into<String>) -> Self {
+        CollectiveIdentifierInvoicesQueryResponseItemPayment {
+            amount: amount.into(),
+            currency: currency.into(),
+        }
+    }
+}
+
+/// Schema `CollectiveIdentifiersByKsefNumberQueryResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifiersByKsefNumberQueryResponse {
+    /// Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
+    #[serde(
+        rename = "continuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub continuation_token: Option<String>,
+    /// Lista identyfikatorów zbiorczych.
+    #[serde(rename = "collectiveIdentifiers")]
+    pub collective_identifiers: Vec<CollectiveIdentifiersByKsefNumberQueryResponseItem>,
+}
+
+impl CollectiveIdentifiersByKsefNumberQueryResponse {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(
+        collective_identifiers: impl Into<Vec<CollectiveIdentifiersByKsefNumberQueryResponseItem>>,
+    ) -> Self {
+        CollectiveIdentifiersByKsefNumberQueryResponse {
+            continuation_token: None,
+            collective_identifiers: collective_identifiers.into(),
+        }
+    }
+    /// Sets `continuationToken`.
+    pub fn with_continuation_token(mut self, value: impl Into<String>) -> Self {
+        self.continuation_token = Some(value.into());
+        self
+    }
+}
+
+/// Schema `CollectiveIdentifiersByKsefNumberQueryResponseItem`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifiersByKsefNumberQueryResponseItem {
+    /// Numer identyfikatora zbiorczego.
+    #[serde(rename = "collectiveIdentifierNumber")]
+    pub collective_identifier_number: String,
+    /// Określa czy identyfikator zbiorczy został wygenerowany w bieżącym kontekście.
+    #[serde(rename = "createdInCurrentContext")]
+    pub created_in_current_context: bool,
+    /// Data utworzenia identyfikatora zbiorczego.
+    #[serde(rename = "dateCreated")]
+    pub date_created: chrono::DateTime<chrono::FixedOffset>,
+}
+
+impl CollectiveIdentifiersByKsefNumberQueryResponseItem {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(
+        collective_identifier_number: impl Into<String>,
+        created_in_current_context: impl Into<bool>,
+        date_created: impl Into<chrono::DateTime<chrono::FixedOffset>>,
+    ) -> Self {
+        CollectiveIdentifiersByKsefNumberQueryResponseItem {
+            collective_identifier_number: collective_identifier_number.into(),
+            created_in_current_context: created_in_current_context.into(),
+            date_created: date_created.into(),
+        }
+    }
+}
+
+/// Schema `CollectiveIdentifiersQueryRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifiersQueryRequest {
+    /// Numer identyfikatora zbiorczego.
+    #[serde(
+        rename = "collectiveIdentifierNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub collective_identifier_number: Option<String>,
+    /// Data utworzenia identyfikatora zbiorczego (od), maksymalny przedział czasu to 100 dni.
+    #[serde(rename = "dateCreatedFrom")]
+    pub date_created_from: chrono::DateTime<chrono::FixedOffset>,
+    /// Data utworzenia identyfikatora zbiorczego (do).
+    #[serde(rename = "dateCreatedTo")]
+    pub date_created_to: chrono::DateTime<chrono::FixedOffset>,
+    /// Liczba faktur w identyfikatorze zbiorczym (od).
+    #[serde(
+        rename = "invoiceCountFrom",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub invoice_count_from: Option<i32>,
+    /// Liczba faktur w identyfikatorze zbiorczym (do).
+    #[serde(
+        rename = "invoiceCountTo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub invoice_count_to: Option<i32>,
+    /// Określa czy identyfikator zbiorczy został wygenerowany w bieżącym kontekście.
+    #[serde(
+        rename = "createdInCurrentContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created_in_current_context: Option<bool>,
+}
+
+impl CollectiveIdentifiersQueryRequest {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(
+        date_created_from: impl Into<chrono::DateTime<chrono::FixedOffset>>,
+        date_created_to: impl Into<chrono::DateTime<chrono::FixedOffset>>,
+    ) -> Self {
+        CollectiveIdentifiersQueryRequest {
+            collective_identifier_number: None,
+            date_created_from: date_created_from.into(),
+            date_created_to: date_created_to.into(),
+            invoice_count_from: None,
+            invoice_count_to: None,
+            created_in_current_context: None,
+        }
+    }
+    /// Sets `collectiveIdentifierNumber`.
+    pub fn with_collective_identifier_number(mut self, value: impl Into<String>) -> Self {
+        self.collective_identifier_number = Some(value.into());
+        self
+    }
+    /// Sets `invoiceCountFrom`.
+    pub fn with_invoice_count_from(mut self, value: impl Into<i32>) -> Self {
+        self.invoice_count_from = Some(value.into());
+        self
+    }
+    /// Sets `invoiceCountTo`.
+    pub fn with_invoice_count_to(mut self, value: impl Into<i32>) -> Self {
+        self.invoice_count_to = Some(value.into());
+        self
+    }
+    /// Sets `createdInCurrentContext`.
+    pub fn with_created_in_current_context(mut self, value: impl Into<bool>) -> Self {
+        self.created_in_current_context = Some(value.into());
+        self
+    }
+}
+
+/// Schema `CollectiveIdentifiersQueryResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifiersQueryResponse {
+    /// Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
+    #[serde(
+        rename = "continuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub continuation_token: Option<String>,
+    /// Lista identyfikatorów zbiorczych.
+    #[serde(rename = "collectiveIdentifiers")]
+    pub collective_identifiers: Vec<CollectiveIdentifiersQueryResponseItem>,
+}
+
+impl CollectiveIdentifiersQueryResponse {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(
+        collective_identifiers: impl Into<Vec<CollectiveIdentifiersQueryResponseItem>>,
+    ) -> Self {
+        CollectiveIdentifiersQueryResponse {
+            continuation_token: None,
+            collective_identifiers: collective_identifiers.into(),
+        }
+    }
+    /// Sets `continuationToken`.
+    pub fn with_continuation_token(mut self, value: impl Into<String>) -> Self {
+        self.continuation_token = Some(value.into());
+        self
+    }
+}
+
+/// Schema `CollectiveIdentifiersQueryResponseItem`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CollectiveIdentifiersQueryResponseItem {
+    /// Numer identyfikatora zbiorczego.
+    #[serde(rename = "collectiveIdentifierNumber")]
+    pub collective_identifier_number: String,
+    /// Data utworzenia identyfikatora zbiorczego.
+    #[serde(rename = "dateCreated")]
+    pub date_created: chrono::DateTime<chrono::FixedOffset>,
+    /// Liczba faktura składająca się na identyfikator zbiorczy.
+    #[serde(rename = "invoiceCount")]
+    pub invoice_count: i32,
+    /// Określa czy identyfikator zbiorczy został wygenerowany w bieżącym kontekście.
+    #[serde(rename = "createdInCurrentContext")]
+    pub created_in_current_context: bool,
+}
+
+impl CollectiveIdentifiersQueryResponseItem {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(
+        collective_identifier_number: impl Into<String>,
+        date_created: impl Into<chrono::DateTime<chrono::FixedOffset>>,
+        invoice_count: impl Into<i32>,
+        created_in_current_context: impl Into<bool>,
+    ) -> Self {
+        CollectiveIdentifiersQueryResponseItem {
+            collective_identifier_number: collective_identifier_number.into(),
+            date_created: date_created.into(),
+            invoice_count: invoice_count.into(),
+            created_in_current_context: created_in_current_context.into(),
+        }
     }
 }
 
@@ -1785,6 +2347,16 @@ Zar = "ZAR",
 Zmw = "ZMW",
 /// `ZWL`
 Zwl = "ZWL",
+/// `CNH`
+Cnh = "CNH",
+/// `VED`
+Ved = "VED",
+/// `XTS`
+Xts = "XTS",
+/// `ZWG`
+Zwg = "ZWG",
+/// `SLE`
+Sle = "SLE",
 }
 }
 
@@ -1803,19 +2375,31 @@ pub struct EffectiveApiRateLimitValues {
     pub per_hour: i32,
 }
 
+/// The required fields of [`EffectiveApiRateLimitValues`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveApiRateLimitValuesParams {
+    /// `perSecond`.
+    pub per_second: i32,
+    /// `perMinute`.
+    pub per_minute: i32,
+    /// `perHour`.
+    pub per_hour: i32,
+}
+
+impl From<EffectiveApiRateLimitValuesParams> for EffectiveApiRateLimitValues {
+    fn from(params: EffectiveApiRateLimitValuesParams) -> Self {
+        EffectiveApiRateLimitValues {
+            per_second: params.per_second,
+            per_minute: params.per_minute,
+            per_hour: params.per_hour,
+        }
+    }
+}
+
 impl EffectiveApiRateLimitValues {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        per_second: impl Into<i32>,
-        per_minute: impl Into<i32>,
-        per_hour: impl Into<i32>,
-    ) -> Self {
-        EffectiveApiRateLimitValues {
-            per_second: per_second.into(),
-            per_minute: per_minute.into(),
-            per_hour: per_hour.into(),
-        }
+    pub fn new(params: EffectiveApiRateLimitValuesParams) -> Self {
+        params.into()
     }
 }
 
@@ -1823,12 +2407,18 @@ impl EffectiveApiRateLimitValues {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EffectiveApiRateLimits {
-    /// Limity dla otwierania/zamykania sesji interaktywnych.
+    /// Limity dla otwierania sesji interaktywnych.
     #[serde(rename = "onlineSession")]
     pub online_session: EffectiveApiRateLimitValues,
-    /// Limity dla otwierania/zamykania sesji wsadowych.
+    /// Limity dla zamykania sesji interaktywnych.
+    #[serde(rename = "onlineSessionClose")]
+    pub online_session_close: EffectiveApiRateLimitValues,
+    /// Limity dla otwierania sesji wsadowych.
     #[serde(rename = "batchSession")]
     pub batch_session: EffectiveApiRateLimitValues,
+    /// Limity dla zamykania sesji wsadowych.
+    #[serde(rename = "batchSessionClose")]
+    pub batch_session_close: EffectiveApiRateLimitValues,
     /// Limity dla wysyłki faktur.
     #[serde(rename = "invoiceSend")]
     pub invoice_send: EffectiveApiRateLimitValues,
@@ -1856,42 +2446,87 @@ pub struct EffectiveApiRateLimits {
     /// Limity dla pobierania faktur po numerze KSeF.
     #[serde(rename = "invoiceDownload")]
     pub invoice_download: EffectiveApiRateLimitValues,
+    /// Limity dla identyfikatorów zbiorczych
+    #[serde(rename = "collectiveIdentifier")]
+    pub collective_identifier: EffectiveApiRateLimitValues,
     /// Limity dla pozostałych operacji API.
     #[serde(rename = "other")]
     pub other: EffectiveApiRateLimitValues,
+    /// Limity dla anonimowych operacji API (nieuwierzytelnionych).
+    #[serde(rename = "anonymous")]
+    pub anonymous: EffectiveApiRateLimitValues,
+    /// Limity globalne dla wszystkich operacji API (per adres IP).
+    #[serde(rename = "global")]
+    pub global: EffectiveApiRateLimitValues,
+}
+
+/// The required fields of [`EffectiveApiRateLimits`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveApiRateLimitsParams {
+    /// `onlineSession`.
+    pub online_session: EffectiveApiRateLimitValues,
+    /// `onlineSessionClose`.
+    pub online_session_close: EffectiveApiRateLimitValues,
+    /// `batchSession`.
+    pub batch_session: EffectiveApiRateLimitValues,
+    /// `batchSessionClose`.
+    pub batch_session_close: EffectiveApiRateLimitValues,
+    /// `invoiceSend`.
+    pub invoice_send: EffectiveApiRateLimitValues,
+    /// `invoiceStatus`.
+    pub invoice_status: EffectiveApiRateLimitValues,
+    /// `sessionList`.
+    pub session_list: EffectiveApiRateLimitValues,
+    /// `sessionInvoiceList`.
+    pub session_invoice_list: EffectiveApiRateLimitValues,
+    /// `sessionMisc`.
+    pub session_misc: EffectiveApiRateLimitValues,
+    /// `invoiceMetadata`.
+    pub invoice_metadata: EffectiveApiRateLimitValues,
+    /// `invoiceExport`.
+    pub invoice_export: EffectiveApiRateLimitValues,
+    /// `invoiceExportStatus`.
+    pub invoice_export_status: EffectiveApiRateLimitValues,
+    /// `invoiceDownload`.
+    pub invoice_download: EffectiveApiRateLimitValues,
+    /// `collectiveIdentifier`.
+    pub collective_identifier: EffectiveApiRateLimitValues,
+    /// `other`.
+    pub other: EffectiveApiRateLimitValues,
+    /// `anonymous`.
+    pub anonymous: EffectiveApiRateLimitValues,
+    /// `global`.
+    pub global: EffectiveApiRateLimitValues,
+}
+
+impl From<EffectiveApiRateLimitsParams> for EffectiveApiRateLimits {
+    fn from(params: EffectiveApiRateLimitsParams) -> Self {
+        EffectiveApiRateLimits {
+            online_session: params.online_session,
+            online_session_close: params.online_session_close,
+            batch_session: params.batch_session,
+            batch_session_close: params.batch_session_close,
+            invoice_send: params.invoice_send,
+            invoice_status: params.invoice_status,
+            session_list: params.session_list,
+            session_invoice_list: params.session_invoice_list,
+            session_misc: params.session_misc,
+            invoice_metadata: params.invoice_metadata,
+            invoice_export: params.invoice_export,
+            invoice_export_status: params.invoice_export_status,
+            invoice_download: params.invoice_download,
+            collective_identifier: params.collective_identifier,
+            other: params.other,
+            anonymous: params.anonymous,
+            global: params.global,
+        }
+    }
 }
 
 impl EffectiveApiRateLimits {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        online_session: impl Into<EffectiveApiRateLimitValues>,
-        batch_session: impl Into<EffectiveApiRateLimitValues>,
-        invoice_send: impl Into<EffectiveApiRateLimitValues>,
-        invoice_status: impl Into<EffectiveApiRateLimitValues>,
-        session_list: impl Into<EffectiveApiRateLimitValues>,
-        session_invoice_list: impl Into<EffectiveApiRateLimitValues>,
-        session_misc: impl Into<EffectiveApiRateLimitValues>,
-        invoice_metadata: impl Into<EffectiveApiRateLimitValues>,
-        invoice_export: impl Into<EffectiveApiRateLimitValues>,
-        invoice_export_status: impl Into<EffectiveApiRateLimitValues>,
-        invoice_download: impl Into<EffectiveApiRateLimitValues>,
-        other: impl Into<EffectiveApiRateLimitValues>,
-    ) -> Self {
-        EffectiveApiRateLimits {
-            online_session: online_session.into(),
-            batch_session: batch_session.into(),
-            invoice_send: invoice_send.into(),
-            invoice_status: invoice_status.into(),
-            session_list: session_list.into(),
-            session_invoice_list: session_invoice_list.into(),
-            session_misc: session_misc.into(),
-            invoice_metadata: invoice_metadata.into(),
-            invoice_export: invoice_export.into(),
-            invoice_export_status: invoice_export_status.into(),
-            invoice_download: invoice_download.into(),
-            other: other.into(),
-        }
+    pub fn new(params: EffectiveApiRateLimitsParams) -> Self {
+        params.into()
     }
 }
 
@@ -1905,6 +2540,9 @@ pub struct EffectiveContextLimits {
     /// Limity dla sesji wsadowych.
     #[serde(rename = "batchSession")]
     pub batch_session: BatchSessionEffectiveContextLimits,
+    /// Limity dla identyfikatorów zbiorczych.
+    #[serde(rename = "collectiveIdentifier")]
+    pub collective_identifier: CollectiveIdentifierEffectiveContextLimits,
 }
 
 impl EffectiveContextLimits {
@@ -1913,10 +2551,12 @@ impl EffectiveContextLimits {
     pub fn new(
         online_session: impl Into<OnlineSessionEffectiveContextLimits>,
         batch_session: impl Into<BatchSessionEffectiveContextLimits>,
+        collective_identifier: impl Into<CollectiveIdentifierEffectiveContextLimits>,
     ) -> Self {
         EffectiveContextLimits {
             online_session: online_session.into(),
             batch_session: batch_session.into(),
+            collective_identifier: collective_identifier.into(),
         }
     }
 }
@@ -2608,6 +3248,8 @@ EntityPermissionItemScope {
 InvoiceWrite = "InvoiceWrite",
 /// `InvoiceRead`
 InvoiceRead = "InvoiceRead",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -2618,6 +3260,8 @@ EntityPermissionType {
 InvoiceWrite = "InvoiceWrite",
 /// `InvoiceRead`
 InvoiceRead = "InvoiceRead",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -3118,32 +3762,49 @@ pub struct EuEntityPermission {
     pub start_date: chrono::DateTime<chrono::FixedOffset>,
 }
 
-impl EuEntityPermission {
-    /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        id: impl Into<PermissionId>,
-        author_identifier: impl Into<EuEntityPermissionsAuthorIdentifier>,
-        vat_ue_identifier: impl Into<String>,
-        eu_entity_name: impl Into<String>,
-        authorized_fingerprint_identifier: impl Into<String>,
-        permission_scope: impl Into<EuEntityPermissionsQueryPermissionType>,
-        description: impl Into<String>,
-        start_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-    ) -> Self {
+/// The required fields of [`EuEntityPermission`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EuEntityPermissionParams {
+    /// `id`.
+    pub id: PermissionId,
+    /// `authorIdentifier`.
+    pub author_identifier: EuEntityPermissionsAuthorIdentifier,
+    /// `vatUeIdentifier`.
+    pub vat_ue_identifier: String,
+    /// `euEntityName`.
+    pub eu_entity_name: String,
+    /// `authorizedFingerprintIdentifier`.
+    pub authorized_fingerprint_identifier: String,
+    /// `permissionScope`.
+    pub permission_scope: EuEntityPermissionsQueryPermissionType,
+    /// `description`.
+    pub description: String,
+    /// `startDate`.
+    pub start_date: chrono::DateTime<chrono::FixedOffset>,
+}
+
+impl From<EuEntityPermissionParams> for EuEntityPermission {
+    fn from(params: EuEntityPermissionParams) -> Self {
         EuEntityPermission {
-            id: id.into(),
-            author_identifier: author_identifier.into(),
-            vat_ue_identifier: vat_ue_identifier.into(),
-            eu_entity_name: eu_entity_name.into(),
-            authorized_fingerprint_identifier: authorized_fingerprint_identifier.into(),
-            permission_scope: permission_scope.into(),
-            description: description.into(),
+            id: params.id,
+            author_identifier: params.author_identifier,
+            vat_ue_identifier: params.vat_ue_identifier,
+            eu_entity_name: params.eu_entity_name,
+            authorized_fingerprint_identifier: params.authorized_fingerprint_identifier,
+            permission_scope: params.permission_scope,
+            description: params.description,
             subject_person_details: None,
             subject_entity_details: None,
             eu_entity_details: None,
-            start_date: start_date.into(),
+            start_date: params.start_date,
         }
+    }
+}
+
+impl EuEntityPermission {
+    /// A value with the required fields set; optional ones start unset.
+    pub fn new(params: EuEntityPermissionParams) -> Self {
+        params.into()
     }
     /// Sets `subjectPersonDetails`.
     pub fn with_subject_person_details(
@@ -3649,30 +4310,42 @@ pub struct ForbiddenProblemDetails {
     #[serde(rename = "traceId", default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
     /// Data i czas wystąpienia błędu w UTC.
-    #[serde(rename = "timestamp")]
-    pub timestamp: chrono::DateTime<chrono::FixedOffset>,
+    #[serde(rename = "timestamp", default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// The required fields of [`ForbiddenProblemDetails`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForbiddenProblemDetailsParams {
+    /// `title`.
+    pub title: String,
+    /// `status`.
+    pub status: i32,
+    /// `detail`.
+    pub detail: String,
+    /// `reasonCode`.
+    pub reason_code: String,
+}
+
+impl From<ForbiddenProblemDetailsParams> for ForbiddenProblemDetails {
+    fn from(params: ForbiddenProblemDetailsParams) -> Self {
+        ForbiddenProblemDetails {
+            title: params.title,
+            status: params.status,
+            detail: params.detail,
+            instance: None,
+            reason_code: params.reason_code,
+            security: None,
+            trace_id: None,
+            timestamp: None,
+        }
+    }
 }
 
 impl ForbiddenProblemDetails {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        title: impl Into<String>,
-        status: impl Into<i32>,
-        detail: impl Into<String>,
-        reason_code: impl Into<String>,
-        timestamp: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-    ) -> Self {
-        ForbiddenProblemDetails {
-            title: title.into(),
-            status: status.into(),
-            detail: detail.into(),
-            instance: None,
-            reason_code: reason_code.into(),
-            security: None,
-            trace_id: None,
-            timestamp: timestamp.into(),
-        }
+    pub fn new(params: ForbiddenProblemDetailsParams) -> Self {
+        params.into()
     }
     /// Sets `instance`.
     pub fn with_instance(mut self, value: impl Into<String>) -> Self {
@@ -3692,6 +4365,14 @@ impl ForbiddenProblemDetails {
         self.trace_id = Some(value.into());
         self
     }
+    /// Sets `timestamp`.
+    pub fn with_timestamp(
+        mut self,
+        value: impl Into<chrono::DateTime<chrono::FixedOffset>>,
+    ) -> Self {
+        self.timestamp = Some(value.into());
+        self
+    }
 }
 
 /// Schema `FormCode`.
@@ -3709,18 +4390,68 @@ pub struct FormCode {
     pub value: String,
 }
 
+/// The required fields of [`FormCode`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormCodeParams {
+    /// `systemCode`.
+    pub system_code: String,
+    /// `schemaVersion`.
+    pub schema_version: String,
+    /// `value`.
+    pub value: String,
+}
+
+impl From<FormCodeParams> for FormCode {
+    fn from(params: FormCodeParams) -> Self {
+        FormCode {
+            system_code: params.system_code,
+            schema_version: params.schema_version,
+            value: params.value,
+        }
+    }
+}
+
 impl FormCode {
     /// A value with the required fields set; optional ones start unset.
+    pub fn new(params: FormCodeParams) -> Self {
+        params.into()
+    }
+}
+
+/// Schema `GenerateCollectiveIdentifierRequest`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct GenerateCollectiveIdentifierRequest {
+    /// Lista faktur wchodząca w skład identyfikatora zbiorczego. Domyślny \[limit\](https://github.com/CIRFMF/ksef-api/blob/main/limity/limity.md) faktur wynosi 500.
+    #[serde(rename = "invoices")]
+    pub invoices: Vec<CollectiveIdentifierInvoice>,
+}
+
+impl GenerateCollectiveIdentifierRequest {
+    /// A value with the required fields set; optional ones start unset.
     #[allow(clippy::new_without_default)]
-    pub fn new(
-        system_code: impl Into<String>,
-        schema_version: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Self {
-        FormCode {
-            system_code: system_code.into(),
-            schema_version: schema_version.into(),
-            value: value.into(),
+    pub fn new(invoices: impl Into<Vec<CollectiveIdentifierInvoice>>) -> Self {
+        GenerateCollectiveIdentifierRequest {
+            invoices: invoices.into(),
+        }
+    }
+}
+
+/// Schema `GenerateCollectiveIdentifierResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct GenerateCollectiveIdentifierResponse {
+    /// Wygenerowany identyfikator zbiorczy
+    #[serde(rename = "collectiveIdentifierNumber")]
+    pub collective_identifier_number: String,
+}
+
+impl GenerateCollectiveIdentifierResponse {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(collective_identifier_number: impl Into<String>) -> Self {
+        GenerateCollectiveIdentifierResponse {
+            collective_identifier_number: collective_identifier_number.into(),
         }
     }
 }
@@ -3807,25 +4538,40 @@ pub struct GoneProblemDetails {
     pub trace_id: String,
 }
 
+/// The required fields of [`GoneProblemDetails`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoneProblemDetailsParams {
+    /// `title`.
+    pub title: String,
+    /// `status`.
+    pub status: i32,
+    /// `instance`.
+    pub instance: String,
+    /// `detail`.
+    pub detail: String,
+    /// `timestamp`.
+    pub timestamp: chrono::DateTime<chrono::FixedOffset>,
+    /// `traceId`.
+    pub trace_id: String,
+}
+
+impl From<GoneProblemDetailsParams> for GoneProblemDetails {
+    fn from(params: GoneProblemDetailsParams) -> Self {
+        GoneProblemDetails {
+            title: params.title,
+            status: params.status,
+            instance: params.instance,
+            detail: params.detail,
+            timestamp: params.timestamp,
+            trace_id: params.trace_id,
+        }
+    }
+}
+
 impl GoneProblemDetails {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        title: impl Into<String>,
-        status: impl Into<i32>,
-        instance: impl Into<String>,
-        detail: impl Into<String>,
-        timestamp: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        trace_id: impl Into<String>,
-    ) -> Self {
-        GoneProblemDetails {
-            title: title.into(),
-            status: status.into(),
-            instance: instance.into(),
-            detail: detail.into(),
-            timestamp: timestamp.into(),
-            trace_id: trace_id.into(),
-        }
+    pub fn new(params: GoneProblemDetailsParams) -> Self {
+        params.into()
     }
 }
 
@@ -3846,19 +4592,31 @@ pub struct IdDocument {
     pub country: String,
 }
 
+/// The required fields of [`IdDocument`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdDocumentParams {
+    /// `type`.
+    pub r#type: String,
+    /// `number`.
+    pub number: String,
+    /// `country`.
+    pub country: String,
+}
+
+impl From<IdDocumentParams> for IdDocument {
+    fn from(params: IdDocumentParams) -> Self {
+        IdDocument {
+            r#type: params.r#type,
+            number: params.number,
+            country: params.country,
+        }
+    }
+}
+
 impl IdDocument {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        r#type: impl Into<String>,
-        number: impl Into<String>,
-        country: impl Into<String>,
-    ) -> Self {
-        IdDocument {
-            r#type: r#type.into(),
-            number: number.into(),
-            country: country.into(),
-        }
+    pub fn new(params: IdDocumentParams) -> Self {
+        params.into()
     }
 }
 
@@ -3869,6 +4627,8 @@ IndirectPermissionType {
 InvoiceRead = "InvoiceRead",
 /// `InvoiceWrite`
 InvoiceWrite = "InvoiceWrite",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -4269,52 +5029,79 @@ pub struct InvoiceMetadata {
     pub authorized_subject: Option<InvoiceMetadataAuthorizedSubject>,
 }
 
-impl InvoiceMetadata {
-    /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        ksef_number: impl Into<KsefNumber>,
-        invoice_number: impl Into<String>,
-        issue_date: impl Into<chrono::NaiveDate>,
-        invoicing_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        acquisition_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        permanent_storage_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        seller: impl Into<InvoiceMetadataSeller>,
-        buyer: impl Into<InvoiceMetadataBuyer>,
-        net_amount: impl Into<f64>,
-        gross_amount: impl Into<f64>,
-        vat_amount: impl Into<f64>,
-        currency: impl Into<String>,
-        invoicing_mode: impl Into<InvoicingMode>,
-        invoice_type: impl Into<InvoiceType>,
-        form_code: impl Into<FormCode>,
-        is_self_invoicing: impl Into<bool>,
-        has_attachment: impl Into<bool>,
-        invoice_hash: impl Into<Sha256HashBase64>,
-    ) -> Self {
+/// The required fields of [`InvoiceMetadata`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceMetadataParams {
+    /// `ksefNumber`.
+    pub ksef_number: KsefNumber,
+    /// `invoiceNumber`.
+    pub invoice_number: String,
+    /// `issueDate`.
+    pub issue_date: chrono::NaiveDate,
+    /// `invoicingDate`.
+    pub invoicing_date: chrono::DateTime<chrono::FixedOffset>,
+    /// `acquisitionDate`.
+    pub acquisition_date: chrono::DateTime<chrono::FixedOffset>,
+    /// `permanentStorageDate`.
+    pub permanent_storage_date: chrono::DateTime<chrono::FixedOffset>,
+    /// `seller`.
+    pub seller: InvoiceMetadataSeller,
+    /// `buyer`.
+    pub buyer: InvoiceMetadataBuyer,
+    /// `netAmount`.
+    pub net_amount: f64,
+    /// `grossAmount`.
+    pub gross_amount: f64,
+    /// `vatAmount`.
+    pub vat_amount: f64,
+    /// `currency`.
+    pub currency: String,
+    /// `invoicingMode`.
+    pub invoicing_mode: InvoicingMode,
+    /// `invoiceType`.
+    pub invoice_type: InvoiceType,
+    /// `formCode`.
+    pub form_code: FormCode,
+    /// `isSelfInvoicing`.
+    pub is_self_invoicing: bool,
+    /// `hasAttachment`.
+    pub has_attachment: bool,
+    /// `invoiceHash`.
+    pub invoice_hash: Sha256HashBase64,
+}
+
+impl From<InvoiceMetadataParams> for InvoiceMetadata {
+    fn from(params: InvoiceMetadataParams) -> Self {
         InvoiceMetadata {
-            ksef_number: ksef_number.into(),
-            invoice_number: invoice_number.into(),
-            issue_date: issue_date.into(),
-            invoicing_date: invoicing_date.into(),
-            acquisition_date: acquisition_date.into(),
-            permanent_storage_date: permanent_storage_date.into(),
-            seller: seller.into(),
-            buyer: buyer.into(),
-            net_amount: net_amount.into(),
-            gross_amount: gross_amount.into(),
-            vat_amount: vat_amount.into(),
-            currency: currency.into(),
-            invoicing_mode: invoicing_mode.into(),
-            invoice_type: invoice_type.into(),
-            form_code: form_code.into(),
-            is_self_invoicing: is_self_invoicing.into(),
-            has_attachment: has_attachment.into(),
-            invoice_hash: invoice_hash.into(),
+            ksef_number: params.ksef_number,
+            invoice_number: params.invoice_number,
+            issue_date: params.issue_date,
+            invoicing_date: params.invoicing_date,
+            acquisition_date: params.acquisition_date,
+            permanent_storage_date: params.permanent_storage_date,
+            seller: params.seller,
+            buyer: params.buyer,
+            net_amount: params.net_amount,
+            gross_amount: params.gross_amount,
+            vat_amount: params.vat_amount,
+            currency: params.currency,
+            invoicing_mode: params.invoicing_mode,
+            invoice_type: params.invoice_type,
+            form_code: params.form_code,
+            is_self_invoicing: params.is_self_invoicing,
+            has_attachment: params.has_attachment,
+            invoice_hash: params.invoice_hash,
             hash_of_corrected_invoice: None,
             third_subjects: None,
             authorized_subject: None,
         }
+    }
+}
+
+impl InvoiceMetadata {
+    /// A value with the required fields set; optional ones start unset.
+    pub fn new(params: InvoiceMetadataParams) -> Self {
+        params.into()
     }
     /// Sets `hashOfCorrectedInvoice`.
     pub fn with_hash_of_corrected_invoice(mut self, value: impl Into<Sha256HashBase64>) -> Self {
@@ -4569,6 +5356,9 @@ pub struct InvoicePackage {
         skip_serializing_if = "Option::is_none"
     )]
     pub permanent_storage_hwm_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// `compressionType`
+    #[serde(rename = "compressionType")]
+    pub compression_type: CompressionType,
 }
 
 impl InvoicePackage {
@@ -4579,6 +5369,7 @@ impl InvoicePackage {
         size: impl Into<i64>,
         parts: impl Into<Vec<InvoicePackagePart>>,
         is_truncated: impl Into<bool>,
+        compression_type: impl Into<CompressionType>,
     ) -> Self {
         InvoicePackage {
             invoice_count: invoice_count.into(),
@@ -4589,6 +5380,7 @@ impl InvoicePackage {
             last_invoicing_date: None,
             last_permanent_storage_date: None,
             permanent_storage_hwm_date: None,
+            compression_type: compression_type.into(),
         }
     }
     /// Sets `lastIssueDate`.
@@ -4658,31 +5450,49 @@ pub struct InvoicePackagePart {
     pub expiration_date: chrono::DateTime<chrono::FixedOffset>,
 }
 
+/// The required fields of [`InvoicePackagePart`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoicePackagePartParams {
+    /// `ordinalNumber`.
+    pub ordinal_number: i32,
+    /// `partName`.
+    pub part_name: String,
+    /// `method`.
+    pub method: String,
+    /// `url`.
+    pub url: String,
+    /// `partSize`.
+    pub part_size: i64,
+    /// `partHash`.
+    pub part_hash: Sha256HashBase64,
+    /// `encryptedPartSize`.
+    pub encrypted_part_size: i64,
+    /// `encryptedPartHash`.
+    pub encrypted_part_hash: Sha256HashBase64,
+    /// `expirationDate`.
+    pub expiration_date: chrono::DateTime<chrono::FixedOffset>,
+}
+
+impl From<InvoicePackagePartParams> for InvoicePackagePart {
+    fn from(params: InvoicePackagePartParams) -> Self {
+        InvoicePackagePart {
+            ordinal_number: params.ordinal_number,
+            part_name: params.part_name,
+            method: params.method,
+            url: params.url,
+            part_size: params.part_size,
+            part_hash: params.part_hash,
+            encrypted_part_size: params.encrypted_part_size,
+            encrypted_part_hash: params.encrypted_part_hash,
+            expiration_date: params.expiration_date,
+        }
+    }
+}
+
 impl InvoicePackagePart {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        ordinal_number: impl Into<i32>,
-        part_name: impl Into<String>,
-        method: impl Into<String>,
-        url: impl Into<String>,
-        part_size: impl Into<i64>,
-        part_hash: impl Into<Sha256HashBase64>,
-        encrypted_part_size: impl Into<i64>,
-        encrypted_part_hash: impl Into<Sha256HashBase64>,
-        expiration_date: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-    ) -> Self {
-        InvoicePackagePart {
-            ordinal_number: ordinal_number.into(),
-            part_name: part_name.into(),
-            method: method.into(),
-            url: url.into(),
-            part_size: part_size.into(),
-            part_hash: part_hash.into(),
-            encrypted_part_size: encrypted_part_size.into(),
-            encrypted_part_hash: encrypted_part_hash.into(),
-            expiration_date: expiration_date.into(),
-        }
+    pub fn new(params: InvoicePackagePartParams) -> Self {
+        params.into()
     }
 }
 
@@ -4834,14 +5644,13 @@ pub struct InvoiceQueryFilters {
     #[serde(rename = "subjectType")]
     pub subject_type: InvoiceQuerySubjectType,
     /// Typ i zakres dat, według którego filtrowane są faktury.
-    /// Maksymalny dozwolony okres wynosi 3 miesiące w strefie UTC lub w strefie Europe/Warsaw (WAW).
+    /// Maksymalny dozwolony okres wynosi 100 dni w strefie UTC
     ///
     /// Format daty:
     ///  * Daty muszą być przekazane w formacie ISO 8601, np. `yyyy-MM-ddTHH:mm:ss`.
     ///  * Dopuszczalne są następujące warianty:
     ///    - z sufiksem `Z` (czas UTC),
-    ///    - z jawnym offsetem, np. `+01:00`, `+03:00`,
-    ///    - bez offsetu (interpretowane jako czas lokalny strefy Europe/Warsaw).
+    ///    - z jawnym offsetem, np. `+01:00`, `+03:00`
     #[serde(rename = "dateRange")]
     pub date_range: InvoiceQueryDateRange,
     /// Numer KSeF faktury (exact match).
@@ -5131,19 +5940,31 @@ pub struct OnlineSessionContextLimitsOverride {
     pub max_invoices: i32,
 }
 
+/// The required fields of [`OnlineSessionContextLimitsOverride`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineSessionContextLimitsOverrideParams {
+    /// `maxInvoiceSizeInMB`.
+    pub max_invoice_size_in_mb: i32,
+    /// `maxInvoiceWithAttachmentSizeInMB`.
+    pub max_invoice_with_attachment_size_in_mb: i32,
+    /// `maxInvoices`.
+    pub max_invoices: i32,
+}
+
+impl From<OnlineSessionContextLimitsOverrideParams> for OnlineSessionContextLimitsOverride {
+    fn from(params: OnlineSessionContextLimitsOverrideParams) -> Self {
+        OnlineSessionContextLimitsOverride {
+            max_invoice_size_in_mb: params.max_invoice_size_in_mb,
+            max_invoice_with_attachment_size_in_mb: params.max_invoice_with_attachment_size_in_mb,
+            max_invoices: params.max_invoices,
+        }
+    }
+}
+
 impl OnlineSessionContextLimitsOverride {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        max_invoice_size_in_mb: impl Into<i32>,
-        max_invoice_with_attachment_size_in_mb: impl Into<i32>,
-        max_invoices: impl Into<i32>,
-    ) -> Self {
-        OnlineSessionContextLimitsOverride {
-            max_invoice_size_in_mb: max_invoice_size_in_mb.into(),
-            max_invoice_with_attachment_size_in_mb: max_invoice_with_attachment_size_in_mb.into(),
-            max_invoices: max_invoices.into(),
-        }
+    pub fn new(params: OnlineSessionContextLimitsOverrideParams) -> Self {
+        params.into()
     }
 }
 
@@ -5162,19 +5983,31 @@ pub struct OnlineSessionEffectiveContextLimits {
     pub max_invoices: i32,
 }
 
+/// The required fields of [`OnlineSessionEffectiveContextLimits`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineSessionEffectiveContextLimitsParams {
+    /// `maxInvoiceSizeInMB`.
+    pub max_invoice_size_in_mb: i32,
+    /// `maxInvoiceWithAttachmentSizeInMB`.
+    pub max_invoice_with_attachment_size_in_mb: i32,
+    /// `maxInvoices`.
+    pub max_invoices: i32,
+}
+
+impl From<OnlineSessionEffectiveContextLimitsParams> for OnlineSessionEffectiveContextLimits {
+    fn from(params: OnlineSessionEffectiveContextLimitsParams) -> Self {
+        OnlineSessionEffectiveContextLimits {
+            max_invoice_size_in_mb: params.max_invoice_size_in_mb,
+            max_invoice_with_attachment_size_in_mb: params.max_invoice_with_attachment_size_in_mb,
+            max_invoices: params.max_invoices,
+        }
+    }
+}
+
 impl OnlineSessionEffectiveContextLimits {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        max_invoice_size_in_mb: impl Into<i32>,
-        max_invoice_with_attachment_size_in_mb: impl Into<i32>,
-        max_invoices: impl Into<i32>,
-    ) -> Self {
-        OnlineSessionEffectiveContextLimits {
-            max_invoice_size_in_mb: max_invoice_size_in_mb.into(),
-            max_invoice_with_attachment_size_in_mb: max_invoice_with_attachment_size_in_mb.into(),
-            max_invoices: max_invoices.into(),
-        }
+    pub fn new(params: OnlineSessionEffectiveContextLimitsParams) -> Self {
+        params.into()
     }
 }
 
@@ -5295,6 +6128,28 @@ impl OpenOnlineSessionResponse {
             valid_until: valid_until.into(),
         }
     }
+}
+
+crate::string_enum! {
+/// Schema `OwnerPermissionScope`.
+OwnerPermissionScope {
+/// `CredentialsManage`
+CredentialsManage = "CredentialsManage",
+/// `CredentialsRead`
+CredentialsRead = "CredentialsRead",
+/// `InvoiceWrite`
+InvoiceWrite = "InvoiceWrite",
+/// `InvoiceRead`
+InvoiceRead = "InvoiceRead",
+/// `Introspection`
+Introspection = "Introspection",
+/// `SubunitManage`
+SubunitManage = "SubunitManage",
+/// `EnforcementOperations`
+EnforcementOperations = "EnforcementOperations",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
+}
 }
 
 /// Schema `PartUploadRequest`.
@@ -6034,6 +6889,8 @@ Introspection = "Introspection",
 SubunitManage = "SubunitManage",
 /// `EnforcementOperations`
 EnforcementOperations = "EnforcementOperations",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -6133,6 +6990,8 @@ Introspection = "Introspection",
 SubunitManage = "SubunitManage",
 /// `EnforcementOperations`
 EnforcementOperations = "EnforcementOperations",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -6679,6 +7538,8 @@ SubunitManage = "SubunitManage",
 EnforcementOperations = "EnforcementOperations",
 /// `VatUeManage`
 VatUeManage = "VatUeManage",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -6701,6 +7562,8 @@ SubunitManage = "SubunitManage",
 EnforcementOperations = "EnforcementOperations",
 /// `VatUeManage`
 VatUeManage = "VatUeManage",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -6921,25 +7784,40 @@ pub struct PublicKeyCertificate {
     pub usage: Vec<PublicKeyCertificateUsage>,
 }
 
+/// The required fields of [`PublicKeyCertificate`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicKeyCertificateParams {
+    /// `certificate`.
+    pub certificate: String,
+    /// `certificateId`.
+    pub certificate_id: String,
+    /// `publicKeyId`.
+    pub public_key_id: String,
+    /// `validFrom`.
+    pub valid_from: chrono::DateTime<chrono::FixedOffset>,
+    /// `validTo`.
+    pub valid_to: chrono::DateTime<chrono::FixedOffset>,
+    /// `usage`.
+    pub usage: Vec<PublicKeyCertificateUsage>,
+}
+
+impl From<PublicKeyCertificateParams> for PublicKeyCertificate {
+    fn from(params: PublicKeyCertificateParams) -> Self {
+        PublicKeyCertificate {
+            certificate: params.certificate,
+            certificate_id: params.certificate_id,
+            public_key_id: params.public_key_id,
+            valid_from: params.valid_from,
+            valid_to: params.valid_to,
+            usage: params.usage,
+        }
+    }
+}
+
 impl PublicKeyCertificate {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        certificate: impl Into<String>,
-        certificate_id: impl Into<String>,
-        public_key_id: impl Into<String>,
-        valid_from: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        valid_to: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        usage: impl Into<Vec<PublicKeyCertificateUsage>>,
-    ) -> Self {
-        PublicKeyCertificate {
-            certificate: certificate.into(),
-            certificate_id: certificate_id.into(),
-            public_key_id: public_key_id.into(),
-            valid_from: valid_from.into(),
-            valid_to: valid_to.into(),
-            usage: usage.into(),
-        }
+    pub fn new(params: PublicKeyCertificateParams) -> Self {
+        params.into()
     }
 }
 
@@ -7253,6 +8131,13 @@ pub struct QueryPersonalPermissionsResponse {
     /// Lista odczytanych uprawnień.
     #[serde(rename = "permissions")]
     pub permissions: Vec<PersonalPermission>,
+    /// Lista uprawnień właścicielskich.
+    #[serde(
+        rename = "ownerPermissions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub owner_permissions: Option<Vec<OwnerPermissionScope>>,
     /// Flaga informująca o dostępności kolejnej strony wyników.
     #[serde(rename = "hasMore")]
     pub has_more: bool,
@@ -7264,8 +8149,14 @@ impl QueryPersonalPermissionsResponse {
     pub fn new(permissions: impl Into<Vec<PersonalPermission>>, has_more: impl Into<bool>) -> Self {
         QueryPersonalPermissionsResponse {
             permissions: permissions.into(),
+            owner_permissions: None,
             has_more: has_more.into(),
         }
+    }
+    /// Sets `ownerPermissions`.
+    pub fn with_owner_permissions(mut self, value: impl Into<Vec<OwnerPermissionScope>>) -> Self {
+        self.owner_permissions = Some(value.into());
+        self
     }
 }
 
@@ -7455,21 +8346,34 @@ pub struct RetrieveCertificatesListItem {
     pub certificate_type: KsefCertificateType,
 }
 
+/// The required fields of [`RetrieveCertificatesListItem`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrieveCertificatesListItemParams {
+    /// `certificate`.
+    pub certificate: String,
+    /// `certificateName`.
+    pub certificate_name: String,
+    /// `certificateSerialNumber`.
+    pub certificate_serial_number: String,
+    /// `certificateType`.
+    pub certificate_type: KsefCertificateType,
+}
+
+impl From<RetrieveCertificatesListItemParams> for RetrieveCertificatesListItem {
+    fn from(params: RetrieveCertificatesListItemParams) -> Self {
+        RetrieveCertificatesListItem {
+            certificate: params.certificate,
+            certificate_name: params.certificate_name,
+            certificate_serial_number: params.certificate_serial_number,
+            certificate_type: params.certificate_type,
+        }
+    }
+}
+
 impl RetrieveCertificatesListItem {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        certificate: impl Into<String>,
-        certificate_name: impl Into<String>,
-        certificate_serial_number: impl Into<String>,
-        certificate_type: impl Into<KsefCertificateType>,
-    ) -> Self {
-        RetrieveCertificatesListItem {
-            certificate: certificate.into(),
-            certificate_name: certificate_name.into(),
-            certificate_serial_number: certificate_serial_number.into(),
-            certificate_type: certificate_type.into(),
-        }
+    pub fn new(params: RetrieveCertificatesListItemParams) -> Self {
+        params.into()
     }
 }
 
@@ -8007,28 +8911,44 @@ pub struct SessionsQueryResponseItem {
     pub failed_invoice_count: i32,
 }
 
+/// The required fields of [`SessionsQueryResponseItem`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionsQueryResponseItemParams {
+    /// `referenceNumber`.
+    pub reference_number: ReferenceNumber,
+    /// `status`.
+    pub status: StatusInfo,
+    /// `dateCreated`.
+    pub date_created: chrono::DateTime<chrono::FixedOffset>,
+    /// `dateUpdated`.
+    pub date_updated: chrono::DateTime<chrono::FixedOffset>,
+    /// `totalInvoiceCount`.
+    pub total_invoice_count: i32,
+    /// `successfulInvoiceCount`.
+    pub successful_invoice_count: i32,
+    /// `failedInvoiceCount`.
+    pub failed_invoice_count: i32,
+}
+
+impl From<SessionsQueryResponseItemParams> for SessionsQueryResponseItem {
+    fn from(params: SessionsQueryResponseItemParams) -> Self {
+        SessionsQueryResponseItem {
+            reference_number: params.reference_number,
+            status: params.status,
+            date_created: params.date_created,
+            date_updated: params.date_updated,
+            valid_until: None,
+            total_invoice_count: params.total_invoice_count,
+            successful_invoice_count: params.successful_invoice_count,
+            failed_invoice_count: params.failed_invoice_count,
+        }
+    }
+}
+
 impl SessionsQueryResponseItem {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        reference_number: impl Into<ReferenceNumber>,
-        status: impl Into<StatusInfo>,
-        date_created: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        date_updated: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        total_invoice_count: impl Into<i32>,
-        successful_invoice_count: impl Into<i32>,
-        failed_invoice_count: impl Into<i32>,
-    ) -> Self {
-        SessionsQueryResponseItem {
-            reference_number: reference_number.into(),
-            status: status.into(),
-            date_created: date_created.into(),
-            date_updated: date_updated.into(),
-            valid_until: None,
-            total_invoice_count: total_invoice_count.into(),
-            successful_invoice_count: successful_invoice_count.into(),
-            failed_invoice_count: failed_invoice_count.into(),
-        }
+    pub fn new(params: SessionsQueryResponseItemParams) -> Self {
+        params.into()
     }
     /// Sets `validUntil`.
     pub fn with_valid_until(
@@ -8069,6 +8989,9 @@ pub struct SetSessionLimitsRequest {
     /// Limity dla sesji wsadowych.
     #[serde(rename = "batchSession")]
     pub batch_session: BatchSessionContextLimitsOverride,
+    /// Limity dla identyfikatorów zbiorczych.
+    #[serde(rename = "collectiveIdentifier")]
+    pub collective_identifier: CollectiveIdentifierContextLimitsOverride,
 }
 
 impl SetSessionLimitsRequest {
@@ -8077,10 +9000,12 @@ impl SetSessionLimitsRequest {
     pub fn new(
         online_session: impl Into<OnlineSessionContextLimitsOverride>,
         batch_session: impl Into<BatchSessionContextLimitsOverride>,
+        collective_identifier: impl Into<CollectiveIdentifierContextLimitsOverride>,
     ) -> Self {
         SetSessionLimitsRequest {
             online_session: online_session.into(),
             batch_session: batch_session.into(),
+            collective_identifier: collective_identifier.into(),
         }
     }
 }
@@ -9008,6 +9933,8 @@ CredentialsManage = "CredentialsManage",
 EnforcementOperations = "EnforcementOperations",
 /// `SubunitManage`
 SubunitManage = "SubunitManage",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -9064,6 +9991,25 @@ impl TestDataPermissionsRevokeRequest {
         TestDataPermissionsRevokeRequest {
             context_identifier: context_identifier.into(),
             authorized_identifier: authorized_identifier.into(),
+        }
+    }
+}
+
+/// Schema `TestDataUpdateCertificateRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct TestDataUpdateCertificateRequest {
+    /// Nowa data ważności certyfikatu, nie może być późniejsza niż obecna.
+    #[serde(rename = "validTo")]
+    pub valid_to: chrono::DateTime<chrono::FixedOffset>,
+}
+
+impl TestDataUpdateCertificateRequest {
+    /// A value with the required fields set; optional ones start unset.
+    #[allow(clippy::new_without_default)]
+    pub fn new(valid_to: impl Into<chrono::DateTime<chrono::FixedOffset>>) -> Self {
+        TestDataUpdateCertificateRequest {
+            valid_to: valid_to.into(),
         }
     }
 }
@@ -9208,6 +10154,8 @@ SubunitManage = "SubunitManage",
 EnforcementOperations = "EnforcementOperations",
 /// `Introspection`
 Introspection = "Introspection",
+/// `CollectiveIdentifierManage`
+CollectiveIdentifierManage = "CollectiveIdentifierManage",
 }
 }
 
@@ -9315,25 +10263,40 @@ pub struct TooManyRequestsProblemDetails {
     pub trace_id: String,
 }
 
+/// The required fields of [`TooManyRequestsProblemDetails`], by name: a field the spec adds is a compile error here, never a shifted value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TooManyRequestsProblemDetailsParams {
+    /// `title`.
+    pub title: String,
+    /// `status`.
+    pub status: i32,
+    /// `instance`.
+    pub instance: String,
+    /// `detail`.
+    pub detail: String,
+    /// `timestamp`.
+    pub timestamp: chrono::DateTime<chrono::FixedOffset>,
+    /// `traceId`.
+    pub trace_id: String,
+}
+
+impl From<TooManyRequestsProblemDetailsParams> for TooManyRequestsProblemDetails {
+    fn from(params: TooManyRequestsProblemDetailsParams) -> Self {
+        TooManyRequestsProblemDetails {
+            title: params.title,
+            status: params.status,
+            instance: params.instance,
+            detail: params.detail,
+            timestamp: params.timestamp,
+            trace_id: params.trace_id,
+        }
+    }
+}
+
 impl TooManyRequestsProblemDetails {
     /// A value with the required fields set; optional ones start unset.
-    #[allow(clippy::new_without_default)]
-    pub fn new(
-        title: impl Into<String>,
-        status: impl Into<i32>,
-        instance: impl Into<String>,
-        detail: impl Into<String>,
-        timestamp: impl Into<chrono::DateTime<chrono::FixedOffset>>,
-        trace_id: impl Into<String>,
-    ) -> Self {
-        TooManyRequestsProblemDetails {
-            title: title.into(),
-            status: status.into(),
-            instance: instance.into(),
-            detail: detail.into(),
-            timestamp: timestamp.into(),
-            trace_id: trace_id.into(),
-        }
+    pub fn new(params: TooManyRequestsProblemDetailsParams) -> Self {
+        params.into()
     }
 }
 

@@ -12,7 +12,7 @@ pub fn spec_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/open-api.json")
 }
 
-/// The OpenAPI spec, parsed.
+/// The pinned OpenAPI spec (`openapi/open-api.json`), parsed.
 pub fn spec() -> Value {
     let path = spec_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {

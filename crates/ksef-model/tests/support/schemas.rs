@@ -69,6 +69,41 @@ pub fn roundtrip(
         "CheckAttachmentPermissionStatusResponse" => {
             rt::<types::CheckAttachmentPermissionStatusResponse>(json)
         }
+        "CollectiveIdentifierContextLimitsOverride" => {
+            rt::<types::CollectiveIdentifierContextLimitsOverride>(json)
+        }
+        "CollectiveIdentifierEffectiveContextLimits" => {
+            rt::<types::CollectiveIdentifierEffectiveContextLimits>(json)
+        }
+        "CollectiveIdentifierInvoice" => rt::<types::CollectiveIdentifierInvoice>(json),
+        "CollectiveIdentifierInvoicePayment" => {
+            rt::<types::CollectiveIdentifierInvoicePayment>(json)
+        }
+        "CollectiveIdentifierInvoicesQueryRequest" => {
+            rt::<types::CollectiveIdentifierInvoicesQueryRequest>(json)
+        }
+        "CollectiveIdentifierInvoicesQueryResponse" => {
+            rt::<types::CollectiveIdentifierInvoicesQueryResponse>(json)
+        }
+        "CollectiveIdentifierInvoicesQueryResponseItem" => {
+            rt::<types::CollectiveIdentifierInvoicesQueryResponseItem>(json)
+        }
+        "CollectiveIdentifierInvoicesQueryResponseItemPayment" => {
+            rt::<types::CollectiveIdentifierInvoicesQueryResponseItemPayment>(json)
+        }
+        "CollectiveIdentifiersByKsefNumberQueryResponse" => {
+            rt::<types::CollectiveIdentifiersByKsefNumberQueryResponse>(json)
+        }
+        "CollectiveIdentifiersByKsefNumberQueryResponseItem" => {
+            rt::<types::CollectiveIdentifiersByKsefNumberQueryResponseItem>(json)
+        }
+        "CollectiveIdentifiersQueryRequest" => rt::<types::CollectiveIdentifiersQueryRequest>(json),
+        "CollectiveIdentifiersQueryResponse" => {
+            rt::<types::CollectiveIdentifiersQueryResponse>(json)
+        }
+        "CollectiveIdentifiersQueryResponseItem" => {
+            rt::<types::CollectiveIdentifiersQueryResponseItem>(json)
+        }
         "CommonSessionStatus" => rt::<types::CommonSessionStatus>(json),
         "CompressionType" => rt::<types::CompressionType>(json),
         "CurrencyCode" => rt::<types::CurrencyCode>(json),
@@ -197,6 +232,12 @@ pub fn roundtrip(
         "ExportInvoicesResponse" => rt::<types::ExportInvoicesResponse>(json),
         "ForbiddenProblemDetails" => rt::<types::ForbiddenProblemDetails>(json),
         "FormCode" => rt::<types::FormCode>(json),
+        "GenerateCollectiveIdentifierRequest" => {
+            rt::<types::GenerateCollectiveIdentifierRequest>(json)
+        }
+        "GenerateCollectiveIdentifierResponse" => {
+            rt::<types::GenerateCollectiveIdentifierResponse>(json)
+        }
         "GenerateTokenRequest" => rt::<types::GenerateTokenRequest>(json),
         "GenerateTokenResponse" => rt::<types::GenerateTokenResponse>(json),
         "GoneProblemDetails" => rt::<types::GoneProblemDetails>(json),
@@ -255,6 +296,7 @@ pub fn roundtrip(
         "OpenBatchSessionResponse" => rt::<types::OpenBatchSessionResponse>(json),
         "OpenOnlineSessionRequest" => rt::<types::OpenOnlineSessionRequest>(json),
         "OpenOnlineSessionResponse" => rt::<types::OpenOnlineSessionResponse>(json),
+        "OwnerPermissionScope" => rt::<types::OwnerPermissionScope>(json),
         "PartUploadRequest" => rt::<types::PartUploadRequest>(json),
         "PeppolId" => rt::<types::PeppolId>(json),
         "PeppolProvider" => rt::<types::PeppolProvider>(json),
@@ -453,6 +495,7 @@ pub fn roundtrip(
         "TestDataPermissionType" => rt::<types::TestDataPermissionType>(json),
         "TestDataPermissionsGrantRequest" => rt::<types::TestDataPermissionsGrantRequest>(json),
         "TestDataPermissionsRevokeRequest" => rt::<types::TestDataPermissionsRevokeRequest>(json),
+        "TestDataUpdateCertificateRequest" => rt::<types::TestDataUpdateCertificateRequest>(json),
         "ThirdSubjectIdentifierType" => rt::<types::ThirdSubjectIdentifierType>(json),
         "TokenAuthorIdentifierType" => rt::<types::TokenAuthorIdentifierType>(json),
         "TokenAuthorIdentifierTypeIdentifier" => {
@@ -520,6 +563,19 @@ pub const SCHEMAS: &[&str] = &[
     "CertificateSubjectLimitsOverride",
     "Challenge",
     "CheckAttachmentPermissionStatusResponse",
+    "CollectiveIdentifierContextLimitsOverride",
+    "CollectiveIdentifierEffectiveContextLimits",
+    "CollectiveIdentifierInvoice",
+    "CollectiveIdentifierInvoicePayment",
+    "CollectiveIdentifierInvoicesQueryRequest",
+    "CollectiveIdentifierInvoicesQueryResponse",
+    "CollectiveIdentifierInvoicesQueryResponseItem",
+    "CollectiveIdentifierInvoicesQueryResponseItemPayment",
+    "CollectiveIdentifiersByKsefNumberQueryResponse",
+    "CollectiveIdentifiersByKsefNumberQueryResponseItem",
+    "CollectiveIdentifiersQueryRequest",
+    "CollectiveIdentifiersQueryResponse",
+    "CollectiveIdentifiersQueryResponseItem",
     "CommonSessionStatus",
     "CompressionType",
     "CurrencyCode",
@@ -588,6 +644,8 @@ pub const SCHEMAS: &[&str] = &[
     "ExportInvoicesResponse",
     "ForbiddenProblemDetails",
     "FormCode",
+    "GenerateCollectiveIdentifierRequest",
+    "GenerateCollectiveIdentifierResponse",
     "GenerateTokenRequest",
     "GenerateTokenResponse",
     "GoneProblemDetails",
@@ -632,6 +690,7 @@ pub const SCHEMAS: &[&str] = &[
     "OpenBatchSessionResponse",
     "OpenOnlineSessionRequest",
     "OpenOnlineSessionResponse",
+    "OwnerPermissionScope",
     "PartUploadRequest",
     "PeppolId",
     "PeppolProvider",
@@ -754,6 +813,7 @@ pub const SCHEMAS: &[&str] = &[
     "TestDataPermissionType",
     "TestDataPermissionsGrantRequest",
     "TestDataPermissionsRevokeRequest",
+    "TestDataUpdateCertificateRequest",
     "ThirdSubjectIdentifierType",
     "TokenAuthorIdentifierType",
     "TokenAuthorIdentifierTypeIdentifier",

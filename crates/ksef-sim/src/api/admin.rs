@@ -15,18 +15,20 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use ksef_model::RateLimitGroup;
 use ksef_model::types::{
     AttachmentPermissionGrantRequest, AttachmentPermissionRevokeRequest,
-    BatchSessionEffectiveContextLimits, BlockContextAuthenticationRequest,
-    CertificateEffectiveSubjectLimits, CheckAttachmentPermissionStatusResponse,
-    EffectiveApiRateLimitValues, EffectiveApiRateLimits, EffectiveContextLimits,
-    EffectiveSubjectLimits, EnrollmentEffectiveSubjectLimits, OnlineSessionEffectiveContextLimits,
-    PeppolProvider, PersonCreateRequest, PersonRemoveRequest, QueryPeppolProvidersResponse,
-    SetRateLimitsRequest, SetSessionLimitsRequest, SetSubjectLimitsRequest, SubjectCreateRequest,
-    SubjectRemoveRequest, TestDataPermissionsGrantRequest, TestDataPermissionsRevokeRequest,
+    BatchSessionEffectiveContextLimits, BatchSessionEffectiveContextLimitsParams,
+    BlockContextAuthenticationRequest, CertificateEffectiveSubjectLimits,
+    CheckAttachmentPermissionStatusResponse, CollectiveIdentifierEffectiveContextLimits,
+    EffectiveApiRateLimitValues, EffectiveApiRateLimitValuesParams, EffectiveApiRateLimits,
+    EffectiveContextLimits, EffectiveSubjectLimits, EnrollmentEffectiveSubjectLimits,
+    OnlineSessionEffectiveContextLimits, OnlineSessionEffectiveContextLimitsParams, PeppolProvider,
+    PersonCreateRequest, PersonRemoveRequest, QueryPeppolProvidersResponse, SetRateLimitsRequest,
+    SetSessionLimitsRequest, SetSubjectLimitsRequest, SubjectCreateRequest, SubjectRemoveRequest,
+    TestDataPermissionsGrantRequest, TestDataPermissionsRevokeRequest,
     UnblockContextAuthenticationRequest,
 };
-use ksef_model::{RateLimitGroup, operations::ALL};
 
 use super::permissions::{Grant, GrantKind};
 use super::{Reply, Req, internal, json};
@@ -39,32 +41,28 @@ pub(crate) const NIP_CERTIFICATE_LIMITS: (i32, i32) = (300, 100);
 /// Enrollments and active certificates a PESEL or fingerprint may have.
 pub(crate) const PERSON_CERTIFICATE_LIMITS: (i32, i32) = (12, 6);
 
-/// The rate-limit groups `/rate-limits` reports and `/testdata/rate-limits` sets (all but
-/// `public`), named by [`RateLimitGroup::as_str`].
-const GROUPS: [RateLimitGroup; 12] = [
-    RateLimitGroup::OnlineSession,
-    RateLimitGroup::BatchSession,
-    RateLimitGroup::InvoiceSend,
-    RateLimitGroup::InvoiceStatus,
-    RateLimitGroup::SessionList,
-    RateLimitGroup::SessionInvoiceList,
-    RateLimitGroup::SessionMisc,
-    RateLimitGroup::InvoiceMetadata,
-    RateLimitGroup::InvoiceExport,
-    RateLimitGroup::InvoiceExportStatus,
-    RateLimitGroup::InvoiceDownload,
-    RateLimitGroup::Other,
-];
-
 /// 30001: the subject, person or permission exists already.
 fn exists(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request(30001, "Podmiot lub uprawnienie już istnieje.", detail)
 }
 
+/// The default number of invoices one collective identifier may group (the spec's prose: 500,
+/// settable per context from 2 to 5000).
+pub(crate) const COLLECTIVE_IDENTIFIER_MAX_INVOICES: i32 = 500;
+
 fn default_context_limits() -> EffectiveContextLimits {
     EffectiveContextLimits::new(
-        OnlineSessionEffectiveContextLimits::new(1, 3, 10_000),
-        BatchSessionEffectiveContextLimits::new(1, 3, 10_000),
+        OnlineSessionEffectiveContextLimits::new(OnlineSessionEffectiveContextLimitsParams {
+            max_invoice_size_in_mb: 1,
+            max_invoice_with_attachment_size_in_mb: 3,
+            max_invoices: 10_000,
+        }),
+        BatchSessionEffectiveContextLimits::new(BatchSessionEffectiveContextLimitsParams {
+            max_invoice_size_in_mb: 1,
+            max_invoice_with_attachment_size_in_mb: 3,
+            max_invoices: 10_000,
+        }),
+        CollectiveIdentifierEffectiveContextLimits::new(COLLECTIVE_IDENTIFIER_MAX_INVOICES),
     )
 }
 
@@ -124,18 +122,19 @@ pub(super) fn subject_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiErr
     json(200, &body)
 }
 
-/// The production limit of a group (from the spec's `x-rate-limits`).
+/// The production limit of a group (generated from the spec: its operations' `x-rate-limits`,
+/// else the example of `/rate-limits`); a window the spec leaves open is reported as the
+/// per-second limit times its length. A group the spec gives no limits gets `other`'s.
 fn production(group: RateLimitGroup) -> (u32, u32, u32) {
-    ALL.iter()
-        .find(|op| op.rate_limit.group == group)
-        .map_or((10, 30, 120), |op| {
-            let l = op.rate_limit;
-            (
-                l.per_second,
-                l.per_minute.unwrap_or(l.per_second * 60),
-                l.per_hour.unwrap_or(l.per_second * 3600),
-            )
-        })
+    let l = group
+        .production()
+        .or_else(|| RateLimitGroup::Other.production())
+        .unwrap_or_else(|| ksef_model::RateLimit::new(group, 10, Some(30), Some(120)));
+    (
+        l.per_second,
+        l.per_minute.unwrap_or(l.per_second.saturating_mul(60)),
+        l.per_hour.unwrap_or(l.per_second.saturating_mul(3600)),
+    )
 }
 
 /// The limits in force for `context`: the override if set, else production scaled.
@@ -183,26 +182,25 @@ pub(crate) fn rate_override(
 pub(super) fn rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let state = shared.state();
-    let value = |group: RateLimitGroup| {
+    // Every group the spec's `EffectiveApiRateLimits` lists (generated), so a group a new spec
+    // adds is reported without a change here; the typed parse checks nothing required is missing.
+    let mut groups = serde_json::Map::new();
+    for &group in RateLimitGroup::REPORTED {
         let (s, m, h) = effective_rate(shared, &state, &claims.ctx, group);
         let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-        EffectiveApiRateLimitValues::new(int(s), int(m), int(h))
-    };
-    let body = EffectiveApiRateLimits::new(
-        value(RateLimitGroup::OnlineSession),
-        value(RateLimitGroup::BatchSession),
-        value(RateLimitGroup::InvoiceSend),
-        value(RateLimitGroup::InvoiceStatus),
-        value(RateLimitGroup::SessionList),
-        value(RateLimitGroup::SessionInvoiceList),
-        value(RateLimitGroup::SessionMisc),
-        value(RateLimitGroup::InvoiceMetadata),
-        value(RateLimitGroup::InvoiceExport),
-        value(RateLimitGroup::InvoiceExportStatus),
-        value(RateLimitGroup::InvoiceDownload),
-        value(RateLimitGroup::Other),
-    );
+        let value = EffectiveApiRateLimitValues::new(EffectiveApiRateLimitValuesParams {
+            per_second: int(s),
+            per_minute: int(m),
+            per_hour: int(h),
+        });
+        groups.insert(
+            group.as_str().to_owned(),
+            serde_json::to_value(value).map_err(internal)?,
+        );
+    }
     drop(state);
+    let body: EffectiveApiRateLimits =
+        serde_json::from_value(serde_json::Value::Object(groups)).map_err(internal)?;
     json(200, &body)
 }
 
@@ -219,7 +217,7 @@ pub(super) fn set_rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
     let body: SetRateLimitsRequest = req.json()?;
     let value: serde_json::Value = serde_json::to_value(&body.rate_limits).map_err(internal)?;
     let mut groups = BTreeMap::new();
-    for group in GROUPS {
+    for &group in RateLimitGroup::OVERRIDABLE {
         let name = group.as_str();
         let entry = &value[name];
         let field = |f: &str| -> Result<u32, ApiError> {
@@ -254,9 +252,9 @@ pub(super) fn reset_rate_limits(shared: &Shared, req: &Req) -> Result<Reply, Api
 /// `POST /testdata/rate-limits/production`: the production values, unscaled.
 pub(super) fn production_rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
-    let groups = GROUPS
-        .into_iter()
-        .map(|group| (group.as_str().to_owned(), production(group)))
+    let groups = RateLimitGroup::OVERRIDABLE
+        .iter()
+        .map(|&group| (group.as_str().to_owned(), production(group)))
         .collect();
     shared
         .state()
@@ -287,17 +285,24 @@ pub(super) fn set_session_limits(shared: &Shared, req: &Req) -> Result<Reply, Ap
     ] {
         positive(name, value)?;
     }
+    let c = body.collective_identifier.max_invoices;
+    if !(2..=5000).contains(&c) {
+        return Err(ApiError::validation(
+            "collectiveIdentifier.maxInvoices must be between 2 and 5000.",
+        ));
+    }
     let limits = EffectiveContextLimits::new(
-        OnlineSessionEffectiveContextLimits::new(
-            o.max_invoice_size_in_mb,
-            o.max_invoice_with_attachment_size_in_mb,
-            o.max_invoices,
-        ),
-        BatchSessionEffectiveContextLimits::new(
-            b.max_invoice_size_in_mb,
-            b.max_invoice_with_attachment_size_in_mb,
-            b.max_invoices,
-        ),
+        OnlineSessionEffectiveContextLimits::new(OnlineSessionEffectiveContextLimitsParams {
+            max_invoice_size_in_mb: o.max_invoice_size_in_mb,
+            max_invoice_with_attachment_size_in_mb: o.max_invoice_with_attachment_size_in_mb,
+            max_invoices: o.max_invoices,
+        }),
+        BatchSessionEffectiveContextLimits::new(BatchSessionEffectiveContextLimitsParams {
+            max_invoice_size_in_mb: b.max_invoice_size_in_mb,
+            max_invoice_with_attachment_size_in_mb: b.max_invoice_with_attachment_size_in_mb,
+            max_invoices: b.max_invoices,
+        }),
+        CollectiveIdentifierEffectiveContextLimits::new(c),
     );
     shared
         .state()

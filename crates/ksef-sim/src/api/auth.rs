@@ -522,10 +522,12 @@ pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         .ok_or_else(|| not_found(reference))?;
     let mut body = AuthenticationOperationStatusResponse::new(
         fixed(op.started),
-        op.method.clone(),
         method_info(&op.method),
         status_info(op, req.now),
     );
+    // Obsolete (KSeF plans to drop it on 2026-11-16) but still in 2.9.0's schema: sent for the
+    // clients that read it.
+    body.authentication_method = Some(op.method.clone());
     if op.succeeded(req.now) {
         body.is_token_redeemed = Some(op.redeemed);
     }
@@ -643,13 +645,13 @@ pub(super) fn list_sessions(shared: &Shared, req: &Req) -> Result<Reply, ApiErro
     for op in ops {
         let mut item = AuthenticationListItem::new(
             fixed(op.started),
-            op.method.clone(),
             method_info(&op.method),
             status_info(op, now),
             op.reference
                 .parse::<ksef_model::values::ReferenceNumber>()
                 .map_err(internal)?,
         );
+        item.authentication_method = Some(op.method.clone());
         item.is_token_redeemed = Some(op.redeemed);
         item.last_token_refresh_date = op.last_refresh.map(fixed);
         item.refresh_token_valid_until = op.refresh_valid_until.map(fixed);

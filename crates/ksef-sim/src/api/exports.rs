@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use ksef_crypto::{BatchInvoice, BatchLimits, BatchPackager, MemorySink};
 use ksef_model::types::{
     CompressionType, ExportInvoicesResponse, InvoiceExportRequest, InvoiceExportStatusResponse,
-    InvoiceMetadata, InvoicePackage, InvoicePackagePart, InvoiceQueryDateType, StatusInfo,
+    InvoiceMetadata, InvoicePackage, InvoicePackagePart, InvoicePackagePartParams,
+    InvoiceQueryDateType, StatusInfo,
 };
 use serde::Serialize;
 
@@ -46,6 +47,8 @@ pub(crate) struct ExportPackage {
     pub(crate) invoice_count: usize,
     pub(crate) archive_size: u64,
     pub(crate) extension: &'static str,
+    /// How the parts are packed (`compressionType` of the status, required since 2.9.0).
+    pub(crate) compression: CompressionType,
     pub(crate) signature: String,
     pub(crate) parts: Vec<ExportPart>,
     pub(crate) is_truncated: bool,
@@ -187,6 +190,10 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                     ksef_crypto::CompressionType::TarGz => "tar.gz",
                     _ => "zip",
                 },
+                compression: match crypto_compression {
+                    ksef_crypto::CompressionType::TarGz => CompressionType::TarGz,
+                    _ => CompressionType::Zip,
+                },
                 signature: random_hex(32).to_lowercase(),
                 parts: package
                     .parts
@@ -258,20 +265,20 @@ pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                 .enumerate()
                 .map(|(index, part)| {
                     let ordinal = index + 1;
-                    InvoicePackagePart::new(
-                        i32::try_from(ordinal).unwrap_or(i32::MAX),
-                        format!("{reference}-{ordinal:03}.{}.aes", package.extension),
-                        "GET",
-                        format!(
+                    InvoicePackagePart::new(InvoicePackagePartParams {
+                        ordinal_number: i32::try_from(ordinal).unwrap_or(i32::MAX),
+                        part_name: format!("{reference}-{ordinal:03}.{}.aes", package.extension),
+                        method: "GET".to_owned(),
+                        url: format!(
                             "{}/_sim/export/{reference}/{ordinal}?sig={}",
                             shared.root_url, package.signature
                         ),
-                        i64::try_from(part.plaintext.size).unwrap_or(i64::MAX),
-                        part.plaintext.sha256_base64(),
-                        i64::try_from(part.encrypted.size).unwrap_or(i64::MAX),
-                        part.encrypted.sha256_base64(),
-                        expires,
-                    )
+                        part_size: i64::try_from(part.plaintext.size).unwrap_or(i64::MAX),
+                        part_hash: part.plaintext.sha256_base64().into(),
+                        encrypted_part_size: i64::try_from(part.encrypted.size).unwrap_or(i64::MAX),
+                        encrypted_part_hash: part.encrypted.sha256_base64().into(),
+                        expiration_date: expires,
+                    })
                 })
                 .collect();
             let mut view = InvoicePackage::new(
@@ -279,6 +286,7 @@ pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                 i64::try_from(package.archive_size).unwrap_or(i64::MAX),
                 parts,
                 package.is_truncated,
+                package.compression.clone(),
             );
             view.last_issue_date = package.last_issue_date;
             view.last_invoicing_date = package.last_invoicing_date.map(|d| d.fixed_offset());

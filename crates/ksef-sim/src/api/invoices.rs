@@ -3,9 +3,9 @@
 use chrono::{DateTime, Months, Utc};
 use ksef_model::types::{
     AmountType, BuyerIdentifierType, InvoiceMetadata, InvoiceMetadataBuyer,
-    InvoiceMetadataBuyerIdentifier, InvoiceMetadataSeller, InvoiceQueryDateType,
-    InvoiceQueryFilters, InvoiceQueryFormType, InvoiceQuerySubjectType, InvoiceType, InvoicingMode,
-    QueryInvoicesMetadataResponse,
+    InvoiceMetadataBuyerIdentifier, InvoiceMetadataParams, InvoiceMetadataSeller,
+    InvoiceQueryDateType, InvoiceQueryFilters, InvoiceQueryFormType, InvoiceQuerySubjectType,
+    InvoiceType, InvoicingMode, QueryInvoicesMetadataResponse,
 };
 use ksef_model::values::IdentifierError;
 
@@ -178,33 +178,33 @@ pub(super) fn metadata(invoice: &StoredInvoice) -> Result<InvoiceMetadata, ApiEr
     };
     let mut buyer = InvoiceMetadataBuyer::new(identifier);
     buyer.name = facts.buyer_name.clone();
-    let mut metadata = InvoiceMetadata::new(
-        invoice
+    let mut metadata = InvoiceMetadata::new(InvoiceMetadataParams {
+        ksef_number: invoice
             .ksef_number
             .parse::<ksef_model::values::KsefNumber>()
             .map_err(|e: IdentifierError| internal(e))?,
-        facts.invoice_number.clone(),
-        invoice.issue_date,
-        invoice.invoicing_date.fixed_offset(),
-        invoice.acquisition_date.fixed_offset(),
-        invoice.permanent_storage_date.fixed_offset(),
+        invoice_number: facts.invoice_number.clone(),
+        issue_date: invoice.issue_date,
+        invoicing_date: invoice.invoicing_date.fixed_offset(),
+        acquisition_date: invoice.acquisition_date.fixed_offset(),
+        permanent_storage_date: invoice.permanent_storage_date.fixed_offset(),
         seller,
         buyer,
-        facts.net,
-        facts.gross,
-        facts.vat,
-        facts.currency.clone(),
-        if invoice.offline {
+        net_amount: facts.net,
+        gross_amount: facts.gross,
+        vat_amount: facts.vat,
+        currency: facts.currency.clone(),
+        invoicing_mode: if invoice.offline {
             InvoicingMode::Offline
         } else {
             InvoicingMode::Online
         },
-        invoice_type(&facts.invoice_type),
-        invoice.form.form_code(),
-        false,
-        facts.has_attachment,
-        invoice.hash.as_str(),
-    );
+        invoice_type: invoice_type(&facts.invoice_type),
+        form_code: invoice.form.form_code(),
+        is_self_invoicing: false,
+        has_attachment: facts.has_attachment,
+        invoice_hash: invoice.hash.as_str().into(),
+    });
     metadata.hash_of_corrected_invoice =
         invoice.hash_of_corrected_invoice.as_deref().map(Into::into);
     Ok(metadata)

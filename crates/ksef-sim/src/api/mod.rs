@@ -22,16 +22,9 @@ use crate::errors::ApiError;
 use crate::keys::{Claims, TokenType};
 use crate::server::Shared;
 
-/// Every permission a KSeF token can carry.
-pub(crate) const ALL_TOKEN_PERMISSIONS: &[&str] = &[
-    "InvoiceRead",
-    "InvoiceWrite",
-    "CredentialsRead",
-    "CredentialsManage",
-    "SubunitManage",
-    "EnforcementOperations",
-    "Introspection",
-];
+/// Every permission a KSeF token can carry: the spec's `TokenPermissionType` (generated), so a
+/// value a new spec adds (e.g. `CollectiveIdentifierManage` in 2.9.0) needs no change here.
+pub(crate) const ALL_TOKEN_PERMISSIONS: &[&str] = ksef_model::types::TokenPermissionType::VALUES;
 
 /// A routed, authorised request.
 pub(crate) struct Req {

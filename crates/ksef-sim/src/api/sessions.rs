@@ -10,7 +10,8 @@ use ksef_model::types::{
     InvoiceStatusInfo, InvoicingMode, OpenOnlineSessionRequest, OpenOnlineSessionResponse,
     PublicKeyCertificateUsage, SendInvoiceRequest, SendInvoiceResponse,
     SessionInvoiceStatusResponse, SessionInvoicesResponse, SessionStatusResponse,
-    SessionsQueryResponse, SessionsQueryResponseItem, StatusInfo, UpoPageResponse, UpoResponse,
+    SessionsQueryResponse, SessionsQueryResponseItem, SessionsQueryResponseItemParams, StatusInfo,
+    UpoPageResponse, UpoResponse,
 };
 use ksef_model::values::{KsefNumber, Nip, ReferenceNumber};
 
@@ -774,15 +775,15 @@ pub(super) fn list(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             continue;
         }
         let (total, ok, failed) = counts(session, req.now);
-        let mut item = SessionsQueryResponseItem::new(
-            reference(&session.reference)?,
-            StatusInfo::new(code, description),
-            session.created.fixed_offset(),
-            session.updated.fixed_offset(),
-            total,
-            ok,
-            failed,
-        );
+        let mut item = SessionsQueryResponseItem::new(SessionsQueryResponseItemParams {
+            reference_number: reference(&session.reference)?,
+            status: StatusInfo::new(code, description),
+            date_created: session.created.fixed_offset(),
+            date_updated: session.updated.fixed_offset(),
+            total_invoice_count: total,
+            successful_invoice_count: ok,
+            failed_invoice_count: failed,
+        });
         item.valid_until = Some(session.valid_until.fixed_offset());
         items.push(item);
     }

@@ -309,7 +309,11 @@ pub async fn post_xades(http: &Http, body: Vec<u8>) -> Resp {
 }
 
 pub fn fa3_form_code() -> FormCode {
-    FormCode::new("FA (3)", "1-0E", "FA")
+    FormCode::new(ksef_model::types::FormCodeParams {
+        system_code: "FA (3)".into(),
+        schema_version: "1-0E".into(),
+        value: "FA".into(),
+    })
 }
 
 pub struct OnlineSession {
@@ -578,9 +582,8 @@ pub async fn send_invoices(
 pub fn every_rate_limit_group(
     values: &serde_json::Value,
 ) -> serde_json::Map<String, serde_json::Value> {
-    ksef_model::RateLimitGroup::ALL
-        .into_iter()
-        .filter(|g| *g != ksef_model::RateLimitGroup::Public)
+    ksef_model::RateLimitGroup::OVERRIDABLE
+        .iter()
         .map(|g| (g.as_str().to_owned(), values.clone()))
         .collect()
 }

@@ -325,11 +325,44 @@ impl RateLimiter {
         (windows, settings.config.max_wait)
     }
 
+    /// The limits of [`RateLimitGroup::Global`] (every request, per client IP): the table's, else
+    /// the spec's.
+    fn global_limit(&self) -> Option<RateLimit> {
+        let settings = self
+            .shared
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        settings
+            .table
+            .get(RateLimitGroup::Global)
+            .or_else(|| RateLimitGroup::Global.production())
+    }
+
     /// Waits until a request under `limit` (on the endpoint `path_template`) may be sent, and
-    /// takes a slot. The slot is released into the windows when the returned permit is dropped.
+    /// takes a slot: one in its group's windows, then one in the [`RateLimitGroup::Global`]
+    /// windows that every request shares. The slots are released into the windows when the
+    /// returned permit is dropped.
     ///
     /// Dropping the returned future before it completes takes no slot.
     pub async fn acquire(
+        &self,
+        limit: RateLimit,
+        path_template: &'static str,
+    ) -> Result<Permit, Error> {
+        let mut permit = self.acquire_one(limit, path_template).await?;
+        if limit.group != RateLimitGroup::Global
+            && let Some(global) = self.global_limit()
+        {
+            // Always taken second, so waiters never hold the global turn while waiting for a group.
+            let global = self.acquire_one(global, path_template).await?;
+            permit.global = Some(Box::new(global));
+        }
+        Ok(permit)
+    }
+
+    /// Takes a slot in the windows of `limit`'s group (or endpoint).
+    async fn acquire_one(
         &self,
         limit: RateLimit,
         path_template: &'static str,
@@ -350,6 +383,7 @@ impl RateLimiter {
                     return Ok(Permit {
                         state: state.clone(),
                         id,
+                        global: None,
                     });
                 }
                 Decision::WaitUntil(until) => {
@@ -435,6 +469,8 @@ impl fmt::Debug for RateLimiter {
 pub struct Permit {
     state: Arc<KeyState>,
     id: u64,
+    /// The request's slot in the global windows.
+    global: Option<Box<Permit>>,
 }
 
 impl Drop for Permit {
@@ -491,6 +527,36 @@ mod tests {
         assert_eq!(times[5] - start, SECOND);
         assert_eq!(times[10] - start, 2 * SECOND);
         assert_eq!(max_in_window(&times, SECOND), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_request_also_counts_in_the_global_group() {
+        // The spec's global limit (75/s per IP) holds across groups and endpoints.
+        let limiter = RateLimiter::new(RateLimitConfig::default());
+        let global = RateLimitGroup::Global.production().unwrap().per_second as usize;
+        assert_eq!(global, 75);
+        let a = RateLimit::new(RateLimitGroup::InvoiceStatus, 1_000, None, None);
+        let b = RateLimit::new(RateLimitGroup::Other, 1_000, None, None);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for i in 0..(2 * global + 1) {
+            let (l, path) = if i % 2 == 0 { (a, "/a") } else { (b, "/b") };
+            drop(limiter.acquire(l, path).await.unwrap());
+            times.push(Instant::now());
+        }
+        assert!(times[..global].iter().all(|t| *t == start));
+        assert_eq!(times[global] - start, SECOND);
+        assert_eq!(times[2 * global] - start, 2 * SECOND);
+        // A table entry replaces the spec's global limit.
+        limiter.set_limits(
+            [RateLimit::new(RateLimitGroup::Global, 2, None, None)]
+                .into_iter()
+                .collect(),
+        );
+        let later = Instant::now() + 10 * SECOND;
+        tokio::time::sleep_until(later).await;
+        let times = run(&limiter, a, 3).await;
+        assert_eq!(times[2] - times[0], SECOND);
     }
 
     #[tokio::test(start_paused = true)]

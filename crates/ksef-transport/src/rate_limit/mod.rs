@@ -3,6 +3,9 @@
 //! Each operation names its group and production limits ([`ksef_model::Operation::RATE_LIMIT`]).
 //! Requests of one group share sliding windows of one second, one minute and one hour, except
 //! [`ksef_model::RateLimitGroup::Other`], where each endpoint (path template) counts by itself.
+//! Every request also counts in [`ksef_model::RateLimitGroup::Global`] (KSeF's limit on all
+//! requests from one IP, 75/s in API 2.9.0). The groups and their production limits are generated
+//! from the spec, so a new group needs no change here.
 //! The limits can be replaced at run time with a [`RateLimitTable`] (e.g. read from the
 //! `/rate-limits` endpoint) and scaled.
 //!

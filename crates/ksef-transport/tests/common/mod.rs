@@ -84,7 +84,7 @@ op!(
     Get,
     "/auth/status",
     AuthenticationToken,
-    RateLimit::new(RateLimitGroup::Public, 10_000, None, None),
+    RateLimit::new(RateLimitGroup::Anonymous, 10_000, None, None),
     idempotent = true,
     Json,
     Body::Empty
