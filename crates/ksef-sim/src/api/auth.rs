@@ -15,7 +15,7 @@ use ksef_model::values::{Challenge, Nip};
 use ksef_xades::SubjectIdentifier;
 use ksef_xades::xml::{Document, Element, ParseLimits};
 
-use super::{Reply, Req, internal, issue, json, new_reference, random_hex};
+use super::{Identity, Reply, Req, internal, issue, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::keys::TokenType;
 use crate::server::Shared;
@@ -178,6 +178,11 @@ fn start_operation(
         reference.as_str(),
         context.as_str(),
         &started.permissions,
+        &Identity {
+            method: &started.method,
+            subject: started.subject.as_ref(),
+            token_reference: started.token_reference.as_deref(),
+        },
         now,
         shared.config.authentication_token_lifetime,
     )?;
@@ -562,12 +567,18 @@ pub(super) fn redeem(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         ));
     }
     let config = &shared.config;
+    let identity = Identity {
+        method: &op.method,
+        subject: op.subject.as_ref(),
+        token_reference: op.token_reference.as_deref(),
+    };
     let (access, access_until) = issue(
         shared,
         TokenType::Access,
         &op.reference,
         &op.context_nip,
         &op.permissions,
+        &identity,
         now,
         config.access_token_lifetime,
     )?;
@@ -577,6 +588,7 @@ pub(super) fn redeem(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         &op.reference,
         &op.context_nip,
         &op.permissions,
+        &identity,
         now,
         config.refresh_token_lifetime,
     )?;
@@ -608,6 +620,11 @@ pub(super) fn refresh(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         &op.reference,
         &op.context_nip,
         &op.permissions,
+        &Identity {
+            method: &op.method,
+            subject: op.subject.as_ref(),
+            token_reference: op.token_reference.as_deref(),
+        },
         now,
         shared.config.access_token_lifetime,
     )?;
