@@ -181,6 +181,21 @@ pub(crate) struct SimArgs {
     /// then log in with `--subject fingerprint`.
     #[arg(long, value_name = "NIP=SHA256HEX")]
     pub(crate) trust_fingerprint: Vec<String>,
+    /// Which KSeF environment to behave like: `test` accepts a self-signed seal or personal
+    /// certificate carrying any NIP as that NIP's owner (as KSeF's TEST does); `prod-like`
+    /// lets only the seeded subject, --trust-fingerprint and granted identifiers log in.
+    #[arg(long, value_enum, default_value = "test")]
+    pub(crate) mode: SimModeArg,
+}
+
+/// `ksef sim --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SimModeArg {
+    /// Like KSeF's TEST environment (self-signed certificates accepted).
+    Test,
+    /// Like production: only trusted or seeded subjects log in.
+    #[value(name = "prod-like")]
+    ProdLike,
 }
 
 /// A fault rate: a number from 0 to 1.

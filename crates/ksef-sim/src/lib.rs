@@ -56,11 +56,16 @@
 //!   (another context ends in status 415). Permissions are those of the token, checked against
 //!   the spec's `x-required-permissions` (403 `missing-permissions`). A context blocked with
 //!   `/testdata/context/block` ends authentication in status 480.
-//! - XAdES (`POST /auth/xades-signature`): the signature is verified for real, but any
-//!   certificate is trusted, self-signed ones included (as on KSeF's TEST environment; no chain,
-//!   OCSP or CRL checks). With `certificateSubject` a seal's or person's NIP must be the context
-//!   and a seeded subject (all permissions in its own context); with `certificateFingerprint` the
-//!   fingerprint must be granted with [`SimulatorBuilder::trusted_fingerprint`]. A certificate's
+//! - XAdES (`POST /auth/xades-signature`): the signature is verified for real; self-signed
+//!   certificates are accepted (as on KSeF's TEST environment) unless the request asks for
+//!   `verifyCertificateChain=true`: then only the KSeF certificates the simulator's CA issued
+//!   authenticate, anything else ends in status 460 (no OCSP or CRL checks). With
+//!   `certificateSubject` a seal's or person's NIP must be the context: in [`SimMode::Test`] (the
+//!   default) any NIP's own certificate is its owner (all permissions; the context exists from
+//!   its first login), in [`SimMode::ProductionLike`] only a seeded subject's; with
+//!   `certificateFingerprint` the fingerprint must be granted with
+//!   [`SimulatorBuilder::trusted_fingerprint`]. A PESEL certificate needs a grant (or a test
+//!   person linking it to the NIP), as on KSeF. A certificate's
 //!   PESEL, NIP or fingerprint that was granted permissions in the context
 //!   (`/permissions/persons/grants`, `/testdata/permissions`, or a test person's own NIP) logs
 //!   in with those permissions; a deceased test person's certificate ends in status 470.
@@ -151,4 +156,4 @@ mod upo;
 
 pub use faults::{FaultStats, Faults};
 pub use lighthouse::{LighthouseMessage, LighthouseStatus};
-pub use server::{SIMULATED_OPERATIONS, SimError, Simulator, SimulatorBuilder, Stats};
+pub use server::{SIMULATED_OPERATIONS, SimError, SimMode, Simulator, SimulatorBuilder, Stats};

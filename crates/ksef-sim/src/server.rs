@@ -162,9 +162,27 @@ pub struct Stats {
     pub too_many_requests_sent: u64,
 }
 
+/// Which KSeF environment the simulator behaves like where they differ
+/// ([`SimulatorBuilder::mode`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SimMode {
+    /// Like KSeF's TEST environment (the default): a XAdES login with a self-signed seal or
+    /// personal certificate carrying a NIP (`VATPL-`/`TINPL-`) is accepted for that NIP's
+    /// context, whatever the NIP, with the owner's permissions; the context exists from its
+    /// first login. Unless the login asks for `verifyCertificateChain=true`.
+    #[default]
+    Test,
+    /// Like production, as far as logins go: only the seeded subjects, the
+    /// [trusted fingerprints](SimulatorBuilder::trusted_fingerprint) and identifiers granted
+    /// permissions log in; any other certificate ends in status 415.
+    ProductionLike,
+}
+
 /// Settings of a simulator (see [`SimulatorBuilder`] for the defaults).
 #[derive(Clone)]
 pub(crate) struct Config {
+    pub(crate) mode: SimMode,
     pub(crate) subjects: Vec<String>,
     pub(crate) seeded_token: String,
     /// `(context NIP, lowercase SHA-256 hex)` of certificates granted permissions by fingerprint.
@@ -198,7 +216,8 @@ pub(crate) struct Config {
 /// challenge lifetime 10 min; authentication token 1 h; access token 15 min; refresh token 7
 /// days; online session 12 h; authentication, token activation, invoice processing, UPO
 /// generation and exports each complete 100 ms after they start; exports of at most 10,000
-/// invoices in parts of at most 50 MB; rate limits not enforced; no faults; state in memory.
+/// invoices in parts of at most 50 MB; rate limits not enforced; no faults; state in memory;
+/// [`SimMode::Test`] (self-signed certificates log in to their own NIP's context).
 pub struct SimulatorBuilder {
     config: Config,
     listen: SocketAddr,
@@ -225,6 +244,7 @@ impl SimulatorBuilder {
         let delay = Duration::from_millis(100);
         SimulatorBuilder {
             config: Config {
+                mode: SimMode::Test,
                 subjects: vec!["5265877635".to_owned()],
                 seeded_token: String::new(),
                 trusted_fingerprints: Vec::new(),
@@ -255,6 +275,15 @@ impl SimulatorBuilder {
     /// URL and the download links the simulator hands out use the address actually bound.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Which environment the simulator behaves like: [`SimMode::Test`] (the default) accepts
+    /// self-signed certificates carrying any NIP as that NIP's owner, as KSeF's TEST
+    /// environment does; [`SimMode::ProductionLike`] lets only the seeded subjects, trusted
+    /// fingerprints and granted identifiers log in.
+    pub fn mode(mut self, mode: SimMode) -> Self {
+        self.config.mode = mode;
         self
     }
 
