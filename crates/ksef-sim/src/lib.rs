@@ -112,11 +112,17 @@
 //!   for a context whose limits were set with `/testdata/rate-limits` (sliding windows per
 //!   group, context and IP; a fixed `Retry-After`, no growing penalties).
 //! - Continuation tokens are plain offsets.
-//! - Batch sessions accept Zip packages only (up to 50 parts). The presigned part links are
-//!   `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); each
-//!   upload is checked against the declared part size and hash at once (400 21402/21403). Close
-//!   unpacks the package synchronously and runs every invoice through the online acceptance
-//!   checks; a missing part or a wrong whole-archive size or hash ends the session in 405.
+//! - Batch sessions accept Zip and TarGz packages (up to 50 parts). The presigned part links
+//!   are `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); like
+//!   blob storage they take any body up to 100 MiB (413 beyond). Close unpacks the package
+//!   synchronously and runs every invoice through the online acceptance checks; a missing part,
+//!   a part whose size or hash differs from its declaration, or a wrong whole-archive size or
+//!   hash ends the session in 405 (with details naming which), an archive that does not
+//!   decompress in 430.
+//! - JWTs carry the claims real KSeF access tokens carry (`iss`, `aud`, `iat`, `exp`, `typ`,
+//!   `cit`, `civ`, `aum`, `arn`, `sud` and `ipp` as JSON objects inside strings, `per`, `pec`,
+//!   `rol`, `pep` as JSON string arrays inside strings, `trn` for KSeF-token logins); `ipp` is
+//!   always `{}` (IP policies are not enforced), `pec` and `rol` are empty.
 //! - Technical corrections (`hashOfCorrectedInvoice`, online sessions only): the hash must be a
 //!   base64 SHA-256 and `offlineMode` true (21405 otherwise); the original must be an offline
 //!   invoice of the same context whose processing ended in a rejection other than the permission

@@ -116,6 +116,11 @@ pub const SIMULATED_OPERATIONS: &[&str] = &[
 /// The largest request body accepted (a 3 MB invoice, base64-encoded and encrypted, fits).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// The largest batch part body the presigned upload links take: like blob storage, they take
+/// any body up to KSeF's part limit (100 MB, encryption padding included) and leave checking it
+/// against the declared size and hash to the session's processing.
+const MAX_PART_BODY: usize = 100 * 1024 * 1024;
+
 /// Failure to start the simulator.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -980,9 +985,20 @@ async fn handle_inner(
     // Simulator extras outside the API.
     if let Some(rest) = path.strip_prefix("/_sim/upload/") {
         count(&shared, "_sim");
-        let reply = read_body(body, "part").await.and_then(|body| {
-            api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body)
-        });
+        let reply = Limited::new(body, MAX_PART_BODY)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(|_| {
+                ApiError::other(
+                    413,
+                    "Przekroczono dopuszczalny rozmiar.",
+                    format!("A part body may have at most {MAX_PART_BODY} bytes."),
+                )
+            })
+            .and_then(|body| {
+                api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body)
+            });
         return respond(reply, problem, &path);
     }
     if let Some(rest) = path.strip_prefix("/_sim/") {
