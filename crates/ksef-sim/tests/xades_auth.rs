@@ -357,3 +357,85 @@ async fn prod_like_mode_lets_only_seeded_or_trusted_subjects_in() {
     assert_eq!(finish_auth(&http, resp).await.0, 200);
     sim.shutdown().await;
 }
+
+/// Enrolls a KSeF authentication certificate for the seeded company (logged in with `seal`)
+/// and returns a signer with its key and the issued certificate.
+async fn enroll_ksef_certificate(http: &Http, seal: &TestCertificate) -> ksef_xades::KeySigner {
+    use base64::Engine as _;
+    let login = common::finish_login(http, xades_login(http, NIP, seal, "").await)
+        .await
+        .expect("the seeded seal logs in");
+    let access = login.access.as_str();
+    let data: ksef_crypto::EnrollmentData = http
+        .get("/certificates/enrollments/data", Some(access))
+        .await
+        .json();
+    let key = ksef_crypto::CertificateKey::generate_ec_p256().unwrap();
+    let csr = ksef_crypto::CertificateSigningRequest::new(&data, &key).unwrap();
+    let body = serde_json::json!({"certificateName": "Certyfikat logowania",
+        "certificateType": "Authentication", "csr": csr.to_base64()});
+    let resp = http
+        .post("/certificates/enrollments", Some(access), &body)
+        .await;
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let enrolled: serde_json::Value = resp.json();
+    let status_path = format!(
+        "/certificates/enrollments/{}",
+        enrolled["referenceNumber"].as_str().unwrap()
+    );
+    let mut serial = None;
+    for _ in 0..200 {
+        let status: serde_json::Value = http.get(&status_path, Some(access)).await.json();
+        if status["status"]["code"] == 200 {
+            serial = status["certificateSerialNumber"]
+                .as_str()
+                .map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let serial = serial.expect("the enrollment completes");
+    let retrieved: serde_json::Value = http
+        .post(
+            "/certificates/retrieve",
+            Some(access),
+            &serde_json::json!({"certificateSerialNumbers": [serial]}),
+        )
+        .await
+        .json();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            retrieved["certificates"][0]["certificate"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    ksef_xades::KeySigner::from_pkcs8_der(&key.to_pkcs8_der().unwrap(), &der).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_certificate_chain_accepts_a_ksef_certificate() {
+    let (sim, http) = start(Simulator::builder()).await;
+    let seal = TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::EcdsaP256)
+        .unwrap();
+    let signer = enroll_ksef_certificate(&http, &seal).await;
+    // A certificate issued by the simulator's CA has a trusted chain.
+    let c = challenge(&http).await;
+    let request = AuthTokenRequest::new(
+        c.parse().unwrap(),
+        ContextIdentifier::Nip(NIP.parse().unwrap()),
+    )
+    .with_subject_identifier_type(SubjectIdentifierType::CertificateSubject);
+    let body = xades::sign(&request.to_xml().unwrap(), &signer).unwrap();
+    let resp = http
+        .send(
+            "POST",
+            "/auth/xades-signature?verifyCertificateChain=true",
+            None,
+            Some(body),
+            &[("content-type", "application/xml")],
+        )
+        .await;
+    assert_eq!(finish_auth(&http, resp).await.0, 200);
+    sim.shutdown().await;
+}
