@@ -181,6 +181,21 @@ pub(crate) struct SimArgs {
     /// then log in with `--subject fingerprint`.
     #[arg(long, value_name = "NIP=SHA256HEX")]
     pub(crate) trust_fingerprint: Vec<String>,
+    /// Which KSeF environment to behave like: `test` accepts a self-signed seal or personal
+    /// certificate carrying any NIP as that NIP's owner (as KSeF's TEST does); `prod-like`
+    /// lets only the seeded subject, --trust-fingerprint and granted identifiers log in.
+    #[arg(long, value_enum, default_value = "test")]
+    pub(crate) mode: SimModeArg,
+}
+
+/// `ksef sim --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SimModeArg {
+    /// Like KSeF's TEST environment (self-signed certificates accepted).
+    Test,
+    /// Like production: only trusted or seeded subjects log in.
+    #[value(name = "prod-like")]
+    ProdLike,
 }
 
 /// A fault rate: a number from 0 to 1.
@@ -490,6 +505,16 @@ pub(crate) enum SchemaArg {
     FaRr,
 }
 
+/// `--compression`: the archive format of a batch package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompressionArg {
+    /// A ZIP archive (KSeF's default).
+    Zip,
+    /// A gzip-compressed tar archive.
+    #[value(name = "tar-gz")]
+    TarGz,
+}
+
 /// `ksef batch ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum BatchCommand {
@@ -526,6 +551,9 @@ pub(crate) struct BatchSendArgs {
     /// The largest part in bytes, before encryption (default: KSeF's limit, 100 MB).
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
     pub(crate) part_size: Option<u64>,
+    /// The archive format of the package (`compressionType`).
+    #[arg(long, value_enum, default_value = "zip")]
+    pub(crate) compression: CompressionArg,
     /// Parts uploaded at once.
     #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) jobs: u16,

@@ -17,7 +17,7 @@ use ksef_crypto::{
 use ksef_model::types::FormCode;
 use serde_json::{Value, json};
 
-use crate::args::{BatchCommand, BatchSendArgs, SchemaArg};
+use crate::args::{BatchCommand, BatchSendArgs, CompressionArg, SchemaArg};
 use crate::context::{Ctx, print_json};
 use crate::files::{read_input, write_public};
 
@@ -107,6 +107,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         inputs,
         schema,
         part_size,
+        compression,
         jobs,
         wait,
         upo_dir,
@@ -129,7 +130,12 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let client = ctx.logged_in_client()?;
-    let mut options = BatchOptions::new().max_uploads_in_flight(usize::from(jobs));
+    let mut options = BatchOptions::new()
+        .max_uploads_in_flight(usize::from(jobs))
+        .compression_type(match compression {
+            CompressionArg::Zip => ksef_crypto::CompressionType::Zip,
+            CompressionArg::TarGz => ksef_crypto::CompressionType::TarGz,
+        });
     if let Some(size) = part_size {
         options = options.max_part_size(size);
     }
@@ -146,6 +152,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
             print_json(&json!({
                 "referenceNumber": reference.as_str(),
                 "parts": submitted.package.parts.len(),
+                "compressionType": submitted.package.compression_type.as_str(),
                 "invoiceCount": files.len(),
                 "waited": false,
             }))?;
@@ -233,6 +240,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
             "referenceNumber": outcome.reference_number.as_str(),
             "status": {"code": outcome.status.status.code, "description": outcome.status.status.description},
             "parts": outcome.package.parts.len(),
+            "compressionType": outcome.package.compression_type.as_str(),
             "invoiceCount": files.len(),
             "accepted": rows.len() - rejected,
             "rejected": rejected,

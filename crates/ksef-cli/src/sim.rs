@@ -9,12 +9,17 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use ksef_sim::Simulator;
 
-use crate::args::SimArgs;
+use crate::args::{SimArgs, SimModeArg};
 use crate::context::Ctx;
 
 /// Runs `ksef sim`.
 pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
-    let mut builder = Simulator::builder().listen(args.listen);
+    let mut builder = Simulator::builder()
+        .listen(args.listen)
+        .mode(match args.mode {
+            SimModeArg::Test => ksef_sim::SimMode::Test,
+            SimModeArg::ProdLike => ksef_sim::SimMode::ProductionLike,
+        });
     for grant in &args.trust_fingerprint {
         let Some((nip, fingerprint)) = grant.split_once('=') else {
             bail!("--trust-fingerprint {grant:?}: use NIP=SHA256HEX");

@@ -178,11 +178,44 @@ fn certificate_login_by_subject_with_plain_and_encrypted_keys() {
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
 }
 
+// `ksef sim` behaves like KSeF's TEST environment by default (a self-signed seal of any NIP logs
+// in to that NIP as its owner); `--mode prod-like` lets only the seeded company in.
+#[test]
+fn sim_mode_decides_whether_a_self_signed_seal_of_any_nip_logs_in() {
+    let home = temp_dir("auth-sim-mode");
+    let cert = home.join("own.pem");
+    let key = home.join("own.key");
+    self_signed(&home, &["--nip", "1111111111"], &cert, &key);
+    let login = [
+        "auth",
+        "login",
+        "--nip",
+        "1111111111",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    let test = Sim::start(&home);
+    let accepted = test.run(&home, &login);
+    assert!(accepted.status.success(), "{}", describe(&accepted));
+    drop(test);
+    let prod = Sim::start_with(&home, &["--mode", "prod-like"]);
+    let refused = prod.run(&home, &login);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert!(
+        text(&refused.stderr).contains("415"),
+        "{}",
+        describe(&refused)
+    );
+}
+
 #[test]
 fn certificate_login_failures_exit_1_with_a_reason() {
     let home = temp_dir("auth-cert-bad");
     let sim = Sim::start(&home);
-    // A seal of a company the simulator does not know: KSeF refuses (no permissions).
+    // A seal of another company in the seeded company's context: KSeF refuses (no
+    // permissions there).
     let cert = home.join("foreign.pem");
     let key = home.join("foreign.key");
     self_signed(&home, &["--nip", "1111111111"], &cert, &key);
@@ -191,14 +224,7 @@ fn certificate_login_failures_exit_1_with_a_reason() {
     let refused = sim.run(
         &home,
         &[
-            "auth",
-            "login",
-            "--nip",
-            "1111111111",
-            "--cert",
-            cert_arg,
-            "--key",
-            key_arg,
+            "auth", "login", "--nip", &sim.nip, "--cert", cert_arg, "--key", key_arg,
         ],
     );
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));

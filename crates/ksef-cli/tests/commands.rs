@@ -159,6 +159,70 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
     assert_eq!(usage.status.code(), Some(2), "{}", describe(&usage));
 }
 
+// Regression (issue 15, section 3): `ksef batch send` could only make Zip packages, and the
+// simulator refused TarGz ones.
+#[test]
+fn batch_send_tar_gz() {
+    let home = temp_dir("batch-send-tgz");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    let dir = home.join("invoices");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 1..=3 {
+        std::fs::write(
+            dir.join(format!("tgz-{i}.xml")),
+            invoice(&sim.nip, &format!("TGZ-{i}")),
+        )
+        .unwrap();
+    }
+    let sent = json_ok(&sim.run(
+        &home,
+        &[
+            "batch",
+            "send",
+            dir.to_str().unwrap(),
+            "--compression",
+            "tar-gz",
+            "--part-size",
+            "2048",
+            "--wait",
+            "--json",
+        ],
+    ));
+    assert_eq!(sent["compressionType"], "TarGz", "{sent}");
+    assert_eq!(sent["status"]["code"], 200, "{sent}");
+    assert_eq!(sent["accepted"], 3, "{sent}");
+    assert_eq!(sent["rejected"], 0, "{sent}");
+    // The default stays Zip.
+    let zip_dir = home.join("zip");
+    std::fs::create_dir_all(&zip_dir).unwrap();
+    std::fs::write(zip_dir.join("z.xml"), invoice(&sim.nip, "ZIP-1")).unwrap();
+    let sent = json_ok(&sim.run(
+        &home,
+        &[
+            "batch",
+            "send",
+            zip_dir.to_str().unwrap(),
+            "--wait",
+            "--json",
+        ],
+    ));
+    assert_eq!(sent["compressionType"], "Zip", "{sent}");
+    assert_eq!(sent["accepted"], 1, "{sent}");
+    // An unknown format is a usage error.
+    let usage = sim.run(
+        &home,
+        &[
+            "batch",
+            "send",
+            "--compression",
+            "rar",
+            zip_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(usage.status.code(), Some(2), "{}", describe(&usage));
+}
+
 /// Polls `token status` until the token is active.
 fn wait_active(sim: &Sim, home: &Path, reference: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -6,7 +6,9 @@ use futures_util::stream;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use ksef_crypto::{BatchInvoice, BatchPackage, BatchPackager, DirectorySink, SessionKey};
+use ksef_crypto::{
+    BatchInvoice, BatchPackage, BatchPackager, CompressionType, DirectorySink, SessionKey,
+};
 use ksef_model::Method;
 use ksef_model::operations::{
     CloseBatchSession, GetSessionStatus, GetSessionUpo, ListSessionInvoices, OpenBatchSession,
@@ -40,6 +42,8 @@ pub struct BatchOptions {
     pub upload_attempts: u32,
     /// Declares the invoices as issued in offline mode.
     pub offline_mode: bool,
+    /// The archive format of the package: Zip (the default) or tar.gz (`compressionType`).
+    pub compression_type: CompressionType,
     /// The largest encrypted part in bytes (default: the KSeF limit of 100 MB).
     pub max_part_size: Option<u64>,
     /// Where the encrypted parts wait for their upload (default: the system's temporary
@@ -54,6 +58,7 @@ impl Default for BatchOptions {
             max_uploads_in_flight: 4,
             upload_attempts: 3,
             offline_mode: false,
+            compression_type: CompressionType::Zip,
             max_part_size: None,
             scratch_dir: None,
         }
@@ -94,6 +99,12 @@ impl BatchOptions {
     /// Declares the invoices as issued in offline mode.
     pub fn offline_mode(mut self, offline: bool) -> Self {
         self.offline_mode = offline;
+        self
+    }
+
+    /// Packages the invoices as a Zip (the default) or a tar.gz archive.
+    pub fn compression_type(mut self, compression_type: CompressionType) -> Self {
+        self.compression_type = compression_type;
         self
     }
 }
@@ -202,11 +213,16 @@ fn batch_file_info(package: &BatchPackage) -> BatchFileInfo {
             )
         })
         .collect::<Vec<_>>();
+    let compression = match package.compression_type {
+        CompressionType::TarGz => ksef_model::types::CompressionType::TarGz,
+        _ => ksef_model::types::CompressionType::Zip,
+    };
     BatchFileInfo::new(
         size_i64(package.archive.size),
         package.archive.sha256_base64(),
         parts,
     )
+    .with_compression_type(compression)
 }
 
 /// Package sizes are bounded by the batch limits (5 GB), far below `i64::MAX`.
@@ -314,7 +330,8 @@ impl Client {
             .await
     }
 
-    /// Packages `invoices` into an encrypted Zip split into parts, opens the batch session,
+    /// Packages `invoices` into an encrypted Zip (or tar.gz, [`BatchOptions::compression_type`])
+    /// split into parts, opens the batch session,
     /// uploads the parts (`options.max_uploads_in_flight` at once, each failed part retried
     /// alone) and closes the session; returns without waiting for KSeF to process it.
     ///
@@ -334,11 +351,12 @@ impl Client {
     ) -> Result<SubmittedBatch, Error> {
         let scratch = ScratchDir::create(options.scratch_dir.as_deref(), "batch")?;
         let max_part_size = options.max_part_size;
+        let compression_type = options.compression_type;
         let dir = scratch.path.clone();
         let (key, package, parts) = tokio::task::spawn_blocking(move || {
             let key = SessionKey::generate()?;
             let mut sink = DirectorySink::new(dir);
-            let mut packager = BatchPackager::new();
+            let mut packager = BatchPackager::new().compression_type(compression_type);
             if let Some(size) = max_part_size {
                 let limits = packager.current_limits().with_max_part_size(size);
                 packager = packager.limits(limits);

@@ -70,10 +70,12 @@ impl Keys {
         Ok(keys)
     }
 
-    /// Signs `claims` as an RS256 JWT.
+    /// Signs `claims` as an RS256 JWT, with the claim names and encodings KSeF's access tokens
+    /// use ([`WireClaims`]).
     pub(crate) fn sign_jwt(&self, claims: &Claims) -> Result<String, SimError> {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-        let body = serde_json::to_vec(claims).map_err(|e| SimError::Keys(e.to_string()))?;
+        let wire = WireClaims::of(claims).map_err(|e| SimError::Keys(e.to_string()))?;
+        let body = serde_json::to_vec(&wire).map_err(|e| SimError::Keys(e.to_string()))?;
         let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
         let signature = self.jwt_signing.sign(signing_input.as_bytes()).to_vec();
         Ok(format!(
@@ -101,7 +103,8 @@ impl Keys {
         self.jwt_verifying
             .verify(signing_input.as_bytes(), &signature)
             .ok()?;
-        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        let wire: WireClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        let claims = wire.into_claims()?;
         (claims.exp > now.timestamp()).then_some(claims)
     }
 }
@@ -120,18 +123,17 @@ pub(crate) enum TokenType {
     Refresh,
 }
 
-/// The claims of the simulator's JWTs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What the simulator's JWTs say, as its handlers read them (see [`WireClaims`] for how they
+/// are written into the token).
+#[derive(Debug, Clone)]
 pub(crate) struct Claims {
     /// Token kind.
     pub(crate) typ: TokenType,
     /// Reference number of the authentication operation the token belongs to.
-    #[serde(rename = "ref")]
     pub(crate) ref_: String,
     /// Context NIP.
     pub(crate) ctx: String,
     /// Permissions of the authenticated subject in the context.
-    #[serde(default)]
     pub(crate) per: Vec<String>,
     /// Issued at (seconds since the epoch).
     pub(crate) iat: i64,
@@ -139,6 +141,110 @@ pub(crate) struct Claims {
     pub(crate) exp: i64,
     /// Unique token id.
     pub(crate) jti: String,
+    /// The authentication method (`AuthenticationMethod`: `Token`, `QualifiedSeal`, ...).
+    pub(crate) aum: String,
+    /// The authenticated subject's details as a JSON object (XAdES and token logins), if known.
+    pub(crate) sud: Option<serde_json::Value>,
+    /// The KSeF token's reference number, for logins with a KSeF token.
+    pub(crate) trn: Option<String>,
+}
+
+/// The issuer (`iss`) of the simulator's JWTs.
+pub(crate) const ISSUER: &str = "ksef-sim";
+/// The audience (`aud`) of the simulator's JWTs.
+pub(crate) const AUDIENCE: &str = "ksef-api";
+
+/// The JWT body as KSeF writes it: the claim names real KSeF access tokens carry, with their
+/// encodings. `sud` and `ipp` are JSON objects inside strings; `per`, `pec`, `rol` and `pep`
+/// are JSON arrays of strings inside strings; `trn` is present for KSeF-token logins only.
+/// Clients in the field parse exactly this (the Ministry's `PersonTokenService` among them).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WireClaims {
+    /// Issuer.
+    iss: String,
+    /// Audience.
+    aud: String,
+    /// Issued at (seconds since the epoch).
+    iat: i64,
+    /// Expiry (seconds since the epoch).
+    exp: i64,
+    /// Unique token id.
+    jti: String,
+    /// Token kind.
+    typ: TokenType,
+    /// Context identifier type (`Nip`).
+    cit: String,
+    /// Context identifier value.
+    civ: String,
+    /// Authentication method.
+    aum: String,
+    /// Authentication (operation) reference number.
+    arn: String,
+    /// Subject details: a JSON object in a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sud: Option<String>,
+    /// IP policy: a JSON object in a string (the simulator enforces none: `{}`).
+    ipp: String,
+    /// Permissions granted: a JSON array of strings in a string.
+    per: String,
+    /// Permissions excluded: a JSON array of strings in a string.
+    pec: String,
+    /// Roles: a JSON array of strings in a string.
+    rol: String,
+    /// Effective permissions (granted less excluded): a JSON array of strings in a string.
+    pep: String,
+    /// The KSeF token's reference number (KSeF-token logins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trn: Option<String>,
+}
+
+impl WireClaims {
+    fn of(claims: &Claims) -> Result<Self, serde_json::Error> {
+        let per = serde_json::to_string(&claims.per)?;
+        Ok(WireClaims {
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: claims.iat,
+            exp: claims.exp,
+            jti: claims.jti.clone(),
+            typ: claims.typ,
+            cit: "Nip".to_owned(),
+            civ: claims.ctx.clone(),
+            aum: claims.aum.clone(),
+            arn: claims.ref_.clone(),
+            sud: claims.sud.as_ref().map(serde_json::to_string).transpose()?,
+            ipp: "{}".to_owned(),
+            pep: per.clone(),
+            per,
+            pec: "[]".to_owned(),
+            rol: "[]".to_owned(),
+            trn: claims.trn.clone(),
+        })
+    }
+
+    /// The claims of a token of this simulator (`None` if they do not decode).
+    fn into_claims(self) -> Option<Claims> {
+        if self.iss != ISSUER || self.aud != AUDIENCE || self.cit != "Nip" {
+            return None;
+        }
+        let per: Vec<String> = serde_json::from_str(&self.per).ok()?;
+        let sud = match &self.sud {
+            Some(text) => Some(serde_json::from_str(text).ok()?),
+            None => None,
+        };
+        Some(Claims {
+            typ: self.typ,
+            ref_: self.arn,
+            ctx: self.civ,
+            per,
+            iat: self.iat,
+            exp: self.exp,
+            jti: self.jti,
+            aum: self.aum,
+            sud,
+            trn: self.trn,
+        })
+    }
 }
 
 /// One served certificate.

@@ -56,11 +56,16 @@
 //!   (another context ends in status 415). Permissions are those of the token, checked against
 //!   the spec's `x-required-permissions` (403 `missing-permissions`). A context blocked with
 //!   `/testdata/context/block` ends authentication in status 480.
-//! - XAdES (`POST /auth/xades-signature`): the signature is verified for real, but any
-//!   certificate is trusted, self-signed ones included (as on KSeF's TEST environment; no chain,
-//!   OCSP or CRL checks). With `certificateSubject` a seal's or person's NIP must be the context
-//!   and a seeded subject (all permissions in its own context); with `certificateFingerprint` the
-//!   fingerprint must be granted with [`SimulatorBuilder::trusted_fingerprint`]. A certificate's
+//! - XAdES (`POST /auth/xades-signature`): the signature is verified for real; self-signed
+//!   certificates are accepted (as on KSeF's TEST environment) unless the request asks for
+//!   `verifyCertificateChain=true`: then only the KSeF certificates the simulator's CA issued
+//!   authenticate, anything else ends in status 460 (no OCSP or CRL checks). With
+//!   `certificateSubject` a seal's or person's NIP must be the context: in [`SimMode::Test`] (the
+//!   default) any NIP's own certificate is its owner (all permissions; the context exists from
+//!   its first login), in [`SimMode::ProductionLike`] only a seeded subject's; with
+//!   `certificateFingerprint` the fingerprint must be granted with
+//!   [`SimulatorBuilder::trusted_fingerprint`]. A PESEL certificate needs a grant (or a test
+//!   person linking it to the NIP), as on KSeF. A certificate's
 //!   PESEL, NIP or fingerprint that was granted permissions in the context
 //!   (`/permissions/persons/grants`, `/testdata/permissions`, or a test person's own NIP) logs
 //!   in with those permissions; a deceased test person's certificate ends in status 470.
@@ -107,11 +112,17 @@
 //!   for a context whose limits were set with `/testdata/rate-limits` (sliding windows per
 //!   group, context and IP; a fixed `Retry-After`, no growing penalties).
 //! - Continuation tokens are plain offsets.
-//! - Batch sessions accept Zip packages only (up to 50 parts). The presigned part links are
-//!   `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); each
-//!   upload is checked against the declared part size and hash at once (400 21402/21403). Close
-//!   unpacks the package synchronously and runs every invoice through the online acceptance
-//!   checks; a missing part or a wrong whole-archive size or hash ends the session in 405.
+//! - Batch sessions accept Zip and TarGz packages (up to 50 parts). The presigned part links
+//!   are `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); like
+//!   blob storage they take any body up to 100 MiB (413 beyond). Close unpacks the package
+//!   synchronously and runs every invoice through the online acceptance checks; a missing part,
+//!   a part whose size or hash differs from its declaration, or a wrong whole-archive size or
+//!   hash ends the session in 405 (with details naming which), an archive that does not
+//!   decompress in 430.
+//! - JWTs carry the claims real KSeF access tokens carry (`iss`, `aud`, `iat`, `exp`, `typ`,
+//!   `cit`, `civ`, `aum`, `arn`, `sud` and `ipp` as JSON objects inside strings, `per`, `pec`,
+//!   `rol`, `pep` as JSON string arrays inside strings, `trn` for KSeF-token logins); `ipp` is
+//!   always `{}` (IP policies are not enforced), `pec` and `rol` are empty.
 //! - Technical corrections (`hashOfCorrectedInvoice`, online sessions only): the hash must be a
 //!   base64 SHA-256 and `offlineMode` true (21405 otherwise); the original must be an offline
 //!   invoice of the same context whose processing ended in a rejection other than the permission
@@ -151,4 +162,4 @@ mod upo;
 
 pub use faults::{FaultStats, Faults};
 pub use lighthouse::{LighthouseMessage, LighthouseStatus};
-pub use server::{SIMULATED_OPERATIONS, SimError, Simulator, SimulatorBuilder, Stats};
+pub use server::{SIMULATED_OPERATIONS, SimError, SimMode, Simulator, SimulatorBuilder, Stats};

@@ -116,6 +116,11 @@ pub const SIMULATED_OPERATIONS: &[&str] = &[
 /// The largest request body accepted (a 3 MB invoice, base64-encoded and encrypted, fits).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// The largest batch part body the presigned upload links take: like blob storage, they take
+/// any body up to KSeF's part limit (100 MB, encryption padding included) and leave checking it
+/// against the declared size and hash to the session's processing.
+const MAX_PART_BODY: usize = 100 * 1024 * 1024;
+
 /// Failure to start the simulator.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -162,9 +167,27 @@ pub struct Stats {
     pub too_many_requests_sent: u64,
 }
 
+/// Which KSeF environment the simulator behaves like where they differ
+/// ([`SimulatorBuilder::mode`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SimMode {
+    /// Like KSeF's TEST environment (the default): a XAdES login with a self-signed seal or
+    /// personal certificate carrying a NIP (`VATPL-`/`TINPL-`) is accepted for that NIP's
+    /// context, whatever the NIP, with the owner's permissions; the context exists from its
+    /// first login. Unless the login asks for `verifyCertificateChain=true`.
+    #[default]
+    Test,
+    /// Like production, as far as logins go: only the seeded subjects, the
+    /// [trusted fingerprints](SimulatorBuilder::trusted_fingerprint) and identifiers granted
+    /// permissions log in; any other certificate ends in status 415.
+    ProductionLike,
+}
+
 /// Settings of a simulator (see [`SimulatorBuilder`] for the defaults).
 #[derive(Clone)]
 pub(crate) struct Config {
+    pub(crate) mode: SimMode,
     pub(crate) subjects: Vec<String>,
     pub(crate) seeded_token: String,
     /// `(context NIP, lowercase SHA-256 hex)` of certificates granted permissions by fingerprint.
@@ -198,7 +221,8 @@ pub(crate) struct Config {
 /// challenge lifetime 10 min; authentication token 1 h; access token 15 min; refresh token 7
 /// days; online session 12 h; authentication, token activation, invoice processing, UPO
 /// generation and exports each complete 100 ms after they start; exports of at most 10,000
-/// invoices in parts of at most 50 MB; rate limits not enforced; no faults; state in memory.
+/// invoices in parts of at most 50 MB; rate limits not enforced; no faults; state in memory;
+/// [`SimMode::Test`] (self-signed certificates log in to their own NIP's context).
 pub struct SimulatorBuilder {
     config: Config,
     listen: SocketAddr,
@@ -225,6 +249,7 @@ impl SimulatorBuilder {
         let delay = Duration::from_millis(100);
         SimulatorBuilder {
             config: Config {
+                mode: SimMode::Test,
                 subjects: vec!["5265877635".to_owned()],
                 seeded_token: String::new(),
                 trusted_fingerprints: Vec::new(),
@@ -255,6 +280,15 @@ impl SimulatorBuilder {
     /// URL and the download links the simulator hands out use the address actually bound.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Which environment the simulator behaves like: [`SimMode::Test`] (the default) accepts
+    /// self-signed certificates carrying any NIP as that NIP's owner, as KSeF's TEST
+    /// environment does; [`SimMode::ProductionLike`] lets only the seeded subjects, trusted
+    /// fingerprints and granted identifiers log in.
+    pub fn mode(mut self, mode: SimMode) -> Self {
+        self.config.mode = mode;
         self
     }
 
@@ -951,9 +985,20 @@ async fn handle_inner(
     // Simulator extras outside the API.
     if let Some(rest) = path.strip_prefix("/_sim/upload/") {
         count(&shared, "_sim");
-        let reply = read_body(body, "part").await.and_then(|body| {
-            api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body)
-        });
+        let reply = Limited::new(body, MAX_PART_BODY)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(|_| {
+                ApiError::other(
+                    413,
+                    "Przekroczono dopuszczalny rozmiar.",
+                    format!("A part body may have at most {MAX_PART_BODY} bytes."),
+                )
+            })
+            .and_then(|body| {
+                api::batch::upload(&shared, parts.method.as_str(), rest, &query, &body)
+            });
         return respond(reply, problem, &path);
     }
     if let Some(rest) = path.strip_prefix("/_sim/") {

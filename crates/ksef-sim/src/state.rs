@@ -103,6 +103,8 @@ pub(crate) struct BatchState {
     pub(crate) archive_size: i64,
     /// Declared SHA-256 (base64) of the whole archive.
     pub(crate) archive_hash: String,
+    /// Whether the package is a tar.gz archive (`compressionType: TarGz`) rather than a Zip.
+    pub(crate) tar_gz: bool,
     /// Declared parts: ordinal number → (encrypted size, SHA-256 base64).
     pub(crate) parts: BTreeMap<i32, (i64, String)>,
     /// Uploaded encrypted parts by ordinal number.
@@ -111,8 +113,8 @@ pub(crate) struct BatchState {
     pub(crate) signature: String,
     /// Whether the session declared offline mode.
     pub(crate) offline: bool,
-    /// A failure of the whole session found at close: status code and description.
-    pub(crate) failure: Option<(i32, &'static str)>,
+    /// A failure of the whole session found at close: status code, description and details.
+    pub(crate) failure: Option<crate::api::batch::SessionFailure>,
 }
 
 /// An invoice sent in a session, accepted or not.

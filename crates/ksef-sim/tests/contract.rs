@@ -676,7 +676,8 @@ async fn every_operation_answers_a_valid_request_per_spec() {
         )
         .await;
     let persons = persons["permissions"].as_array().unwrap();
-    assert_eq!(persons.len(), 3, "{persons:?}");
+    // Two person grants, the entity grant and the indirect grant.
+    assert_eq!(persons.len(), 4, "{persons:?}");
     w.post_ok(
         &http,
         "permissions.query.entities",

@@ -250,3 +250,232 @@ async fn person_with_pesel_needs_a_fingerprint_grant() {
     assert_eq!(finish_auth(&http, resp).await.0, 415);
     sim.shutdown().await;
 }
+
+/// A random valid NIP (never one of the simulator's seeded subjects).
+fn random_nip() -> String {
+    use rsa::rand_core::{OsRng, RngCore as _};
+    const WEIGHTS: [u32; 9] = [6, 5, 7, 2, 3, 4, 5, 6, 7];
+    loop {
+        // A first digit of 1..=9: a NIP starts with a tax office code.
+        let mut digits: Vec<u32> = (0..9).map(|_| OsRng.next_u32() % 10).collect();
+        digits[0] = 1 + OsRng.next_u32() % 9;
+        let check = digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum::<u32>() % 11;
+        if check == 10 {
+            continue;
+        }
+        digits.push(check);
+        let nip: String = digits
+            .iter()
+            .map(|d| char::from_digit(*d, 10).unwrap())
+            .collect();
+        if nip != NIP && nip.parse::<Nip>().is_ok() {
+            return nip;
+        }
+    }
+}
+
+/// Signs a login of `cert` into `nip`'s context and posts it (with `query`, e.g.
+/// `?verifyCertificateChain=true`).
+async fn xades_login(http: &Http, nip: &str, cert: &TestCertificate, query: &str) -> common::Resp {
+    let c = challenge(http).await;
+    let body = signed(&c, nip, SubjectIdentifierType::CertificateSubject, cert);
+    http.send(
+        "POST",
+        &format!("/auth/xades-signature{query}"),
+        None,
+        Some(body),
+        &[("content-type", "application/xml")],
+    )
+    .await
+}
+
+// Regression (issue 15, section 3): a self-signed seal for a NIP the simulator was not seeded
+// with ended in 415; on KSeF's TEST environment it logs in as that NIP's owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_mode_self_signed_seal_of_any_nip_is_its_owner() {
+    let (sim, http) = start(Simulator::builder()).await;
+    let nip = random_nip();
+    assert_ne!(nip, sim.seeded_nip());
+    let seal = TestCertificate::company("Losowa Firma", &nip.parse().unwrap(), KeyType::EcdsaP256)
+        .unwrap();
+    let login = common::finish_login(&http, xades_login(&http, &nip, &seal, "").await)
+        .await
+        .expect("a self-signed seal logs in to its own NIP in TEST mode");
+    let access = login.access.as_str();
+    // An online session and an invoice sold by that NIP.
+    let session = common::open_session(&http, access).await;
+    let invoice =
+        common::send_ok(&http, access, &session, &common::fa3_invoice(&nip, "RND/1")).await;
+    let status = common::wait_invoice(&http, access, &session.reference, &invoice).await;
+    assert_eq!(status.status.code, 200, "{:?}", status.status);
+    assert!(status.ksef_number.is_some());
+    // The owner's rights: it may manage credentials (generate a KSeF token) ...
+    let token = http
+        .post(
+            "/tokens",
+            Some(access),
+            &serde_json::json!({"permissions": ["InvoiceRead", "CredentialsManage"],
+                "description": "Token właściciela"}),
+        )
+        .await;
+    assert_eq!(token.status, 202, "{}", token.text());
+    // ... and grant permissions in its context.
+    let grant = http
+        .post(
+            "/permissions/persons/grants",
+            Some(access),
+            &serde_json::json!({"subjectIdentifier": {"type": "Pesel", "value": "44051401359"},
+                "permissions": ["InvoiceRead"], "description": "Księgowa",
+                "subjectDetails": {"subjectDetailsType": "PersonByIdentifier",
+                    "personById": {"firstName": "Anna", "lastName": "Nowak"}}}),
+        )
+        .await;
+    assert_eq!(grant.status, 202, "{}", grant.text());
+    // A personal certificate with the NIP (TINPL-) is the owner too.
+    let person = TestCertificate::person(
+        "Jan",
+        "Losowy",
+        &PersonIdentifier::Nip(nip.parse().unwrap()),
+        KeyType::EcdsaP256,
+    )
+    .unwrap();
+    let resp = xades_login(&http, &nip, &person, "").await;
+    assert_eq!(finish_auth(&http, resp).await.0, 200);
+    // The seal of one NIP is no one in another NIP's context.
+    let resp = xades_login(&http, &random_nip(), &seal, "").await;
+    assert_eq!(finish_auth(&http, resp).await.0, 415);
+    assert_eq!(sim.stats().internal_errors, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_certificate_chain_refuses_self_signed_certificates() {
+    let (sim, http) = start(Simulator::builder()).await;
+    // A random NIP and the seeded one alike: a self-signed certificate has no trusted chain.
+    for nip in [random_nip(), NIP.to_owned()] {
+        let seal =
+            TestCertificate::company("Firma", &nip.parse().unwrap(), KeyType::Rsa2048).unwrap();
+        let resp = xades_login(&http, &nip, &seal, "?verifyCertificateChain=true").await;
+        assert_eq!(resp.status, 202, "{}", resp.text());
+        let init: ksef_model::types::AuthenticationInitResponse = resp.json();
+        let status = common::wait_auth(
+            &http,
+            init.reference_number.as_str(),
+            &init.authentication_token.token,
+        )
+        .await;
+        assert_eq!(status.status.code, 460, "{:?}", status.status);
+        assert!(
+            status
+                .status
+                .details
+                .as_ref()
+                .is_some_and(|d| d.iter().any(|d| d.contains("łańcuch"))),
+            "{:?}",
+            status.status
+        );
+        // `verifyCertificateChain=false` is the default behaviour.
+        let resp = xades_login(&http, &nip, &seal, "?verifyCertificateChain=false").await;
+        assert_eq!(finish_auth(&http, resp).await.0, 200);
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prod_like_mode_lets_only_seeded_or_trusted_subjects_in() {
+    let (sim, http) = start(Simulator::builder().mode(ksef_sim::SimMode::ProductionLike)).await;
+    let nip = random_nip();
+    let seal = TestCertificate::company("Losowa Firma", &nip.parse().unwrap(), KeyType::EcdsaP256)
+        .unwrap();
+    let resp = xades_login(&http, &nip, &seal, "").await;
+    assert_eq!(finish_auth(&http, resp).await.0, 415);
+    // The seeded subject's own seal still logs in.
+    let seeded =
+        TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::EcdsaP256)
+            .unwrap();
+    let resp = xades_login(&http, NIP, &seeded, "").await;
+    assert_eq!(finish_auth(&http, resp).await.0, 200);
+    sim.shutdown().await;
+}
+
+/// Enrolls a KSeF authentication certificate for the seeded company (logged in with `seal`)
+/// and returns a signer with its key and the issued certificate.
+async fn enroll_ksef_certificate(http: &Http, seal: &TestCertificate) -> ksef_xades::KeySigner {
+    use base64::Engine as _;
+    let login = common::finish_login(http, xades_login(http, NIP, seal, "").await)
+        .await
+        .expect("the seeded seal logs in");
+    let access = login.access.as_str();
+    let data: ksef_crypto::EnrollmentData = http
+        .get("/certificates/enrollments/data", Some(access))
+        .await
+        .json();
+    let key = ksef_crypto::CertificateKey::generate_ec_p256().unwrap();
+    let csr = ksef_crypto::CertificateSigningRequest::new(&data, &key).unwrap();
+    let body = serde_json::json!({"certificateName": "Certyfikat logowania",
+        "certificateType": "Authentication", "csr": csr.to_base64()});
+    let resp = http
+        .post("/certificates/enrollments", Some(access), &body)
+        .await;
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let enrolled: serde_json::Value = resp.json();
+    let status_path = format!(
+        "/certificates/enrollments/{}",
+        enrolled["referenceNumber"].as_str().unwrap()
+    );
+    let mut serial = None;
+    for _ in 0..200 {
+        let status: serde_json::Value = http.get(&status_path, Some(access)).await.json();
+        if status["status"]["code"] == 200 {
+            serial = status["certificateSerialNumber"]
+                .as_str()
+                .map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let serial = serial.expect("the enrollment completes");
+    let retrieved: serde_json::Value = http
+        .post(
+            "/certificates/retrieve",
+            Some(access),
+            &serde_json::json!({"certificateSerialNumbers": [serial]}),
+        )
+        .await
+        .json();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            retrieved["certificates"][0]["certificate"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    ksef_xades::KeySigner::from_pkcs8_der(&key.to_pkcs8_der().unwrap(), &der).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_certificate_chain_accepts_a_ksef_certificate() {
+    let (sim, http) = start(Simulator::builder()).await;
+    let seal = TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::EcdsaP256)
+        .unwrap();
+    let signer = enroll_ksef_certificate(&http, &seal).await;
+    // A certificate issued by the simulator's CA has a trusted chain.
+    let c = challenge(&http).await;
+    let request = AuthTokenRequest::new(
+        c.parse().unwrap(),
+        ContextIdentifier::Nip(NIP.parse().unwrap()),
+    )
+    .with_subject_identifier_type(SubjectIdentifierType::CertificateSubject);
+    let body = xades::sign(&request.to_xml().unwrap(), &signer).unwrap();
+    let resp = http
+        .send(
+            "POST",
+            "/auth/xades-signature?verifyCertificateChain=true",
+            None,
+            Some(body),
+            &[("content-type", "application/xml")],
+        )
+        .await;
+    assert_eq!(finish_auth(&http, resp).await.0, 200);
+    sim.shutdown().await;
+}

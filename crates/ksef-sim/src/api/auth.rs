@@ -15,7 +15,7 @@ use ksef_model::values::{Challenge, Nip};
 use ksef_xades::SubjectIdentifier;
 use ksef_xades::xml::{Document, Element, ParseLimits};
 
-use super::{Reply, Req, internal, issue, json, new_reference, random_hex};
+use super::{Identity, Reply, Req, internal, issue, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::keys::TokenType;
 use crate::server::Shared;
@@ -178,6 +178,11 @@ fn start_operation(
         reference.as_str(),
         context.as_str(),
         &started.permissions,
+        &Identity {
+            method: &started.method,
+            subject: started.subject.as_ref(),
+            token_reference: started.token_reference.as_deref(),
+        },
         now,
         shared.config.authentication_token_lifetime,
     )?;
@@ -323,7 +328,8 @@ fn signature_error(error: &ksef_xades::Error) -> ApiError {
 pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let now = req.now;
     // Signature verification (parsing, digests, RSA/ECDSA) happens before taking the state lock.
-    // Like KSeF's TEST environment, self-signed certificates are accepted: no chain is checked.
+    // Like KSeF's TEST environment, self-signed certificates are accepted unless the request
+    // asks for `verifyCertificateChain=true` (no OCSP or CRL checks in any case).
     let verified = ksef_xades::xades::verify(&req.body).map_err(|e| signature_error(&e))?;
     let request = read_request(&req.body)?;
     let challenge = verified
@@ -350,7 +356,22 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
             detail,
         )
     };
-    let outcome = if request.by_fingerprint {
+    // `verifyCertificateChain=true`: only certificates that chain to a trusted CA (here: KSeF
+    // certificates the simulator issued) authenticate; self-signed ones end in 460.
+    let verify_chain = req.query.iter().any(|(name, value)| {
+        name == "verifyCertificateChain" && value.eq_ignore_ascii_case("true")
+    });
+    let own_nip_is_owner = |nip: &str| {
+        shared.config.mode == crate::SimMode::Test
+            || shared.config.subjects.iter().any(|s| s == nip)
+    };
+    let outcome = if verify_chain && !super::certificates::issued_by_ca(certificate.der()) {
+        Some(fail(
+            460,
+            "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu.",
+            "Niezaufany łańcuch certyfikatów.",
+        ))
+    } else if request.by_fingerprint {
         let fingerprint = certificate.fingerprint_sha256_hex();
         let granted =
             shared.config.trusted_fingerprints.iter().any(|(nip, hex)| {
@@ -365,8 +386,10 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
         }
     } else {
         match identifier {
+            // A NIP's own certificate is its owner: any NIP in TEST mode (the context exists
+            // from its first login), only the seeded subjects otherwise.
             Some(SubjectIdentifier::SealNip(nip) | SubjectIdentifier::PersonNip(nip))
-                if nip == context.as_str() && shared.config.subjects.iter().any(|s| s == nip) =>
+                if nip == context.as_str() && own_nip_is_owner(nip) =>
             {
                 None
             }
@@ -564,12 +587,18 @@ pub(super) fn redeem(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         ));
     }
     let config = &shared.config;
+    let identity = Identity {
+        method: &op.method,
+        subject: op.subject.as_ref(),
+        token_reference: op.token_reference.as_deref(),
+    };
     let (access, access_until) = issue(
         shared,
         TokenType::Access,
         &op.reference,
         &op.context_nip,
         &op.permissions,
+        &identity,
         now,
         config.access_token_lifetime,
     )?;
@@ -579,6 +608,7 @@ pub(super) fn redeem(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         &op.reference,
         &op.context_nip,
         &op.permissions,
+        &identity,
         now,
         config.refresh_token_lifetime,
     )?;
@@ -610,6 +640,11 @@ pub(super) fn refresh(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         &op.reference,
         &op.context_nip,
         &op.permissions,
+        &Identity {
+            method: &op.method,
+            subject: op.subject.as_ref(),
+            token_reference: op.token_reference.as_deref(),
+        },
         now,
         shared.config.access_token_lifetime,
     )?;

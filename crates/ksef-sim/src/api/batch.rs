@@ -45,13 +45,17 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         ))
     })?;
     let file = &body.batch_file;
-    if file
-        .compression_type
-        .as_ref()
-        .is_some_and(|c| *c != CompressionType::Zip)
-    {
-        return Err(refused("Symulator obsługuje tylko paczki Zip."));
-    }
+    let tar_gz = match &file.compression_type {
+        None => false,
+        Some(c) if *c == CompressionType::Zip => false,
+        Some(c) if *c == CompressionType::TarGz => true,
+        Some(other) => {
+            return Err(refused(format!(
+                "Nieobsługiwany typ kompresji {}.",
+                other.as_str()
+            )));
+        }
+    };
     if !(1..=MAX_ARCHIVE_SIZE).contains(&file.file_size) {
         return Err(refused(format!(
             "Rozmiar paczki musi wynosić od 1 do {MAX_ARCHIVE_SIZE} bajtów."
@@ -124,6 +128,7 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         Some(BatchState {
             archive_size: file.file_size,
             archive_hash: file.file_hash.0.clone(),
+            tar_gz,
             parts,
             uploaded: BTreeMap::new(),
             signature,
@@ -176,7 +181,9 @@ pub(crate) fn upload(
             "The upload link signature does not match.",
         ));
     }
-    let (size, hash) = batch.parts.get(&ordinal).ok_or_else(not_found)?;
+    if !batch.parts.contains_key(&ordinal) {
+        return Err(not_found());
+    }
     if !open {
         return Err(ApiError::bad_request(
             21180,
@@ -184,60 +191,74 @@ pub(crate) fn upload(
             "Sesja wsadowa jest zamknięta.",
         ));
     }
-    let actual = file_metadata(body);
-    if i64::try_from(actual.size).ok() != Some(*size) {
-        return Err(ApiError::bad_request(
-            21402,
-            "Nieprawidłowy rozmiar pliku.",
-            format!(
-                "Część {ordinal} ma {} bajtów, zadeklarowano {size}.",
-                actual.size
-            ),
-        ));
-    }
-    if actual.sha256_base64() != *hash {
-        return Err(ApiError::bad_request(
-            21403,
-            "Nieprawidłowy skrót pliku.",
-            format!("Skrót części {ordinal} nie zgadza się z zadeklarowanym."),
-        ));
-    }
+    // Like blob storage, the link takes any body: the part is checked against its declared
+    // size and hash when the closed session is processed (405 if it does not match).
     batch.uploaded.insert(ordinal, body.to_vec());
     Ok(Reply::Empty(201))
 }
 
-/// What unpacking a closed package gave: the invoices, or a session failure.
-type Unpacked = Result<Vec<Vec<u8>>, (i32, &'static str)>;
+/// A failure of a whole batch session: status code, description, details.
+pub(crate) type SessionFailure = (i32, &'static str, Option<&'static str>);
 
-/// Decrypts each part, joins them, checks the archive and unzips it.
+/// What unpacking a closed package gave: the invoices, or a session failure.
+type Unpacked = Result<Vec<Vec<u8>>, SessionFailure>;
+
+/// Decrypts each part, joins them, checks the archive and unpacks it (Zip, or tar.gz when
+/// `tar_gz`).
 fn unpack(
     key: &ksef_crypto::SessionKey,
     parts: &BTreeMap<i32, (i64, String)>,
     uploaded: &BTreeMap<i32, Vec<u8>>,
     archive_size: i64,
     archive_hash: &str,
+    tar_gz: bool,
 ) -> Unpacked {
-    const VERIFICATION: (i32, &str) = (
-        405,
-        "Błąd weryfikacji poprawności dostarczonych elementów paczki",
-    );
-    let mut archive = Vec::new();
-    for ordinal in parts.keys() {
+    const VERIFICATION: &str = "Błąd weryfikacji poprawności dostarczonych elementów paczki";
+    // Every declared part must have arrived with its declared size and hash.
+    for (ordinal, (size, hash)) in parts {
         let Some(ciphertext) = uploaded.get(ordinal) else {
-            return Err(VERIFICATION);
+            return Err((
+                405,
+                VERIFICATION,
+                Some("Nie przesłano wszystkich zadeklarowanych części paczki."),
+            ));
         };
+        let actual = file_metadata(ciphertext);
+        if i64::try_from(actual.size).ok() != Some(*size) {
+            return Err((
+                405,
+                VERIFICATION,
+                Some("Rozmiar przesłanej części paczki nie zgadza się z zadeklarowanym."),
+            ));
+        }
+        if actual.sha256_base64() != *hash {
+            return Err((
+                405,
+                VERIFICATION,
+                Some("Skrót przesłanej części paczki nie zgadza się z zadeklarowanym."),
+            ));
+        }
+    }
+    let mut archive = Vec::new();
+    for ciphertext in uploaded.values() {
         let (plain, _) = key
             .decrypt_to_vec(ciphertext)
-            .map_err(|_| (435, "Błąd odszyfrowania pliku"))?;
+            .map_err(|_| (435, "Błąd odszyfrowania pliku", None))?;
         archive.extend_from_slice(&plain);
     }
     let metadata = file_metadata(&archive);
     if i64::try_from(metadata.size).ok() != Some(archive_size)
         || metadata.sha256_base64() != archive_hash
     {
-        return Err(VERIFICATION);
+        return Err((
+            405,
+            VERIFICATION,
+            Some("Rozmiar lub skrót paczki nie zgadza się z zadeklarowanym."),
+        ));
     }
-    const DECOMPRESSION: (i32, &str) = (430, "Błąd dekompresji pierwotnego archiwum");
+    if tar_gz {
+        return untar(&archive);
+    }
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|_| DECOMPRESSION)?;
     let mut invoices = Vec::new();
     for index in 0..zip.len() {
@@ -246,7 +267,29 @@ fn unpack(
             continue;
         }
         if invoices.len() >= MAX_INVOICES {
-            return Err((420, "Przekroczony limit faktur w sesji"));
+            return Err((420, "Przekroczony limit faktur w sesji", None));
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|_| DECOMPRESSION)?;
+        invoices.push(bytes);
+    }
+    Ok(invoices)
+}
+
+/// A failure to decompress the package.
+const DECOMPRESSION: SessionFailure = (430, "Błąd dekompresji pierwotnego archiwum", None);
+
+/// The files of a tar.gz archive, in order (directories and other non-file entries skipped).
+fn untar(archive: &[u8]) -> Unpacked {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut invoices = Vec::new();
+    for entry in tar.entries().map_err(|_| DECOMPRESSION)? {
+        let mut entry = entry.map_err(|_| DECOMPRESSION)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        if invoices.len() >= MAX_INVOICES {
+            return Err((420, "Przekroczony limit faktur w sesji", None));
         }
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|_| DECOMPRESSION)?;
@@ -276,9 +319,10 @@ pub(super) fn close(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let parts = batch.parts.clone();
     let uploaded = batch.uploaded.clone();
     let (archive_size, archive_hash) = (batch.archive_size, batch.archive_hash.clone());
+    let tar_gz = batch.tar_gz;
     // Decryption, unpacking and schema checks run without the state lock.
     drop(state);
-    let unpacked = unpack(&key, &parts, &uploaded, archive_size, &archive_hash);
+    let unpacked = unpack(&key, &parts, &uploaded, archive_size, &archive_hash, tar_gz);
     let checked: Result<Vec<_>, _> = unpacked.map(|invoices| {
         invoices
             .into_iter()

@@ -20,7 +20,7 @@ use ksef_model::types::{
     RetrieveCertificatesRequest, RevokeCertificateRequest, StatusInfo,
 };
 use serde_json::{Value, json as j};
-use x509_parser::prelude::{FromDer as _, X509CertificationRequest, X509Name};
+use x509_parser::prelude::{FromDer as _, X509Certificate, X509CertificationRequest, X509Name};
 
 use super::admin::{certificate_limits, subject_of};
 use super::{Reply, Req, internal, json, new_reference, random_hex};
@@ -96,6 +96,8 @@ impl IssuedCertificate {
 /// The simulator's certificate authority.
 pub(crate) struct Ca {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA's own (self-signed) certificate, DER.
+    der: Vec<u8>,
 }
 
 static CA: OnceLock<Result<Ca, String>> = OnceLock::new();
@@ -115,12 +117,32 @@ fn ca() -> Result<&'static Ca, ApiError> {
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::CrlSign,
         ];
+        let der = params
+            .clone()
+            .self_signed(&key)
+            .map_err(|e| e.to_string())?
+            .der()
+            .to_vec();
         Ok(Ca {
             issuer: rcgen::Issuer::new(params, key),
+            der,
         })
     })
     .as_ref()
     .map_err(|e| ApiError::internal(e.clone()))
+}
+
+/// Whether the certificate `der` chains to the simulator's CA: a KSeF certificate it issued
+/// (issuer name and signature checked). Self-signed and foreign certificates do not.
+pub(crate) fn issued_by_ca(der: &[u8]) -> bool {
+    let Ok(ca) = ca() else { return false };
+    let (Ok((_, ca_cert)), Ok((_, cert))) = (
+        X509Certificate::from_der(&ca.der),
+        X509Certificate::from_der(der),
+    ) else {
+        return false;
+    };
+    cert.issuer() == ca_cert.subject() && cert.verify_signature(Some(ca_cert.public_key())).is_ok()
 }
 
 /// The subject public key of a CSR, for rcgen.

@@ -309,13 +309,57 @@ pub(crate) fn token_secret(reference: &str, nip: &str) -> String {
     format!("{reference}|nip-{nip}|{}", random_hex(64).to_lowercase())
 }
 
+/// Who an authentication operation authenticated, and how: what a JWT says besides its context
+/// and permissions.
+pub(crate) struct Identity<'a> {
+    pub(crate) method: &'a ksef_model::types::AuthenticationMethod,
+    pub(crate) subject: Option<&'a crate::state::AuthSubject>,
+    pub(crate) token_reference: Option<&'a str>,
+}
+
+impl Identity<'_> {
+    /// The `sud` claim: the subject's identifier and the names its certificate carries.
+    fn subject_details(&self) -> Option<serde_json::Value> {
+        let subject = self.subject?;
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "subjectIdentifier".to_owned(),
+            serde_json::json!({"type": subject.id_type, "value": subject.id_value}),
+        );
+        let names = subject.names.as_deref().unwrap_or_default();
+        let of = |oid: &'static str| {
+            names
+                .iter()
+                .filter(move |(o, _)| o == oid)
+                .map(|(_, v)| v.as_str())
+        };
+        details.insert(
+            "givenNames".to_owned(),
+            serde_json::json!(of("2.5.4.42").collect::<Vec<_>>()),
+        );
+        for (name, oid) in [
+            ("surname", "2.5.4.4"),
+            ("serialNumber", "2.5.4.5"),
+            ("commonName", "2.5.4.3"),
+            ("countryName", "2.5.4.6"),
+        ] {
+            if let Some(value) = of(oid).next() {
+                details.insert(name.to_owned(), serde_json::json!(value));
+            }
+        }
+        Some(serde_json::Value::Object(details))
+    }
+}
+
 /// Issues a JWT of the simulator.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn issue(
     shared: &Shared,
     typ: TokenType,
     reference: &str,
     context: &str,
     permissions: &[String],
+    identity: &Identity<'_>,
     now: DateTime<Utc>,
     lifetime: std::time::Duration,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
@@ -329,6 +373,9 @@ pub(crate) fn issue(
         iat: now.timestamp(),
         exp: exp.timestamp(),
         jti: random_hex(16),
+        aum: identity.method.as_str().to_owned(),
+        sud: identity.subject_details(),
+        trn: identity.token_reference.map(str::to_owned),
     };
     let token = shared.keys.sign_jwt(&claims).map_err(internal)?;
     // `exp` has whole seconds: report that instant as the token's validity.

@@ -318,6 +318,7 @@ pub(super) fn grant_entities(shared: &Shared, req: &Req) -> Result<Reply, ApiErr
     )?;
     for (g, permission) in grants.iter_mut().zip(&body.permissions) {
         g.can_delegate = permission.can_delegate == Some(true);
+        g.name = Some(body.subject_details.full_name.clone());
     }
     record(shared, req, grants)
 }
@@ -670,25 +671,43 @@ fn author_json(author: &(String, String)) -> Value {
     }
 }
 
-/// `POST /permissions/query/persons/grants`: permissions of persons in the current context.
+/// `POST /permissions/query/persons/grants`: permissions to work in KSeF held by persons or
+/// entities.
+///
+/// `PermissionsInCurrentContext` lists every permission in force in the current context: grants
+/// to persons and entities (`/permissions/entities/grants`, with `authorizedIdentifier` of type
+/// `Nip`), and the indirect grants the context made. `PermissionsGrantedInCurrentContext` lists
+/// those the authenticated subject granted itself: the same kinds plus the administrators of
+/// subunits (with the subunit as `contextIdentifier`).
 pub(super) fn query_persons(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let body: PersonPermissionsQueryRequest = req.json()?;
-    if !body.query_type.is_known() {
-        return Err(ApiError::validation(
-            "queryType must be PermissionsInCurrentContext or PermissionsGrantedInCurrentContext.",
-        ));
-    }
+    let granted_by_caller = match body.query_type.as_str() {
+        "PermissionsInCurrentContext" => false,
+        "PermissionsGrantedInCurrentContext" => true,
+        _ => {
+            return Err(ApiError::validation(
+                "queryType must be PermissionsInCurrentContext or PermissionsGrantedInCurrentContext.",
+            ));
+        }
+    };
+    let caller = subject_of(shared, req)?;
     query_grants::<ksef_model::types::QueryPersonPermissionsResponse>(
         shared,
         req,
         "permissions",
         |g| {
-            matches!(
-                g.kind,
-                GrantKind::Person | GrantKind::TestData | GrantKind::Indirect
-            ) && g.context == claims.ctx
+            let kind_listed = match g.kind {
+                GrantKind::Person | GrantKind::Entity | GrantKind::Indirect => true,
+                GrantKind::TestData => !granted_by_caller,
+                GrantKind::Subunit => granted_by_caller,
+                _ => false,
+            };
+            kind_listed
+                && g.context == claims.ctx
                 && g.scope != "Owner"
+                && (!granted_by_caller
+                    || (g.author.0 == caller.0 && g.author.1.eq_ignore_ascii_case(&caller.1)))
                 && body
                     .authorized_identifier
                     .as_ref()
@@ -697,24 +716,47 @@ pub(super) fn query_persons(shared: &Shared, req: &Req) -> Result<Reply, ApiErro
                     .author_identifier
                     .as_ref()
                     .is_none_or(|a| a.value.as_deref() == Some(g.author.1.as_str()))
+                && body
+                    .context_identifier
+                    .as_ref()
+                    .is_none_or(|c| c.value == shown_context(g).1)
                 && wants_scope!(body.permission_types, g.scope)
                 && wants_active(body.permission_state.as_ref())
         },
         |g| {
+            let (context_type, context) = shown_context(g);
+            let entity = (g.kind == GrantKind::Entity).then(|| {
+                j!({
+                    "subjectDetailsType": "EntityByIdentifier",
+                    "fullName": g.name.clone().unwrap_or_default(),
+                })
+            });
             j!({
                 "id": g.id,
                 "authorizedIdentifier": {"type": g.authorized_type, "value": g.authorized_value},
-                "contextIdentifier": {"type": "Nip", "value": g.context},
-                "targetIdentifier": g.target.as_ref().map(|(t, v)| j!({"type": t, "value": v})),
+                "contextIdentifier": {"type": context_type, "value": context},
+                "targetIdentifier": (g.kind == GrantKind::Indirect)
+                    .then(|| g.target.as_ref().map(|(t, v)| j!({"type": t, "value": v})))
+                    .flatten(),
                 "authorIdentifier": author_json(&g.author),
                 "permissionScope": g.scope,
                 "description": g.description,
+                "subjectEntityDetails": entity,
                 "permissionState": "Active",
                 "startDate": date(g.start),
                 "canDelegate": g.can_delegate,
             })
         },
     )
+}
+
+/// The context a grant listed by the persons query works in: the subunit for a subunit
+/// administrator, the grant's context otherwise.
+fn shown_context(g: &Grant) -> (&str, &str) {
+    match (&g.kind, &g.target) {
+        (GrantKind::Subunit, Some((kind, Some(unit)))) => (kind.as_str(), unit.as_str()),
+        _ => ("Nip", g.context.as_str()),
+    }
 }
 
 /// `POST /permissions/query/entities/grants`: invoice permissions other contexts granted to the

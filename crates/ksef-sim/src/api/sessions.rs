@@ -114,8 +114,8 @@ fn batch_status(
         }
         return (100, "Sesja wsadowa rozpoczęta", None);
     };
-    if let Some((code, description)) = batch.failure {
-        return (code, description, None);
+    if let Some((code, description, details)) = batch.failure {
+        return (code, description, details);
     }
     let close_delay = Duration::from_std(shared.config.session_close_delay).unwrap_or_default();
     if now < closed + close_delay || session.invoices.iter().any(|i| now < i.processed) {
