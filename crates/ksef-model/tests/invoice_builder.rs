@@ -576,7 +576,14 @@ fn line() -> impl Strategy<Value = Line> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // A fixed seed: the same 64 invoices every run, so xmllint's verdicts on them can be replayed
+    // from the golden file (KSEF_ORACLES); change the seed and run `cargo xtask oracles` to explore.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_207),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_invoices_are_valid_and_add_up(
