@@ -1,5 +1,7 @@
 //! The FA(3) invoice builder: every kind it builds is valid by our validator and by xmllint, its
 //! totals are the sums of its lines, and the document survives a write and a read unchanged.
+//! xmllint's verdicts are replayed from `tests/golden/` by default and run live with
+//! `KSEF_ORACLES=live` (`validate_common::Oracle`; the proptest is seeded).
 #![cfg(all(feature = "invoice-xml", feature = "validate"))]
 
 mod validate_common;

@@ -1,6 +1,10 @@
 //! The validator's verdict against xmllint's (`xmllint --noout --schema`, the schema's http import
 //! pointed at the local base schema): on every official FA(2) / FA(3) / FA_RR(1) template and on a
 //! corpus of mutations of them, each breaking one kind of rule.
+//!
+//! xmllint's verdicts: replayed from `tests/golden/xmllint-validate_xmllint.tsv` by default (the
+//! corpus is deterministic, the proptest seeded), run live with `KSEF_ORACLES=live`, re-recorded
+//! by `cargo xtask oracles` (`validate_common::Oracle`).
 #![cfg(feature = "validate")]
 
 mod validate_common;
