@@ -8,9 +8,13 @@
 //! - `cargo xtask soak [--online N] [--batch N] [--fault-rate F] [--kills N]
 //!   [--rate-limit-scale F] [--rate-sends N] [--seed N]`: the client against an in-process
 //!   simulator injecting faults; fails on a duplicate, a loss or a 429 drawn by our own pacing.
+//! - `cargo xtask oracles [TEST ARGS]`: rewrite the golden files of the independent oracles
+//!   (`tests/golden/*.tsv`) by running the tests of the crates using `ksef-oracle` with
+//!   `KSEF_ORACLES=record`; needs xmllint, xmlsec1, openssl and unzip.
 
 mod codegen;
 mod openapi;
+mod oracles;
 mod soak;
 mod spec_diff;
 mod validate;
@@ -34,7 +38,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <codegen|spec-diff|soak> ...");
+        bail!("usage: cargo xtask <codegen|spec-diff|soak|oracles> ...");
     };
     match task.as_str() {
         "codegen" => {
@@ -49,7 +53,8 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "soak" => soak::run(&soak::Options::parse(rest)?),
-        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, soak"),
+        "oracles" => oracles::run(rest),
+        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, soak, oracles"),
     }
 }
 
