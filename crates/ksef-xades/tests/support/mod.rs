@@ -117,7 +117,7 @@ fn live_xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Vec<u8>, String> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run xmllint: {e}: {INSTALL_HINT}"));
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
     let input = xml.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
