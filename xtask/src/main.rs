@@ -9,12 +9,16 @@
 //!   two versions of the OpenAPI spec.
 //! - `cargo xtask spec-update NEW`: copy a new spec to `openapi/open-api.json`, regenerate, print the
 //!   changelog section and the hand-written places the change touches.
+//! - `cargo xtask oracles [TEST ARGS]`: rewrite the golden files of the independent oracles
+//!   (`tests/golden/*.tsv`) by running the tests of the crates using `ksef-oracle` with
+//!   `KSEF_ORACLES=record`; needs xmllint, xmlsec1, openssl and unzip.
 //!
 //! xtask depends on none of the crates it generates code for, so `cargo xtask codegen` still runs
 //! when the generated code does not compile. The fault soak is a crate of its own, `ksef-soak`.
 
 mod codegen;
 mod openapi;
+mod oracles;
 mod spec_diff;
 mod spec_update;
 mod validate;
@@ -38,7 +42,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <codegen|spec-diff|spec-update> ...");
+        bail!("usage: cargo xtask <codegen|spec-diff|spec-update|oracles> ...");
     };
     match task.as_str() {
         "codegen" => {
@@ -53,8 +57,9 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "spec-update" => spec_update::run(rest),
+        "oracles" => oracles::run(rest),
         "soak" => bail!("the soak moved to its own crate: cargo run -p ksef-soak -- [OPTIONS]"),
-        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, spec-update"),
+        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, spec-update, oracles"),
     }
 }
 

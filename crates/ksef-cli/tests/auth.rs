@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -140,16 +139,8 @@ fn certificate_login_by_subject_with_plain_and_encrypted_keys() {
     let password_file = home.join("password.txt");
     std::fs::write(&password_file, format!("{password}\n")).unwrap();
     let encrypted = home.join("seal.enc.pem");
-    let status = Command::new("openssl")
-        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&encrypted)
-        .arg("-passout")
-        .arg(format!("file:{}", password_file.display()))
-        .status()
-        .expect("openssl is installed");
-    assert!(status.success());
+    // By openssl in live mode, by the pkcs8 crate by default (`common::encrypt_key`).
+    encrypt_key(&key, &encrypted, &password_file);
     let mut args = vec![
         "auth",
         "login",

@@ -1,26 +1,23 @@
 //! The offline commands: `cert self-signed`, `xades sign|verify`, `qr invoice|cert`, `config` and
 //! `batch pack`, checked against openssl and unzip where an independent oracle exists.
+//!
+//! Oracles per mode (`KSEF_ORACLES`, see `common`): what the binary makes with fresh randomness
+//! (self-signed keys and certificates, ECDSA signatures over them, the batch session key and its
+//! RSA-OAEP wrapping) is checked by default with independent Rust code (x509-parser, the `rsa` and
+//! `p256` key parsers, ring, an OAEP decoder and ring's AES in `common`), and live mode adds
+//! openssl. Deterministic runs (the test Ministry certificate of `batch pack`, unzip on the
+//! deterministic archive) are replayed from the golden file by default.
 
 mod common;
-
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::*;
 use sha2::{Digest as _, Sha256};
 
+/// The real openssl (live mode only; see the module docs).
 fn openssl(args: &[&str]) -> Vec<u8> {
-    let output = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        text(&output.stderr)
-    );
-    output.stdout
+    openssl_live(args)
 }
 
 /// `openssl x509 -in CERT -noout QUERY...`: what openssl reads from a certificate.
@@ -60,27 +57,48 @@ fn self_signed_certificates_for_seals_and_persons() {
     assert_eq!(made["keyType"], "Rsa2048");
     #[cfg(unix)]
     assert_eq!(mode(&key), 0o600, "the private key is owner-only");
-    // openssl reads both and they match.
-    let subject = text(&x509(&cert, &["-subject", "-nameopt", "oneline"]));
-    assert!(subject.contains("VATPL-5265877635"), "{subject}");
-    let cert_key = x509(&cert, &["-pubkey"]);
-    let key_pub = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
-    assert_eq!(cert_key, key_pub, "the key belongs to the certificate");
-    let fingerprint = text(&x509(&cert, &["-fingerprint", "-sha256"]));
-    let hex: String = fingerprint
-        .trim()
-        .rsplit('=')
-        .next()
-        .unwrap()
-        .replace(':', "")
-        .to_ascii_lowercase();
+    // Independent readers (x509-parser; the rsa crate derives the key's public half) read both
+    // and they match.
+    assert!(
+        cert_subject(&cert).contains(&"2.5.4.97=VATPL-5265877635".to_owned()),
+        "{:?}",
+        cert_subject(&cert)
+    );
+    assert_eq!(
+        cert_spki(&cert),
+        key_spki(&key),
+        "the key belongs to the certificate"
+    );
     assert_eq!(
         made["fingerprintSha256"]
             .as_str()
             .unwrap()
             .to_ascii_lowercase(),
-        hex
+        hex(&Sha256::digest(cert_der(&cert)))
     );
+    // And openssl, in live mode.
+    if live() {
+        let subject = text(&x509(&cert, &["-subject", "-nameopt", "oneline"]));
+        assert!(subject.contains("VATPL-5265877635"), "{subject}");
+        let cert_key = x509(&cert, &["-pubkey"]);
+        let key_pub = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
+        assert_eq!(cert_key, key_pub, "the key belongs to the certificate");
+        let fingerprint = text(&x509(&cert, &["-fingerprint", "-sha256"]));
+        let hex: String = fingerprint
+            .trim()
+            .rsplit('=')
+            .next()
+            .unwrap()
+            .replace(':', "")
+            .to_ascii_lowercase();
+        assert_eq!(
+            made["fingerprintSha256"]
+                .as_str()
+                .unwrap()
+                .to_ascii_lowercase(),
+            hex
+        );
+    }
     // The private key never reaches stdout or stderr.
     let pem = std::fs::read_to_string(&key).unwrap();
     let body = pem.lines().nth(1).unwrap();
@@ -104,8 +122,16 @@ fn self_signed_certificates_for_seals_and_persons() {
                 .unwrap()
         )
     );
-    let subject = text(&x509(&person_cert, &["-subject", "-nameopt", "oneline"]));
-    assert!(subject.contains("PNOPL-44051401359"), "{subject}");
+    let subject = cert_subject(&person_cert);
+    assert!(
+        subject.contains(&"2.5.4.5=PNOPL-44051401359".to_owned()),
+        "{subject:?}"
+    );
+    assert_eq!(cert_spki(&person_cert), key_spki(&person_key));
+    if live() {
+        let subject = text(&x509(&person_cert, &["-subject", "-nameopt", "oneline"]));
+        assert!(subject.contains("PNOPL-44051401359"), "{subject}");
+    }
 
     // Bad input: a wrong checksum, exit 1, nothing written; neither identifier, exit 2.
     let bad = ksef(
@@ -366,22 +392,37 @@ fn qr_certificate_link_verifies_with_openssl() {
         .unwrap_or_else(|| panic!("unexpected link {link}"));
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
     assert_eq!(signature.len(), 64, "P-256 signatures are R || S");
-    let data = home.join("data.txt");
-    std::fs::write(&data, &signed_text).unwrap();
-    let sig = home.join("sig.der");
-    std::fs::write(&sig, p1363_to_der(&signature)).unwrap();
-    let public = home.join("pub.pem");
-    std::fs::write(&public, x509(&cert, &["-pubkey"])).unwrap();
-    let verified = text(&openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        public.to_str().unwrap(),
-        "-signature",
-        sig.to_str().unwrap(),
-        data.to_str().unwrap(),
-    ]));
-    assert!(verified.contains("Verified OK"), "{verified}");
+    // ring verifies (the uncompressed point closes the P-256 SubjectPublicKeyInfo); a changed
+    // text does not.
+    let spki = cert_spki(&cert);
+    let ring_key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_FIXED,
+        &spki[spki.len() - 65..],
+    );
+    assert!(ring_key.verify(signed_text.as_bytes(), &signature).is_ok());
+    assert!(
+        ring_key
+            .verify(format!("{signed_text}x").as_bytes(), &signature)
+            .is_err()
+    );
+    if live() {
+        let data = home.join("data.txt");
+        std::fs::write(&data, &signed_text).unwrap();
+        let sig = home.join("sig.der");
+        std::fs::write(&sig, p1363_to_der(&signature)).unwrap();
+        let public = home.join("pub.pem");
+        std::fs::write(&public, x509(&cert, &["-pubkey"])).unwrap();
+        let verified = text(&openssl(&[
+            "dgst",
+            "-sha256",
+            "-verify",
+            public.to_str().unwrap(),
+            "-signature",
+            sig.to_str().unwrap(),
+            data.to_str().unwrap(),
+        ]));
+        assert!(verified.contains("Verified OK"), "{verified}");
+    }
 
     let bad_serial = ksef(
         &home,
@@ -492,21 +533,26 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
     std::fs::write(input.join("notes.txt"), "not an invoice").unwrap();
     let key = home.join("mf.key");
     let cert = home.join("mf.pem");
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        cert.to_str().unwrap(),
-        "-subj",
-        "/CN=Test Ministry",
-        "-days",
-        "2",
-    ]);
+    // The test Ministry certificate: made by openssl, replayed from the golden file by default.
+    replayed(
+        ksef_oracle::OPENSSL,
+        &home,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+            "-subj",
+            "/CN=Test Ministry",
+            "-days",
+            "36500",
+        ],
+    );
     let out = home.join("package");
     let packed = json_ok(
         &ksef(
@@ -555,20 +601,25 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
             .unwrap(),
     )
     .unwrap();
-    let aes_key = openssl(&[
-        "pkeyutl",
-        "-decrypt",
-        "-inkey",
-        key.to_str().unwrap(),
-        "-in",
-        wrapped.to_str().unwrap(),
-        "-pkeyopt",
-        "rsa_padding_mode:oaep",
-        "-pkeyopt",
-        "rsa_oaep_md:sha256",
-        "-pkeyopt",
-        "rsa_mgf1_md:sha256",
-    ]);
+    let wrapped_bytes = std::fs::read(&wrapped).unwrap();
+    let aes_key = oaep_sha256_decrypt(&std::fs::read_to_string(&key).unwrap(), &wrapped_bytes);
+    if live() {
+        let theirs = openssl(&[
+            "pkeyutl",
+            "-decrypt",
+            "-inkey",
+            key.to_str().unwrap(),
+            "-in",
+            wrapped.to_str().unwrap(),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+        ]);
+        assert_eq!(theirs, aes_key);
+    }
     assert_eq!(aes_key.len(), 32);
     let iv = STANDARD
         .decode(
@@ -584,17 +635,27 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
         let encrypted = std::fs::read(&path).unwrap();
         assert_eq!(part["fileSize"], encrypted.len());
         assert_eq!(part["fileHash"], sha256_b64(&encrypted).as_str());
-        let plain = openssl(&[
-            "enc",
-            "-d",
-            "-aes-256-cbc",
-            "-K",
-            &hex(&aes_key),
-            "-iv",
-            &hex(&iv),
-            "-in",
-            path.to_str().unwrap(),
-        ]);
+        // Decrypted here, and every block checked with ring's AES (`common::assert_aes_cbc`);
+        // live mode compares with openssl's decryption too.
+        let (plain, _) = ksef_crypto::SessionKey::from_slices(&aes_key, &iv)
+            .unwrap()
+            .decrypt_to_vec(&encrypted)
+            .unwrap();
+        assert_aes_cbc(&aes_key, &iv, &encrypted, &plain);
+        if live() {
+            let theirs = openssl(&[
+                "enc",
+                "-d",
+                "-aes-256-cbc",
+                "-K",
+                &hex(&aes_key),
+                "-iv",
+                &hex(&iv),
+                "-in",
+                path.to_str().unwrap(),
+            ]);
+            assert_eq!(theirs, plain);
+        }
         assert!(
             plain.len() <= 4096,
             "--part-size bounds the part before encryption"
@@ -609,16 +670,17 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
     let zip = home.join("archive.zip");
     std::fs::write(&zip, &archive).unwrap();
     let unpacked = home.join("unpacked");
-    let status = Command::new("unzip")
-        .args([
+    // The archive is deterministic: unzip's run is replayed from the golden file by default.
+    replayed(
+        ksef_oracle::UNZIP,
+        &home,
+        &[
             "-q",
             zip.to_str().unwrap(),
             "-d",
             unpacked.to_str().unwrap(),
-        ])
-        .status()
-        .expect("unzip is installed");
-    assert!(status.success());
+        ],
+    );
     for (name, body) in &originals {
         assert_eq!(
             &std::fs::read_to_string(unpacked.join(name)).unwrap(),

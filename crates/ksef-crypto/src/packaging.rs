@@ -1117,15 +1117,20 @@ mod tests {
             "entries lie beyond 4 GiB"
         );
 
+        // The reading above (this test's own, not the zip crate's) is the default oracle; a 4 GiB
+        // archive is too large to key a golden answer on, so Info-ZIP runs in live mode only
+        // (`KSEF_ORACLES=live`, crate `ksef-oracle`).
+        if !ksef_oracle::Mode::from_env().runs_tools() {
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
         // Info-ZIP lists every entry from the central directory, and reads and checks the CRC
         // of the first entries and of the last ones, which lie beyond 4 GiB. (All of them would
         // take Info-ZIP's CRC some 15 s of CPU.)
         let unzip = |args: &[&str]| {
-            let output = std::process::Command::new("unzip")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .expect("unzip must be installed for this test");
+            let mut command = ksef_oracle::UNZIP.command();
+            command.args(args).current_dir(&dir);
+            let output = ksef_oracle::UNZIP.output(&mut command, b"");
             let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
             assert!(
                 output.status.success(),

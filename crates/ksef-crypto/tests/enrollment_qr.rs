@@ -1,12 +1,20 @@
 //! Certificate enrollment (CSR, keys in PKCS#8) and QR links, checked against the `openssl`
 //! command line tool and the known answers of KSeF's documentation.
+//!
+//! Oracles per mode (`KSEF_ORACLES`, see `common`): keys come from `openssl genpkey` (replayed from
+//! the golden file by default), so CSRs (RSA PKCS#1 v1.5 and deterministic ECDSA) and plain PKCS#8
+//! are deterministic and openssl's readings of them are replayed by default, run live otherwise.
+//! Inputs random by design are checked by default with independent Rust code and by openssl in
+//! live mode: our encrypted PKCS#8 (random salt and IV) by the `pkcs8`/`pkcs5` decryption (we only
+//! encrypt with it); QR signatures (RSA-PSS has a random salt) by `ring`; the SVG's
+//! well-formedness by quick-xml (live adds python3's minidom).
 
 mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
-use common::{TempDir, openssl};
+use common::{TempDir, live, openssl, openssl_live};
 use ksef_crypto::{
     CertificateKey, CertificateSigningRequest, EnrollmentData, Error, FileMetadata, KeyAlgorithm,
     PrivateKey, QrContextType, QrEnvironment, certificate_link, certificate_link_signed_text,
@@ -14,6 +22,19 @@ use ksef_crypto::{
 };
 
 const PASSWORD: &str = "pa$$ word-ąę";
+
+/// A key made by `openssl genpkey` (`rsa` or `ec` P-256), replayed from the golden file by default.
+fn fixed_key(dir: &TempDir, kind: &str) -> CertificateKey {
+    let file = format!("fixed-{kind}.pem");
+    let mut args = vec!["genpkey", "-algorithm"];
+    match kind {
+        "rsa" => args.extend(["RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+        _ => args.extend(["EC", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+    }
+    args.extend(["-out", &file]);
+    openssl(dir.path(), &args, b"");
+    CertificateKey::from_pkcs8_pem(&std::fs::read_to_string(dir.file(&file)).unwrap()).unwrap()
+}
 
 fn person() -> EnrollmentData {
     EnrollmentData {
@@ -80,7 +101,7 @@ fn openssl_subject(dir: &TempDir, csr: &CertificateSigningRequest) -> Vec<String
 #[test]
 fn person_csr_with_rsa_verifies_and_has_exactly_the_given_subject() {
     let dir = TempDir::new();
-    let key = CertificateKey::generate_rsa_2048().unwrap();
+    let key = fixed_key(&dir, "rsa");
     let csr = CertificateSigningRequest::new(&person(), &key).unwrap();
     assert_eq!(
         openssl_subject(&dir, &csr),
@@ -113,7 +134,7 @@ fn person_csr_with_rsa_verifies_and_has_exactly_the_given_subject() {
 #[test]
 fn seal_csr_with_ec_verifies_and_has_exactly_the_given_subject() {
     let dir = TempDir::new();
-    let key = CertificateKey::generate_ec_p256().unwrap();
+    let key = fixed_key(&dir, "ec");
     let csr = CertificateSigningRequest::new(&seal(), &key).unwrap();
     assert_eq!(
         openssl_subject(&dir, &csr),
@@ -197,34 +218,65 @@ fn openssl_public_key(dir: &TempDir, file: &str, password: Option<&str>) -> Vec<
 
 #[test]
 fn openssl_reads_our_encrypted_and_plain_pkcs8() {
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2};
     let dir = TempDir::new();
-    for key in [
-        CertificateKey::generate_ec_p256().unwrap(),
-        CertificateKey::generate_rsa_2048().unwrap(),
-    ] {
+    for key in [fixed_key(&dir, "ec"), fixed_key(&dir, "rsa")] {
         let public = key.public_key_der().unwrap();
-        std::fs::write(
-            dir.file("enc.pem"),
-            key.to_encrypted_pkcs8_pem(PASSWORD.as_bytes()).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(openssl_public_key(&dir, "enc.pem", Some(PASSWORD)), public);
-        std::fs::write(
-            dir.file("enc.der"),
-            key.to_encrypted_pkcs8_der(PASSWORD.as_bytes()).unwrap(),
-        )
-        .unwrap();
-        let listed = String::from_utf8(openssl(
-            dir.path(),
-            &["asn1parse", "-inform", "DER", "-in", "enc.der"],
-            b"",
-        ))
-        .unwrap();
-        for algorithm in ["PBES2", "PBKDF2", "hmacWithSHA256", "aes-256-cbc"] {
-            assert!(
-                listed.contains(algorithm),
-                "{algorithm} missing in {listed}"
+        let plain_der = key.to_pkcs8_der().unwrap();
+        let encrypted_pem = key.to_encrypted_pkcs8_pem(PASSWORD.as_bytes()).unwrap();
+        let encrypted_der = key.to_encrypted_pkcs8_der(PASSWORD.as_bytes()).unwrap();
+        // Default oracle (the salt and IV are random): the pkcs5 decryption, which our code only
+        // encrypts with, opens both to exactly the plain PKCS#8, under PBES2 with PBKDF2 over
+        // HMAC-SHA256 and AES-256-CBC.
+        for der in [
+            pkcs8::Document::from_pem(&encrypted_pem)
+                .unwrap()
+                .1
+                .as_bytes()
+                .to_vec(),
+            encrypted_der.to_vec(),
+        ] {
+            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).unwrap();
+            match &info.encryption_algorithm {
+                EncryptionScheme::Pbes2(params) => {
+                    assert!(
+                        matches!(params.encryption, pbes2::EncryptionScheme::Aes256Cbc { .. }),
+                        "{:?}",
+                        params.encryption
+                    );
+                    let kdf = params.kdf.pbkdf2().expect("PBKDF2");
+                    assert_eq!(kdf.prf, pbes2::Pbkdf2Prf::HmacWithSha256);
+                }
+                other => panic!("not PBES2: {other:?}"),
+            }
+            let opened = info.decrypt(PASSWORD.as_bytes()).unwrap();
+            assert_eq!(opened.as_bytes(), &plain_der[..]);
+        }
+        if live() {
+            std::fs::write(dir.file("enc.pem"), &encrypted_pem).unwrap();
+            let pass = format!("pass:{PASSWORD}");
+            let read = openssl_live(
+                dir.path(),
+                &[
+                    "pkey", "-in", "enc.pem", "-pubout", "-outform", "DER", "-passin", &pass,
+                ],
+                b"",
             );
+            assert!(read.status.success(), "{read:?}");
+            assert_eq!(read.stdout, public);
+            std::fs::write(dir.file("enc.der"), &encrypted_der).unwrap();
+            let listed = openssl_live(
+                dir.path(),
+                &["asn1parse", "-inform", "DER", "-in", "enc.der"],
+                b"",
+            );
+            let listed = String::from_utf8(listed.stdout).unwrap();
+            for algorithm in ["PBES2", "PBKDF2", "hmacWithSHA256", "aes-256-cbc"] {
+                assert!(
+                    listed.contains(algorithm),
+                    "{algorithm} missing in {listed}"
+                );
+            }
         }
         std::fs::write(
             dir.file("plain.pem"),
@@ -233,7 +285,7 @@ fn openssl_reads_our_encrypted_and_plain_pkcs8() {
         .unwrap();
         assert_eq!(openssl_public_key(&dir, "plain.pem", None), public);
         // And back.
-        let again = CertificateKey::from_pkcs8_der(&key.to_pkcs8_der().unwrap()).unwrap();
+        let again = CertificateKey::from_pkcs8_der(&plain_der).unwrap();
         assert_eq!(again.public_key_der().unwrap(), public);
     }
 }
@@ -507,8 +559,8 @@ fn kod_ii_signatures_verify_with_openssl() {
     let dir = TempDir::new();
     let invoice = file_metadata(b"<Faktura>offline</Faktura>");
     for (key, rsa) in [
-        (CertificateKey::generate_rsa_2048().unwrap(), true),
-        (CertificateKey::generate_ec_p256().unwrap(), false),
+        (fixed_key(&dir, "rsa"), true),
+        (fixed_key(&dir, "ec"), false),
     ] {
         let signed = certificate_link_signed_text(
             QrEnvironment::Demo,
@@ -534,15 +586,54 @@ fn kod_ii_signatures_verify_with_openssl() {
         assert!(!signature.contains(['=', '+']), "{signature}");
         let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
 
+        // Default oracle (RSA-PSS signatures are random): ring, not our RustCrypto path.
+        let spki = key.public_key_der().unwrap();
+        let verify = |text: &[u8]| {
+            if rsa {
+                use rsa::pkcs1::EncodeRsaPublicKey as _;
+                use rsa::pkcs8::DecodePublicKey as _;
+                let pkcs1 = rsa::RsaPublicKey::from_public_key_der(&spki)
+                    .unwrap()
+                    .to_pkcs1_der()
+                    .unwrap();
+                ring::signature::UnparsedPublicKey::new(
+                    &ring::signature::RSA_PSS_2048_8192_SHA256,
+                    pkcs1.as_bytes(),
+                )
+                .verify(text, &signature)
+            } else {
+                // The uncompressed point closes a P-256 SubjectPublicKeyInfo.
+                ring::signature::UnparsedPublicKey::new(
+                    &ring::signature::ECDSA_P256_SHA256_FIXED,
+                    &spki[spki.len() - 65..],
+                )
+                .verify(text, &signature)
+            }
+        };
+        if rsa {
+            assert_eq!(signature.len(), 256);
+        } else {
+            assert_eq!(signature.len(), 64, "ECDSA as IEEE P1363 R || S");
+        }
+        assert!(
+            verify(signed.as_bytes()).is_ok(),
+            "ring rejects the signature"
+        );
+        assert!(verify(format!("{signed}x").as_bytes()).is_err());
+        if !live() {
+            continue;
+        }
+
         std::fs::write(dir.file("signed.txt"), signed.as_bytes()).unwrap();
-        std::fs::write(dir.file("pub.der"), key.public_key_der().unwrap()).unwrap();
-        openssl(
+        std::fs::write(dir.file("pub.der"), &spki).unwrap();
+        let converted = openssl_live(
             dir.path(),
             &[
                 "pkey", "-pubin", "-inform", "DER", "-in", "pub.der", "-out", "pub.pem",
             ],
             b"",
         );
+        assert!(converted.status.success(), "{converted:?}");
         let mut args = vec![
             "dgst",
             "-sha256",
@@ -552,7 +643,6 @@ fn kod_ii_signatures_verify_with_openssl() {
             "sig.bin",
         ];
         if rsa {
-            assert_eq!(signature.len(), 256);
             std::fs::write(dir.file("sig.bin"), &signature).unwrap();
             args.extend([
                 "-sigopt",
@@ -563,22 +653,15 @@ fn kod_ii_signatures_verify_with_openssl() {
                 "rsa_mgf1_md:sha256",
             ]);
         } else {
-            assert_eq!(signature.len(), 64, "ECDSA as IEEE P1363 R || S");
             std::fs::write(dir.file("sig.bin"), p1363_to_der(&signature)).unwrap();
         }
         args.push("signed.txt");
-        let out = openssl(dir.path(), &args, b"");
-        assert_eq!(String::from_utf8_lossy(&out).trim(), "Verified OK");
+        let out = openssl_live(dir.path(), &args, b"");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
 
         // A different text must not verify.
         std::fs::write(dir.file("signed.txt"), format!("{signed}x")).unwrap();
-        let status = std::process::Command::new("openssl")
-            .args(&args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-            .status;
-        assert!(!status.success());
+        assert!(!openssl_live(dir.path(), &args, b"").status.success());
     }
 }
 
@@ -663,21 +746,29 @@ mod image {
                 ..
             })
         ));
-        // Well-formed XML, checked by an independent parser when one is installed.
-        if let Ok(out) = std::process::Command::new("python3")
-            .args([
+        // Well-formed XML: by quick-xml (ends matched), and in live mode by python3's minidom too.
+        let mut reader = quick_xml::Reader::from_str(&svg);
+        let mut elements = 0;
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Empty(_)) => {
+                    elements += 1;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("the SVG is not well-formed: {e}\n{svg}"),
+            }
+        }
+        assert!(elements > 2, "{svg}");
+        if common::live() {
+            let python = ksef_oracle::Tool::new("python3", "python3");
+            let mut command = python.command();
+            command.args([
                 "-c",
                 "import sys, xml.dom.minidom as m; m.parseString(sys.stdin.read())",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write as _;
-                child.stdin.take().unwrap().write_all(svg.as_bytes())?;
-                child.wait()
-            })
-        {
-            assert!(out.success());
+            ]);
+            let out = python.output(&mut command, svg.as_bytes());
+            assert!(out.status.success(), "{out:?}");
         }
     }
 }

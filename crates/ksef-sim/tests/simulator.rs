@@ -998,3 +998,14 @@ async fn every_simulated_operation_answers_its_spec_response_type() {
     }
     sim.shutdown().await;
 }
+
+#[test]
+fn normalizing_a_upo_fixes_exactly_the_variable_fields() {
+    let upo = b"<upo:Potwierdzenie xmlns:upo=\"u\"><upo:NumerReferencyjnySesji>20261207-SE-1</upo:NumerReferencyjnySesji>\
+<Nip>1</Nip><NipSprzedawcy>2</NipSprzedawcy><KodFormularza>FA (3)</KodFormularza></upo:Potwierdzenie>";
+    assert_eq!(
+        String::from_utf8(common::normalize_upo(upo)).unwrap(),
+        "<upo:Potwierdzenie xmlns:upo=\"u\"><upo:NumerReferencyjnySesji>36950822-93-9D5A28BFDA-47C899773E-5C</upo:NumerReferencyjnySesji>\
+<Nip>5265877635</Nip><NipSprzedawcy>5265877635</NipSprzedawcy><KodFormularza>FA (3)</KodFormularza></upo:Potwierdzenie>"
+    );
+}

@@ -319,7 +319,14 @@ fn generated_query(doc: &Document, seed: (u8, usize, usize, bool)) -> Query {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // A fixed seed: the same cases every run, so libxml2's answers on them replay from the golden
+    // file (KSEF_ORACLES); change the seed and run `cargo xtask oracles` to explore.
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_207),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn generated_documents_match_libxml2(

@@ -440,7 +440,14 @@ fn exercise(bytes: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    // A fixed seed: the same cases every run, so libxml2's answers on them replay from the golden
+    // file (KSEF_ORACLES); change the seed and run `cargo xtask oracles` to explore.
+    #![proptest_config(ProptestConfig {
+        cases: 500,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_207),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_documents_never_panic(mutations in prop::collection::vec(mutation(), 1..8)) {

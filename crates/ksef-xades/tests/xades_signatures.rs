@@ -1,7 +1,12 @@
 //! Signing and verification: round trips, interoperability with xmlsec1, tampering, hostile input.
+//!
+//! Oracles per mode (`KSEF_ORACLES`, crate `ksef-oracle`): the xmlsec1 and openssl runs are replayed
+//! by default from `tests/golden/tools-xades_signatures.tsv` (exit status and output), on deterministic
+//! inputs: keys and certificates made by `openssl req -x509` (themselves replayed), a fixed signing
+//! time, and signatures that are deterministic (RSA PKCS#1 v1.5, RFC 6979 ECDSA). `live` runs xmlsec1
+//! and openssl (missing: a failure naming the package), `record` rewrites the golden file.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use ksef_xades::Error;
@@ -71,35 +76,126 @@ fn write(name: &str, data: &[u8]) -> PathBuf {
     path
 }
 
-fn xmlsec1_available() -> bool {
-    Command::new("xmlsec1").arg("--version").output().is_ok()
+/// The golden file of this binary's tool runs.
+fn golden() -> ksef_oracle::Golden {
+    ksef_oracle::Golden::open(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("tools-{}", ksef_oracle::test_binary()),
+    )
 }
 
-/// Runs `xmlsec1 --verify` with the certificate's key; returns whether it accepted the document.
-fn xmlsec1_verify(name: &str, signed: &[u8], cert: &TestCertificate) -> bool {
+/// Runs `tool` in the scratch directory, or replays the recorded run.
+fn run_tool(tool: ksef_oracle::Tool, args: &[&str]) -> ksef_oracle::Ran {
+    golden().run(tool, &scratch_dir(), args, b"", ksef_oracle::Stdout::Bytes)
+}
+
+/// A key and self-signed certificate made by `openssl req -x509` (replayed from the golden file by
+/// default, so the xmlsec1 runs on what we sign with it replay too).
+struct Fixed {
+    key_pem: String,
+    cert_pem: String,
+    cert_der: Vec<u8>,
+}
+
+impl Fixed {
+    fn make(kind: &str) -> Fixed {
+        let key = format!("fixed-{kind}.key.pem");
+        let cert = format!("fixed-{kind}.crt.pem");
+        let mut args = vec!["req", "-x509", "-newkey"];
+        match kind {
+            "rsa" => args.push("rsa:2048"),
+            _ => args.extend(["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+        }
+        args.extend([
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "36500",
+            "-subj",
+            "/C=PL/O=Firma Testowa/CN=Firma Testowa",
+        ]);
+        let ran = run_tool(ksef_oracle::OPENSSL, &args);
+        assert!(ran.success, "openssl req: {}", ran.stderr);
+        let cert_pem = std::fs::read_to_string(scratch_dir().join(&cert)).unwrap();
+        let body: String = cert_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        use base64::Engine as _;
+        Fixed {
+            key_pem: std::fs::read_to_string(scratch_dir().join(&key)).unwrap(),
+            cert_der: base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+            cert_pem,
+        }
+    }
+
+    fn signer(&self) -> Result<KeySigner, Error> {
+        KeySigner::from_pkcs8_pem(&self.key_pem, None, self.cert_pem.as_bytes())
+    }
+
+    fn certificate_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+
+    fn certificate_pem(&self) -> String {
+        self.cert_pem.clone()
+    }
+
+    fn key_pkcs8_pem(&self) -> &str {
+        &self.key_pem
+    }
+}
+
+fn fixed_rsa() -> &'static Fixed {
+    static CERT: OnceLock<Fixed> = OnceLock::new();
+    CERT.get_or_init(|| Fixed::make("rsa"))
+}
+
+fn fixed_ec() -> &'static Fixed {
+    static CERT: OnceLock<Fixed> = OnceLock::new();
+    CERT.get_or_init(|| Fixed::make("ec"))
+}
+
+/// Signs with a fixed signing time: the same document every run.
+fn sign_fixed(document: &[u8], cert: &Fixed) -> Vec<u8> {
+    let time = "2026-01-01T00:00:00Z".parse().unwrap();
+    sign_with(
+        document,
+        &cert.signer().unwrap(),
+        &SignOptions::new().with_signing_time(time),
+    )
+    .unwrap()
+}
+
+/// Runs `xmlsec1 --verify` with the certificate's key (or replays it); returns whether it accepted
+/// the document.
+fn xmlsec1_verify(name: &str, signed: &[u8], cert: &Fixed) -> bool {
     let cert_path = write(
         &format!("{name}.crt.pem"),
         cert.certificate_pem().as_bytes(),
     );
     let xml_path = write(&format!("{name}.xml"), signed);
-    let output = Command::new("xmlsec1")
-        .args(["--verify", "--pubkey-cert-pem"])
-        .arg(&cert_path)
-        .args([
+    let ran = run_tool(
+        ksef_oracle::XMLSEC1,
+        &[
+            "--verify",
+            "--pubkey-cert-pem",
+            cert_path.to_str().unwrap(),
             "--insecure",
             "--id-attr:Id",
             "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
-        ])
-        .arg(&xml_path)
-        .output()
-        .unwrap();
-    if !output.status.success() {
-        eprintln!(
-            "xmlsec1 {name}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+            xml_path.to_str().unwrap(),
+        ],
+    );
+    if !ran.success {
+        eprintln!("xmlsec1 {name}: {}", ran.stderr);
     }
-    output.status.success()
+    ran.success
 }
 
 #[test]
@@ -163,10 +259,6 @@ fn identifiers_from_company_and_person_certificates() {
 
 #[test]
 fn xmlsec1_accepts_our_signatures() {
-    if !xmlsec1_available() {
-        eprintln!("xmlsec1 not installed: skipped");
-        return;
-    }
     let with_policy = request()
         .with_schema_version(SchemaVersion::V2_0)
         .with_subject_identifier_type(SubjectIdentifierType::CertificateFingerprint)
@@ -179,9 +271,9 @@ fn xmlsec1_accepts_our_signatures() {
         .to_xml()
         .unwrap();
     let mut accepted = 0;
-    for (name, cert) in [("rsa", rsa_company()), ("ec", ec_person())] {
+    for (name, cert) in [("rsa", fixed_rsa()), ("ec", fixed_ec())] {
         for (variant, document) in [("plain", unsigned()), ("policy", with_policy.clone())] {
-            let signed = sign(&document, &cert.signer().unwrap()).unwrap();
+            let signed = sign_fixed(&document, cert);
             assert!(xmlsec1_verify(
                 &format!("ours-{name}-{variant}"),
                 &signed,
@@ -204,7 +296,7 @@ fn xmlsec1_accepts_our_signatures() {
 /// SignedProperties (whose content we fill in, since xmlsec1 knows nothing of XAdES), both with exclusive
 /// canonicalization transforms.
 fn xmlsec1_template(
-    cert: &TestCertificate,
+    cert: &Fixed,
     with_properties: bool,
     ecdsa: bool,
     signed_info_c14n: &str,
@@ -291,36 +383,29 @@ fn xmlsec1_template_with(
     format!("{}{signature}{}", &text[..at], &text[at..]).into_bytes()
 }
 
-fn xmlsec1_sign(name: &str, template: &[u8], cert: &TestCertificate) -> Vec<u8> {
+fn xmlsec1_sign(name: &str, template: &[u8], cert: &Fixed) -> Vec<u8> {
     let key_path = write(&format!("{name}.key.pem"), cert.key_pkcs8_pem().as_bytes());
     let template_path = write(&format!("{name}.template.xml"), template);
-    let output = Command::new("xmlsec1")
-        .args(["--sign", "--privkey-pem"])
-        .arg(&key_path)
-        .args([
+    let ran = run_tool(
+        ksef_oracle::XMLSEC1,
+        &[
+            "--sign",
+            "--privkey-pem",
+            key_path.to_str().unwrap(),
             "--id-attr:Id",
             "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
-        ])
-        .arg(&template_path)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&key_path);
-    assert!(
-        output.status.success(),
-        "xmlsec1 --sign {name}: {}",
-        String::from_utf8_lossy(&output.stderr)
+            template_path.to_str().unwrap(),
+        ],
     );
-    output.stdout
+    let _ = std::fs::remove_file(&key_path);
+    assert!(ran.success, "xmlsec1 --sign {name}: {}", ran.stderr);
+    ran.stdout
 }
 
 #[test]
 fn we_accept_xmlsec1_signatures() {
-    if !xmlsec1_available() {
-        eprintln!("xmlsec1 not installed: skipped");
-        return;
-    }
     let mut accepted = 0;
-    for (name, cert, ecdsa) in [("rsa", rsa_company(), false), ("ec", ec_person(), true)] {
+    for (name, cert, ecdsa) in [("rsa", fixed_rsa(), false), ("ec", fixed_ec(), true)] {
         // Whole-document reference only: a plain XML signature.
         let signed = xmlsec1_sign(
             &format!("theirs-{name}-plain"),
@@ -638,10 +723,13 @@ fn keys_from_pem_encrypted_pem_and_mismatch() {
         KeySigner::from_pkcs8_der(cert.key_pkcs8_der(), rsa_company().certificate_der()),
         Err(Error::InvalidKey { .. })
     ));
-    // An encrypted key written by openssl.
-    let key_path = write("plain.key.pem", pem.as_bytes());
-    let output = Command::new("openssl")
-        .args([
+    // An encrypted key written by openssl (replayed by default: the key is the fixed one, whose
+    // certificate goes with it).
+    let cert = fixed_ec();
+    let key_path = write("fixed-ec-plain.key.pem", cert.key_pkcs8_pem().as_bytes());
+    let ran = run_tool(
+        ksef_oracle::OPENSSL,
+        &[
             "pkcs8",
             "-topk8",
             "-v2",
@@ -649,27 +737,24 @@ fn keys_from_pem_encrypted_pem_and_mismatch() {
             "-passout",
             "pass:secret",
             "-in",
-        ])
-        .arg(&key_path)
-        .output();
+            key_path.to_str().unwrap(),
+        ],
+    );
     let _ = std::fs::remove_file(&key_path);
-    if let Ok(output) = output
-        && output.status.success()
-    {
-        let encrypted = String::from_utf8(output.stdout).unwrap();
-        assert!(encrypted.contains("ENCRYPTED PRIVATE KEY"));
-        let signer =
-            KeySigner::from_pkcs8_pem(&encrypted, Some(b"secret"), cert.certificate_der()).unwrap();
-        sign(&unsigned(), &signer).unwrap();
-        assert!(matches!(
-            KeySigner::from_pkcs8_pem(&encrypted, Some(b"wrong"), cert.certificate_der()),
-            Err(Error::InvalidKey { .. })
-        ));
-        assert!(matches!(
-            KeySigner::from_pkcs8_pem(&encrypted, None, cert.certificate_der()),
-            Err(Error::InvalidKey { .. })
-        ));
-    }
+    assert!(ran.success, "openssl pkcs8: {}", ran.stderr);
+    let encrypted = String::from_utf8(ran.stdout).unwrap();
+    assert!(encrypted.contains("ENCRYPTED PRIVATE KEY"));
+    let signer =
+        KeySigner::from_pkcs8_pem(&encrypted, Some(b"secret"), cert.certificate_der()).unwrap();
+    sign(&unsigned(), &signer).unwrap();
+    assert!(matches!(
+        KeySigner::from_pkcs8_pem(&encrypted, Some(b"wrong"), cert.certificate_der()),
+        Err(Error::InvalidKey { .. })
+    ));
+    assert!(matches!(
+        KeySigner::from_pkcs8_pem(&encrypted, None, cert.certificate_der()),
+        Err(Error::InvalidKey { .. })
+    ));
 }
 
 #[test]

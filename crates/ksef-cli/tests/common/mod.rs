@@ -277,3 +277,205 @@ pub fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
     std::fs::write(&path, content).unwrap();
     path
 }
+
+// ---- Independent oracles (crate `ksef-oracle`, `KSEF_ORACLES`) --------------------------------
+//
+// openssl and unzip runs on deterministic inputs are replayed from `tests/golden/tools-BINARY.tsv`
+// by default, run live with `KSEF_ORACLES=live`, recorded with `record`. What the `ksef` binary
+// makes with fresh randomness (keys, session keys, OAEP and PSS padding) is checked by default with
+// independent Rust code (x509-parser, rsa/p256 key parsing, an OAEP decoder written here, ring), and
+// live mode adds openssl.
+
+/// Whether the real tools run (`KSEF_ORACLES=live` or `record`).
+pub fn live() -> bool {
+    ksef_oracle::Mode::from_env().runs_tools()
+}
+
+/// Runs `tool` with `args` in `dir`, or replays the recorded run; returns stdout, panicking with
+/// stderr on failure. The inputs must be deterministic (see `ksef_oracle::Golden::run`).
+pub fn replayed(tool: ksef_oracle::Tool, dir: &Path, args: &[&str]) -> Vec<u8> {
+    let golden = ksef_oracle::Golden::open(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("tools-{}", ksef_oracle::test_binary()),
+    );
+    let ran = golden.run(tool, dir, args, b"", ksef_oracle::Stdout::Bytes);
+    assert!(ran.success, "{} {args:?}: {}", tool.program, ran.stderr);
+    ran.stdout
+}
+
+/// Runs the real `openssl` (live and record modes only); returns stdout, panicking on failure.
+pub fn openssl_live(args: &[&str]) -> Vec<u8> {
+    let mut command = ksef_oracle::OPENSSL.command();
+    command.args(args);
+    let output = ksef_oracle::OPENSSL.output(&mut command, b"");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        describe(&output)
+    );
+    output.stdout
+}
+
+/// The DER of the first certificate in a PEM file.
+pub fn cert_der(path: &Path) -> Vec<u8> {
+    let pem = std::fs::read(path).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    pem.contents
+}
+
+/// The SubjectPublicKeyInfo (DER) of a certificate file, read by x509-parser.
+pub fn cert_spki(path: &Path) -> Vec<u8> {
+    let der = cert_der(path);
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    cert.public_key().raw.to_vec()
+}
+
+/// The values of the subject attributes of a certificate file, as `OID=value`, read by x509-parser.
+pub fn cert_subject(path: &Path) -> Vec<String> {
+    let der = cert_der(path);
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    cert.subject()
+        .iter_attributes()
+        .map(|a| format!("{}={}", a.attr_type(), a.as_str().unwrap_or("?")))
+        .collect()
+}
+
+/// The SubjectPublicKeyInfo (DER) derived from a PKCS#8 PEM private key (RSA or P-256) by the
+/// RustCrypto `rsa` and `p256` crates.
+pub fn key_spki(path: &Path) -> Vec<u8> {
+    use p256::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
+    let pem = std::fs::read_to_string(path).unwrap();
+    if let Ok(key) = rsa::RsaPrivateKey::from_pkcs8_pem(&pem) {
+        return key
+            .to_public_key()
+            .to_public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+    }
+    let key = p256::SecretKey::from_pkcs8_pem(&pem).expect("an RSA or P-256 PKCS#8 key");
+    key.public_key()
+        .to_public_key_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+/// RSA-OAEP decryption with SHA-256 (label hash and MGF1) and an empty label, written from RFC 8017
+/// section 7.1.2 over the raw RSA permutation of the `rsa` crate's big integers: an oracle
+/// independent of the OAEP code the binary uses.
+pub fn oaep_sha256_decrypt(key_pem: &str, ciphertext: &[u8]) -> Vec<u8> {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
+    use sha2::{Digest as _, Sha256};
+
+    fn mgf1(seed: &[u8], len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut counter = 0u32;
+        while out.len() < len {
+            out.extend(
+                Sha256::new()
+                    .chain_update(seed)
+                    .chain_update(counter.to_be_bytes())
+                    .finalize(),
+            );
+            counter += 1;
+        }
+        out.truncate(len);
+        out
+    }
+
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem).unwrap();
+    let k = key.size();
+    assert_eq!(
+        ciphertext.len(),
+        k,
+        "an OAEP ciphertext is as long as the modulus"
+    );
+    let m = rsa::BigUint::from_bytes_be(ciphertext).modpow(key.d(), key.n());
+    let raw = m.to_bytes_be();
+    let mut em = vec![0u8; k - raw.len()];
+    em.extend(raw);
+    let h = 32;
+    assert_eq!(em[0], 0, "Y is zero");
+    let (masked_seed, masked_db) = em[1..].split_at(h);
+    let seed: Vec<u8> = masked_seed
+        .iter()
+        .zip(mgf1(masked_db, h))
+        .map(|(a, b)| a ^ b)
+        .collect();
+    let db: Vec<u8> = masked_db
+        .iter()
+        .zip(mgf1(&seed, k - h - 1))
+        .map(|(a, b)| a ^ b)
+        .collect();
+    assert_eq!(db[..h], Sha256::digest(b"")[..], "lHash of the empty label");
+    let rest = &db[h..];
+    let one = rest
+        .iter()
+        .position(|&b| b != 0)
+        .expect("the 0x01 separator");
+    assert_eq!(rest[one], 1, "PS is followed by 0x01");
+    rest[one + 1..].to_vec()
+}
+
+/// Checks that `plaintext` (PKCS#7-padded here) is the AES-256-CBC decryption of `ciphertext`
+/// under `key` and `iv`, with ring's AES (an implementation independent of the binary's): for
+/// each block, the first 5 bytes of AES_K(P_i XOR C_i-1), which ring's QUIC header protection
+/// computes, must equal those of C_i.
+pub fn assert_aes_cbc(key: &[u8], iv: &[u8], ciphertext: &[u8], plaintext: &[u8]) {
+    assert_eq!(ciphertext.len() % 16, 0);
+    let pad = ciphertext.len() - plaintext.len();
+    assert!((1..=16).contains(&pad), "PKCS#7 padding of {pad} bytes");
+    let mut padded = plaintext.to_vec();
+    padded.extend(std::iter::repeat_n(u8::try_from(pad).unwrap(), pad));
+    let aes = ring::aead::quic::HeaderProtectionKey::new(&ring::aead::quic::AES_256, key).unwrap();
+    let mut previous = iv.to_vec();
+    for (p, c) in padded.chunks(16).zip(ciphertext.chunks(16)) {
+        let input: Vec<u8> = p.iter().zip(&previous).map(|(a, b)| a ^ b).collect();
+        let mask = aes.new_mask(&input).unwrap();
+        assert_eq!(mask[..], c[..5], "AES-256-CBC block mismatch");
+        previous = c.to_vec();
+    }
+}
+
+/// Encrypts the PKCS#8 PEM key at `key` with the password in `password_file` (first line) into
+/// `out` as PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC): by `openssl pkcs8 -topk8 -v2 aes-256-cbc` in
+/// live mode, by the RustCrypto `pkcs8`/`pkcs5` crates by default (fresh salt and IV either way).
+pub fn encrypt_key(key: &Path, out: &Path, password_file: &Path) {
+    if live() {
+        openssl_live(&[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            key.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+            "-passout",
+            &format!("file:{}", password_file.display()),
+        ]);
+        return;
+    }
+    use pkcs8::der::Decode as _;
+    use pkcs8::der::pem::LineEnding;
+    let password = std::fs::read_to_string(password_file).unwrap();
+    let password = password.lines().next().unwrap_or_default();
+    let pem = std::fs::read_to_string(key).unwrap();
+    let document = pkcs8::SecretDocument::from_pem(&pem).unwrap().1;
+    let info = pkcs8::PrivateKeyInfo::from_der(document.as_bytes()).unwrap();
+    let salt: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
+    let iv: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(91) ^ 0xa5);
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &salt, &iv).unwrap();
+    let encrypted = info.encrypt_with_params(params, password).unwrap();
+    std::fs::write(
+        out,
+        encrypted
+            .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+}

@@ -1,11 +1,14 @@
 //! Helpers shared by the integration tests: temporary directories and the `openssl` command line
 //! tool, which serves as an independent implementation to check ours against.
+//!
+//! Every tool run goes through `ksef-oracle` (`KSEF_ORACLES`): by default it is replayed from
+//! `tests/golden/tools-BINARY.tsv` (stdout and the files the tool wrote), so its inputs must be
+//! deterministic (fixed keys and IVs, seeded data); `live` runs the real tool, `record` rewrites
+//! the golden file (`cargo xtask oracles`).
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
@@ -46,30 +49,73 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs `openssl` with `args` in `dir`, feeding `stdin`; returns stdout, panicking with stderr on
-/// failure.
-pub fn openssl(dir: &Path, args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the openssl command line tool must be installed for these tests");
-    let mut child_stdin = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = child_stdin.write_all(&input);
-    });
-    let output = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+/// The golden file of this test binary's tool runs.
+pub fn golden() -> ksef_oracle::Golden {
+    ksef_oracle::Golden::open(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("tools-{}", ksef_oracle::test_binary()),
+    )
+}
+
+/// Runs `tool` with `args` in `dir` (or replays the run), feeding `stdin`; returns stdout (or its
+/// hex SHA-256), panicking with stderr on failure.
+pub fn tool(
+    tool: ksef_oracle::Tool,
+    dir: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    stdout: ksef_oracle::Stdout,
+) -> Vec<u8> {
+    let ran = golden().run(tool, dir, args, stdin, stdout);
     assert!(
-        output.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        ran.success,
+        "{} {args:?} failed: {}",
+        tool.program, ran.stderr
     );
-    output.stdout
+    ran.stdout
+}
+
+/// Runs `openssl` with `args` in `dir`, feeding `stdin`; returns stdout, panicking with stderr on
+/// failure. Replayed from the golden file by default (see the module docs).
+pub fn openssl(dir: &Path, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    tool(
+        ksef_oracle::OPENSSL,
+        dir,
+        args,
+        stdin,
+        ksef_oracle::Stdout::Bytes,
+    )
+}
+
+/// As [`openssl`], for large outputs: the hex SHA-256 of stdout.
+pub fn openssl_sha256(dir: &Path, args: &[&str], stdin: &[u8]) -> String {
+    String::from_utf8(tool(
+        ksef_oracle::OPENSSL,
+        dir,
+        args,
+        stdin,
+        ksef_oracle::Stdout::Sha256,
+    ))
+    .unwrap()
+}
+
+/// Runs the real `openssl` (never replayed: for inputs that are random by design, in the live
+/// and record modes only); returns the process output.
+pub fn openssl_live(dir: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut command = ksef_oracle::OPENSSL.command();
+    command.args(args).current_dir(dir);
+    ksef_oracle::OPENSSL.output(&mut command, stdin)
+}
+
+/// Whether the real tools run (`KSEF_ORACLES=live` or `record`).
+pub fn live() -> bool {
+    ksef_oracle::Mode::from_env().runs_tools()
+}
+
+/// A session key fixed by `seed` (key and IV), so tool runs on what it encrypts replay.
+pub fn fixed_session_key(seed: u64) -> ksef_crypto::SessionKey {
+    let bytes = pseudo_random(48, seed);
+    ksef_crypto::SessionKey::from_slices(&bytes[..32], &bytes[32..]).unwrap()
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -103,7 +149,8 @@ impl TestCert {
     }
 }
 
-/// A certificate valid from now for `days` days; `key` is `rsa:2048` or `ec` (P-256).
+/// A certificate valid from its making for `days` days; `key` is `rsa:2048` or `ec` (P-256).
+/// Replayed from the golden file by default: the key and dates are those recorded.
 pub fn make_cert(dir: &TempDir, name: &str, key: &str, days: u32) -> TestCert {
     let key_file = format!("{name}.key.pem");
     let cert_file = format!("{name}.cert.der");
@@ -134,8 +181,9 @@ pub fn make_cert(dir: &TempDir, name: &str, key: &str, days: u32) -> TestCert {
     }
 }
 
+/// An RSA certificate valid for a century: its recorded copy (golden mode) stays valid.
 pub fn rsa_cert(dir: &TempDir, name: &str) -> TestCert {
-    make_cert(dir, name, "rsa:2048", 365)
+    make_cert(dir, name, "rsa:2048", 36_500)
 }
 
 /// Deterministic pseudo-random bytes (xorshift), cheap enough for megabytes of test data.

@@ -1,12 +1,13 @@
 //! Shared helpers of the validation tests: the official templates, local copies of the schemas
-//! for xmllint, a mutation generator and a batched xmllint oracle.
+//! for xmllint, a mutation generator and a batched xmllint oracle (live or replayed from golden
+//! files, as `KSEF_ORACLES` selects).
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 
 use ksef_model::validate::{Schema, detect_schema, validate_invoice};
+use ksef_oracle::{Case, Golden, XMLLINT};
 
 /// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
 pub fn spec_dir() -> PathBuf {
@@ -62,29 +63,43 @@ pub fn templates() -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// A temporary directory with copies of the three schemas whose http import points to the local
-/// base schema; removed on drop.
+/// xmllint's schema verdicts (`xmllint --noout --nonet --schema`), live or from the golden file
+/// `tests/golden/xmllint-BINARY.tsv` as `KSEF_ORACLES` selects (crate `ksef-oracle`). In the live
+/// and record modes: a temporary directory with copies of the three schemas whose http import
+/// points to the local base schema; removed on drop.
 pub struct Oracle {
     pub dir: PathBuf,
     schemas: BTreeMap<&'static str, PathBuf>,
+    /// The text of each main schema: part of every case's key, so a new schema is a new case.
+    texts: BTreeMap<&'static str, String>,
+    golden: Golden,
+    tag: String,
 }
 
 const BASE_URL: &str = "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/";
 
 impl Oracle {
     pub fn new(tag: &str) -> Oracle {
-        assert!(
-            Command::new("xmllint").arg("--version").output().is_ok(),
-            "xmllint is needed (apt-get install libxml2-utils)"
+        let golden = Golden::open(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+            &format!("xmllint-{}", ksef_oracle::test_binary()),
         );
+        let live = golden.mode().runs_tools();
+        if live {
+            // Fails naming the package when xmllint is missing.
+            XMLLINT.run(None, &["--version"], b"");
+        }
         let dir = std::env::temp_dir().join(format!("ksef-validate-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        if live {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
         let xsd = spec_dir().join("xsd/invoice");
         let base = xsd.join("FA/bazowe");
         let base = base
             .canonicalize()
             .unwrap_or_else(|e| panic!("{}: {e} (set KSEF_SPEC_DIR)", base.display()));
         let mut schemas = BTreeMap::new();
+        let mut texts = BTreeMap::new();
         for (key, rel) in [
             ("FA(2)", "FA/schemat_FA(2)_v1-0E.xsd"),
             ("FA(3)", "FA/schemat_FA(3)_v1-0E.xsd"),
@@ -96,16 +111,67 @@ impl Oracle {
             assert!(text.contains(BASE_URL), "{rel} imports {BASE_URL}");
             let local = format!("schemaLocation=\"file://{}/", base.display());
             let path = dir.join(format!("{}.xsd", key.replace(['(', ')'], "_")));
-            let text = text.replace(&format!("schemaLocation=\"{BASE_URL}"), &local);
-            std::fs::write(&path, text).unwrap();
+            if live {
+                let text = text.replace(&format!("schemaLocation=\"{BASE_URL}"), &local);
+                std::fs::write(&path, text).unwrap();
+            }
             schemas.insert(key, path);
+            texts.insert(key, text);
         }
-        Oracle { dir, schemas }
+        Oracle {
+            dir,
+            schemas,
+            texts,
+            golden,
+            tag: tag.to_owned(),
+        }
     }
 
     /// xmllint's verdict (valid?) on each document, all checked against `schema`, in batches.
     pub fn verdicts(&self, schema: Schema, docs: &[Vec<u8>]) -> Vec<bool> {
-        let xsd = &self.schemas[schema.to_string().as_str()];
+        let labelled: Vec<(String, &[u8])> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("{} {i}", self.tag), d.as_slice()))
+            .collect();
+        self.verdicts_of(schema, &labelled)
+    }
+
+    /// As [`Oracle::verdicts`], with a label per document for the golden file.
+    pub fn verdicts_of<L: AsRef<str>>(&self, schema: Schema, docs: &[(L, &[u8])]) -> Vec<bool> {
+        let name = schema.to_string();
+        let text = &self.texts[name.as_str()];
+        let cases: Vec<Case> = docs
+            .iter()
+            .map(|(label, doc)| {
+                Case::new(
+                    format!("{name} {}", label.as_ref()),
+                    &[b"xmllint --schema", text.as_bytes(), doc],
+                )
+            })
+            .collect();
+        let docs: Vec<&[u8]> = docs.iter().map(|(_, d)| *d).collect();
+        self.golden
+            .answers(&cases, || {
+                self.run_xmllint(&name, &docs)
+                    .into_iter()
+                    .map(|ok| if ok { "valid" } else { "invalid" }.to_owned())
+                    .collect()
+            })
+            .into_iter()
+            .map(|answer| match answer.as_str() {
+                "valid" => true,
+                "invalid" => false,
+                other => panic!(
+                    "{}: unexpected verdict {other:?}",
+                    self.golden.path().display()
+                ),
+            })
+            .collect()
+    }
+
+    fn run_xmllint(&self, schema: &str, docs: &[&[u8]]) -> Vec<bool> {
+        let xsd = &self.schemas[schema];
         let mut out = Vec::with_capacity(docs.len());
         for (chunk_no, chunk) in docs.chunks(400).enumerate() {
             let mut files = Vec::new();
@@ -114,14 +180,14 @@ impl Oracle {
                 std::fs::write(&path, doc).unwrap();
                 files.push(path);
             }
-            let output = Command::new("xmllint")
+            let mut command = XMLLINT.command();
+            command
                 .arg("--noout")
                 .arg("--nonet")
                 .arg("--schema")
                 .arg(xsd)
-                .args(&files)
-                .output()
-                .expect("running xmllint");
+                .args(&files);
+            let output = XMLLINT.output(&mut command, b"");
             let stderr = String::from_utf8_lossy(&output.stderr);
             for path in &files {
                 let name = path.display().to_string();

@@ -435,22 +435,131 @@ pub async fn start_with(builder: ksef_sim::SimulatorBuilder) -> (Simulator, Http
     (sim, http)
 }
 
-/// Validates a UPO with xmllint against the Ministry's schema.
+/// Fixed values (after the Ministry's UPO example) for the UPO fields that vary from run to run
+/// (clock, random references and keys): a UPO with these in place is the same document every run.
+/// `{n}` is the occurrence number (as 6 hex digits), which keeps values the schema requires to be
+/// unique distinct.
+const UPO_VARIABLE_FIELDS: &[(&str, &str)] = &[
+    (
+        "NumerReferencyjnySesji",
+        "36950822-93-9D5A28BFDA-47C899773E-5C",
+    ),
+    (
+        "NumerReferencyjnyTokenaKSeF",
+        "36950822-93-9D5A28BFDA-47C899773E-5C",
+    ),
+    (
+        "SkrotDokumentuUwierzytelniajacego",
+        "kyqH+QUgP8ATWd/95IY632mP4uqibwG66Oqclq9+qno=",
+    ),
+    ("Nip", "5265877635"),
+    ("NipSprzedawcy", "5265877635"),
+    ("NumerKSeFDokumentu", "5265877635-20250916-{n}D6723E-C2"),
+    ("NumerFaktury", "FA/{n}/2025"),
+    ("DataWystawieniaFaktury", "2025-09-16"),
+    ("DataPrzeslaniaDokumentu", "2025-09-16T11:05:40.841+02:00"),
+    ("DataNadaniaNumeruKSeF", "2025-09-16T11:05:41.045+02:00"),
+    (
+        "SkrotDokumentu",
+        "{n}zs3krF6URKgvaw77OOeG3nJ+WGziT5xguliQ8=",
+    ),
+];
+
+/// The UPO with the text of every [`UPO_VARIABLE_FIELDS`] element (prefixed or not) replaced by
+/// its fixed value; structure, element order and the fixed fields stay as the simulator wrote them.
+pub fn normalize_upo(xml: &[u8]) -> Vec<u8> {
+    let mut text = String::from_utf8(xml.to_vec()).expect("a UPO is UTF-8");
+    for (name, value) in UPO_VARIABLE_FIELDS {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        let open = format!("{name}>");
+        let mut n = 0;
+        while let Some(at) = rest.find(&open) {
+            let before = &rest[..at];
+            // `<Name>` or `<p:Name>` opens the element; anything else (`</Name>`, `<OtherName>`) is copied.
+            let tag_start = before.rfind('<').filter(|&lt| {
+                let tag = &before[lt + 1..];
+                tag.is_empty()
+                    || (tag.ends_with(':')
+                        && !tag.starts_with('/')
+                        && !tag.contains(['<', '>', ' ']))
+            });
+            let Some(lt) = tag_start else {
+                out.push_str(&rest[..at + open.len()]);
+                rest = &rest[at + open.len()..];
+                continue;
+            };
+            let prefix = &before[lt + 1..];
+            let content_start = at + open.len();
+            let close = format!("</{prefix}{name}>");
+            let content_end = content_start
+                + rest[content_start..]
+                    .find(&close)
+                    .unwrap_or_else(|| panic!("unclosed {name} in the UPO"));
+            out.push_str(&rest[..content_start]);
+            n += 1;
+            out.push_str(&value.replace("{n}", &format!("{n:06X}")));
+            out.push_str(&close);
+            rest = &rest[content_end + close.len()..];
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text.into_bytes()
+}
+
+/// Validates a UPO with xmllint against the Ministry's schema (oracle `KSEF_ORACLES`, crate
+/// `ksef-oracle`). The UPO carries the clock and random references, so the golden file records
+/// xmllint's verdict on the UPO with those fields fixed ([`normalize_upo`]): by default the test
+/// checks that verdict; live and record modes validate the real UPO as well.
 pub fn xmllint_upo(xml: &[u8], name: &str) {
-    let path = std::env::temp_dir().join(format!("ksef-sim-{}-{name}.xml", std::process::id()));
-    std::fs::write(&path, xml).unwrap();
-    let output = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(fixture_path("xsd/upo/upo-v4-3.xsd"))
-        .arg(&path)
-        .output()
-        .expect("xmllint (apt-get install libxml2-utils)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        output.status.success(),
-        "UPO fails the schema: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(xml)
+    let golden = ksef_oracle::Golden::open(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("xmllint-upo-{}", ksef_oracle::test_binary()),
+    );
+    let normalized = normalize_upo(xml);
+    let validate = |doc: &[u8], tag: &str| -> Result<(), String> {
+        let path =
+            std::env::temp_dir().join(format!("ksef-sim-{}-{name}-{tag}.xml", std::process::id()));
+        std::fs::write(&path, doc).unwrap();
+        let mut command = ksef_oracle::XMLLINT.command();
+        command
+            .args([
+                "--noout",
+                "--schema",
+            ])
+            .arg(fixture_path("xsd/upo/upo-v4-3.xsd"))
+            .arg(&path);
+        let output = ksef_oracle::XMLLINT.output(&mut command, b"");
+        let _ = std::fs::remove_file(&path);
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    };
+    if golden.mode().runs_tools()
+        && let Err(stderr) = validate(xml, "real")
+    {
+        panic!(
+            "UPO fails the schema: {stderr}\n{}",
+            String::from_utf8_lossy(xml)
+        );
+    }
+    let case = ksef_oracle::Case::new(
+        format!("upo {name}"),
+        &[b"xmllint --schema upo-v4-3.xsd", &normalized],
+    );
+    let verdict = golden.answer(&case, || match validate(&normalized, "normalized") {
+        Ok(()) => "valid".to_owned(),
+        Err(_) => "invalid".to_owned(),
+    });
+    assert_eq!(
+        verdict,
+        "valid",
+        "UPO (variable fields fixed) fails the schema per {}:\n{}",
+        golden.path().display(),
+        String::from_utf8_lossy(&normalized)
     );
 }
 

@@ -2,9 +2,10 @@
 //! xmllint cannot do (no comments, a PrefixList, a subtree, an excluded subtree), libxml2's C14N through
 //! lxml in a long-lived Python helper (`lxml_exc_c14n.py` next to this file).
 //!
-//! Both tools are Debian packages: `apt-get install -y libxml2-utils python3-lxml`. A missing tool fails the
-//! test with that hint, unless `KSEF_XADES_SKIP_ORACLE=1` is set, in which case the comparisons are skipped
-//! (and say so on stderr).
+//! Their answers go through `ksef-oracle` (`KSEF_ORACLES`): by default they are replayed from
+//! `tests/golden/libxml2-BINARY.tsv` (so the generated corpora are seeded); `live` runs the tools, and a
+//! missing one fails naming its Debian package (`libxml2-utils`, `python3-lxml`); `record` rewrites the
+//! golden files (`cargo xtask oracles`).
 
 // Each test crate that includes this module uses only part of it.
 #![allow(dead_code)]
@@ -18,12 +19,15 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 const INSTALL_HINT: &str = "install the reference canonicalizers with `apt-get install -y libxml2-utils python3-lxml` \
-     (or set KSEF_XADES_SKIP_ORACLE=1 to skip the comparisons)";
+     (KSEF_ORACLES=live runs them; unset KSEF_ORACLES to compare against the committed golden files)";
 
-/// Whether the comparisons can run; panics with an install hint if a tool is missing and skipping was not
-/// asked for.
+/// Whether the comparisons can run: always in golden mode (answers replayed); in live and record modes
+/// the tools must be installed, else this panics naming their packages. Never skips.
 pub(crate) fn available() -> bool {
     static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    if !ksef_oracle::Mode::from_env().runs_tools() {
+        return true;
+    }
     let status = AVAILABLE.get_or_init(|| {
         let xmllint = Command::new("xmllint")
             .arg("--version")
@@ -31,7 +35,7 @@ pub(crate) fn available() -> bool {
             .stderr(Stdio::null())
             .status();
         if !xmllint.is_ok_and(|s| s.success()) {
-            return Err("xmllint not found".to_owned());
+            return Err("xmllint not found (Debian package libxml2-utils)".to_owned());
         }
         let lxml = Command::new(python())
             .args(["-c", "import lxml.etree"])
@@ -39,18 +43,62 @@ pub(crate) fn available() -> bool {
             .stderr(Stdio::null())
             .status();
         if !lxml.is_ok_and(|s| s.success()) {
-            return Err(format!("{} cannot import lxml", python()));
+            return Err(format!(
+                "{} cannot import lxml (Debian package python3-lxml)",
+                python()
+            ));
         }
         Ok(())
     });
     match status {
         Ok(()) => true,
-        Err(missing) if std::env::var_os("KSEF_XADES_SKIP_ORACLE").is_some() => {
-            eprintln!("skipping comparison with libxml2: {missing}");
-            false
-        }
         Err(missing) => panic!("{missing}: {INSTALL_HINT}"),
     }
+}
+
+/// The golden file of this test binary's libxml2 answers.
+fn golden() -> ksef_oracle::Golden {
+    ksef_oracle::Golden::open(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("libxml2-{}", ksef_oracle::test_binary()),
+    )
+}
+
+/// A canonicalizer's answer as one golden line: `ok;BASE64` or `err;BASE64(message)`.
+fn encode(answer: Result<Vec<u8>, String>) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match answer {
+        Ok(bytes) => format!("ok;{}", b64.encode(bytes)),
+        Err(message) => format!("err;{}", b64.encode(message)),
+    }
+}
+
+fn decode(answer: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (status, body) = answer.split_once(';').unwrap_or((answer, ""));
+    let body = b64.decode(body).expect("base64 in the golden file");
+    match status {
+        "ok" => Ok(body),
+        _ => Err(String::from_utf8_lossy(&body).into_owned()),
+    }
+}
+
+/// Where these labels come from: the first bytes of the document, for a reader of the golden file.
+fn label(kind: &str, xml: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&xml[..xml.len().min(60)]).into_owned();
+    format!("{kind} {text}")
+}
+
+/// `xmllint --exc-c14n` of a whole document (comments kept: xmllint has no switch to drop them), live or
+/// replayed.
+pub(crate) fn xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Vec<u8>, String> {
+    let case = ksef_oracle::Case::new(
+        label("xmllint --exc-c14n", xml),
+        &[b"xmllint --exc-c14n", xml],
+    );
+    decode(&golden().answer(&case, || encode(live_xmllint_exc_c14n_with_comments(xml))))
 }
 
 /// The interpreter with Debian's python3-lxml: the system one unless `KSEF_XADES_PYTHON` names another.
@@ -64,16 +112,15 @@ fn python() -> String {
     })
 }
 
-/// `xmllint --exc-c14n` of a whole document (comments kept: xmllint has no switch to drop them).
-pub(crate) fn xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Vec<u8>, String> {
+fn live_xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Vec<u8>, String> {
     let mut child = Command::new("xmllint")
         .args(["--nonet", "--exc-c14n", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run xmllint: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        .unwrap_or_else(|e| panic!("cannot run xmllint: {e}: {INSTALL_HINT}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
     let input = xml.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
@@ -158,8 +205,24 @@ impl Helper {
     }
 }
 
-/// libxml2's exclusive canonicalization through lxml, per `query`.
+/// libxml2's exclusive canonicalization through lxml, per `query`, live or replayed.
 pub(crate) fn lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Vec<u8>, String> {
+    let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
+    let query_text = format!(
+        "comments={} prefixes={} apex={} excluded={}",
+        u8::from(query.with_comments),
+        query.inclusive_prefixes.join(" "),
+        index(query.apex),
+        index(query.excluded)
+    );
+    let case = ksef_oracle::Case::new(
+        label(&format!("lxml {query_text}"), xml),
+        &[b"lxml exc-c14n", query_text.as_bytes(), xml],
+    );
+    decode(&golden().answer(&case, || encode(live_lxml_exc_c14n(xml, query))))
+}
+
+fn live_lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Vec<u8>, String> {
     static HELPER: OnceLock<Mutex<Option<Helper>>> = OnceLock::new();
     let mut guard = HELPER
         .get_or_init(|| Mutex::new(None))
