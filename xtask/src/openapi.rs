@@ -133,6 +133,19 @@ struct OperationName {
     #[serde(default)]
     idempotent: bool,
     token: Option<String>,
+    /// Request headers the spec describes only in the operation's prose (not as parameters).
+    #[serde(default)]
+    headers: Vec<ProseHeader>,
+}
+
+/// A request header named only in an operation's description, e.g. `X-KSeF-Feature`.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct ProseHeader {
+    /// The header's name on the wire.
+    name: String,
+    /// The descriptor's field (an optional string, with a `with_…` setter).
+    field: String,
 }
 
 impl OperationsFile {
@@ -911,6 +924,36 @@ impl<'a> Generator<'a> {
                 doc: doc_of(p),
             });
         }
+        let description = op.get("description").and_then(Value::as_str).unwrap_or("");
+        for h in &name.headers {
+            if !description.contains(&format!("`{}", h.name)) {
+                bail!(
+                    "openapi/operations.toml lists the header `{}`, which the operation's \
+                     description does not mention",
+                    h.name
+                );
+            }
+            if params.iter().any(|p| p.rust == h.field) {
+                bail!("header field `{}` clashes with a parameter", h.field);
+            }
+            params.push(Param {
+                wire: h.name.clone(),
+                rust: h.field.clone(),
+                ty: Ty::String,
+                required: false,
+                location: "header".to_owned(),
+                doc: Some(
+                    "Described only in the operation's prose, not as a parameter of the spec \
+                     (`openapi/operations.toml`)."
+                        .to_owned(),
+                ),
+            });
+        }
+        let prose_headers: Vec<String> = name
+            .headers
+            .iter()
+            .map(|h| format!("{:?}", h.name))
+            .collect();
         for segment in path.split('/') {
             if let Some(p) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
                 && !params.iter().any(|q| q.location == "path" && q.wire == p)
@@ -1018,7 +1061,8 @@ impl<'a> Generator<'a> {
              id: {id:?}, type_name: {ty:?}, method: Method::{method_variant}, path_template: {path:?},\n\
              auth: {auth}, rate_limit: {rate_expr}, success_status: {status},\n\
              request_content: ContentKind::{request_kind}, response_content: ContentKind::{response_kind},\n\
-             error_statuses: &[{errors}], required_permissions: &[{perms}], idempotent: {idempotent},\n}};",
+             error_statuses: &[{errors}], required_permissions: &[{perms}], idempotent: {idempotent},\n\
+             prose_headers: &[{prose}],\n}};",
             id = name.name,
             errors = errors
                 .iter()
@@ -1026,6 +1070,7 @@ impl<'a> Generator<'a> {
                 .collect::<Vec<_>>()
                 .join(", "),
             perms = permissions.join(", "),
+            prose = prose_headers.join(", "),
         );
         // path()
         let mut fmt_path = String::new();
@@ -1244,9 +1289,12 @@ pub(crate) struct GroupFacts {
     pub(crate) operations: Vec<String>,
 }
 
+/// Rate-limit groups by wire name, in order.
+pub(crate) type Groups = Vec<(String, GroupFacts)>;
+
 /// Every rate-limit group of the spec, in a stable order (reported groups in the schema's order,
 /// then the others by name), with what the generator had to assume.
-pub(crate) fn rate_limit_groups(doc: &Value) -> Result<(Vec<(String, GroupFacts)>, Vec<String>)> {
+pub(crate) fn rate_limit_groups(doc: &Value) -> Result<(Groups, Vec<String>)> {
     let mut warnings = Vec::new();
     let mut groups: BTreeMap<String, GroupFacts> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -1274,7 +1322,6 @@ pub(crate) fn rate_limit_groups(doc: &Value) -> Result<(Vec<(String, GroupFacts)
         }
         groups.entry(name).or_default().overridable = true;
     }
-    let mut missing = Vec::new();
     for (key, op) in operations_of(doc) {
         let rate = rate_limit(&op).with_context(|| format!("operation {key}"))?;
         if let Some(w) = &rate.warning {
@@ -1290,7 +1337,6 @@ pub(crate) fn rate_limit_groups(doc: &Value) -> Result<(Vec<(String, GroupFacts)
                     rate.group
                 ));
             }
-            (_, None) => missing.push(rate.group.clone()),
             _ => {}
         }
     }
@@ -1326,7 +1372,6 @@ pub(crate) fn rate_limit_groups(doc: &Value) -> Result<(Vec<(String, GroupFacts)
         ));
         other.limits = Some(FALLBACK_LIMITS);
     }
-    let _ = missing;
     let mut rest: Vec<String> = groups
         .keys()
         .filter(|k| !order.contains(k))
@@ -1882,6 +1927,52 @@ mod tests {
             optional: Optional::default(),
         };
         (spec, config)
+    }
+
+    #[test]
+    fn prose_headers_must_be_named_in_the_description() {
+        let op = serde_json::json!({
+            "description": "**Headers:**\n\n`X-KSeF-Feature: subject-identifier-validation` - on.",
+            "x-rate-limits": {"perSecond": 1},
+            "responses": {"200": {"description": "OK"}}
+        });
+        let doc = serde_json::json!({
+            "info": {"version": "t"},
+            "paths": {"/a": {"post": op}},
+            "components": {"schemas": {}}
+        });
+        let spec = Spec {
+            doc,
+            sha256: String::new(),
+            info_version: "t".into(),
+            api_version: None,
+        };
+        let (_, config) = synthetic(serde_json::json!({}));
+        let names = |header: &str| OperationsFile {
+            operation: vec![OperationName {
+                method: "POST".into(),
+                path: "/a".into(),
+                name: "a.open".into(),
+                type_name: "OpenA".into(),
+                idempotent: false,
+                token: None,
+                headers: vec![ProseHeader {
+                    name: header.into(),
+                    field: "ksef_feature".into(),
+                }],
+            }],
+        };
+        let mut generator = Generator::new(&spec, &config).unwrap();
+        let code = generator.operations(&names("X-KSeF-Feature")).unwrap();
+        assert!(code.contains("pub ksef_feature: Option<String>"), "{code}");
+        assert!(
+            code.contains("prose_headers: &[\"X-KSeF-Feature\"]"),
+            "{code}"
+        );
+        assert!(code.contains("out.push((\"X-KSeF-Feature\""), "{code}");
+        let mut generator = Generator::new(&spec, &config).unwrap();
+        let err = generator.operations(&names("X-Other")).unwrap_err();
+        assert!(format!("{err:#}").contains("X-Other"), "{err:#}");
     }
 
     #[test]

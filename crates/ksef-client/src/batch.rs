@@ -50,6 +50,9 @@ pub struct BatchOptions {
     /// directory). A private directory (0700) is made inside it and removed when the upload is
     /// over, whatever its outcome.
     pub scratch_dir: Option<PathBuf>,
+    /// Features asked for with the `X-KSeF-Feature` header on session open (e.g.
+    /// [`crate::FEATURE_SUBJECT_IDENTIFIER_VALIDATION`]); none by default.
+    pub features: Vec<String>,
 }
 
 impl Default for BatchOptions {
@@ -61,6 +64,7 @@ impl Default for BatchOptions {
             compression_type: CompressionType::Zip,
             max_part_size: None,
             scratch_dir: None,
+            features: Vec::new(),
         }
     }
 }
@@ -105,6 +109,13 @@ impl BatchOptions {
     /// Packages the invoices as a Zip (the default) or a tar.gz archive.
     pub fn compression_type(mut self, compression_type: CompressionType) -> Self {
         self.compression_type = compression_type;
+        self
+    }
+
+    /// Asks for `feature` on session open (sent in `X-KSeF-Feature`; several are
+    /// comma-separated).
+    pub fn with_feature(mut self, feature: impl Into<String>) -> Self {
+        self.features.push(feature.into());
         self
     }
 }
@@ -378,7 +389,11 @@ impl Client {
                 if options.offline_mode {
                     request = request.with_offline_mode(true);
                 }
-                async move { self.execute(&OpenBatchSession::new(request)).await }
+                let mut op = OpenBatchSession::new(request);
+                if let Some(feature) = crate::online::feature_header(&options.features) {
+                    op = op.with_ksef_feature(feature);
+                }
+                async move { self.execute(&op).await }
             });
             match opening.await {
                 Ok(opened) => break opened,

@@ -100,12 +100,15 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] (e.g. 21182: ten exports already in progress), [`Error::Crypto`].
+    /// [`Error::InvalidRequest`] for a date range KSeF refuses (over 100 days, see
+    /// [`crate::check_date_range`]), [`Error::Transport`] (e.g. 21182: ten exports already
+    /// in progress), [`Error::Crypto`].
     pub async fn start_export(
         &self,
         filters: InvoiceQueryFilters,
         options: &ExportOptions,
     ) -> Result<ExportJob, Error> {
+        crate::query::check_date_range(&filters, chrono::Utc::now())?;
         let key = SessionKey::generate()?;
         let started = self
             .send_with_wrapped_key(&key, |encryption| {

@@ -90,10 +90,11 @@ pub use crate::enrollment::{
 pub use crate::error::Error;
 pub use crate::export::{ExportJob, ExportOptions};
 pub use crate::online::{
-    Delivery, InvoiceOutcome, OnlineSession, PreparedInvoice, SendOptions, SentInvoice, form_code,
+    Delivery, FEATURE_SUBJECT_IDENTIFIER_VALIDATION, InvoiceOutcome, OnlineSession,
+    OnlineSessionOptions, PreparedInvoice, SendOptions, SentInvoice, form_code,
 };
 pub use crate::poll::PollConfig;
-pub use crate::query::{MetadataQuery, MetadataStream};
+pub use crate::query::{MAX_DATE_RANGE_DAYS, MetadataQuery, MetadataStream, check_date_range};
 pub use crate::sync::{
     CheckpointStore, DirectorySink, FileCheckpointStore, InvoiceSink, MemoryCheckpointStore,
     SyncOptions, SyncReport, SyncSource,

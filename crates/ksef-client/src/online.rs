@@ -374,6 +374,37 @@ impl Drop for InFlightGuard<'_> {
     }
 }
 
+/// `X-KSeF-Feature: subject-identifier-validation` (API 2.9.0): KSeF checks the NIP and internal
+/// identifier check digits of the parties named on each invoice of the session.
+pub const FEATURE_SUBJECT_IDENTIFIER_VALIDATION: &str = "subject-identifier-validation";
+
+/// How [`Client::open_online_session_with`] opens a session.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct OnlineSessionOptions {
+    /// Features asked for with the `X-KSeF-Feature` header (e.g.
+    /// [`FEATURE_SUBJECT_IDENTIFIER_VALIDATION`]); none by default.
+    pub features: Vec<String>,
+}
+
+impl OnlineSessionOptions {
+    /// No features.
+    pub fn new() -> Self {
+        OnlineSessionOptions::default()
+    }
+
+    /// Asks for `feature` (sent in `X-KSeF-Feature`; several are comma-separated).
+    pub fn with_feature(mut self, feature: impl Into<String>) -> Self {
+        self.features.push(feature.into());
+        self
+    }
+}
+
+/// The `X-KSeF-Feature` value for `features`, if any.
+pub(crate) fn feature_header(features: &[String]) -> Option<String> {
+    (!features.is_empty()).then(|| features.join(","))
+}
+
 impl Client {
     /// Opens an online session for invoices of `form_code` (see [`form_code`]): generates the
     /// AES-256 session key, wraps it for the Ministry's `SymmetricKeyEncryption` certificate
@@ -383,11 +414,30 @@ impl Client {
     ///
     /// [`Error::Transport`], [`Error::Crypto`].
     pub async fn open_online_session(&self, form_code: FormCode) -> Result<OnlineSession, Error> {
+        self.open_online_session_with(form_code, &OnlineSessionOptions::new())
+            .await
+    }
+
+    /// [`Client::open_online_session`] with options, e.g. an `X-KSeF-Feature`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`], [`Error::Crypto`].
+    pub async fn open_online_session_with(
+        &self,
+        form_code: FormCode,
+        options: &OnlineSessionOptions,
+    ) -> Result<OnlineSession, Error> {
         let key = SessionKey::generate()?;
+        let feature = feature_header(&options.features);
         let opened = self
             .send_with_wrapped_key(&key, |encryption| {
                 let request = OpenOnlineSessionRequest::new(form_code.clone(), encryption);
-                async move { self.execute(&OpenOnlineSession::new(request)).await }
+                let mut op = OpenOnlineSession::new(request);
+                if let Some(feature) = &feature {
+                    op = op.with_ksef_feature(feature.clone());
+                }
+                async move { self.execute(&op).await }
             })
             .await?;
         Ok(OnlineSession {

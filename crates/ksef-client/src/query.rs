@@ -22,6 +22,42 @@ use crate::error::Error;
 /// The smallest and largest page size KSeF accepts for metadata queries.
 const PAGE_SIZE_RANGE: (i32, i32) = (10, 250);
 
+/// The longest date range, in days, KSeF accepts in an invoice metadata query or export, counted
+/// in UTC (API 2.9.0; 2.6.0 allowed three months).
+pub const MAX_DATE_RANGE_DAYS: i64 = 100;
+
+/// Refuses, before anything is sent, a date range KSeF would refuse: `to` earlier than `from`,
+/// or `to` (now when absent) more than [`MAX_DATE_RANGE_DAYS`] days after `from`, both instants
+/// compared in UTC whatever offsets they carry.
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`] naming `dateRange.to` and both instants in UTC.
+pub fn check_date_range(
+    filters: &InvoiceQueryFilters,
+    now: DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let range = &filters.date_range;
+    let from = range.from.with_timezone(&chrono::Utc);
+    let to = range.to.map_or(now, |t| t.with_timezone(&chrono::Utc));
+    if to < from {
+        return Err(Error::InvalidRequest {
+            field: "dateRange.to",
+            reason: format!("{to:?} is earlier than dateRange.from {from:?} (UTC)"),
+        });
+    }
+    if to - from > chrono::TimeDelta::days(MAX_DATE_RANGE_DAYS) {
+        return Err(Error::InvalidRequest {
+            field: "dateRange.to",
+            reason: format!(
+                "the range {from:?} .. {to:?} (UTC{}) is longer than KSeF's {MAX_DATE_RANGE_DAYS} days",
+                if range.to.is_none() { ", to = now" } else { "" }
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Options of [`Client::invoice_metadata`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -243,6 +279,11 @@ impl Client {
     /// # }
     /// ```
     pub fn invoice_metadata(&self, query: MetadataQuery) -> MetadataStream {
+        if let Err(error) = check_date_range(&query.filters, chrono::Utc::now()) {
+            return MetadataStream {
+                inner: Box::pin(stream::iter([Err(error)])),
+            };
+        }
         let client = self.clone();
         let pages = stream::unfold(
             (client, Pager::new(query)),
@@ -299,6 +340,54 @@ mod tests {
     use ksef_model::types::{InvoiceQueryDateRange, InvoiceQuerySubjectType};
 
     use super::*;
+
+    fn range(from: &str, to: Option<&str>) -> InvoiceQueryFilters {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        let mut range = InvoiceQueryDateRange::new(InvoiceQueryDateType::Invoicing, at(from));
+        if let Some(to) = to {
+            range = range.with_to(at(to));
+        }
+        InvoiceQueryFilters::new(InvoiceQuerySubjectType::Subject1, range)
+    }
+
+    #[test]
+    fn date_ranges_over_100_days_in_utc_are_refused_locally() {
+        let now = chrono::Utc::now();
+        // Exactly 100 days in UTC, across offsets.
+        check_date_range(
+            &range("2026-01-01T00:00:00+02:00", Some("2026-04-10T22:00:00Z")),
+            now,
+        )
+        .unwrap();
+        let over = check_date_range(
+            &range("2026-01-01T00:00:00+02:00", Some("2026-04-10T22:00:01Z")),
+            now,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&over, Error::InvalidRequest { field: "dateRange.to", reason } if reason.contains("100 days")),
+            "{over:?}"
+        );
+        // 100 days and an hour on the wall clocks, 99 days 23 hours in UTC.
+        check_date_range(
+            &range("2026-01-01T00:00:00Z", Some("2026-04-11T01:00:00+02:00")),
+            now,
+        )
+        .unwrap();
+        // Without `to`, the range ends now.
+        let from = (now - chrono::TimeDelta::days(101)).to_rfc3339();
+        assert!(check_date_range(&range(&from, None), now).is_err());
+        let from = (now - chrono::TimeDelta::days(99)).to_rfc3339();
+        check_date_range(&range(&from, None), now).unwrap();
+        // `to` before `from`.
+        assert!(
+            check_date_range(
+                &range("2026-02-01T00:00:00Z", Some("2026-01-01T00:00:00Z")),
+                now
+            )
+            .is_err()
+        );
+    }
 
     fn record(n: u32, storage: &str) -> InvoiceMetadata {
         let nip: ksef_model::values::Nip = "5265877635".parse().unwrap();

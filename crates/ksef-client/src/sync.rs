@@ -8,7 +8,7 @@
 //!
 //! 1. ask for the window by `PermanentStorage` date, from the checkpoint, with
 //!    `restrictToPermanentStorageHwmDate` set (and a window end when the checkpoint is more than
-//!    KSeF's three-month range behind): as one encrypted export package ([`SyncSource::Export`],
+//!    KSeF's 100-day range behind): as one encrypted export package ([`SyncSource::Export`],
 //!    the default and what KSeF recommends), or as metadata pages plus one download per invoice
 //!    ([`SyncSource::Query`], for small volumes: downloads are limited to 64 an hour);
 //! 2. hand every invoice the sink does not hold yet, checked against its metadata hash, to the
@@ -28,7 +28,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use chrono::{DateTime, FixedOffset, Months};
+use chrono::{DateTime, FixedOffset};
 use futures_util::StreamExt as _;
 use futures_util::stream;
 use ksef_model::types::{
@@ -484,10 +484,10 @@ impl Client {
         };
         loop {
             let window_start = report.checkpoint;
-            // KSeF refuses ranges over three months: cap the window when far behind.
+            // KSeF refuses ranges over 100 days (in UTC): cap the window when far behind.
             let now = chrono::Utc::now().fixed_offset();
             let window_end = window_start
-                .checked_add_months(Months::new(3))
+                .checked_add_signed(chrono::TimeDelta::days(crate::query::MAX_DATE_RANGE_DAYS))
                 .filter(|end| *end < now);
             let mut range =
                 InvoiceQueryDateRange::new(InvoiceQueryDateType::PermanentStorage, window_start)

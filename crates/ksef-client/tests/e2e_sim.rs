@@ -375,3 +375,122 @@ async fn send_to_a_closed_session_is_a_definite_rejection() {
     assert!(error.has_code(21180));
     assert_eq!(sends(&sim), before + 1, "a rejection is not retried");
 }
+
+/// API 2.9.0: a metadata query or export over more than 100 days (UTC) is refused before it is
+/// sent; 100 days exactly reach the simulator, which accepts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn date_ranges_over_100_days_are_refused_before_sending() {
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    let to = Utc::now() - ChronoDuration::hours(1);
+    let filters = |days: i64, extra: ChronoDuration| {
+        InvoiceQueryFilters::new(
+            InvoiceQuerySubjectType::Subject1,
+            InvoiceQueryDateRange::new(
+                InvoiceQueryDateType::Invoicing,
+                (to - ChronoDuration::days(days) - extra).fixed_offset(),
+            )
+            .with_to(to.fixed_offset()),
+        )
+    };
+    let refused = client
+        .invoice_metadata(MetadataQuery::new(filters(100, ChronoDuration::seconds(1))))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::InvalidRequest {
+                field: "dateRange.to",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    let export = client
+        .start_export(
+            filters(101, ChronoDuration::zero()),
+            &ksef_client::ExportOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(export, Error::InvalidRequest { .. }), "{export:?}");
+    assert_eq!(requests(&sim, "invoices.query_metadata"), 0, "nothing sent");
+    assert_eq!(requests(&sim, "invoices.export"), 0, "nothing sent");
+    client
+        .invoice_metadata(MetadataQuery::new(filters(100, ChronoDuration::zero())))
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("100 days are accepted");
+    assert_eq!(requests(&sim, "invoices.query_metadata"), 1);
+}
+
+/// `X-KSeF-Feature: subject-identifier-validation` (API 2.9.0, named only in the spec's prose)
+/// travels from the client's session options through the generated descriptor to the
+/// simulator, which then checks the parties' NIP check digits: the same invoice with a buyer NIP
+/// whose check digit is wrong is accepted in a plain session and refused (450) in one that asked
+/// for the validation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ksef_feature_header_turns_on_subject_identifier_validation() {
+    use ksef_client::{FEATURE_SUBJECT_IDENTIFIER_VALIDATION, OnlineSessionOptions};
+    let sim = simulator().await;
+    let client = logged_in(&sim).await;
+    // 1111111112: the weighted sum gives check digit 1, not 2.
+    assert!("1111111112".parse::<ksef_model::values::Nip>().is_err());
+    let invoice = |number: &str| {
+        String::from_utf8(fa3_invoice(sim.seeded_nip(), number))
+            .unwrap()
+            .replace("<NIP>1111111111</NIP>", "<NIP>1111111112</NIP>")
+            .into_bytes()
+    };
+    let run = unique("FEAT");
+
+    let plain = client.open_online_session(form_code::fa3()).await.unwrap();
+    let sent = plain.send(&invoice(&format!("{run}-1"))).await.unwrap();
+    let (outcome, _) = plain
+        .wait_for_invoice(&sent.reference_number)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, InvoiceOutcome::Accepted { .. }),
+        "without the feature the check digit is not checked: {outcome:?}"
+    );
+
+    let options = OnlineSessionOptions::new().with_feature(FEATURE_SUBJECT_IDENTIFIER_VALIDATION);
+    let validating = client
+        .open_online_session_with(form_code::fa3(), &options)
+        .await
+        .unwrap();
+    let sent = validating
+        .send(&invoice(&format!("{run}-2")))
+        .await
+        .unwrap();
+    let (outcome, _) = validating
+        .wait_for_invoice(&sent.reference_number)
+        .await
+        .unwrap();
+    match outcome {
+        InvoiceOutcome::Rejected { code, details, .. } => {
+            assert_eq!(code, 450);
+            assert!(
+                details.iter().any(|d| d.contains("1111111112 (Podmiot2)")),
+                "{details:?}"
+            );
+        }
+        other => panic!("expected a 450 rejection, got {other:?}"),
+    }
+    // A valid invoice still goes through in the validating session.
+    let sent = validating
+        .send(&fa3_invoice(sim.seeded_nip(), &format!("{run}-3")))
+        .await
+        .unwrap();
+    let (outcome, _) = validating
+        .wait_for_invoice(&sent.reference_number)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, InvoiceOutcome::Accepted { .. }),
+        "{outcome:?}"
+    );
+}

@@ -206,6 +206,10 @@ pub struct OperationInfo {
     /// Whether sending the same request twice has the effect of sending it once, so a transport may
     /// retry it after an unknown outcome: GET and DELETE, and the POSTs that only query.
     pub idempotent: bool,
+    /// Request headers the spec describes only in the operation's prose, not as parameters (e.g.
+    /// `X-KSeF-Feature` on session open); the descriptor has an optional field for each, listed in
+    /// `openapi/operations.toml`, and sends it from [`Operation::headers`].
+    pub prose_headers: &'static [&'static str],
 }
 
 impl OperationInfo {
@@ -227,6 +231,7 @@ impl OperationInfo {
             error_statuses: &[],
             required_permissions: &[],
             idempotent: matches!(method, Method::Get | Method::Delete),
+            prose_headers: &[],
         }
     }
 
@@ -270,6 +275,12 @@ impl OperationInfo {
     /// Sets the required permissions.
     pub const fn with_required_permissions(mut self, permissions: &'static [&'static str]) -> Self {
         self.required_permissions = permissions;
+        self
+    }
+
+    /// Sets the headers described only in prose.
+    pub const fn with_prose_headers(mut self, headers: &'static [&'static str]) -> Self {
+        self.prose_headers = headers;
         self
     }
 }

@@ -364,3 +364,41 @@ fn an_auth_status_without_the_deprecated_authentication_method_parses() {
         "authenticationMethodInfo": {"category": "Token", "code": "Token", "displayName": "x"}}"#;
     assert!(GetAuthStatus::parse_response(broken).is_err());
 }
+
+/// `X-KSeF-Feature` is named only in the prose of the session opens: `openapi/operations.toml`
+/// gives the descriptors an optional field for it, sent as a header and listed in the info.
+#[test]
+fn prose_headers_are_carried_by_the_descriptors() {
+    use ksef_model::operations::{OpenBatchSession, OpenOnlineSession};
+    let spec = support::spec();
+    for (path, op_info) in [
+        ("/sessions/online", OpenOnlineSession::INFO),
+        ("/sessions/batch", OpenBatchSession::INFO),
+    ] {
+        assert_eq!(op_info.prose_headers, ["X-KSeF-Feature"]);
+        let description = spec["paths"][path]["post"]["description"].as_str().unwrap();
+        assert!(description.contains("`X-KSeF-Feature: subject-identifier-validation`"));
+    }
+    let with_headers: Vec<&str> = ALL
+        .iter()
+        .filter(|i| !i.prose_headers.is_empty())
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        with_headers,
+        ["sessions.batch.open", "sessions.online.open"]
+    );
+    let body: ksef_model::types::OpenOnlineSessionRequest =
+        serde_json::from_value(serde_json::json!({
+            "formCode": {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"},
+            "encryption": {"encryptedSymmetricKey": "a2V5", "initializationVector": "aXY="}
+        }))
+        .unwrap();
+    let plain = OpenOnlineSession::new(body.clone());
+    assert!(plain.headers().is_empty());
+    let op = OpenOnlineSession::new(body).with_ksef_feature("subject-identifier-validation");
+    assert_eq!(
+        op.headers(),
+        vec![("X-KSeF-Feature", "subject-identifier-validation".to_owned())]
+    );
+}

@@ -110,7 +110,15 @@
 //!   `/_sim/upo/...` on the simulator and carry no signature.
 //! - Rate limits are enforced only when enabled with [`SimulatorBuilder::rate_limit_scale`], or
 //!   for a context whose limits were set with `/testdata/rate-limits` (sliding windows per
-//!   group, context and IP; a fixed `Retry-After`, no growing penalties).
+//!   group, context and IP; a fixed `Retry-After`, no growing penalties). The groups and their
+//!   production limits are the spec's (generated); the `global` limit on all requests of one IP
+//!   is reported by `/rate-limits` but not enforced.
+//! - Invoice metadata queries and exports accept date ranges of at most 100 days, counted in UTC
+//!   (21405 otherwise).
+//! - `X-KSeF-Feature` on session open is recorded on the session (comma-separated values); with
+//!   `subject-identifier-validation` an invoice whose seller or buyer NIP has a wrong check digit
+//!   is refused with 450 (internal identifiers are not checked). Other values are accepted and
+//!   have no effect.
 //! - Continuation tokens are plain offsets.
 //! - Batch sessions accept Zip and TarGz packages (up to 50 parts). The presigned part links
 //!   are `PUT /_sim/upload/{session}/{ordinal}?sig=...` on the simulator (no bearer token); like

@@ -95,7 +95,13 @@ pub(crate) struct Session {
     pub(crate) invoices: Vec<SessionInvoice>,
     /// Set for batch sessions.
     pub(crate) batch: Option<BatchState>,
+    /// Features asked for with `X-KSeF-Feature` on open (comma-separated values, trimmed).
+    pub(crate) features: Vec<String>,
 }
+
+/// `X-KSeF-Feature: subject-identifier-validation`: the NIPs of the invoice's parties must have
+/// valid check digits.
+pub(crate) const FEATURE_SUBJECT_IDENTIFIER_VALIDATION: &str = "subject-identifier-validation";
 
 /// What a batch session declared and received.
 pub(crate) struct BatchState {

@@ -360,8 +360,16 @@ async fn limits_can_be_overridden_and_rate_limits_are_enforced() {
         ),
         (20, 120, 240)
     );
-    assert_eq!(rates.anonymous.per_second, 60);
-    assert_eq!(rates.global.per_second, 75);
+    assert_eq!(
+        (
+            rates.anonymous.per_second,
+            rates.anonymous.per_minute,
+            rates.anonymous.per_hour
+        ),
+        (60, -1, -1),
+        "as the spec's example: no minute or hour window"
+    );
+    assert_eq!((rates.global.per_second, rates.global.per_minute), (75, -1));
     let slow = json!({"perSecond": 1, "perMinute": 2, "perHour": 100});
     let fast = json!({"perSecond": 100, "perMinute": 1000, "perHour": 10000});
     let mut groups = every_rate_limit_group(&fast);

@@ -1009,3 +1009,58 @@ fn normalizing_a_upo_fixes_exactly_the_variable_fields() {
 <Nip>5265877635</Nip><NipSprzedawcy>5265877635</NipSprzedawcy><KodFormularza>FA (3)</KodFormularza></upo:Potwierdzenie>"
     );
 }
+
+/// API 2.9.0: a metadata query's date range spans at most 100 days, counted in UTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_query_window_is_100_days_in_utc() {
+    let (sim, http) = start().await;
+    let login = login(&http, sim.seeded_nip(), sim.seeded_token()).await;
+    let access = login.access.as_str();
+    let query = |from: &str, to: &str| {
+        serde_json::json!({
+            "subjectType": "Subject1",
+            "dateRange": {"dateType": "Invoicing", "from": from, "to": to}
+        })
+    };
+    let status = |resp: &Resp| (resp.status, resp.text());
+    // Exactly 100 days in UTC (from is 2025-12-31T22:00Z).
+    let exact = http
+        .post(
+            "/invoices/query/metadata",
+            Some(access),
+            &query("2026-01-01T00:00:00+02:00", "2026-04-10T22:00:00Z"),
+        )
+        .await;
+    assert_eq!(exact.status, 200, "{:?}", status(&exact));
+    // One second more: refused.
+    let over = http
+        .post(
+            "/invoices/query/metadata",
+            Some(access),
+            &query("2026-01-01T00:00:00+02:00", "2026-04-10T22:00:01Z"),
+        )
+        .await;
+    assert_eq!(over.status, 400, "{:?}", status(&over));
+    assert_eq!(over.exception_code(), 21405);
+    assert!(over.text().contains("100 days"), "{}", over.text());
+    // Wall clocks 100 days and an hour apart, but 99 days 23 hours in UTC: accepted.
+    let offsets = http
+        .post(
+            "/invoices/query/metadata",
+            Some(access),
+            &query("2026-01-01T00:00:00Z", "2026-04-11T01:00:00+02:00"),
+        )
+        .await;
+    assert_eq!(offsets.status, 200, "{:?}", status(&offsets));
+    // 2.6.0's three months (e.g. Jan 1 to Apr 1 is 90 days, fine) no longer stretch to 101 days.
+    let months = http
+        .post(
+            "/invoices/query/metadata",
+            Some(access),
+            &query("2026-01-01T00:00:00Z", "2026-04-12T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(months.status, 400, "{:?}", status(&months));
+    assert_eq!(sim.stats().internal_errors, 0);
+    sim.shutdown().await;
+}

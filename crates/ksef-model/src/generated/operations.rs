@@ -268,6 +268,7 @@ impl Operation for GetChallenge {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/challenge".to_owned()
@@ -322,6 +323,7 @@ impl Operation for AuthenticateWithKsefToken {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/ksef-token".to_owned()
@@ -400,6 +402,7 @@ impl Operation for ListAuthSessions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/sessions".to_owned()
@@ -466,6 +469,7 @@ impl Operation for RevokeAuthSession {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -518,6 +522,7 @@ impl Operation for RevokeCurrentAuthSession {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/sessions/current".to_owned()
@@ -572,6 +577,7 @@ impl Operation for GetAuthStatus {
         error_statuses: &[400, 401, 403, 410, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -627,6 +633,7 @@ impl Operation for RedeemToken {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/token/redeem".to_owned()
@@ -678,6 +685,7 @@ impl Operation for RefreshAccessToken {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/token/refresh".to_owned()
@@ -744,6 +752,7 @@ impl Operation for AuthenticateWithXadesSignature {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/auth/xades-signature".to_owned()
@@ -803,6 +812,7 @@ impl Operation for EnrollCertificate {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/certificates/enrollments".to_owned()
@@ -859,6 +869,7 @@ impl Operation for GetCertificateEnrollmentData {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/certificates/enrollments/data".to_owned()
@@ -915,6 +926,7 @@ impl Operation for GetCertificateEnrollmentStatus {
         error_statuses: &[400, 401, 403, 410, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -969,6 +981,7 @@ impl Operation for GetCertificateLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/certificates/limits".to_owned()
@@ -1046,6 +1059,7 @@ impl Operation for QueryCertificates {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/certificates/query".to_owned()
@@ -1113,6 +1127,7 @@ impl Operation for RetrieveCertificates {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/certificates/retrieve".to_owned()
@@ -1179,6 +1194,7 @@ impl Operation for RevokeCertificate {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -1264,6 +1280,7 @@ impl Operation for GetCollectiveIdentifiersByKsefNumber {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -1337,6 +1354,7 @@ impl Operation for GenerateCollectiveIdentifier {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/collective-identifiers".to_owned()
@@ -1423,6 +1441,7 @@ impl Operation for QueryCollectiveIdentifierInvoices {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/collective-identifiers/invoices".to_owned()
@@ -1518,6 +1537,7 @@ impl Operation for QueryCollectiveIdentifiers {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/collective-identifiers/query".to_owned()
@@ -1589,6 +1609,7 @@ impl Operation for DownloadInvoice {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -1649,6 +1670,7 @@ impl Operation for ExportInvoices {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/invoices/exports".to_owned()
@@ -1710,6 +1732,7 @@ impl Operation for GetInvoiceExportStatus {
         error_statuses: &[400, 401, 403, 410, 429],
         required_permissions: &["InvoiceRead"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -1799,6 +1822,7 @@ impl Operation for QueryInvoiceMetadata {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceRead"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/invoices/query/metadata".to_owned()
@@ -1866,6 +1890,7 @@ impl Operation for GetContextLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/limits/context".to_owned()
@@ -1917,6 +1942,7 @@ impl Operation for GetRateLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/rate-limits".to_owned()
@@ -1968,6 +1994,7 @@ impl Operation for GetSubjectLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/limits/subject".to_owned()
@@ -2041,6 +2068,7 @@ impl Operation for QueryPeppolProviders {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/peppol/query".to_owned()
@@ -2100,6 +2128,7 @@ impl Operation for GetAttachmentPermissionStatus {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/attachments/status".to_owned()
@@ -2154,6 +2183,7 @@ impl Operation for GrantAuthorizationPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/authorizations/grants".to_owned()
@@ -2220,6 +2250,7 @@ impl Operation for RevokeAuthorizationPermission {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -2284,6 +2315,7 @@ impl Operation for GrantEntityPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/entities/grants".to_owned()
@@ -2360,6 +2392,7 @@ impl Operation for GrantEuEntityAdministrationPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/eu-entities/administration/grants".to_owned()
@@ -2429,6 +2462,7 @@ impl Operation for GrantEuEntityRepresentativePermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["VatUeManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/eu-entities/grants".to_owned()
@@ -2500,6 +2534,7 @@ impl Operation for GrantIndirectPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/indirect/grants".to_owned()
@@ -2561,6 +2596,7 @@ impl Operation for GetPermissionOperationStatus {
         error_statuses: &[400, 401, 403, 410, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -2634,6 +2670,7 @@ impl Operation for GrantPersonPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/persons/grants".to_owned()
@@ -2717,6 +2754,7 @@ impl Operation for QueryAuthorizationPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead", "PefInvoiceWrite"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/authorizations/grants".to_owned()
@@ -2806,6 +2844,7 @@ impl Operation for QueryEntityPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/entities/grants".to_owned()
@@ -2892,6 +2931,7 @@ impl Operation for QueryEntityRoles {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/entities/roles".to_owned()
@@ -2978,6 +3018,7 @@ impl Operation for QueryEuEntityPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead", "VatUeManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/eu-entities/grants".to_owned()
@@ -3067,6 +3108,7 @@ impl Operation for QueryPersonalPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/personal/grants".to_owned()
@@ -3159,6 +3201,7 @@ impl Operation for QueryPersonPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead", "SubunitManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/persons/grants".to_owned()
@@ -3251,6 +3294,7 @@ impl Operation for QuerySubordinateEntityRoles {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead", "SubunitManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/subordinate-entities/roles".to_owned()
@@ -3342,6 +3386,7 @@ impl Operation for QuerySubunitPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "CredentialsRead", "SubunitManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/query/subunits/grants".to_owned()
@@ -3413,6 +3458,7 @@ impl Operation for RevokePermission {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["CredentialsManage", "VatUeManage", "SubunitManage"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -3477,6 +3523,7 @@ impl Operation for GrantSubunitPermissions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["SubunitManage"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/permissions/subunits/grants".to_owned()
@@ -3533,6 +3580,7 @@ impl Operation for GetPublicKeyCertificates {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/security/public-key-certificates".to_owned()
@@ -3589,6 +3637,7 @@ impl Operation for CloseBatchSession {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceWrite", "EnforcementOperations"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -3617,6 +3666,10 @@ impl Operation for CloseBatchSession {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OpenBatchSession {
+    /// Header `X-KSeF-Feature`.
+    ///
+    /// Described only in the operation's prose, not as a parameter of the spec (`openapi/operations.toml`).
+    pub ksef_feature: Option<String>,
     /// The request body.
     pub body: OpenBatchSessionRequest,
 }
@@ -3625,7 +3678,15 @@ impl OpenBatchSession {
     /// A request with the required parameters; optional ones start unset.
     #[allow(clippy::new_without_default)]
     pub fn new(body: OpenBatchSessionRequest) -> Self {
-        OpenBatchSession { body }
+        OpenBatchSession {
+            ksef_feature: None,
+            body,
+        }
+    }
+    /// Sets `X-KSeF-Feature`.
+    pub fn with_ksef_feature(mut self, value: impl Into<String>) -> Self {
+        self.ksef_feature = Some(value.into());
+        self
     }
 }
 
@@ -3644,6 +3705,7 @@ impl Operation for OpenBatchSession {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceWrite", "EnforcementOperations"],
         idempotent: false,
+        prose_headers: &["X-KSeF-Feature"],
     };
     fn path(&self) -> String {
         "/sessions/batch".to_owned()
@@ -3652,7 +3714,12 @@ impl Operation for OpenBatchSession {
         Vec::new()
     }
     fn headers(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.ksef_feature {
+            out.push(("X-KSeF-Feature", v.to_string()));
+        }
+        out
     }
     fn body(&self) -> Result<Body, RequestError> {
         serde_json::to_vec(&self.body)
@@ -3732,6 +3799,7 @@ impl Operation for ListFailedSessionInvoices {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -3816,6 +3884,7 @@ impl Operation for GetSessionInvoiceStatus {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -3891,6 +3960,7 @@ impl Operation for GetInvoiceUpo {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -3960,6 +4030,7 @@ impl Operation for GetInvoiceUpoByKsefNumber {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4044,6 +4115,7 @@ impl Operation for ListSessionInvoices {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4233,6 +4305,7 @@ impl Operation for ListSessions {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceWrite", "Introspection", "EnforcementOperations"],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/sessions".to_owned()
@@ -4329,6 +4402,7 @@ impl Operation for CloseOnlineSession {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4357,6 +4431,10 @@ impl Operation for CloseOnlineSession {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OpenOnlineSession {
+    /// Header `X-KSeF-Feature`.
+    ///
+    /// Described only in the operation's prose, not as a parameter of the spec (`openapi/operations.toml`).
+    pub ksef_feature: Option<String>,
     /// The request body.
     pub body: OpenOnlineSessionRequest,
 }
@@ -4365,7 +4443,15 @@ impl OpenOnlineSession {
     /// A request with the required parameters; optional ones start unset.
     #[allow(clippy::new_without_default)]
     pub fn new(body: OpenOnlineSessionRequest) -> Self {
-        OpenOnlineSession { body }
+        OpenOnlineSession {
+            ksef_feature: None,
+            body,
+        }
+    }
+    /// Sets `X-KSeF-Feature`.
+    pub fn with_ksef_feature(mut self, value: impl Into<String>) -> Self {
+        self.ksef_feature = Some(value.into());
+        self
     }
 }
 
@@ -4384,6 +4470,7 @@ impl Operation for OpenOnlineSession {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"],
         idempotent: false,
+        prose_headers: &["X-KSeF-Feature"],
     };
     fn path(&self) -> String {
         "/sessions/online".to_owned()
@@ -4392,7 +4479,12 @@ impl Operation for OpenOnlineSession {
         Vec::new()
     }
     fn headers(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
+        #[allow(unused_mut)]
+        let mut out = Vec::new();
+        if let Some(v) = &self.ksef_feature {
+            out.push(("X-KSeF-Feature", v.to_string()));
+        }
+        out
     }
     fn body(&self) -> Result<Body, RequestError> {
         serde_json::to_vec(&self.body)
@@ -4450,6 +4542,7 @@ impl Operation for SendInvoice {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4519,6 +4612,7 @@ impl Operation for GetSessionStatus {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4590,6 +4684,7 @@ impl Operation for GetSessionUpo {
             "EnforcementOperations",
         ],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4645,6 +4740,7 @@ impl Operation for EnableTestAttachments {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/attachment".to_owned()
@@ -4702,6 +4798,7 @@ impl Operation for RevokeTestAttachments {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/attachment/revoke".to_owned()
@@ -4766,6 +4863,7 @@ impl Operation for UpdateTestCertificate {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -4826,6 +4924,7 @@ impl Operation for BlockTestContext {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/context/block".to_owned()
@@ -4883,6 +4982,7 @@ impl Operation for UnblockTestContext {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/context/unblock".to_owned()
@@ -4937,6 +5037,7 @@ impl Operation for ResetTestCertificateLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/limits/subject/certificate".to_owned()
@@ -4989,6 +5090,7 @@ impl Operation for SetTestCertificateLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/limits/subject/certificate".to_owned()
@@ -5043,6 +5145,7 @@ impl Operation for ResetTestSessionLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/limits/context/session".to_owned()
@@ -5095,6 +5198,7 @@ impl Operation for SetTestSessionLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/limits/context/session".to_owned()
@@ -5152,6 +5256,7 @@ impl Operation for GrantTestPermissions {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/permissions".to_owned()
@@ -5209,6 +5314,7 @@ impl Operation for RevokeTestPermissions {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/permissions/revoke".to_owned()
@@ -5266,6 +5372,7 @@ impl Operation for CreateTestPerson {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/person".to_owned()
@@ -5323,6 +5430,7 @@ impl Operation for RemoveTestPerson {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/person/remove".to_owned()
@@ -5377,6 +5485,7 @@ impl Operation for SetTestRateLimitsToProduction {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/rate-limits/production".to_owned()
@@ -5426,6 +5535,7 @@ impl Operation for ResetTestRateLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/rate-limits".to_owned()
@@ -5478,6 +5588,7 @@ impl Operation for SetTestRateLimits {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/rate-limits".to_owned()
@@ -5535,6 +5646,7 @@ impl Operation for CreateTestSubject {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/subject".to_owned()
@@ -5592,6 +5704,7 @@ impl Operation for RemoveTestSubject {
         error_statuses: &[400, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/testdata/subject/remove".to_owned()
@@ -5649,6 +5762,7 @@ impl Operation for GenerateToken {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: false,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/tokens".to_owned()
@@ -5770,6 +5884,7 @@ impl Operation for ListTokens {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         "/tokens".to_owned()
@@ -5850,6 +5965,7 @@ impl Operation for RevokeToken {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(
@@ -5907,6 +6023,7 @@ impl Operation for GetTokenStatus {
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
         idempotent: true,
+        prose_headers: &[],
     };
     fn path(&self) -> String {
         format!(

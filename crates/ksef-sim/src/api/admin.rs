@@ -188,10 +188,15 @@ pub(super) fn rate_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiError>
     for &group in RateLimitGroup::REPORTED {
         let (s, m, h) = effective_rate(shared, &state, &claims.ctx, group);
         let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        // A window the spec leaves open (`anonymous`, `global`) is reported as KSeF does: -1.
+        let open = |window: fn(&ksef_model::RateLimit) -> Option<u32>| {
+            rate_override(&state, &claims.ctx, group).is_none()
+                && group.production().is_some_and(|l| window(&l).is_none())
+        };
         let value = EffectiveApiRateLimitValues::new(EffectiveApiRateLimitValuesParams {
             per_second: int(s),
-            per_minute: int(m),
-            per_hour: int(h),
+            per_minute: if open(|l| l.per_minute) { -1 } else { int(m) },
+            per_hour: if open(|l| l.per_hour) { -1 } else { int(h) },
         });
         groups.insert(
             group.as_str().to_owned(),

@@ -1,6 +1,6 @@
 //! `/invoices`: download by KSeF number and the metadata query.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Utc};
 use ksef_model::types::{
     AmountType, BuyerIdentifierType, InvoiceMetadata, InvoiceMetadataBuyer,
     InvoiceMetadataBuyerIdentifier, InvoiceMetadataParams, InvoiceMetadataSeller,
@@ -224,6 +224,9 @@ pub(crate) fn permanent_storage_hwm(
         .fold(now, DateTime::min)
 }
 
+/// The longest date range of an invoice query or export, in days (UTC).
+pub(crate) const MAX_DATE_RANGE_DAYS: i64 = 100;
+
 /// The date window of a filter set, checked.
 pub(super) struct Window {
     pub(super) from: DateTime<Utc>,
@@ -235,7 +238,7 @@ pub(super) struct Window {
     pub(super) beyond_hwm: bool,
 }
 
-/// Validates the date range of `filters` (3 months at most, known date type, `from <= to`) and
+/// Validates the date range of `filters` (100 days at most in UTC, known date type, `from <= to`) and
 /// applies the HWM restriction; 21183 when `from` is later than the HWM under the restriction.
 pub(super) fn check_filters(
     filters: &InvoiceQueryFilters,
@@ -277,11 +280,11 @@ pub(super) fn window(
             "dateRange.to is earlier than dateRange.from.",
         ));
     }
-    if from
-        .checked_add_months(Months::new(3))
-        .is_some_and(|limit| to > limit)
-    {
-        return Err(ApiError::validation("dateRange spans more than 3 months."));
+    // API 2.9.0: at most 100 days, counted in UTC (2.6.0 allowed three months).
+    if to - from > chrono::TimeDelta::days(MAX_DATE_RANGE_DAYS) {
+        return Err(ApiError::validation(format!(
+            "dateRange spans more than {MAX_DATE_RANGE_DAYS} days (UTC)."
+        )));
     }
     let storage = range.date_type == InvoiceQueryDateType::PermanentStorage;
     let restricted = storage && range.restrict_to_permanent_storage_hwm_date == Some(true);

@@ -207,7 +207,22 @@ pub(super) fn new_session(
         upo_reference: new_reference(req.now, "UP")?.to_string(),
         invoices: Vec::new(),
         batch,
+        features: requested_features(req),
     })
+}
+
+/// The features of `X-KSeF-Feature` (API 2.9.0, described in the prose of the session opens):
+/// accepted and recorded on the session; `subject-identifier-validation` is acted upon.
+fn requested_features(req: &Req) -> Vec<String> {
+    req.headers
+        .get_all("x-ksef-feature")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `POST /sessions/online`.
@@ -538,6 +553,21 @@ pub(super) fn check_plain(plain: Vec<u8>, form: FormKind) -> Checked {
     }
 }
 
+/// The first NIP of the invoice's parties (seller, buyer) whose check digit is wrong, with the
+/// party, e.g. `1111111112 (Podmiot2)`.
+fn invalid_party_nip(facts: &invoice_xml::InvoiceFacts) -> Option<String> {
+    let parties = [
+        ("Podmiot1", Some(&facts.seller_nip)),
+        ("Podmiot2", facts.buyer_nip.as_ref()),
+    ];
+    parties.into_iter().find_map(|(party, nip)| {
+        let nip = nip?;
+        nip.parse::<ksef_model::values::Nip>()
+            .is_err()
+            .then(|| format!("{nip} ({party})"))
+    })
+}
+
 /// Runs the acceptance of one checked invoice under the state lock (permissions, issue date,
 /// duplicates, KSeF number) and records it in the session: what online and batch sessions
 /// share. Returns the invoice's reference number.
@@ -550,9 +580,17 @@ pub(super) fn record_invoice(
     offline_requested: bool,
     checked: Checked,
 ) -> Result<ReferenceNumber, ApiError> {
-    let (context, form) = state
+    let (context, form, validate_identifiers) = state
         .session(session_reference)
-        .map(|s| (s.context_nip.clone(), s.form))
+        .map(|s| {
+            (
+                s.context_nip.clone(),
+                s.form,
+                s.features
+                    .iter()
+                    .any(|f| f == crate::state::FEATURE_SUBJECT_IDENTIFIER_VALIDATION),
+            )
+        })
         .ok_or_else(|| no_session(session_reference))?;
     let invoice_reference = new_reference(now, "EE")?;
     let processed = now + duration(shared.config.invoice_processing_delay)?;
@@ -581,6 +619,15 @@ pub(super) fn record_invoice(
                     format!(
                         "Podmiot {context} nie ma włączonej możliwości wysyłania faktur z załącznikami."
                     ),
+                )
+            } else if let Some(bad) = validate_identifiers
+                .then(|| invalid_party_nip(&facts))
+                .flatten()
+            {
+                reject(
+                    450,
+                    "Błąd weryfikacji semantyki dokumentu faktury",
+                    format!("Nieprawidłowy numer NIP {bad}: błędna cyfra kontrolna."),
                 )
             } else if issue_date > now.date_naive() {
                 reject(
