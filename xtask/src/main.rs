@@ -59,7 +59,9 @@ fn run() -> Result<ExitCode> {
         "spec-update" => spec_update::run(rest),
         "oracles" => oracles::run(rest),
         "soak" => bail!("the soak moved to its own crate: cargo run -p ksef-soak -- [OPTIONS]"),
-        other => bail!("unknown task `{other}`; known tasks: codegen, spec-diff, spec-update, oracles"),
+        other => {
+            bail!("unknown task `{other}`; known tasks: codegen, spec-diff, spec-update, oracles")
+        }
     }
 }
 

@@ -13,6 +13,12 @@
 //!
 //! Where libxml2 2.9 departs from the specifications, the case is pinned to the specification's output
 //! instead (see the tests at the end).
+//!
+//! Oracles per mode (`KSEF_ORACLES`, crate `ksef-oracle`): by default libxml2's answers (the SHA-256 of
+//! its output, or its error) are replayed from `tests/golden/libxml2-c14n_libxml2.tsv`, one line per
+//! hand-written document and algorithm and one per generated comparison (a fixed proptest seed); `live`
+//! runs xmllint and the Python helper (missing: a failure naming `libxml2-utils` or `python3`), `record`
+//! rewrites the golden file.
 
 mod support;
 
@@ -25,7 +31,9 @@ use support::corpus::{
     CORPUS, SIGNED_AUTH_TOKEN_REQUEST, Tally, declared_prefixes, document, elements, parse,
     write_document,
 };
-use support::libxml2::{Request, libxml2_c14n, require, xmllint_with_comments};
+use support::libxml2::{
+    Request, libxml2_c14n, libxml2_c14n_oracle, require, xmllint_oracle, xmllint_with_comments,
+};
 use support::show;
 
 fn ours(doc: &Document, request: &Request) -> Vec<u8> {
@@ -67,7 +75,7 @@ fn check_document(name: &str, xml: &[u8], tally: &mut Tally) {
         tally.compare(
             &format!("{name}: {algorithm:?}, whole document with comments (xmllint)"),
             ours(&doc, &whole),
-            xmllint_with_comments(xml, algorithm),
+            xmllint_oracle(xml, algorithm),
         );
 
         let mut requests = Vec::new();
@@ -111,9 +119,10 @@ fn check_document(name: &str, xml: &[u8], tally: &mut Tally) {
             tally.compare(
                 &format!("{name}: {request:?}"),
                 ours(&doc, &request),
-                libxml2_c14n(xml, &request),
+                libxml2_c14n_oracle(xml, &request),
             );
         }
+        tally.settle(&format!("{name}: {algorithm:?}"));
     }
 }
 
@@ -282,10 +291,8 @@ fn empty_xml_base_is_kept_where_nothing_is_omitted() {
         show(&canonicalize(doc.as_node(), &options).unwrap()),
         r#"<r xml:base=""><a xml:base=""></a></r>"#
     );
-    assert_eq!(
-        show(&xmllint_with_comments(xml, Algorithm::Inclusive11).unwrap()),
-        "<r><a></a></r>"
-    );
+    let xmllint = xmllint_with_comments(xml, Algorithm::Inclusive11).unwrap();
+    assert!(xmllint.matches(b"<r><a></a></r>"), "{}", xmllint.describe());
     // Under an omitted ancestor with an xml:base the value is joined; an empty result is not written.
     let doc = parse(br#"<r xml:base="a/"><s xml:base=".."/></r>"#);
     let s = doc.root().child_elements().next().unwrap();
@@ -323,10 +330,11 @@ fn xml_base_fix_up_follows_the_specification_where_libxml2_does_not() {
             apex: Some(1),
             ..Request::default()
         };
-        assert_eq!(
-            show(&libxml2_c14n(xml.as_bytes(), &request).unwrap()),
-            format!(r#"<s xml:base="{libxml2}"></s>"#),
-            "{xml}"
+        let reference = libxml2_c14n(xml.as_bytes(), &request).unwrap();
+        assert!(
+            reference.matches(format!(r#"<s xml:base="{libxml2}"></s>"#).as_bytes()),
+            "{xml}: libxml2 {}",
+            reference.describe()
         );
     }
 }
@@ -378,7 +386,14 @@ fn generated_request(doc: &Document, seed: (u8, usize, usize, bool)) -> Request 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // A fixed seed: the same cases every run, so libxml2's answers on them replay from the golden
+    // file (KSEF_ORACLES); change the seed and run `cargo xtask oracles` to explore.
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_207),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn generated_documents_match_libxml2(
@@ -391,18 +406,21 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{e} in {xml:?}")))?;
         for algorithm in [Algorithm::Inclusive10, Algorithm::Inclusive11] {
             let whole = Request { algorithm, with_comments: true, ..Request::default() };
-            prop_assert_eq!(
-                show(&ours(&doc, &whole)),
-                show(&xmllint_with_comments(xml.as_bytes(), algorithm).map_err(TestCaseError::fail)?),
-                "xmllint {:?}, document {:?}", algorithm, xml
+            let ours_whole = ours(&doc, &whole);
+            let reference = xmllint_with_comments(xml.as_bytes(), algorithm).map_err(TestCaseError::fail)?;
+            prop_assert!(
+                reference.matches(&ours_whole),
+                "xmllint {:?}, document {:?}: ours {:?}, xmllint {}",
+                algorithm, xml, show(&ours_whole), reference.describe()
             );
         }
         let request = generated_request(&doc, seed);
         let reference = libxml2_c14n(xml.as_bytes(), &request).map_err(TestCaseError::fail)?;
-        prop_assert_eq!(
-            show(&ours(&doc, &request)),
-            show(&reference),
-            "libxml2, {:?}, document {:?}", request, xml
+        let ours = ours(&doc, &request);
+        prop_assert!(
+            reference.matches(&ours),
+            "libxml2, {:?}, document {:?}: ours {:?}, libxml2 {}",
+            request, xml, show(&ours), reference.describe()
         );
     }
 }

@@ -524,10 +524,7 @@ pub fn xmllint_upo(xml: &[u8], name: &str) {
         std::fs::write(&path, doc).unwrap();
         let mut command = ksef_oracle::XMLLINT.command();
         command
-            .args([
-                "--noout",
-                "--schema",
-            ])
+            .args(["--noout", "--schema"])
             .arg(fixture_path("xsd/upo/upo-v4-3.xsd"))
             .arg(&path);
         let output = ksef_oracle::XMLLINT.output(&mut command, b"");

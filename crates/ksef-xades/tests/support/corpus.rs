@@ -6,7 +6,7 @@
 use ksef_xades::xml::{Document, Element, ParseLimits};
 use proptest::prelude::*;
 
-use super::show;
+use super::{Oracle, settle};
 
 pub(crate) const SIGNED_AUTH_TOKEN_REQUEST: &str = r##"<?xml version="1.0" encoding="utf-8"?>
 <AuthTokenRequest xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns="http://ksef.mf.gov.pl/auth/token/2.0">
@@ -185,31 +185,32 @@ pub(crate) fn declared_prefixes(doc: &Document) -> Vec<String> {
 pub(crate) struct Tally {
     pub(crate) compared: usize,
     pub(crate) failures: Vec<String>,
+    /// Comparisons queued for the next [`Tally::settle`].
+    pending: Vec<(String, Vec<u8>, Oracle)>,
 }
 
 impl Tally {
-    pub(crate) fn compare(
-        &mut self,
-        what: &str,
-        ours: Vec<u8>,
-        reference: Result<Vec<u8>, String>,
-    ) {
-        self.compared += 1;
-        match reference {
-            Ok(reference) if reference == ours => {}
-            Ok(reference) => self.failures.push(format!(
-                "{what}:\n  ours:    {:?}\n  libxml2: {:?}",
-                show(&ours),
-                show(&reference)
-            )),
-            Err(error) => self.failures.push(format!(
-                "{what}: libxml2 failed: {error}\n  ours: {:?}",
-                show(&ours)
-            )),
-        }
+    /// Queues a comparison of `ours` with what `oracle` says; [`Tally::settle`] makes it.
+    pub(crate) fn compare(&mut self, what: &str, ours: Vec<u8>, oracle: Oracle) {
+        self.pending.push((what.to_owned(), ours, oracle));
+    }
+
+    /// Makes the queued comparisons as one batch, `label` naming it in the golden file (see
+    /// [`super::settle`]).
+    pub(crate) fn settle(&mut self, label: &str) {
+        let pending = std::mem::take(&mut self.pending);
+        let count = pending.len();
+        let mut outcome = settle(label, pending);
+        self.compared += count;
+        self.failures.append(&mut outcome);
     }
 
     pub(crate) fn assert_clean(&self) {
+        assert!(
+            self.pending.is_empty(),
+            "{} comparisons were queued but never settled",
+            self.pending.len()
+        );
         assert!(
             self.failures.is_empty(),
             "{} of {} comparisons disagree:\n{}",

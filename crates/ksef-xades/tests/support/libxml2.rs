@@ -7,8 +7,11 @@
 //!   (`xmlC14NExecute`) through Python's ctypes, with a visibility callback that describes the document
 //!   subset.
 //!
-//! The tools are Debian packages: `apt-get install -y libxml2-utils python3` (libxml2-utils brings the
-//! libxml2 library). A missing one fails the test with that hint.
+//! Their answers go through `ksef-oracle` (`KSEF_ORACLES`), as in `support/mod.rs`: by default the
+//! SHA-256 of libxml2's output (or its error) is replayed from `tests/golden/libxml2-BINARY.tsv`, so
+//! no tool runs; `live` runs them and `record` rewrites the golden file. The tools are Debian packages:
+//! `apt-get install -y libxml2-utils python3` (libxml2-utils brings the libxml2 library); in live and
+//! record modes a missing one fails the test with that hint.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -17,11 +20,17 @@ use std::sync::{Mutex, OnceLock};
 
 use ksef_xades::c14n::Algorithm;
 
+use super::{Canonical, Oracle, canonical_answer, label};
+
 const INSTALL_HINT: &str =
     "install libxml2's tools with `apt-get install -y libxml2-utils python3` (Debian packages)";
 
-/// Panics, naming what to install, unless xmllint, python3 and the libxml2 library are all there.
+/// In live and record modes, panics, naming what to install, unless xmllint, python3 and the libxml2
+/// library are all there; in golden mode (no tool runs) does nothing. Never skips.
 pub(crate) fn require() {
+    if !ksef_oracle::Mode::from_env().runs_tools() {
+        return;
+    }
     static STATUS: OnceLock<Result<(), String>> = OnceLock::new();
     let status = STATUS.get_or_init(|| {
         let xmllint = Command::new("xmllint")
@@ -67,8 +76,23 @@ pub(crate) fn xmllint_switch(algorithm: Algorithm) -> &'static str {
     }
 }
 
-/// `xmllint --c14n | --c14n11 | --exc-c14n` of a whole document, comments kept.
-pub(crate) fn xmllint_with_comments(xml: &[u8], algorithm: Algorithm) -> Result<Vec<u8>, String> {
+/// `xmllint --c14n | --c14n11 | --exc-c14n` of a whole document, comments kept, live or replayed.
+pub(crate) fn xmllint_with_comments(xml: &[u8], algorithm: Algorithm) -> Result<Canonical, String> {
+    let command = format!("xmllint {}", xmllint_switch(algorithm));
+    let case = ksef_oracle::Case::new(label(&command, xml), &[command.as_bytes(), xml]);
+    canonical_answer(&case, || live_xmllint_with_comments(xml, algorithm))
+}
+
+/// [`xmllint_with_comments`] as one question of a batch.
+pub(crate) fn xmllint_oracle(xml: &[u8], algorithm: Algorithm) -> Oracle {
+    let owned = xml.to_vec();
+    let command = format!("xmllint {}", xmllint_switch(algorithm));
+    Oracle::new(vec![command.into_bytes(), xml.to_vec()], move || {
+        live_xmllint_with_comments(&owned, algorithm)
+    })
+}
+
+fn live_xmllint_with_comments(xml: &[u8], algorithm: Algorithm) -> Result<Vec<u8>, String> {
     let mut child = Command::new("xmllint")
         .args(["--nonet", xmllint_switch(algorithm), "-"])
         .stdin(Stdio::piped())
@@ -169,8 +193,42 @@ impl Helper {
     }
 }
 
-/// libxml2's canonicalization of `xml` per `request`, through `libxml2_c14n.py`.
-pub(crate) fn libxml2_c14n(xml: &[u8], request: &Request) -> Result<Vec<u8>, String> {
+/// libxml2's canonicalization of `xml` per `request`, through `libxml2_c14n.py`, live or replayed.
+pub(crate) fn libxml2_c14n(xml: &[u8], request: &Request) -> Result<Canonical, String> {
+    let request_text = request_text(request);
+    let case = ksef_oracle::Case::new(
+        label(&format!("libxml2_c14n.py {request_text}"), xml),
+        &[b"libxml2_c14n.py", request_text.as_bytes(), xml],
+    );
+    canonical_answer(&case, || live_libxml2_c14n(xml, request))
+}
+
+/// [`libxml2_c14n`] as one question of a batch.
+pub(crate) fn libxml2_c14n_oracle(xml: &[u8], request: &Request) -> Oracle {
+    let (owned, request) = (xml.to_vec(), request.clone());
+    Oracle::new(
+        vec![
+            b"libxml2_c14n.py".to_vec(),
+            request_text(&request).into_bytes(),
+            xml.to_vec(),
+        ],
+        move || live_libxml2_c14n(&owned, &request),
+    )
+}
+
+fn request_text(request: &Request) -> String {
+    let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
+    format!(
+        "{:?} comments={} prefixes={} apex={} excluded={}",
+        request.algorithm,
+        u8::from(request.with_comments),
+        request.inclusive_prefixes.join(" "),
+        index(request.apex),
+        index(request.excluded)
+    )
+}
+
+fn live_libxml2_c14n(xml: &[u8], request: &Request) -> Result<Vec<u8>, String> {
     static HELPER: OnceLock<Mutex<Option<Helper>>> = OnceLock::new();
     let mut guard = HELPER
         .get_or_init(|| Mutex::new(None))

@@ -3,7 +3,10 @@
 //! lxml in a long-lived Python helper (`lxml_exc_c14n.py` next to this file).
 //!
 //! Their answers go through `ksef-oracle` (`KSEF_ORACLES`): by default they are replayed from
-//! `tests/golden/libxml2-BINARY.tsv` (so the generated corpora are seeded); `live` runs the tools, and a
+//! `tests/golden/libxml2-BINARY.tsv` (so the generated corpora are seeded). The tests only compare
+//! libxml2's output with ours for equality, so a golden line holds its SHA-256 (or the tool's error
+//! message), and a batch of comparisons ([`settle`]: a hand-written document) one SHA-256 over the
+//! SHA-256s of all its outputs; `live` runs the tools, and a
 //! missing one fails naming its Debian package (`libxml2-utils`, `python3-lxml`); `record` rewrites the
 //! golden files (`cargo xtask oracles`).
 
@@ -57,48 +60,201 @@ pub(crate) fn available() -> bool {
 }
 
 /// The golden file of this test binary's libxml2 answers.
-fn golden() -> ksef_oracle::Golden {
+pub(crate) fn golden() -> ksef_oracle::Golden {
     ksef_oracle::Golden::open(
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
         &format!("libxml2-{}", ksef_oracle::test_binary()),
     )
 }
 
-/// A canonicalizer's answer as one golden line: `ok;BASE64` or `err;BASE64(message)`.
-fn encode(answer: Result<Vec<u8>, String>) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    match answer {
-        Ok(bytes) => format!("ok;{}", b64.encode(bytes)),
-        Err(message) => format!("err;{}", b64.encode(message)),
+/// libxml2's answer on one canonicalization: the SHA-256 of its output, which is all the golden file
+/// keeps (the tests only compare for equality), and the output itself when the tool ran, for a
+/// failure's message.
+#[derive(Clone, Debug)]
+pub(crate) struct Canonical {
+    sha256: String,
+    bytes: Option<Vec<u8>>,
+}
+
+impl Canonical {
+    /// Whether libxml2's output is exactly `bytes`.
+    pub(crate) fn matches(&self, bytes: &[u8]) -> bool {
+        ksef_oracle::sha256_hex(bytes) == self.sha256
+    }
+
+    /// libxml2's output for a message: the bytes when the tool ran, else their SHA-256.
+    pub(crate) fn describe(&self) -> String {
+        match &self.bytes {
+            Some(bytes) => format!("{:?}", show(bytes)),
+            None => format!(
+                "output with SHA-256 {} (replayed from the golden file; {}=live shows the bytes)",
+                self.sha256,
+                ksef_oracle::ENV
+            ),
+        }
     }
 }
 
-fn decode(answer: &str) -> Result<Vec<u8>, String> {
+/// The answer of a canonicalizer on `case`: `live` runs it (live and record modes), else the golden
+/// file answers. A golden line is `sha256;HEX` of the output or `err;BASE64(message)`.
+pub(crate) fn canonical_answer(
+    case: &ksef_oracle::Case,
+    live: impl FnOnce() -> Result<Vec<u8>, String>,
+) -> Result<Canonical, String> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let (status, body) = answer.split_once(';').unwrap_or((answer, ""));
-    let body = b64.decode(body).expect("base64 in the golden file");
+    let mut ran = None;
+    let answer = golden().answer(case, || {
+        let result = live();
+        let line = match &result {
+            Ok(bytes) => format!("sha256;{}", ksef_oracle::sha256_hex(bytes)),
+            Err(message) => format!("err;{}", b64.encode(message)),
+        };
+        ran = Some(result);
+        line
+    });
+    let (status, body) = answer.split_once(';').unwrap_or((answer.as_str(), ""));
     match status {
-        "ok" => Ok(body),
-        _ => Err(String::from_utf8_lossy(&body).into_owned()),
+        "sha256" => Ok(Canonical {
+            sha256: body.to_owned(),
+            bytes: ran.and_then(Result::ok),
+        }),
+        "err" => Err(match ran {
+            Some(Err(message)) => message,
+            _ => String::from_utf8_lossy(&b64.decode(body).expect("base64 in the golden file"))
+                .into_owned(),
+        }),
+        other => panic!(
+            "unexpected answer {other:?} in the golden file of {}",
+            case.label()
+        ),
     }
+}
+
+/// One question to a canonicalizer, for a batch ([`settle`]): what determines the answer (the
+/// inputs of its [`ksef_oracle::Case`]) and how to ask the tool itself.
+pub(crate) struct Oracle {
+    inputs: Vec<Vec<u8>>,
+    live: Box<dyn FnOnce() -> Result<Vec<u8>, String>>,
+}
+
+impl Oracle {
+    pub(crate) fn new(
+        inputs: Vec<Vec<u8>>,
+        live: impl FnOnce() -> Result<Vec<u8>, String> + 'static,
+    ) -> Oracle {
+        Oracle {
+            inputs,
+            live: Box::new(live),
+        }
+    }
+}
+
+/// One line for a batch of answers: the SHA-256 over the list of each answer's SHA-256.
+fn batch_answer<'a>(answers: impl Iterator<Item = Result<&'a [u8], &'a str>>) -> String {
+    let mut list = String::new();
+    for answer in answers {
+        let line = match answer {
+            Ok(bytes) => format!("ok {}\n", ksef_oracle::sha256_hex(bytes)),
+            Err(message) => format!("err {}\n", ksef_oracle::sha256_hex(message.as_bytes())),
+        };
+        list.push_str(&line);
+    }
+    format!("batch;{}", ksef_oracle::sha256_hex(list.as_bytes()))
+}
+
+/// Compares each `(what, ours, oracle)` of a batch, returning the disagreements. The golden file
+/// holds one line for the whole batch (labelled `label`): the SHA-256 over the SHA-256s of libxml2's
+/// outputs, in order. When the tools run (live, record), each comparison is made and reported on its
+/// own; when the answer is replayed, ours must hash to the same value, else the batch fails as a
+/// whole and `KSEF_ORACLES=live` tells which comparisons differ.
+pub(crate) fn settle(label: &str, batch: Vec<(String, Vec<u8>, Oracle)>) -> Vec<String> {
+    if batch.is_empty() {
+        return Vec::new();
+    }
+    let mut whats = Vec::with_capacity(batch.len());
+    let mut ours = Vec::with_capacity(batch.len());
+    let mut oracles = Vec::with_capacity(batch.len());
+    for (what, bytes, oracle) in batch {
+        whats.push(what);
+        ours.push(bytes);
+        oracles.push(oracle);
+    }
+    let mut inputs: Vec<&[u8]> = vec![b"batch"];
+    for oracle in &oracles {
+        inputs.push(b"item");
+        inputs.extend(oracle.inputs.iter().map(Vec::as_slice));
+    }
+    let case = ksef_oracle::Case::new(format!("{label} ({} comparisons)", ours.len()), &inputs);
+    let mut ran: Option<Vec<Result<Vec<u8>, String>>> = None;
+    let lives: Vec<_> = oracles.into_iter().map(|o| o.live).collect();
+    let answer = golden().answer(&case, || {
+        let results: Vec<Result<Vec<u8>, String>> = lives.into_iter().map(|live| live()).collect();
+        let line = batch_answer(
+            results
+                .iter()
+                .map(|r| r.as_ref().map(Vec::as_slice).map_err(String::as_str)),
+        );
+        ran = Some(results);
+        line
+    });
+    let mut failures = Vec::new();
+    match ran {
+        Some(results) => {
+            for ((what, ours), result) in whats.iter().zip(&ours).zip(results) {
+                match result {
+                    Ok(reference) if &reference == ours => {}
+                    Ok(reference) => failures.push(format!(
+                        "{what}:\n  ours:    {:?}\n  libxml2: {:?}",
+                        show(ours),
+                        show(&reference)
+                    )),
+                    Err(error) => failures.push(format!(
+                        "{what}: libxml2 failed: {error}\n  ours: {:?}",
+                        show(ours)
+                    )),
+                }
+            }
+        }
+        None => {
+            let expected = batch_answer(ours.iter().map(|o| Ok(o.as_slice())));
+            if expected != answer {
+                failures.push(format!(
+                    "{label}: libxml2's answers on these {} comparisons, replayed from {} \
+                     ({answer}), differ from ours ({expected}): run with {}=live to see which",
+                    ours.len(),
+                    golden().path().display(),
+                    ksef_oracle::ENV
+                ));
+            }
+        }
+    }
+    failures
 }
 
 /// Where these labels come from: the first bytes of the document, for a reader of the golden file.
-fn label(kind: &str, xml: &[u8]) -> String {
+pub(crate) fn label(kind: &str, xml: &[u8]) -> String {
     let text = String::from_utf8_lossy(&xml[..xml.len().min(60)]).into_owned();
     format!("{kind} {text}")
 }
 
 /// `xmllint --exc-c14n` of a whole document (comments kept: xmllint has no switch to drop them), live or
 /// replayed.
-pub(crate) fn xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Canonical, String> {
     let case = ksef_oracle::Case::new(
         label("xmllint --exc-c14n", xml),
         &[b"xmllint --exc-c14n", xml],
     );
-    decode(&golden().answer(&case, || encode(live_xmllint_exc_c14n_with_comments(xml))))
+    canonical_answer(&case, || live_xmllint_exc_c14n_with_comments(xml))
+}
+
+/// [`xmllint_exc_c14n_with_comments`] as one question of a batch.
+pub(crate) fn xmllint_exc_c14n_oracle(xml: &[u8]) -> Oracle {
+    let owned = xml.to_vec();
+    Oracle::new(
+        vec![b"xmllint --exc-c14n".to_vec(), xml.to_vec()],
+        move || live_xmllint_exc_c14n_with_comments(&owned),
+    )
 }
 
 /// The interpreter with Debian's python3-lxml: the system one unless `KSEF_XADES_PYTHON` names another.
@@ -206,20 +362,37 @@ impl Helper {
 }
 
 /// libxml2's exclusive canonicalization through lxml, per `query`, live or replayed.
-pub(crate) fn lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Vec<u8>, String> {
+pub(crate) fn lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Canonical, String> {
+    let query_text = query_text(query);
+    let case = ksef_oracle::Case::new(
+        label(&format!("lxml {query_text}"), xml),
+        &[b"lxml exc-c14n", query_text.as_bytes(), xml],
+    );
+    canonical_answer(&case, || live_lxml_exc_c14n(xml, query))
+}
+
+/// [`lxml_exc_c14n`] as one question of a batch.
+pub(crate) fn lxml_exc_c14n_oracle(xml: &[u8], query: &Query) -> Oracle {
+    let (owned, query) = (xml.to_vec(), query.clone());
+    Oracle::new(
+        vec![
+            b"lxml exc-c14n".to_vec(),
+            query_text(&query).into_bytes(),
+            xml.to_vec(),
+        ],
+        move || live_lxml_exc_c14n(&owned, &query),
+    )
+}
+
+fn query_text(query: &Query) -> String {
     let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
-    let query_text = format!(
+    format!(
         "comments={} prefixes={} apex={} excluded={}",
         u8::from(query.with_comments),
         query.inclusive_prefixes.join(" "),
         index(query.apex),
         index(query.excluded)
-    );
-    let case = ksef_oracle::Case::new(
-        label(&format!("lxml {query_text}"), xml),
-        &[b"lxml exc-c14n", query_text.as_bytes(), xml],
-    );
-    decode(&golden().answer(&case, || encode(live_lxml_exc_c14n(xml, query))))
+    )
 }
 
 fn live_lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Vec<u8>, String> {
