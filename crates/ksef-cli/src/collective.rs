@@ -1,5 +1,9 @@
 //! `ksef collective`: collective identifiers (API 2.9.0), one payment identifier for several
 //! invoices of one seller: create, list, show (by KSeF number) and the invoices of up to ten.
+//!
+//! Through the client's flows: `create` runs `GenerateCollectiveIdentifier`, `list` pages
+//! `QueryCollectiveIdentifiers`, `show` pages `GetCollectiveIdentifiersByKsefNumber`, `invoices`
+//! pages `QueryCollectiveIdentifierInvoices`.
 
 use std::process::ExitCode;
 

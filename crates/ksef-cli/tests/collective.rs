@@ -99,7 +99,8 @@ fn collective_create_list_show_invoices() {
     );
     assert!(text(&human.stdout).contains("123.45 PLN"));
 
-    // Refusals: eleven identifiers (local), a repeated number (KSeF 71005), one number (usage).
+    // Refusals: eleven identifiers and a repeated number (both local, nothing sent), one number
+    // (usage, exit 2), an unknown currency, a malformed KSeF number.
     let eleven: Vec<&str> = std::iter::once("invoices")
         .chain(std::iter::repeat_n(id.as_str(), 11))
         .collect();
