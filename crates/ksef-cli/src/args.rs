@@ -103,6 +103,9 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// The TEST environment's test-data API.
     Testdata(TestdataArgs),
+    /// Collective identifiers: one payment identifier for several invoices of one seller.
+    #[command(subcommand)]
+    Collective(CollectiveCommand),
     /// Defaults (nip, env, base-url) kept in config.toml in the home directory.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -601,6 +604,46 @@ pub(crate) enum TokenCommand {
     },
 }
 
+/// `ksef collective ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CollectiveCommand {
+    /// Generate a collective identifier for invoices of one seller (at least 2 KSeF numbers).
+    Create {
+        /// The invoices' KSeF numbers.
+        #[arg(required = true, num_args = 2.., value_name = "KSEF_NUMBER")]
+        ksef_numbers: Vec<String>,
+        /// A payment description for every invoice (up to 512 characters).
+        #[arg(long)]
+        description: Option<String>,
+        /// A payment amount for every invoice (needs --currency).
+        #[arg(long, requires = "currency")]
+        amount: Option<f64>,
+        /// The payment currency code, e.g. PLN (needs --amount).
+        #[arg(long, requires = "amount")]
+        currency: Option<String>,
+    },
+    /// List the context's collective identifiers (newest first).
+    List {
+        /// Created from (RFC 3339 or YYYY-MM-DD); default 30 days ago.
+        #[arg(long, value_name = "T")]
+        from: Option<String>,
+        /// Created up to (RFC 3339 or YYYY-MM-DD); default now.
+        #[arg(long, value_name = "T")]
+        to: Option<String>,
+    },
+    /// The collective identifiers an invoice belongs to.
+    Show {
+        /// The invoice's KSeF number.
+        ksef_number: String,
+    },
+    /// The invoices of up to 10 collective identifiers.
+    Invoices {
+        /// The collective identifier numbers (at most 10).
+        #[arg(required = true, value_name = "ID")]
+        numbers: Vec<String>,
+    },
+}
+
 /// A request body as JSON: `--body FILE`, or `-` for stdin.
 #[derive(Debug, Args)]
 pub(crate) struct BodyArgs {
@@ -694,6 +737,13 @@ pub(crate) struct TestdataArgs {
     /// The test-data operation.
     #[arg(value_enum)]
     pub(crate) operation: TestdataOp,
+    /// certificate-update: the certificate's serial number (16 hexadecimal digits).
+    #[arg(long, value_name = "SERIAL")]
+    pub(crate) serial: Option<String>,
+    /// certificate-update: its new end of validity (RFC 3339 or YYYY-MM-DD), not later than the
+    /// current one.
+    #[arg(long, value_name = "T")]
+    pub(crate) valid_to: Option<String>,
     /// Its request body, where it takes one.
     #[command(flatten)]
     pub(crate) body: BodyArgs,
@@ -730,6 +780,9 @@ pub(crate) enum TestdataOp {
     CertificateLimitsSet,
     /// Restore the default certificate limits.
     CertificateLimitsReset,
+    /// Shorten a KSeF certificate's validity (--serial, --valid-to; or --body
+    /// TestDataUpdateCertificateRequest).
+    CertificateUpdate,
     /// Change the API rate limits (SetRateLimitsRequest).
     RateLimitsSet,
     /// Restore the default API rate limits.

@@ -326,7 +326,7 @@ fn filters_of(range: &InvoiceRangeArgs) -> anyhow::Result<InvoiceQueryFilters> {
     ))
 }
 
-fn parse_time(text: &str, flag: &str) -> anyhow::Result<DateTime<FixedOffset>> {
+pub(crate) fn parse_time(text: &str, flag: &str) -> anyhow::Result<DateTime<FixedOffset>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t);
     }

@@ -11,6 +11,7 @@ mod args;
 mod auth;
 mod batch;
 mod cert;
+mod collective;
 mod config;
 mod context;
 mod demo;
@@ -84,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Limits => api::limits(&ctx).await,
         Command::Status(args) => status::run(&ctx, args).await,
         Command::Testdata(args) => testdata::run(&ctx, args).await,
+        Command::Collective(command) => collective::run(&ctx, command).await,
         Command::Config(command) => config::run(&ctx, command).await,
         Command::Qr(command) => qr::run(&ctx, command).await,
         Command::Xades(command) => xades::run(&ctx, command).await,

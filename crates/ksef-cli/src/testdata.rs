@@ -1,5 +1,6 @@
 //! `ksef testdata`: the TEST environment's test-data API (subjects, persons, permissions,
-//! attachments, context blocking, limits). Request bodies are the API's JSON (`--body FILE`).
+//! attachments, context blocking, limits, a certificate's validity). Request bodies are the API's
+//! JSON (`--body FILE`).
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use ksef_model::operations::{
     GrantTestPermissions, RemoveTestPerson, RemoveTestSubject, ResetTestCertificateLimits,
     ResetTestRateLimits, ResetTestSessionLimits, RevokeTestAttachments, RevokeTestPermissions,
     SetTestCertificateLimits, SetTestRateLimits, SetTestRateLimitsToProduction,
-    SetTestSessionLimits, UnblockTestContext,
+    SetTestSessionLimits, UnblockTestContext, UpdateTestCertificate,
 };
 use serde_json::json;
 
@@ -35,6 +36,11 @@ pub(crate) async fn run(ctx: &Ctx, args: TestdataArgs) -> anyhow::Result<ExitCod
             }
             api.$method($op::new()).await?
         }};
+    }
+    if args.operation != TestdataOp::CertificateUpdate
+        && (args.serial.is_some() || args.valid_to.is_some())
+    {
+        bail!("--serial and --valid-to belong to certificate-update only");
     }
     let name = match args.operation {
         TestdataOp::SubjectCreate => {
@@ -124,6 +130,28 @@ pub(crate) async fn run(ctx: &Ctx, args: TestdataArgs) -> anyhow::Result<ExitCod
         TestdataOp::CertificateLimitsReset => {
             without_body!(ResetTestCertificateLimits, reset_certificate_limits);
             "certificate-limits-reset"
+        }
+        TestdataOp::CertificateUpdate => {
+            let Some(serial) = args.serial.as_deref() else {
+                bail!("certificate-update needs --serial SERIAL");
+            };
+            let request: ksef_model::types::TestDataUpdateCertificateRequest =
+                match (&args.valid_to, body) {
+                    (Some(_), Some(_)) => bail!("give --valid-to or --body, not both"),
+                    (Some(text), None) => ksef_model::types::TestDataUpdateCertificateRequest::new(
+                        crate::invoice::parse_time(text, "--valid-to")?,
+                    ),
+                    (None, _) => read_body(body, "TestDataUpdateCertificateRequest", None)?,
+                };
+            if serial.len() != 16 || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("--serial {serial:?} is not 16 hexadecimal digits");
+            }
+            api.update_certificate(UpdateTestCertificate::new(
+                serial.to_ascii_uppercase(),
+                request,
+            ))
+            .await?;
+            "certificate-update"
         }
         TestdataOp::RateLimitsSet => {
             with_body!(SetTestRateLimits, set_rate_limits, SetRateLimitsRequest);

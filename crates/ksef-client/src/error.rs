@@ -147,6 +147,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// More collective identifier numbers than one invoices query may name (KSeF allows at most
+    /// `max`, 10); nothing was sent.
+    #[error("{count} collective identifier numbers given, at most {max} per query")]
+    TooManyCollectiveIdentifiers {
+        /// How many numbers were given.
+        count: usize,
+        /// The most one query may name.
+        max: usize,
+    },
     /// A certificate enrollment ended with a failure status (e.g. 400 rejected, 500 unknown
     /// error, 550 cancelled).
     #[error("certificate enrollment {reference_number} failed with status {code}: {description}")]

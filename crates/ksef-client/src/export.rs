@@ -51,7 +51,8 @@ impl ExportOptions {
         ExportOptions::default()
     }
 
-    /// The archive format (`Zip`, the default, or `TarGz`).
+    /// The archive format to ask for (`Zip`, the default, or `TarGz`); the package is unpacked
+    /// by the `compressionType` its status declares.
     pub fn with_compression_type(mut self, compression_type: CompressionType) -> ExportOptions {
         self.compression_type = compression_type;
         self
@@ -233,13 +234,17 @@ impl ExportJob {
                 .map_err(|e| Error::storage(format!("cannot write {}", path.display()), e))?;
             files.push((expected, path));
         }
-        let unpacker = ExportUnpacker::new().compression_type(
-            if self.options.compression_type == CompressionType::TarGz {
-                ksef_crypto::CompressionType::TarGz
-            } else {
-                ksef_crypto::CompressionType::Zip
-            },
-        );
+        // The package says how it is packed; the request only asked.
+        let compression = match &package.compression_type {
+            CompressionType::Zip => ksef_crypto::CompressionType::Zip,
+            CompressionType::TarGz => ksef_crypto::CompressionType::TarGz,
+            other => {
+                return Err(Error::UnexpectedResponse {
+                    reason: format!("the export package is packed as {other:?}, not Zip or TarGz"),
+                });
+            }
+        };
+        let unpacker = ExportUnpacker::new().compression_type(compression);
         let key = std::sync::Arc::clone(&self.key);
         let archive = scratch.path.join("archive");
         let (sender, mut receiver) = tokio::sync::mpsc::channel(HAND_OVER_QUEUE);

@@ -64,6 +64,7 @@
 mod auth;
 mod batch;
 mod client;
+pub mod collective;
 mod enrollment;
 mod error;
 pub mod export;
@@ -83,6 +84,7 @@ pub use crate::batch::{
     BatchInvoiceOutcome, BatchOptions, BatchOutcome, SubmittedBatch, batch_open_request,
 };
 pub use crate::client::{Client, ClientBuilder};
+pub use crate::collective::CollectiveIdentifierStream;
 pub use crate::enrollment::{
     CertificateEnrollment, EnrolledCertificate, EnrollmentKeyType, PendingCertificateEnrollment,
     save_key,

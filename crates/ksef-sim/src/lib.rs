@@ -15,8 +15,8 @@
 //! Every operation of the spec is simulated (routing uses [`ksef_model::operations::ALL`]; see
 //! [`SIMULATED_OPERATIONS`]): authentication, KSeF tokens, online and batch sessions, invoices
 //! (download, metadata query, encrypted exports), permissions, KSeF certificates (issued by the
-//! simulator's own CA from a PKCS#10 request), limits and rate limits, the test-data API and the
-//! Peppol provider list.
+//! simulator's own CA from a PKCS#10 request), collective identifiers, limits and rate limits, the
+//! test-data API and the Peppol provider list.
 //!
 //! Outside `/v2`, `GET /_sim/stats` returns the [`Stats`] as JSON, and
 //! `GET /_sim/upo/...` serves the UPO download links, `PUT /_sim/upload/...` takes batch parts

@@ -2,7 +2,8 @@
 //! [`SimulatorBuilder::data_dir`](crate::SimulatorBuilder::data_dir)).
 //!
 //! Kept: KSeF tokens, accepted invoices (with the duplicate index rebuilt from them), test data,
-//! limits, permission grants, KSeF certificates and enrollments, and the counters. Not kept:
+//! limits, permission grants, KSeF certificates and enrollments, collective identifiers, and the
+//! counters. Not kept:
 //! challenges, authentication operations and the JWTs they issued (the signing key is new in
 //! every process, so clients log in again), sessions (open ones and the UPOs of closed ones),
 //! exports and permission operations in progress. The simulator's encryption certificates and
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Stats;
 use crate::api::certificates::{Enrollment, IssuedCertificate};
+use crate::api::collective::CollectiveRec;
 use crate::api::permissions::Grant;
 use crate::state::{KsefTokenRec, State, StoredInvoice, TestPerson, TestSubject};
 
@@ -59,6 +61,7 @@ struct SnapshotRef<'a> {
     grants: &'a [Grant],
     enrollments: &'a [Enrollment],
     certificates: &'a [IssuedCertificate],
+    collective: &'a [CollectiveRec],
     stats: &'a Stats,
 }
 
@@ -79,6 +82,8 @@ pub(crate) struct Snapshot {
     grants: Vec<Grant>,
     enrollments: Vec<Enrollment>,
     certificates: Vec<IssuedCertificate>,
+    #[serde(default)]
+    collective: Vec<CollectiveRec>,
     stats: Stats,
 }
 
@@ -102,6 +107,7 @@ pub(crate) fn encode(state: &State) -> std::io::Result<Vec<u8>> {
         grants: &state.grants,
         enrollments: &state.enrollments,
         certificates: &state.certificates,
+        collective: &state.collective,
         stats: &state.stats,
     };
     serde_json::to_vec(&snapshot).map_err(std::io::Error::other)
@@ -157,6 +163,7 @@ impl Snapshot {
         state.grants = self.grants;
         state.enrollments = self.enrollments;
         state.certificates = self.certificates;
+        state.collective = self.collective;
         state.stats = self.stats;
         self.tokens
     }

@@ -49,6 +49,10 @@ pub const SIMULATED_OPERATIONS: &[&str] = &[
     "certificates.query",
     "certificates.retrieve",
     "certificates.revoke",
+    "collective_identifiers.by_ksef_number",
+    "collective_identifiers.generate",
+    "collective_identifiers.invoices",
+    "collective_identifiers.query",
     "invoices.download",
     "invoices.export",
     "invoices.export_status",
@@ -92,6 +96,7 @@ pub const SIMULATED_OPERATIONS: &[&str] = &[
     "sessions.upo",
     "testdata.attachment.enable",
     "testdata.attachment.revoke",
+    "testdata.certificates.update",
     "testdata.context.block",
     "testdata.context.unblock",
     "testdata.limits.certificate.reset",
@@ -210,6 +215,8 @@ pub(crate) struct Config {
     pub(crate) export_delay: Duration,
     pub(crate) export_invoice_limit: usize,
     pub(crate) export_part_size: u64,
+    /// Packs every export this way, whatever the request asks for.
+    pub(crate) export_compression: Option<ksef_model::types::CompressionType>,
     /// What the Lighthouse serves at start.
     pub(crate) lighthouse: crate::lighthouse::LighthouseStatus,
 }
@@ -270,6 +277,7 @@ impl SimulatorBuilder {
                 export_delay: delay,
                 export_invoice_limit: 10_000,
                 export_part_size: 50 * 1024 * 1024,
+                export_compression: None,
                 lighthouse: crate::lighthouse::LighthouseStatus::available(),
             },
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -443,6 +451,14 @@ impl SimulatorBuilder {
     /// least 1).
     pub fn export_part_size(mut self, bytes: u64) -> Self {
         self.config.export_part_size = bytes.max(1);
+        self
+    }
+
+    /// Packs every export package with `compression` (`Zip` or `TarGz`) whatever the request's
+    /// `compressionType` says (by default the request's, `Zip` when it names none), so that a
+    /// client is seen to unpack by the package's declared `compressionType`.
+    pub fn export_compression(mut self, compression: ksef_model::types::CompressionType) -> Self {
+        self.config.export_compression = Some(compression);
         self
     }
 

@@ -205,6 +205,8 @@ pub(crate) struct State {
     /// Certificate enrollments and issued certificates.
     pub(crate) enrollments: Vec<crate::api::certificates::Enrollment>,
     pub(crate) certificates: Vec<crate::api::certificates::IssuedCertificate>,
+    /// Generated collective identifiers.
+    pub(crate) collective: Vec<crate::api::collective::CollectiveRec>,
     /// What the Lighthouse serves (not persisted).
     pub(crate) lighthouse: crate::lighthouse::LighthouseStatus,
     pub(crate) stats: Stats,

@@ -328,6 +328,26 @@ async fn every_operation_answers_a_valid_request_per_spec() {
     let invoice = sent["referenceNumber"].as_str().unwrap().to_owned();
     let status = wait_invoice(&http, access, &s, &invoice).await;
     let ksef = status.ksef_number.unwrap().to_string();
+    // A second invoice of the same seller, for the collective identifier.
+    let second = send(
+        &http,
+        access,
+        &s,
+        &encrypt(&key, &fa3_invoice(&nip, "CONTRACT-2")),
+    )
+    .await;
+    assert_eq!(second.status, 202, "{}", second.text());
+    let second: Value = second.json();
+    let second = wait_invoice(
+        &http,
+        access,
+        &s,
+        second["referenceNumber"].as_str().unwrap(),
+    )
+    .await
+    .ksef_number
+    .unwrap()
+    .to_string();
     w.ok(
         "sessions.invoice_status",
         &http
@@ -438,6 +458,62 @@ async fn every_operation_answers_a_valid_request_per_spec() {
             )
             .await,
     );
+
+    // Collective identifiers.
+    let generated = w
+        .post_ok(
+            &http,
+            "collective_identifiers.generate",
+            "/collective-identifiers",
+            Some(access),
+            &json!({"invoices": [
+                {"ksefNumber": ksef, "payment": {"amount": 100, "currency": "PLN"},
+                 "description": "Faktura 1"},
+                {"ksefNumber": second},
+            ]}),
+        )
+        .await;
+    let collective = generated["collectiveIdentifierNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = w
+        .post_ok(
+            &http,
+            "collective_identifiers.query",
+            "/collective-identifiers/query",
+            Some(access),
+            &json!({"dateCreatedFrom": from,
+                    "dateCreatedTo": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        listed["collectiveIdentifiers"][0]["collectiveIdentifierNumber"],
+        collective.as_str()
+    );
+    let by_number = w.ok(
+        "collective_identifiers.by_ksef_number",
+        &http
+            .get(
+                &format!("/collective-identifiers/ksef/{second}"),
+                Some(access),
+            )
+            .await,
+    );
+    assert_eq!(
+        by_number["collectiveIdentifiers"][0]["collectiveIdentifierNumber"],
+        collective.as_str()
+    );
+    let members = w
+        .post_ok(
+            &http,
+            "collective_identifiers.invoices",
+            "/collective-identifiers/invoices",
+            Some(access),
+            &json!({"collectiveIdentifierNumbers": [collective]}),
+        )
+        .await;
+    assert_eq!(members["invoices"].as_array().map(Vec::len), Some(2));
 
     // Batch session.
     let batch = package_batch(vec![(
@@ -800,6 +876,19 @@ async fn every_operation_answers_a_valid_request_per_spec() {
         &json!({}),
     )
     .await;
+    let valid_to = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    w.ok(
+        "testdata.certificates.update",
+        &http
+            .send(
+                "PUT",
+                &format!("/testdata/certificates/{serial}"),
+                Some(sealed),
+                Some(serde_json::to_vec(&json!({"validTo": valid_to})).unwrap()),
+                &[],
+            )
+            .await,
+    );
     w.post_ok(
         &http,
         "certificates.revoke",

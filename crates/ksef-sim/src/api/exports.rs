@@ -76,9 +76,11 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let claims = req.caller()?;
     let body: InvoiceExportRequest = req.json()?;
     let now = req.now;
-    let compression = body
-        .compression_type
+    let compression = shared
+        .config
+        .export_compression
         .clone()
+        .or_else(|| body.compression_type.clone())
         .unwrap_or(CompressionType::Zip);
     let crypto_compression = match compression {
         CompressionType::Zip => ksef_crypto::CompressionType::Zip,

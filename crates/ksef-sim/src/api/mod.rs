@@ -4,6 +4,7 @@ pub(crate) mod admin;
 mod auth;
 pub(crate) mod batch;
 pub(crate) mod certificates;
+pub(crate) mod collective;
 pub(crate) mod exports;
 mod invoices;
 pub(crate) mod permissions;
@@ -251,6 +252,11 @@ pub(crate) fn dispatch(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         "certificates.retrieve" => certificates::retrieve(shared, req),
         "certificates.query" => certificates::query(shared, req),
         "certificates.revoke" => certificates::revoke(shared, req),
+        "collective_identifiers.generate" => collective::generate(shared, req),
+        "collective_identifiers.query" => collective::query(shared, req),
+        "collective_identifiers.by_ksef_number" => collective::by_ksef_number(shared, req),
+        "collective_identifiers.invoices" => collective::invoices(shared, req),
+        "testdata.certificates.update" => collective::update_certificate(shared, req),
         other => Err(ApiError::not_simulated(other)),
     }
 }
