@@ -602,7 +602,8 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
     )
     .unwrap();
     let wrapped_bytes = std::fs::read(&wrapped).unwrap();
-    let aes_key = oaep_sha256_decrypt(&std::fs::read_to_string(&key).unwrap(), &wrapped_bytes);
+    let aes_key =
+        ksef_oracle::oaep_sha256_decrypt(&std::fs::read_to_string(&key).unwrap(), &wrapped_bytes);
     if live() {
         let theirs = openssl(&[
             "pkeyutl",

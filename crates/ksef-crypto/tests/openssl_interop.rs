@@ -122,7 +122,7 @@ fn openssl_unwraps_our_session_key_and_token() {
         info.public_key_id.as_deref(),
         Some("bCLIk+crwFEhRWdsWVy/MqwpR/8KiEmr+2cFZf1bPv0=")
     );
-    let independent = oaep_sha256_decrypt(&cert.key_pem, &wrapped.encrypted_key);
+    let independent = ksef_oracle::oaep_sha256_decrypt(&cert.key_pem, &wrapped.encrypted_key);
     assert_eq!(independent.as_slice(), session.key());
     if live() {
         let unwrapped = openssl_live(dir.path(), &decrypt_args, &wrapped.encrypted_key);
@@ -138,7 +138,7 @@ fn openssl_unwraps_our_session_key_and_token() {
     );
     let expected = format!("{token}|1752236636015").into_bytes();
     assert_eq!(
-        oaep_sha256_decrypt(&cert.key_pem, &encrypted.ciphertext),
+        ksef_oracle::oaep_sha256_decrypt(&cert.key_pem, &encrypted.ciphertext),
         expected
     );
     if live() {
@@ -257,63 +257,4 @@ fn public_keys_from_openssl_spki_match_the_private_key() {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// RSA-OAEP decryption with SHA-256 (label hash and MGF1) and an empty label, written from RFC 8017
-/// section 7.1.2 over the raw RSA permutation of the `rsa` crate's big integers: an oracle
-/// independent of our OAEP path (which is the `rsa` crate's `Oaep`).
-fn oaep_sha256_decrypt(key_pem: &str, ciphertext: &[u8]) -> Vec<u8> {
-    use rsa::pkcs8::DecodePrivateKey as _;
-    use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
-    use sha2::{Digest as _, Sha256};
-
-    fn mgf1(seed: &[u8], len: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        for counter in 0u32.. {
-            if out.len() >= len {
-                break;
-            }
-            out.extend(
-                Sha256::new()
-                    .chain_update(seed)
-                    .chain_update(counter.to_be_bytes())
-                    .finalize(),
-            );
-        }
-        out.truncate(len);
-        out
-    }
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem).unwrap();
-    let k = key.size();
-    assert_eq!(
-        ciphertext.len(),
-        k,
-        "an OAEP ciphertext is as long as the modulus"
-    );
-    let m = rsa::BigUint::from_bytes_be(ciphertext).modpow(key.d(), key.n());
-    let raw = m.to_bytes_be();
-    let mut em = vec![0u8; k - raw.len()];
-    em.extend(raw);
-    let h = 32;
-    assert_eq!(em[0], 0, "Y is zero");
-    let (masked_seed, masked_db) = em[1..].split_at(h);
-    let seed: Vec<u8> = masked_seed
-        .iter()
-        .zip(mgf1(masked_db, h))
-        .map(|(a, b)| a ^ b)
-        .collect();
-    let db: Vec<u8> = masked_db
-        .iter()
-        .zip(mgf1(&seed, k - h - 1))
-        .map(|(a, b)| a ^ b)
-        .collect();
-    assert_eq!(db[..h], Sha256::digest(b"")[..], "lHash of the empty label");
-    let rest = &db[h..];
-    let one = rest
-        .iter()
-        .position(|&b| b != 0)
-        .expect("the 0x01 separator");
-    assert_eq!(rest[one], 1, "PS is followed by 0x01");
-    rest[one + 1..].to_vec()
 }
