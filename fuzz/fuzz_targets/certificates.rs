@@ -19,10 +19,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
-use ksef_crypto::{
-    CertificateEntry, CertificateUsage, Error, KeyAlgorithm, MinistryCertificate,
-    MinistryCertificates, SessionKey,
-};
+use ksef_crypto::{Error, KeyAlgorithm, MinistryCertificate, MinistryCertificates, SessionKey};
+use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateParams, PublicKeyCertificateUsage};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
@@ -36,24 +34,25 @@ fuzz_target!(|data: &[u8]| {
         (STANDARD.encode(rest), Some(rest))
     };
     let usage = match (flags >> 1) & 3 {
-        0 => vec![CertificateUsage::SymmetricKeyEncryption],
-        1 => vec![CertificateUsage::KsefTokenEncryption],
+        0 => vec![PublicKeyCertificateUsage::SymmetricKeyEncryption],
+        1 => vec![PublicKeyCertificateUsage::KsefTokenEncryption],
         2 => vec![
-            CertificateUsage::KsefTokenEncryption,
-            CertificateUsage::SymmetricKeyEncryption,
+            PublicKeyCertificateUsage::KsefTokenEncryption,
+            PublicKeyCertificateUsage::SymmetricKeyEncryption,
         ],
-        _ => vec![CertificateUsage::Other("Future".to_owned())],
+        _ => vec![PublicKeyCertificateUsage::Unknown("Future".to_owned())],
     };
     // 2026-01-01T00:00:00Z: fixed, so that runs are reproducible.
     let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).expect("in range");
     let shift = TimeDelta::days(400 * (i64::from((flags >> 3) & 7) - 3));
-    let entry = CertificateEntry::new(
-        text,
-        at + shift - TimeDelta::days(365),
-        at + shift + TimeDelta::days(365),
-        usage.clone(),
-    )
-    .with_public_key_id("k");
+    let entry = PublicKeyCertificate::new(PublicKeyCertificateParams {
+        certificate: text,
+        certificate_id: "c".to_owned(),
+        public_key_id: "k".to_owned(),
+        valid_from: (at + shift - TimeDelta::days(365)).fixed_offset(),
+        valid_to: (at + shift + TimeDelta::days(365)).fixed_offset(),
+        usage: usage.clone(),
+    });
 
     if let Some(der) = der {
         xades_certificate(der);
@@ -77,8 +76,8 @@ fuzz_target!(|data: &[u8]| {
     let listing = MinistryCertificates::from_entries([&entry, &entry]).expect("parsed once");
     assert_eq!(listing.as_slice().len(), 2);
     for wanted in [
-        CertificateUsage::SymmetricKeyEncryption,
-        CertificateUsage::KsefTokenEncryption,
+        PublicKeyCertificateUsage::SymmetricKeyEncryption,
+        PublicKeyCertificateUsage::KsefTokenEncryption,
     ] {
         let fits = parsed.has_usage(&wanted) && parsed.is_valid_at(at);
         match listing.select(wanted.clone(), at) {

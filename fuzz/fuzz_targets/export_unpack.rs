@@ -19,9 +19,10 @@ use std::collections::HashSet;
 use std::io::Cursor;
 
 use ksef_crypto::{
-    CompressionType, ExpectedPart, ExportUnpacker, ExportedInvoice, SessionKey, UnpackLimits,
-    UnpackedExport, file_metadata,
+    ExpectedPart, ExportUnpacker, ExportedInvoice, SessionKey, UnpackLimits, UnpackedExport,
+    file_metadata,
 };
+use ksef_model::types::CompressionType;
 use libfuzzer_sys::fuzz_target;
 
 /// Bounds that keep one run small: 1 MiB per entry, 4 MiB in all.
@@ -124,7 +125,7 @@ fuzz_target!(|data: &[u8]| {
                 )
             })
             .collect();
-        let outcome = unpack(compression, parts);
+        let outcome = unpack(compression.clone(), parts);
         if let Ok((unpacked, _)) = outcome {
             let mut archive = Vec::new();
             for piece in &pieces {
@@ -138,12 +139,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
 
-    let whole = unpack(compression, encrypted_parts(&[data], with_plaintext));
+    let whole = unpack(compression.clone(), encrypted_parts(&[data], with_plaintext));
     if let Ok((unpacked, _)) = &whole {
         assert_eq!(unpacked.archive, file_metadata(data));
     }
     if n > 1 {
-        let split = unpack(compression, encrypted_parts(&cut(data, n), with_plaintext));
+        let split = unpack(compression.clone(), encrypted_parts(&cut(data, n), with_plaintext));
         match (&whole, &split) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "the parts changed the outcome"),
             (Err(a), Err(b)) => assert_eq!(a, b, "the parts changed the error"),

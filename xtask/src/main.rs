@@ -11,7 +11,7 @@
 //!   changelog section and the hand-written places the change touches.
 //! - `cargo xtask oracles [TEST ARGS]`: rewrite the golden files of the independent oracles
 //!   (`tests/golden/*.tsv`) by running the tests of the crates using `ksef-oracle` with
-//!   `KSEF_ORACLES=record`; needs xmllint, xmlsec1, openssl and unzip.
+//!   `KSEF_ORACLES=record`; needs xmllint, xmlsec1, openssl, unzip, poppler-utils and qpdf.
 //!
 //! xtask depends on none of the crates it generates code for, so `cargo xtask codegen` still runs
 //! when the generated code does not compile. The fault soak is a crate of its own, `ksef-soak`.

@@ -1,6 +1,6 @@
 //! `cargo xtask oracles`: regenerates the golden files of the independent oracles (xmllint,
-//! xmlsec1, openssl, unzip) by running the tests of every crate that uses `ksef-oracle` with
-//! `KSEF_ORACLES=record`. Needs the real tools; a missing one fails, naming its Debian package.
+//! xmlsec1, openssl, unzip, poppler, qpdf) by running the tests of every crate that uses
+//! `ksef-oracle` with `KSEF_ORACLES=record`. Needs the real tools; a missing one fails, naming its Debian package.
 //! This task only spawns `cargo test`; it links no ksef crate.
 
 use std::path::Path;

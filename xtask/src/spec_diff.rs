@@ -84,38 +84,14 @@ pub(crate) fn compare(old: &Value, new: &Value) -> Result<SpecDiff> {
         schema_count: (old_schemas.len(), new_schemas.len()),
         ..SpecDiff::default()
     };
-    for (k, op) in &new_ops {
-        match old_ops.get(k) {
-            None => d.ops_added.push((k.clone(), describe_op(op))),
-            Some(before) => {
-                let changes = op_changes(before, op);
-                if !changes.is_empty() {
-                    d.ops_changed.push((k.clone(), changes));
-                }
-            }
-        }
-    }
-    d.ops_removed = old_ops
-        .keys()
-        .filter(|k| !new_ops.contains_key(*k))
-        .cloned()
-        .collect();
-    for (k, schema) in &new_schemas {
-        match old_schemas.get(k) {
-            None => d.schemas_added.push((k.clone(), required_of(schema))),
-            Some(before) => {
-                let change = schema_change(before, schema);
-                if !change.is_empty() {
-                    d.schemas_changed.push((k.clone(), change));
-                }
-            }
-        }
-    }
-    d.schemas_removed = old_schemas
-        .keys()
-        .filter(|k| !new_schemas.contains_key(*k))
-        .cloned()
-        .collect();
+    (d.ops_added, d.ops_changed, d.ops_removed) =
+        diff_by_name(&old_ops, &new_ops, describe_op, |a, b| {
+            Some(op_changes(a, b)).filter(|c| !c.is_empty())
+        });
+    (d.schemas_added, d.schemas_changed, d.schemas_removed) =
+        diff_by_name(&old_schemas, &new_schemas, required_of, |a, b| {
+            Some(schema_change(a, b)).filter(|c| !c.is_empty())
+        });
     Ok(d)
 }
 
@@ -125,6 +101,32 @@ pub(crate) fn diff(old: &Value, new: &Value) -> Result<String> {
 }
 
 /// An operation's rate limit and permissions in words.
+/// Added (name, description), changed (name, change) and removed names.
+type NameDiff<A, C> = (Vec<(String, A)>, Vec<(String, C)>, Vec<String>);
+
+/// The entries of `new` not in `old` (described by `added`), those in both that `changed` finds
+/// different, and the names of those only in `old`.
+fn diff_by_name<A, C>(
+    old: &BTreeMap<String, Value>,
+    new: &BTreeMap<String, Value>,
+    added: impl Fn(&Value) -> A,
+    changed: impl Fn(&Value, &Value) -> Option<C>,
+) -> NameDiff<A, C> {
+    let (mut new_entries, mut changes) = (Vec::new(), Vec::new());
+    for (name, entry) in new {
+        match old.get(name) {
+            None => new_entries.push((name.clone(), added(entry))),
+            Some(before) => changes.extend(changed(before, entry).map(|c| (name.clone(), c))),
+        }
+    }
+    let removed = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    (new_entries, changes, removed)
+}
+
 fn describe_op(op: &Value) -> String {
     let mut parts = vec![rate_words(op)];
     let perms = permissions(op);
@@ -185,29 +187,23 @@ fn op_changes(old: &Value, new: &Value) -> Vec<String> {
 }
 
 fn required_of(schema: &Value) -> Vec<String> {
-    schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    strings_at(schema, "required")
 }
 
 fn enum_of(schema: &Value) -> BTreeSet<String> {
+    strings_at(schema, "enum")
+}
+
+/// The strings of the array `schema[key]` (none when it is missing or not an array).
+fn strings_at<C: FromIterator<String>>(schema: &Value, key: &str) -> C {
     schema
-        .get("enum")
+        .get(key)
         .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 fn schema_change(old: &Value, new: &Value) -> SchemaChange {
@@ -287,81 +283,94 @@ pub(crate) fn render(d: &SpecDiff) -> String {
         out.push_str("No differences in operations or schemas.\n");
         return out;
     }
-    if !d.ops_added.is_empty() {
-        out.push_str("### Added operations\n\n");
-        for (k, what) in &d.ops_added {
+    section(
+        &mut out,
+        "Added operations",
+        &d.ops_added,
+        |out, (k, what)| {
             let _ = writeln!(out, "- `{k}`: {what}");
-        }
-        out.push('\n');
-    }
-    if !d.ops_removed.is_empty() {
-        out.push_str("### Removed operations\n\n");
-        for k in &d.ops_removed {
+        },
+    );
+    section(&mut out, "Removed operations", &d.ops_removed, |out, k| {
+        let _ = writeln!(out, "- `{k}`");
+    });
+    section(
+        &mut out,
+        "Changed operations",
+        &d.ops_changed,
+        |out, (k, changes)| {
             let _ = writeln!(out, "- `{k}`");
-        }
-        out.push('\n');
-    }
-    if !d.ops_changed.is_empty() {
-        out.push_str("### Changed operations\n\n");
-        for (k, changes) in &d.ops_changed {
-            let _ = writeln!(out, "- `{k}`");
-            push_capped(&mut out, changes);
-        }
-        out.push('\n');
-    }
-    if !d.schemas_added.is_empty() {
-        out.push_str("### Added schemas\n\n");
-        for (k, required) in &d.schemas_added {
+            push_capped(out, changes);
+        },
+    );
+    section(
+        &mut out,
+        "Added schemas",
+        &d.schemas_added,
+        |out, (k, required)| {
             if required.is_empty() {
                 let _ = writeln!(out, "- `{k}`");
             } else {
                 let _ = writeln!(out, "- `{k}` (required: {})", required.join(", "));
             }
-        }
-        out.push('\n');
-    }
-    if !d.schemas_removed.is_empty() {
-        out.push_str("### Removed schemas\n\n");
-        for k in &d.schemas_removed {
+        },
+    );
+    section(&mut out, "Removed schemas", &d.schemas_removed, |out, k| {
+        let _ = writeln!(out, "- `{k}`");
+    });
+    section(
+        &mut out,
+        "Changed schemas",
+        &d.schemas_changed,
+        |out, (k, c)| {
             let _ = writeln!(out, "- `{k}`");
-        }
-        out.push('\n');
-    }
-    if !d.schemas_changed.is_empty() {
-        out.push_str("### Changed schemas\n\n");
-        for (k, c) in &d.schemas_changed {
-            let _ = writeln!(out, "- `{k}`");
-            let mut lines = Vec::new();
-            if !c.enum_added.is_empty() {
-                lines.push(format!("enum values added: {}", c.enum_added.join(", ")));
-            }
-            if !c.enum_removed.is_empty() {
-                lines.push(format!(
-                    "enum values removed: {}",
-                    c.enum_removed.join(", ")
-                ));
-            }
-            for (p, required) in &c.props_added {
-                lines.push(format!(
-                    "field added: `{p}`{}",
-                    if *required { " (**required**)" } else { "" }
-                ));
-            }
-            for p in &c.props_removed {
-                lines.push(format!("field removed: `{p}`"));
-            }
-            for p in &c.now_required {
-                lines.push(format!("field became **required**: `{p}`"));
-            }
-            for p in &c.now_optional {
-                lines.push(format!("field became optional: `{p}`"));
-            }
-            lines.extend(c.other.iter().cloned());
-            push_capped(&mut out, &lines);
-        }
-        out.push('\n');
-    }
+            push_capped(out, &schema_change_lines(c));
+        },
+    );
     out
+}
+
+/// A `### title` section listing `items` (one `item` call each), or nothing when there are none.
+fn section<T>(out: &mut String, title: &str, items: &[T], item: impl Fn(&mut String, &T)) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### {title}\n");
+    for entry in items {
+        item(out, entry);
+    }
+    out.push('\n');
+}
+
+/// The lines that describe one schema's change.
+fn schema_change_lines(c: &SchemaChange) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !c.enum_added.is_empty() {
+        lines.push(format!("enum values added: {}", c.enum_added.join(", ")));
+    }
+    if !c.enum_removed.is_empty() {
+        lines.push(format!(
+            "enum values removed: {}",
+            c.enum_removed.join(", ")
+        ));
+    }
+    for (p, required) in &c.props_added {
+        lines.push(format!(
+            "field added: `{p}`{}",
+            if *required { " (**required**)" } else { "" }
+        ));
+    }
+    for p in &c.props_removed {
+        lines.push(format!("field removed: `{p}`"));
+    }
+    for p in &c.now_required {
+        lines.push(format!("field became **required**: `{p}`"));
+    }
+    for p in &c.now_optional {
+        lines.push(format!("field became optional: `{p}`"));
+    }
+    lines.extend(c.other.iter().cloned());
+    lines
 }
 
 fn push_capped(out: &mut String, lines: &[String]) {

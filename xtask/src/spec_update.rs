@@ -71,8 +71,8 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
 pub(crate) struct Coverage {
     /// Descriptor types the client's `service!` tables list.
     pub(crate) client_types: BTreeSet<String>,
-    /// Operation ids the simulator's dispatch table handles.
-    pub(crate) sim_ids: BTreeSet<String>,
+    /// Descriptor types whose `Operation::ID` the simulator's route table handles.
+    pub(crate) sim_types: BTreeSet<String>,
     /// Descriptor types the CLI's sources mention.
     pub(crate) cli_types: BTreeSet<String>,
 }
@@ -86,9 +86,9 @@ pub(crate) fn coverage(root: &Path, types: &[String]) -> Result<Coverage> {
         c.client_types.insert(cap[1].to_owned());
     }
     let dispatch = crate::read(&root.join("crates/ksef-sim/src/api/mod.rs"))?;
-    let arm = regex::Regex::new(r#"(?m)^\s*"([a-z_0-9.]+)"\s*=>"#)?;
-    for cap in arm.captures_iter(&dispatch) {
-        c.sim_ids.insert(cap[1].to_owned());
+    let route = regex::Regex::new(r"\bops::([A-Z][A-Za-z0-9]*)::ID\b")?;
+    for cap in route.captures_iter(&dispatch) {
+        c.sim_types.insert(cap[1].to_owned());
     }
     let mut cli = String::new();
     for entry in std::fs::read_dir(root.join("crates/ksef-cli/src"))? {
@@ -119,7 +119,7 @@ pub(crate) fn hand_written_places(root: &Path, diff: &SpecDiff) -> Result<String
         if !cov.client_types.contains(ty) {
             lacks.push("client method");
         }
-        if !cov.sim_ids.contains(id) {
+        if !cov.sim_types.contains(ty) {
             lacks.push("sim handler");
         }
         if !cov.cli_types.contains(ty) {
@@ -252,8 +252,9 @@ mod tests {
         let c = coverage(&project_root(), &types).unwrap();
         assert!(c.client_types.contains("GetChallenge"), "{c:?}");
         assert!(c.client_types.contains("ListTokens"), "{c:?}");
-        assert!(c.sim_ids.contains("auth.challenge"), "{c:?}");
-        assert!(c.sim_ids.contains("tokens.list"), "{c:?}");
+        assert!(c.sim_types.contains("GetChallenge"), "{c:?}");
+        assert!(c.sim_types.contains("ListTokens"), "{c:?}");
+        assert!(!c.sim_types.contains("NoSuchOperation"), "{c:?}");
         assert!(!c.cli_types.contains("NoSuchOperation"));
         assert!(!c.client_types.contains("NoSuchOperation"));
     }

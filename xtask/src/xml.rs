@@ -5,11 +5,18 @@
 //! `xsd-parser` from the document's root element only (so only the types reachable from it are
 //! emitted, and the base schema's `TAdres` never collides with the invoice's own), with its
 //! `quick-xml` serializer and deserializer. Schemas are read from disk only: see [`resolver`].
+//!
+//! Documents whose schemas declare the same types in different namespaces (AuthTokenRequest 2.0
+//! and 2.1) share one generated body ([`Document::shared`]): the code, which names its namespace
+//! only through a constant, is written once and each version module compiles it bound to its own
+//! namespace constant. The generator checks that the versions' code is the same but for that
+//! constant, and fails if a new schema version makes it differ.
 
 mod decimal_enums;
 mod naming;
 pub(crate) mod resolver;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -47,7 +54,13 @@ struct Document {
     invoice: bool,
     /// First line of the module docs.
     title: &'static str,
+    /// The module (under `generated/xml/`) holding the code this document shares with other
+    /// versions of its schema, if any: see [`shared_body_source`].
+    shared: Option<&'static str>,
 }
+
+/// The body the AuthTokenRequest schemas 2.0 and 2.1 share.
+const AUTH_BODY: &str = "auth_token_request";
 
 const DOCUMENTS: &[Document] = &[
     Document {
@@ -57,6 +70,7 @@ const DOCUMENTS: &[Document] = &[
         namespace: "http://ksef.mf.gov.pl/auth/token/2.0",
         invoice: false,
         title: "`AuthTokenRequest` of the XAdES authentication, schema 2.0",
+        shared: Some(AUTH_BODY),
     },
     Document {
         module: "auth_v2_1",
@@ -65,6 +79,7 @@ const DOCUMENTS: &[Document] = &[
         namespace: "http://ksef.mf.gov.pl/auth/token/2.1",
         invoice: false,
         title: "`AuthTokenRequest` of the XAdES authentication, schema 2.1",
+        shared: Some(AUTH_BODY),
     },
     Document {
         module: "upo_v4_3",
@@ -73,6 +88,7 @@ const DOCUMENTS: &[Document] = &[
         namespace: "http://upo.schematy.mf.gov.pl/KSeF/v4-3",
         invoice: false,
         title: "UPO (official receipt, `Potwierdzenie`), schema v4-3",
+        shared: None,
     },
     Document {
         module: "fa2",
@@ -81,6 +97,7 @@ const DOCUMENTS: &[Document] = &[
         namespace: "http://crd.gov.pl/wzor/2023/06/29/12648/",
         invoice: true,
         title: "Invoice FA(2) (`Faktura`, schema 1-0E)",
+        shared: None,
     },
     Document {
         module: "fa3",
@@ -89,6 +106,7 @@ const DOCUMENTS: &[Document] = &[
         namespace: "http://crd.gov.pl/wzor/2025/06/25/13775/",
         invoice: true,
         title: "Invoice FA(3) (`Faktura`, schema 1-0E)",
+        shared: None,
     },
     Document {
         module: "fa_rr1",
@@ -97,6 +115,7 @@ const DOCUMENTS: &[Document] = &[
         namespace: "http://crd.gov.pl/wzor/2026/03/06/14189/",
         invoice: true,
         title: "VAT RR invoice FA_RR(1) (`Faktura`, schema 1-1E)",
+        shared: None,
     },
 ];
 
@@ -106,17 +125,48 @@ pub(crate) fn generate(xsd_dir: &Path, files: &mut Files) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("XSD directory {}", xsd_dir.display()))?;
     let out_dir = Path::new(GENERATED_DIR).join("xml");
+    // Shared body module -> (the first document that produced it, its code).
+    let mut bodies: BTreeMap<&str, (&Document, String)> = BTreeMap::new();
     for doc in DOCUMENTS {
-        let code = generate_document(&xsd_dir, doc)
+        let (code, decimal_enums) = generate_document(&xsd_dir, doc)
             .with_context(|| format!("generating {} from {}", doc.module, doc.schema))?;
-        files.insert(out_dir.join(format!("{}.rs", doc.module)), rustfmt(&code)?);
+        let module = match doc.shared {
+            None => module_source(doc, &code, &decimal_enums),
+            Some(body_module) => {
+                let (constant, body) = split_namespace(doc, &code)?;
+                match bodies.get(body_module) {
+                    Some((first, first_body)) if *first_body != body => bail!(
+                        "{} and {} no longer generate the same code but for their namespace, so \
+                         they cannot share `{body_module}`: give them a module each (`shared: None`)",
+                        first.module,
+                        doc.module
+                    ),
+                    Some(_) => {}
+                    None => {
+                        bodies.insert(body_module, (doc, body));
+                    }
+                }
+                version_module_source(doc, body_module, &constant, &decimal_enums)
+            }
+        };
+        files.insert(
+            out_dir.join(format!("{}.rs", doc.module)),
+            rustfmt(&module)?,
+        );
+    }
+    for (body_module, (_, body)) in &bodies {
+        files.insert(
+            out_dir.join(format!("{body_module}.rs")),
+            rustfmt(&shared_body_source(body_module, body))?,
+        );
     }
     files.insert(out_dir.join("mod.rs"), rustfmt(&mod_rs())?);
     Ok(())
 }
 
-/// Runs xsd-parser's pipeline for one document and returns the module source (unformatted).
-fn generate_document(xsd_dir: &Path, doc: &Document) -> Result<String> {
+/// Runs xsd-parser's pipeline for one document and returns its code (unformatted, without the
+/// module preamble) and the names of the enumerations of decimals typed as `Decimal`.
+fn generate_document(xsd_dir: &Path, doc: &Document) -> Result<(String, Vec<String>)> {
     let schema = xsd_dir.join(doc.schema);
     let config = config(doc);
 
@@ -148,7 +198,39 @@ fn generate_document(xsd_dir: &Path, doc: &Document) -> Result<String> {
     if code.trim().is_empty() {
         bail!("xsd-parser produced no code for {}", doc.root);
     }
-    Ok(module_source(doc, &code, &decimal_enums))
+    Ok((code, decimal_enums))
+}
+
+/// Splits a document's code into the constant naming its target namespace (the only place the
+/// namespace is written: the (de)serializers refer to it as `super::NAME`) and the rest, which
+/// imports that constant from the module including it. Returns the constant's name and the rest.
+fn split_namespace(doc: &Document, code: &str) -> Result<(String, String)> {
+    let literal = format!("b\"{}\"", doc.namespace);
+    let mut hits = code.match_indices(&literal).map(|(at, _)| at);
+    let (Some(at), None) = (hits.next(), hits.next()) else {
+        bail!(
+            "{}: expected the namespace {} written exactly once (in its constant)",
+            doc.module,
+            doc.namespace
+        );
+    };
+    let start = code[..at]
+        .rfind("pub const ")
+        .filter(|&start| !code[start..at].contains(';'))
+        .with_context(|| format!("{}: the namespace is not in a `pub const`", doc.module))?;
+    let end = code[at..]
+        .find(';')
+        .map(|len| at + len + 1)
+        .with_context(|| format!("{}: unterminated namespace constant", doc.module))?;
+    let name: String = code[start + "pub const ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if name.is_empty() {
+        bail!("{}: the namespace constant has no name", doc.module);
+    }
+    let body = format!("use super::{name};\n{}{}", &code[..start], &code[end..]);
+    Ok((name, body))
 }
 
 /// The xsd-parser configuration shared by every document.
@@ -207,7 +289,85 @@ const MODULE_ALLOWS: &str = "#![allow(
 /// Wraps the generated code in the module preamble (docs, lint allowances) and appends the
 /// implementation of ksef-model's `XmlDocument` trait for the root type.
 fn module_source(doc: &Document, code: &str, decimal_enums: &[String]) -> String {
-    let local_name = doc.root.split_once(':').map_or(doc.root, |(_, name)| name);
+    let mut out = module_docs(doc, decimal_enums);
+    out.push_str(MODULE_ALLOWS);
+    out.push('\n');
+    out.push_str(code);
+    out.push_str(&xml_document_impl(doc));
+    out
+}
+
+/// A document's module when its code is a shared body: its docs, its namespace constant, the body
+/// included as a private module whose items it re-exports, and the `XmlDocument` implementation.
+fn version_module_source(
+    doc: &Document,
+    body_module: &str,
+    constant: &str,
+    decimal_enums: &[String],
+) -> String {
+    let mut out = module_docs(doc, decimal_enums);
+    let _ = writeln!(
+        out,
+        "//!\n//! The versions of this schema declare the same types, each in its own namespace: their \
+         code is generated once, in `{body_module}.rs`, and compiled here bound to this version's \
+         namespace, [`{constant}`]."
+    );
+    let _ = writeln!(
+        out,
+        "\n/// The target namespace of `{schema}`, the namespace the types of this module read and \
+         write.
+        pub const {constant}: xsd_parser_types::misc::Namespace =
+            xsd_parser_types::misc::Namespace::new_const(b\"{namespace}\");
+
+        #[path = \"{body_module}.rs\"]
+        mod {body_module};
+        pub use {body_module}::*;",
+        schema = doc.schema,
+        namespace = doc.namespace,
+    );
+    out.push_str(&xml_document_impl(doc));
+    out
+}
+
+/// A shared body module: the code of the documents naming it in [`Document::shared`], which
+/// imports the namespace constant from the module that includes it.
+fn shared_body_source(body_module: &str, body: &str) -> String {
+    let users: Vec<&Document> = DOCUMENTS
+        .iter()
+        .filter(|doc| doc.shared == Some(body_module))
+        .collect();
+    let modules: Vec<&str> = users.iter().map(|doc| doc.module).collect();
+    let schemas: Vec<&str> = users.iter().map(|doc| doc.schema).collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "//! The types of {}, generated once: the schemas {} declare the same types, each in its \
+         own namespace.
+        //!
+        //! This code names the namespace only through the constant it imports from the module that \
+         includes it (`#[path]`): each of those modules compiles it bound to its own namespace, \
+         and re-exports its items.",
+        code_list(&modules),
+        code_list(&schemas),
+    );
+    out.push_str(MODULE_ALLOWS);
+    out.push('\n');
+    out.push_str(body);
+    out
+}
+
+/// `a`, `b` and `c`.
+fn code_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => format!("`{one}`"),
+        [init @ .., last] => format!("`{}` and `{last}`", init.join("`, `")),
+    }
+}
+
+/// The first lines of a document module's docs.
+fn module_docs(doc: &Document, decimal_enums: &[String]) -> String {
+    let local_name = root_name(doc);
     let mut out = String::new();
     let _ = writeln!(out, "//! {}.", doc.title);
     let _ = writeln!(out, "//!");
@@ -226,18 +386,24 @@ fn module_source(doc: &Document, code: &str, decimal_enums: &[String]) -> String
             decimal_enums.join("`, `")
         );
     }
-    out.push_str(MODULE_ALLOWS);
-    out.push('\n');
-    out.push_str(code);
-    let _ = writeln!(
-        out,
+    out
+}
+
+/// The root element's local name (`tns:Faktura` -> `Faktura`), also the root type's name.
+fn root_name(doc: &Document) -> &'static str {
+    doc.root.split_once(':').map_or(doc.root, |(_, name)| name)
+}
+
+/// ksef-model's `XmlDocument` trait for a document's root type.
+fn xml_document_impl(doc: &Document) -> String {
+    let local_name = root_name(doc);
+    format!(
         "\nimpl crate::xml_support::XmlDocument for {local_name} {{
             const ROOT: &'static str = \"{local_name}\";
             const NAMESPACE: &'static str = \"{}\";
-        }}",
+        }}\n",
         doc.namespace
-    );
-    out
+    )
 }
 
 /// `generated/xml/mod.rs`.
@@ -284,7 +450,13 @@ mod tests {
         let (mut first, mut second) = (crate::codegen::Files::new(), crate::codegen::Files::new());
         super::generate(&xsd_dir, &mut first).unwrap();
         super::generate(&xsd_dir, &mut second).unwrap();
-        assert_eq!(first.len(), super::DOCUMENTS.len() + 1);
+        // One module per document, one per shared body, and mod.rs.
+        let mut bodies: Vec<&str> = super::DOCUMENTS
+            .iter()
+            .filter_map(|doc| doc.shared)
+            .collect();
+        bodies.dedup();
+        assert_eq!(first.len(), super::DOCUMENTS.len() + bodies.len() + 1);
         for (path, contents) in &first {
             assert!(
                 second.get(path) == Some(contents),
@@ -302,6 +474,57 @@ mod tests {
             let gated = format!("#[cfg(feature = \"invoice-xml\")]\n{decl}");
             assert!(mod_rs.contains(&decl), "{}", doc.module);
             assert_eq!(mod_rs.contains(&gated), doc.invoice, "{}", doc.module);
+        }
+    }
+
+    #[test]
+    fn split_namespace_takes_out_the_constant_and_imports_it() {
+        let doc = &super::DOCUMENTS[0];
+        let code = format!(
+            "use a :: b ; pub const NS_XS : Namespace = Namespace :: new_const (b\"x\") ; \
+             pub const NS_TNS : Namespace = Namespace :: new_const (b\"{}\") ; \
+             pub const PREFIX_TNS : P = P (b\"tns\") ;",
+            doc.namespace
+        );
+        let (name, body) = super::split_namespace(doc, &code).unwrap();
+        assert_eq!(name, "NS_TNS");
+        assert_eq!(
+            body,
+            "use super::NS_TNS;\nuse a :: b ; pub const NS_XS : Namespace = Namespace :: new_const \
+             (b\"x\") ;  pub const PREFIX_TNS : P = P (b\"tns\") ;"
+        );
+        // The namespace written twice (or not at all) cannot be bound by one constant.
+        let twice = format!("{code} const OTHER : N = N (b\"{}\") ;", doc.namespace);
+        assert!(super::split_namespace(doc, &twice).is_err());
+        assert!(super::split_namespace(doc, "pub const NS_XS : N = N (b\"x\") ;").is_err());
+    }
+
+    /// The AuthTokenRequest versions share one body, written once; each version module binds
+    /// its own namespace and includes it.
+    #[test]
+    fn auth_versions_share_one_body() {
+        let xsd_dir = crate::default_spec_dir().join("xsd");
+        let mut files = crate::codegen::Files::new();
+        super::generate(&xsd_dir, &mut files).unwrap();
+        let dir = std::path::Path::new(crate::codegen::GENERATED_DIR).join("xml");
+        let body = &files[&dir.join(format!("{}.rs", super::AUTH_BODY))];
+        assert!(body.contains("pub struct AuthTokenRequestElementType"));
+        assert!(body.contains("use super::NS_TNS;"));
+        assert!(!body.contains("http://ksef.mf.gov.pl/auth/token/"));
+        for (module, namespace) in [
+            ("auth_v2_0", "http://ksef.mf.gov.pl/auth/token/2.0"),
+            ("auth_v2_1", "http://ksef.mf.gov.pl/auth/token/2.1"),
+        ] {
+            let version = &files[&dir.join(format!("{module}.rs"))];
+            assert!(
+                version.contains(&format!("new_const(b\"{namespace}\")")),
+                "{module}"
+            );
+            assert!(
+                version.contains(&format!("pub use {}::*;", super::AUTH_BODY)),
+                "{module}"
+            );
+            assert!(!version.contains("pub struct"), "{module}");
         }
     }
 }

@@ -2,19 +2,14 @@
 //! opened elsewhere.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use chrono::{Duration, Utc};
-use ksef_client::{BatchInvoice, BatchOptions, InvoiceOutcome, batch_open_request, form_code};
-use ksef_crypto::{
-    BatchPackager, CertificateEntry, CertificateUsage, DirectorySink, MinistryCertificate,
-    SessionKey,
-};
-use ksef_model::types::FormCode;
+use ksef_client::batch_files::{BatchFiles, DirectoryPackage};
+use ksef_client::{BatchOptions, InvoiceOutcome, batch_open_request, form_code};
+use ksef_crypto::{MinistryCertificate, SessionKey};
+use ksef_model::types::{FormCode, PublicKeyCertificateUsage};
 use serde_json::{Value, json};
 
 use crate::args::{BatchCommand, BatchSendArgs, CompressionArg, SchemaArg};
@@ -28,64 +23,6 @@ pub(crate) fn form_code_of(schema: SchemaArg) -> FormCode {
         SchemaArg::Fa2 => form_code::fa2(),
         SchemaArg::FaRr => form_code::fa_rr1(),
     }
-}
-
-/// The invoice files named on the command line: files as given, directories as their `*.xml`
-/// files in name order. File names must be unique (they name the invoices inside the package).
-fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let meta = std::fs::metadata(input).with_context(|| {
-            format!(
-                "cannot read {}; check the path (nothing was sent)",
-                input.display()
-            )
-        })?;
-        if meta.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("cannot list {}", input.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"))
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(input.clone());
-        }
-    }
-    if files.is_empty() {
-        bail!("no invoice files (*.xml) found in the given directories");
-    }
-    let mut seen = BTreeSet::new();
-    let mut named = Vec::with_capacity(files.len());
-    for path in files {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .with_context(|| format!("{} has no UTF-8 file name", path.display()))?
-            .to_owned();
-        if !seen.insert(name.clone()) {
-            bail!(
-                "two invoices are named {name:?}; file names must be unique within a batch \
-                 (rename one)"
-            );
-        }
-        named.push((name, path));
-    }
-    Ok(named)
-}
-
-fn invoices_of(files: &[(String, PathBuf)]) -> anyhow::Result<Vec<BatchInvoice>> {
-    files
-        .iter()
-        .map(|(name, path)| {
-            BatchInvoice::from_path(name.clone(), path.clone())
-                .with_context(|| format!("cannot read invoice file {}", path.display()))
-        })
-        .collect()
 }
 
 /// Runs a `batch` subcommand.
@@ -113,12 +50,11 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         upo_dir,
         no_validate,
     } = args;
-    let files = collect_inputs(&inputs)?;
-    let mut invoices = invoices_of(&files)?;
+    let files = BatchFiles::collect(&inputs)?;
+    let mut invoices = files.invoices()?;
     if !no_validate {
-        let paths: Vec<PathBuf> = files.iter().map(|(_, path)| path.clone()).collect();
         let hashes =
-            crate::validate::ensure_valid(ctx, &paths, crate::validate::schema_of(schema))?;
+            crate::validate::ensure_valid(ctx, &files.paths(), crate::validate::schema_of(schema))?;
         // Packaging reads the files again: what it packs must be what was validated.
         invoices = invoices
             .into_iter()
@@ -133,8 +69,8 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     let mut options = BatchOptions::new()
         .max_uploads_in_flight(usize::from(jobs))
         .compression_type(match compression {
-            CompressionArg::Zip => ksef_crypto::CompressionType::Zip,
-            CompressionArg::TarGz => ksef_crypto::CompressionType::TarGz,
+            CompressionArg::Zip => ksef_model::types::CompressionType::Zip,
+            CompressionArg::TarGz => ksef_model::types::CompressionType::TarGz,
         });
     if let Some(size) = part_size {
         options = options.max_part_size(size);
@@ -218,6 +154,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|i| i.file_name.as_deref())
         .collect();
     let missing: Vec<&str> = files
+        .files()
         .iter()
         .map(|(name, _)| name.as_str())
         .filter(|name| !reported.contains(name))
@@ -290,15 +227,11 @@ fn encryption_certificate(path: &Path) -> anyhow::Result<MinistryCertificate> {
             path.display()
         )
     })?;
-    let now = Utc::now();
-    let entry = CertificateEntry::new(
-        STANDARD.encode(certificate.der()),
-        now - Duration::days(1),
-        now + Duration::days(1),
-        [CertificateUsage::SymmetricKeyEncryption],
-    );
-    MinistryCertificate::from_entry(&entry)
-        .with_context(|| format!("cannot use the certificate {}", path.display()))
+    MinistryCertificate::from_der(
+        certificate.der(),
+        [PublicKeyCertificateUsage::SymmetricKeyEncryption],
+    )
+    .with_context(|| format!("cannot use the certificate {}", path.display()))
 }
 
 fn pack(
@@ -315,7 +248,7 @@ fn pack(
             dir.display()
         );
     }
-    let files = collect_inputs(&[dir.to_path_buf()])?;
+    let files = BatchFiles::collect(&[dir.to_path_buf()])?;
     let certificate = encryption_certificate(public_cert)?;
     if out.exists()
         && std::fs::read_dir(out)
@@ -339,22 +272,16 @@ fn pack(
             )
         })?
         .to_encryption_info();
-    let mut packager = BatchPackager::new();
-    if let Some(size) = part_size {
-        let limits = (*packager.current_limits()).with_max_part_size(size);
-        packager = packager.limits(limits);
-    }
-    let mut sink = DirectorySink::new(out);
     ctx.note(format!("packaging {} invoice(s) …", files.len()));
-    let package = packager
-        .package(&key, invoices_of(&files)?, &mut sink)
-        .context("packaging failed; the part files in the output directory are incomplete")?;
-    let part_files: Vec<String> = package
-        .parts
+    let DirectoryPackage {
+        package,
+        part_paths,
+        ..
+    } = files.pack_to_directory(&key, out, part_size)?;
+    let part_files: Vec<String> = part_paths
         .iter()
-        .map(|part| {
-            sink.path_of(part.ordinal_number)
-                .file_name()
+        .map(|path| {
+            path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         })

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ksef_client::{CertificateEnrollment, CertificateKey, save_key};
+use ksef_crypto::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use ksef_model::operations::{
     GetCertificateEnrollmentData, GetCertificateEnrollmentStatus, GetCertificateLimits,
     QueryCertificates, RetrieveCertificates, RevokeCertificate,
@@ -18,7 +19,6 @@ use ksef_model::types::{
 };
 use ksef_model::values::{Nip, Pesel};
 use ksef_xades::Certificate;
-use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use serde_json::{Value, json};
 
 use crate::api::{collect_page, print_value, to_value};

@@ -214,7 +214,9 @@ impl Ctx {
             .with_context(|| format!("cannot create {}", self.profile_dir.display()))?;
         let store = FileTokenStore::open(self.tokens_path())?;
         self.detail(format!("KSeF API at {base_url}"));
-        Ok(client_builder(base_url).token_store(store).build()?)
+        Ok(client_builder(base_url)
+            .transport(|t| t.token_store(store))
+            .build()?)
     }
 
     /// A client for a command that needs a login: refuses early, with the fix, if there is none.
@@ -234,7 +236,7 @@ impl Ctx {
 
 /// A client builder with polling suited to an interactive tool.
 pub(crate) fn client_builder(base_url: &str) -> ksef_client::ClientBuilder {
-    Client::builder().base_url(base_url).poll(
+    Client::builder().transport(|t| t.base_url(base_url)).poll(
         PollConfig::default()
             .with_backoff(Duration::from_millis(50), Duration::from_secs(2))
             .with_timeout(Duration::from_secs(300)),

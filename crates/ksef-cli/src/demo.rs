@@ -195,7 +195,7 @@ async fn with_simulator(
     started_at: chrono::DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let client = Client::builder()
-        .base_url(sim.base_url())
+        .transport(|t| t.base_url(sim.base_url()))
         .poll(
             PollConfig::default()
                 .with_backoff(Duration::from_millis(20), Duration::from_millis(200))

@@ -50,6 +50,32 @@ pub(crate) fn read_secret_line(path: &Path, what: &str) -> anyhow::Result<Zeroiz
     Ok(line)
 }
 
+/// Reads the offline certificate's private key (PKCS#8 PEM, encrypted when `password_file` names
+/// the file holding its password); the PEM text and the password are wiped on drop.
+pub(crate) fn read_certificate_key(
+    key: &Path,
+    password_file: Option<&Path>,
+) -> anyhow::Result<ksef_crypto::CertificateKey> {
+    use ksef_crypto::CertificateKey;
+    let pem = Zeroizing::new(
+        String::from_utf8(read_input(key, "the private key")?)
+            .map_err(|_| anyhow::anyhow!("the key {} is not PEM text", key.display()))?,
+    );
+    match password_file {
+        Some(path) => {
+            let password = read_secret_line(path, "key password")?;
+            CertificateKey::from_encrypted_pkcs8_pem(&pem, password.as_bytes())
+        }
+        None => CertificateKey::from_pkcs8_pem(&pem),
+    }
+    .with_context(|| {
+        format!(
+            "cannot read the key {} (PKCS#8 PEM; --key-password-file if encrypted)",
+            key.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

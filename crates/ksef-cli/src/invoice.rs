@@ -77,6 +77,7 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             .await
         }
         InvoiceCommand::Validate { files, schema } => crate::validate::run(ctx, &files, schema),
+        InvoiceCommand::Pdf(args) => crate::pdf::run_invoice_pdf(ctx, args),
         InvoiceCommand::Get { ksef_number, out } => {
             let number = parse_ksef_number(&ksef_number)?;
             let client = ctx.logged_in_client()?;
@@ -147,10 +148,11 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
         } => export(ctx, filters_of(&range)?, only_metadata, &out).await,
         InvoiceCommand::Sync {
             out,
+            pdf,
             subject_type,
             since,
             source,
-        } => sync(ctx, &out, &subject_type, since.as_deref(), source).await,
+        } => sync(ctx, &out, &subject_type, since.as_deref(), source, pdf).await,
     }
 }
 
@@ -232,6 +234,7 @@ async fn sync(
     subject_types: &[SubjectTypeArg],
     since: Option<&str>,
     source: SyncSourceArg,
+    pdf: bool,
 ) -> anyhow::Result<ExitCode> {
     let start = match since {
         Some(text) => parse_time(text, "--since")?,
@@ -252,6 +255,11 @@ async fn sync(
         options = options.with_subject_types(subject_types.iter().map(|s| subject_type_of(*s)));
     }
     let report = client.sync_invoices(&options, &checkpoints, &sink).await?;
+    let pdfs = if pdf {
+        Some(crate::pdf::sync_pdfs(ctx, out)?)
+    } else {
+        None
+    };
     if ctx.json() {
         let subjects: Vec<Value> = report
             .subjects
@@ -272,6 +280,7 @@ async fn sync(
             "out": out,
             "stored": report.stored(),
             "subjects": subjects,
+            "pdfs": pdfs.as_ref().map(crate::pdf::SyncPdfs::json),
         }))?;
     } else {
         for s in &report.subjects {
@@ -283,8 +292,14 @@ async fn sync(
                 s.checkpoint.to_rfc3339()
             ));
         }
+        if let Some(pdfs) = &pdfs {
+            pdfs.print(ctx);
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(match pdfs {
+        Some(pdfs) if !pdfs.failed.is_empty() => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 /// The JSON row of one metadata record.

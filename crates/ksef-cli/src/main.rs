@@ -17,6 +17,7 @@ mod context;
 mod demo;
 mod files;
 mod invoice;
+mod pdf;
 mod permissions;
 mod qr;
 mod session;

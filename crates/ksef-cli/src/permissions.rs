@@ -89,21 +89,13 @@ pub(crate) async fn run(ctx: &Ctx, command: PermissionsCommand) -> anyhow::Resul
             let body = body.body.as_deref();
             let client = ctx.logged_in_client()?;
             let mut items: Vec<Value> = Vec::new();
-            macro_rules! paged {
-                ($op:ident, $method:ident, $request:ident) => {{ paged!($op, $method, $request, "{}") }};
-                ($op:ident, $method:ident, $request:ident, $default:literal) => {{
-                    let request: ksef_model::types::$request =
-                        read_body(body, stringify!($request), Some($default))?;
+            // Every page of a paged query, into `items`.
+            macro_rules! pages {
+                ($method:ident, $op:expr) => {{
                     let mut offset = 0;
                     loop {
-                        let page = client
-                            .permissions()
-                            .$method(
-                                $op::new(request.clone())
-                                    .with_page_size(PAGE_SIZE)
-                                    .with_page_offset(offset),
-                            )
-                            .await?;
+                        let op = $op.with_page_size(PAGE_SIZE).with_page_offset(offset);
+                        let page = client.permissions().$method(op).await?;
                         if !collect_page(to_value(&page)?, &mut items) {
                             break;
                         }
@@ -111,69 +103,45 @@ pub(crate) async fn run(ctx: &Ctx, command: PermissionsCommand) -> anyhow::Resul
                     }
                 }};
             }
-            match kind {
-                QueryKind::Personal => paged!(
-                    QueryPersonalPermissions,
-                    query_personal,
-                    PersonalPermissionsQueryRequest
-                ),
-                QueryKind::Persons => paged!(
-                    QueryPersonPermissions,
-                    query_persons,
-                    PersonPermissionsQueryRequest,
-                    r#"{"queryType":"PermissionsInCurrentContext"}"#
-                ),
-                QueryKind::Subunits => paged!(
-                    QuerySubunitPermissions,
-                    query_subunits,
-                    SubunitPermissionsQueryRequest
-                ),
-                QueryKind::SubordinateEntityRoles => paged!(
-                    QuerySubordinateEntityRoles,
-                    query_subordinate_entity_roles,
-                    SubordinateEntityRolesQueryRequest
-                ),
-                QueryKind::Authorizations => paged!(
-                    QueryAuthorizationPermissions,
-                    query_authorizations,
-                    EntityAuthorizationPermissionsQueryRequest,
-                    r#"{"queryType":"Granted"}"#
-                ),
-                QueryKind::Entities => paged!(
-                    QueryEntityPermissions,
-                    query_entities,
-                    EntityPermissionsQueryRequest
-                ),
-                QueryKind::EuEntities => paged!(
-                    QueryEuEntityPermissions,
-                    query_eu_entities,
-                    EuEntityPermissionsQueryRequest
-                ),
-                QueryKind::EntityRoles => {
-                    let mut offset = 0;
-                    loop {
-                        let page = client
-                            .permissions()
-                            .query_entity_roles(
-                                QueryEntityRoles::new()
-                                    .with_page_size(PAGE_SIZE)
-                                    .with_page_offset(offset),
-                            )
-                            .await?;
-                        if !collect_page(to_value(&page)?, &mut items) {
-                            break;
+            // One row per query taking a request body: the kind, the operation, its client
+            // method, its request type and the request sent when no `--body` is given.
+            macro_rules! query {
+                ($($kind:ident: $op:ident, $method:ident, $request:ident, $default:literal;)*) => {
+                    match kind {
+                        $(QueryKind::$kind => {
+                            let request: ksef_model::types::$request =
+                                read_body(body, stringify!($request), Some($default))?;
+                            pages!($method, $op::new(request.clone()))
+                        })*
+                        QueryKind::EntityRoles => {
+                            pages!(query_entity_roles, QueryEntityRoles::new())
                         }
-                        offset += 1;
+                        QueryKind::Attachments => {
+                            let status = client
+                                .permissions()
+                                .attachment_status(GetAttachmentPermissionStatus::new())
+                                .await?;
+                            print_value(ctx, &to_value(&status)?)?;
+                            return Ok(ExitCode::SUCCESS);
+                        }
                     }
-                }
-                QueryKind::Attachments => {
-                    let status = client
-                        .permissions()
-                        .attachment_status(GetAttachmentPermissionStatus::new())
-                        .await?;
-                    print_value(ctx, &to_value(&status)?)?;
-                    return Ok(ExitCode::SUCCESS);
-                }
+                };
+            }
+            query! {
+                Personal: QueryPersonalPermissions, query_personal,
+                    PersonalPermissionsQueryRequest, "{}";
+                Persons: QueryPersonPermissions, query_persons,
+                    PersonPermissionsQueryRequest, r#"{"queryType":"PermissionsInCurrentContext"}"#;
+                Subunits: QuerySubunitPermissions, query_subunits,
+                    SubunitPermissionsQueryRequest, "{}";
+                SubordinateEntityRoles: QuerySubordinateEntityRoles, query_subordinate_entity_roles,
+                    SubordinateEntityRolesQueryRequest, "{}";
+                Authorizations: QueryAuthorizationPermissions, query_authorizations,
+                    EntityAuthorizationPermissionsQueryRequest, r#"{"queryType":"Granted"}"#;
+                Entities: QueryEntityPermissions, query_entities,
+                    EntityPermissionsQueryRequest, "{}";
+                EuEntities: QueryEuEntityPermissions, query_eu_entities,
+                    EuEntityPermissionsQueryRequest, "{}";
             }
             if !ctx.json() && items.is_empty() {
                 println!("no permissions match");

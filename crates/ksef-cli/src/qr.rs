@@ -6,14 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use ksef_client::offline::{OfflineInvoice, qr_environment};
-use ksef_crypto::{CertificateKey, DEFAULT_MODULE_PIXELS, QrCaption, QrContextType, QrImage};
+use ksef_crypto::{DEFAULT_MODULE_PIXELS, QrCaption, QrContextType, QrImage};
 use ksef_model::values::{KsefNumber, Nip};
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use crate::args::QrCommand;
 use crate::context::{Ctx, print_json};
-use crate::files::{read_input, read_secret_line, write_public};
+use crate::files::{read_certificate_key, read_input, write_public};
 
 /// The seller's NIP, the issue date and the hash of an invoice file (see
 /// [`OfflineInvoice::parse`]), with the file named in errors.
@@ -111,23 +110,7 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
                 }
                 None => facts.seller_nip.clone(),
             };
-            let pem = Zeroizing::new(
-                String::from_utf8(read_input(&key, "the private key")?)
-                    .map_err(|_| anyhow::anyhow!("the key {} is not PEM text", key.display()))?,
-            );
-            let certificate_key = match &key_password_file {
-                Some(path) => {
-                    let password = read_secret_line(path, "key password")?;
-                    CertificateKey::from_encrypted_pkcs8_pem(&pem, password.as_bytes())
-                }
-                None => CertificateKey::from_pkcs8_pem(&pem),
-            }
-            .with_context(|| {
-                format!(
-                    "cannot read the key {} (PKCS#8 PEM; --key-password-file if encrypted)",
-                    key.display()
-                )
-            })?;
+            let certificate_key = read_certificate_key(&key, key_password_file.as_deref())?;
             let link = facts
                 .certificate_link(
                     environment,

@@ -152,7 +152,11 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                 }
             }
         }
-        SessionCommand::Upo { reference, out } => {
+        SessionCommand::Upo {
+            reference,
+            out,
+            pdf,
+        } => {
             let reference = parse_reference(&reference, REFERENCE_HINT)?;
             let status = client
                 .sessions()
@@ -182,10 +186,17 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 saved.push(path);
             }
-            if ctx.json() {
-                print_json(&json!({ "referenceNumber": reference.as_str(), "files": saved }))?;
+            let pdfs = if pdf {
+                crate::pdf::upo_pdfs(&saved)?
             } else {
-                for path in &saved {
+                Vec::new()
+            };
+            if ctx.json() {
+                print_json(
+                    &json!({ "referenceNumber": reference.as_str(), "files": saved, "pdfs": pdfs }),
+                )?;
+            } else {
+                for path in saved.iter().chain(&pdfs) {
                     println!("✓ saved {}", path.display());
                 }
             }

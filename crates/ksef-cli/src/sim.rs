@@ -115,7 +115,8 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// `value` as a POSIX shell word: as it is when that is safe, else in single quotes (the
-/// simulator's tokens contain `|`), so `eval "$(ksef sim | head -3)"` works.
+/// simulator's tokens contain `|`), so the three lines can be sourced as an env file
+/// (`set -a; . ./sim.env; set +a`).
 fn shell_quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:/@%+=,".contains(c);
     if !value.is_empty() && value.chars().all(safe) {

@@ -29,6 +29,19 @@ fn wait_done(sim: &Sim, home: &Path, args: &[&str]) -> serde_json::Value {
     }
 }
 
+/// A grant of `permissions` to the person with [`PESEL`], their details given as `details_type`.
+fn person_grant(permissions: &[&str], details_type: &str) -> serde_json::Value {
+    serde_json::json!({
+        "subjectIdentifier": {"type": "Pesel", "value": PESEL},
+        "permissions": permissions,
+        "description": "accountant from the CLI test",
+        "subjectDetails": {
+            "subjectDetailsType": details_type,
+            "personById": {"firstName": "Jan", "lastName": "Testowy"}
+        }
+    })
+}
+
 /// `ksef permissions grant KIND --body BODY`, then `extra`.
 fn grant(sim: &Sim, home: &Path, kind: &str, body: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -66,15 +79,7 @@ fn permissions_grant_query_status_revoke() {
     let body = home.join("grant.json");
     write_json(
         &body,
-        serde_json::json!({
-            "subjectIdentifier": {"type": "Pesel", "value": PESEL},
-            "permissions": ["InvoiceRead", "InvoiceWrite"],
-            "description": "accountant from the CLI test",
-            "subjectDetails": {
-                "subjectDetailsType": "PersonByIdentifier",
-                "personById": {"firstName": "Jan", "lastName": "Testowy"}
-            }
-        }),
+        person_grant(&["InvoiceRead", "InvoiceWrite"], "PersonByIdentifier"),
     );
     let granted = json_ok(&grant(&sim, &home, "persons", &body, &["--json"]));
     let reference = granted["referenceNumber"].as_str().unwrap().to_owned();
@@ -87,15 +92,10 @@ fn permissions_grant_query_status_revoke() {
     let duplicated = home.join("duplicated.json");
     write_json(
         &duplicated,
-        serde_json::json!({
-            "subjectIdentifier": {"type": "Pesel", "value": PESEL},
-            "permissions": ["InvoiceRead", "InvoiceRead"],
-            "description": "accountant from the CLI test",
-            "subjectDetails": {
-                "subjectDetailsType": "PersonByFingerprintWithIdentifier",
-                "personById": {"firstName": "Jan", "lastName": "Testowy"}
-            }
-        }),
+        person_grant(
+            &["InvoiceRead", "InvoiceRead"],
+            "PersonByFingerprintWithIdentifier",
+        ),
     );
     let refused = grant(&sim, &home, "persons", &duplicated, &[]);
     assert_fails_with(&refused, "permissions");

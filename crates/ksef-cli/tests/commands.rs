@@ -265,20 +265,17 @@ fn tokens_are_generated_shown_once_listed_and_revoked() {
 
     // To a file: owner-only, and nowhere in the output.
     let token_file = home.join("secrets/new-token.txt");
-    let to_file = sim.run(
-        &home,
-        &[
-            "token",
-            "generate",
-            "--description",
-            "written to a file",
-            "--permission",
-            "InvoiceRead",
-            "--out",
-            token_file.to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let to_file_args = [
+        "token",
+        "generate",
+        "--description",
+        "written to a file",
+        "--permission",
+        "InvoiceRead",
+        "--out",
+        token_file.to_str().unwrap(),
+    ];
+    let to_file = sim.run(&home, &[&to_file_args[..], &["--json"]].concat());
     let doc = json_ok(&to_file);
     assert!(doc.get("token").is_none());
     let second_ref = doc["referenceNumber"].as_str().unwrap().to_owned();
@@ -291,19 +288,7 @@ fn tokens_are_generated_shown_once_listed_and_revoked() {
     #[cfg(unix)]
     assert_eq!(mode(&token_file), 0o600);
     // The file is never overwritten.
-    let again = sim.run(
-        &home,
-        &[
-            "token",
-            "generate",
-            "--description",
-            "written to a file",
-            "--permission",
-            "InvoiceRead",
-            "--out",
-            token_file.to_str().unwrap(),
-        ],
-    );
+    let again = sim.run(&home, &to_file_args);
     assert_fails_with(&again, "exists");
 
     // Human output: the token alone on stdout.

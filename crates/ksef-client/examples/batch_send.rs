@@ -13,6 +13,9 @@
 //! (`$KSEF_SPEC_DIR/invoice-templates/invoice-template-fa-3.xml`, by default the repository's
 //! `fixtures/ksef-spec/`).
 
+#[path = "support/template.rs"]
+mod template;
+
 use std::error::Error as StdError;
 use std::time::Duration;
 
@@ -21,28 +24,6 @@ use ksef_model::values::Nip;
 
 /// The error type of the examples: anything, sendable between tasks.
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// The Ministry's FA(3) template: in `$KSEF_SPEC_DIR/invoice-templates/`, by default the
-/// repository's copy in `fixtures/ksef-spec/`.
-fn template_path() -> std::path::PathBuf {
-    std::env::var_os("KSEF_SPEC_DIR")
-        .map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
-            std::path::PathBuf::from,
-        )
-        .join("invoice-templates/invoice-template-fa-3.xml")
-}
-
-/// The template's text; a missing file is an error naming it.
-fn read_template() -> Result<String, String> {
-    let path = template_path();
-    std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "the FA(3) template {}: {e} (set KSEF_SPEC_DIR)",
-            path.display()
-        )
-    })
-}
 
 /// The invoices to send: the `*.xml` files of `KSEF_INVOICE_DIR`, or three made from the
 /// template for `nip`.
@@ -61,7 +42,7 @@ pub(crate) fn invoices_for(nip: &str) -> Result<Vec<BatchInvoice>, BoxError> {
         }
         return Ok(invoices);
     }
-    let template = read_template()?;
+    let template = template::read()?;
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")
@@ -81,7 +62,7 @@ pub(crate) fn invoices_for(nip: &str) -> Result<Vec<BatchInvoice>, BoxError> {
 /// Logs in with the KSeF token, submits the invoices and waits for the outcome.
 pub(crate) async fn run(base_url: &str, nip: &str, token: &str) -> Result<BatchOutcome, BoxError> {
     let client = Client::builder()
-        .base_url(base_url)
+        .transport(|t| t.base_url(base_url))
         .poll(
             PollConfig::default().with_backoff(Duration::from_millis(100), Duration::from_secs(5)),
         )

@@ -38,7 +38,7 @@ pub(crate) async fn run(
     out_dir: &Path,
 ) -> Result<EnrolledCertificate, BoxError> {
     let client = Client::builder()
-        .base_url(base_url)
+        .transport(|t| t.base_url(base_url))
         .poll(
             PollConfig::default().with_backoff(Duration::from_millis(100), Duration::from_secs(5)),
         )
@@ -70,7 +70,9 @@ pub(crate) async fn run(
     client.logout().await?;
 
     // The new certificate logs in on its own.
-    let again = Client::builder().base_url(base_url).build()?;
+    let again = Client::builder()
+        .transport(|t| t.base_url(base_url))
+        .build()?;
     let login = again
         .login_with_certificate(
             context,

@@ -12,6 +12,9 @@
 //! Against a real environment, set `KSEF_BASE_URL`, `KSEF_NIP`, `KSEF_TOKEN` (a KSeF token
 //! with `InvoiceRead`) and `KSEF_SYNC_DIR` (the directory to fill; by default `ksef-invoices`).
 
+#[path = "support/template.rs"]
+mod template;
+
 use std::error::Error as StdError;
 use std::path::Path;
 use std::time::Duration;
@@ -35,7 +38,7 @@ pub(crate) async fn run(
     dir: &Path,
 ) -> Result<SyncReport, BoxError> {
     let client = Client::builder()
-        .base_url(base_url)
+        .transport(|t| t.base_url(base_url))
         .poll(
             PollConfig::default().with_backoff(Duration::from_millis(100), Duration::from_secs(5)),
         )
@@ -56,34 +59,12 @@ pub(crate) async fn run(
     Ok(report)
 }
 
-/// The Ministry's FA(3) template: in `$KSEF_SPEC_DIR/invoice-templates/`, by default the
-/// repository's copy in `fixtures/ksef-spec/`.
-fn template_path() -> std::path::PathBuf {
-    std::env::var_os("KSEF_SPEC_DIR")
-        .map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
-            std::path::PathBuf::from,
-        )
-        .join("invoice-templates/invoice-template-fa-3.xml")
-}
-
-/// The template's text; a missing file is an error naming it.
-fn read_template() -> Result<String, String> {
-    let path = template_path();
-    std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "the FA(3) template {}: {e} (set KSEF_SPEC_DIR)",
-            path.display()
-        )
-    })
-}
-
 /// Sends two invoices to a simulator so that there is something to sync (made from the
-/// Ministry's FA(3) template, see [`template_path`]).
+/// Ministry's FA(3) template, see [`template::path`]).
 pub(crate) async fn seed(base_url: &str, nip: &str, token: &str) -> Result<(), BoxError> {
-    let template = read_template()?;
+    let template = template::read()?;
     let client = Client::builder()
-        .base_url(base_url)
+        .transport(|t| t.base_url(base_url))
         .poll(PollConfig::default().with_backoff(Duration::from_millis(50), Duration::from_secs(1)))
         .build()?;
     client

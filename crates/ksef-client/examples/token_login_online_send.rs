@@ -16,39 +16,20 @@
 //!   template (`$KSEF_SPEC_DIR/invoice-templates/invoice-template-fa-3.xml`, by default the
 //!   repository's `fixtures/ksef-spec/`) with `#nip#` and `#invoice_number#` filled in.
 
+#[path = "support/template.rs"]
+mod template;
+
 use std::error::Error as StdError;
 use std::time::Duration;
 
 use ksef_client::{Client, InvoiceOutcome, PollConfig, form_code};
 use ksef_model::values::Nip;
 
-/// The Ministry's FA(3) template: in `$KSEF_SPEC_DIR/invoice-templates/`, by default the
-/// repository's copy in `fixtures/ksef-spec/`.
-fn template_path() -> std::path::PathBuf {
-    std::env::var_os("KSEF_SPEC_DIR")
-        .map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec"),
-            std::path::PathBuf::from,
-        )
-        .join("invoice-templates/invoice-template-fa-3.xml")
-}
-
-/// The template's text; a missing file is an error naming it.
-fn read_template() -> Result<String, String> {
-    let path = template_path();
-    std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "the FA(3) template {}: {e} (set KSEF_SPEC_DIR)",
-            path.display()
-        )
-    })
-}
-
 fn invoice_for(nip: &str) -> Result<Vec<u8>, Box<dyn StdError>> {
     if let Ok(path) = std::env::var("KSEF_INVOICE") {
         return Ok(std::fs::read(path)?);
     }
-    let template = read_template()?;
+    let template = template::read()?;
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")
@@ -69,7 +50,7 @@ pub(crate) async fn run(
     token: &str,
 ) -> Result<(InvoiceOutcome, Vec<u8>), Box<dyn StdError>> {
     let client = Client::builder()
-        .base_url(base_url)
+        .transport(|t| t.base_url(base_url))
         .poll(
             PollConfig::default().with_backoff(Duration::from_millis(200), Duration::from_secs(5)),
         )

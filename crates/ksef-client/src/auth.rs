@@ -12,11 +12,12 @@
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use ksef_crypto::{CertificateUsage, encrypt_ksef_token};
+use ksef_crypto::encrypt_ksef_token;
 use ksef_model::operations::{
     AuthenticateWithKsefToken, AuthenticateWithXadesSignature, GetAuthStatus, GetChallenge,
     RedeemToken, RefreshAccessToken, RevokeCurrentAuthSession,
 };
+use ksef_model::types::PublicKeyCertificateUsage;
 use ksef_model::types::{
     AuthenticationContextIdentifier, AuthenticationContextIdentifierType,
     AuthenticationInitResponse, InitTokenAuthenticationRequest, TokenInfo,
@@ -175,7 +176,7 @@ impl Client {
         let init = loop {
             let challenge = self.execute(&GetChallenge::new()).await?;
             let certificate = self
-                .ministry_certificate(CertificateUsage::KsefTokenEncryption)
+                .ministry_certificate(PublicKeyCertificateUsage::KsefTokenEncryption)
                 .await?;
             let encrypted =
                 encrypt_ksef_token(&certificate, token.expose_secret(), challenge.timestamp_ms)?;
@@ -205,9 +206,9 @@ impl Client {
     /// enveloped), sends it to `POST /auth/xades-signature`, waits for the authentication and
     /// redeems the tokens into the token store.
     ///
-    /// `signer` is typically a [`ksef_xades::KeySigner`] (RSA or ECDSA P-256 key with its
-    /// certificate); on KSeF's TEST environment self-signed certificates
-    /// ([`ksef_xades::test_certificates`]) are accepted.
+    /// `signer` is typically a [`ksef_crypto::KeySigner`] (RSA or ECDSA P-256 key with its
+    /// certificate); on KSeF's TEST environment self-signed certificates (`TestCertificate`,
+    /// with the `test-util` feature) are accepted.
     ///
     /// # Errors
     ///
@@ -294,7 +295,7 @@ impl Client {
         &self,
         init: AuthenticationInitResponse,
     ) -> Result<LoginSession, Error> {
-        let store = &self.inner.store;
+        let store = self.token_store();
         store.save(
             TokenKind::Authentication,
             token_of(&init.authentication_token),
@@ -341,8 +342,7 @@ impl Client {
     /// [`Error::Transport`] (e.g. no refresh token), [`Error::TokenStore`].
     pub async fn refresh_access_token(&self) -> Result<DateTime<FixedOffset>, Error> {
         let refreshed = self.execute(&RefreshAccessToken::new()).await?;
-        self.inner
-            .store
+        self.token_store()
             .save(TokenKind::Access, token_of(&refreshed.access_token))?;
         Ok(refreshed.access_token.valid_until)
     }
@@ -356,7 +356,7 @@ impl Client {
     /// [`Error::TokenStore`].
     pub async fn logout(&self) -> Result<(), Error> {
         self.execute(&RevokeCurrentAuthSession::new()).await?;
-        self.inner.store.clear()
+        Ok(self.token_store().clear()?)
     }
 }
 

@@ -6,21 +6,19 @@ use futures_util::stream;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use ksef_crypto::{
-    BatchInvoice, BatchPackage, BatchPackager, CompressionType, DirectorySink, SessionKey,
-};
+use ksef_crypto::{BatchInvoice, BatchPackage, BatchPackager, DirectorySink, SessionKey};
 use ksef_model::Method;
 use ksef_model::operations::{
     CloseBatchSession, GetSessionStatus, GetSessionUpo, ListSessionInvoices, OpenBatchSession,
 };
 use ksef_model::types::{
-    BatchFileInfo, BatchFilePartInfo, FormCode, OpenBatchSessionRequest, PartUploadRequest,
+    CompressionType, EncryptionInfo, FormCode, OpenBatchSessionRequest, PartUploadRequest,
     SessionInvoiceStatusResponse, SessionStatusResponse,
 };
 use ksef_model::values::ReferenceNumber;
 use ksef_transport::PresignedRequest;
 
-use crate::client::{Client, encryption_info};
+use crate::client::Client;
 use crate::error::Error;
 use crate::files::ScratchDir;
 use crate::online::InvoiceOutcome;
@@ -211,36 +209,6 @@ impl BatchOutcome {
     }
 }
 
-/// Maps the package metadata to the spec's batch file description.
-fn batch_file_info(package: &BatchPackage) -> BatchFileInfo {
-    let parts = package
-        .parts
-        .iter()
-        .map(|part| {
-            BatchFilePartInfo::new(
-                i32::try_from(part.ordinal_number).unwrap_or(i32::MAX),
-                size_i64(part.encrypted.size),
-                part.encrypted.sha256_base64(),
-            )
-        })
-        .collect::<Vec<_>>();
-    let compression = match package.compression_type {
-        CompressionType::TarGz => ksef_model::types::CompressionType::TarGz,
-        _ => ksef_model::types::CompressionType::Zip,
-    };
-    BatchFileInfo::new(
-        size_i64(package.archive.size),
-        package.archive.sha256_base64(),
-        parts,
-    )
-    .with_compression_type(compression)
-}
-
-/// Package sizes are bounded by the batch limits (5 GB), far below `i64::MAX`.
-fn size_i64(size: u64) -> i64 {
-    i64::try_from(size).unwrap_or(i64::MAX)
-}
-
 /// The `POST /sessions/batch` request for a package: the form code, the archive's and each
 /// part's size and SHA-256 exactly as packaged, and the wrapped session key (with the Ministry
 /// key's id when the wrapping knew it).
@@ -250,8 +218,9 @@ fn size_i64(size: u64) -> i64 {
 /// same request itself. Set `offline_mode` on the result for invoices issued offline.
 ///
 /// ```
-/// use ksef_client::crypto::{BatchInvoice, BatchPackager, EncryptionInfo, MemorySink, SessionKey};
+/// use ksef_client::crypto::{BatchInvoice, BatchPackager, MemorySink, SessionKey};
 /// use ksef_client::{batch_open_request, form_code};
+/// use ksef_model::types::EncryptionInfo;
 ///
 /// # fn example(key: SessionKey, wrapped: EncryptionInfo) -> Result<(), Box<dyn std::error::Error>> {
 /// // `wrapped`: `key.wrap(&ministry_certificate)?.to_encryption_info()`
@@ -265,13 +234,9 @@ fn size_i64(size: u64) -> i64 {
 pub fn batch_open_request(
     form_code: FormCode,
     package: &BatchPackage,
-    encryption: &ksef_crypto::EncryptionInfo,
+    encryption: &EncryptionInfo,
 ) -> OpenBatchSessionRequest {
-    OpenBatchSessionRequest::new(
-        form_code,
-        batch_file_info(package),
-        encryption_info(encryption),
-    )
+    OpenBatchSessionRequest::new(form_code, package.batch_file_info(), encryption.clone())
 }
 
 /// A batch session whose parts are uploaded and which is closed: KSeF processes it on its own.
@@ -383,7 +348,7 @@ impl Client {
             let opening = self.send_with_wrapped_key(&key, |encryption| {
                 let mut request = OpenBatchSessionRequest::new(
                     form_code.clone(),
-                    batch_file_info(&package),
+                    package.batch_file_info(),
                     encryption,
                 );
                 if options.offline_mode {
@@ -587,7 +552,7 @@ mod tests {
             .package(&key, invoices, &mut sink)
             .expect("packaged");
         assert!(package.parts.len() > 1);
-        let encryption = ksef_crypto::EncryptionInfo::new("S0VZ", "SVY=", Some("key-1".into()));
+        let encryption = EncryptionInfo::new("S0VZ", "SVY=").with_public_key_id("key-1");
         let request = batch_open_request(crate::form_code::fa3(), &package, &encryption);
         assert_eq!(request.form_code, crate::form_code::fa3());
         assert_eq!(request.encryption.encrypted_symmetric_key, "S0VZ");

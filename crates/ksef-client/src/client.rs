@@ -3,35 +3,23 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
-use ksef_crypto::{
-    CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates, SessionKey,
-};
+use ksef_crypto::{MinistryCertificate, MinistryCertificates, SessionKey};
 use ksef_model::Operation;
 use ksef_model::operations::GetPublicKeyCertificates;
-use ksef_model::types::EncryptionInfo;
+use ksef_model::types::{EncryptionInfo, PublicKeyCertificateUsage};
+#[cfg(doc)]
 use ksef_transport::rate_limit::RateLimitConfig;
+#[cfg(doc)]
 use ksef_transport::retry::RetryConfig;
-use ksef_transport::{Environment, Response, Transport, TransportBuilder};
+use ksef_transport::{BoxStack, Environment, Response, Transport, TransportBuilder};
 
 use crate::auth::UNKNOWN_PUBLIC_KEY_ID;
 use crate::error::Error;
 use crate::poll::PollConfig;
-use crate::token_store::{MemoryTokenStore, StoreSource, TokenStore};
-
-/// The API's `encryptionInfo` of a session key wrapped by `ksef_crypto`.
-pub(crate) fn encryption_info(wrapped: &ksef_crypto::EncryptionInfo) -> EncryptionInfo {
-    let info = EncryptionInfo::new(
-        wrapped.encrypted_symmetric_key.clone(),
-        wrapped.initialization_vector.clone(),
-    );
-    match &wrapped.public_key_id {
-        Some(id) => info.with_public_key_id(id.clone()),
-        None => info,
-    }
-}
+use ksef_transport::TokenStore;
+use tower::{Layer, Service};
 
 /// The async KSeF client: cheap to clone (one `Arc`), `Send + Sync`, one per authenticated
 /// context.
@@ -49,7 +37,6 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
-    pub(crate) store: Arc<dyn TokenStore>,
     pub(crate) poll: PollConfig,
     pub(crate) reconcile: PollConfig,
     pub(crate) max_sends_in_flight: usize,
@@ -101,9 +88,9 @@ impl Client {
         &self.inner.transport
     }
 
-    /// The token store the client reads and writes.
+    /// The token store the client reads and writes (the transport's).
     pub fn token_store(&self) -> &Arc<dyn TokenStore> {
-        &self.inner.store
+        self.inner.transport.token_store()
     }
 
     /// The Ministry certificate to encrypt with for `usage`, from the per-client cache (fetched
@@ -115,7 +102,7 @@ impl Client {
     /// certificate fits.
     pub async fn ministry_certificate(
         &self,
-        usage: CertificateUsage,
+        usage: PublicKeyCertificateUsage,
     ) -> Result<MinistryCertificate, Error> {
         let certificates = self.ministry_certificates().await?;
         Ok(certificates.select(usage, Utc::now())?.clone())
@@ -142,10 +129,10 @@ impl Client {
         let mut refetched = false;
         loop {
             let certificate = self
-                .ministry_certificate(CertificateUsage::SymmetricKeyEncryption)
+                .ministry_certificate(PublicKeyCertificateUsage::SymmetricKeyEncryption)
                 .await?;
             let wrapped = key.wrap(&certificate)?.to_encryption_info();
-            match send(encryption_info(&wrapped)).await {
+            match send(wrapped).await {
                 Err(error) if error.has_code(UNKNOWN_PUBLIC_KEY_ID) && !refetched => {
                     self.invalidate_ministry_certificates().await;
                     refetched = true;
@@ -161,47 +148,47 @@ impl Client {
             return Ok(certificates.clone());
         }
         let listing = self.execute(&GetPublicKeyCertificates::new()).await?;
-        let entries: Vec<CertificateEntry> = listing
-            .iter()
-            .map(|c| {
-                CertificateEntry::new(
-                    c.certificate.clone(),
-                    c.valid_from.with_timezone(&Utc),
-                    c.valid_to.with_timezone(&Utc),
-                    c.usage.iter().map(|u| CertificateUsage::from(u.as_str())),
-                )
-                .with_public_key_id(c.public_key_id.clone())
-            })
-            .collect();
-        let certificates = Arc::new(MinistryCertificates::from_entries(&entries)?);
+        let certificates = Arc::new(MinistryCertificates::from_entries(listing.iter())?);
         *cached = Some(certificates.clone());
         Ok(certificates)
     }
 }
 
-enum Target {
-    Environment(Environment),
-    Url(String),
-}
-
-/// Builds a [`Client`].
+/// Builds a [`Client`]: a [`TransportBuilder`] for everything HTTP, plus the client's own
+/// settings.
 ///
-/// Defaults: [`Environment::Test`]; a [`MemoryTokenStore`]; the transport's defaults for
-/// timeouts (30 s per API call attempt, 10 s connect, 10 min per presigned transfer), access
-/// tokens refreshed 30 s before they expire, retries ([`RetryConfig::default`]) and
-/// rate limits ([`RateLimitConfig::default`]); status polling per [`PollConfig::default`];
-/// reconciliation after an unknown send outcome per [`PollConfig::reconcile_default`]; at most 4
-/// invoice sends in flight per online session.
+/// The transport's settings (environment or base URL, token store, timeouts, retries, rate
+/// limits, proxy, your own tower layers) are set on the transport builder, with
+/// [`ClientBuilder::transport`] or by starting from one with [`ClientBuilder::from_transport`];
+/// [`ClientBuilder::with_layer`] is a shortcut for [`TransportBuilder::with_layer`].
+///
+/// Defaults: the transport's ([`TransportBuilder`]: [`Environment::Test`], a
+/// [`ksef_transport::MemoryTokenStore`], 30 s per API call attempt, 10 s connect, 10 min per
+/// presigned transfer, access tokens refreshed 30 s before they expire, [`RetryConfig::default`],
+/// [`RateLimitConfig::default`]); status polling per [`PollConfig::default`]; reconciliation
+/// after an unknown send outcome per [`PollConfig::reconcile_default`]; at most 4 invoice sends
+/// in flight per online session.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use ksef_client::{Client, Environment, FileTokenStore, RetryConfig};
+///
+/// # fn example() -> Result<(), ksef_client::Error> {
+/// let tokens = FileTokenStore::open("ksef-tokens.json")?;
+/// let client = Client::builder()
+///     .transport(|t| {
+///         t.environment(Environment::Demo)
+///             .token_store(tokens)
+///             .timeout(Duration::from_secs(60))
+///             .retry(RetryConfig::default().with_max_attempts(5))
+///     })
+///     .max_sends_in_flight(8)
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct ClientBuilder {
-    target: Target,
-    store: Arc<dyn TokenStore>,
-    timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
-    transfer_timeout: Option<Duration>,
-    refresh_margin: Option<Duration>,
-    retry: Option<RetryConfig>,
-    rate_limit: Option<Option<RateLimitConfig>>,
-    allow_insecure_http: bool,
+    transport: TransportBuilder,
     poll: PollConfig,
     reconcile: PollConfig,
     max_sends_in_flight: usize,
@@ -210,12 +197,11 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("timeout", &self.timeout)
-            .field("retry", &self.retry)
-            .field("rate_limit", &self.rate_limit)
+            .field("transport", &self.transport)
             .field("poll", &self.poll)
+            .field("reconcile", &self.reconcile)
             .field("max_sends_in_flight", &self.max_sends_in_flight)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -228,93 +214,45 @@ impl Default for ClientBuilder {
 impl ClientBuilder {
     /// A builder with the defaults above.
     pub fn new() -> ClientBuilder {
+        ClientBuilder::from_transport(TransportBuilder::new(Environment::Test))
+    }
+
+    /// A builder over `transport`, with the client's defaults for the rest.
+    pub fn from_transport(transport: TransportBuilder) -> ClientBuilder {
         ClientBuilder {
-            target: Target::Environment(Environment::Test),
-            store: Arc::new(MemoryTokenStore::new()),
-            timeout: None,
-            connect_timeout: None,
-            transfer_timeout: None,
-            refresh_margin: None,
-            retry: None,
-            rate_limit: None,
-            allow_insecure_http: false,
+            transport,
             poll: PollConfig::default(),
             reconcile: PollConfig::reconcile_default(),
             max_sends_in_flight: 4,
         }
     }
 
-    /// Talks to `environment` (TEST, DEMO or PRODUCTION).
-    pub fn environment(mut self, environment: Environment) -> ClientBuilder {
-        self.target = Target::Environment(environment);
+    /// Changes the transport's settings: `configure` gets the transport builder and returns it
+    /// (`.transport(|t| t.base_url(url).retry(config))`).
+    pub fn transport(
+        mut self,
+        configure: impl FnOnce(TransportBuilder) -> TransportBuilder,
+    ) -> ClientBuilder {
+        self.transport = configure(self.transport);
         self
     }
 
-    /// Talks to a custom API base URL ending in `/v2`, e.g. a local simulator. Plain `http://` is
-    /// accepted for loopback hosts only unless [`ClientBuilder::danger_allow_insecure_http`].
-    pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.target = Target::Url(url.into());
-        self
-    }
-
-    /// Allows plain `http://` to hosts that are not loopback addresses: tokens then travel
-    /// unencrypted. Only for test setups.
-    pub fn danger_allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Where tokens are kept (default: in memory).
-    pub fn token_store(mut self, store: impl TokenStore) -> ClientBuilder {
-        self.store = Arc::new(store);
-        self
-    }
-
-    /// Like [`ClientBuilder::token_store`], for a store that is already shared.
-    pub fn shared_token_store(mut self, store: Arc<dyn TokenStore>) -> ClientBuilder {
-        self.store = store;
-        self
-    }
-
-    /// The total timeout of one attempt of an API call.
-    pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The connect timeout (TCP, proxy and TLS together).
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// The total timeout of one attempt of a presigned upload or download (default 10 min).
-    pub fn transfer_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.transfer_timeout = Some(timeout);
-        self
-    }
-
-    /// How long before its expiry an access token is refreshed instead of used (default 30 s).
-    pub fn refresh_margin(mut self, margin: Duration) -> ClientBuilder {
-        self.refresh_margin = Some(margin);
-        self
-    }
-
-    /// Retry settings for idempotent requests (see [`RetryConfig`]).
-    pub fn retry(mut self, config: RetryConfig) -> ClientBuilder {
-        self.retry = Some(config);
-        self
-    }
-
-    /// Client-side rate-limit settings (see [`RateLimitConfig`]).
-    pub fn rate_limit(mut self, config: RateLimitConfig) -> ClientBuilder {
-        self.rate_limit = Some(Some(config));
-        self
-    }
-
-    /// Turns client-side rate limiting off (429 answers are still honoured).
-    pub fn without_rate_limit(mut self) -> ClientBuilder {
-        self.rate_limit = Some(None);
+    /// Puts your own tower layer into the transport's stack (see
+    /// [`TransportBuilder::with_layer`] for where it sits and what it sees).
+    pub fn with_layer<L>(mut self, layer: L) -> ClientBuilder
+    where
+        L: Layer<BoxStack> + Send + 'static,
+        L::Service: Service<
+                http::Request<bytes::Bytes>,
+                Response = http::Response<bytes::Bytes>,
+                Error = ksef_transport::Error,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<http::Request<bytes::Bytes>>>::Future: Send + 'static,
+    {
+        self.transport = self.transport.with_layer(layer);
         self
     }
 
@@ -343,39 +281,9 @@ impl ClientBuilder {
     ///
     /// [`Error::Transport`] for an invalid base URL or TLS setup.
     pub fn build(self) -> Result<Client, Error> {
-        let mut transport = match self.target {
-            Target::Environment(environment) => TransportBuilder::new(environment),
-            Target::Url(url) => TransportBuilder::new(Environment::Test).base_url(url),
-        };
-        transport = transport
-            .danger_allow_insecure_http(self.allow_insecure_http)
-            .token_source(Arc::new(StoreSource {
-                store: self.store.clone(),
-            }));
-        if let Some(timeout) = self.timeout {
-            transport = transport.timeout(timeout);
-        }
-        if let Some(timeout) = self.connect_timeout {
-            transport = transport.connect_timeout(timeout);
-        }
-        if let Some(timeout) = self.transfer_timeout {
-            transport = transport.transfer_timeout(timeout);
-        }
-        if let Some(margin) = self.refresh_margin {
-            transport = transport.refresh_margin(margin);
-        }
-        if let Some(retry) = self.retry {
-            transport = transport.retry(retry);
-        }
-        match self.rate_limit {
-            Some(Some(config)) => transport = transport.rate_limit(config),
-            Some(None) => transport = transport.without_rate_limit(),
-            None => {}
-        }
         Ok(Client {
             inner: Arc::new(Inner {
-                transport: transport.build()?,
-                store: self.store,
+                transport: self.transport.build()?,
                 poll: self.poll,
                 reconcile: self.reconcile,
                 max_sends_in_flight: self.max_sends_in_flight,
@@ -387,6 +295,8 @@ impl ClientBuilder {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
@@ -399,10 +309,12 @@ mod tests {
     #[test]
     fn builds_for_a_custom_loopback_url() {
         let client = Client::builder()
-            .base_url("http://127.0.0.1:9/v2")
-            .timeout(Duration::from_secs(5))
-            .retry(RetryConfig::disabled())
-            .without_rate_limit()
+            .transport(|t| {
+                t.base_url("http://127.0.0.1:9/v2")
+                    .timeout(Duration::from_secs(5))
+                    .retry(ksef_transport::retry::RetryConfig::disabled())
+                    .without_rate_limit()
+            })
             .max_sends_in_flight(0)
             .build()
             .unwrap();
@@ -418,7 +330,7 @@ mod tests {
     #[test]
     fn refuses_plain_http_to_remote_hosts() {
         let error = Client::builder()
-            .base_url("http://example.com/v2")
+            .transport(|t| t.base_url("http://example.com/v2"))
             .build()
             .unwrap_err();
         assert!(matches!(error, Error::Transport { .. }));

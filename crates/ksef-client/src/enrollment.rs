@@ -10,7 +10,9 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, FixedOffset, Utc};
-use ksef_crypto::{CertificateKey, CertificateSigningRequest, EnrollmentData};
+use ksef_crypto::{
+    Certificate, CertificateKey, CertificateSigningRequest, EnrollmentData, KeySigner,
+};
 use ksef_model::operations::{
     EnrollCertificate, GetCertificateEnrollmentData, GetCertificateEnrollmentStatus,
     RetrieveCertificates,
@@ -20,7 +22,6 @@ use ksef_model::types::{
     RetrieveCertificatesRequest,
 };
 use ksef_model::values::ReferenceNumber;
-use ksef_xades::KeySigner;
 
 use crate::client::Client;
 use crate::error::Error;
@@ -214,8 +215,11 @@ impl PendingCertificateEnrollment {
                 .map_err(|_| Error::UnexpectedResponse {
                     reason: format!("certificate {serial_number} is not base64"),
                 })?;
-        let (valid_from, valid_to) = validity(&der, &serial_number)?;
-        if certificate_public_key(&der)? != self.key.public_key_der()? {
+        let certificate = Certificate::from_der(&der).map_err(|_| Error::UnexpectedResponse {
+            reason: format!("certificate {serial_number} is not a readable X.509 certificate"),
+        })?;
+        let (valid_from, valid_to) = (certificate.not_before(), certificate.not_after());
+        if *certificate.public_key() != self.key.public_key() {
             return Err(Error::UnexpectedResponse {
                 reason: format!(
                     "certificate {serial_number} does not certify the key of the enrollment"
@@ -233,28 +237,6 @@ impl PendingCertificateEnrollment {
             key: self.key,
         })
     }
-}
-
-/// The validity period of a DER certificate.
-fn validity(der: &[u8], serial: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), Error> {
-    let unreadable = || Error::UnexpectedResponse {
-        reason: format!("certificate {serial} is not a readable X.509 certificate"),
-    };
-    let (_, parsed) = x509_parser::parse_x509_certificate(der).map_err(|_| unreadable())?;
-    let validity = parsed.validity();
-    let from =
-        DateTime::from_timestamp(validity.not_before.timestamp(), 0).ok_or_else(unreadable)?;
-    let to = DateTime::from_timestamp(validity.not_after.timestamp(), 0).ok_or_else(unreadable)?;
-    Ok((from, to))
-}
-
-/// The DER SubjectPublicKeyInfo a certificate holds.
-fn certificate_public_key(der: &[u8]) -> Result<Vec<u8>, Error> {
-    let (_, parsed) =
-        x509_parser::parse_x509_certificate(der).map_err(|_| Error::UnexpectedResponse {
-            reason: "the issued certificate is not a readable X.509 certificate".to_owned(),
-        })?;
-    Ok(parsed.tbs_certificate.subject_pki.raw.to_vec())
 }
 
 /// An issued KSeF certificate with its private key.
@@ -311,11 +293,12 @@ impl EnrolledCertificate {
     ///
     /// # Errors
     ///
-    /// [`Error::Crypto`] if the key cannot be encoded, [`Error::Xades`] if the certificate or
-    /// the key is unusable for signing.
+    /// [`Error::Crypto`] if the certificate cannot be read or does not certify the key.
     pub fn signer(&self) -> Result<KeySigner, Error> {
-        let key = self.key.to_pkcs8_der()?;
-        Ok(KeySigner::from_pkcs8_der(&key, &self.der)?)
+        Ok(KeySigner::new(
+            self.key.clone(),
+            Certificate::from_der(&self.der)?,
+        )?)
     }
 
     /// Writes the certificate (PEM, mode 0644) and the private key (PKCS#8 PEM, mode 0600;

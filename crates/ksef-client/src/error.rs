@@ -261,6 +261,14 @@ impl From<ksef_transport::Error> for Error {
     }
 }
 
+/// A [`ksef_transport::TokenStore`] failure keeps its reason and cause.
+impl From<ksef_transport::TokenStoreError> for Error {
+    fn from(error: ksef_transport::TokenStoreError) -> Self {
+        let ksef_transport::TokenStoreError { reason, source, .. } = error;
+        Error::TokenStore { reason, source }
+    }
+}
+
 impl From<ksef_xades::Error> for Error {
     fn from(source: ksef_xades::Error) -> Self {
         Error::Xades { source }

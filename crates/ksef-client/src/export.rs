@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use ksef_crypto::{ExpectedPart, ExportUnpacker, SessionKey};
 use ksef_model::operations::{ExportInvoices, GetInvoiceExportStatus};
 use ksef_model::types::{
-    CompressionType, InvoiceExportRequest, InvoiceMetadata, InvoicePackage, InvoiceQueryFilters,
+    CompressionType, InvoiceExportRequest, InvoicePackage, InvoiceQueryFilters,
 };
 use ksef_model::values::ReferenceNumber;
 use ksef_transport::PresignedRequest;
@@ -210,13 +210,7 @@ impl ExportJob {
                 }
             };
             // Checked before the download, so a malformed status costs no transfer.
-            let expected = ExpectedPart::from_status(
-                u32::try_from(part.ordinal_number).unwrap_or(0),
-                u64::try_from(part.encrypted_part_size).unwrap_or(0),
-                part.encrypted_part_hash.as_str(),
-                u64::try_from(part.part_size).unwrap_or(0),
-                part.part_hash.as_str(),
-            )?;
+            let expected = ExpectedPart::from_package_part(part)?;
             let body = self
                 .client
                 .transport()
@@ -235,16 +229,15 @@ impl ExportJob {
             files.push((expected, path));
         }
         // The package says how it is packed; the request only asked.
-        let compression = match &package.compression_type {
-            CompressionType::Zip => ksef_crypto::CompressionType::Zip,
-            CompressionType::TarGz => ksef_crypto::CompressionType::TarGz,
-            other => {
-                return Err(Error::UnexpectedResponse {
-                    reason: format!("the export package is packed as {other:?}, not Zip or TarGz"),
-                });
-            }
-        };
-        let unpacker = ExportUnpacker::new().compression_type(compression);
+        let compression = &package.compression_type;
+        if !matches!(compression, CompressionType::Zip | CompressionType::TarGz) {
+            return Err(Error::UnexpectedResponse {
+                reason: format!(
+                    "the export package is packed as {compression:?}, not Zip or TarGz"
+                ),
+            });
+        }
+        let unpacker = ExportUnpacker::new().compression_type(compression.clone());
         let key = std::sync::Arc::clone(&self.key);
         let archive = scratch.path.join("archive");
         let (sender, mut receiver) = tokio::sync::mpsc::channel(HAND_OVER_QUEUE);
@@ -290,18 +283,4 @@ impl ExportJob {
             None => result,
         }
     }
-}
-
-/// Converts a `_metadata.json` record into the API's metadata type.
-pub(crate) fn record_to_metadata(
-    record: &ksef_crypto::ExportInvoiceMetadata,
-) -> Result<InvoiceMetadata, Error> {
-    serde_json::to_value(record)
-        .and_then(serde_json::from_value)
-        .map_err(|e| Error::UnexpectedResponse {
-            reason: format!(
-                "the export's metadata of invoice {} does not fit the API's InvoiceMetadata: {e}",
-                record.ksef_number
-            ),
-        })
 }

@@ -34,9 +34,9 @@
 //! use ksef_model::values::Nip;
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let tokens = FileTokenStore::open("ksef-tokens.json")?;
 //! let client = Client::builder()
-//!     .environment(Environment::Test)
-//!     .token_store(FileTokenStore::open("ksef-tokens.json")?)
+//!     .transport(|t| t.environment(Environment::Test).token_store(tokens))
 //!     .build()?;
 //!
 //! let nip: Nip = "5265877635".parse()?;
@@ -63,6 +63,7 @@
 
 mod auth;
 mod batch;
+pub mod batch_files;
 mod client;
 pub mod collective;
 mod enrollment;
@@ -101,19 +102,23 @@ pub use crate::sync::{
     CheckpointStore, DirectorySink, FileCheckpointStore, InvoiceSink, MemoryCheckpointStore,
     SyncOptions, SyncReport, SyncSource,
 };
-pub use crate::token_store::{FileTokenStore, MemoryTokenStore, TokenStore};
+pub use crate::token_store::FileTokenStore;
 // The ksef-crypto and ksef-xades types this crate's API takes or returns, so that an
 // application can depend on ksef-client alone; the whole crates are reachable as
 // `ksef_client::crypto` and `ksef_client::xades`.
 pub use ksef_crypto as crypto;
+/// Self-signed certificates for KSeF's TEST environment (the `test-util` feature).
+#[cfg(feature = "test-util")]
+pub use ksef_crypto::test_certificates::{KeyType, TestCertificate};
 pub use ksef_crypto::{
-    BatchInvoice, BatchPackage, CertificateKey, CertificateUsage, KeyAlgorithm,
-    MinistryCertificate, UnpackedExport,
+    BatchInvoice, BatchPackage, Certificate, CertificateKey, KeyAlgorithm, KeySigner,
+    MinistryCertificate, SignatureAlgorithm, Signer, SubjectIdentifier, UnpackedExport,
 };
 pub use ksef_transport::rate_limit::RateLimitConfig;
 pub use ksef_transport::retry::RetryConfig;
-pub use ksef_transport::{Environment, Token, TokenKind};
+pub use ksef_transport::{
+    BoxStack, Environment, MemoryTokenStore, Token, TokenKind, TokenStore, TokenStoreError,
+    TransportBuilder,
+};
 pub use ksef_xades as xades;
 pub use ksef_xades::request::SubjectIdentifierType;
-pub use ksef_xades::test_certificates::{KeyType, TestCertificate};
-pub use ksef_xades::{Certificate, KeySigner, SignatureAlgorithm, Signer, SubjectIdentifier};

@@ -37,8 +37,8 @@ use ksef_crypto::{
     CertificateKey, FileMetadata, QrContextType, QrEnvironment, certificate_link, file_metadata,
     invoice_link,
 };
+use ksef_model::invoice_facts::{Fact, InvoiceFacts};
 use ksef_transport::Environment;
-use ksef_xades::xml::{Document, Element, ParseLimits};
 
 use crate::error::Error;
 
@@ -63,12 +63,9 @@ pub struct OfflineInvoice {
     pub metadata: FileMetadata,
 }
 
-fn child<'a>(parent: Element<'a>, name: &str) -> Option<Element<'a>> {
-    parent.child_elements().find(|e| e.local_name() == name)
-}
-
 impl OfflineInvoice {
-    /// Reads the seller's NIP and the issue date from an FA invoice file and hashes its bytes.
+    /// Reads the seller's NIP and the issue date from an FA invoice file
+    /// ([`ksef_model::invoice_facts`]) and hashes its bytes.
     ///
     /// # Errors
     ///
@@ -76,39 +73,23 @@ impl OfflineInvoice {
     /// not `Faktura`, or the seller's NIP or `P_1` is absent or malformed.
     pub fn parse(xml: &[u8]) -> Result<OfflineInvoice, Error> {
         let invalid = |reason: String| Error::InvalidInvoice { reason };
-        let doc = Document::parse(xml, &ParseLimits::default())
-            .map_err(|e| invalid(format!("not well-formed XML: {e}")))?;
-        let root = doc.root();
-        if root.local_name() != "Faktura" {
+        let facts = InvoiceFacts::read(xml).map_err(|e| invalid(e.to_string()))?;
+        if facts.root != "Faktura" {
             return Err(invalid(format!(
                 "the root element is {}, not Faktura",
-                root.local_name()
+                facts.root
             )));
         }
-        let seller_nip = child(root, "Podmiot1")
-            .and_then(|p| child(p, "DaneIdentyfikacyjne"))
-            .and_then(|d| child(d, "NIP"))
-            .map(|e| e.text_content().trim().to_owned())
-            .ok_or_else(|| {
-                invalid(
-                    "Faktura/Podmiot1/DaneIdentyfikacyjne/NIP (the seller's NIP) is missing"
-                        .to_owned(),
-                )
-            })?;
+        let seller_nip = facts
+            .required(Fact::SellerNip)
+            .map_err(|e| invalid(e.to_string()))?
+            .to_owned();
         if seller_nip.len() != 10 || !seller_nip.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid(format!(
                 "the seller's NIP {seller_nip:?} is not ten digits"
             )));
         }
-        let date_text = child(root, "Fa")
-            .and_then(|fa| child(fa, "P_1"))
-            .map(|e| e.text_content().trim().to_owned())
-            .ok_or_else(|| invalid("Faktura/Fa/P_1 (the issue date) is missing".to_owned()))?;
-        let issue_date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d").map_err(|_| {
-            invalid(format!(
-                "Faktura/Fa/P_1 {date_text:?} is not a date (YYYY-MM-DD)"
-            ))
-        })?;
+        let issue_date = facts.issue_date().map_err(|e| invalid(e.to_string()))?;
         Ok(OfflineInvoice {
             seller_nip,
             issue_date,

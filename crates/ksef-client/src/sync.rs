@@ -650,22 +650,22 @@ impl Client {
         if !package.parts.is_empty() {
             let reference = job.reference_number().clone();
             job.download(&package, |invoice| {
-                let record = invoice
-                    .record
-                    .as_ref()
-                    .ok_or_else(|| Error::UnexpectedResponse {
-                        reason: format!(
-                            "export {reference} holds {} without a record in _metadata.json",
-                            invoice.name
-                        ),
-                    })?;
-                let metadata = crate::export::record_to_metadata(record)?;
+                let metadata =
+                    invoice
+                        .record
+                        .as_ref()
+                        .ok_or_else(|| Error::UnexpectedResponse {
+                            reason: format!(
+                                "export {reference} holds {} without a record in _metadata.json",
+                                invoice.name
+                            ),
+                        })?;
                 report.listed += 1;
                 if sink.contains(&metadata.ksef_number)? {
                     report.already_present += 1;
                     return Ok(());
                 }
-                store_checked(sink, &metadata, &invoice.content, &invoice.metadata, report)?;
+                store_checked(sink, metadata, &invoice.content, &invoice.metadata, report)?;
                 Ok(())
             })
             .await?;

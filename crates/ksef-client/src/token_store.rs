@@ -1,73 +1,21 @@
-//! Where the client keeps its bearer tokens between calls (and, with [`FileTokenStore`], between
-//! runs).
+//! [`FileTokenStore`]: bearer tokens kept in a file between runs.
 //!
-//! The transport reads tokens on every request, so [`TokenStore::load`] must be quick and must not
-//! block on I/O: stores that persist (like [`FileTokenStore`]) keep a copy in memory and write
-//! through on [`TokenStore::save`].
+//! The trait is [`TokenStore`], owned by `ksef-transport` (which reads tokens on every request
+//! and saves the access tokens it refreshes); the in-memory default is [`MemoryTokenStore`].
+//! Both are re-exported at this crate's root.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
-use ksef_transport::{InMemoryTokens, Token, TokenKind, TokenSource};
+#[cfg(doc)]
+use ksef_transport::MemoryTokenStore;
+use ksef_transport::{Token, TokenKind, TokenStore, TokenStoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-
-/// A place to keep KSeF bearer tokens: implement it to keep them in a keychain, a database or a
-/// shared cache.
-///
-/// Implementations must be cheap to read (no blocking I/O in [`TokenStore::load`]); writes may do
-/// I/O. Never log the secrets: [`Token`]'s `Debug` output is already redacted.
-pub trait TokenStore: Send + Sync + 'static {
-    /// The current token of `kind`, if any.
-    fn load(&self, kind: TokenKind) -> Option<Token>;
-
-    /// Replaces the token of `kind`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TokenStore`] if the token could not be persisted.
-    fn save(&self, kind: TokenKind, token: Token) -> Result<(), Error>;
-
-    /// Forgets every token (after logging out).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TokenStore`] if the stored copy could not be removed.
-    fn clear(&self) -> Result<(), Error>;
-}
-
-/// Tokens in memory only: the default store. They are gone when the client is dropped.
-#[derive(Debug, Default)]
-pub struct MemoryTokenStore {
-    tokens: InMemoryTokens,
-}
-
-impl MemoryTokenStore {
-    /// An empty store.
-    pub fn new() -> MemoryTokenStore {
-        MemoryTokenStore::default()
-    }
-}
-
-impl TokenStore for MemoryTokenStore {
-    fn load(&self, kind: TokenKind) -> Option<Token> {
-        self.tokens.token(kind)
-    }
-
-    fn save(&self, kind: TokenKind, token: Token) -> Result<(), Error> {
-        self.tokens.store(kind, token);
-        Ok(())
-    }
-
-    fn clear(&self) -> Result<(), Error> {
-        self.tokens.clear();
-        Ok(())
-    }
-}
 
 /// The file format of [`FileTokenStore`]: one entry per token kind.
 #[derive(Default, Serialize, Deserialize)]
@@ -129,11 +77,11 @@ impl FileTokenStore {
         &self.path
     }
 
-    fn persist(&self, file: &TokenFile) -> Result<(), Error> {
+    fn persist(&self, file: &TokenFile) -> Result<(), TokenStoreError> {
         let bytes = serde_json::to_vec_pretty(file)
-            .map_err(|e| Error::token_store("cannot serialize the tokens", e))?;
+            .map_err(|e| TokenStoreError::new("cannot serialize the tokens", e))?;
         crate::files::write_atomically(&self.path, &bytes)
-            .map_err(|e| Error::token_store(format!("cannot write {}", self.path.display()), e))
+            .map_err(|e| TokenStoreError::new(format!("cannot write {}", self.path.display()), e))
     }
 }
 
@@ -149,7 +97,7 @@ impl TokenStore for FileTokenStore {
         })
     }
 
-    fn save(&self, kind: TokenKind, token: Token) -> Result<(), Error> {
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), TokenStoreError> {
         // A poisoned lock only means another writer panicked; the map is still consistent.
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         cache.tokens.insert(
@@ -162,13 +110,13 @@ impl TokenStore for FileTokenStore {
         self.persist(&cache)
     }
 
-    fn clear(&self) -> Result<(), Error> {
+    fn clear(&self) -> Result<(), TokenStoreError> {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         cache.tokens.clear();
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::token_store(
+            Err(e) => Err(TokenStoreError::new(
                 format!("cannot remove {}", self.path.display()),
                 e,
             )),
@@ -187,31 +135,6 @@ impl fmt::Debug for FileTokenStore {
     }
 }
 
-/// Adapts a [`TokenStore`] to the transport's [`TokenSource`].
-pub(crate) struct StoreSource {
-    pub(crate) store: Arc<dyn TokenStore>,
-}
-
-impl TokenSource for StoreSource {
-    fn token(&self, kind: TokenKind) -> Option<Token> {
-        self.store.load(kind)
-    }
-
-    fn store(&self, kind: TokenKind, token: Token) {
-        // The transport stores refreshed access tokens here and has no way to report a failure;
-        // the token is still used for this run, so a failed write is only logged.
-        if let Err(error) = self.store.save(kind, token) {
-            tracing::warn!(%error, %kind, "could not persist a refreshed token");
-        }
-    }
-}
-
-impl fmt::Debug for StoreSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreSource").finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,16 +147,6 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("tokens.json")
-    }
-
-    #[test]
-    fn memory_store_round_trip() {
-        let store = MemoryTokenStore::new();
-        assert!(store.load(TokenKind::Access).is_none());
-        store.save(TokenKind::Access, Token::new("a")).unwrap();
-        assert_eq!(store.load(TokenKind::Access).unwrap().expose_secret(), "a");
-        store.clear().unwrap();
-        assert!(store.load(TokenKind::Access).is_none());
     }
 
     #[test]

@@ -32,7 +32,7 @@ async fn session_closes_are_paced_by_their_own_groups_without_a_429() {
     )
     .await;
     let client: Client = client_builder(&sim, Duration::from_millis(200))
-        .rate_limit(RateLimitConfig::default().with_scale(SCALE))
+        .transport(|t| t.rate_limit(RateLimitConfig::default().with_scale(SCALE)))
         .build()
         .unwrap();
     token_login(&client, &sim).await;

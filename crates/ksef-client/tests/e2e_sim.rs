@@ -15,8 +15,8 @@ use ksef_model::types::{
 use ksef_sim::Simulator;
 
 use common::{
-    client_builder, fa3_invoice, quick_reconcile, requests, seeded_nip, simulator_with_delays,
-    token_login, unique,
+    client_builder, expire_access_token, fa3_invoice, quick_reconcile, requests, seeded_nip,
+    simulator_with_delays, token_login, unique,
 };
 
 async fn simulator() -> Simulator {
@@ -49,13 +49,7 @@ async fn full_online_lifecycle() {
     let start = Utc::now() - ChronoDuration::minutes(5);
 
     // Refresh: an access token that is about to expire is replaced before the next call.
-    client
-        .token_store()
-        .save(
-            TokenKind::Access,
-            Token::new("stale").with_valid_until(Utc::now() - ChronoDuration::seconds(1)),
-        )
-        .unwrap();
+    expire_access_token(&client);
     let session = client
         .open_online_session(form_code::fa3())
         .await

@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use ksef_client::{Delivery, Error, SubjectIdentifierType, form_code};
+use ksef_crypto::test_certificates::KeyType;
 use ksef_sim::Simulator;
-use ksef_xades::test_certificates::KeyType;
 use ksef_xades::xades;
 
 use common::{client_for, fa3_invoice, requests, seal, seeded_nip, simulator_with_delays, unique};

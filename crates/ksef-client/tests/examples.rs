@@ -4,6 +4,10 @@
 //! work in a public `run` function that `main` calls with either the environment's settings or
 //! a simulator; this file includes the example sources as modules and calls the same
 //! functions. `cargo test` thus runs exactly the code `cargo run --example …` runs.
+//!
+//! Each example is its own binary and includes the shared `examples/support/template.rs`
+//! itself, so here, with all of them in one crate, that file is compiled once per example.
+#![allow(clippy::duplicate_mod)]
 
 mod common;
 

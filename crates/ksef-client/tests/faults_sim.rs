@@ -48,14 +48,14 @@ async fn every_invoice_is_accepted_exactly_once_despite_faults() {
     )
     .await;
     let client = Client::builder()
-        .base_url(sim.base_url())
-        .without_rate_limit()
-        .retry(
-            RetryConfig::default()
-                .with_max_attempts(8)
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(50))
-                .with_budget(1000, 1.0),
-        )
+        .transport(|t| {
+            t.base_url(sim.base_url()).without_rate_limit().retry(
+                RetryConfig::default()
+                    .with_max_attempts(8)
+                    .with_backoff(Duration::from_millis(5), Duration::from_millis(50))
+                    .with_budget(1000, 1.0),
+            )
+        })
         .poll(
             PollConfig::default()
                 .with_backoff(Duration::from_millis(10), Duration::from_millis(100))

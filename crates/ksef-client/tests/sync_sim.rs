@@ -44,7 +44,7 @@ async fn simulator_with_export_limit(limit: usize) -> Simulator {
 async fn logged_in(sim: &Simulator, nip: &str) -> Client {
     let client = client_builder(sim, Duration::from_millis(200))
         // Production pacing allows 16 downloads a minute; the simulator here does not limit.
-        .without_rate_limit()
+        .transport(|t| t.without_rate_limit())
         .build()
         .expect("a client");
     let parsed: Nip = nip.parse().expect("a valid NIP");

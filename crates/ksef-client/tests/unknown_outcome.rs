@@ -184,17 +184,42 @@ async fn setup(mode: Mode) -> (Simulator, Client, Arc<AtomicUsize>) {
     (sim, client, seen)
 }
 
+/// A simulator and a client that reach it through a proxy whose first certificate listing
+/// carries key ids KSeF no longer knows.
+async fn behind_stale_key_ids() -> (Simulator, Client) {
+    let sim = start_simulator(Simulator::builder()).await;
+    let upstream = Arc::new(Mutex::new(sim.local_addr()));
+    let addr = proxy(
+        upstream,
+        Mode::StaleFirstKeyIds,
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .await;
+    (sim, client_via(addr))
+}
+
 fn client_via(addr: SocketAddr) -> Client {
     Client::builder()
-        .base_url(format!("http://{addr}/v2"))
-        .retry(
-            RetryConfig::default()
-                .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
-        )
+        .transport(|t| {
+            t.base_url(format!("http://{addr}/v2")).retry(
+                RetryConfig::default()
+                    .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
+            )
+        })
         .poll(poll(Duration::from_millis(200)))
         .reconcile(quick_reconcile())
         .build()
         .unwrap()
+}
+
+/// A new online session and an FA(3) invoice of the seeded taxpayer numbered with `tag`.
+async fn fresh_invoice(
+    sim: &Simulator,
+    client: &Client,
+    tag: &str,
+) -> (ksef_client::OnlineSession, Vec<u8>) {
+    let session = client.open_online_session(form_code::fa3()).await.unwrap();
+    (session, fa3_invoice(sim.seeded_nip(), &unique(tag)))
 }
 
 fn simulator_sends(sim: &Simulator) -> u64 {
@@ -204,8 +229,7 @@ fn simulator_sends(sim: &Simulator) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_response_is_reconciled_not_resent() {
     let (sim, client, seen) = setup(Mode::LoseFirstResponse).await;
-    let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(sim.seeded_nip(), &unique("LOST"));
+    let (session, invoice) = fresh_invoice(&sim, &client, "LOST").await;
 
     let sent = session
         .send(&invoice)
@@ -226,8 +250,7 @@ async fn lost_response_is_reconciled_not_resent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_send_that_never_arrived_is_sent_again_once() {
     let (sim, client, seen) = setup(Mode::RefuseFirstWith503).await;
-    let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(sim.seeded_nip(), &unique("503"));
+    let (session, invoice) = fresh_invoice(&sim, &client, "503").await;
 
     let sent = session
         .send(&invoice)
@@ -248,15 +271,7 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
     // The first certificate listing the client sees carries key ids KSeF no longer knows, like
     // a cache that outlived a key rotation: the login is refused with 21470, the client fetches
     // the listing again and succeeds.
-    let sim = start_simulator(Simulator::builder()).await;
-    let upstream = Arc::new(Mutex::new(sim.local_addr()));
-    let addr = proxy(
-        upstream,
-        Mode::StaleFirstKeyIds,
-        Arc::new(AtomicUsize::new(0)),
-    )
-    .await;
-    let client = client_via(addr);
+    let (sim, client) = behind_stale_key_ids().await;
 
     client
         .login_with_ksef_token(seeded_nip(&sim), sim.seeded_token())
@@ -287,15 +302,7 @@ async fn stale_encryption_certificate_is_refetched_on_21470() {
 async fn session_opening_refetches_a_stale_encryption_certificate() {
     // A XAdES login lists no certificates, so the session opening sees the stale listing first:
     // KSeF refuses it with 21470 and the client opens again with the fetched-again certificate.
-    let sim = start_simulator(Simulator::builder()).await;
-    let upstream = Arc::new(Mutex::new(sim.local_addr()));
-    let addr = proxy(
-        upstream,
-        Mode::StaleFirstKeyIds,
-        Arc::new(AtomicUsize::new(0)),
-    )
-    .await;
-    let client = client_via(addr);
+    let (sim, client) = behind_stale_key_ids().await;
     let certificate = seal(&sim, KeyType::EcdsaP256);
     client
         .login_with_certificate(
@@ -328,8 +335,10 @@ async fn setup_failing_lists(failing: usize) -> (Simulator, Client, Arc<AtomicUs
     )
     .await;
     let client = Client::builder()
-        .base_url(format!("http://{addr}/v2"))
-        .retry(RetryConfig::disabled())
+        .transport(|t| {
+            t.base_url(format!("http://{addr}/v2"))
+                .retry(RetryConfig::disabled())
+        })
         .reconcile(quick_reconcile())
         .build()
         .unwrap();
@@ -340,8 +349,7 @@ async fn setup_failing_lists(failing: usize) -> (Simulator, Client, Arc<AtomicUs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_reads_the_list_again_after_passing_failures() {
     let (sim, client, lists) = setup_failing_lists(2).await;
-    let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(sim.seeded_nip(), &unique("LISTS"));
+    let (session, invoice) = fresh_invoice(&sim, &client, "LISTS").await;
     let sent = session
         .send(&invoice)
         .await
@@ -358,8 +366,7 @@ async fn reconciliation_reads_the_list_again_after_passing_failures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_that_keeps_failing_leaves_the_outcome_unknown() {
     let (sim, client, lists) = setup_failing_lists(usize::MAX).await;
-    let session = client.open_online_session(form_code::fa3()).await.unwrap();
-    let invoice = fa3_invoice(sim.seeded_nip(), &unique("NOLIST"));
+    let (session, invoice) = fresh_invoice(&sim, &client, "NOLIST").await;
     let error = session.send(&invoice).await.unwrap_err();
     let ksef_client::Error::UnknownOutcome { invoice_hash, .. } = &error else {
         panic!("expected an unknown outcome, got {error:?}");

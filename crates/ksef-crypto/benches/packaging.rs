@@ -369,7 +369,13 @@ fn run_export(root: &Path) {
     let mut records = Vec::with_capacity(count);
     let mut invoice_bytes = 0u64;
     for i in 0..count {
-        let ksef_number = format!("5265877635-20250828-{i:012X}-E4");
+        let ksef_number = ksef_model::values::KsefNumber::from_parts(
+            &"5265877635".parse().expect("NIP"),
+            chrono::NaiveDate::from_ymd_opt(2025, 8, 28).expect("date"),
+            &format!("{i:012X}"),
+        )
+        .expect("KSeF number")
+        .to_string();
         let bytes = invoice(size, &mut rng);
         invoice_bytes += bytes.len() as u64;
         let hash = ksef_crypto::file_metadata(&bytes).sha256_base64();

@@ -97,28 +97,22 @@ macro_rules! async_writer {
             }
         }
 
-        impl<W: AsyncWrite + Unpin> std::fmt::Debug for $name<W> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
+        crate::debug_name_only!($name, W: AsyncWrite + Unpin);
     };
 }
 
 async_writer!(
-    /// An async writer that encrypts what is written to it with AES-256-CBC/PKCS#7 and writes the
-    /// ciphertext (raw CBC output, no IV prefix) to an inner writer, hashing both sides.
+    /// [`EncryptingWriter`](crate::EncryptingWriter) for `tokio::io::AsyncWrite`: the ciphertext
+    /// goes to the inner writer, both sides hashed.
     AsyncEncryptingWriter,
     Encryptor,
     "ciphertext"
 );
 
 async_writer!(
-    /// An async writer that decrypts AES-256-CBC/PKCS#7 ciphertext written to it and writes the
-    /// plaintext to an inner writer, hashing both sides. The last block is held back until
-    /// shutdown, which checks the padding and fails with [`std::io::ErrorKind::InvalidData`]
-    /// carrying [`Error::TruncatedCiphertext`](crate::Error::TruncatedCiphertext) or
-    /// [`Error::InvalidPadding`](crate::Error::InvalidPadding) if the ciphertext is not valid.
+    /// [`DecryptingWriter`](crate::DecryptingWriter) for `tokio::io::AsyncWrite`. Shutdown checks
+    /// the padding of the held-back last block: an invalid one fails as
+    /// [`std::io::ErrorKind::InvalidData`] with the crate's [`Error`](crate::Error) inside.
     AsyncDecryptingWriter,
     Decryptor,
     "plaintext"
@@ -126,42 +120,17 @@ async_writer!(
 
 macro_rules! async_reader {
     ($(#[$doc:meta])* $name:ident, $engine:ident, $input:literal) => {
-        $(#[$doc])*
-        ///
-        /// It reads the inner reader in chunks of at most 64 KiB; the metadata of both sides is
-        /// available from [`metadata`](Self::metadata) once the end of the stream has been read.
-        /// The inner reader must be `Unpin` (wrap it in `Box::pin` otherwise).
-        pub struct $name<R: AsyncRead + Unpin> {
-            inner: R,
-            pipe: Pipe<$engine>,
-            input: Box<[u8]>,
-        }
-
-        impl<R: AsyncRead + Unpin> $name<R> {
-            #[doc = concat!("Wraps `inner`, which supplies the ", $input, ".")]
-            pub fn new(inner: R, key: &SessionKey) -> Self {
-                Self {
-                    inner,
-                    pipe: Pipe::new($engine::new(key)),
-                    input: vec![0; CHUNK].into_boxed_slice(),
-                }
-            }
-
-            /// Metadata of both sides, once the end of the stream has been reached.
-            pub fn metadata(&self) -> Option<EncryptionMetadata> {
-                self.pipe.result().and_then(|r| r.ok())
-            }
-
-            /// The inner reader.
-            pub fn get_ref(&self) -> &R {
-                &self.inner
-            }
-
-            /// Gives back the inner reader.
-            pub fn into_inner(self) -> R {
-                self.inner
-            }
-        }
+        crate::reader_struct!(
+            $(#[$doc])*
+            ///
+            /// It reads the inner reader in chunks of at most 64 KiB; the metadata of both sides is
+            /// available from [`metadata`](Self::metadata) once the end of the stream has been read.
+            /// The inner reader must be `Unpin` (wrap it in `Box::pin` otherwise).
+            $name,
+            $engine,
+            $input,
+            R: AsyncRead + Unpin
+        );
 
         impl<R: AsyncRead + Unpin> AsyncRead for $name<R> {
             fn poll_read(
@@ -196,29 +165,21 @@ macro_rules! async_reader {
                 }
             }
         }
-
-        impl<R: AsyncRead + Unpin> std::fmt::Debug for $name<R> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
     };
 }
 
 async_reader!(
-    /// An async reader that reads plaintext from an inner reader and yields its
-    /// AES-256-CBC/PKCS#7 ciphertext (raw CBC output, no IV prefix), hashing both sides.
+    /// [`EncryptingReader`](crate::EncryptingReader) for `tokio::io::AsyncRead`: yields the
+    /// ciphertext of the inner reader's plaintext, both sides hashed.
     AsyncEncryptingReader,
     Encryptor,
     "plaintext"
 );
 
 async_reader!(
-    /// An async reader that reads AES-256-CBC/PKCS#7 ciphertext from an inner reader and yields
-    /// the plaintext, hashing both sides. At the end of the input it checks the padding and fails
-    /// with [`std::io::ErrorKind::InvalidData`] carrying
-    /// [`Error::TruncatedCiphertext`](crate::Error::TruncatedCiphertext) or
-    /// [`Error::InvalidPadding`](crate::Error::InvalidPadding) if the ciphertext is not valid.
+    /// [`DecryptingReader`](crate::DecryptingReader) for `tokio::io::AsyncRead`. The end of the
+    /// input checks the padding: an invalid one fails as [`std::io::ErrorKind::InvalidData`] with
+    /// the crate's [`Error`](crate::Error) inside.
     AsyncDecryptingReader,
     Decryptor,
     "ciphertext"

@@ -4,109 +4,26 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::error::{Cause, Error, Result};
+use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
+
+use crate::error::{Error, Result};
 use crate::keys::PublicKey;
-
-/// What a Ministry certificate may be used for (the spec's `PublicKeyCertificateUsage`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CertificateUsage {
-    /// `KsefTokenEncryption`: encrypting KSeF tokens for `/auth/ksef-token`.
-    KsefTokenEncryption,
-    /// `SymmetricKeyEncryption`: wrapping the AES session key of online/batch sessions and exports.
-    SymmetricKeyEncryption,
-    /// A value this version does not know, kept verbatim so newer server values do not fail.
-    Other(String),
-}
-
-impl CertificateUsage {
-    /// The spec's name for the usage.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::KsefTokenEncryption => "KsefTokenEncryption",
-            Self::SymmetricKeyEncryption => "SymmetricKeyEncryption",
-            Self::Other(other) => other,
-        }
-    }
-}
-
-impl From<&str> for CertificateUsage {
-    /// Maps the spec's names to the known variants and anything else to [`CertificateUsage::Other`].
-    fn from(name: &str) -> Self {
-        match name {
-            "KsefTokenEncryption" => Self::KsefTokenEncryption,
-            "SymmetricKeyEncryption" => Self::SymmetricKeyEncryption,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-}
-
-impl std::fmt::Display for CertificateUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One entry of the `/security/public-key-certificates` response, as the client layer maps it from
-/// the spec's `PublicKeyCertificate`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CertificateEntry {
-    /// The certificate in DER, base64-encoded (standard alphabet, no PEM armour).
-    pub certificate: String,
-    /// Start of the period in which the Ministry lists the certificate as valid.
-    pub valid_from: DateTime<Utc>,
-    /// End of that period.
-    pub valid_to: DateTime<Utc>,
-    /// What the certificate may be used for.
-    pub usage: Vec<CertificateUsage>,
-    /// The key's identifier to send along with what it encrypted (44 base64 characters), if listed.
-    pub public_key_id: Option<String>,
-}
-
-impl CertificateEntry {
-    /// An entry without a `publicKeyId`; add one with [`CertificateEntry::with_public_key_id`].
-    pub fn new(
-        certificate: impl Into<String>,
-        valid_from: DateTime<Utc>,
-        valid_to: DateTime<Utc>,
-        usage: impl IntoIterator<Item = CertificateUsage>,
-    ) -> Self {
-        Self {
-            certificate: certificate.into(),
-            valid_from,
-            valid_to,
-            usage: usage.into_iter().collect(),
-            public_key_id: None,
-        }
-    }
-
-    /// Sets the `publicKeyId`.
-    #[must_use]
-    pub fn with_public_key_id(mut self, public_key_id: impl Into<String>) -> Self {
-        self.public_key_id = Some(public_key_id.into());
-        self
-    }
-}
+use crate::x509::Certificate;
 
 /// A parsed Ministry certificate: the listing's dates, usages and key id, plus the certificate's own
 /// validity and public key.
 #[derive(Clone, Debug)]
 pub struct MinistryCertificate {
-    der: Vec<u8>,
-    public_key: PublicKey,
+    certificate: Certificate,
     valid_from: DateTime<Utc>,
     valid_to: DateTime<Utc>,
-    not_before: DateTime<Utc>,
-    not_after: DateTime<Utc>,
-    usage: Vec<CertificateUsage>,
+    usage: Vec<PublicKeyCertificateUsage>,
     public_key_id: Option<String>,
 }
 
 impl MinistryCertificate {
-    /// Decodes and parses one listing entry.
+    /// Decodes and parses one entry of the spec's listing (`PublicKeyCertificate`).
     ///
     /// A certificate whose key is not RSA is accepted here (listings may carry one); it fails with
     /// [`Error::UnsupportedKeyType`] only when used to encrypt.
@@ -115,44 +32,53 @@ impl MinistryCertificate {
     ///
     /// [`Error::Base64`] if `certificate` is not base64, [`Error::CertificateParse`] if it is not a
     /// DER X.509 certificate, [`Error::PublicKeyParse`] if its RSA key is malformed.
-    pub fn from_entry(entry: &CertificateEntry) -> Result<Self> {
+    pub fn from_entry(entry: &PublicKeyCertificate) -> Result<Self> {
         let der = STANDARD
             .decode(entry.certificate.trim())
             .map_err(|e| Error::base64("certificate", e))?;
-        let (rest, cert) =
-            X509Certificate::from_der(&der).map_err(|e| Error::CertificateParse {
-                source: Box::new(e),
-            })?;
-        if !rest.is_empty() {
-            return Err(Error::CertificateParse {
-                source: Box::new(Cause("trailing bytes after the certificate")),
-            });
-        }
-        let public_key = PublicKey::from_parsed_spki(cert.public_key())?;
-        let validity = cert.validity();
-        let not_before = asn1_time(validity.not_before.timestamp())?;
-        let not_after = asn1_time(validity.not_after.timestamp())?;
-        drop(cert);
         Ok(Self {
-            der,
-            public_key,
-            valid_from: entry.valid_from,
-            valid_to: entry.valid_to,
-            not_before,
-            not_after,
+            certificate: Certificate::from_der(&der)?,
+            valid_from: entry.valid_from.with_timezone(&Utc),
+            valid_to: entry.valid_to.with_timezone(&Utc),
             usage: entry.usage.clone(),
-            public_key_id: entry.public_key_id.clone(),
+            public_key_id: Some(entry.public_key_id.clone()),
+        })
+    }
+
+    /// A certificate obtained outside a listing (e.g. a file): listed for `usage`, with its own
+    /// validity as the listed one and no `publicKeyId`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CertificateParse`] if `der` is not a DER X.509 certificate,
+    /// [`Error::PublicKeyParse`] if its RSA key is malformed.
+    pub fn from_der(
+        der: impl AsRef<[u8]>,
+        usage: impl IntoIterator<Item = PublicKeyCertificateUsage>,
+    ) -> Result<Self> {
+        let certificate = Certificate::from_der(der.as_ref())?;
+        Ok(Self {
+            valid_from: certificate.not_before(),
+            valid_to: certificate.not_after(),
+            certificate,
+            usage: usage.into_iter().collect(),
+            public_key_id: None,
         })
     }
 
     /// The certificate in DER.
     pub fn der(&self) -> &[u8] {
-        &self.der
+        self.certificate.der()
+    }
+
+    /// The certificate itself (subject, issuer, serial, validity, public key).
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
     }
 
     /// The certificate's public key.
     pub fn public_key(&self) -> &PublicKey {
-        &self.public_key
+        self.certificate.public_key()
     }
 
     /// The listed `publicKeyId`, if any.
@@ -161,12 +87,12 @@ impl MinistryCertificate {
     }
 
     /// The listed usages.
-    pub fn usage(&self) -> &[CertificateUsage] {
+    pub fn usage(&self) -> &[PublicKeyCertificateUsage] {
         &self.usage
     }
 
     /// Whether the listed usages include `usage`.
-    pub fn has_usage(&self, usage: &CertificateUsage) -> bool {
+    pub fn has_usage(&self, usage: &PublicKeyCertificateUsage) -> bool {
         self.usage.contains(usage)
     }
 
@@ -182,36 +108,27 @@ impl MinistryCertificate {
 
     /// Start of the certificate's own validity (`notBefore`).
     pub fn not_before(&self) -> DateTime<Utc> {
-        self.not_before
+        self.certificate.not_before()
     }
 
     /// End of the certificate's own validity (`notAfter`).
     pub fn not_after(&self) -> DateTime<Utc> {
-        self.not_after
+        self.certificate.not_after()
     }
 
     /// Whether `at` lies within both the listed validity and the certificate's own (bounds
     /// included).
     pub fn is_valid_at(&self, at: DateTime<Utc>) -> bool {
-        self.valid_from <= at
-            && at <= self.valid_to
-            && self.not_before <= at
-            && at <= self.not_after
+        self.valid_from <= at && at <= self.valid_to && self.certificate.is_valid_at(at)
     }
 
-    pub(crate) fn require_usage(&self, required: CertificateUsage) -> Result<()> {
+    pub(crate) fn require_usage(&self, required: PublicKeyCertificateUsage) -> Result<()> {
         if self.has_usage(&required) {
             Ok(())
         } else {
             Err(Error::WrongCertificateUsage { required })
         }
     }
-}
-
-fn asn1_time(seconds: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp(seconds, 0).ok_or_else(|| Error::CertificateParse {
-        source: Box::new(Cause("validity date out of range")),
-    })
 }
 
 /// The Ministry's certificates, as listed by `/security/public-key-certificates`.
@@ -232,7 +149,7 @@ impl MinistryCertificates {
     ///
     /// The first error of [`MinistryCertificate::from_entry`].
     pub fn from_entries<'a>(
-        entries: impl IntoIterator<Item = &'a CertificateEntry>,
+        entries: impl IntoIterator<Item = &'a PublicKeyCertificate>,
     ) -> Result<Self> {
         let certificates = entries
             .into_iter()
@@ -257,7 +174,7 @@ impl MinistryCertificates {
     /// only certificates with keys other than RSA fit.
     pub fn select(
         &self,
-        usage: CertificateUsage,
+        usage: PublicKeyCertificateUsage,
         at: DateTime<Utc>,
     ) -> Result<&MinistryCertificate> {
         let candidates = || {
@@ -266,14 +183,14 @@ impl MinistryCertificates {
                 .filter(|c| c.has_usage(&usage) && c.is_valid_at(at))
         };
         let supported = candidates()
-            .filter(|c| c.public_key.max_oaep_message_len().is_ok())
+            .filter(|c| c.public_key().max_oaep_message_len().is_ok())
             .max_by_key(|c| c.valid_from);
         if let Some(found) = supported {
             return Ok(found);
         }
         match candidates().max_by_key(|c| c.valid_from) {
             Some(unsupported) => Err(Error::UnsupportedKeyType {
-                algorithm: unsupported.public_key.algorithm().to_string(),
+                algorithm: unsupported.public_key().algorithm().to_string(),
             }),
             None => Err(Error::NoSuitableCertificate { usage, at }),
         }

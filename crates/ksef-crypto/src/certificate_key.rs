@@ -17,7 +17,8 @@ use rsa::traits::PublicKeyParts as _;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keys::{KeyAlgorithm, PrivateKey};
+use crate::keys::{KeyAlgorithm, PrivateKey, PublicKey};
+use crate::signer::SignatureAlgorithm;
 
 /// `rsaEncryption`, the algorithm OID of an RSA key in PKCS#8.
 const OID_RSA: pkcs8::ObjectIdentifier =
@@ -25,7 +26,7 @@ const OID_RSA: pkcs8::ObjectIdentifier =
 /// `id-ecPublicKey`, the algorithm OID of an EC key in PKCS#8.
 const OID_EC: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `secp256r1` (NIST P-256).
-const OID_P256: &str = "1.2.840.10045.3.1.7";
+pub(crate) const OID_P256: &str = "1.2.840.10045.3.1.7";
 
 /// The smallest RSA key KSeF accepts.
 const MIN_RSA_BITS: usize = 2048;
@@ -35,7 +36,7 @@ const MIN_RSA_BITS: usize = 2048;
 pub const PKCS8_PBKDF2_ITERATIONS: u32 = 600_000;
 
 /// PEM label of a plain PKCS#8 key.
-const PEM_LABEL: &str = "PRIVATE KEY";
+pub(crate) const PEM_LABEL: &str = "PRIVATE KEY";
 /// PEM label of an encrypted PKCS#8 key.
 const ENCRYPTED_PEM_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
@@ -124,42 +125,44 @@ impl CertificateKey {
     /// [`Error::PrivateKeyParse`] if the bytes are not PKCS#8, [`Error::UnsupportedPrivateKey`]
     /// for another algorithm or curve, or an RSA key shorter than 2048 bits.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let info = PrivateKeyInfo::try_from(der).map_err(|e| Error::PrivateKeyParse {
-            format: "PKCS#8 DER",
-            source: Box::new(e),
-        })?;
-        let parse_error = |e: pkcs8::Error| Error::PrivateKeyParse {
-            format: "PKCS#8 DER",
-            source: Box::new(e),
-        };
-        let oid = info.algorithm.oid;
-        let inner = if oid == OID_RSA {
-            let key = rsa::RsaPrivateKey::try_from(info).map_err(parse_error)?;
-            let bits = key.size() * 8;
+        let key = decode_pkcs8_der(der)?;
+        if let Inner::Rsa(rsa_key) = &key.inner {
+            let bits = rsa_key.size() * 8;
             if bits < MIN_RSA_BITS {
                 return Err(Error::UnsupportedPrivateKey {
                     algorithm: format!("RSA ({bits} bits)"),
                 });
             }
-            Inner::Rsa(Box::new(key))
-        } else if oid == OID_EC {
-            let curve = info
-                .algorithm
-                .parameters_oid()
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            if curve != OID_P256 {
-                return Err(Error::UnsupportedPrivateKey {
-                    algorithm: format!("EC (curve {curve})"),
-                });
+        }
+        Ok(key)
+    }
+
+    /// Decodes a PEM private key: `PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` when `password` is
+    /// given, as [`from_pkcs8_pem`](Self::from_pkcs8_pem) and
+    /// [`from_encrypted_pkcs8_pem`](Self::from_encrypted_pkcs8_pem) do.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrivateKeyParse`] for malformed PEM, another PEM label, or an encrypted key
+    /// without a password; then as the two functions above.
+    pub fn from_pem(pem: &str, password: Option<&[u8]>) -> Result<Self> {
+        let label = pem
+            .trim_start()
+            .strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.split_once("-----"))
+            .map(|(label, _)| label);
+        match (label, password) {
+            (Some(ENCRYPTED_PEM_LABEL), Some(password)) => {
+                Self::from_encrypted_pkcs8_pem(pem, password)
             }
-            Inner::EcP256(p256::SecretKey::try_from(info).map_err(parse_error)?)
-        } else {
-            return Err(Error::UnsupportedPrivateKey {
-                algorithm: format!("OID {oid}"),
-            });
-        };
-        Ok(Self { inner })
+            (Some(ENCRYPTED_PEM_LABEL), None) => Err(Error::PrivateKeyParse {
+                format: "encrypted PKCS#8 PEM",
+                source: Box::new(crate::error::Cause(
+                    "the key is encrypted: a password is needed",
+                )),
+            }),
+            _ => Self::from_pkcs8_pem(pem),
+        }
     }
 
     /// Decodes a PEM `PRIVATE KEY` (PKCS#8) holding an RSA or an EC P-256 key, as written by
@@ -267,6 +270,44 @@ impl CertificateKey {
         Ok(doc.into_vec())
     }
 
+    /// The public key.
+    pub fn public_key(&self) -> PublicKey {
+        match &self.inner {
+            Inner::Rsa(key) => PublicKey::from_rsa(key.to_public_key()),
+            Inner::EcP256(key) => PublicKey::from_p256(key.public_key()),
+        }
+    }
+
+    /// The algorithm [`sign`](Self::sign) signs with: [`SignatureAlgorithm::RsaSha256`] for RSA
+    /// keys, [`SignatureAlgorithm::EcdsaP256Sha256`] for EC keys.
+    pub fn signature_algorithm(&self) -> SignatureAlgorithm {
+        match &self.inner {
+            Inner::Rsa(_) => SignatureAlgorithm::RsaSha256,
+            Inner::EcP256(_) => SignatureAlgorithm::EcdsaP256Sha256,
+        }
+    }
+
+    /// Signs `message` (hashed here with SHA-256) with [`signature_algorithm`](Self::signature_algorithm):
+    /// RSA PKCS#1 v1.5 (as in XML signatures and RS256 JWTs), or ECDSA P-256 as IEEE P1363
+    /// `R || S` (64 bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signature`] if signing fails.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        match &self.inner {
+            Inner::Rsa(key) => {
+                let signer =
+                    rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa::RsaPrivateKey::clone(key));
+                let sig = signer
+                    .try_sign(message)
+                    .map_err(|e| signature("RSA PKCS#1 v1.5 SHA-256", e))?;
+                Ok(sig.to_vec())
+            }
+            Inner::EcP256(key) => Ok(ecdsa_p256_sign(key, message)?.to_bytes().to_vec()),
+        }
+    }
+
     /// Signs `message` for a KSeF QR code KOD II: RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte
     /// salt) for RSA keys, ECDSA P-256 with SHA-256 as IEEE P1363 `R || S` (64 bytes) for EC keys.
     ///
@@ -285,13 +326,7 @@ impl CertificateKey {
                     .map(|s| s.to_vec())
                     .map_err(|e| signature("RSASSA-PSS SHA-256", e))
             }
-            Inner::EcP256(key) => {
-                let signer = p256::ecdsa::SigningKey::from(key);
-                let sig: p256::ecdsa::Signature = signer
-                    .try_sign(message)
-                    .map_err(|e| signature("ECDSA P-256 SHA-256", e))?;
-                Ok(sig.to_bytes().to_vec())
-            }
+            Inner::EcP256(_) => self.sign(message),
         }
     }
 
@@ -300,25 +335,12 @@ impl CertificateKey {
     /// algorithm identifier carries NULL parameters, and the signature.
     pub(crate) fn sign_csr(&self, message: &[u8]) -> Result<(&'static str, bool, Vec<u8>)> {
         match &self.inner {
-            Inner::Rsa(key) => {
-                let signer =
-                    rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa::RsaPrivateKey::clone(key));
-                let sig = signer
-                    .try_sign(message)
-                    .map_err(|e| signature("RSA PKCS#1 v1.5 SHA-256", e))?;
-                Ok(("1.2.840.113549.1.1.11", true, sig.to_vec()))
-            }
-            Inner::EcP256(key) => {
-                let signer = p256::ecdsa::SigningKey::from(key);
-                let sig: p256::ecdsa::Signature = signer
-                    .try_sign(message)
-                    .map_err(|e| signature("ECDSA P-256 SHA-256", e))?;
-                Ok((
-                    "1.2.840.10045.4.3.2",
-                    false,
-                    sig.to_der().as_bytes().to_vec(),
-                ))
-            }
+            Inner::Rsa(_) => Ok(("1.2.840.113549.1.1.11", true, self.sign(message)?)),
+            Inner::EcP256(key) => Ok((
+                "1.2.840.10045.4.3.2",
+                false,
+                ecdsa_p256_sign(key, message)?.to_der().as_bytes().to_vec(),
+            )),
         }
     }
 
@@ -350,7 +372,64 @@ impl CertificateKey {
     }
 }
 
-fn decode_pem(pem: &str, label: &'static str, format: &'static str) -> Result<SecretDocument> {
+/// The one PKCS#8 `PrivateKeyInfo` reader: an RSA key of any size or an EC P-256 key.
+fn decode_pkcs8_der(der: &[u8]) -> Result<CertificateKey> {
+    let info = PrivateKeyInfo::try_from(der).map_err(|e| Error::PrivateKeyParse {
+        format: "PKCS#8 DER",
+        source: Box::new(e),
+    })?;
+    let parse_error = |e: pkcs8::Error| Error::PrivateKeyParse {
+        format: "PKCS#8 DER",
+        source: Box::new(e),
+    };
+    let oid = info.algorithm.oid;
+    let inner = if oid == OID_RSA {
+        Inner::Rsa(Box::new(
+            rsa::RsaPrivateKey::try_from(info).map_err(parse_error)?,
+        ))
+    } else if oid == OID_EC {
+        let curve = info
+            .algorithm
+            .parameters_oid()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        if curve != OID_P256 {
+            return Err(Error::UnsupportedPrivateKey {
+                algorithm: format!("EC (curve {curve})"),
+            });
+        }
+        Inner::EcP256(p256::SecretKey::try_from(info).map_err(parse_error)?)
+    } else {
+        return Err(Error::UnsupportedPrivateKey {
+            algorithm: format!("OID {oid}"),
+        });
+    };
+    Ok(CertificateKey { inner })
+}
+
+/// ECDSA P-256 with SHA-256 over `message`.
+fn ecdsa_p256_sign(key: &p256::SecretKey, message: &[u8]) -> Result<p256::ecdsa::Signature> {
+    p256::ecdsa::SigningKey::from(key)
+        .try_sign(message)
+        .map_err(|e| signature("ECDSA P-256 SHA-256", e))
+}
+
+/// An RSA key (of any size) from DER PKCS#8, for [`PrivateKey`].
+pub(crate) fn rsa_from_pkcs8_der(der: &[u8]) -> Result<rsa::RsaPrivateKey> {
+    let key = decode_pkcs8_der(der)?;
+    match key.inner {
+        Inner::Rsa(rsa_key) => Ok(*rsa_key),
+        Inner::EcP256(_) => Err(Error::UnsupportedPrivateKey {
+            algorithm: key.algorithm().to_string(),
+        }),
+    }
+}
+
+pub(crate) fn decode_pem(
+    pem: &str,
+    label: &'static str,
+    format: &'static str,
+) -> Result<SecretDocument> {
     let (found, doc) = SecretDocument::from_pem(pem).map_err(|e| Error::PrivateKeyParse {
         format,
         source: Box::new(e),

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::certificate::CertificateUsage;
 use crate::limits::Limit;
+use ksef_model::types::PublicKeyCertificateUsage;
 
 /// A boxed cause kept behind [`std::error::Error::source`], so that the error types of the
 /// cryptography crates we build on do not become part of our public API.
@@ -26,6 +26,14 @@ pub enum Error {
         expected: usize,
         /// The length that was given.
         actual: usize,
+    },
+
+    /// A package's `compressionType` is neither `Zip` nor `TarGz`, the archive formats this crate
+    /// writes and reads.
+    #[error("compressionType {value:?} is not supported: only Zip and TarGz are")]
+    UnsupportedCompressionType {
+        /// The value as given.
+        value: String,
     },
 
     /// A base64 text (standard alphabet, padded) could not be decoded.
@@ -97,7 +105,7 @@ pub enum Error {
     #[error("the certificate is not meant for {required}")]
     WrongCertificateUsage {
         /// The usage the operation needs.
-        required: CertificateUsage,
+        required: PublicKeyCertificateUsage,
     },
 
     /// No certificate with the requested usage is valid at the requested instant.
@@ -107,7 +115,7 @@ pub enum Error {
     )]
     NoSuitableCertificate {
         /// The usage that was asked for.
-        usage: CertificateUsage,
+        usage: PublicKeyCertificateUsage,
         /// The instant at which the certificate had to be valid.
         at: DateTime<Utc>,
     },
@@ -306,6 +314,34 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A private key was paired with a certificate that certifies another key.
+    #[error("the private key does not belong to the certificate")]
+    KeyCertificateMismatch,
+
+    /// A signature does not verify with the public key it was checked against.
+    #[error("the {algorithm} signature does not verify")]
+    SignatureInvalid {
+        /// The signature algorithm, e.g. `"ECDSA P-256 SHA-256"`.
+        algorithm: &'static str,
+    },
+
+    /// A signature algorithm was used with a key of another kind.
+    #[error("a {algorithm} signature needs another key than {key}")]
+    KeyAlgorithmMismatch {
+        /// The signature algorithm, e.g. `"RSA PKCS#1 v1.5 SHA-256"`.
+        algorithm: &'static str,
+        /// The key's algorithm, e.g. `"EC (curve 1.2.840.10045.3.1.7)"`.
+        key: String,
+    },
+
+    /// A self-signed test certificate could not be generated (`test-util` feature).
+    #[error("the test certificate could not be generated")]
+    CertificateGeneration {
+        /// The certificate library's error.
+        #[source]
+        source: BoxError,
+    },
+
     /// Certificate enrollment data cannot be put into a CSR subject as given.
     #[error("enrollment data field {field} is invalid: {reason}")]
     InvalidEnrollmentData {
@@ -391,3 +427,15 @@ impl std::fmt::Display for Cause {
 }
 
 impl std::error::Error for Cause {}
+
+/// A cause that is a message built at run time (never secret material).
+#[derive(Debug)]
+pub(crate) struct Detail(pub(crate) String);
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Detail {}

@@ -4,131 +4,29 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use ksef_model::types::{CompressionType, InvoiceMetadata, InvoicePackagePart};
 use serde::{Deserialize, Serialize};
 use zip::ZipArchive;
 
 use crate::error::{Cause, Error, Result};
 use crate::limits::{Limit, UnpackLimits, check, check_file_name};
 use crate::metadata::{FileHasher, FileMetadata, file_metadata};
-use crate::packaging::{CompressionType, from_io, tar_error, zip_error};
+use crate::packaging::{ArchiveFormat, from_io, tar_error, zip_error};
 use crate::session_key::SessionKey;
 use crate::stream::DecryptingWriter;
 
 /// The name of the metadata file in an export package.
 pub const EXPORT_METADATA_FILE: &str = "_metadata.json";
 
-/// The content of `_metadata.json` in an export package: the metadata of every invoice in it.
-/// Unknown fields are ignored.
+/// The content of `_metadata.json` in an export package: the spec's `InvoiceMetadata` of every
+/// invoice in it. Unknown fields are ignored; enumeration values added by later API versions parse
+/// as their `Unknown` variant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ExportMetadata {
     /// One entry per invoice in the package.
-    pub invoices: Vec<ExportInvoiceMetadata>,
-}
-
-/// One invoice's metadata (the spec's `InvoiceMetadata`). Enumerations are kept as strings so that
-/// values added by later API versions still parse.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExportInvoiceMetadata {
-    /// KSeF number; the invoice's file in the package is `{ksefNumber}.xml`.
-    pub ksef_number: String,
-    /// The invoice number given by the seller.
-    pub invoice_number: String,
-    /// Issue date.
-    pub issue_date: NaiveDate,
-    /// When the invoice was sent to KSeF.
-    pub invoicing_date: DateTime<FixedOffset>,
-    /// When KSeF assigned the KSeF number.
-    pub acquisition_date: DateTime<FixedOffset>,
-    /// When the invoice was stored permanently.
-    pub permanent_storage_date: DateTime<FixedOffset>,
-    /// The seller.
-    pub seller: ExportSeller,
-    /// The buyer.
-    pub buyer: ExportBuyer,
-    /// Net amount.
-    pub net_amount: f64,
-    /// Gross amount.
-    pub gross_amount: f64,
-    /// VAT amount.
-    pub vat_amount: f64,
-    /// Currency code (ISO 4217).
-    pub currency: String,
-    /// `Online` or `Offline`.
-    pub invoicing_mode: String,
-    /// Invoice type, e.g. `Vat`, `Kor`, `Zal`.
-    pub invoice_type: String,
-    /// The invoice's schema.
-    pub form_code: ExportFormCode,
-    /// Whether the invoice was issued by the buyer (self-invoicing).
-    pub is_self_invoicing: bool,
-    /// Whether the invoice has attachments.
-    pub has_attachment: bool,
-    /// SHA-256 of the invoice file, base64.
-    pub invoice_hash: String,
-    /// SHA-256 of the corrected invoice, base64, for technical corrections.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hash_of_corrected_invoice: Option<String>,
-    /// Third parties (kept as raw JSON).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub third_subjects: Option<Vec<serde_json::Value>>,
-    /// The authorized subject (kept as raw JSON).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorized_subject: Option<serde_json::Value>,
-}
-
-/// The seller in [`ExportInvoiceMetadata`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExportSeller {
-    /// The seller's NIP.
-    pub nip: String,
-    /// The seller's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// The buyer in [`ExportInvoiceMetadata`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExportBuyer {
-    /// The buyer's identifier.
-    pub identifier: ExportBuyerIdentifier,
-    /// The buyer's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// The buyer's identifier in [`ExportBuyer`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExportBuyerIdentifier {
-    /// `None`, `Other`, `Nip` or `VatUe`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The identifier, absent for `None`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-}
-
-/// The form code in [`ExportInvoiceMetadata`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExportFormCode {
-    /// E.g. `FA (3)`.
-    pub system_code: String,
-    /// E.g. `1-0E`.
-    pub schema_version: String,
-    /// E.g. `FA`.
-    pub value: String,
+    pub invoices: Vec<InvoiceMetadata>,
 }
 
 impl ExportMetadata {
@@ -191,6 +89,23 @@ impl ExpectedPart {
         )
         .with_plaintext(FileMetadata::from_base64(part_hash, part_size)?))
     }
+
+    /// A part as an export's status lists it (`InvoicePackagePart`): its ordinal number and the
+    /// sizes and hashes of the encrypted and the decrypted part. A negative size or number counts
+    /// as 0 (and then fails the checks of [`ExportUnpacker::unpack`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Base64`] or [`Error::InvalidLength`] if a hash is not base64 of 32 bytes.
+    pub fn from_package_part(part: &InvoicePackagePart) -> Result<Self> {
+        Self::from_status(
+            u32::try_from(part.ordinal_number).unwrap_or(0),
+            u64::try_from(part.encrypted_part_size).unwrap_or(0),
+            part.encrypted_part_hash.as_str(),
+            u64::try_from(part.part_size).unwrap_or(0),
+            part.part_hash.as_str(),
+        )
+    }
 }
 
 /// One invoice out of an export package.
@@ -206,12 +121,12 @@ pub struct ExportedInvoice {
     /// The invoice's record in `_metadata.json`, when that file was read before the invoice:
     /// always for a ZIP package that has one (it is read first); for TarGz only if it comes
     /// earlier in the stream.
-    pub record: Option<ExportInvoiceMetadata>,
+    pub record: Option<InvoiceMetadata>,
 }
 
 impl ExportedInvoice {
     /// The entry `name` holding `content`, with the size and SHA-256 of the bytes.
-    fn new(name: String, content: Vec<u8>, record: Option<ExportInvoiceMetadata>) -> Self {
+    fn new(name: String, content: Vec<u8>, record: Option<InvoiceMetadata>) -> Self {
         Self {
             metadata: file_metadata(&content),
             name,
@@ -245,10 +160,19 @@ pub struct UnpackedExport {
 /// Memory stays bounded by one entry at a time; the decrypted archive goes to the scratch store
 /// (a temporary file for real packages, a `Cursor<Vec<u8>>` for small ones), because a ZIP's
 /// directory sits at its end.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ExportUnpacker {
     compression_type: CompressionType,
     limits: UnpackLimits,
+}
+
+impl Default for ExportUnpacker {
+    fn default() -> Self {
+        Self {
+            compression_type: CompressionType::Zip,
+            limits: UnpackLimits::default(),
+        }
+    }
 }
 
 impl ExportUnpacker {
@@ -257,7 +181,8 @@ impl ExportUnpacker {
         Self::default()
     }
 
-    /// The archive format the export was requested with.
+    /// The archive format of the package (its `compressionType`): Zip or TarGz; any other value
+    /// fails [`unpack`](Self::unpack) with [`Error::UnsupportedCompressionType`].
     pub fn compression_type(mut self, compression_type: CompressionType) -> Self {
         self.compression_type = compression_type;
         self
@@ -276,6 +201,7 @@ impl ExportUnpacker {
     ///
     /// # Errors
     ///
+    /// [`Error::UnsupportedCompressionType`] for an archive format other than Zip or TarGz,
     /// [`Error::PartOrder`] if the parts are not numbered 1, 2, ... in order,
     /// [`Error::PartMismatch`] if a part's size or hash differs from the declared one (checked
     /// before its padding), [`Error::TruncatedCiphertext`]/[`Error::InvalidPadding`] if a part
@@ -296,6 +222,7 @@ impl ExportUnpacker {
         S: Read + Write + Seek,
         F: FnMut(ExportedInvoice) -> Result<()>,
     {
+        let format = ArchiveFormat::of(&self.compression_type)?;
         let start = scratch.stream_position()?;
         let mut whole = FileHasher::new();
         for (index, (expected, reader)) in parts.into_iter().enumerate() {
@@ -318,9 +245,9 @@ impl ExportUnpacker {
             });
         }
         scratch.seek(SeekFrom::Start(start))?;
-        let (metadata, invoice_count) = match self.compression_type {
-            CompressionType::Zip => self.unzip(&mut scratch, archive.size, &mut on_invoice)?,
-            CompressionType::TarGz => self.untar(&mut scratch, archive.size, &mut on_invoice)?,
+        let (metadata, invoice_count) = match format {
+            ArchiveFormat::Zip => self.unzip(&mut scratch, archive.size, &mut on_invoice)?,
+            ArchiveFormat::TarGz => self.untar(&mut scratch, archive.size, &mut on_invoice)?,
         };
         Ok(UnpackedExport {
             metadata,
@@ -522,7 +449,7 @@ fn record_index(metadata: Option<&ExportMetadata>) -> HashMap<String, usize> {
         m.invoices
             .iter()
             .enumerate()
-            .map(|(i, record)| (record.ksef_number.clone(), i))
+            .map(|(i, record)| (record.ksef_number.as_str().to_owned(), i))
             .collect()
     })
 }
@@ -532,7 +459,7 @@ fn find_record(
     metadata: Option<&ExportMetadata>,
     records: &HashMap<String, usize>,
     name: &str,
-) -> Option<ExportInvoiceMetadata> {
+) -> Option<InvoiceMetadata> {
     let index = *records.get(name.strip_suffix(".xml")?)?;
     metadata.map(|m| m.invoices[index].clone())
 }

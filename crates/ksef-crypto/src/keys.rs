@@ -9,7 +9,7 @@
 //! [`Error::UnsupportedKeyType`].
 
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use rsa::pkcs8::{DecodePublicKey, EncodePrivateKey};
 use rsa::rand_core::OsRng;
 use rsa::traits::PublicKeyParts;
 use x509_parser::oid_registry::{OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION};
@@ -17,7 +17,9 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 use zeroize::Zeroizing;
 
+use crate::certificate_key;
 use crate::error::{Cause, Error, Result};
+use crate::signer::SignatureAlgorithm;
 
 /// Length of a SHA-256 digest, the OAEP hash.
 const OAEP_HASH_LEN: usize = 32;
@@ -62,7 +64,8 @@ impl std::fmt::Display for KeyAlgorithm {
 /// A public key taken from a certificate or a SubjectPublicKeyInfo.
 ///
 /// Any algorithm is accepted when parsing, but only RSA keys can encrypt; the others report
-/// [`Error::UnsupportedKeyType`] when used.
+/// [`Error::UnsupportedKeyType`] when used. RSA and EC P-256 keys verify signatures
+/// ([`PublicKey::verify`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
     inner: PublicKeyInner,
@@ -71,6 +74,7 @@ pub struct PublicKey {
 #[derive(Clone, PartialEq, Eq)]
 enum PublicKeyInner {
     Rsa(rsa::RsaPublicKey),
+    EcP256(p256::PublicKey),
     Unsupported(KeyAlgorithm),
 }
 
@@ -102,6 +106,18 @@ impl PublicKey {
         Self::from_parsed_spki(&spki)
     }
 
+    pub(crate) fn from_rsa(key: rsa::RsaPublicKey) -> Self {
+        Self {
+            inner: PublicKeyInner::Rsa(key),
+        }
+    }
+
+    pub(crate) fn from_p256(key: p256::PublicKey) -> Self {
+        Self {
+            inner: PublicKeyInner::EcP256(key),
+        }
+    }
+
     pub(crate) fn from_parsed_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self> {
         let oid = &spki.algorithm.algorithm;
         let inner = if *oid == OID_PKCS1_RSAENCRYPTION {
@@ -118,7 +134,12 @@ impl PublicKey {
                 .as_ref()
                 .and_then(|p| p.as_oid().ok())
                 .map(|oid| oid.to_id_string());
-            PublicKeyInner::Unsupported(KeyAlgorithm::Ec { curve })
+            match p256::PublicKey::from_public_key_der(spki.raw) {
+                Ok(key) if curve.as_deref() == Some(certificate_key::OID_P256) => {
+                    PublicKeyInner::EcP256(key)
+                }
+                _ => PublicKeyInner::Unsupported(KeyAlgorithm::Ec { curve }),
+            }
         } else {
             PublicKeyInner::Unsupported(KeyAlgorithm::Other {
                 oid: oid.to_id_string(),
@@ -133,7 +154,47 @@ impl PublicKey {
             PublicKeyInner::Rsa(key) => KeyAlgorithm::Rsa {
                 bits: key.size() * 8,
             },
+            PublicKeyInner::EcP256(_) => KeyAlgorithm::Ec {
+                curve: Some(certificate_key::OID_P256.to_owned()),
+            },
             PublicKeyInner::Unsupported(algorithm) => algorithm.clone(),
+        }
+    }
+
+    /// Checks `signature` over `data`: RSA PKCS#1 v1.5 with SHA-256, or ECDSA P-256 with SHA-256
+    /// given as the 64-byte `R || S`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyAlgorithmMismatch`] if the key is not of the algorithm's kind,
+    /// [`Error::SignatureInvalid`] if the signature does not verify.
+    pub fn verify(
+        &self,
+        algorithm: SignatureAlgorithm,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        use p256::ecdsa::signature::Verifier as _;
+        let invalid = || Error::SignatureInvalid {
+            algorithm: algorithm.name(),
+        };
+        match (algorithm, &self.inner) {
+            (SignatureAlgorithm::RsaSha256, PublicKeyInner::Rsa(key)) => {
+                let verifier = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key.clone());
+                let signature =
+                    rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| invalid())?;
+                verifier.verify(data, &signature).map_err(|_| invalid())
+            }
+            (SignatureAlgorithm::EcdsaP256Sha256, PublicKeyInner::EcP256(key)) => {
+                let verifier = p256::ecdsa::VerifyingKey::from(key);
+                let signature =
+                    p256::ecdsa::Signature::from_slice(signature).map_err(|_| invalid())?;
+                verifier.verify(data, &signature).map_err(|_| invalid())
+            }
+            _ => Err(Error::KeyAlgorithmMismatch {
+                algorithm: algorithm.name(),
+                key: self.algorithm().to_string(),
+            }),
         }
     }
 
@@ -173,9 +234,11 @@ impl PublicKey {
     fn rsa(&self) -> Result<&rsa::RsaPublicKey> {
         match &self.inner {
             PublicKeyInner::Rsa(key) => Ok(key),
-            PublicKeyInner::Unsupported(algorithm) => Err(Error::UnsupportedKeyType {
-                algorithm: algorithm.to_string(),
-            }),
+            PublicKeyInner::EcP256(_) | PublicKeyInner::Unsupported(_) => {
+                Err(Error::UnsupportedKeyType {
+                    algorithm: self.algorithm().to_string(),
+                })
+            }
         }
     }
 }
@@ -216,32 +279,26 @@ impl PrivateKey {
         Ok(Self { inner })
     }
 
-    /// Decodes a DER-encoded PKCS#8 `PrivateKeyInfo` holding an RSA key.
+    /// Decodes a DER-encoded PKCS#8 `PrivateKeyInfo` holding an RSA key (of any size; the
+    /// PKCS#8 reader is [`CertificateKey`](crate::CertificateKey)'s).
     ///
     /// # Errors
     ///
-    /// [`Error::PrivateKeyParse`] if the bytes are not such a key.
+    /// [`Error::PrivateKeyParse`] if the bytes are not PKCS#8, [`Error::UnsupportedPrivateKey`]
+    /// if the key is not RSA.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        rsa::RsaPrivateKey::from_pkcs8_der(der)
-            .map(|inner| Self { inner })
-            .map_err(|e| Error::PrivateKeyParse {
-                format: "PKCS#8 DER",
-                source: Box::new(e),
-            })
+        certificate_key::rsa_from_pkcs8_der(der).map(|inner| Self { inner })
     }
 
     /// Decodes a PEM `PRIVATE KEY` (PKCS#8) holding an RSA key, as written by `openssl genpkey`.
     ///
     /// # Errors
     ///
-    /// [`Error::PrivateKeyParse`] if the text is not such a key.
+    /// [`Error::PrivateKeyParse`] if the text is not PKCS#8 PEM, then as
+    /// [`from_pkcs8_der`](Self::from_pkcs8_der).
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
-        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-            .map(|inner| Self { inner })
-            .map_err(|e| Error::PrivateKeyParse {
-                format: "PKCS#8 PEM",
-                source: Box::new(e),
-            })
+        let der = certificate_key::decode_pem(pem, certificate_key::PEM_LABEL, "PKCS#8 PEM")?;
+        Self::from_pkcs8_der(der.as_bytes())
     }
 
     /// Decodes a DER-encoded PKCS#1 `RSAPrivateKey`.

@@ -9,8 +9,8 @@
 //!   it with a [`PrivateKey`].
 //! - [`encrypt_ksef_token`]: the `encryptedToken` of `/auth/ksef-token`, RSA-OAEP of
 //!   `"{token}|{challengeTimestampMs}"`; [`decrypt_ksef_token`] for the other side.
-//! - [`MinistryCertificates`]: the entries of `/security/public-key-certificates`
-//!   ([`CertificateEntry`]) parsed, and [`MinistryCertificates::select`] to pick the one to use.
+//! - [`MinistryCertificates`]: the entries of `/security/public-key-certificates` (ksef-model's
+//!   `PublicKeyCertificate`) parsed, and [`MinistryCertificates::select`] to pick the one to use.
 //! - Streaming AES-256-CBC with PKCS#7 padding in both directions, as [`std::io::Write`] adapters
 //!   ([`EncryptingWriter`], [`DecryptingWriter`]), [`std::io::Read`] adapters
 //!   ([`EncryptingReader`], [`DecryptingReader`]) and, with the `tokio` feature, their
@@ -24,9 +24,14 @@
 //! - [`ArchiveSplitter`]: the same parts from an archive that already exists (a file or a
 //!   reader), read once: [`SplitArchive`] carries the archive's size and hash and each
 //!   [`EncryptedPart`]'s.
-//! - KSeF certificates: [`CertificateKey`] (RSA 2048 or EC P-256; PKCS#8, plain or
-//!   password-encrypted) and [`CertificateSigningRequest`], the PKCS#10 request built from the
+//! - Keys and certificates: [`CertificateKey`] (RSA 2048 or EC P-256; the one PKCS#8 reader,
+//!   PEM or DER, plain or password-encrypted), [`Certificate`] (the one X.509 reader: names,
+//!   serial, validity, public key, fingerprint and the [`SubjectIdentifier`] KSeF derives), the
+//!   [`Signer`] trait with [`KeySigner`] (a key paired with its certificate, for XAdES signing
+//!   in ksef-xades), and [`CertificateSigningRequest`], the PKCS#10 request built from the
 //!   [`EnrollmentData`] of `GET /certificates/enrollments/data`.
+//! - With the `test-util` feature, [`test_certificates`](crate#features): self-signed seal and
+//!   person certificates for KSeF's TEST environment, the simulator and tests.
 //! - QR codes: [`invoice_link`] (KOD I) and [`certificate_link`] (KOD II, signed with an
 //!   `Offline` certificate's key) for each [`QrEnvironment`]; with the `qr-image` feature,
 //!   `QrImage` renders them as PNG or SVG with the caption KSeF requires ([`QrCaption`]).
@@ -82,13 +87,16 @@
 //! certificate listing comes from `GET /security/public-key-certificates`):
 //!
 //! ```no_run
-//! use ksef_crypto::{CertificateEntry, CertificateUsage, MinistryCertificates, SessionKey};
+//! use ksef_crypto::{MinistryCertificates, SessionKey};
+//! use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
 //!
 //! # fn main() -> Result<(), ksef_crypto::Error> {
-//! # let listing: Vec<CertificateEntry> = Vec::new();
+//! # let listing: Vec<PublicKeyCertificate> = Vec::new();
 //! let certificates = MinistryCertificates::from_entries(&listing)?;
-//! let certificate =
-//!     certificates.select(CertificateUsage::SymmetricKeyEncryption, std::time::SystemTime::now().into())?;
+//! let certificate = certificates.select(
+//!     PublicKeyCertificateUsage::SymmetricKeyEncryption,
+//!     std::time::SystemTime::now().into(),
+//! )?;
 //! let key = SessionKey::generate()?;
 //! let info = key.wrap(certificate)?.to_encryption_info();
 //! // info.encrypted_symmetric_key, info.initialization_vector, info.public_key_id
@@ -96,7 +104,67 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! - `tokio`: the `tokio::io` streaming adapters.
+//! - `qr-image`: PNG and SVG rendering of QR codes.
+//! - `test-util`: the `test_certificates` module (self-signed certificates; pulls `rcgen`).
 #![forbid(unsafe_code)]
+
+/// `Debug` for a stream adapter: its name only, never the key, the IV or buffered data.
+macro_rules! debug_name_only {
+    ($name:ident, $param:ident: $($bound:tt)+) => {
+        impl<$param: $($bound)+> std::fmt::Debug for $name<$param> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use debug_name_only;
+
+/// The struct and inherent methods of a reading adapter, sync or async: `$name` over an inner
+/// reader bounded by `$bound`, running `$engine`, reading `$input` from the inner reader.
+macro_rules! reader_struct {
+    ($(#[$doc:meta])* $name:ident, $engine:ident, $input:literal, $param:ident: $($bound:tt)+) => {
+        $(#[$doc])*
+        pub struct $name<$param: $($bound)+> {
+            inner: $param,
+            pipe: Pipe<$engine>,
+            input: Box<[u8]>,
+        }
+
+        impl<$param: $($bound)+> $name<$param> {
+            #[doc = concat!("Wraps `inner`, which supplies the ", $input, ".")]
+            pub fn new(inner: $param, key: &SessionKey) -> Self {
+                Self {
+                    inner,
+                    pipe: Pipe::new($engine::new(key)),
+                    input: vec![0; CHUNK].into_boxed_slice(),
+                }
+            }
+
+            /// Metadata of both sides, once the end of the stream has been reached.
+            pub fn metadata(&self) -> Option<EncryptionMetadata> {
+                self.pipe.result().and_then(|r| r.ok())
+            }
+
+            /// The inner reader.
+            pub fn get_ref(&self) -> &$param {
+                &self.inner
+            }
+
+            /// Gives back the inner reader.
+            pub fn into_inner(self) -> $param {
+                self.inner
+            }
+        }
+
+        crate::debug_name_only!($name, $param: $($bound)+);
+    };
+}
+pub(crate) use reader_struct;
 
 #[cfg(feature = "tokio")]
 mod async_stream;
@@ -114,23 +182,24 @@ mod qr;
 #[cfg(feature = "qr-image")]
 mod qr_image;
 mod session_key;
+mod signer;
 mod split;
 mod stream;
+#[cfg(feature = "test-util")]
+pub mod test_certificates;
 mod token;
+mod x509;
 
 #[cfg(feature = "tokio")]
 pub use async_stream::{
     AsyncDecryptingReader, AsyncDecryptingWriter, AsyncEncryptingReader, AsyncEncryptingWriter,
 };
-pub use certificate::{
-    CertificateEntry, CertificateUsage, MinistryCertificate, MinistryCertificates,
-};
+pub use certificate::{MinistryCertificate, MinistryCertificates};
 pub use certificate_key::{CertificateKey, PKCS8_PBKDF2_ITERATIONS};
 pub use csr::{CertificateSigningRequest, EnrollmentData, pem_encode};
 pub use error::{BoxError, Error, Result};
 pub use export::{
-    EXPORT_METADATA_FILE, ExpectedPart, ExportBuyer, ExportBuyerIdentifier, ExportFormCode,
-    ExportInvoiceMetadata, ExportMetadata, ExportSeller, ExportUnpacker, ExportedInvoice,
+    EXPORT_METADATA_FILE, ExpectedPart, ExportMetadata, ExportUnpacker, ExportedInvoice,
     UnpackedExport,
 };
 pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};
@@ -140,8 +209,8 @@ pub use limits::{
 };
 pub use metadata::{EncryptionMetadata, FileHasher, FileMetadata, file_metadata};
 pub use packaging::{
-    BatchInvoice, BatchPackage, BatchPackager, BatchPart, CompressionLevel, CompressionType,
-    DirectorySink, MemorySink, PartSink,
+    BatchInvoice, BatchPackage, BatchPackager, BatchPart, CompressionLevel, DirectorySink,
+    MemorySink, PartSink,
 };
 pub use qr::{
     QrCaption, QrContextType, QrEnvironment, certificate_link, certificate_link_signed_text,
@@ -149,10 +218,12 @@ pub use qr::{
 };
 #[cfg(feature = "qr-image")]
 pub use qr_image::{DEFAULT_MODULE_PIXELS, QrImage};
-pub use session_key::{EncryptionInfo, IV_LEN, KEY_LEN, SessionKey, WrappedSessionKey};
+pub use session_key::{IV_LEN, KEY_LEN, SessionKey, WrappedSessionKey};
+pub use signer::{ECDSA_SHA256, KeySigner, RSA_SHA256, SignatureAlgorithm, Signer};
 pub use split::{ArchiveSplitter, EncryptedPart, SplitArchive};
 pub use stream::{DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter};
 pub use token::{
     DecryptedKsefToken, EncryptedKsefToken, decrypt_ksef_token, encrypt_ksef_token,
     encrypt_ksef_token_with_key,
 };
+pub use x509::{Certificate, SubjectIdentifier};

@@ -2,12 +2,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ksef_model::types::EncryptionInfo;
 use rsa::rand_core::{OsRng, RngCore as _};
 use zeroize::Zeroize;
 
-use crate::certificate::{CertificateUsage, MinistryCertificate};
+use crate::certificate::MinistryCertificate;
 use crate::error::{Error, Result};
 use crate::keys::{PrivateKey, PublicKey};
+use ksef_model::types::PublicKeyCertificateUsage;
 
 /// Length of the AES-256 key in bytes.
 pub const KEY_LEN: usize = 32;
@@ -79,7 +81,7 @@ impl SessionKey {
     }
 
     /// Wraps the key for KSeF with a Ministry certificate listed for
-    /// [`CertificateUsage::SymmetricKeyEncryption`]: RSAES-OAEP (SHA-256, MGF1-SHA-256, empty
+    /// [`PublicKeyCertificateUsage::SymmetricKeyEncryption`]: RSAES-OAEP (SHA-256, MGF1-SHA-256, empty
     /// label) of the 32 key bytes, plus the IV and the certificate's `publicKeyId`.
     ///
     /// # Errors
@@ -88,7 +90,7 @@ impl SessionKey {
     /// encryption, [`Error::UnsupportedKeyType`] if its key is not RSA, otherwise the errors of
     /// [`PublicKey::encrypt_oaep`].
     pub fn wrap(&self, certificate: &MinistryCertificate) -> Result<WrappedSessionKey> {
-        certificate.require_usage(CertificateUsage::SymmetricKeyEncryption)?;
+        certificate.require_usage(PublicKeyCertificateUsage::SymmetricKeyEncryption)?;
         let mut wrapped = self.wrap_with_key(certificate.public_key())?;
         wrapped.public_key_id = certificate.public_key_id().map(str::to_owned);
         Ok(wrapped)
@@ -145,12 +147,16 @@ pub struct WrappedSessionKey {
 }
 
 impl WrappedSessionKey {
-    /// The base64 fields of the spec's `EncryptionInfo`.
+    /// The spec's `EncryptionInfo`: the key and the IV in base64, and the `publicKeyId` when
+    /// known.
     pub fn to_encryption_info(&self) -> EncryptionInfo {
-        EncryptionInfo {
-            encrypted_symmetric_key: STANDARD.encode(&self.encrypted_key),
-            initialization_vector: STANDARD.encode(self.iv),
-            public_key_id: self.public_key_id.clone(),
+        let info = EncryptionInfo::new(
+            STANDARD.encode(&self.encrypted_key),
+            STANDARD.encode(self.iv),
+        );
+        match &self.public_key_id {
+            Some(id) => info.with_public_key_id(id.clone()),
+            None => info,
         }
     }
 
@@ -195,33 +201,6 @@ impl WrappedSessionKey {
             });
         }
         SessionKey::from_slices(&key, &self.iv)
-    }
-}
-
-/// The spec's `EncryptionInfo`: the wrapped key, the IV and the key id, as base64 strings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EncryptionInfo {
-    /// `encryptedSymmetricKey`: the RSA-OAEP-wrapped AES key, base64.
-    pub encrypted_symmetric_key: String,
-    /// `initializationVector`: the 16-byte IV, base64.
-    pub initialization_vector: String,
-    /// `publicKeyId`: the Ministry key's identifier, if known.
-    pub public_key_id: Option<String>,
-}
-
-impl EncryptionInfo {
-    /// An `EncryptionInfo` from its three fields (e.g. as received by the simulator).
-    pub fn new(
-        encrypted_symmetric_key: impl Into<String>,
-        initialization_vector: impl Into<String>,
-        public_key_id: Option<String>,
-    ) -> Self {
-        Self {
-            encrypted_symmetric_key: encrypted_symmetric_key.into(),
-            initialization_vector: initialization_vector.into(),
-            public_key_id,
-        }
     }
 }
 
@@ -327,7 +306,7 @@ mod tests {
             })
         ));
 
-        let bad = EncryptionInfo::new("not base64!", "AAAAAAAAAAAAAAAAAAAAAA==", None);
+        let bad = EncryptionInfo::new("not base64!", "AAAAAAAAAAAAAAAAAAAAAA==");
         assert!(matches!(
             WrappedSessionKey::from_encryption_info(&bad),
             Err(Error::Base64 {
@@ -335,7 +314,7 @@ mod tests {
                 ..
             })
         ));
-        let bad_iv = EncryptionInfo::new("AAAA", "AAAA", None);
+        let bad_iv = EncryptionInfo::new("AAAA", "AAAA");
         assert!(matches!(
             WrappedSessionKey::from_encryption_info(&bad_iv),
             Err(Error::InvalidLength { actual: 3, .. })

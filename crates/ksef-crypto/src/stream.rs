@@ -156,11 +156,7 @@ macro_rules! writer {
             }
         }
 
-        impl<W: Write> std::fmt::Debug for $name<W> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
+        crate::debug_name_only!($name, W: Write);
     };
 }
 
@@ -187,51 +183,20 @@ writer!(
 
 macro_rules! reader {
     ($(#[$doc:meta])* $name:ident, $engine:ident, $input:literal) => {
-        $(#[$doc])*
-        ///
-        /// It reads the inner reader in chunks of at most 64 KiB. The metadata of both sides is
-        /// available from [`metadata`](Self::metadata) once `read` has returned 0.
-        pub struct $name<R: Read> {
-            inner: R,
-            pipe: Pipe<$engine>,
-            input: Box<[u8]>,
-        }
-
-        impl<R: Read> $name<R> {
-            #[doc = concat!("Wraps `inner`, which supplies the ", $input, ".")]
-            pub fn new(inner: R, key: &SessionKey) -> Self {
-                Self {
-                    inner,
-                    pipe: Pipe::new($engine::new(key)),
-                    input: vec![0; CHUNK].into_boxed_slice(),
-                }
-            }
-
-            /// Metadata of both sides, once the end of the stream has been reached.
-            pub fn metadata(&self) -> Option<EncryptionMetadata> {
-                self.pipe.result().and_then(|r| r.ok())
-            }
-
-            /// The inner reader.
-            pub fn get_ref(&self) -> &R {
-                &self.inner
-            }
-
-            /// Gives back the inner reader.
-            pub fn into_inner(self) -> R {
-                self.inner
-            }
-        }
+        crate::reader_struct!(
+            $(#[$doc])*
+            ///
+            /// It reads the inner reader in chunks of at most 64 KiB. The metadata of both sides is
+            /// available from [`metadata`](Self::metadata) once `read` has returned 0.
+            $name,
+            $engine,
+            $input,
+            R: Read
+        );
 
         impl<R: Read> Read for $name<R> {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 read(&mut self.inner, &mut self.pipe, &mut self.input, buf)
-            }
-        }
-
-        impl<R: Read> std::fmt::Debug for $name<R> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
             }
         }
     };

@@ -2,7 +2,7 @@
 //!
 //! The payload is the UTF-8 text `"{token}|{challengeTimestampMs}"`, where the timestamp is the
 //! challenge's `timestampMs` in decimal, encrypted with RSAES-OAEP (SHA-256, MGF1-SHA-256, empty
-//! label) under the Ministry certificate listed for [`CertificateUsage::KsefTokenEncryption`].
+//! label) under the Ministry certificate listed for [`PublicKeyCertificateUsage::KsefTokenEncryption`].
 //! Only RSA keys are supported: an EC key gives [`Error::UnsupportedKeyType`]; the crate
 //! documentation ("RSA only") says why the EC variant is not implemented.
 
@@ -10,12 +10,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use crate::certificate::{CertificateUsage, MinistryCertificate};
+use crate::certificate::MinistryCertificate;
 use crate::error::{Error, Result};
 use crate::keys::{PrivateKey, PublicKey};
+use ksef_model::types::PublicKeyCertificateUsage;
 
 /// Encrypts a KSeF token and the challenge's `timestampMs` for `/auth/ksef-token`, with a Ministry
-/// certificate listed for [`CertificateUsage::KsefTokenEncryption`].
+/// certificate listed for [`PublicKeyCertificateUsage::KsefTokenEncryption`].
 ///
 /// # Errors
 ///
@@ -27,7 +28,7 @@ pub fn encrypt_ksef_token(
     token: &str,
     challenge_timestamp_ms: i64,
 ) -> Result<EncryptedKsefToken> {
-    certificate.require_usage(CertificateUsage::KsefTokenEncryption)?;
+    certificate.require_usage(PublicKeyCertificateUsage::KsefTokenEncryption)?;
     let mut encrypted =
         encrypt_ksef_token_with_key(certificate.public_key(), token, challenge_timestamp_ms)?;
     encrypted.public_key_id = certificate.public_key_id().map(str::to_owned);

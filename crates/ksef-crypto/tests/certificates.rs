@@ -4,19 +4,19 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{TempDir, TestCert, make_cert, now, rsa_cert};
+use common::{TempDir, TestCert, WithKeyId as _, listing_entry, make_cert, now, rsa_cert};
 use ksef_crypto::{
-    CertificateEntry, CertificateUsage, Error, KeyAlgorithm, MinistryCertificate,
-    MinistryCertificates, SessionKey, encrypt_ksef_token,
+    Error, KeyAlgorithm, MinistryCertificate, MinistryCertificates, SessionKey, encrypt_ksef_token,
 };
+use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
 
-use CertificateUsage::{KsefTokenEncryption, SymmetricKeyEncryption};
+use PublicKeyCertificateUsage::{KsefTokenEncryption, SymmetricKeyEncryption};
 
 fn days(n: i64) -> Duration {
     Duration::days(n)
 }
 
-fn listing(entries: &[CertificateEntry]) -> MinistryCertificates {
+fn listing(entries: &[PublicKeyCertificate]) -> MinistryCertificates {
     MinistryCertificates::from_entries(entries).unwrap()
 }
 
@@ -208,7 +208,7 @@ fn malformed_listing_entries_are_typed_errors_never_panics() {
     let dir = TempDir::new();
     let cert = rsa_cert(&dir, "der");
     let t = now();
-    let entry = |b64: String| CertificateEntry::new(b64, t, t + days(1), [SymmetricKeyEncryption]);
+    let entry = |b64: String| listing_entry(b64, t, t + days(1), &[SymmetricKeyEncryption]);
     assert!(matches!(
         MinistryCertificate::from_entry(&entry("not base64 at all!".into())),
         Err(Error::Base64 {
@@ -254,15 +254,38 @@ fn malformed_listing_entries_are_typed_errors_never_panics() {
 #[test]
 fn usages_map_from_and_to_the_spec_names() {
     assert_eq!(
-        CertificateUsage::from("KsefTokenEncryption"),
+        PublicKeyCertificateUsage::from("KsefTokenEncryption"),
         KsefTokenEncryption
     );
     assert_eq!(
-        CertificateUsage::from("SymmetricKeyEncryption"),
+        PublicKeyCertificateUsage::from("SymmetricKeyEncryption"),
         SymmetricKeyEncryption
     );
-    let other = CertificateUsage::from("FutureUsage");
-    assert_eq!(other, CertificateUsage::Other("FutureUsage".into()));
+    let other = PublicKeyCertificateUsage::from("FutureUsage");
+    assert_eq!(
+        other,
+        PublicKeyCertificateUsage::Unknown("FutureUsage".into())
+    );
     assert_eq!(other.to_string(), "FutureUsage");
     assert_eq!(KsefTokenEncryption.as_str(), "KsefTokenEncryption");
+}
+
+#[test]
+fn a_certificate_outside_a_listing_has_its_own_validity_and_no_key_id() {
+    let dir = TempDir::new();
+    let cert = rsa_cert(&dir, "der");
+    let parsed =
+        MinistryCertificate::from_der(cert.cert_der.clone(), [SymmetricKeyEncryption]).unwrap();
+    assert!(is(&parsed, &cert));
+    assert_eq!(parsed.valid_from(), parsed.not_before());
+    assert_eq!(parsed.valid_to(), parsed.not_after());
+    assert!(parsed.not_before() < parsed.not_after());
+    assert_eq!(parsed.public_key_id(), None);
+    assert_eq!(parsed.usage(), &[SymmetricKeyEncryption]);
+    let wrapped = SessionKey::generate().unwrap().wrap(&parsed).unwrap();
+    assert_eq!(wrapped.public_key_id, None);
+    assert!(matches!(
+        MinistryCertificate::from_der(vec![0x30, 0x00], [SymmetricKeyEncryption]),
+        Err(Error::CertificateParse { .. })
+    ));
 }

@@ -98,14 +98,36 @@ fn openssl_subject(dir: &TempDir, csr: &CertificateSigningRequest) -> Vec<String
         .collect()
 }
 
+/// Builds a CSR for `data` with the fixed `kind` key, checks with openssl that its subject is
+/// exactly `subject` and that `openssl req -text` shows each of `shown`, and returns it.
+fn checked_csr(
+    data: &EnrollmentData,
+    kind: &str,
+    subject: &[&str],
+    shown: &[&str],
+) -> CertificateSigningRequest {
+    let dir = TempDir::new();
+    let key = fixed_key(&dir, kind);
+    let csr = CertificateSigningRequest::new(data, &key).unwrap();
+    assert_eq!(openssl_subject(&dir, &csr), subject);
+    let text = String::from_utf8(openssl(
+        dir.path(),
+        &["req", "-in", "csr.pem", "-noout", "-text"],
+        b"",
+    ))
+    .unwrap();
+    for expected in shown {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+    csr
+}
+
 #[test]
 fn person_csr_with_rsa_verifies_and_has_exactly_the_given_subject() {
-    let dir = TempDir::new();
-    let key = fixed_key(&dir, "rsa");
-    let csr = CertificateSigningRequest::new(&person(), &key).unwrap();
-    assert_eq!(
-        openssl_subject(&dir, &csr),
-        [
+    let csr = checked_csr(
+        &person(),
+        "rsa",
+        &[
             "2.5.4.3=UTF8STRING:Zażółć Gęślą-Jaźń",
             "2.5.4.4=UTF8STRING:Gęślą-Jaźń",
             "2.5.4.5=PRINTABLESTRING:PNOPL-80010112345",
@@ -113,16 +135,9 @@ fn person_csr_with_rsa_verifies_and_has_exactly_the_given_subject() {
             "2.5.4.42=UTF8STRING:Zażółć",
             "2.5.4.42=UTF8STRING:Maria",
             "2.5.4.45=UTF8STRING:f8b3a1c2-0001",
-        ]
+        ],
+        &["sha256WithRSAEncryption", "Public-Key: (2048 bit)"],
     );
-    let text = String::from_utf8(openssl(
-        dir.path(),
-        &["req", "-in", "csr.pem", "-noout", "-text"],
-        b"",
-    ))
-    .unwrap();
-    assert!(text.contains("sha256WithRSAEncryption"), "{text}");
-    assert!(text.contains("Public-Key: (2048 bit)"), "{text}");
     assert_eq!(
         base64::engine::general_purpose::STANDARD
             .decode(csr.to_base64())
@@ -133,26 +148,17 @@ fn person_csr_with_rsa_verifies_and_has_exactly_the_given_subject() {
 
 #[test]
 fn seal_csr_with_ec_verifies_and_has_exactly_the_given_subject() {
-    let dir = TempDir::new();
-    let key = fixed_key(&dir, "ec");
-    let csr = CertificateSigningRequest::new(&seal(), &key).unwrap();
-    assert_eq!(
-        openssl_subject(&dir, &csr),
-        [
+    checked_csr(
+        &seal(),
+        "ec",
+        &[
             "2.5.4.3=UTF8STRING:Spółka Testowa sp. z o.o.",
             "2.5.4.6=PRINTABLESTRING:PL",
             "2.5.4.10=UTF8STRING:Spółka Testowa sp. z o.o.",
             "2.5.4.97=UTF8STRING:VATPL-5265877635",
-        ]
+        ],
+        &["ecdsa-with-SHA256", "NIST CURVE: P-256"],
     );
-    let text = String::from_utf8(openssl(
-        dir.path(),
-        &["req", "-in", "csr.pem", "-noout", "-text"],
-        b"",
-    ))
-    .unwrap();
-    assert!(text.contains("ecdsa-with-SHA256"), "{text}");
-    assert!(text.contains("NIST CURVE: P-256"), "{text}");
 }
 
 #[test]
@@ -332,9 +338,8 @@ fn we_read_keys_encrypted_by_openssl() {
         let plain = format!("{name}.pem");
         let encrypted = format!("{name}-enc.pem");
         let encrypted_der = format!("{name}-enc.der");
-        openssl(
-            dir.path(),
-            &[
+        for (out, der) in [(&encrypted, false), (&encrypted_der, true)] {
+            let mut args = vec![
                 "pkcs8",
                 "-topk8",
                 "-v2",
@@ -343,29 +348,13 @@ fn we_read_keys_encrypted_by_openssl() {
                 &plain,
                 "-passout",
                 &pass,
-                "-out",
-                &encrypted,
-            ],
-            b"",
-        );
-        openssl(
-            dir.path(),
-            &[
-                "pkcs8",
-                "-topk8",
-                "-v2",
-                "aes-256-cbc",
-                "-in",
-                &plain,
-                "-passout",
-                &pass,
-                "-outform",
-                "DER",
-                "-out",
-                &encrypted_der,
-            ],
-            b"",
-        );
+            ];
+            if der {
+                args.extend(["-outform", "DER"]);
+            }
+            args.extend(["-out", out]);
+            openssl(dir.path(), &args, b"");
+        }
         let public = openssl_public_key(&dir, &plain, None);
 
         let pem = std::fs::read_to_string(dir.file(&encrypted)).unwrap();

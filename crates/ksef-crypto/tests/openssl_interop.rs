@@ -12,13 +12,14 @@ use std::io::{Read as _, Write as _};
 
 use chrono::Duration;
 use common::{
-    TempDir, fixed_session_key, hex, live, openssl, openssl_live, openssl_sha256, pseudo_random,
-    rsa_cert,
+    TempDir, WithKeyId as _, fixed_session_key, hex, live, openssl, openssl_live, openssl_sha256,
+    pseudo_random, rsa_cert,
 };
 use ksef_crypto::{
-    CertificateUsage, DecryptingReader, EncryptingWriter, MinistryCertificate, PrivateKey,
-    SessionKey, WrappedSessionKey, decrypt_ksef_token, encrypt_ksef_token,
+    DecryptingReader, EncryptingWriter, MinistryCertificate, PrivateKey, SessionKey,
+    WrappedSessionKey, decrypt_ksef_token, encrypt_ksef_token,
 };
+use ksef_model::types::PublicKeyCertificateUsage;
 
 const LENGTHS: [usize; 9] = [0, 1, 15, 16, 17, 31, 32, 16037, 200_003];
 
@@ -104,8 +105,8 @@ fn openssl_unwraps_our_session_key_and_token() {
             now - Duration::days(1),
             now + Duration::days(30),
             &[
-                CertificateUsage::SymmetricKeyEncryption,
-                CertificateUsage::KsefTokenEncryption,
+                PublicKeyCertificateUsage::SymmetricKeyEncryption,
+                PublicKeyCertificateUsage::KsefTokenEncryption,
             ],
         )
         .with_public_key_id("bCLIk+crwFEhRWdsWVy/MqwpR/8KiEmr+2cFZf1bPv0=");
@@ -178,10 +179,9 @@ fn we_decrypt_what_openssl_encrypted_with_oaep_sha256() {
     let private = PrivateKey::from_pkcs8_pem(&cert.key_pem).unwrap();
     let session_bytes = pseudo_random(32, 7);
     let encrypted_key = openssl(dir.path(), &encrypt_args, &session_bytes);
-    let wrapped = WrappedSessionKey::from_encryption_info(&ksef_crypto::EncryptionInfo::new(
+    let wrapped = WrappedSessionKey::from_encryption_info(&ksef_model::types::EncryptionInfo::new(
         base64_encode(&encrypted_key),
         base64_encode(&[9; 16]),
-        None,
     ))
     .unwrap();
     let session = wrapped.unwrap_with(&private).unwrap();

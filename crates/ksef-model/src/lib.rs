@@ -16,6 +16,9 @@
 //! - `validate` (feature `validate`): offline validation of FA(2), FA(3) and FA_RR(1) invoices
 //!   against tables generated from the XSDs, with element paths and plain-words reasons, plus
 //!   business checks (check digits, dates, size, duplicates).
+//! - `invoice_facts` (feature `invoice-facts`, implied by `validate`): the one reader of an
+//!   invoice file's facts (seller and buyer NIP, number `P_2`, issue date `P_1`, currency, type,
+//!   amounts, `KodFormularza`), with errors naming the missing element.
 //!
 //! # Versions and semver
 //!
@@ -42,6 +45,8 @@ mod macros;
 mod generated;
 #[cfg(feature = "invoice-xml")]
 pub mod invoice_builder;
+#[cfg(feature = "invoice-facts")]
+pub mod invoice_facts;
 mod operation;
 #[cfg(feature = "validate")]
 pub mod validate;

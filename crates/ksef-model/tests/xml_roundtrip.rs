@@ -14,6 +14,9 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
+#[cfg(feature = "invoice-xml")]
+mod placeholders;
+
 // ---------------------------------------------------------------------------------------------
 // XML trees compared by expanded names
 
@@ -498,22 +501,9 @@ fn read_errors_say_where() {
 
 #[cfg(feature = "invoice-xml")]
 mod invoices {
+    use super::placeholders::PLACEHOLDERS;
     use super::*;
     use ksef_model::xml::{Decimal, fa_rr1, fa2, fa3};
-
-    /// Valid values for the templates' placeholders (NIPs with correct check digits).
-    const PLACEHOLDERS: &[(&str, &str)] = &[
-        ("#nip#", "5265877635"),
-        ("#nip_podmiot1#", "5265877635"),
-        ("#nipOdbiorca#", "7740001454"),
-        ("#buyer_nip#", "7740001454"),
-        ("#nip_podmiot2#", "7740001454"),
-        ("#nip1_podmiot3#", "9512330455"),
-        ("#nip2_podmiot3#", "1111111111"),
-        ("#idwew1_podmiot3#", "9512330455-00001"),
-        ("#idwew2_podmiot3#", "1111111111-00002"),
-        ("#invoice_number#", "FV/2025/11/0001"),
-    ];
 
     /// Templates that are not valid against their schema (checked with `xmllint --schema`, which
     /// rejects them too): the types must refuse them.

@@ -1,4 +1,5 @@
-//! KSeF-shaped error responses: the legacy `ExceptionResponse` and RFC 7807 Problem Details.
+//! KSeF-shaped error responses (the legacy `ExceptionResponse` and RFC 7807 Problem Details), and
+//! the failure to start a simulator.
 
 use chrono::Utc;
 use ksef_model::types::{
@@ -213,4 +214,22 @@ fn title(status: u16) -> &'static str {
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
+}
+
+/// Failure to start the simulator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// Generating keys or certificates failed.
+    #[error("cannot create the simulator's keys: {0}")]
+    Keys(String),
+    /// Binding the loopback listener failed.
+    #[error("cannot listen on loopback")]
+    Bind(#[source] std::io::Error),
+    /// A seeded subject is not a valid NIP.
+    #[error("invalid seeded subject NIP `{0}`")]
+    InvalidSubject(String),
+    /// The data directory holds a state file that cannot be read.
+    #[error("cannot load the saved state: {0}")]
+    Data(String),
 }

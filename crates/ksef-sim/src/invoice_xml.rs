@@ -1,13 +1,10 @@
 //! Invoice documents: the form codes the simulator accepts, schema-structure checks with the
-//! generated types, and the few facts it reads from an invoice.
+//! generated types, and the few facts it keeps of an invoice (read by `ksef_model::invoice_facts`).
 
-use ksef_model::validate::{Schema, validate_as};
-use std::collections::HashMap;
-
+use ksef_model::invoice_facts::{Fact, InvoiceFacts as Read, InvoiceFactsError};
 use ksef_model::types::{FormCode, FormCodeParams};
+use ksef_model::validate::{Schema, validate_as};
 use ksef_model::xml::{fa_rr1, fa2, fa3, from_xml};
-use quick_xml::Reader;
-use quick_xml::events::Event;
 
 /// An invoice schema an online session can be opened for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -123,7 +120,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// What the simulator reads from an accepted invoice.
+/// What the simulator keeps of an accepted invoice (read by [`ksef_model::invoice_facts`]).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct InvoiceFacts {
     pub(crate) seller_nip: String,
@@ -162,161 +159,58 @@ pub(crate) fn verify(xml: &[u8], form: FormKind) -> Result<InvoiceFacts, String>
     if std::str::from_utf8(xml).is_err() {
         return Err("The document is not valid UTF-8.".to_owned());
     }
-    let fields = read_fields(xml)?;
-    let attr = |name: &str| fields.attributes.get(name).map(String::as_str);
-    if attr("kodSystemowy") != Some(form.system_code())
-        || attr("wersjaSchemy") != Some(form.schema_version())
+    let read = Read::read(xml).map_err(|e| match e {
+        InvoiceFactsError::Malformed { position, message } => {
+            format!("The document is not well-formed XML: {message} (at byte {position}).")
+        }
+        InvoiceFactsError::SeveralRoots => {
+            "The document has more than one root element.".to_owned()
+        }
+        InvoiceFactsError::NoRoot => "The document has no complete root element.".to_owned(),
+        other => format!("{other}."),
+    })?;
+    if read.has_processing_instructions {
+        return Err("Processing instructions are not allowed.".to_owned());
+    }
+    let declared = read.form_code.clone().unwrap_or_default();
+    if declared.system_code.as_deref() != Some(form.system_code())
+        || declared.schema_version.as_deref() != Some(form.schema_version())
     {
         return Err(format!(
             "The document's KodFormularza ({} {}) does not match the session's form code {} {}.",
-            attr("kodSystemowy").unwrap_or("?"),
-            attr("wersjaSchemy").unwrap_or("?"),
+            declared.system_code.as_deref().unwrap_or("?"),
+            declared.schema_version.as_deref().unwrap_or("?"),
             form.system_code(),
             form.schema_version()
         ));
     }
     form.check_structure(xml)?;
-    let first = |path: &str| fields.values.get(path).and_then(|v| v.first()).cloned();
-    let sum = |prefix: &str, names: &[&str]| -> f64 {
-        names
-            .iter()
-            .filter_map(|n| fields.values.get(&format!("{prefix}/{n}")))
-            .flatten()
-            .filter_map(|v| v.trim().parse::<f64>().ok())
-            .sum()
+    let required = |fact: Fact| {
+        read.required(fact)
+            .map(str::to_owned)
+            .map_err(|_| format!("Missing element {}.", fact.element(read.body)))
     };
-    let required = |path: &str| first(path).ok_or_else(|| format!("Missing element {path}."));
-    let seller_nip = required("Podmiot1/DaneIdentyfikacyjne/NIP")?;
-    let facts = match form {
-        FormKind::Fa2 | FormKind::Fa3 => InvoiceFacts {
-            seller_name: first("Podmiot1/DaneIdentyfikacyjne/Nazwa"),
-            buyer_nip: first("Podmiot2/DaneIdentyfikacyjne/NIP"),
-            buyer_name: first("Podmiot2/DaneIdentyfikacyjne/Nazwa"),
-            invoice_number: required("Fa/P_2")?,
-            issue_date: required("Fa/P_1")?,
-            currency: required("Fa/KodWaluty")?,
-            net: sum(
-                "Fa",
-                &[
-                    "P_13_1", "P_13_2", "P_13_3", "P_13_4", "P_13_5", "P_13_6_1", "P_13_6_2",
-                    "P_13_6_3", "P_13_7", "P_13_8", "P_13_9", "P_13_10", "P_13_11",
-                ],
-            ),
-            vat: sum("Fa", &["P_14_1", "P_14_2", "P_14_3", "P_14_4", "P_14_5"]),
-            gross: first("Fa/P_15")
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0.0),
-            invoice_type: required("Fa/RodzajFaktury")?,
-            has_attachment: fields.values.keys().any(|k| k.starts_with("Zalacznik")),
-            seller_nip,
+    let facts = InvoiceFacts {
+        seller_nip: required(Fact::SellerNip)?,
+        seller_name: read.seller_name.clone(),
+        buyer_nip: read.buyer_nip.clone(),
+        buyer_name: read.buyer_name.clone(),
+        invoice_number: required(Fact::InvoiceNumber)?,
+        issue_date: required(Fact::IssueDate)?,
+        currency: match form {
+            FormKind::FaRr1 => read.currency.clone().unwrap_or_else(|| "PLN".to_owned()),
+            FormKind::Fa2 | FormKind::Fa3 => required(Fact::Currency)?,
         },
-        FormKind::FaRr1 => InvoiceFacts {
-            seller_name: first("Podmiot1/DaneIdentyfikacyjne/Nazwa"),
-            buyer_nip: first("Podmiot2/DaneIdentyfikacyjne/NIP"),
-            buyer_name: first("Podmiot2/DaneIdentyfikacyjne/Nazwa"),
-            invoice_number: required("FakturaRR/P_4C")?,
-            issue_date: required("FakturaRR/P_4B")?,
-            currency: first("FakturaRR/KodWaluty").unwrap_or_else(|| "PLN".to_owned()),
-            net: sum("FakturaRR", &["P_11_1"]),
-            vat: sum("FakturaRR", &["P_11_2"]),
-            gross: sum("FakturaRR", &["P_12_1"]),
-            invoice_type: required("FakturaRR/RodzajFaktury")?,
-            has_attachment: false,
-            seller_nip,
-        },
+        net: read.net_amount,
+        vat: read.vat_amount,
+        gross: read.gross_amount,
+        invoice_type: required(Fact::InvoiceType)?,
+        has_attachment: read.has_attachment,
     };
     if chrono::NaiveDate::parse_from_str(&facts.issue_date, "%Y-%m-%d").is_err() {
         return Err(format!("Invalid issue date {}.", facts.issue_date));
     }
     Ok(facts)
-}
-
-/// Element texts by path below the root (`Fa/P_2`), and the attributes of `KodFormularza`.
-#[derive(Default)]
-struct Fields {
-    values: HashMap<String, Vec<String>>,
-    attributes: HashMap<String, String>,
-}
-
-fn read_fields(xml: &[u8]) -> Result<Fields, String> {
-    let mut reader = Reader::from_reader(xml);
-    let mut fields = Fields::default();
-    let mut stack: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let mut roots = 0;
-    loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "The document is not well-formed XML: {e} (at byte {}).",
-                reader.buffer_position()
-            )
-        })?;
-        match event {
-            Event::Start(start) | Event::Empty(start) if stack.is_empty() && roots > 0 => {
-                drop(start);
-                return Err("The document has more than one root element.".to_owned());
-            }
-            Event::Start(start) => {
-                if stack.is_empty() {
-                    roots += 1;
-                }
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                if name == "KodFormularza" {
-                    for attribute in start.attributes().flatten() {
-                        let key = String::from_utf8_lossy(attribute.key.local_name().as_ref())
-                            .into_owned();
-                        let value = String::from_utf8_lossy(&attribute.value).into_owned();
-                        fields.attributes.insert(key, value);
-                    }
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Empty(start) => {
-                if stack.is_empty() {
-                    roots += 1;
-                }
-                drop(start);
-            }
-            Event::Text(t) => {
-                text.push_str(&String::from_utf8_lossy(t.as_ref()));
-            }
-            Event::CData(t) => {
-                text.push_str(&String::from_utf8_lossy(t.as_ref()));
-            }
-            Event::GeneralRef(r) => {
-                let name = String::from_utf8_lossy(r.as_ref()).into_owned();
-                text.push_str(match name.as_str() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                });
-            }
-            Event::End(_) => {
-                if stack.len() > 1 {
-                    // Below the root (index 0), which the length check guarantees exists.
-                    let path = stack[1..].join("/");
-                    fields
-                        .values
-                        .entry(path)
-                        .or_default()
-                        .push(text.trim().to_owned());
-                }
-                stack.pop();
-                text.clear();
-            }
-            Event::PI(_) => return Err("Processing instructions are not allowed.".to_owned()),
-            Event::Eof => break,
-            Event::Decl(_) | Event::Comment(_) | Event::DocType(_) => {}
-        }
-    }
-    if roots == 0 || !stack.is_empty() {
-        return Err("The document has no complete root element.".to_owned());
-    }
-    Ok(fields)
 }
 
 #[cfg(test)]

@@ -5,17 +5,12 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Datelike, Duration, Utc};
-use ksef_crypto::PrivateKey;
+use ksef_crypto::{Certificate, CertificateKey, PrivateKey, PublicKey, SignatureAlgorithm};
 use ksef_model::types::{
     PublicKeyCertificate, PublicKeyCertificateParams, PublicKeyCertificateUsage,
 };
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::DecodePrivateKey as _;
 use rsa::sha2::{Digest as _, Sha256};
-use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
-use x509_parser::prelude::{FromDer as _, X509Certificate};
 
 use crate::SimError;
 
@@ -27,8 +22,9 @@ static KEYS_INIT: Mutex<()> = Mutex::new(());
 pub(crate) struct Keys {
     pub(crate) token_encryption: PrivateKey,
     pub(crate) symmetric_key_encryption: PrivateKey,
-    jwt_signing: SigningKey<Sha256>,
-    jwt_verifying: VerifyingKey<Sha256>,
+    /// RS256: RSA PKCS#1 v1.5 with SHA-256.
+    jwt_signing: CertificateKey,
+    jwt_verifying: PublicKey,
 }
 
 impl Keys {
@@ -53,17 +49,13 @@ impl Keys {
         };
         let token_encryption = joined(a)?;
         let symmetric_key_encryption = joined(b)?;
-        let jwt = c.map_err(|e| SimError::Keys(e.to_string()))?;
-        let der = jwt
-            .to_pkcs8_der()
-            .map_err(|e| SimError::Keys(e.to_string()))?;
-        let jwt = RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| SimError::Keys(e.to_string()))?;
-        let jwt_public = RsaPublicKey::from(&jwt);
+        let jwt = CertificateKey::from(c.map_err(|e| SimError::Keys(e.to_string()))?);
+        let jwt_public = jwt.public_key();
         let keys = Arc::new(Keys {
             token_encryption,
             symmetric_key_encryption,
-            jwt_signing: SigningKey::new(jwt),
-            jwt_verifying: VerifyingKey::new(jwt_public),
+            jwt_signing: jwt,
+            jwt_verifying: jwt_public,
         });
         // Set under the lock: no one else can have set it meanwhile.
         let _ = KEYS.set(keys.clone());
@@ -77,7 +69,10 @@ impl Keys {
         let wire = WireClaims::of(claims).map_err(|e| SimError::Keys(e.to_string()))?;
         let body = serde_json::to_vec(&wire).map_err(|e| SimError::Keys(e.to_string()))?;
         let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
-        let signature = self.jwt_signing.sign(signing_input.as_bytes()).to_vec();
+        let signature = self
+            .jwt_signing
+            .sign(signing_input.as_bytes())
+            .map_err(|e| SimError::Keys(e.to_string()))?;
         Ok(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature)
@@ -97,11 +92,14 @@ impl Keys {
         if header.get("alg")?.as_str()? != "RS256" {
             return None;
         }
-        let signature =
-            Signature::try_from(URL_SAFE_NO_PAD.decode(signature).ok()?.as_slice()).ok()?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
         let signing_input = &token[..header_len(token)?];
         self.jwt_verifying
-            .verify(signing_input.as_bytes(), &signature)
+            .verify(
+                SignatureAlgorithm::RsaSha256,
+                signing_input.as_bytes(),
+                &signature,
+            )
             .ok()?;
         let wire: WireClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
         let claims = wire.into_claims()?;
@@ -275,8 +273,8 @@ pub(crate) fn certificate(
     params.not_after = rcgen::date_time_ymd(y, m, d);
     let cert = params.self_signed(&key_pair).map_err(|e| err(&e))?;
     let cert_der = cert.der().to_vec();
-    let (_, parsed) = X509Certificate::from_der(&cert_der).map_err(|e| err(&e))?;
-    let spki = parsed.tbs_certificate.subject_pki.raw;
+    let parsed = Certificate::from_der(&cert_der).map_err(|e| err(&e))?;
+    let spki = parsed.public_key_der();
     let public_key_id = STANDARD.encode(Sha256::digest(spki));
     let certificate_id = STANDARD.encode(Sha256::digest(&cert_der));
     let day = |d: DateTime<Utc>| -> Result<DateTime<Utc>, SimError> {

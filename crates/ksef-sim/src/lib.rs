@@ -157,17 +157,25 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod config;
 mod errors;
 mod faults;
+mod ids;
 mod invoice_xml;
 mod keys;
 mod lighthouse;
 mod persist;
 mod rate_limit;
 mod server;
+mod shared;
 mod state;
+mod stats;
 mod upo;
 
+pub use api::SIMULATED_OPERATIONS;
+pub use config::SimMode;
+pub use errors::SimError;
 pub use faults::{FaultStats, Faults};
 pub use lighthouse::{LighthouseMessage, LighthouseStatus};
-pub use server::{SIMULATED_OPERATIONS, SimError, SimMode, Simulator, SimulatorBuilder, Stats};
+pub use server::{Simulator, SimulatorBuilder};
+pub use stats::Stats;

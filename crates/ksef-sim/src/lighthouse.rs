@@ -20,10 +20,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Reply, json};
-use crate::errors::ApiError;
-use crate::server::Shared;
-
 /// What the Lighthouse reports: KSeF's availability and the announcements that go with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -123,45 +119,5 @@ impl LighthouseMessage {
         self.start = start;
         self.end = end;
         self
-    }
-}
-
-/// Serves `GET /lighthouse/{rest}`.
-pub(crate) fn serve(shared: &Shared, method: &str, rest: &str) -> Result<Reply, ApiError> {
-    if method != "GET" {
-        return Err(ApiError::other(
-            405,
-            "Niedozwolona metoda.",
-            "Only GET is served below /lighthouse/.",
-        ));
-    }
-    let current = shared.state().lighthouse.clone();
-    match rest.trim_end_matches('/') {
-        "status" => json(200, &current),
-        "messages" => json(200, &current.messages),
-        _ => Err(ApiError::other(
-            404,
-            "Nie znaleziono.",
-            format!("No Lighthouse resource /lighthouse/{rest}."),
-        )),
-    }
-}
-
-/// Serves `GET` and `PUT /_sim/lighthouse`.
-pub(crate) fn admin(shared: &Shared, method: &str, body: &[u8]) -> Result<Reply, ApiError> {
-    match method {
-        "GET" => json(200, &shared.state().lighthouse),
-        "PUT" => {
-            let status: LighthouseStatus = serde_json::from_slice(body).map_err(|e| {
-                ApiError::validation(format!("Invalid Lighthouse status document: {e}."))
-            })?;
-            shared.state().lighthouse = status;
-            Ok(Reply::Empty(204))
-        }
-        _ => Err(ApiError::other(
-            405,
-            "Niedozwolona metoda.",
-            "Only GET and PUT are served on /_sim/lighthouse.",
-        )),
     }
 }

@@ -16,33 +16,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Stats;
-use crate::api::certificates::{Enrollment, IssuedCertificate};
-use crate::api::collective::CollectiveRec;
-use crate::api::permissions::Grant;
-use crate::state::{KsefTokenRec, State, StoredInvoice, TestPerson, TestSubject};
+use crate::state::{
+    CollectiveRec, Enrollment, Grant, IssuedCertificate, KsefTokenRec, State, StoredInvoice,
+    TestPerson, TestSubject,
+};
 
 /// The file in the data directory.
 const FILE: &str = "ksef-sim-state.json";
 /// The format version written, checked on load.
 const VERSION: u32 = 1;
-
-/// Base64 for byte fields, so that the file stays compact and readable.
-pub(crate) mod b64 {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
 
 /// What is written (borrowing the state).
 #[derive(Serialize)]

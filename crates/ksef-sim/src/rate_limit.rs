@@ -81,3 +81,16 @@ impl RateLimiter {
         Ok(())
     }
 }
+
+/// The override of the group of `op` in `context`, if one is set: (name of the group, values).
+pub(crate) fn rate_override(
+    state: &crate::state::State,
+    context: &str,
+    group: RateLimitGroup,
+) -> Option<(u32, u32, u32)> {
+    state
+        .rate_overrides
+        .get(context)?
+        .get(group.as_str())
+        .copied()
+}

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ksef_crypto::SessionKey;
+use ksef_model::types::CompressionType;
 
 use crate::Stats;
 use crate::invoice_xml::FormKind;
@@ -120,7 +121,7 @@ pub(crate) struct BatchState {
     /// Whether the session declared offline mode.
     pub(crate) offline: bool,
     /// A failure of the whole session found at close: status code, description and details.
-    pub(crate) failure: Option<crate::api::batch::SessionFailure>,
+    pub(crate) failure: Option<SessionFailure>,
 }
 
 /// An invoice sent in a session, accepted or not.
@@ -156,7 +157,7 @@ pub(crate) enum InvoiceOutcome {
 pub(crate) struct StoredInvoice {
     pub(crate) ksef_number: String,
     pub(crate) session_reference: String,
-    #[serde(with = "crate::persist::b64")]
+    #[serde(with = "crate::state::b64")]
     pub(crate) xml: Vec<u8>,
     pub(crate) hash: String,
     pub(crate) facts: crate::invoice_xml::InvoiceFacts,
@@ -183,7 +184,7 @@ pub(crate) struct State {
     pub(crate) invoices: Vec<StoredInvoice>,
     /// (seller NIP, invoice type, invoice number) → index into `invoices`.
     pub(crate) duplicates: HashMap<(String, String, String), usize>,
-    pub(crate) exports: Vec<crate::api::exports::ExportRec>,
+    pub(crate) exports: Vec<ExportRec>,
     /// Test subjects created with `POST /testdata/subject` (NIP → record).
     pub(crate) test_subjects: BTreeMap<String, TestSubject>,
     /// Test persons created with `POST /testdata/person` (NIP → record).
@@ -199,14 +200,14 @@ pub(crate) struct State {
     /// Rate limits set per context: group → (per second, per minute, per hour).
     pub(crate) rate_overrides: HashMap<String, BTreeMap<String, (u32, u32, u32)>>,
     /// Permission grants.
-    pub(crate) grants: Vec<crate::api::permissions::Grant>,
+    pub(crate) grants: Vec<Grant>,
     /// Asynchronous permission operations by reference number.
-    pub(crate) permission_ops: HashMap<String, crate::api::permissions::PermissionOp>,
+    pub(crate) permission_ops: HashMap<String, PermissionOp>,
     /// Certificate enrollments and issued certificates.
-    pub(crate) enrollments: Vec<crate::api::certificates::Enrollment>,
-    pub(crate) certificates: Vec<crate::api::certificates::IssuedCertificate>,
+    pub(crate) enrollments: Vec<Enrollment>,
+    pub(crate) certificates: Vec<IssuedCertificate>,
     /// Generated collective identifiers.
-    pub(crate) collective: Vec<crate::api::collective::CollectiveRec>,
+    pub(crate) collective: Vec<CollectiveRec>,
     /// What the Lighthouse serves (not persisted).
     pub(crate) lighthouse: crate::lighthouse::LighthouseStatus,
     pub(crate) stats: Stats,
@@ -238,5 +239,165 @@ impl State {
 
     pub(crate) fn session_mut(&mut self, reference: &str) -> Option<&mut Session> {
         self.sessions.iter_mut().find(|s| s.reference == reference)
+    }
+}
+
+/// What kind of grant a [`Grant`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum GrantKind {
+    /// `POST /permissions/persons/grants`.
+    Person,
+    /// `POST /permissions/entities/grants`.
+    Entity,
+    /// `POST /permissions/authorizations/grants`.
+    Authorization,
+    /// `POST /permissions/indirect/grants`.
+    Indirect,
+    /// `POST /permissions/subunits/grants`.
+    Subunit,
+    /// `POST /permissions/eu-entities/administration/grants`.
+    EuAdministration,
+    /// `POST /permissions/eu-entities/grants`.
+    EuRepresentative,
+    /// `POST /testdata/permissions` and the owner permission of test persons.
+    TestData,
+}
+
+/// One permission held by an identifier in a context.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Grant {
+    pub(crate) id: String,
+    pub(crate) kind: GrantKind,
+    /// The context the permission works in (NIP, internal id or NIP-VAT UE).
+    pub(crate) context: String,
+    pub(crate) context_type: String,
+    pub(crate) authorized_type: String,
+    pub(crate) authorized_value: String,
+    /// `(type, value)` of the partner an indirect permission is limited to.
+    pub(crate) target: Option<(String, Option<String>)>,
+    pub(crate) scope: String,
+    pub(crate) can_delegate: bool,
+    pub(crate) description: String,
+    pub(crate) author: (String, String),
+    pub(crate) start: DateTime<Utc>,
+    /// Subunit or EU entity name.
+    pub(crate) name: Option<String>,
+}
+
+/// An asynchronous permission operation.
+pub(crate) struct PermissionOp {
+    pub(crate) context: String,
+    pub(crate) completes: DateTime<Utc>,
+    pub(crate) code: i32,
+    pub(crate) description: String,
+}
+
+/// A certificate enrollment.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Enrollment {
+    pub(crate) reference: String,
+    pub(crate) subject: String,
+    pub(crate) requested: DateTime<Utc>,
+    pub(crate) completes: DateTime<Utc>,
+    pub(crate) serial: String,
+}
+
+/// A certificate the simulator's CA issued.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct IssuedCertificate {
+    pub(crate) serial: String,
+    pub(crate) subject: (String, String),
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) common_name: String,
+    #[serde(with = "crate::state::b64")]
+    pub(crate) der: Vec<u8>,
+    pub(crate) valid_from: DateTime<Utc>,
+    pub(crate) valid_to: DateTime<Utc>,
+    pub(crate) requested: DateTime<Utc>,
+    pub(crate) visible_from: DateTime<Utc>,
+    pub(crate) revoked: bool,
+}
+
+/// A generated collective identifier.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct CollectiveRec {
+    pub(crate) number: String,
+    /// NIP of the seller of every invoice in it.
+    pub(crate) seller_nip: String,
+    /// The context that generated it.
+    pub(crate) creator: String,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) invoices: Vec<CollectiveEntry>,
+}
+
+/// One invoice of a collective identifier, with the optional payment details.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct CollectiveEntry {
+    pub(crate) ksef_number: String,
+    /// Amount and currency code.
+    pub(crate) payment: Option<(f64, String)>,
+    pub(crate) description: Option<String>,
+}
+
+/// An export and its outcome.
+pub(crate) struct ExportRec {
+    pub(crate) reference: String,
+    pub(crate) context_nip: String,
+    /// The authenticated subject that started it (identifier value).
+    pub(crate) subject: String,
+    pub(crate) completes: DateTime<Utc>,
+    pub(crate) outcome: ExportOutcome,
+}
+
+/// What an export ends with.
+pub(crate) enum ExportOutcome {
+    /// A failure status (415: the key does not decrypt; 420: `from` is past the HWM).
+    Failed(i32, &'static str),
+    /// The package.
+    Ready(ExportPackage),
+}
+
+/// A built package: its parts (encrypted) and what the status reports about it.
+pub(crate) struct ExportPackage {
+    pub(crate) invoice_count: usize,
+    pub(crate) archive_size: u64,
+    pub(crate) extension: &'static str,
+    /// How the parts are packed (`compressionType` of the status, required since 2.9.0).
+    pub(crate) compression: CompressionType,
+    pub(crate) signature: String,
+    pub(crate) parts: Vec<ExportPart>,
+    pub(crate) is_truncated: bool,
+    pub(crate) last_issue_date: Option<chrono::NaiveDate>,
+    pub(crate) last_invoicing_date: Option<DateTime<Utc>>,
+    pub(crate) last_permanent_storage_date: Option<DateTime<Utc>>,
+    pub(crate) permanent_storage_hwm_date: Option<DateTime<Utc>>,
+}
+
+/// One encrypted part.
+pub(crate) struct ExportPart {
+    pub(crate) plaintext: ksef_crypto::FileMetadata,
+    pub(crate) encrypted: ksef_crypto::FileMetadata,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A failure of a whole batch session: status code, description, details.
+pub(crate) type SessionFailure = (i32, &'static str, Option<&'static str>);
+
+/// Base64 for byte fields, so that the file stays compact and readable.
+pub(crate) mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
     }
 }

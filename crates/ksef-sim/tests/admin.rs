@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use ksef_crypto::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use ksef_model::types::{
     AuthenticationChallengeResponse, EffectiveApiRateLimits, EffectiveContextLimits,
     EffectiveSubjectLimits,
@@ -13,7 +14,6 @@ use ksef_model::types::{
 use ksef_model::values::{Nip, Pesel};
 use ksef_sim::{Simulator, Stats};
 use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};
-use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use serde_json::{Value, json};
 
 const PERSON_NIP: &str = "3333333333";

@@ -100,21 +100,32 @@ async fn batch_of_three_invoices_is_accepted() {
 
     // The same package again: every invoice is a duplicate, so the session has none valid.
     let again = batch_open_request(&http, &batch).await;
+    let done = open_upload_close(&http, access, &again, &batch).await;
+    assert_eq!(done.status.code, 445, "{:?}", done.status);
+    assert_eq!(sim.stats().invoices_accepted, 3);
+    sim.shutdown().await;
+}
+
+/// Opens a batch session with `request`, uploads every part of `batch`, closes it and waits for
+/// its final status.
+async fn open_upload_close(
+    http: &Http,
+    access: &str,
+    request: &ksef_model::types::OpenBatchSessionRequest,
+    batch: &Batch,
+) -> SessionStatusResponse {
     let opened: OpenBatchSessionResponse = http
-        .post("/sessions/batch", Some(access), &again)
+        .post("/sessions/batch", Some(access), request)
         .await
         .json();
     for upload in &opened.part_upload_requests {
         let bytes = batch.parts[usize::try_from(upload.ordinal_number - 1).unwrap()].clone();
-        assert_eq!(upload_part(&http, upload, bytes).await.status, 201);
+        assert_eq!(upload_part(http, upload, bytes).await.status, 201);
     }
-    let second = opened.reference_number.to_string();
-    http.post_empty(&format!("/sessions/batch/{second}/close"), Some(access))
+    let session = opened.reference_number.to_string();
+    http.post_empty(&format!("/sessions/batch/{session}/close"), Some(access))
         .await;
-    let done = wait_session(&http, access, &second).await;
-    assert_eq!(done.status.code, 445, "{:?}", done.status);
-    assert_eq!(sim.stats().invoices_accepted, 3);
-    sim.shutdown().await;
+    wait_session(http, access, &session).await
 }
 
 /// Opens a batch session for `batch`, uploads `bodies` (ordinal → body; parts left out are
@@ -247,26 +258,9 @@ async fn mismatched_or_missing_parts_fail_the_session() {
 
 /// Packages `invoices` as a tar.gz archive with a fresh session key, in parts of `part_size`.
 fn package_tar_gz(invoices: Vec<(String, Vec<u8>)>, part_size: u64) -> Batch {
-    let mut packager =
-        ksef_crypto::BatchPackager::new().compression_type(ksef_crypto::CompressionType::TarGz);
-    let limits = packager.current_limits().with_max_part_size(part_size);
-    packager = packager.limits(limits);
-    let key = ksef_crypto::SessionKey::generate().unwrap();
-    let mut sink = ksef_crypto::MemorySink::new();
-    let package = packager
-        .package(
-            &key,
-            invoices
-                .into_iter()
-                .map(|(name, bytes)| ksef_crypto::BatchInvoice::from_bytes(name, bytes)),
-            &mut sink,
-        )
-        .unwrap();
-    Batch {
-        key,
-        package,
-        parts: sink.into_parts(),
-    }
+    let packager = ksef_crypto::BatchPackager::new()
+        .compression_type(ksef_model::types::CompressionType::TarGz);
+    package_batch_with(packager, invoices, Some(part_size))
 }
 
 // Regression (issue 15, section 3): `compressionType: TarGz` was refused at open with 400 21405.
@@ -287,7 +281,7 @@ async fn tar_gz_batch_is_unpacked_and_accepted() {
     let batch = package_tar_gz(invoices, 1024);
     assert_eq!(
         batch.package.compression_type,
-        ksef_crypto::CompressionType::TarGz
+        ksef_model::types::CompressionType::TarGz
     );
     assert!(batch.parts.len() > 1, "several parts");
     // The plain archive really is gzip (magic 1f 8b), not a Zip (PK).
@@ -336,18 +330,7 @@ async fn tar_gz_batch_is_unpacked_and_accepted() {
     let zip = package_batch(vec![("z.xml".to_owned(), fa3_invoice(&nip, "TGZ/Z"))]);
     let mut request = batch_open_request(&http, &zip).await;
     request.batch_file.compression_type = Some(ksef_model::types::CompressionType::TarGz);
-    let opened: OpenBatchSessionResponse = http
-        .post("/sessions/batch", Some(access), &request)
-        .await
-        .json();
-    for upload in &opened.part_upload_requests {
-        let bytes = zip.parts[usize::try_from(upload.ordinal_number - 1).unwrap()].clone();
-        assert_eq!(upload_part(&http, upload, bytes).await.status, 201);
-    }
-    let session = opened.reference_number.to_string();
-    http.post_empty(&format!("/sessions/batch/{session}/close"), Some(access))
-        .await;
-    let done = wait_session(&http, access, &session).await;
+    let done = open_upload_close(&http, access, &request, &zip).await;
     assert_eq!(done.status.code, 430, "{:?}", done.status);
     assert_eq!(sim.stats().invoices_accepted, 3);
     assert_eq!(sim.stats().internal_errors, 0);

@@ -8,10 +8,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{finish_login, login, post_xades, start_with};
+use ksef_crypto::test_certificates::{KeyType, TestCertificate};
 use ksef_model::types::AuthenticationChallengeResponse;
 use ksef_sim::Simulator;
 use ksef_xades::request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
-use ksef_xades::test_certificates::{KeyType, TestCertificate};
 use serde_json::{Map, Value};
 
 /// The JWT's body, decoded (no signature check: this is what a client in the field reads).

@@ -407,8 +407,8 @@ async fn test_data_certificate_validity_can_only_be_shortened() {
     let nip = sim.seeded_nip().to_owned();
     // Enrollment needs the identity of a certificate: a company seal's XAdES login.
     let creds = {
+        use ksef_crypto::test_certificates::{KeyType, TestCertificate};
         use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};
-        use ksef_xades::test_certificates::{KeyType, TestCertificate};
         let nip: ksef_model::values::Nip = nip.parse().unwrap();
         let seal = TestCertificate::company("Firma Testowa", &nip, KeyType::EcdsaP256).unwrap();
         let challenge: ksef_model::types::AuthenticationChallengeResponse =

@@ -7,7 +7,7 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use common::*;
-use ksef_crypto::{CompressionType as CryptoCompression, ExpectedPart, ExportUnpacker, SessionKey};
+use ksef_crypto::{ExpectedPart, ExportUnpacker, SessionKey};
 use ksef_model::types::{
     CompressionType, ExportInvoicesResponse, InvoiceExportRequest, InvoiceExportStatusResponse,
     InvoicePackage, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
@@ -51,7 +51,7 @@ async fn unpack(
     http: &Http,
     key: &SessionKey,
     package: &InvoicePackage,
-    compression: CryptoCompression,
+    compression: CompressionType,
 ) -> (
     ksef_crypto::UnpackedExport,
     Vec<ksef_crypto::ExportedInvoice>,
@@ -66,14 +66,7 @@ async fn unpack(
             part.encrypted_part_hash.0
         );
         assert_eq!(resp.body.len() as i64, part.encrypted_part_size);
-        let expected = ExpectedPart::from_status(
-            u32::try_from(part.ordinal_number).unwrap(),
-            u64::try_from(part.encrypted_part_size).unwrap(),
-            &part.encrypted_part_hash.0,
-            u64::try_from(part.part_size).unwrap(),
-            &part.part_hash.0,
-        )
-        .unwrap();
+        let expected = ExpectedPart::from_package_part(part).unwrap();
         parts.push((expected, Cursor::new(resp.body.to_vec())));
     }
     let mut invoices = Vec::new();
@@ -115,7 +108,7 @@ async fn a_zip_export_holds_every_invoice_and_its_metadata() {
     assert_eq!(package.parts.len(), 1);
     assert!(package.parts[0].part_name.ends_with(".zip.aes"));
 
-    let (unpacked, invoices) = unpack(&http, &key, &package, CryptoCompression::Zip).await;
+    let (unpacked, invoices) = unpack(&http, &key, &package, CompressionType::Zip).await;
     assert_eq!(unpacked.invoice_count, 3);
     let metadata = unpacked.metadata.expect("_metadata.json");
     let listed: Vec<&str> = metadata
@@ -148,7 +141,7 @@ async fn a_zip_export_holds_every_invoice_and_its_metadata() {
         .await
         .package
         .unwrap();
-    let (unpacked, invoices) = unpack(&http, &key, &package, CryptoCompression::Zip).await;
+    let (unpacked, invoices) = unpack(&http, &key, &package, CompressionType::Zip).await;
     assert!(invoices.is_empty());
     assert_eq!(unpacked.metadata.unwrap().invoices.len(), 3);
     assert_eq!(sim.stats().internal_errors, 0);
@@ -193,12 +186,12 @@ async fn a_tar_gz_export_truncates_at_the_cap_and_splits_into_parts() {
         .expect("lastPermanentStorageDate");
     assert!(last <= hwm);
 
-    let (unpacked, invoices) = unpack(&http, &key, &package, CryptoCompression::TarGz).await;
+    let (unpacked, invoices) = unpack(&http, &key, &package, CompressionType::TarGz).await;
     assert_eq!(invoices.len(), 2);
     let metadata = unpacked.metadata.expect("_metadata.json");
     assert_eq!(metadata.invoices.len(), 2);
-    assert_eq!(metadata.invoices[0].ksef_number, sent[0].0);
-    assert_eq!(metadata.invoices[1].ksef_number, sent[1].0);
+    assert_eq!(metadata.invoices[0].ksef_number.as_str(), sent[0].0);
+    assert_eq!(metadata.invoices[1].ksef_number.as_str(), sent[1].0);
     assert_eq!(metadata.invoices[1].permanent_storage_date, last);
 
     // Continuing from lastPermanentStorageDate reaches the third invoice.
@@ -210,13 +203,13 @@ async fn a_tar_gz_export_truncates_at_the_cap_and_splits_into_parts() {
         .package
         .unwrap();
     assert!(!package.is_truncated);
-    let (unpacked, _) = unpack(&http, &key, &package, CryptoCompression::TarGz).await;
+    let (unpacked, _) = unpack(&http, &key, &package, CompressionType::TarGz).await;
     let numbers: Vec<String> = unpacked
         .metadata
         .unwrap()
         .invoices
         .into_iter()
-        .map(|m| m.ksef_number)
+        .map(|m| m.ksef_number.as_str().to_owned())
         .collect();
     assert_eq!(numbers, vec![sent[1].0.clone(), sent[2].0.clone()]);
     sim.shutdown().await;

@@ -5,12 +5,12 @@ mod common;
 use std::time::Duration;
 
 use common::{Http, finish_auth, post_xades, start_with};
+use ksef_crypto::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use ksef_model::types::AuthenticationChallengeResponse;
 use ksef_model::values::{Nip, Pesel};
 use ksef_sim::Simulator;
 use ksef_xades::c14n::Algorithm;
 use ksef_xades::request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
-use ksef_xades::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
 use ksef_xades::xades::{self, SignOptions};
 
 const NIP: &str = "5265877635";

@@ -183,14 +183,18 @@ fn hash(bytes: &[u8]) -> String {
 }
 
 fn fast_client(base_url: &str, rate_limit: Option<f64>) -> Result<Client> {
+    let retry = RetryConfig::default()
+        .with_max_attempts(10)
+        .with_backoff(Duration::from_millis(5), Duration::from_millis(100))
+        .with_budget(100_000, 1.0);
     let builder = Client::builder()
-        .base_url(base_url)
-        .retry(
-            RetryConfig::default()
-                .with_max_attempts(10)
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(100))
-                .with_budget(100_000, 1.0),
-        )
+        .transport(|t| {
+            let t = t.base_url(base_url).retry(retry);
+            match rate_limit {
+                Some(scale) => t.rate_limit(RateLimitConfig::default().with_scale(scale)),
+                None => t.without_rate_limit(),
+            }
+        })
         .poll(
             PollConfig::default()
                 .with_backoff(Duration::from_millis(10), Duration::from_millis(200))
@@ -202,10 +206,6 @@ fn fast_client(base_url: &str, rate_limit: Option<f64>) -> Result<Client> {
                 .with_timeout(Duration::from_secs(10)),
         )
         .max_sends_in_flight(4);
-    let builder = match rate_limit {
-        Some(scale) => builder.rate_limit(RateLimitConfig::default().with_scale(scale)),
-        None => builder.without_rate_limit(),
-    };
     Ok(builder.build()?)
 }
 

@@ -8,7 +8,8 @@
 //! | layer | does |
 //! | --- | --- |
 //! | [`trace::TraceLayer`] | one `ksef.request` span per request; logs `X-System-Warning`s |
-//! | [`auth::AuthLayer`] | bearer tokens from a [`TokenSource`]; single-flight refresh on 401 |
+//! | [`auth::AuthLayer`] | bearer tokens from a [`TokenStore`]; single-flight refresh on 401 |
+//! | your layers | whatever you add with [`TransportBuilder::with_layer`], first added outermost |
 //! | [`retry::RetryLayer`] | backoff with jitter for idempotent requests; honours `Retry-After` |
 //! | [`rate_limit::RateLimitLayer`] | sliding windows per endpoint group; pauses a group on 429 |
 //! | [`timeout::TimeoutLayer`] | total timeout per attempt |
@@ -20,15 +21,15 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use ksef_model::operations::GetChallenge;
-//! use ksef_transport::{Environment, InMemoryTokens, Token, TokenKind, TokenSource, Transport};
+//! use ksef_transport::{Environment, MemoryTokenStore, Token, TokenKind, TokenStore, Transport};
 //!
-//! # async fn example() -> Result<(), ksef_transport::Error> {
-//! let tokens = Arc::new(InMemoryTokens::new());
-//! tokens.store(TokenKind::Access, Token::new("access-jwt"));
-//! tokens.store(TokenKind::Refresh, Token::new("refresh-jwt"));
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let tokens = Arc::new(MemoryTokenStore::new());
+//! tokens.save(TokenKind::Access, Token::new("access-jwt"))?;
+//! tokens.save(TokenKind::Refresh, Token::new("refresh-jwt"))?;
 //!
 //! let transport = Transport::builder(Environment::Test)
-//!     .token_source(tokens.clone())
+//!     .shared_token_store(tokens.clone())
 //!     .build()?;
 //! let response = transport.execute(&GetChallenge::new()).await?;
 //! for warning in response.warnings() {
@@ -57,7 +58,7 @@ pub mod warning;
 
 pub use crate::error::{ApiError, Error, ErrorCode, ErrorFormat, TimeoutPhase};
 pub use crate::meta::RequestMeta;
-pub use crate::token::{InMemoryTokens, Token, TokenKind, TokenSource};
+pub use crate::token::{MemoryTokenStore, Token, TokenKind, TokenStore, TokenStoreError};
 pub use crate::transport::{
-    Environment, PresignedRequest, RawResponse, Response, Transport, TransportBuilder,
+    BoxStack, Environment, PresignedRequest, RawResponse, Response, Transport, TransportBuilder,
 };

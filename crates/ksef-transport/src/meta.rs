@@ -1,6 +1,5 @@
 //! What the layers need to know about a request, carried in its `http::Extensions`.
 
-use ksef_model::operations::RefreshAccessToken;
 use ksef_model::{Auth, Operation, RateLimit};
 
 /// The description of a request that the middleware acts on, stored in the request's
@@ -69,25 +68,7 @@ impl RequestMeta {
             presigned: true,
         }
     }
-
-    /// `POST /auth/token/refresh`, sent by the auth layer itself.
-    pub(crate) fn refresh() -> RequestMeta {
-        RequestMeta {
-            operation_id: REFRESH_OPERATION_ID,
-            path_template: REFRESH_PATH,
-            auth: Auth::RefreshToken,
-            rate_limit: Some(<RefreshAccessToken as Operation>::RATE_LIMIT),
-            // Refreshing twice only mints two access tokens; the refresh token stays valid.
-            idempotent: true,
-            presigned: false,
-        }
-    }
 }
-
-/// The path of the refresh call.
-pub(crate) const REFRESH_PATH: &str = "/auth/token/refresh";
-/// Our id of the refresh call.
-pub(crate) const REFRESH_OPERATION_ID: &str = "auth.token.refresh";
 
 /// The metadata of `request`, if any.
 pub(crate) fn meta_of<B>(request: &http::Request<B>) -> Option<RequestMeta> {

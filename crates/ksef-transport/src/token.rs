@@ -1,4 +1,4 @@
-//! Bearer tokens and where the transport gets them from.
+//! Bearer tokens and the one trait for where they are kept.
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -76,44 +76,80 @@ impl fmt::Debug for Token {
     }
 }
 
-/// Where the transport reads bearer tokens from and stores refreshed access tokens.
-///
-/// Implement it to keep tokens elsewhere (a keychain, a shared cache); [`InMemoryTokens`] is the
-/// simple default. Methods are called on every request, so they should be quick and must not
-/// block on I/O.
-pub trait TokenSource: Send + Sync + 'static {
-    /// The current token of `kind`, if there is one.
-    fn token(&self, kind: TokenKind) -> Option<Token>;
+/// A boxed cause of a [`TokenStoreError`].
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-    /// Replaces the token of `kind` (the transport calls it with [`TokenKind::Access`] after a
-    /// refresh).
-    fn store(&self, kind: TokenKind, token: Token);
+/// Where bearer tokens are kept: the transport reads them on every request and saves the access
+/// token it refreshes; the client saves the tokens a login redeems and clears them on logout.
+///
+/// Implement it to keep tokens elsewhere (a keychain, a database, a shared cache);
+/// [`MemoryTokenStore`] is the default, and `ksef_client::FileTokenStore` keeps them in a file.
+/// [`TokenStore::load`] is called on every request, so it must be quick and must not block on
+/// I/O: a store that persists keeps a copy in memory and writes through on
+/// [`TokenStore::save`], where I/O is allowed. Never log the secrets: [`Token`]'s `Debug` output
+/// is already redacted.
+pub trait TokenStore: Send + Sync + 'static {
+    /// The current token of `kind`, if any.
+    fn load(&self, kind: TokenKind) -> Option<Token>;
+
+    /// Replaces the token of `kind`. A store that fails to persist should still return the new
+    /// token from [`TokenStore::load`]: the transport, which saves refreshed access tokens, can
+    /// only log the failure and goes on with the token it got.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenStoreError`] if the token could not be persisted.
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), TokenStoreError>;
+
+    /// Forgets every token (after logging out).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenStoreError`] if the stored copy could not be removed.
+    fn clear(&self) -> Result<(), TokenStoreError>;
 }
 
-/// Tokens held in memory behind a lock.
+/// A [`TokenStore`] could not persist or remove its tokens.
+#[derive(Debug, thiserror::Error)]
+#[error("the token store failed: {reason}")]
+#[non_exhaustive]
+pub struct TokenStoreError {
+    /// What failed, e.g. `cannot write /home/me/.ksef/tokens.json`.
+    pub reason: String,
+    /// The underlying I/O or format error.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl TokenStoreError {
+    /// A failure described by `reason`, caused by `source`.
+    pub fn new(reason: impl Into<String>, source: impl Into<BoxError>) -> TokenStoreError {
+        TokenStoreError {
+            reason: reason.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// Tokens held in memory behind a lock: the default store. They are gone when it is dropped.
 ///
 /// ```
-/// use ksef_transport::{InMemoryTokens, Token, TokenKind, TokenSource};
+/// use ksef_transport::{MemoryTokenStore, Token, TokenKind, TokenStore};
 ///
-/// let tokens = InMemoryTokens::new();
-/// tokens.store(TokenKind::Refresh, Token::new("eyJ..."));
-/// assert!(tokens.token(TokenKind::Refresh).is_some());
+/// let tokens = MemoryTokenStore::new();
+/// tokens.save(TokenKind::Refresh, Token::new("eyJ...")).unwrap();
+/// assert!(tokens.load(TokenKind::Refresh).is_some());
 /// assert!(!format!("{tokens:?}").contains("eyJ"));
 /// ```
 #[derive(Default)]
-pub struct InMemoryTokens {
+pub struct MemoryTokenStore {
     slots: RwLock<[Option<Token>; 3]>,
 }
 
-impl InMemoryTokens {
-    /// No tokens yet.
-    pub fn new() -> InMemoryTokens {
-        InMemoryTokens::default()
-    }
-
-    /// Removes every token (for example after logging out).
-    pub fn clear(&self) {
-        *self.slots.write().unwrap_or_else(|e| e.into_inner()) = Default::default();
+impl MemoryTokenStore {
+    /// An empty store.
+    pub fn new() -> MemoryTokenStore {
+        MemoryTokenStore::default()
     }
 }
 
@@ -125,21 +161,27 @@ fn slot(kind: TokenKind) -> usize {
     }
 }
 
-impl TokenSource for InMemoryTokens {
-    fn token(&self, kind: TokenKind) -> Option<Token> {
+impl TokenStore for MemoryTokenStore {
+    fn load(&self, kind: TokenKind) -> Option<Token> {
         // A poisoned lock only means a writer panicked; the array is still consistent.
         self.slots.read().unwrap_or_else(|e| e.into_inner())[slot(kind)].clone()
     }
 
-    fn store(&self, kind: TokenKind, token: Token) {
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), TokenStoreError> {
         self.slots.write().unwrap_or_else(|e| e.into_inner())[slot(kind)] = Some(token);
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), TokenStoreError> {
+        *self.slots.write().unwrap_or_else(|e| e.into_inner()) = Default::default();
+        Ok(())
     }
 }
 
-impl fmt::Debug for InMemoryTokens {
+impl fmt::Debug for MemoryTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        f.debug_struct("InMemoryTokens")
+        f.debug_struct("MemoryTokenStore")
             .field("access", &slots[0])
             .field("refresh", &slots[1])
             .field("authentication", &slots[2])
@@ -166,5 +208,16 @@ mod tests {
         assert!(t.expires_within(Duration::from_secs(30), now));
         assert!(!t.expires_within(Duration::from_secs(10), now));
         assert!(!Token::new("x").expires_within(Duration::from_secs(30), now));
+    }
+
+    #[test]
+    fn memory_store_round_trip() {
+        let store = MemoryTokenStore::new();
+        assert!(store.load(TokenKind::Access).is_none());
+        store.save(TokenKind::Access, Token::new("a")).unwrap();
+        assert_eq!(store.load(TokenKind::Access).unwrap().expose_secret(), "a");
+        assert!(store.load(TokenKind::Refresh).is_none());
+        store.clear().unwrap();
+        assert!(store.load(TokenKind::Access).is_none());
     }
 }

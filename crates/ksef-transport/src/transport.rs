@@ -9,7 +9,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Uri};
 use ksef_model::{ContentKind, Method, Operation};
 use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::auth::AuthLayer;
 use crate::base_url::{BaseUrl, BaseUrlLayer, check_absolute, redact_query};
@@ -19,7 +19,7 @@ use crate::meta::RequestMeta;
 use crate::rate_limit::{RateLimitConfig, RateLimitLayer, RateLimitTable, RateLimiter};
 use crate::retry::{RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
-use crate::token::{InMemoryTokens, TokenSource};
+use crate::token::{MemoryTokenStore, TokenStore};
 use crate::trace::TraceLayer;
 use crate::warning::{SystemWarning, warnings_in};
 
@@ -46,17 +46,21 @@ impl Environment {
     }
 }
 
-/// The erased middleware stack.
-type Stack = BoxCloneSyncService<Request<Bytes>, http::Response<Bytes>, Error>;
+/// A type-erased part of the middleware stack: what a layer added with
+/// [`TransportBuilder::with_layer`] wraps.
+pub type BoxStack = BoxCloneSyncService<Request<Bytes>, http::Response<Bytes>, Error>;
+
+/// A user layer, applied when the stack is built.
+type UserLayer = Box<dyn FnOnce(BoxStack) -> BoxStack + Send>;
 
 /// Executes KSeF operations: the whole middleware stack behind one cheap-to-clone handle.
 ///
 /// Built by [`TransportBuilder`]; see the [crate docs](crate) for the layers and their order.
 #[derive(Clone)]
 pub struct Transport {
-    stack: Stack,
+    stack: BoxStack,
     limiter: Option<RateLimiter>,
-    tokens: Arc<dyn TokenSource>,
+    tokens: Arc<dyn TokenStore>,
     base_url: BaseUrl,
     allow_insecure_http: bool,
 }
@@ -329,8 +333,8 @@ impl Transport {
         }
     }
 
-    /// The token source requests read their bearer tokens from.
-    pub fn tokens(&self) -> &Arc<dyn TokenSource> {
+    /// The token store requests read their bearer tokens from.
+    pub fn token_store(&self) -> &Arc<dyn TokenStore> {
         &self.tokens
     }
 
@@ -340,7 +344,7 @@ impl Transport {
     }
 }
 
-fn build_request<O: Operation>(operation: &O) -> Result<Request<Bytes>, Error> {
+pub(crate) fn build_request<O: Operation>(operation: &O) -> Result<Request<Bytes>, Error> {
     let body = operation.body().map_err(|source| Error::RequestBody {
         operation: O::ID,
         source,
@@ -363,11 +367,17 @@ fn build_request<O: Operation>(operation: &O) -> Result<Request<Bytes>, Error> {
     if let Some(media_type) = body.kind().media_type() {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
     }
+    // What the spec says the success response is, for every operation alike.
+    if let Some(media_type) = O::RESPONSE_CONTENT.media_type() {
+        headers.insert(header::ACCEPT, HeaderValue::from_static(media_type));
+    }
     request.extensions_mut().insert(RequestMeta::of::<O>());
     Ok(request)
 }
 
-fn finish<O: Operation>(response: http::Response<Bytes>) -> Result<Response<O::Response>, Error> {
+pub(crate) fn finish<O: Operation>(
+    response: http::Response<Bytes>,
+) -> Result<Response<O::Response>, Error> {
     let status = response.status();
     if !status.is_success() {
         return Err(api_error(&response));
@@ -416,21 +426,22 @@ enum Target {
 
 /// Assembles a [`Transport`].
 ///
-/// Defaults: [`TokenSource`] an empty [`InMemoryTokens`]; connect timeout 10 s; 30 s per attempt
+/// Defaults: an empty [`MemoryTokenStore`]; connect timeout 10 s; 30 s per attempt
 /// of an API call and 10 min per attempt of a presigned transfer; response bodies up to 64 MiB;
 /// proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`; [`RetryConfig::default`];
 /// rate limiting on with [`RateLimitConfig::default`]; access tokens refreshed 30 s before their
-/// `validUntil`; plain `http://` only to loopback hosts.
+/// `validUntil`; plain `http://` only to loopback hosts; no user layers.
 pub struct TransportBuilder {
     target: Target,
     allow_insecure_http: bool,
-    tokens: Arc<dyn TokenSource>,
+    tokens: Arc<dyn TokenStore>,
     http: HttpConfig,
     timeout: Duration,
     transfer_timeout: Duration,
     retry: RetryConfig,
     rate_limit: Option<RateLimitConfig>,
     refresh_margin: Duration,
+    layers: Vec<UserLayer>,
 }
 
 impl fmt::Debug for TransportBuilder {
@@ -440,6 +451,7 @@ impl fmt::Debug for TransportBuilder {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
+            .field("user_layers", &self.layers.len())
             .finish_non_exhaustive()
     }
 }
@@ -450,14 +462,22 @@ impl TransportBuilder {
         TransportBuilder {
             target: Target::Environment(environment),
             allow_insecure_http: false,
-            tokens: Arc::new(InMemoryTokens::new()),
+            tokens: Arc::new(MemoryTokenStore::new()),
             http: HttpConfig::default(),
             timeout: Duration::from_secs(30),
             transfer_timeout: Duration::from_secs(600),
             retry: RetryConfig::default(),
             rate_limit: Some(RateLimitConfig::default()),
             refresh_margin: Duration::from_secs(30),
+            layers: Vec::new(),
         }
+    }
+
+    /// Talks to `environment` (TEST, DEMO or PRODUCTION), replacing an earlier
+    /// [`TransportBuilder::base_url`].
+    pub fn environment(mut self, environment: Environment) -> TransportBuilder {
+        self.target = Target::Environment(environment);
+        self
     }
 
     /// Uses this API base URL instead of the environment's (e.g. a local simulator,
@@ -474,9 +494,15 @@ impl TransportBuilder {
         self
     }
 
-    /// Where bearer tokens come from.
-    pub fn token_source(mut self, tokens: Arc<dyn TokenSource>) -> TransportBuilder {
-        self.tokens = tokens;
+    /// Where bearer tokens are kept (default: a [`MemoryTokenStore`]).
+    pub fn token_store(mut self, store: impl TokenStore) -> TransportBuilder {
+        self.tokens = Arc::new(store);
+        self
+    }
+
+    /// Like [`TransportBuilder::token_store`], for a store that is already shared.
+    pub fn shared_token_store(mut self, store: Arc<dyn TokenStore>) -> TransportBuilder {
+        self.tokens = store;
         self
     }
 
@@ -546,6 +572,49 @@ impl TransportBuilder {
         self
     }
 
+    /// Puts your own tower layer (metrics, tracing, a custom retry budget, ...) into the stack.
+    ///
+    /// User layers sit below the auth layer and above the retry layer (see the
+    /// [crate docs](crate)): they see every request the transport sends, once per call and
+    /// before retries: the API calls and presigned transfers of [`Transport`], the refresh calls
+    /// the auth layer makes itself, and a request sent again with a new access token after a 401.
+    /// Each request carries its [`RequestMeta`] (operation id, path template, idempotency) in
+    /// its extensions and, for the API, its `Authorization` header (marked sensitive: do not log
+    /// it). What they return goes to the auth layer, unretried. The first layer added is the
+    /// outermost.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use ksef_transport::{Environment, RequestMeta, Transport};
+    /// use tower::util::MapRequestLayer;
+    ///
+    /// let transport = Transport::builder(Environment::Test)
+    ///     .with_layer(MapRequestLayer::new(|request: http::Request<Bytes>| {
+    ///         if let Some(meta) = request.extensions().get::<RequestMeta>() {
+    ///             tracing::debug!(operation = meta.operation_id, "sending");
+    ///         }
+    ///         request
+    ///     }))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(transport);
+    /// ```
+    pub fn with_layer<L>(mut self, layer: L) -> TransportBuilder
+    where
+        L: Layer<BoxStack> + Send + 'static,
+        L::Service: Service<Request<Bytes>, Response = http::Response<Bytes>, Error = Error>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<Request<Bytes>>>::Future: Send + 'static,
+    {
+        self.layers.push(Box::new(move |inner| {
+            BoxCloneSyncService::new(layer.layer(inner))
+        }));
+        self
+    }
+
     /// Checks the settings and assembles the stack. Call it inside a Tokio runtime's context
     /// or not; requests must be executed on a Tokio runtime with the time driver enabled.
     pub fn build(self) -> Result<Transport, Error> {
@@ -555,17 +624,25 @@ impl TransportBuilder {
         };
         let client = HttpClient::new(&self.http)?;
         let limiter = self.rate_limit.map(RateLimiter::new);
+        let mut below_auth = BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .layer(RetryLayer::new(self.retry))
+                .option_layer(limiter.clone().map(RateLimitLayer::new))
+                .layer(TimeoutLayer::new(self.timeout, self.transfer_timeout))
+                .layer(BaseUrlLayer::new(base_url.clone()))
+                .service(client),
+        );
+        // The first layer added ends up outermost.
+        for layer in self.layers.into_iter().rev() {
+            below_auth = layer(below_auth);
+        }
         let service = ServiceBuilder::new()
             .layer(TraceLayer::new())
             .layer(AuthLayer::with_expiry_margin(
                 self.tokens.clone(),
                 self.refresh_margin,
             ))
-            .layer(RetryLayer::new(self.retry))
-            .option_layer(limiter.clone().map(RateLimitLayer::new))
-            .layer(TimeoutLayer::new(self.timeout, self.transfer_timeout))
-            .layer(BaseUrlLayer::new(base_url.clone()))
-            .service(client);
+            .service(below_auth);
         Ok(Transport {
             stack: BoxCloneSyncService::new(service),
             limiter,

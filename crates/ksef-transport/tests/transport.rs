@@ -12,170 +12,12 @@ use std::time::{Duration, Instant};
 use common::*;
 use ksef_model::Method;
 use ksef_transport::retry::RetryConfig;
-use ksef_transport::{Error, ErrorFormat, PresignedRequest, TimeoutPhase, TokenKind, TokenSource};
+use ksef_transport::{Error, ErrorFormat, PresignedRequest, TimeoutPhase};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-fn refresh_ok() -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .set_body_json(
-            json!({"accessToken": {"token": "new", "validUntil": "2099-01-01T00:00:00+00:00"}}),
-        )
-        .set_delay(Duration::from_millis(200))
-}
-
-async fn count(server: &MockServer, p: &str) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path() == p)
-        .count()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_refresh_for_fifty_concurrent_401s() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v2/things"))
-        .and(header("authorization", "Bearer old"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"title":"Unauthorized","status":401,"detail":"expired","timestamp":"t"}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v2/things"))
-        .and(header("authorization", "Bearer new"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/auth/token/refresh"))
-        .and(header("authorization", "Bearer refresh"))
-        .respond_with(refresh_ok())
-        .mount(&server)
-        .await;
-
-    let tokens = tokens("old");
-    let transport = builder(&server.uri(), tokens.clone()).build().unwrap();
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let t = transport.clone();
-            tokio::spawn(async move { t.execute(&GetThing::default()).await })
-        })
-        .collect();
-    let mut ok = 0;
-    for task in tasks {
-        let response = task.await.unwrap().unwrap();
-        assert_eq!(response.value()["ok"], true);
-        ok += 1;
-    }
-    let refreshes = count(&server, "/v2/auth/token/refresh").await;
-    println!("concurrent 401s: {ok} succeeded, refresh calls = {refreshes}");
-    assert_eq!(ok, 50);
-    assert_eq!(refreshes, 1);
-    assert_eq!(
-        tokens.token(TokenKind::Access).unwrap().expose_secret(),
-        "new"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_refresh_is_typed_and_shared() {
-    let server = MockServer::start().await;
-    Mock::given(path("/v2/things"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    Mock::given(path("/v2/auth/token/refresh"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(json!({"exception":{"exceptionDetailList":[{"exceptionCode":21301,"exceptionDescription":"Brak autoryzacji."}]}}))
-                .set_delay(Duration::from_millis(200)),
-        )
-        .mount(&server)
-        .await;
-    let transport = builder(&server.uri(), tokens("old")).build().unwrap();
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let t = transport.clone();
-            tokio::spawn(async move { t.execute(&GetThing::default()).await })
-        })
-        .collect();
-    for task in tasks {
-        match task.await.unwrap() {
-            Err(Error::RefreshFailed { source }) => {
-                assert!(source.api().unwrap().has_code(21301));
-            }
-            other => panic!("expected RefreshFailed, got {other:?}"),
-        }
-    }
-    assert_eq!(count(&server, "/v2/auth/token/refresh").await, 1);
-}
-
-#[tokio::test]
-async fn a_401_on_the_refresh_call_does_not_refresh_again() {
-    let server = MockServer::start().await;
-    Mock::given(path("/v2/things"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    Mock::given(path("/v2/auth/token/refresh"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    let transport = builder(&server.uri(), tokens("old")).build().unwrap();
-    let err = transport.execute(&GetThing::default()).await.unwrap_err();
-    let Error::RefreshFailed { source } = err else {
-        panic!("expected RefreshFailed, got {err:?}")
-    };
-    assert_eq!(source.status(), Some(401));
-    assert_eq!(count(&server, "/v2/auth/token/refresh").await, 1);
-    assert_eq!(count(&server, "/v2/things").await, 1);
-}
-
-#[tokio::test]
-async fn authentication_token_operations_never_refresh() {
-    let server = MockServer::start().await;
-    Mock::given(path("/v2/auth/status"))
-        .and(header("authorization", "Bearer authn"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    Mock::given(path("/v2/auth/token/refresh"))
-        .respond_with(refresh_ok())
-        .mount(&server)
-        .await;
-    let transport = builder(&server.uri(), tokens("old")).build().unwrap();
-    let err = transport.execute(&AuthStatus::default()).await.unwrap_err();
-    assert_eq!(err.status(), Some(401));
-    assert_eq!(count(&server, "/v2/auth/token/refresh").await, 0);
-}
-
-#[tokio::test]
-async fn missing_access_token_is_refreshed_first() {
-    let server = MockServer::start().await;
-    Mock::given(path("/v2/things"))
-        .and(header("authorization", "Bearer new"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&server)
-        .await;
-    Mock::given(path("/v2/auth/token/refresh"))
-        .respond_with(refresh_ok())
-        .mount(&server)
-        .await;
-    let tokens = tokens("unused");
-    tokens.clear();
-    tokens.store(TokenKind::Refresh, ksef_transport::Token::new("refresh"));
-    let transport = builder(&server.uri(), tokens).build().unwrap();
-    transport.execute(&GetThing::default()).await.unwrap();
-    assert_eq!(count(&server, "/v2/auth/token/refresh").await, 1);
-}
 
 #[tokio::test]
 async fn non_idempotent_post_is_not_retried_after_5xx() {
@@ -218,10 +60,12 @@ async fn idempotent_get_is_retried_after_5xx() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(path("/v2/things"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"n": 2})))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "/v2/things",
+        ResponseTemplate::new(200).set_body_json(json!({"n": 2})),
+    )
+    .await;
     let transport = builder(&server.uri(), tokens("t")).build().unwrap();
     let response = transport.execute(&GetThing::default()).await.unwrap();
     assert_eq!(response.value()["n"], 2);
@@ -247,16 +91,25 @@ impl Respond for ThrottleOnce {
     }
 }
 
-#[tokio::test]
-async fn retry_after_is_respected() {
+/// A server whose `/v2/things` answers 429 with `Retry-After: 1` once, then 200; and the
+/// instants its requests arrived.
+async fn throttled_once() -> (MockServer, Arc<Mutex<Vec<Instant>>>) {
     let server = MockServer::start().await;
     let arrivals = Arc::new(Mutex::new(Vec::new()));
-    Mock::given(path("/v2/things"))
-        .respond_with(ThrottleOnce {
+    answer(
+        &server,
+        "/v2/things",
+        ThrottleOnce {
             arrivals: arrivals.clone(),
-        })
-        .mount(&server)
-        .await;
+        },
+    )
+    .await;
+    (server, arrivals)
+}
+
+#[tokio::test]
+async fn retry_after_is_respected() {
+    let (server, arrivals) = throttled_once().await;
     let transport = builder(&server.uri(), tokens("t")).build().unwrap();
     transport.execute(&GetThing::default()).await.unwrap();
     let arrivals = arrivals.lock().unwrap().clone();
@@ -272,14 +125,7 @@ async fn retry_after_is_respected() {
 
 #[tokio::test]
 async fn a_429_pauses_the_group_for_other_requests() {
-    let server = MockServer::start().await;
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    Mock::given(path("/v2/things"))
-        .respond_with(ThrottleOnce {
-            arrivals: arrivals.clone(),
-        })
-        .mount(&server)
-        .await;
+    let (server, arrivals) = throttled_once().await;
     let transport = builder(&server.uri(), tokens("t"))
         .retry(RetryConfig::disabled())
         .build()
@@ -298,14 +144,14 @@ async fn a_429_pauses_the_group_for_other_requests() {
 #[tokio::test]
 async fn total_timeout() {
     let server = MockServer::start().await;
-    Mock::given(path("/v2/things"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({}))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "/v2/things",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({}))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
     let transport = builder(&server.uri(), tokens("t"))
         .timeout(Duration::from_millis(200))
         .retry(RetryConfig::disabled())
@@ -339,10 +185,7 @@ async fn connection_refused_is_a_connect_error() {
 
 async fn serve(template: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(path("/v2/things"))
-        .respond_with(template)
-        .mount(&server)
-        .await;
+    answer(&server, "/v2/things", template).await;
     server
 }
 
@@ -580,14 +423,14 @@ async fn problem_details_header_is_sent_and_warnings_surface() {
 #[tokio::test]
 async fn xml_documents() {
     let server = MockServer::start().await;
-    Mock::given(path("/v2/doc"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("x-ms-meta-hash", "abc=")
-                .set_body_raw("<Faktura/>", "application/xml"),
-        )
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "/v2/doc",
+        ResponseTemplate::new(200)
+            .insert_header("x-ms-meta-hash", "abc=")
+            .set_body_raw("<Faktura/>", "application/xml"),
+    )
+    .await;
     let transport = builder(&server.uri(), tokens("t")).build().unwrap();
     let response = transport.execute(&GetDoc::default()).await.unwrap();
     assert_eq!(response.value(), b"<Faktura/>");
@@ -694,10 +537,7 @@ async fn operations_without_auth_send_no_authorization() {
             ResponseTemplate::new(200).set_body_json(json!({}))
         }
     }
-    Mock::given(path("/v2/limited"))
-        .respond_with(NoAuth(seen.clone()))
-        .mount(&server)
-        .await;
+    answer(&server, "/v2/limited", NoAuth(seen.clone())).await;
     let transport = builder(&server.uri(), tokens("t")).build().unwrap();
     transport.execute(&Limited::default()).await.unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 1);
@@ -755,10 +595,12 @@ async fn connect_proxy(target: std::net::SocketAddr) -> (String, Arc<AtomicUsize
 #[tokio::test]
 async fn requests_go_through_a_configured_proxy() {
     let server = MockServer::start().await;
-    Mock::given(path("/v2/things"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"via": "proxy"})))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "/v2/things",
+        ResponseTemplate::new(200).set_body_json(json!({"via": "proxy"})),
+    )
+    .await;
     let (proxy, tunnels) = connect_proxy(*server.address()).await;
     let port = server.address().port();
     let transport = builder(&format!("http://ksef.invalid:{port}"), tokens("t"))

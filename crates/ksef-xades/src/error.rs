@@ -321,13 +321,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// A private key could not be read, or it does not belong to the certificate it was paired with.
-    #[error("invalid private key: {reason}")]
-    InvalidKey {
-        /// What is wrong (never the key material itself).
-        reason: String,
-    },
-
     /// A certificate could not be read, or lacks something the operation needs.
     #[error("invalid certificate: {reason}")]
     InvalidCertificate {
@@ -335,7 +328,8 @@ pub enum Error {
         reason: String,
     },
 
-    /// A [`Signer`](crate::Signer) failed to produce a signature.
+    /// A [`Signer`](crate::Signer) failed to produce a signature (the source is usually a
+    /// [`ksef_crypto::Error`]).
     #[error("signing failed")]
     SigningFailed {
         /// The signer's own error.
@@ -420,6 +414,20 @@ pub enum Error {
         /// The challenge found in the signed document (empty if there is none).
         found: String,
     },
+}
+
+impl Error {
+    /// [`Error::InvalidCertificate`] for a certificate ksef-crypto could not read, with its causes.
+    pub(crate) fn from_certificate(err: ksef_crypto::Error) -> Self {
+        let mut reason = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            reason.push_str(": ");
+            reason.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::InvalidCertificate { reason }
+    }
 }
 
 /// A markup-level error reported by the XML tokenizer. It is opaque so that the tokenizer's own error

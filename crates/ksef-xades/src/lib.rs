@@ -4,17 +4,19 @@
 //! context and how to identify the subject) with an enveloped XAdES-BES signature. This crate:
 //!
 //! - builds the request ([`request::AuthTokenRequest`], schema 2.1 by default, 2.0 on request);
-//! - signs it ([`xades::sign`]) through the [`Signer`] trait, implemented by [`KeySigner`] for RSA
-//!   (≥ 2048 bits, RSA-SHA256) and P-256 (ECDSA-SHA256, raw `R || S`) keys from PKCS#8 PEM or DER,
-//!   encrypted or not, and implementable for keys in an HSM, a PKCS#11 token or a remote service;
+//! - signs it ([`xades::sign`]) through ksef-crypto's [`Signer`] trait, implemented by [`KeySigner`]
+//!   for RSA (≥ 2048 bits, RSA-SHA256) and P-256 (ECDSA-SHA256, raw `R || S`) keys from PKCS#8 PEM or
+//!   DER, encrypted or not, and implementable for keys in an HSM, a PKCS#11 token or a remote service;
 //! - verifies signed documents ([`xades::verify`]) and reports the signer's [`Certificate`], its SHA-256
 //!   fingerprint and the identifier KSeF derives from it ([`SubjectIdentifier`]: NIP of a seal, PESEL or
 //!   NIP of a person);
 //! - supports signing elsewhere ([`external`]): hand out the unsigned request, check the signed file;
-//! - generates self-signed certificates for KSeF's TEST environment ([`test_certificates`]);
 //! - underneath, parses untrusted XML with limits ([`xml`]) and implements Exclusive XML
 //!   Canonicalization 1.0, Canonical XML 1.0 and Canonical XML 1.1, with and without comments
 //!   ([`c14n`]).
+//!
+//! Keys, certificates and the signer are ksef-crypto's (re-exported here); self-signed certificates
+//! for KSeF's TEST environment are `ksef_crypto::test_certificates` (its `test-util` feature).
 //!
 //! The signature follows the profile of the Ministry's own client: `ds:Signature Id="Signature"` as the
 //! last child of the root, a whole-document reference (enveloped-signature and exclusive
@@ -26,7 +28,7 @@
 //!
 //! ```
 //! use ksef_xades::request::{AuthTokenRequest, ContextIdentifier};
-//! use ksef_xades::test_certificates::{KeyType, TestCertificate};
+//! use ksef_crypto::test_certificates::{KeyType, TestCertificate};
 //! use ksef_xades::{SubjectIdentifier, xades};
 //!
 //! let nip = "5265877635".parse()?;
@@ -71,15 +73,12 @@
 #![forbid(unsafe_code)]
 
 pub mod c14n;
-pub mod certificate;
 mod error;
 pub mod external;
 pub mod request;
-pub mod signer;
-pub mod test_certificates;
 pub mod xades;
 pub mod xml;
 
-pub use certificate::{Certificate, SubjectIdentifier};
 pub use error::{Error, Position, SyntaxError};
-pub use signer::{KeySigner, SignatureAlgorithm, Signer};
+// The signer and certificate types are ksef-crypto's; re-exported so that signing needs this crate only.
+pub use ksef_crypto::{Certificate, KeySigner, SignatureAlgorithm, Signer, SubjectIdentifier};

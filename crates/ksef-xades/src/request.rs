@@ -232,77 +232,47 @@ impl AuthTokenRequest {
             ips.check()?;
         }
         let challenge = self.challenge.as_str().to_owned();
+        // The two schema versions' generated types have the same names and shapes.
+        macro_rules! document {
+            ($version:ident) => {{
+                use $version as v;
+                let ctx = match &self.context {
+                    ContextIdentifier::Nip(n) => v::TContextIdentifierType::Nip(n.as_str().into()),
+                    ContextIdentifier::InternalId(i) => {
+                        v::TContextIdentifierType::InternalId(i.as_str().into())
+                    }
+                    ContextIdentifier::NipVatUe(n) => {
+                        v::TContextIdentifierType::NipVatUe(n.as_str().into())
+                    }
+                };
+                let subject = match self.subject_identifier_type {
+                    SubjectIdentifierType::CertificateSubject => {
+                        v::SubjectIdentifierTypeEnumType::CertificateSubject
+                    }
+                    SubjectIdentifierType::CertificateFingerprint => {
+                        v::SubjectIdentifierTypeEnumType::CertificateFingerprint
+                    }
+                };
+                let policy = self.allowed_ips.as_ref().map(|ips| {
+                    v::AuthTokenRequestAuthorizationPolicyElementType {
+                        allowed_ips: v::AuthTokenRequestAuthorizationPolicyAllowedIpsElementType {
+                            ip_4_address: ips.addresses.clone(),
+                            ip_4_range: ips.ranges.clone(),
+                            ip_4_mask: ips.masks.clone(),
+                        },
+                    }
+                });
+                to_xml(&v::AuthTokenRequest {
+                    challenge,
+                    context_identifier: ctx,
+                    subject_identifier_type: subject,
+                    authorization_policy: policy,
+                })
+            }};
+        }
         let written = match self.version {
-            SchemaVersion::V2_0 => {
-                use auth_v2_0 as v;
-                let ctx = match &self.context {
-                    ContextIdentifier::Nip(n) => v::TContextIdentifierType::Nip(n.as_str().into()),
-                    ContextIdentifier::InternalId(i) => {
-                        v::TContextIdentifierType::InternalId(i.as_str().into())
-                    }
-                    ContextIdentifier::NipVatUe(n) => {
-                        v::TContextIdentifierType::NipVatUe(n.as_str().into())
-                    }
-                };
-                let subject = match self.subject_identifier_type {
-                    SubjectIdentifierType::CertificateSubject => {
-                        v::SubjectIdentifierTypeEnumType::CertificateSubject
-                    }
-                    SubjectIdentifierType::CertificateFingerprint => {
-                        v::SubjectIdentifierTypeEnumType::CertificateFingerprint
-                    }
-                };
-                let policy = self.allowed_ips.as_ref().map(|ips| {
-                    v::AuthTokenRequestAuthorizationPolicyElementType {
-                        allowed_ips: v::AuthTokenRequestAuthorizationPolicyAllowedIpsElementType {
-                            ip_4_address: ips.addresses.clone(),
-                            ip_4_range: ips.ranges.clone(),
-                            ip_4_mask: ips.masks.clone(),
-                        },
-                    }
-                });
-                to_xml(&v::AuthTokenRequest {
-                    challenge,
-                    context_identifier: ctx,
-                    subject_identifier_type: subject,
-                    authorization_policy: policy,
-                })
-            }
-            SchemaVersion::V2_1 => {
-                use auth_v2_1 as v;
-                let ctx = match &self.context {
-                    ContextIdentifier::Nip(n) => v::TContextIdentifierType::Nip(n.as_str().into()),
-                    ContextIdentifier::InternalId(i) => {
-                        v::TContextIdentifierType::InternalId(i.as_str().into())
-                    }
-                    ContextIdentifier::NipVatUe(n) => {
-                        v::TContextIdentifierType::NipVatUe(n.as_str().into())
-                    }
-                };
-                let subject = match self.subject_identifier_type {
-                    SubjectIdentifierType::CertificateSubject => {
-                        v::SubjectIdentifierTypeEnumType::CertificateSubject
-                    }
-                    SubjectIdentifierType::CertificateFingerprint => {
-                        v::SubjectIdentifierTypeEnumType::CertificateFingerprint
-                    }
-                };
-                let policy = self.allowed_ips.as_ref().map(|ips| {
-                    v::AuthTokenRequestAuthorizationPolicyElementType {
-                        allowed_ips: v::AuthTokenRequestAuthorizationPolicyAllowedIpsElementType {
-                            ip_4_address: ips.addresses.clone(),
-                            ip_4_range: ips.ranges.clone(),
-                            ip_4_mask: ips.masks.clone(),
-                        },
-                    }
-                });
-                to_xml(&v::AuthTokenRequest {
-                    challenge,
-                    context_identifier: ctx,
-                    subject_identifier_type: subject,
-                    authorization_policy: policy,
-                })
-            }
+            SchemaVersion::V2_0 => document!(auth_v2_0),
+            SchemaVersion::V2_1 => document!(auth_v2_1),
         };
         written.map_err(|err| Error::InvalidRequest {
             reason: format!("the document could not be written: {err}"),

@@ -7,9 +7,8 @@ use sha2::Digest as _;
 
 use crate::Error;
 use crate::c14n::{self, Algorithm, C14nOptions, canonicalize};
-use crate::certificate::Certificate;
-use crate::signer::{SignatureAlgorithm, Signer, verify_with_certificate};
 use crate::xml::{Document, Element, Node, ParseLimits};
+use ksef_crypto::{Certificate, SignatureAlgorithm, Signer};
 
 /// Namespace of XML Signature.
 pub const DSIG_NAMESPACE: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -109,7 +108,8 @@ pub fn sign_with(xml: &[u8], signer: &dyn Signer, options: &SignOptions) -> Resu
     )?;
     drop(doc);
 
-    let certificate = Certificate::from_der(signer.certificate_der())?;
+    let certificate =
+        Certificate::from_der(signer.certificate_der()).map_err(Error::from_certificate)?;
     let time = options
         .signing_time
         .unwrap_or_else(|| Utc::now() - chrono::Duration::minutes(1));
@@ -161,7 +161,11 @@ pub fn sign_with(xml: &[u8], signer: &dyn Signer, options: &SignOptions) -> Resu
             .with_algorithm(options.canonicalization)
             .with_comments(options.with_comments),
     )?;
-    let value = signer.sign(&canonical)?;
+    let value = signer
+        .sign(&canonical)
+        .map_err(|err| Error::SigningFailed {
+            source: Box::new(err),
+        })?;
     if signer.algorithm() == SignatureAlgorithm::EcdsaP256Sha256 && value.len() != 64 {
         return Err(Error::SigningFailed {
             source: "an ECDSA P-256 signer must return the 64-byte R || S".into(),
@@ -450,7 +454,7 @@ pub fn verify_with(xml: &[u8], options: &VerifyOptions) -> Result<VerifiedSignat
         .filter(|e| e.is(DSIG_NAMESPACE, "X509Certificate"))
         .map(|e| {
             let der = decode_b64(&e.text_content(), "X509Certificate")?;
-            Certificate::from_der(&der)
+            Certificate::from_der(&der).map_err(Error::from_certificate)
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -525,7 +529,18 @@ pub fn verify_with(xml: &[u8], options: &VerifyOptions) -> Result<VerifiedSignat
 
     let value = decode_b64(&signature_value.text_content(), "SignatureValue")?;
     let canonical = canonicalize(signed_info, &signed_info_c14n)?;
-    verify_with_certificate(algorithm, &certificate, &canonical, &value)?;
+    certificate
+        .public_key()
+        .verify(algorithm, &canonical, &value)
+        .map_err(|err| match err {
+            ksef_crypto::Error::KeyAlgorithmMismatch { key, .. } => Error::InvalidCertificate {
+                reason: format!(
+                    "{} signature, but the certificate holds a {key} key",
+                    algorithm.uri()
+                ),
+            },
+            _ => Error::InvalidSignatureValue,
+        })?;
 
     let root = doc.root();
     let is_auth_request = root.local_name() == "AuthTokenRequest"

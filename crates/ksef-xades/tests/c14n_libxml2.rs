@@ -28,8 +28,8 @@ use ksef_xades::c14n::{
 use ksef_xades::xml::{Document, ParseLimits};
 use proptest::prelude::*;
 use support::corpus::{
-    CORPUS, SIGNED_AUTH_TOKEN_REQUEST, Tally, declared_prefixes, document, elements, parse,
-    write_document,
+    CORPUS, SIGNED_AUTH_TOKEN_REQUEST, Tally, canonicalize_part, declared_prefixes, document,
+    elements, parse, pick_apex_and_excluded, write_document,
 };
 use support::libxml2::{
     Request, libxml2_c14n, libxml2_c14n_oracle, require, xmllint_oracle, xmllint_with_comments,
@@ -37,19 +37,11 @@ use support::libxml2::{
 use support::show;
 
 fn ours(doc: &Document, request: &Request) -> Vec<u8> {
-    let elements = elements(doc);
-    let mut options = C14nOptions::new()
+    let options = C14nOptions::new()
         .with_algorithm(request.algorithm)
         .with_comments(request.with_comments)
         .with_inclusive_prefixes(request.inclusive_prefixes.iter().cloned());
-    if let Some(excluded) = request.excluded {
-        options = options.with_excluded(elements[excluded].id());
-    }
-    let result = match request.apex {
-        Some(apex) => canonicalize(elements[apex], &options),
-        None => canonicalize(doc.as_node(), &options),
-    };
-    result.unwrap_or_else(|e| panic!("canonicalization failed: {e}"))
+    canonicalize_part(doc, options, request.apex, request.excluded)
 }
 
 /// Every comparison this file makes on one document.
@@ -362,20 +354,8 @@ fn signed_document_subtrees_inherit_namespaces() {
 
 fn generated_request(doc: &Document, seed: (u8, usize, usize, bool)) -> Request {
     let (algorithm_pick, apex_pick, excluded_pick, with_comments) = seed;
-    let elements = elements(doc);
     let algorithm = Algorithm::ALL[usize::from(algorithm_pick) % Algorithm::ALL.len()];
-    let apex = (apex_pick % 3 != 0).then(|| apex_pick % elements.len());
-    let apex_node = apex.map_or(doc.root(), |i| elements[i]);
-    let inside: Vec<usize> = (1..elements.len())
-        .filter(|&i| {
-            elements[i] != apex_node
-                && apex_node
-                    .as_node()
-                    .is_ancestor_or_self_of(elements[i].as_node())
-        })
-        .collect();
-    let excluded = (!inside.is_empty() && excluded_pick % 2 == 0)
-        .then(|| inside[excluded_pick % inside.len()]);
+    let (apex, excluded) = pick_apex_and_excluded(doc, apex_pick, excluded_pick);
     Request {
         algorithm,
         with_comments,

@@ -22,8 +22,8 @@ use ksef_xades::c14n::{C14nOptions, canonicalize};
 use ksef_xades::xml::{Document, ParseLimits};
 use proptest::prelude::*;
 use support::corpus::{
-    CORPUS, SIGNED_AUTH_TOKEN_REQUEST, SIGNED_WITH_DS_PREFIX, Tally, declared_prefixes, document,
-    elements, parse, write_document,
+    CORPUS, SIGNED_AUTH_TOKEN_REQUEST, SIGNED_WITH_DS_PREFIX, Tally, canonicalize_part,
+    declared_prefixes, document, elements, parse, pick_apex_and_excluded, write_document,
 };
 use support::{
     Query, lxml_exc_c14n, lxml_exc_c14n_oracle, show, xmllint_exc_c14n_oracle,
@@ -31,18 +31,10 @@ use support::{
 };
 
 fn ours(doc: &Document, query: &Query) -> Vec<u8> {
-    let elements = elements(doc);
-    let mut options = C14nOptions::new()
+    let options = C14nOptions::new()
         .with_comments(query.with_comments)
         .with_inclusive_prefixes(query.inclusive_prefixes.iter().cloned());
-    if let Some(excluded) = query.excluded {
-        options = options.with_excluded(elements[excluded].id());
-    }
-    let result = match query.apex {
-        Some(apex) => canonicalize(elements[apex], &options),
-        None => canonicalize(doc.as_node(), &options),
-    };
-    result.unwrap_or_else(|e| panic!("canonicalization failed: {e}"))
+    canonicalize_part(doc, options, query.apex, query.excluded)
 }
 
 /// Runs every comparison this test file makes on one document.
@@ -298,7 +290,6 @@ fn invalid_namespace_uris_fail_like_xmllint() {
 
 fn generated_query(doc: &Document, seed: (u8, usize, usize, bool)) -> Query {
     let (prefix_mask, apex_pick, excluded_pick, with_comments) = seed;
-    let elements = elements(doc);
     let candidates = ["p", "q", "ns1", "#default"];
     let inclusive_prefixes = candidates
         .iter()
@@ -306,19 +297,7 @@ fn generated_query(doc: &Document, seed: (u8, usize, usize, bool)) -> Query {
         .filter(|(i, _)| prefix_mask & (1 << i) != 0)
         .map(|(_, p)| (*p).to_owned())
         .collect();
-    let apex = (apex_pick % 3 != 0).then(|| apex_pick % elements.len());
-    // An excluded element inside the apex's subtree (or anywhere but the root for a whole document).
-    let apex_node = apex.map_or(doc.root(), |i| elements[i]);
-    let inside: Vec<usize> = (1..elements.len())
-        .filter(|&i| {
-            elements[i] != apex_node
-                && apex_node
-                    .as_node()
-                    .is_ancestor_or_self_of(elements[i].as_node())
-        })
-        .collect();
-    let excluded = (!inside.is_empty() && excluded_pick % 2 == 0)
-        .then(|| inside[excluded_pick % inside.len()]);
+    let (apex, excluded) = pick_apex_and_excluded(doc, apex_pick, excluded_pick);
     Query {
         with_comments,
         inclusive_prefixes,

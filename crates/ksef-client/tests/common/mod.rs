@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Utc;
-use ksef_client::{Client, ClientBuilder, KeyType, PollConfig, TestCertificate};
+use ksef_client::{Client, ClientBuilder, KeyType, PollConfig, TestCertificate, Token, TokenKind};
 use ksef_model::values::Nip;
 use ksef_sim::{Simulator, SimulatorBuilder};
 
@@ -108,7 +108,7 @@ pub fn quick_reconcile() -> PollConfig {
 /// A client builder against `sim`, polling with [`poll`]`(max_poll_backoff)`.
 pub fn client_builder(sim: &Simulator, max_poll_backoff: Duration) -> ClientBuilder {
     Client::builder()
-        .base_url(sim.base_url())
+        .transport(|t| t.base_url(sim.base_url()))
         .poll(poll(max_poll_backoff))
 }
 
@@ -132,4 +132,16 @@ pub async fn logged_in(sim: &Simulator) -> Client {
     let client = client_for(sim);
     token_login(&client, sim).await;
     client
+}
+
+/// Replaces `client`'s access token with one that expired a second ago, so that the transport
+/// refreshes it on its own before the next call that needs it.
+pub fn expire_access_token(client: &Client) {
+    client
+        .token_store()
+        .save(
+            TokenKind::Access,
+            Token::new("stale").with_valid_until(Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .unwrap();
 }

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ksef_crypto::{CertificateEntry, CertificateUsage};
+use ksef_model::types::{
+    PublicKeyCertificate, PublicKeyCertificateParams, PublicKeyCertificateUsage,
+};
 
 /// A directory under the system's temporary directory, removed on drop.
 pub struct TempDir(PathBuf);
@@ -138,14 +140,14 @@ impl TestCert {
         base64::engine::general_purpose::STANDARD.encode(&self.cert_der)
     }
 
-    /// A listing entry for this certificate.
+    /// A listing entry for this certificate (`publicKeyId` `test-key-id`).
     pub fn entry(
         &self,
         valid_from: DateTime<Utc>,
         valid_to: DateTime<Utc>,
-        usage: &[CertificateUsage],
-    ) -> CertificateEntry {
-        CertificateEntry::new(self.base64(), valid_from, valid_to, usage.iter().cloned())
+        usage: &[PublicKeyCertificateUsage],
+    ) -> PublicKeyCertificate {
+        listing_entry(self.base64(), valid_from, valid_to, usage)
     }
 }
 
@@ -202,4 +204,63 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 /// The current instant (chrono's `clock` feature is not enabled in this workspace).
 pub fn now() -> DateTime<Utc> {
     std::time::SystemTime::now().into()
+}
+
+/// Invoice-like content: XML-ish text with some randomness, `len` bytes.
+pub fn invoice_content(len: usize, seed: u64) -> Vec<u8> {
+    let noise = pseudo_random(len / 8 + 8, seed);
+    let mut out = Vec::with_capacity(len + 64);
+    let mut i = 0;
+    while out.len() < len {
+        out.extend_from_slice(
+            format!(
+                "<Wiersz><NrWiersza>{i}</NrWiersza><P_7>Towar {:02x}{:02x}</P_7><P_9A>{}.{:02}</P_9A></Wiersz>\n",
+                noise[i % noise.len()],
+                noise[(i * 7) % noise.len()],
+                u32::from(noise[(i * 3) % noise.len()]) * 13,
+                noise[(i * 5) % noise.len()] % 100
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// `n` invoice file names as an export names them (`{ksefNumber}.xml`).
+pub fn names(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("5265877635-20250826-{i:012X}-AF.xml"))
+        .collect()
+}
+
+/// A listing entry (`PublicKeyCertificate`) for the base64 `certificate`, with `publicKeyId`
+/// `test-key-id`.
+pub fn listing_entry(
+    certificate: String,
+    valid_from: DateTime<Utc>,
+    valid_to: DateTime<Utc>,
+    usage: &[PublicKeyCertificateUsage],
+) -> PublicKeyCertificate {
+    PublicKeyCertificate::new(PublicKeyCertificateParams {
+        certificate,
+        certificate_id: "test-certificate".to_owned(),
+        public_key_id: "test-key-id".to_owned(),
+        valid_from: valid_from.fixed_offset(),
+        valid_to: valid_to.fixed_offset(),
+        usage: usage.to_vec(),
+    })
+}
+
+/// Sets a listing entry's `publicKeyId`.
+pub trait WithKeyId {
+    fn with_public_key_id(self, id: &str) -> Self;
+}
+
+impl WithKeyId for PublicKeyCertificate {
+    fn with_public_key_id(mut self, id: &str) -> Self {
+        self.public_key_id = id.to_owned();
+        self
+    }
 }

@@ -684,7 +684,7 @@ impl Operation for RefreshAccessToken {
         response_content: ContentKind::Json,
         error_statuses: &[400, 401, 403, 429],
         required_permissions: &[],
-        idempotent: false,
+        idempotent: true,
         prose_headers: &[],
     };
     fn path(&self) -> String {

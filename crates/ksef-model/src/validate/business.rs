@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 
 use super::engine::{Collected, validate_collecting};
-use super::{Rule, Schema, ValidateError, Violation};
+use super::{Rule, Schema, ValidateError, Violation, detect_schema};
+use crate::invoice_facts::{InvoiceFacts, InvoiceFactsError};
 use crate::values::{Nip, Pesel};
 
 /// KSeF's size limit of an invoice without attachments (decimal megabyte).
@@ -118,9 +119,9 @@ pub fn check_business(
 pub struct DuplicateKey {
     /// `Podmiot1/DaneIdentyfikacyjne/NIP`.
     pub seller_nip: String,
-    /// `Fa/RodzajFaktury`.
+    /// `Fa/RodzajFaktury` (`FakturaRR/RodzajFaktury`).
     pub kind: String,
-    /// `Fa/P_2`.
+    /// `Fa/P_2` (`FakturaRR/P_4C`).
     pub number: String,
 }
 
@@ -130,19 +131,25 @@ pub struct DuplicateKey {
 ///
 /// [`ValidateError`] when the document is not well-formed or not an invoice.
 pub fn invoice_key(xml: &[u8]) -> Result<Option<DuplicateKey>, ValidateError> {
-    let (_, values) = validate_collecting(xml, None, true)?;
-    let find = |name: &str, suffix: &str| {
-        values
-            .iter()
-            .find(|c| c.name == name && c.path.ends_with(suffix))
-            .map(|c| c.value.clone())
-    };
+    detect_schema(xml)?;
+    let facts = InvoiceFacts::read(xml).map_err(|error| match error {
+        InvoiceFactsError::Malformed { position, message } => {
+            let (line, column) = line_and_column(xml, position);
+            ValidateError::Malformed {
+                line,
+                column,
+                message,
+            }
+        }
+        InvoiceFactsError::NoRoot => ValidateError::Empty,
+        other => ValidateError::Malformed {
+            line: 1,
+            column: 1,
+            message: other.to_string(),
+        },
+    })?;
     Ok(
-        match (
-            find("NIP", "Podmiot1/DaneIdentyfikacyjne/NIP"),
-            find("RodzajFaktury", "Fa/RodzajFaktury"),
-            find("P_2", "Fa/P_2"),
-        ) {
+        match (facts.seller_nip, facts.invoice_type, facts.invoice_number) {
             (Some(seller_nip), Some(kind), Some(number)) => Some(DuplicateKey {
                 seller_nip,
                 kind,
@@ -151,6 +158,19 @@ pub fn invoice_key(xml: &[u8]) -> Result<Option<DuplicateKey>, ValidateError> {
             _ => None,
         },
     )
+}
+
+/// The 1-based line and column (in bytes) of byte `position` of `xml`.
+fn line_and_column(xml: &[u8], position: u64) -> (usize, usize) {
+    let before = &xml[..usize::try_from(position).map_or(xml.len(), |p| p.min(xml.len()))];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
+    (line, column)
 }
 
 /// Invoices of a batch that share their [`DuplicateKey`]: each group lists the positions (0-based,

@@ -1,14 +1,18 @@
 //! The streaming validator: one pass of quick-xml events, a stack of open elements, the content
 //! model of each element matched against its children when it closes.
 
+mod content;
+mod scopes;
+
 use std::sync::OnceLock;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{Namespace, NamespaceResolver, Prefix, ResolveResult};
+use quick_xml::name::{Namespace, NamespaceResolver, ResolveResult};
 use quick_xml::reader::{NsReader, Reader};
 use regex::Regex;
 
-use super::tables::{Content, SchemaTables, Term, TypeRef};
+use self::scopes::{Scopes, ns_str};
+use super::tables::{Content, SchemaTables, TypeRef};
 use super::{Report, Rule, Schema, ValidateError, Violation, simple};
 
 /// A child the parent's type does not declare.
@@ -109,89 +113,6 @@ fn configure(config: &mut quick_xml::reader::Config) {
     config.expand_empty_elements = true;
     config.check_end_names = true;
     config.trim_text(false);
-}
-
-/// The element declares namespaces (an `xmlns` or `xmlns:*` attribute). Only such elements open
-/// a scope of the namespace resolver: most elements of an invoice have no attributes at all.
-fn declares_namespaces(start: &BytesStart<'_>) -> bool {
-    start.attributes_raw().windows(5).any(|w| w == b"xmlns")
-}
-
-/// The namespaces in scope: quick-xml's resolver, with the default namespace (the one almost
-/// every element of an invoice is in) resolved once per scope instead of once per element.
-struct Scopes {
-    resolver: NamespaceResolver,
-    /// Depths (open elements, counting the element itself) of the elements that opened a scope.
-    opened: Vec<usize>,
-    /// Open elements.
-    depth: usize,
-    /// The default namespace (empty: none), `None` when it is not UTF-8.
-    default: Option<String>,
-    /// The default namespace is the schema's target namespace.
-    default_is_target: bool,
-    target: &'static str,
-}
-
-impl Scopes {
-    fn new(target: &'static str) -> Scopes {
-        let mut s = Scopes {
-            resolver: NamespaceResolver::default(),
-            opened: Vec::new(),
-            depth: 0,
-            default: None,
-            default_is_target: false,
-            target,
-        };
-        s.refresh_default();
-        s
-    }
-
-    fn refresh_default(&mut self) {
-        self.default = ns_str(&self.resolver.resolve_prefix(None, true)).map(str::to_owned);
-        self.default_is_target = self.default.as_deref() == Some(self.target);
-    }
-
-    /// Enters an element: binds the namespaces it declares.
-    fn open(&mut self, start: &BytesStart<'_>) -> Result<(), quick_xml::Error> {
-        self.depth += 1;
-        if declares_namespaces(start) {
-            self.opened.push(self.depth);
-            self.resolver.push(start)?;
-            self.refresh_default();
-        }
-        Ok(())
-    }
-
-    /// Leaves an element: drops the namespaces it declared.
-    fn close(&mut self) {
-        if self.opened.last() == Some(&self.depth) {
-            self.opened.pop();
-            self.resolver.pop();
-            self.refresh_default();
-        }
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    /// The namespace of an element name (empty: none), `None` for an undeclared prefix. The
-    /// target namespace is returned as the schema's own string (cheap to compare).
-    fn element_ns(&self, prefix: Option<Prefix<'_>>) -> Option<&str> {
-        match prefix {
-            None if self.default_is_target => Some(self.target),
-            None => self.default.as_deref(),
-            Some(prefix) => {
-                let ns = ns_str(&self.resolver.resolve_prefix(Some(prefix), true))?;
-                Some(if ns == self.target { self.target } else { ns })
-            }
-        }
-    }
-}
-
-fn ns_str<'a>(ns: &ResolveResult<'a>) -> Option<&'a str> {
-    match ns {
-        ResolveResult::Bound(Namespace(ns)) => std::str::from_utf8(ns).ok(),
-        ResolveResult::Unbound => Some(""),
-        ResolveResult::Unknown(_) => None,
-    }
 }
 
 pub(crate) fn detect(xml: &[u8]) -> Result<Schema, ValidateError> {
@@ -689,109 +610,6 @@ impl Validator {
         self.path.truncate(frame.path_len);
         self.stack = stack;
     }
-
-    /// Matches the children against the content model; reports the first problem.
-    fn content(&mut self, frame: &Frame, particle: u16) {
-        let mut expected = std::mem::take(&mut self.expected);
-        expected.clear();
-        let mut m = Matcher {
-            t: self.t,
-            kids: &frame.children,
-            furthest: 0,
-            expected,
-            pool: std::mem::take(&mut self.pool),
-        };
-        let mut out = std::mem::take(&mut self.reached);
-        out.clear();
-        m.particle(particle, 0, &mut out);
-        let n = frame.children.len();
-        let (furthest, expected) = (m.furthest, m.expected);
-        self.pool = m.pool;
-        let matched = out.contains(&n);
-        self.reached = out;
-        if matched {
-            self.expected = expected;
-            return;
-        }
-        let t = self.t;
-        let f = furthest;
-        let mut expected: Vec<u16> = expected;
-        expected.sort_by_key(|&d| t.elements[usize::from(d)].order);
-        expected.dedup();
-        let names: Vec<&'static str> = expected
-            .iter()
-            .map(|&d| t.elements[usize::from(d)].name)
-            .collect();
-        if f >= n {
-            self.report(
-                self.path.clone(),
-                Rule::MissingElement { expected: names },
-                None,
-            );
-            return;
-        }
-        let kid = frame.children[f];
-        if kid == UNKNOWN {
-            let (_, name, ns) = frame
-                .unknown
-                .iter()
-                .find(|(at, _, _)| *at == f)
-                .cloned()
-                .unwrap_or_default();
-            let path = format!("{}/{name}", self.path);
-            let same_name = expected
-                .iter()
-                .map(|&d| &t.elements[usize::from(d)])
-                .find(|e| e.name == name)
-                .or_else(|| {
-                    // The name is declared in this type, only the namespace differs.
-                    let TypeRef::Complex(ct) = t.elements[usize::from(frame.decl)].ty else {
-                        return None;
-                    };
-                    t.complex[usize::from(ct)]
-                        .children
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map(|&(_, d)| &t.elements[usize::from(d)])
-                });
-            let rule = match same_name {
-                Some(e) => Rule::WrongNamespace {
-                    expected: e.ns,
-                    found: ns,
-                },
-                None => Rule::UnexpectedElement { expected: names },
-            };
-            self.report(path, rule, None);
-            return;
-        }
-        let e = &t.elements[usize::from(kid)];
-        let index = e
-            .repeats
-            .then(|| frame.children[..=f].iter().filter(|&&c| c == kid).count());
-        let mut path = format!("{}/{}", self.path, e.name);
-        if let Some(i) = index {
-            path.push_str(&format!("[{i}]"));
-        }
-        let rule = if f > 0 && frame.children[f - 1] == kid {
-            Rule::TooManyOccurrences { max: e.max }
-        } else if !expected.is_empty()
-            && expected
-                .iter()
-                .all(|&d| t.elements[usize::from(d)].order < e.order)
-        {
-            self.report(
-                self.path.clone(),
-                Rule::MissingElement { expected: names },
-                None,
-            );
-            return;
-        } else if expected.is_empty() {
-            Rule::UnexpectedElement { expected: names }
-        } else {
-            Rule::WrongOrder { expected: names }
-        };
-        self.report(path, rule, None);
-    }
 }
 
 /// The position of the child named `local` among a type's children (in schema order), looked for
@@ -815,129 +633,4 @@ fn fixed_matches(t: &'static SchemaTables, st: u16, value: &str, fixed: &str) ->
         Variety::Union(_) => super::tables::WhiteSpace::Collapse,
     };
     simple::normalize(value, ws) == simple::normalize(fixed, ws)
-}
-
-/// Matches a list of children against a particle, as a set of reachable positions.
-struct Matcher<'a> {
-    t: &'static SchemaTables,
-    kids: &'a [u16],
-    /// The furthest position an element was tried at.
-    furthest: usize,
-    /// Elements tried (and failed) at `furthest`.
-    expected: Vec<u16>,
-    /// Spare position buffers.
-    pool: Vec<Vec<usize>>,
-}
-
-fn push_unique(out: &mut Vec<usize>, p: usize) {
-    if !out.contains(&p) {
-        out.push(p);
-    }
-}
-
-impl Matcher<'_> {
-    fn particle(&mut self, p: u16, pos: usize, out: &mut Vec<usize>) {
-        let part = &self.t.particles[usize::from(p)];
-        if let Term::Element(e) = part.term {
-            // An element particle takes the whole run of its element (capped at max), even when
-            // optional: stopping earlier would let a later particle take the same element, which
-            // the Unique Particle Attribution rule of XSD excludes. So a sequence of element
-            // particles is matched deterministically, one position at a time.
-            let run = self.kids[pos..]
-                .iter()
-                .take(usize::try_from(part.max).unwrap_or(usize::MAX))
-                .take_while(|&&k| k == e)
-                .count();
-            let end = pos + run;
-            if end > self.furthest {
-                self.furthest = end;
-                self.expected.clear();
-            }
-            if end == self.furthest && (run as u64) < u64::from(part.max) {
-                // Another occurrence could come here.
-                self.expected.push(e);
-            }
-            if run as u64 >= u64::from(part.min) {
-                push_unique(out, end);
-            }
-            return;
-        }
-        if part.min == 0 {
-            push_unique(out, pos);
-        }
-        if part.max == 1 {
-            self.term(&part.term, pos, out);
-            return;
-        }
-        let mut seen = vec![false; self.kids.len() + 1];
-        seen[pos] = true;
-        let mut frontier = vec![pos];
-        let mut next = Vec::new();
-        let mut k = 0u32;
-        while !frontier.is_empty() && k < part.max {
-            k += 1;
-            next.clear();
-            for &s in &frontier {
-                self.term(&part.term, s, &mut next);
-            }
-            if k >= part.min {
-                for &n in &next {
-                    push_unique(out, n);
-                }
-                next.retain(|&n| !seen[n]);
-            }
-            for &n in &next {
-                seen[n] = true;
-            }
-            std::mem::swap(&mut frontier, &mut next);
-        }
-    }
-
-    fn term(&mut self, term: &Term, pos: usize, out: &mut Vec<usize>) {
-        match term {
-            Term::Element(e) => {
-                if self.kids.get(pos) == Some(e) {
-                    if pos + 1 > self.furthest {
-                        self.furthest = pos + 1;
-                        self.expected.clear();
-                    }
-                    push_unique(out, pos + 1);
-                } else {
-                    if pos > self.furthest {
-                        self.furthest = pos;
-                        self.expected.clear();
-                    }
-                    if pos == self.furthest {
-                        self.expected.push(*e);
-                    }
-                }
-            }
-            Term::Sequence(items) => {
-                let mut frontier = self.pool.pop().unwrap_or_default();
-                let mut next = self.pool.pop().unwrap_or_default();
-                frontier.clear();
-                frontier.push(pos);
-                for &item in *items {
-                    next.clear();
-                    for &s in &frontier {
-                        self.particle(item, s, &mut next);
-                    }
-                    std::mem::swap(&mut frontier, &mut next);
-                    if frontier.is_empty() {
-                        break;
-                    }
-                }
-                for &p in &frontier {
-                    push_unique(out, p);
-                }
-                self.pool.push(frontier);
-                self.pool.push(next);
-            }
-            Term::Choice(items) => {
-                for &item in *items {
-                    self.particle(item, pos, out);
-                }
-            }
-        }
-    }
 }

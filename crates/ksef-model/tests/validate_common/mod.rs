@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use ksef_model::validate::{Schema, detect_schema, validate_invoice};
 use ksef_oracle::{Case, Golden, XMLLINT};
 
+#[path = "../placeholders/mod.rs"]
+mod placeholders;
+use placeholders::PLACEHOLDERS;
+
 /// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
 pub fn spec_dir() -> PathBuf {
     std::env::var_os("KSEF_SPEC_DIR")
@@ -17,20 +21,6 @@ pub fn spec_dir() -> PathBuf {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ksef-spec")
         })
 }
-
-/// Valid values for the templates' placeholders (NIPs with correct check digits).
-const PLACEHOLDERS: &[(&str, &str)] = &[
-    ("#nip#", "5265877635"),
-    ("#nip_podmiot1#", "5265877635"),
-    ("#nipOdbiorca#", "7740001454"),
-    ("#buyer_nip#", "7740001454"),
-    ("#nip_podmiot2#", "7740001454"),
-    ("#nip1_podmiot3#", "9512330455"),
-    ("#nip2_podmiot3#", "1111111111"),
-    ("#idwew1_podmiot3#", "9512330455-00001"),
-    ("#idwew2_podmiot3#", "1111111111-00002"),
-    ("#invoice_number#", "FV/2025/11/0001"),
-];
 
 /// The FA(2), FA(3) and FA_RR(1) templates (placeholders filled in), by file name. The PEF
 /// templates are UBL documents of another schema family and are not covered.

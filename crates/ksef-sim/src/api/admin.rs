@@ -30,25 +30,18 @@ use ksef_model::types::{
     UnblockContextAuthenticationRequest,
 };
 
-use super::permissions::{Grant, GrantKind};
-use super::{Reply, Req, internal, json};
+use super::common::subjects::{
+    COLLECTIVE_IDENTIFIER_MAX_INVOICES, certificate_limits, check_identifier, check_nip, subject_of,
+};
+use super::common::{Reply, Req, internal, json};
 use crate::errors::ApiError;
-use crate::server::Shared;
-use crate::state::{TestPerson, TestSubject};
-
-/// Enrollments and active certificates a NIP may have (KSeF's defaults).
-pub(crate) const NIP_CERTIFICATE_LIMITS: (i32, i32) = (300, 100);
-/// Enrollments and active certificates a PESEL or fingerprint may have.
-pub(crate) const PERSON_CERTIFICATE_LIMITS: (i32, i32) = (12, 6);
-
+use crate::rate_limit::rate_override;
+use crate::shared::Shared;
+use crate::state::{Grant, GrantKind, TestPerson, TestSubject};
 /// 30001: the subject, person or permission exists already.
 fn exists(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request(30001, "Podmiot lub uprawnienie już istnieje.", detail)
 }
-
-/// The default number of invoices one collective identifier may group (the spec's prose: 500,
-/// settable per context from 2 to 5000).
-pub(crate) const COLLECTIVE_IDENTIFIER_MAX_INVOICES: i32 = 500;
 
 fn default_context_limits() -> EffectiveContextLimits {
     EffectiveContextLimits::new(
@@ -76,36 +69,6 @@ pub(super) fn context_limits(shared: &Shared, req: &Req) -> Result<Reply, ApiErr
         .cloned()
         .unwrap_or_else(default_context_limits);
     json(200, &limits)
-}
-
-/// The authenticated subject of a request: `(identifier type, value)` (the token author's NIP
-/// for KSeF tokens, the certificate's identifier for XAdES).
-pub(crate) fn subject_of(shared: &Shared, req: &Req) -> Result<(String, String), ApiError> {
-    let claims = req.caller()?;
-    let state = shared.state();
-    Ok(state
-        .auth_ops
-        .get(&claims.ref_)
-        .and_then(|op| op.subject.as_ref())
-        .map(|s| (s.id_type.clone(), s.id_value.clone()))
-        .unwrap_or_else(|| ("Nip".to_owned(), claims.ctx.clone())))
-}
-
-/// The effective certificate limits of a subject: `(enrollments, certificates)`.
-pub(crate) fn certificate_limits(
-    state: &crate::state::State,
-    subject: &(String, String),
-) -> (i32, i32) {
-    let defaults = if subject.0 == "Nip" {
-        NIP_CERTIFICATE_LIMITS
-    } else {
-        PERSON_CERTIFICATE_LIMITS
-    };
-    let set = state.subject_limits.get(&subject.1);
-    (
-        set.and_then(|s| s.0).unwrap_or(defaults.0),
-        set.and_then(|s| s.1).unwrap_or(defaults.1),
-    )
 }
 
 /// `GET /limits/subject`.
@@ -163,19 +126,6 @@ pub(crate) fn effective_rate(
         }
     };
     (scaled(s), scaled(m), scaled(h))
-}
-
-/// The override of the group of `op` in `context`, if one is set: (name of the group, values).
-pub(crate) fn rate_override(
-    state: &crate::state::State,
-    context: &str,
-    group: RateLimitGroup,
-) -> Option<(u32, u32, u32)> {
-    state
-        .rate_overrides
-        .get(context)?
-        .get(group.as_str())
-        .copied()
 }
 
 /// `GET /rate-limits`.
@@ -638,34 +588,3 @@ const PEPPOL: &[(&str, &str, &str)] = &[
         "2025-11-15T12:30:00+00:00",
     ),
 ];
-
-/// A valid NIP, or 21405 naming the field.
-pub(crate) fn check_nip(field: &str, value: &str) -> Result<String, ApiError> {
-    value
-        .parse::<ksef_model::values::Nip>()
-        .map(|n| n.to_string())
-        .map_err(|_| ApiError::validation(format!("{field} is not a valid NIP: {value}.")))
-}
-
-/// A valid identifier of `kind` (`Nip`, `Pesel` or `Fingerprint`), or 21405.
-pub(crate) fn check_identifier(kind: &str, value: &str) -> Result<String, ApiError> {
-    match kind {
-        "Nip" => check_nip("identifier", value),
-        "Pesel" => value
-            .parse::<ksef_model::values::Pesel>()
-            .map(|p| p.to_string())
-            .map_err(|_| ApiError::validation(format!("Not a valid PESEL: {value}."))),
-        "Fingerprint" => {
-            if value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit()) {
-                Ok(value.to_ascii_uppercase())
-            } else {
-                Err(ApiError::validation(format!(
-                    "A fingerprint is 64 hexadecimal digits (SHA-256): {value}."
-                )))
-            }
-        }
-        other => Err(ApiError::validation(format!(
-            "Identifier type {other} is not allowed here."
-        ))),
-    }
-}

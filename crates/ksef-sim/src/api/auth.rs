@@ -15,10 +15,14 @@ use ksef_model::values::{Challenge, Nip};
 use ksef_xades::SubjectIdentifier;
 use ksef_xades::xml::{Document, Element, ParseLimits};
 
-use super::{Identity, Reply, Req, internal, issue, json, new_reference, random_hex};
+use super::common::ca::{dn_attributes, issued_by_ca};
+use super::common::subjects::granted_permissions;
+use super::common::{
+    ALL_TOKEN_PERMISSIONS, Identity, Reply, Req, internal, issue, json, new_reference, random_hex,
+};
 use crate::errors::ApiError;
 use crate::keys::TokenType;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::state::{AuthOp, ChallengeRec, Outcome, State};
 
 fn fixed(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
@@ -365,7 +369,7 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
         shared.config.mode == crate::SimMode::Test
             || shared.config.subjects.iter().any(|s| s == nip)
     };
-    let outcome = if verify_chain && !super::certificates::issued_by_ca(certificate.der()) {
+    let outcome = if verify_chain && !issued_by_ca(certificate) {
         Some(fail(
             460,
             "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu.",
@@ -415,9 +419,7 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
             _ => ("Fingerprint", fingerprint.clone()),
         }
     };
-    let names = x509_parser::parse_x509_certificate(certificate.der())
-        .ok()
-        .map(|(_, parsed)| super::certificates::dn_attributes(parsed.subject()));
+    let names = Some(dn_attributes(certificate.subject_attributes()));
     let subject = crate::state::AuthSubject {
         id_type: id_type.to_owned(),
         id_value: id_value.clone(),
@@ -430,8 +432,7 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
     let outcome = match outcome {
         Some(failed) if failed.code == 415 => {
             let identifiers = [id_value.clone(), fingerprint.clone()];
-            granted =
-                super::permissions::granted_permissions(&state, context.as_str(), &identifiers);
+            granted = granted_permissions(&state, context.as_str(), &identifiers);
             let deceased = id_type == "Pesel"
                 && state
                     .test_persons
@@ -467,7 +468,7 @@ pub(super) fn xades_signature(shared: &Shared, req: &Req) -> Result<Reply, ApiEr
                 description: "Uwierzytelnianie zakończone sukcesem".to_owned(),
                 details: Vec::new(),
             },
-            super::ALL_TOKEN_PERMISSIONS
+            ALL_TOKEN_PERMISSIONS
                 .iter()
                 .map(|p| (*p).to_owned())
                 .collect(),

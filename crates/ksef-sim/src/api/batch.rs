@@ -9,15 +9,13 @@ use ksef_model::types::{
     CompressionType, OpenBatchSessionRequest, OpenBatchSessionResponse, PartUploadRequest,
 };
 
-use super::sessions::{
-    check_plain, duration, new_session, record_invoice, session_of, session_status,
-    unwrap_session_key,
-};
-use super::{Reply, Req, json, new_reference, random_hex};
+use super::common::intake::{check_plain, record_invoice};
+use super::common::session::{new_session, session_of, session_status, unwrap_session_key};
+use super::common::{Reply, Req, duration, json, new_reference, random_hex};
 use crate::errors::ApiError;
 use crate::invoice_xml::FormKind;
-use crate::server::Shared;
-use crate::state::BatchState;
+use crate::shared::Shared;
+use crate::state::{BatchState, SessionFailure};
 
 /// Parts a package may have.
 const MAX_PARTS: usize = 50;
@@ -165,7 +163,7 @@ pub(crate) fn upload(
     };
     let (session_reference, ordinal) = rest.split_once('/').ok_or_else(not_found)?;
     let ordinal: i32 = ordinal.parse().map_err(|_| not_found())?;
-    let signature = super::parse_query(query)
+    let signature = super::common::parse_query(query)
         .into_iter()
         .find(|(name, _)| name == "sig")
         .map(|(_, value)| value)
@@ -196,9 +194,6 @@ pub(crate) fn upload(
     batch.uploaded.insert(ordinal, body.to_vec());
     Ok(Reply::Empty(201))
 }
-
-/// A failure of a whole batch session: status code, description, details.
-pub(crate) type SessionFailure = (i32, &'static str, Option<&'static str>);
 
 /// What unpacking a closed package gave: the invoices, or a session failure.
 type Unpacked = Result<Vec<Vec<u8>>, SessionFailure>;

@@ -9,8 +9,6 @@
 //! The issued certificates are not accepted for XAdES login unless their fingerprint or
 //! identifier is granted permissions (as with any other certificate).
 
-use std::sync::OnceLock;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
@@ -20,66 +18,14 @@ use ksef_model::types::{
     RetrieveCertificatesRequest, RevokeCertificateRequest, StatusInfo,
 };
 use serde_json::{Value, json as j};
-use x509_parser::prelude::{FromDer as _, X509Certificate, X509CertificationRequest, X509Name};
+use x509_parser::prelude::{FromDer as _, X509CertificationRequest};
 
-use super::admin::{certificate_limits, subject_of};
-use super::{Reply, Req, internal, json, new_reference, random_hex};
+use super::common::ca::{NAME_OIDS, ca, dn_attributes};
+use super::common::subjects::{certificate_limits, subject_of};
+use super::common::{Reply, Req, duration, internal, json, new_reference, random_hex};
 use crate::errors::ApiError;
-use crate::server::Shared;
-
-/// The DN attributes KSeF puts in its certificates, by OID, with their JSON names.
-const NAME_OIDS: [(&str, &str); 8] = [
-    ("2.5.4.3", "commonName"),
-    ("2.5.4.6", "countryName"),
-    ("2.5.4.42", "givenName"),
-    ("2.5.4.4", "surname"),
-    ("2.5.4.5", "serialNumber"),
-    ("2.5.4.45", "uniqueIdentifier"),
-    ("2.5.4.10", "organizationName"),
-    ("2.5.4.97", "organizationIdentifier"),
-];
-
-/// The identity attributes of a DN, in `NAME_OIDS` order (repeated attributes in DN order).
-pub(crate) fn dn_attributes(name: &X509Name<'_>) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (oid, _) in NAME_OIDS {
-        for attr in name.iter_attributes() {
-            if attr.attr_type().to_id_string() == oid
-                && let Ok(text) = attr.as_str()
-            {
-                out.push((oid.to_owned(), text.to_owned()));
-            }
-        }
-    }
-    out
-}
-
-/// A certificate enrollment.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct Enrollment {
-    pub(crate) reference: String,
-    pub(crate) subject: String,
-    pub(crate) requested: DateTime<Utc>,
-    pub(crate) completes: DateTime<Utc>,
-    pub(crate) serial: String,
-}
-
-/// A certificate the simulator's CA issued.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct IssuedCertificate {
-    pub(crate) serial: String,
-    pub(crate) subject: (String, String),
-    pub(crate) name: String,
-    pub(crate) kind: String,
-    pub(crate) common_name: String,
-    #[serde(with = "crate::persist::b64")]
-    pub(crate) der: Vec<u8>,
-    pub(crate) valid_from: DateTime<Utc>,
-    pub(crate) valid_to: DateTime<Utc>,
-    pub(crate) requested: DateTime<Utc>,
-    pub(crate) visible_from: DateTime<Utc>,
-    pub(crate) revoked: bool,
-}
+use crate::shared::Shared;
+use crate::state::{Enrollment, IssuedCertificate};
 
 impl IssuedCertificate {
     fn status(&self, now: DateTime<Utc>) -> &'static str {
@@ -91,58 +37,6 @@ impl IssuedCertificate {
             "Active"
         }
     }
-}
-
-/// The simulator's certificate authority.
-pub(crate) struct Ca {
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    /// The CA's own (self-signed) certificate, DER.
-    der: Vec<u8>,
-}
-
-static CA: OnceLock<Result<Ca, String>> = OnceLock::new();
-
-fn ca() -> Result<&'static Ca, ApiError> {
-    CA.get_or_init(|| {
-        let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut params = rcgen::CertificateParams::default();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ksef-sim CA");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CountryName, "PL");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let der = params
-            .clone()
-            .self_signed(&key)
-            .map_err(|e| e.to_string())?
-            .der()
-            .to_vec();
-        Ok(Ca {
-            issuer: rcgen::Issuer::new(params, key),
-            der,
-        })
-    })
-    .as_ref()
-    .map_err(|e| ApiError::internal(e.clone()))
-}
-
-/// Whether the certificate `der` chains to the simulator's CA: a KSeF certificate it issued
-/// (issuer name and signature checked). Self-signed and foreign certificates do not.
-pub(crate) fn issued_by_ca(der: &[u8]) -> bool {
-    let Ok(ca) = ca() else { return false };
-    let (Ok((_, ca_cert)), Ok((_, cert))) = (
-        X509Certificate::from_der(&ca.der),
-        X509Certificate::from_der(der),
-    ) else {
-        return false;
-    };
-    cert.issuer() == ca_cert.subject() && cert.verify_signature(Some(ca_cert.public_key())).is_ok()
 }
 
 /// The subject public key of a CSR, for rcgen.
@@ -340,7 +234,17 @@ pub(super) fn enroll(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     }
     csr.verify_signature()
         .map_err(|e| bad_csr(format!("The CSR signature does not verify: {e}.")))?;
-    let requested_names = dn_attributes(&info.subject);
+    let csr_subject: Vec<(String, String)> = info
+        .subject
+        .iter_attributes()
+        .filter_map(|attr| {
+            Some((
+                attr.attr_type().to_id_string(),
+                attr.as_str().ok()?.to_owned(),
+            ))
+        })
+        .collect();
+    let requested_names = dn_attributes(csr_subject.iter().map(|(o, v)| (o.as_str(), v.as_str())));
     if requested_names != names {
         return Err(ApiError::bad_request(
             25003,
@@ -408,7 +312,7 @@ pub(super) fn enroll(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         ));
     }
     let reference = new_reference(now, "CE")?;
-    let completes = now + super::sessions::duration(shared.config.token_activation_delay)?;
+    let completes = now + duration(shared.config.token_activation_delay)?;
     state.enrollments.push(Enrollment {
         reference: reference.to_string(),
         subject: subject.1.clone(),

@@ -20,10 +20,11 @@ use ksef_model::types::{
 };
 use ksef_model::values::KsefNumber;
 
-use super::{Reply, Req, json};
+use super::common::subjects::COLLECTIVE_IDENTIFIER_MAX_INVOICES;
+use super::common::{Reply, Req, json, random_hex};
 use crate::errors::ApiError;
-use crate::server::Shared;
-use crate::state::State;
+use crate::shared::Shared;
+use crate::state::{CollectiveEntry, CollectiveRec, State};
 
 /// Identifiers one invoice may belong to within one context.
 pub(crate) const MAX_IDENTIFIERS_PER_INVOICE: usize = 132;
@@ -33,27 +34,6 @@ pub(crate) const MAX_NUMBERS_PER_INVOICES_QUERY: usize = 10;
 const MAX_QUERY_DAYS: i64 = 100;
 /// The longest payment description.
 const MAX_DESCRIPTION: usize = 512;
-
-/// A generated collective identifier.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct CollectiveRec {
-    pub(crate) number: String,
-    /// NIP of the seller of every invoice in it.
-    pub(crate) seller_nip: String,
-    /// The context that generated it.
-    pub(crate) creator: String,
-    pub(crate) created: DateTime<Utc>,
-    pub(crate) invoices: Vec<CollectiveEntry>,
-}
-
-/// One invoice of a collective identifier, with the optional payment details.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct CollectiveEntry {
-    pub(crate) ksef_number: String,
-    /// Amount and currency code.
-    pub(crate) payment: Option<(f64, String)>,
-    pub(crate) description: Option<String>,
-}
 
 /// 71001: no such invoice (for this context).
 fn no_invoice(ksef_number: &str) -> ApiError {
@@ -80,7 +60,7 @@ fn listed_for(rec: &CollectiveRec, context: &str) -> bool {
 
 /// The number of a new identifier: `NIP-IZYYYYMM-<12 hex>-<CRC-8>`.
 fn new_number(seller_nip: &str, now: DateTime<Utc>) -> String {
-    let hex = super::random_hex(12);
+    let hex = random_hex(12);
     let head = format!("{seller_nip}-IZ{}-{hex}", now.format("%Y%m"));
     let crc = KsefNumber::crc8(head.as_bytes());
     format!("{head}-{crc:02X}")
@@ -94,7 +74,7 @@ pub(super) fn generate(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let limit = state
         .session_limits
         .get(&claims.ctx)
-        .map_or(super::admin::COLLECTIVE_IDENTIFIER_MAX_INVOICES, |l| {
+        .map_or(COLLECTIVE_IDENTIFIER_MAX_INVOICES, |l| {
             l.collective_identifier.max_invoices
         });
     let count = body.invoices.len();

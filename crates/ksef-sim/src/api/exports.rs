@@ -5,7 +5,7 @@
 //! cap truncates it (no 1 GB compressed-size cap); statuses never expire (no 410 after 7 days)
 //! and part links never stop working.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use ksef_crypto::{BatchInvoice, BatchLimits, BatchPackager, MemorySink};
 use ksef_model::types::{
     CompressionType, ExportInvoicesResponse, InvoiceExportRequest, InvoiceExportStatusResponse,
@@ -14,56 +14,16 @@ use ksef_model::types::{
 };
 use serde::Serialize;
 
-use super::invoices::{date_of, matches, metadata, permanent_storage_hwm, window};
-use super::sessions::unwrap_session_key;
-use super::{Reply, Req, internal, json, new_reference, random_hex};
+use super::common::invoice_query::{date_of, matches, metadata, permanent_storage_hwm, window};
+use super::common::session::unwrap_session_key;
+use super::common::subjects::subject_of;
+use super::common::{Reply, Req, duration, internal, json, new_reference, random_hex};
 use crate::errors::ApiError;
-use crate::server::Shared;
-use crate::state::StoredInvoice;
+use crate::shared::Shared;
+use crate::state::{ExportOutcome, ExportPackage, ExportPart, ExportRec, StoredInvoice};
 
 /// Exports in progress one authenticated subject may have in a context.
 const MAX_CONCURRENT: usize = 10;
-
-/// An export and its outcome.
-pub(crate) struct ExportRec {
-    pub(crate) reference: String,
-    pub(crate) context_nip: String,
-    /// The authenticated subject that started it (identifier value).
-    pub(crate) subject: String,
-    pub(crate) completes: DateTime<Utc>,
-    pub(crate) outcome: ExportOutcome,
-}
-
-/// What an export ends with.
-pub(crate) enum ExportOutcome {
-    /// A failure status (415: the key does not decrypt; 420: `from` is past the HWM).
-    Failed(i32, &'static str),
-    /// The package.
-    Ready(ExportPackage),
-}
-
-/// A built package: its parts (encrypted) and what the status reports about it.
-pub(crate) struct ExportPackage {
-    pub(crate) invoice_count: usize,
-    pub(crate) archive_size: u64,
-    pub(crate) extension: &'static str,
-    /// How the parts are packed (`compressionType` of the status, required since 2.9.0).
-    pub(crate) compression: CompressionType,
-    pub(crate) signature: String,
-    pub(crate) parts: Vec<ExportPart>,
-    pub(crate) is_truncated: bool,
-    pub(crate) last_issue_date: Option<chrono::NaiveDate>,
-    pub(crate) last_invoicing_date: Option<DateTime<Utc>>,
-    pub(crate) last_permanent_storage_date: Option<DateTime<Utc>>,
-    pub(crate) permanent_storage_hwm_date: Option<DateTime<Utc>>,
-}
-
-/// One encrypted part.
-pub(crate) struct ExportPart {
-    pub(crate) plaintext: ksef_crypto::FileMetadata,
-    pub(crate) encrypted: ksef_crypto::FileMetadata,
-    pub(crate) bytes: Vec<u8>,
-}
 
 /// The `_metadata.json` of a package.
 #[derive(Serialize)]
@@ -82,17 +42,13 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         .clone()
         .or_else(|| body.compression_type.clone())
         .unwrap_or(CompressionType::Zip);
-    let crypto_compression = match compression {
-        CompressionType::Zip => ksef_crypto::CompressionType::Zip,
-        CompressionType::TarGz => ksef_crypto::CompressionType::TarGz,
-        _ => {
-            return Err(ApiError::validation(
-                "compressionType must be Zip or TarGz.",
-            ));
-        }
-    };
+    if !matches!(compression, CompressionType::Zip | CompressionType::TarGz) {
+        return Err(ApiError::validation(
+            "compressionType must be Zip or TarGz.",
+        ));
+    }
     let key = unwrap_session_key(shared, &body.encryption)?;
-    let subject = super::admin::subject_of(shared, req)?;
+    let subject = subject_of(shared, req)?;
     let filters = &body.filters;
     let date_type = filters.date_range.date_type.clone();
 
@@ -171,7 +127,7 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                 .with_max_invoices(u32::MAX);
             let mut sink = MemorySink::new();
             let package = BatchPackager::new()
-                .compression_type(crypto_compression)
+                .compression_type(compression.clone())
                 .jobs(1)
                 .limits(limits)
                 .package(&key, files, &mut sink)
@@ -188,14 +144,11 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             ExportOutcome::Ready(ExportPackage {
                 invoice_count: selected.len(),
                 archive_size: package.archive.size,
-                extension: match crypto_compression {
-                    ksef_crypto::CompressionType::TarGz => "tar.gz",
+                extension: match compression {
+                    CompressionType::TarGz => "tar.gz",
                     _ => "zip",
                 },
-                compression: match crypto_compression {
-                    ksef_crypto::CompressionType::TarGz => CompressionType::TarGz,
-                    _ => CompressionType::Zip,
-                },
+                compression,
                 signature: random_hex(32).to_lowercase(),
                 parts: package
                     .parts
@@ -215,7 +168,7 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             })
         }
     };
-    let completes = now + super::sessions::duration(shared.config.export_delay)?;
+    let completes = now + duration(shared.config.export_delay)?;
     shared.state().exports.push(ExportRec {
         reference: reference.clone(),
         context_nip: claims.ctx.clone(),
@@ -329,7 +282,7 @@ pub(crate) fn download_part(
             _ => None,
         })
         .ok_or_else(|| ApiError::other(404, "Nie znaleziono.", "No such export package."))?;
-    let signed = super::parse_query(query)
+    let signed = super::common::parse_query(query)
         .iter()
         .any(|(k, v)| k == "sig" && *v == package.signature);
     if !signed {

@@ -4,225 +4,33 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ksef_crypto::{EncryptionInfo, WrappedSessionKey, file_metadata};
+use chrono::{DateTime, Duration, Utc};
+use ksef_crypto::file_metadata;
 use ksef_model::types::{
     InvoiceStatusInfo, InvoicingMode, OpenOnlineSessionRequest, OpenOnlineSessionResponse,
-    PublicKeyCertificateUsage, SendInvoiceRequest, SendInvoiceResponse,
-    SessionInvoiceStatusResponse, SessionInvoicesResponse, SessionStatusResponse,
-    SessionsQueryResponse, SessionsQueryResponseItem, SessionsQueryResponseItemParams, StatusInfo,
-    UpoPageResponse, UpoResponse,
+    SendInvoiceRequest, SendInvoiceResponse, SessionInvoiceStatusResponse, SessionInvoicesResponse,
+    SessionStatusResponse, SessionsQueryResponse, SessionsQueryResponseItem,
+    SessionsQueryResponseItemParams, StatusInfo, UpoPageResponse, UpoResponse,
 };
-use ksef_model::values::{KsefNumber, Nip, ReferenceNumber};
 
-use super::{Reply, Req, internal, json, new_reference, random_hex};
+use super::common::intake::{check_plain, record_invoice, reject};
+use super::common::session::{
+    counts, new_session, no_session, reference, session_of, session_status, unwrap_session_key,
+};
+use super::common::{Reply, Req, duration, internal, json, new_reference};
 use crate::errors::ApiError;
-use crate::invoice_xml::{self, FormKind};
-use crate::server::Shared;
+use crate::invoice_xml::FormKind;
+use crate::shared::Shared;
 use crate::state::{InvoiceOutcome, Session, SessionInvoice, State, StoredInvoice};
 use crate::upo;
 
 /// Invoices per session.
 const MAX_INVOICES: usize = 10_000;
-/// Invoice size without attachments.
-const MAX_INVOICE_SIZE: usize = 1_000_000;
-/// Invoice size with attachments.
-const MAX_INVOICE_SIZE_WITH_ATTACHMENTS: usize = 3_000_000;
 /// How long UPO download links stay valid.
 const LINK_LIFETIME_MINUTES: i64 = 60;
 
-pub(super) fn duration(d: std::time::Duration) -> Result<Duration, ApiError> {
-    Duration::from_std(d).map_err(internal)
-}
-
-fn reference(text: &str) -> Result<ReferenceNumber, ApiError> {
-    text.parse()
-        .map_err(|e: ksef_model::values::IdentifierError| internal(e))
-}
-
-pub(super) fn no_session(reference: &str) -> ApiError {
-    ApiError::bad_request(
-        21173,
-        "Brak sesji o wskazanym numerze referencyjnym.",
-        format!("Sesja o numerze referencyjnym {reference} nie została odnaleziona."),
-    )
-}
-
 fn no_upo(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request(21178, "Nie znaleziono UPO.", detail)
-}
-
-/// The session of the caller's context.
-pub(super) fn session_of<'a>(
-    state: &'a State,
-    reference: &str,
-    context: Option<&str>,
-) -> Result<&'a Session, ApiError> {
-    state
-        .session(reference)
-        .filter(|s| context.is_none_or(|c| s.context_nip == c))
-        .ok_or_else(|| no_session(reference))
-}
-
-/// The status of a session at `now`: code, description, details.
-pub(super) fn session_status(
-    shared: &Shared,
-    session: &Session,
-    now: DateTime<Utc>,
-) -> (i32, &'static str, Option<&'static str>) {
-    if session.key.is_none() {
-        return (415, "Błąd odszyfrowania dostarczonego klucza", None);
-    }
-    if let Some(batch) = &session.batch {
-        return batch_status(shared, session, batch, now);
-    }
-    // A session past its validity is closed by the system at that moment.
-    let Some(closed) = session
-        .closed
-        .or((now >= session.valid_until).then_some(session.valid_until))
-    else {
-        return (100, "Sesja interaktywna otwarta", None);
-    };
-    let close_delay = Duration::from_std(shared.config.session_close_delay).unwrap_or_default();
-    if now < closed + close_delay || session.invoices.iter().any(|i| now < i.processed) {
-        return (170, "Sesja interaktywna zamknięta", None);
-    }
-    let successful = session
-        .invoices
-        .iter()
-        .filter(|i| matches!(i.outcome, InvoiceOutcome::Accepted(_)))
-        .count();
-    if session.invoices.is_empty() {
-        (440, "Sesja anulowana", Some("Nie przesłano faktur"))
-    } else if successful == 0 {
-        (445, "Błąd weryfikacji, brak poprawnych faktur", None)
-    } else {
-        (200, "Sesja interaktywna przetworzona pomyślnie", None)
-    }
-}
-
-/// The status of a batch session with a usable key at `now`.
-fn batch_status(
-    shared: &Shared,
-    session: &Session,
-    batch: &crate::state::BatchState,
-    now: DateTime<Utc>,
-) -> (i32, &'static str, Option<&'static str>) {
-    let Some(closed) = session.closed else {
-        if now >= session.valid_until {
-            return (440, "Sesja anulowana", Some("Przekroczono czas wysyłki"));
-        }
-        return (100, "Sesja wsadowa rozpoczęta", None);
-    };
-    if let Some((code, description, details)) = batch.failure {
-        return (code, description, details);
-    }
-    let close_delay = Duration::from_std(shared.config.session_close_delay).unwrap_or_default();
-    if now < closed + close_delay || session.invoices.iter().any(|i| now < i.processed) {
-        return (150, "Trwa przetwarzanie", None);
-    }
-    let successful = session
-        .invoices
-        .iter()
-        .filter(|i| matches!(i.outcome, InvoiceOutcome::Accepted(_)))
-        .count();
-    if successful == 0 {
-        (445, "Błąd weryfikacji, brak poprawnych faktur", None)
-    } else {
-        (200, "Sesja wsadowa przetworzona pomyślnie", None)
-    }
-}
-
-fn counts(session: &Session, now: DateTime<Utc>) -> (i32, i32, i32) {
-    let total = session.invoices.len();
-    let done = session.invoices.iter().filter(|i| now >= i.processed);
-    let (mut ok, mut failed) = (0usize, 0usize);
-    for invoice in done {
-        match invoice.outcome {
-            InvoiceOutcome::Accepted(_) => ok += 1,
-            InvoiceOutcome::Rejected { .. } => failed += 1,
-        }
-    }
-    let int = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-    (int(total), int(ok), int(failed))
-}
-
-/// Decrypts the session key of an open request: `Ok(None)` when it does not decrypt (the
-/// session then opens in status 415); shared by online and batch sessions.
-pub(super) fn unwrap_session_key(
-    shared: &Shared,
-    encryption: &ksef_model::types::EncryptionInfo,
-) -> Result<Option<ksef_crypto::SessionKey>, ApiError> {
-    let certificate = shared
-        .certificate(&PublicKeyCertificateUsage::SymmetricKeyEncryption)
-        .ok_or_else(|| ApiError::internal("no symmetric-key certificate"))?;
-    if let Some(id) = &encryption.public_key_id
-        && *id != certificate.public_key_id
-    {
-        return Err(ApiError::bad_request(
-            21470,
-            "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.",
-            format!("Klucz o identyfikatorze {id} nie jest wspierany."),
-        ));
-    }
-    let info = EncryptionInfo::new(
-        encryption.encrypted_symmetric_key.clone(),
-        encryption.initialization_vector.clone(),
-        encryption.public_key_id.clone(),
-    );
-    let wrapped = WrappedSessionKey::from_encryption_info(&info)
-        .map_err(|e| ApiError::validation(format!("Invalid encryption data: {e}.")))?;
-    // A key that does not decrypt opens the session in status 415, as KSeF reports it.
-    Ok(wrapped
-        .unwrap_with(&shared.keys.symmetric_key_encryption)
-        .ok())
-}
-
-/// A new session of the caller, opened at `req.now` (online when `batch` is `None`).
-pub(super) fn new_session(
-    state: &State,
-    req: &Req,
-    reference: String,
-    form: FormKind,
-    key: Option<ksef_crypto::SessionKey>,
-    valid_until: DateTime<Utc>,
-    batch: Option<crate::state::BatchState>,
-) -> Result<Session, ApiError> {
-    let claims = req.caller()?;
-    let token_reference = state
-        .auth_ops
-        .get(&claims.ref_)
-        .and_then(|op| op.token_reference.clone());
-    Ok(Session {
-        reference,
-        context_nip: claims.ctx.clone(),
-        auth_reference: claims.ref_.clone(),
-        token_reference,
-        form,
-        key,
-        created: req.now,
-        updated: req.now,
-        valid_until,
-        closed: None,
-        upo_reference: new_reference(req.now, "UP")?.to_string(),
-        invoices: Vec::new(),
-        batch,
-        features: requested_features(req),
-    })
-}
-
-/// The features of `X-KSeF-Feature` (API 2.9.0, described in the prose of the session opens):
-/// accepted and recorded on the session; `subject-identifier-validation` is acted upon.
-fn requested_features(req: &Req) -> Vec<String> {
-    req.headers
-        .get_all("x-ksef-feature")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// `POST /sessions/online`.
@@ -263,16 +71,6 @@ fn sending_refused(code: i32) -> ApiError {
         "Status sesji nie pozwala na wykonanie operacji.",
         format!("Status sesji {code} uniemożliwia wysyłkę faktur."),
     )
-}
-
-pub(super) fn reject(code: i32, description: &str, detail: impl Into<String>) -> InvoiceOutcome {
-    InvoiceOutcome::Rejected {
-        code,
-        description: description.to_owned(),
-        details: vec![detail.into()],
-        extensions: Vec::new(),
-        invoice_number: None,
-    }
 }
 
 /// `POST /sessions/online/{referenceNumber}/invoices`.
@@ -499,219 +297,6 @@ fn mark_correction(
         state.stats.technical_corrections.insert(original, hash);
     }
     Ok(())
-}
-
-/// The outcome of the checks on a decrypted invoice, before the state lock.
-pub(super) type Checked = (
-    InvoiceOutcome,
-    Option<Vec<u8>>,
-    Option<invoice_xml::InvoiceFacts>,
-);
-
-/// Whether `nip` may send invoices with attachments at `now` (enabled with
-/// `/testdata/attachment`, until the end date of a revocation).
-fn attachments_allowed(state: &State, nip: &str, now: DateTime<Utc>) -> bool {
-    match state.attachments.get(nip) {
-        Some((true, _)) => true,
-        Some((false, Some(end))) => now < *end,
-        _ => false,
-    }
-}
-
-/// Checks a decrypted invoice (structure, form, size): what online and batch sessions share.
-pub(super) fn check_plain(plain: Vec<u8>, form: FormKind) -> Checked {
-    match invoice_xml::verify(&plain, form) {
-        Err(reason) => (
-            reject(430, "Błąd weryfikacji pliku faktury", reason),
-            None,
-            None,
-        ),
-        Ok(facts) => {
-            let limit = if facts.has_attachment {
-                MAX_INVOICE_SIZE_WITH_ATTACHMENTS
-            } else {
-                MAX_INVOICE_SIZE
-            };
-            if plain.len() > limit {
-                (
-                    reject(
-                        430,
-                        "Błąd weryfikacji pliku faktury",
-                        format!("Rozmiar faktury przekracza {limit} bajtów."),
-                    ),
-                    None,
-                    None,
-                )
-            } else {
-                (
-                    InvoiceOutcome::Accepted(usize::MAX),
-                    Some(plain),
-                    Some(facts),
-                )
-            }
-        }
-    }
-}
-
-/// The first NIP of the invoice's parties (seller, buyer) whose check digit is wrong, with the
-/// party, e.g. `1111111112 (Podmiot2)`.
-fn invalid_party_nip(facts: &invoice_xml::InvoiceFacts) -> Option<String> {
-    let parties = [
-        ("Podmiot1", Some(&facts.seller_nip)),
-        ("Podmiot2", facts.buyer_nip.as_ref()),
-    ];
-    parties.into_iter().find_map(|(party, nip)| {
-        let nip = nip?;
-        nip.parse::<ksef_model::values::Nip>()
-            .is_err()
-            .then(|| format!("{nip} ({party})"))
-    })
-}
-
-/// Runs the acceptance of one checked invoice under the state lock (permissions, issue date,
-/// duplicates, KSeF number) and records it in the session: what online and batch sessions
-/// share. Returns the invoice's reference number.
-pub(super) fn record_invoice(
-    shared: &Shared,
-    state: &mut State,
-    session_reference: &str,
-    now: DateTime<Utc>,
-    invoice_hash: String,
-    offline_requested: bool,
-    checked: Checked,
-) -> Result<ReferenceNumber, ApiError> {
-    let (context, form, validate_identifiers) = state
-        .session(session_reference)
-        .map(|s| {
-            (
-                s.context_nip.clone(),
-                s.form,
-                s.features
-                    .iter()
-                    .any(|f| f == crate::state::FEATURE_SUBJECT_IDENTIFIER_VALIDATION),
-            )
-        })
-        .ok_or_else(|| no_session(session_reference))?;
-    let invoice_reference = new_reference(now, "EE")?;
-    let processed = now + duration(shared.config.invoice_processing_delay)?;
-    let mut offline = offline_requested;
-
-    let (outcome, plaintext, facts) = checked;
-    let outcome = match (outcome, plaintext, facts) {
-        (InvoiceOutcome::Accepted(_), Some(plain), Some(facts)) => {
-            let issue_date =
-                NaiveDate::parse_from_str(&facts.issue_date, "%Y-%m-%d").map_err(internal)?;
-            offline = offline || issue_date < now.date_naive();
-            let key = facts.duplicate_key();
-            if facts.seller_nip != context {
-                reject(
-                    410,
-                    "Nieprawidłowy zakres uprawnień",
-                    format!(
-                        "Podmiot nie ma uprawnień do wystawienia faktury sprzedawcy {}.",
-                        facts.seller_nip
-                    ),
-                )
-            } else if facts.has_attachment && !attachments_allowed(state, &context, now) {
-                reject(
-                    415,
-                    "Brak możliwości wysyłania faktury z załącznikiem",
-                    format!(
-                        "Podmiot {context} nie ma włączonej możliwości wysyłania faktur z załącznikami."
-                    ),
-                )
-            } else if let Some(bad) = validate_identifiers
-                .then(|| invalid_party_nip(&facts))
-                .flatten()
-            {
-                reject(
-                    450,
-                    "Błąd weryfikacji semantyki dokumentu faktury",
-                    format!("Nieprawidłowy numer NIP {bad}: błędna cyfra kontrolna."),
-                )
-            } else if issue_date > now.date_naive() {
-                reject(
-                    450,
-                    "Błąd weryfikacji semantyki dokumentu faktury",
-                    "Data wystawienia faktury (P_1) jest późniejsza niż data przyjęcia.",
-                )
-            } else if let Some(&original) = state.duplicates.get(&key) {
-                let (original_ksef, original_session) = state
-                    .invoices
-                    .get(original)
-                    .map(|o| (o.ksef_number.clone(), o.session_reference.clone()))
-                    .ok_or_else(|| ApiError::internal("duplicate index"))?;
-                state.stats.duplicates_refused += 1;
-                InvoiceOutcome::Rejected {
-                    code: 440,
-                    description: "Duplikat faktury".to_owned(),
-                    details: vec![format!(
-                        "Duplikat faktury. Faktura o numerze KSeF: {} została już prawidłowo przesłana do systemu w sesji: {}",
-                        original_ksef, original_session
-                    )],
-                    extensions: vec![
-                        (
-                            "originalSessionReferenceNumber".to_owned(),
-                            original_session,
-                        ),
-                        ("originalKsefNumber".to_owned(), original_ksef),
-                    ],
-                    invoice_number: Some(facts.invoice_number.clone()),
-                }
-            } else {
-                let nip: Nip = facts
-                    .seller_nip
-                    .parse()
-                    .map_err(|_| ApiError::internal("seller NIP"))?;
-                let ksef_number = KsefNumber::from_parts(&nip, now.date_naive(), &random_hex(12))
-                    .map_err(internal)?;
-                let index = state.invoices.len();
-                state.invoices.push(StoredInvoice {
-                    ksef_number: ksef_number.to_string(),
-                    session_reference: session_reference.to_owned(),
-                    hash: invoice_hash.clone(),
-                    xml: plain,
-                    facts,
-                    form,
-                    invoicing_date: now,
-                    acquisition_date: now,
-                    permanent_storage_date: match shared.config.permanent_storage_delay {
-                        // Stored before it shows: never after the end of processing.
-                        Some(delay) => (now + duration(delay)?).min(processed),
-                        None => processed,
-                    },
-                    issue_date,
-                    offline,
-                    hash_of_corrected_invoice: None,
-                    visible_from: processed,
-                });
-                state.duplicates.insert(key, index);
-                state.stats.invoices_accepted += 1;
-                state
-                    .stats
-                    .accepted_invoice_hashes
-                    .push(invoice_hash.clone());
-                InvoiceOutcome::Accepted(index)
-            }
-        }
-        (outcome, _, _) => outcome,
-    };
-    let session = state
-        .session_mut(session_reference)
-        .ok_or_else(|| no_session(session_reference))?;
-    let ordinal = i32::try_from(session.invoices.len() + 1).unwrap_or(i32::MAX);
-    session.invoices.push(SessionInvoice {
-        ordinal,
-        reference: invoice_reference.to_string(),
-        invoice_hash,
-        invoicing_date: now,
-        processed,
-        offline,
-        outcome,
-        corrects: None,
-    });
-    session.updated = now;
-    Ok(invoice_reference)
 }
 
 /// `POST /sessions/online/{referenceNumber}/close`.

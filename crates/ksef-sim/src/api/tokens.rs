@@ -9,9 +9,9 @@ use ksef_model::types::{
 };
 use ksef_model::values::ReferenceNumber;
 
-use super::{Reply, Req, internal, json, new_reference, token_secret};
+use super::common::{Reply, Req, internal, json, new_reference, token_secret};
 use crate::errors::ApiError;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::state::KsefTokenRec;
 
 fn status_of(token: &KsefTokenRec, now: DateTime<Utc>) -> AuthenticationTokenStatus {

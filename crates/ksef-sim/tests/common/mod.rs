@@ -13,15 +13,14 @@ use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use ksef_crypto::{
-    CertificateEntry, CertificateUsage, EncryptingWriter, MinistryCertificates, SessionKey,
-};
+use ksef_crypto::{EncryptingWriter, MinistryCertificates, SessionKey};
 use ksef_model::types::{
     AuthenticationChallengeResponse, AuthenticationContextIdentifier,
     AuthenticationContextIdentifierType, AuthenticationInitResponse,
     AuthenticationOperationStatusResponse, AuthenticationTokensResponse, EncryptionInfo, FormCode,
     InitTokenAuthenticationRequest, OpenOnlineSessionRequest, OpenOnlineSessionResponse,
-    PublicKeyCertificate, SendInvoiceRequest, SendInvoiceResponse, SessionInvoiceStatusResponse,
+    PublicKeyCertificate, PublicKeyCertificateUsage, SendInvoiceRequest, SendInvoiceResponse,
+    SessionInvoiceStatusResponse,
 };
 use ksef_sim::Simulator;
 use serde::de::DeserializeOwned;
@@ -190,19 +189,7 @@ pub async fn certificates(http: &Http) -> (Vec<PublicKeyCertificate>, MinistryCe
     let resp = http.get("/security/public-key-certificates", None).await;
     assert_eq!(resp.status, 200);
     let listing: Vec<PublicKeyCertificate> = resp.json();
-    let entries: Vec<CertificateEntry> = listing
-        .iter()
-        .map(|c| {
-            CertificateEntry::new(
-                c.certificate.clone(),
-                c.valid_from.to_utc(),
-                c.valid_to.to_utc(),
-                c.usage.iter().map(|u| CertificateUsage::from(u.as_str())),
-            )
-            .with_public_key_id(c.public_key_id.clone())
-        })
-        .collect();
-    let parsed = MinistryCertificates::from_entries(&entries).unwrap();
+    let parsed = MinistryCertificates::from_entries(&listing).unwrap();
     (listing, parsed)
 }
 
@@ -219,7 +206,10 @@ pub async fn start_auth(http: &Http, nip: &str, token: &str) -> Resp {
     let challenge: AuthenticationChallengeResponse =
         http.post_empty("/auth/challenge", None).await.json();
     let cert = certs
-        .select(CertificateUsage::KsefTokenEncryption, chrono::Utc::now())
+        .select(
+            PublicKeyCertificateUsage::KsefTokenEncryption,
+            chrono::Utc::now(),
+        )
         .unwrap();
     let encrypted = ksef_crypto::encrypt_ksef_token(cert, token, challenge.timestamp_ms).unwrap();
     let mut request = InitTokenAuthenticationRequest::new(
@@ -324,7 +314,10 @@ pub struct OnlineSession {
 pub async fn open_session(http: &Http, access: &str) -> OnlineSession {
     let (_, certs) = certificates(http).await;
     let cert = certs
-        .select(CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())
+        .select(
+            PublicKeyCertificateUsage::SymmetricKeyEncryption,
+            chrono::Utc::now(),
+        )
         .unwrap();
     let key = SessionKey::generate().unwrap();
     let info = key.wrap(cert).unwrap().to_encryption_info();
@@ -574,7 +567,15 @@ pub fn package_batch(invoices: Vec<(String, Vec<u8>)>) -> Batch {
 
 /// Packages `invoices` with parts of at most `part_size` bytes.
 pub fn package_batch_in_parts(invoices: Vec<(String, Vec<u8>)>, part_size: Option<u64>) -> Batch {
-    let mut packager = ksef_crypto::BatchPackager::new();
+    package_batch_with(ksef_crypto::BatchPackager::new(), invoices, part_size)
+}
+
+/// Packages `invoices` with `packager` (its compression) in parts of at most `part_size` bytes.
+pub fn package_batch_with(
+    mut packager: ksef_crypto::BatchPackager,
+    invoices: Vec<(String, Vec<u8>)>,
+    part_size: Option<u64>,
+) -> Batch {
     if let Some(size) = part_size {
         let limits = packager.current_limits().with_max_part_size(size);
         packager = packager.limits(limits);
@@ -605,7 +606,10 @@ pub async fn batch_open_request(
     use ksef_model::types::{BatchFileInfo, BatchFilePartInfo, OpenBatchSessionRequest};
     let (_, certs) = certificates(http).await;
     let cert = certs
-        .select(CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())
+        .select(
+            PublicKeyCertificateUsage::SymmetricKeyEncryption,
+            chrono::Utc::now(),
+        )
         .unwrap();
     let info = batch.key.wrap(cert).unwrap().to_encryption_info();
     let mut encryption =
@@ -650,7 +654,10 @@ pub async fn upload_part(
 pub async fn wrap_key(http: &Http, key: &SessionKey) -> EncryptionInfo {
     let (_, certs) = certificates(http).await;
     let cert = certs
-        .select(CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())
+        .select(
+            PublicKeyCertificateUsage::SymmetricKeyEncryption,
+            chrono::Utc::now(),
+        )
         .unwrap();
     let info = key.wrap(cert).unwrap().to_encryption_info();
     let mut encryption =

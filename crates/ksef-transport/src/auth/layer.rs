@@ -5,7 +5,7 @@ use tower::Layer;
 
 use super::Auth;
 use super::refresh::Refresher;
-use crate::token::TokenSource;
+use crate::token::TokenStore;
 
 /// Adds bearer tokens and refreshes the access token (see the [module docs](super)).
 #[derive(Debug, Clone)]
@@ -16,12 +16,12 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// A layer reading tokens from `tokens`, refreshing an access token that expires within
     /// 30 seconds.
-    pub fn new(tokens: Arc<dyn TokenSource>) -> AuthLayer {
+    pub fn new(tokens: Arc<dyn TokenStore>) -> AuthLayer {
         AuthLayer::with_expiry_margin(tokens, Duration::from_secs(30))
     }
 
     /// A layer refreshing an access token that expires within `margin` before using it.
-    pub fn with_expiry_margin(tokens: Arc<dyn TokenSource>, margin: Duration) -> AuthLayer {
+    pub fn with_expiry_margin(tokens: Arc<dyn TokenStore>, margin: Duration) -> AuthLayer {
         AuthLayer {
             refresher: Arc::new(Refresher::new(tokens, margin)),
         }

@@ -1,4 +1,4 @@
-//! Bearer authentication from a [`crate::TokenSource`], with a single-flight access-token refresh.
+//! Bearer authentication from a [`crate::TokenStore`], with a single-flight access-token refresh.
 //!
 //! Each request gets the token its [`crate::RequestMeta::auth`] names. For access-token requests:
 //!
@@ -12,16 +12,19 @@
 //! refresh. Requests to presigned URLs and requests without [`crate::RequestMeta`] never carry an
 //! `Authorization` header: any such header is removed. The header is marked sensitive.
 //!
-//! The refresh call goes through the layers below this one (so it is rate limited and retried
-//! like any other request).
+//! The refresh call is built from the generated descriptor
+//! [`ksef_model::operations::RefreshAccessToken`] (path, method, token, rate limit, idempotency,
+//! response type) and goes through the layers below this one, so it is rate limited like any
+//! other request and retried as its descriptor allows: the spec marks it idempotent (a refresh
+//! token may be used any number of times), so a 5xx, a timeout or a lost connection is retried.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use ksef_transport::auth::AuthLayer;
-//! use ksef_transport::{InMemoryTokens, Token, TokenKind, TokenSource};
+//! use ksef_transport::{MemoryTokenStore, Token, TokenKind, TokenStore};
 //!
-//! let tokens = Arc::new(InMemoryTokens::new());
-//! tokens.store(TokenKind::Refresh, Token::new("refresh-jwt"));
+//! let tokens = Arc::new(MemoryTokenStore::new());
+//! tokens.save(TokenKind::Refresh, Token::new("refresh-jwt")).unwrap();
 //! let _layer = AuthLayer::new(tokens.clone());
 //! ```
 

@@ -6,20 +6,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use ksef_model::ResponseError;
-use serde::Deserialize;
+use http::{Request, Response};
+use ksef_model::operations::RefreshAccessToken;
+use ksef_model::{Auth as AuthKind, Operation};
 use tower::{Service, ServiceExt};
 
-use crate::error::{Error, api_error};
-use crate::meta::{REFRESH_OPERATION_ID, REFRESH_PATH, RequestMeta};
-use crate::token::{Token, TokenKind, TokenSource};
+use crate::error::Error;
+use crate::token::{Token, TokenKind, TokenStore};
+use crate::transport::{build_request, finish};
 
 /// Shared by every clone of one auth layer's services.
 pub(crate) struct Refresher {
-    pub(crate) tokens: Arc<dyn TokenSource>,
+    pub(crate) tokens: Arc<dyn TokenStore>,
     pub(crate) margin: Duration,
     /// Incremented after every refresh attempt, successful or not.
     epoch: AtomicU64,
@@ -36,18 +36,14 @@ impl fmt::Debug for Refresher {
     }
 }
 
-/// `{"accessToken":{"token":"...","validUntil":"..."}}`
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RefreshResponse {
-    access_token: TokenInfo,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenInfo {
-    token: String,
-    valid_until: Option<DateTime<Utc>>,
+/// The token an operation's descriptor names ([`ksef_model::Operation::AUTH`]), if any.
+pub(crate) fn token_kind(auth: AuthKind) -> Option<TokenKind> {
+    match auth {
+        AuthKind::AccessToken => Some(TokenKind::Access),
+        AuthKind::AuthenticationToken => Some(TokenKind::Authentication),
+        AuthKind::RefreshToken => Some(TokenKind::Refresh),
+        _ => None,
+    }
 }
 
 /// `Bearer <token>`, marked sensitive.
@@ -63,7 +59,7 @@ pub(crate) fn bearer(token: &Token) -> Result<HeaderValue, Error> {
 }
 
 impl Refresher {
-    pub(crate) fn new(tokens: Arc<dyn TokenSource>, margin: Duration) -> Refresher {
+    pub(crate) fn new(tokens: Arc<dyn TokenStore>, margin: Duration) -> Refresher {
         Refresher {
             tokens,
             margin,
@@ -80,7 +76,7 @@ impl Refresher {
     /// An access token that is not about to expire, if there is one.
     pub(crate) fn usable_access_token(&self) -> Option<Token> {
         self.tokens
-            .token(TokenKind::Access)
+            .load(TokenKind::Access)
             .filter(|t| !t.expires_within(self.margin, SystemTime::now()))
     }
 
@@ -102,7 +98,11 @@ impl Refresher {
         let outcome = match self.call_refresh(service).await {
             Ok(token) => {
                 tracing::info!(valid_until = ?token.valid_until(), "access token refreshed");
-                self.tokens.store(TokenKind::Access, token);
+                // The token is used from the store; a store that cannot persist it can only
+                // say so (see `TokenStore::save`).
+                if let Err(error) = self.tokens.save(TokenKind::Access, token) {
+                    tracing::warn!(%error, "could not persist the refreshed access token");
+                }
                 *last_failure = None;
                 Ok(())
             }
@@ -117,42 +117,25 @@ impl Refresher {
         outcome
     }
 
+    /// Sends [`RefreshAccessToken`] (built from its generated descriptor: path, method, token,
+    /// rate limit, idempotency, response type) to `service`, below this layer, and returns the
+    /// new access token.
     async fn call_refresh<S>(&self, service: &mut S) -> Result<Token, Error>
     where
         S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
     {
-        let refresh_token = self
-            .tokens
-            .token(TokenKind::Refresh)
-            .ok_or(Error::MissingToken {
-                kind: TokenKind::Refresh,
-            })?;
-        let mut request = Request::new(Bytes::new());
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = http::Uri::from_static(REFRESH_PATH);
+        // The descriptor says the call carries the refresh token; checked when this compiles.
+        const _: () = assert!(matches!(RefreshAccessToken::AUTH, AuthKind::RefreshToken));
+        let kind = TokenKind::Refresh;
+        let refresh_token = self.tokens.load(kind).ok_or(Error::MissingToken { kind })?;
+        let mut request = build_request(&RefreshAccessToken::new())?;
         request
             .headers_mut()
             .insert(header::AUTHORIZATION, bearer(&refresh_token)?);
-        request
-            .headers_mut()
-            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        request.extensions_mut().insert(RequestMeta::refresh());
         let response = service.ready().await?.call(request).await?;
-        if response.status() != StatusCode::OK {
-            return Err(api_error(&response));
-        }
-        let parsed: RefreshResponse =
-            serde_json::from_slice(response.body()).map_err(|source| Error::MalformedBody {
-                operation: REFRESH_OPERATION_ID,
-                source: ResponseError::Json {
-                    operation: REFRESH_OPERATION_ID,
-                    source,
-                },
-            })?;
-        let mut token = Token::new(parsed.access_token.token);
-        if let Some(until) = parsed.access_token.valid_until {
-            token = token.with_valid_until(until);
-        }
-        Ok(token)
+        let access = finish::<RefreshAccessToken>(response)?
+            .into_value()
+            .access_token;
+        Ok(Token::new(access.token).with_valid_until(access.valid_until.with_timezone(&Utc)))
     }
 }

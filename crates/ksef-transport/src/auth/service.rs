@@ -8,7 +8,7 @@ use ksef_model::Auth as AuthKind;
 use tower::{Service, ServiceExt};
 
 use super::ResponseFuture;
-use super::refresh::{Refresher, bearer};
+use super::refresh::{Refresher, bearer, token_kind};
 use crate::error::Error;
 use crate::meta::meta_of;
 use crate::token::TokenKind;
@@ -59,19 +59,14 @@ where
         Some(meta) if !meta.presigned => meta.auth,
         _ => AuthKind::None,
     };
-    let kind = match kind {
-        AuthKind::AccessToken => TokenKind::Access,
-        AuthKind::AuthenticationToken => TokenKind::Authentication,
-        AuthKind::RefreshToken => TokenKind::Refresh,
-        _ => {
-            request.headers_mut().remove(AUTHORIZATION);
-            return inner.call(request).await;
-        }
+    let Some(kind) = token_kind(kind) else {
+        request.headers_mut().remove(AUTHORIZATION);
+        return inner.call(request).await;
     };
     if kind != TokenKind::Access {
         let token = refresher
             .tokens
-            .token(kind)
+            .load(kind)
             .ok_or(Error::MissingToken { kind })?;
         request.headers_mut().insert(AUTHORIZATION, bearer(&token)?);
         return inner.call(request).await;
@@ -82,16 +77,16 @@ where
     let token = match refresher.usable_access_token() {
         Some(token) => token,
         // Without a refresh token, send the token we have (the server decides), or fail.
-        None if refresher.tokens.token(TokenKind::Refresh).is_none() => refresher
+        None if refresher.tokens.load(TokenKind::Refresh).is_none() => refresher
             .tokens
-            .token(TokenKind::Access)
+            .load(TokenKind::Access)
             .ok_or(Error::MissingToken { kind })?,
         None => {
             refresher.refresh(epoch, &mut inner.clone()).await?;
             epoch = refresher.epoch();
             refresher
                 .tokens
-                .token(TokenKind::Access)
+                .load(TokenKind::Access)
                 .ok_or(Error::MissingToken { kind })?
         }
     };
@@ -100,7 +95,7 @@ where
     let mut retry_service = inner.clone();
     let response = inner.call(request).await?;
     if response.status() != StatusCode::UNAUTHORIZED
-        || refresher.tokens.token(TokenKind::Refresh).is_none()
+        || refresher.tokens.load(TokenKind::Refresh).is_none()
     {
         return Ok(response);
     }
@@ -108,7 +103,7 @@ where
     refresher.refresh(epoch, &mut retry_service.clone()).await?;
     let token = refresher
         .tokens
-        .token(TokenKind::Access)
+        .load(TokenKind::Access)
         .ok_or(Error::MissingToken { kind })?;
     again.headers_mut().insert(AUTHORIZATION, bearer(&token)?);
     retry_service.ready().await?.call(again).await

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use ksef_model::{Auth, Body, ContentKind, Method, RateLimit, RateLimitGroup};
 use ksef_model::{Operation, OperationInfo, RequestError, ResponseError};
 use ksef_transport::{
-    Environment, InMemoryTokens, Token, TokenKind, TokenSource, Transport, TransportBuilder,
+    Environment, MemoryTokenStore, Token, TokenKind, TokenStore, Transport, TransportBuilder,
 };
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, Respond};
 
 /// Declares a test operation with a JSON (`serde_json::Value`) or raw (`Vec<u8>`) response.
 macro_rules! op {
@@ -112,18 +114,44 @@ op!(
     Body::Empty
 );
 
-pub fn tokens(access: &str) -> Arc<InMemoryTokens> {
-    let tokens = Arc::new(InMemoryTokens::new());
-    tokens.store(TokenKind::Access, Token::new(access));
-    tokens.store(TokenKind::Refresh, Token::new("refresh"));
-    tokens.store(TokenKind::Authentication, Token::new("authn"));
+pub fn tokens(access: &str) -> Arc<MemoryTokenStore> {
+    let tokens = Arc::new(MemoryTokenStore::new());
+    for (kind, secret) in [
+        (TokenKind::Access, access),
+        (TokenKind::Refresh, "refresh"),
+        (TokenKind::Authentication, "authn"),
+    ] {
+        tokens
+            .save(kind, Token::new(secret))
+            .expect("a memory store");
+    }
     tokens
 }
 
-pub fn builder(base: &str, tokens: Arc<InMemoryTokens>) -> TransportBuilder {
-    let tokens: Arc<dyn TokenSource> = tokens;
+pub fn builder(base: &str, tokens: Arc<MemoryTokenStore>) -> TransportBuilder {
+    let tokens: Arc<dyn TokenStore> = tokens;
     Transport::builder(Environment::Test)
         .base_url(format!("{base}/v2"))
         .without_proxy()
-        .token_source(tokens)
+        .shared_token_store(tokens)
+}
+
+/// How many requests to path `p` `server` has received.
+pub async fn count(server: &MockServer, p: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == p)
+        .count()
+}
+
+/// Makes `server` answer every request to path `p` with `template` (a `ResponseTemplate` or
+/// any other responder).
+pub async fn answer(server: &MockServer, p: &str, template: impl Respond + 'static) {
+    Mock::given(path(p))
+        .respond_with(template)
+        .mount(server)
+        .await;
 }

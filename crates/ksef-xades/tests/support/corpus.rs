@@ -553,3 +553,46 @@ pub(crate) fn write_document(document: &GenDocument) -> String {
     }
     out
 }
+
+/// Our canonicalization of `doc`, or of its element number `apex` (document order, root = 0), leaving
+/// out element number `excluded`.
+pub(crate) fn canonicalize_part(
+    doc: &ksef_xades::xml::Document,
+    options: ksef_xades::c14n::C14nOptions,
+    apex: Option<usize>,
+    excluded: Option<usize>,
+) -> Vec<u8> {
+    let elements = elements(doc);
+    let mut options = options;
+    if let Some(excluded) = excluded {
+        options = options.with_excluded(elements[excluded].id());
+    }
+    let result = match apex {
+        Some(apex) => ksef_xades::c14n::canonicalize(elements[apex], &options),
+        None => ksef_xades::c14n::canonicalize(doc.as_node(), &options),
+    };
+    result.unwrap_or_else(|e| panic!("canonicalization failed: {e}"))
+}
+
+/// A generated case's apex (`None`: the whole document; else an element number, document order) and
+/// excluded element (one strictly inside the apex's subtree, or none), from two random picks.
+pub(crate) fn pick_apex_and_excluded(
+    doc: &Document,
+    apex_pick: usize,
+    excluded_pick: usize,
+) -> (Option<usize>, Option<usize>) {
+    let elements = elements(doc);
+    let apex = (!apex_pick.is_multiple_of(3)).then(|| apex_pick % elements.len());
+    let apex_node = apex.map_or(doc.root(), |i| elements[i]);
+    let inside: Vec<usize> = (1..elements.len())
+        .filter(|&i| {
+            elements[i] != apex_node
+                && apex_node
+                    .as_node()
+                    .is_ancestor_or_self_of(elements[i].as_node())
+        })
+        .collect();
+    let excluded = (!inside.is_empty() && excluded_pick.is_multiple_of(2))
+        .then(|| inside[excluded_pick % inside.len()]);
+    (apex, excluded)
+}

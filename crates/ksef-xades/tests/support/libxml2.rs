@@ -13,14 +13,15 @@
 //! `apt-get install -y libxml2-utils python3` (libxml2-utils brings the libxml2 library); in live and
 //! record modes a missing one fails the test with that hint.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 use ksef_xades::c14n::Algorithm;
 
-use super::{Canonical, Oracle, canonical_answer, label};
+use super::{
+    Canonical, Helper, Oracle, ask_helper, c14n_answer, c14n_oracle, canonical_answer, label,
+    live_xmllint,
+};
 
 const INSTALL_HINT: &str =
     "install libxml2's tools with `apt-get install -y libxml2-utils python3` (Debian packages)";
@@ -93,26 +94,7 @@ pub(crate) fn xmllint_oracle(xml: &[u8], algorithm: Algorithm) -> Oracle {
 }
 
 fn live_xmllint_with_comments(xml: &[u8], algorithm: Algorithm) -> Result<Vec<u8>, String> {
-    let mut child = Command::new("xmllint")
-        .args(["--nonet", xmllint_switch(algorithm), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run xmllint: {e}: {INSTALL_HINT}"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let input = xml.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    writer
-        .join()
-        .map_err(|_| "writer thread panicked".to_owned())?
-        .map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
+    live_xmllint(xmllint_switch(algorithm), xml)
 }
 
 /// What to ask libxml2 for.
@@ -128,119 +110,57 @@ pub(crate) struct Request {
     pub(crate) excluded: Option<usize>,
 }
 
-struct Helper {
-    _child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Helper {
-    fn start() -> Helper {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/libxml2_c14n.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the libxml2 helper: {e}: {INSTALL_HINT}"));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Helper {
-            _child: child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn ask(&mut self, xml: &[u8], request: &Request) -> std::io::Result<Result<Vec<u8>, String>> {
-        let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
-        let prefixes = if request.inclusive_prefixes.is_empty() {
-            "-".to_owned()
-        } else {
-            request.inclusive_prefixes.join(" ")
-        };
-        // libxml2's xmlC14NMode.
-        let mode = match request.algorithm {
-            Algorithm::Inclusive10 => 0,
-            Algorithm::Exclusive => 1,
-            Algorithm::Inclusive11 => 2,
-            other => panic!("no libxml2 mode for {other:?}"),
-        };
-        let header = format!(
-            "{}\t{mode}\t{}\t{prefixes}\t{}\t{}\n",
-            xml.len(),
-            u8::from(request.with_comments),
-            index(request.apex),
-            index(request.excluded)
-        );
-        self.stdin.write_all(header.as_bytes())?;
-        self.stdin.write_all(xml)?;
-        self.stdin.flush()?;
-        let mut line = String::new();
-        self.stdout.read_line(&mut line)?;
-        let (status, length) = line
-            .trim_end()
-            .split_once(' ')
-            .ok_or_else(|| std::io::Error::other(format!("bad answer {line:?}")))?;
-        let length: usize = length.parse().map_err(std::io::Error::other)?;
-        let mut body = vec![0; length];
-        self.stdout.read_exact(&mut body)?;
-        Ok(match status {
-            "OK" => Ok(body),
-            _ => Err(String::from_utf8_lossy(&body).into_owned()),
-        })
-    }
-}
-
 /// libxml2's canonicalization of `xml` per `request`, through `libxml2_c14n.py`, live or replayed.
 pub(crate) fn libxml2_c14n(xml: &[u8], request: &Request) -> Result<Canonical, String> {
-    let request_text = request_text(request);
-    let case = ksef_oracle::Case::new(
-        label(&format!("libxml2_c14n.py {request_text}"), xml),
-        &[b"libxml2_c14n.py", request_text.as_bytes(), xml],
-    );
-    canonical_answer(&case, || live_libxml2_c14n(xml, request))
+    let text = request_text(request);
+    c14n_answer("libxml2_c14n.py", b"libxml2_c14n.py", &text, xml, || {
+        live_libxml2_c14n(xml, request)
+    })
 }
 
 /// [`libxml2_c14n`] as one question of a batch.
 pub(crate) fn libxml2_c14n_oracle(xml: &[u8], request: &Request) -> Oracle {
-    let (owned, request) = (xml.to_vec(), request.clone());
-    Oracle::new(
-        vec![
-            b"libxml2_c14n.py".to_vec(),
-            request_text(&request).into_bytes(),
-            xml.to_vec(),
-        ],
-        move || live_libxml2_c14n(&owned, &request),
+    let request = request.clone();
+    c14n_oracle(
+        b"libxml2_c14n.py",
+        request_text(&request),
+        xml,
+        move |xml| live_libxml2_c14n(xml, &request),
     )
 }
 
 fn request_text(request: &Request) -> String {
-    let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
-    format!(
-        "{:?} comments={} prefixes={} apex={} excluded={}",
-        request.algorithm,
-        u8::from(request.with_comments),
-        request.inclusive_prefixes.join(" "),
-        index(request.apex),
-        index(request.excluded)
-    )
+    let query = super::Query {
+        with_comments: request.with_comments,
+        inclusive_prefixes: request.inclusive_prefixes.clone(),
+        apex: request.apex,
+        excluded: request.excluded,
+    };
+    format!("{:?} {}", request.algorithm, super::query_text(&query))
 }
 
 fn live_libxml2_c14n(xml: &[u8], request: &Request) -> Result<Vec<u8>, String> {
     static HELPER: OnceLock<Mutex<Option<Helper>>> = OnceLock::new();
-    let mut guard = HELPER
-        .get_or_init(|| Mutex::new(None))
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let helper = guard.get_or_insert_with(Helper::start);
-    match helper.ask(xml, request) {
-        Ok(answer) => answer,
-        Err(e) => {
-            // Start afresh next time.
-            *guard = None;
-            Err(format!("libxml2 helper failed: {e}"))
-        }
-    }
+    let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
+    let prefixes = if request.inclusive_prefixes.is_empty() {
+        "-".to_owned()
+    } else {
+        request.inclusive_prefixes.join(" ")
+    };
+    // libxml2's xmlC14NMode.
+    let mode = match request.algorithm {
+        Algorithm::Inclusive10 => 0,
+        Algorithm::Exclusive => 1,
+        Algorithm::Inclusive11 => 2,
+        other => panic!("no libxml2 mode for {other:?}"),
+    };
+    let header = format!(
+        "{}\t{mode}\t{}\t{prefixes}\t{}\t{}\n",
+        xml.len(),
+        u8::from(request.with_comments),
+        index(request.apex),
+        index(request.excluded)
+    );
+    let start = || Helper::start(&python(), "libxml2_c14n.py", "libxml2", INSTALL_HINT);
+    ask_helper(&HELPER, start, "libxml2", &header, xml)
 }

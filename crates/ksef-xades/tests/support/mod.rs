@@ -269,8 +269,14 @@ fn python() -> String {
 }
 
 fn live_xmllint_exc_c14n_with_comments(xml: &[u8]) -> Result<Vec<u8>, String> {
+    live_xmllint("--exc-c14n", xml)
+}
+
+/// `xmllint --nonet SWITCH -` over `xml`: its output, or its error message. A missing xmllint panics
+/// naming its package.
+pub(crate) fn live_xmllint(switch: &str, xml: &[u8]) -> Result<Vec<u8>, String> {
     let mut child = Command::new("xmllint")
-        .args(["--nonet", "--exc-c14n", "-"])
+        .args(["--nonet", switch, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -302,22 +308,26 @@ pub(crate) struct Query {
     pub(crate) excluded: Option<usize>,
 }
 
-struct Helper {
+/// A long-lived Python helper next to this file: it reads a tab-separated header line (the first
+/// field is the document's length) and the document, and answers `OK|ERR LENGTH` and that many bytes.
+pub(crate) struct Helper {
     _child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Helper {
-    fn start() -> Helper {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/lxml_exc_c14n.py");
-        let mut child = Command::new(python())
+    /// Starts `tests/support/SCRIPT` with `python`; panics with `hint` (what to install) if it cannot.
+    pub(crate) fn start(python: &str, script: &str, name: &str, hint: &str) -> Helper {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/support")
+            .join(script);
+        let mut child = Command::new(python)
             .arg(script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the lxml helper: {e}: {INSTALL_HINT}"));
+            .unwrap_or_else(|e| panic!("cannot start the {name} helper: {e}: {hint}"));
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         Helper {
@@ -327,21 +337,7 @@ impl Helper {
         }
     }
 
-    fn ask(&mut self, xml: &[u8], query: &Query) -> std::io::Result<Result<Vec<u8>, String>> {
-        let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
-        let prefixes = if query.inclusive_prefixes.is_empty() {
-            "-".to_owned()
-        } else {
-            query.inclusive_prefixes.join(" ")
-        };
-        let header = format!(
-            "{}\t{}\t{}\t{}\t{}\n",
-            xml.len(),
-            u8::from(query.with_comments),
-            prefixes,
-            index(query.apex),
-            index(query.excluded)
-        );
+    fn ask(&mut self, header: &str, xml: &[u8]) -> std::io::Result<Result<Vec<u8>, String>> {
         self.stdin.write_all(header.as_bytes())?;
         self.stdin.write_all(xml)?;
         self.stdin.flush()?;
@@ -361,30 +357,76 @@ impl Helper {
     }
 }
 
+/// Asks the helper kept in `cell`, started with `start` on first use and started afresh after a
+/// failure.
+pub(crate) fn ask_helper(
+    cell: &OnceLock<Mutex<Option<Helper>>>,
+    start: impl FnOnce() -> Helper,
+    name: &str,
+    header: &str,
+    xml: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut guard = cell
+        .get_or_init(|| Mutex::new(None))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let helper = guard.get_or_insert_with(start);
+    match helper.ask(header, xml) {
+        Ok(answer) => answer,
+        Err(e) => {
+            // Start afresh next time.
+            *guard = None;
+            Err(format!("{name} helper failed: {e}"))
+        }
+    }
+}
+
+/// A canonicalization of `xml` asked of `tool` with the request `text`, answered now, live or
+/// replayed; `shown` names the tool in the golden file's label.
+pub(crate) fn c14n_answer(
+    shown: &str,
+    tool: &[u8],
+    text: &str,
+    xml: &[u8],
+    live: impl FnOnce() -> Result<Vec<u8>, String>,
+) -> Result<Canonical, String> {
+    let case = ksef_oracle::Case::new(
+        label(&format!("{shown} {text}"), xml),
+        &[tool, text.as_bytes(), xml],
+    );
+    canonical_answer(&case, live)
+}
+
+/// The same question as [`c14n_answer`], as one question of a batch.
+pub(crate) fn c14n_oracle(
+    tool: &[u8],
+    text: String,
+    xml: &[u8],
+    live: impl FnOnce(&[u8]) -> Result<Vec<u8>, String> + 'static,
+) -> Oracle {
+    let owned = xml.to_vec();
+    Oracle::new(
+        vec![tool.to_vec(), text.into_bytes(), xml.to_vec()],
+        move || live(&owned),
+    )
+}
+
 /// libxml2's exclusive canonicalization through lxml, per `query`, live or replayed.
 pub(crate) fn lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Canonical, String> {
-    let query_text = query_text(query);
-    let case = ksef_oracle::Case::new(
-        label(&format!("lxml {query_text}"), xml),
-        &[b"lxml exc-c14n", query_text.as_bytes(), xml],
-    );
-    canonical_answer(&case, || live_lxml_exc_c14n(xml, query))
+    c14n_answer("lxml", b"lxml exc-c14n", &query_text(query), xml, || {
+        live_lxml_exc_c14n(xml, query)
+    })
 }
 
 /// [`lxml_exc_c14n`] as one question of a batch.
 pub(crate) fn lxml_exc_c14n_oracle(xml: &[u8], query: &Query) -> Oracle {
-    let (owned, query) = (xml.to_vec(), query.clone());
-    Oracle::new(
-        vec![
-            b"lxml exc-c14n".to_vec(),
-            query_text(&query).into_bytes(),
-            xml.to_vec(),
-        ],
-        move || live_lxml_exc_c14n(&owned, &query),
-    )
+    let query = query.clone();
+    c14n_oracle(b"lxml exc-c14n", query_text(&query), xml, move |xml| {
+        live_lxml_exc_c14n(xml, &query)
+    })
 }
 
-fn query_text(query: &Query) -> String {
+pub(crate) fn query_text(query: &Query) -> String {
     let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
     format!(
         "comments={} prefixes={} apex={} excluded={}",
@@ -397,19 +439,22 @@ fn query_text(query: &Query) -> String {
 
 fn live_lxml_exc_c14n(xml: &[u8], query: &Query) -> Result<Vec<u8>, String> {
     static HELPER: OnceLock<Mutex<Option<Helper>>> = OnceLock::new();
-    let mut guard = HELPER
-        .get_or_init(|| Mutex::new(None))
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let helper = guard.get_or_insert_with(Helper::start);
-    match helper.ask(xml, query) {
-        Ok(answer) => answer,
-        Err(e) => {
-            // Start afresh next time.
-            *guard = None;
-            Err(format!("lxml helper failed: {e}"))
-        }
-    }
+    let index = |i: Option<usize>| i.map_or("-".to_owned(), |i| i.to_string());
+    let prefixes = if query.inclusive_prefixes.is_empty() {
+        "-".to_owned()
+    } else {
+        query.inclusive_prefixes.join(" ")
+    };
+    let header = format!(
+        "{}\t{}\t{}\t{}\t{}\n",
+        xml.len(),
+        u8::from(query.with_comments),
+        prefixes,
+        index(query.apex),
+        index(query.excluded)
+    );
+    let start = || Helper::start(&python(), "lxml_exc_c14n.py", "lxml", INSTALL_HINT);
+    ask_helper(&HELPER, start, "lxml", &header, xml)
 }
 
 /// Shows bytes for an assertion message.

@@ -1,0 +1,115 @@
+//! The arguments of `ksef auth`, and the token and signing-key arguments of a login.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+/// Where the KSeF token comes from.
+#[derive(Debug, Args)]
+pub(crate) struct TokenSourceArgs {
+    /// Read the KSeF token from this file (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "token_stdin")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Read the KSeF token from standard input (first line).
+    #[arg(long)]
+    pub(crate) token_stdin: bool,
+}
+
+/// How the subject is identified from a signing certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SubjectArg {
+    /// From the identifiers in the certificate's subject (NIP, PESEL).
+    Subject,
+    /// From the certificate's SHA-256 fingerprint (granted permissions in KSeF).
+    Fingerprint,
+}
+
+/// A signing certificate and its private key.
+#[derive(Debug, Args)]
+pub(crate) struct SigningKeyArgs {
+    /// The certificate (PEM or DER).
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with_all = ["token_file", "token_stdin"])]
+    pub(crate) cert: Option<PathBuf>,
+    /// The private key (PKCS#8 PEM, plain or encrypted).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+    /// A file whose first line is the password of an encrypted key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub(crate) key_password_file: Option<PathBuf>,
+}
+
+/// `ksef auth ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Log in with a KSeF token (from --token-file, --token-stdin or KSEF_TOKEN), or with a
+    /// certificate and its key (--cert, --key: a XAdES-signed AuthTokenRequest).
+    Login {
+        /// The context NIP [default: `nip` from `ksef config`].
+        #[arg(long)]
+        nip: Option<String>,
+        /// Where the token comes from.
+        #[command(flatten)]
+        token: TokenSourceArgs,
+        /// Sign in with a certificate instead of a token.
+        #[command(flatten)]
+        signing: SigningKeyArgs,
+        /// With --cert: how KSeF identifies the subject.
+        #[arg(long, value_enum, default_value = "subject", requires = "cert")]
+        subject: SubjectArg,
+    },
+    /// Log in with an AuthTokenRequest signed elsewhere: --generate writes the unsigned request,
+    /// --submit sends the signed one.
+    #[command(group(clap::ArgGroup::new("phase").required(true).args(["generate", "submit"])))]
+    LoginExternal {
+        /// Write the unsigned AuthTokenRequest to --output.
+        #[arg(long, requires = "output")]
+        generate: bool,
+        /// Submit the signed AuthTokenRequest from --input.
+        #[arg(long, requires = "input", conflicts_with_all = ["generate", "nip", "output"])]
+        submit: bool,
+        /// With --generate: the context NIP [default: `nip` from `ksef config`].
+        #[arg(long)]
+        nip: Option<String>,
+        /// With --generate: how KSeF identifies the subject.
+        #[arg(long, value_enum, default_value = "subject")]
+        subject: SubjectArg,
+        /// With --generate: where to write the unsigned request.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// With --submit: the signed request.
+        #[arg(long, value_name = "FILE", conflicts_with = "generate")]
+        input: Option<PathBuf>,
+    },
+    /// The status of an authentication [default: the profile's login].
+    Status {
+        /// The authentication's reference number.
+        reference: Option<String>,
+    },
+    /// Show what the session file holds (context, expiry; no secrets).
+    Whoami,
+    /// Refresh the access token now.
+    Refresh,
+    /// Revoke the current authentication session and delete the session file.
+    Logout,
+    /// Ask KSeF for an authentication challenge.
+    Challenge,
+    /// Authentication sessions.
+    #[command(subcommand)]
+    Sessions(AuthSessionsCommand),
+}
+
+/// `ksef auth sessions ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthSessionsCommand {
+    /// List the active authentication sessions of the context.
+    List,
+    /// Revoke an authentication session (its refresh token stops working).
+    Revoke {
+        /// The authentication's reference number.
+        #[arg(required_unless_present = "current", conflicts_with = "current")]
+        reference: Option<String>,
+        /// Revoke the profile's own session and forget it locally.
+        #[arg(long)]
+        current: bool,
+    },
+}

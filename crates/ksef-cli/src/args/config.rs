@@ -1,0 +1,41 @@
+//! The arguments of `ksef config`.
+
+use clap::{Subcommand, ValueEnum};
+
+/// `ksef config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Set a default: nip, env (test|demo|prod) or base-url.
+    Set {
+        /// The key.
+        #[arg(value_enum)]
+        key: ConfigKey,
+        /// The value.
+        value: String,
+    },
+    /// Print one default.
+    Get {
+        /// The key.
+        #[arg(value_enum)]
+        key: ConfigKey,
+    },
+    /// Remove a default.
+    Unset {
+        /// The key.
+        #[arg(value_enum)]
+        key: ConfigKey,
+    },
+    /// Print every default and where config.toml is.
+    Show,
+}
+
+/// A key of config.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ConfigKey {
+    /// The default context NIP.
+    Nip,
+    /// The default environment.
+    Env,
+    /// The default API base URL.
+    BaseUrl,
+}
