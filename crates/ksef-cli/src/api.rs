@@ -57,7 +57,7 @@ pub(crate) fn print_value(ctx: &Ctx, value: &Value) -> anyhow::Result<()> {
     }
     let mut out = String::new();
     render(value, 0, &mut out);
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, Utc};
-use ksef_client::{LoginSession, SubjectIdentifierType, TokenKind};
+use ksef_client::{LoginSession, SubjectIdentifierType, TokenKind, TokenStore as _};
 use ksef_model::operations::{
     GetAuthStatus, GetChallenge, ListAuthSessions, RevokeAuthSession, RevokeCurrentAuthSession,
 };
@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::args::{AuthCommand, AuthSessionsCommand, SubjectArg};
-use crate::context::{Ctx, SessionMeta, all_pages, parse_reference, print_json, read_token};
+use crate::context::{
+    Ctx, SessionMeta, StoreState, all_pages, parse_reference, print_json, read_token,
+};
 use crate::files::{read_input, read_secret_line, write_private, write_public};
 
 /// The first half of `auth login-external`, kept in the profile until `--submit`.
@@ -76,6 +78,96 @@ fn remove_if_present(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Before a login: removes a damaged token file or session description of the profile (the
+/// login replaces them), saying so on stderr.
+fn replace_damaged_login(ctx: &Ctx) -> anyhow::Result<()> {
+    for path in ctx.discard_damaged_login()? {
+        ctx.note(format!(
+            "note: {} was damaged; removed, the new login replaces it",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `auth logout`: always works. Revokes the session at KSeF when the profile has readable
+/// tokens (a refusal or an unreachable KSeF is a warning), then removes the profile's token file
+/// and session description, damaged or not, and says what it removed.
+async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let meta = ctx.load_meta();
+    let base_url = match &meta {
+        Ok(Some(meta)) if ctx.global.base_url.is_none() && ctx.global.env.is_none() => {
+            meta.base_url.clone()
+        }
+        _ => ctx.base_url_without_login()?,
+    };
+    let tokens = ctx.tokens_path();
+    let tokens_existed = tokens.exists();
+    let mut revoked = false;
+    let mut warning = None;
+    match ctx.open_token_store()? {
+        StoreState::Usable(store) => {
+            let has_login =
+                store.load(TokenKind::Refresh).is_some() || store.load(TokenKind::Access).is_some();
+            if has_login {
+                let client = ctx.client_with_store(&base_url, store)?;
+                match client.logout().await {
+                    Ok(()) => revoked = true,
+                    Err(error) => {
+                        warning = Some(format!(
+                            "KSeF did not confirm the logout ({error:#}); the local login is \
+                             removed anyway"
+                        ));
+                    }
+                }
+            }
+        }
+        StoreState::Damaged => {
+            warning = Some(format!(
+                "{} was damaged, so the session could not be revoked at KSeF; it ends when its \
+                 tokens expire",
+                tokens.display()
+            ));
+        }
+    }
+    let mut removed = Vec::new();
+    for (path, existed) in [
+        (tokens, tokens_existed),
+        (ctx.meta_path(), ctx.meta_path().exists()),
+    ] {
+        remove_if_present(&path)?;
+        if existed {
+            removed.push(path);
+        }
+    }
+    if let Some(warning) = &warning {
+        ctx.note(format!("warning: {warning}"));
+    }
+    if ctx.json() {
+        print_json(&json!({
+            "loggedOut": true,
+            "revoked": revoked,
+            "profile": ctx.global.profile,
+            "removed": removed,
+            "warning": warning,
+        }))?;
+    } else if removed.is_empty() {
+        outln!(
+            "✓ nothing to remove: profile {} was not logged in",
+            ctx.global.profile
+        );
+    } else {
+        outln!("✓ logged out (profile {})", ctx.global.profile);
+        if revoked {
+            outln!("  revoked          the session at KSeF");
+        }
+        for path in &removed {
+            outln!("  removed          {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Saves the session description of a finished login and reports it.
 fn finish_login(
     ctx: &Ctx,
@@ -104,13 +196,13 @@ fn finish_login(
             "sessionFile": ctx.tokens_path(),
         }))?;
     } else {
-        println!("✓ logged in to NIP {nip} (profile {})", ctx.global.profile);
-        println!("  authentication   {}", login.reference_number);
-        println!(
+        outln!("✓ logged in to NIP {nip} (profile {})", ctx.global.profile);
+        outln!("  authentication   {}", login.reference_number);
+        outln!(
             "  access token     valid until {}",
             login.access_valid_until
         );
-        println!(
+        outln!(
             "  refresh token    valid until {}",
             login.refresh_valid_until
         );
@@ -128,6 +220,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
             subject,
         } => {
             let nip = ctx.nip(nip.as_deref())?;
+            replace_damaged_login(ctx)?;
             if let (Some(cert), Some(key)) = (&signing.cert, &signing.key) {
                 let signer = load_signer(cert, key, signing.key_password_file.as_deref())?;
                 let client = ctx.client()?;
@@ -178,12 +271,12 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "profile": ctx.global.profile,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "✓ unsigned AuthTokenRequest written to {}",
                     output.display()
                 );
-                println!("  challenge        {challenge}");
-                println!(
+                outln!("  challenge        {challenge}");
+                outln!(
                     "  next: sign it (XAdES, enveloped), then run \
                      `ksef auth login-external --submit --input SIGNED.xml` within 10 minutes"
                 );
@@ -213,6 +306,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
             let signed = read_input(&input, "the signed request")?;
             let nip: Nip = pending.nip.parse()?;
             let challenge: Challenge = pending.challenge.parse()?;
+            replace_damaged_login(ctx)?;
             let client = ctx.client_for(&pending.base_url)?;
             ctx.note(format!("submitting the signed request for NIP {nip} …"));
             let login = client
@@ -261,18 +355,19 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "refreshTokenValidUntil": status.refresh_token_valid_until,
                 }))?;
             } else {
-                println!("authentication   {reference}");
-                println!(
+                outln!("authentication   {reference}");
+                outln!(
                     "status           {} {}",
-                    status.status.code, status.status.description
+                    status.status.code,
+                    status.status.description
                 );
-                println!("started          {}", status.start_date);
-                println!(
+                outln!("started          {}", status.start_date);
+                outln!(
                     "method           {}",
                     status.authentication_method_info.display_name
                 );
                 if let Some(until) = status.refresh_token_valid_until {
-                    println!("refresh token    valid until {until}");
+                    outln!("refresh token    valid until {until}");
                 }
             }
             Ok(if status.status.code == 200 || status.status.code == 100 {
@@ -303,13 +398,13 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "refreshValidUntil": refresh,
                 }))?;
             } else {
-                println!("profile          {}", ctx.global.profile);
-                println!("KSeF API         {}", meta.base_url);
-                println!("context          {} {}", meta.context_type, meta.context);
-                println!("authentication   {}", meta.reference_number);
-                println!("logged in at     {}", meta.logged_in_at);
-                println!("access token     {}", until(access));
-                println!("refresh token    {}", until(refresh));
+                outln!("profile          {}", ctx.global.profile);
+                outln!("KSeF API         {}", meta.base_url);
+                outln!("context          {} {}", meta.context_type, meta.context);
+                outln!("authentication   {}", meta.reference_number);
+                outln!("logged in at     {}", meta.logged_in_at);
+                outln!("access token     {}", until(access));
+                outln!("refresh token    {}", until(refresh));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -319,21 +414,11 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
             if ctx.json() {
                 print_json(&json!({ "accessValidUntil": valid_until }))?;
             } else {
-                println!("✓ access token refreshed, valid until {valid_until}");
+                outln!("✓ access token refreshed, valid until {valid_until}");
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuthCommand::Logout => {
-            let client = ctx.logged_in_client()?;
-            client.logout().await?;
-            remove_if_present(&ctx.meta_path())?;
-            if ctx.json() {
-                print_json(&json!({ "loggedOut": true, "profile": ctx.global.profile }))?;
-            } else {
-                println!("✓ logged out (profile {})", ctx.global.profile);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        AuthCommand::Logout => logout(ctx).await,
         AuthCommand::Challenge => {
             let client = ctx.client()?;
             let challenge = client.auth().challenge(GetChallenge::new()).await?;
@@ -345,9 +430,9 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "clientIp": challenge.client_ip,
                 }))?;
             } else {
-                println!("challenge        {}", challenge.challenge);
-                println!("timestamp        {}", challenge.timestamp);
-                println!("client IP        {}", challenge.client_ip);
+                outln!("challenge        {}", challenge.challenge);
+                outln!("timestamp        {}", challenge.timestamp);
+                outln!("client IP        {}", challenge.client_ip);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -384,7 +469,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "current": is_own,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "✓ revoked authentication session {}{}",
                     reference.as_deref().unwrap_or("(current)"),
                     if is_own {
@@ -424,14 +509,16 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     .collect();
                 print_json(&serde_json::Value::Array(rows))?;
             } else if items.is_empty() {
-                println!("no active authentication sessions");
+                outln!("no active authentication sessions");
             } else {
-                println!(
+                outln!(
                     "{:<38} {:<27} {:>6}  CURRENT",
-                    "REFERENCE", "STARTED", "STATUS"
+                    "REFERENCE",
+                    "STARTED",
+                    "STATUS"
                 );
                 for s in &items {
-                    println!(
+                    outln!(
                         "{:<38} {:<27} {:>6}  {}",
                         s.reference_number.as_str(),
                         s.start_date

@@ -93,13 +93,13 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
                 "waited": false,
             }))?;
         } else {
-            println!(
+            outln!(
                 "✓ batch session {reference} sent and closed: {} invoice(s) in {} part(s); KSeF processes it now",
                 files.len(),
                 submitted.package.parts.len()
             );
-            println!("  check it with   ksef session status {reference}");
-            println!("  (or send with --wait to wait for each invoice's outcome)");
+            outln!("  check it with   ksef session status {reference}");
+            outln!("  (or send with --wait to wait for each invoice's outcome)");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -188,7 +188,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     } else {
         for (invoice, ksef_number, upo) in &rows {
             let mark = if ksef_number.is_some() { "✓" } else { "✗" };
-            println!(
+            outln!(
                 "{mark} {}  {}  {}  {} {}",
                 invoice.file_name.as_deref().unwrap_or("?"),
                 invoice.reference_number,
@@ -197,13 +197,13 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
                 invoice.status.status.description
             );
             if let Some(upo) = upo {
-                println!("  UPO saved to {}", upo.display());
+                outln!("  UPO saved to {}", upo.display());
             }
         }
         for name in &missing {
-            println!("✗ {name}  not reported by KSeF");
+            outln!("✗ {name}  not reported by KSeF");
         }
-        println!(
+        outln!(
             "batch session {}: {}/{} accepted",
             outcome.reference_number,
             rows.len() - rejected,
@@ -303,13 +303,13 @@ fn pack(
             "archiveHash": package.archive.sha256_base64(),
         }))?;
     } else {
-        println!(
+        outln!(
             "✓ packaged {} invoice(s) into {} part(s) in {}",
             files.len(),
             part_files.len(),
             out.display()
         );
-        println!("  open request     {}", manifest_path.display());
+        outln!("  open request     {}", manifest_path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

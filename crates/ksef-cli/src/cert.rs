@@ -130,16 +130,17 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                     "keyFile": key_out,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "✓ certificate {} issued (enrollment {reference})",
                     enrolled.serial_number
                 );
-                println!(
+                outln!(
                     "  valid            {} to {}",
-                    enrolled.valid_from, enrolled.valid_to
+                    enrolled.valid_from,
+                    enrolled.valid_to
                 );
-                println!("  certificate      {}", cert_out.display());
-                println!("  private key      {} (0600)", key_out.display());
+                outln!("  certificate      {}", cert_out.display());
+                outln!("  private key      {} (0600)", key_out.display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -199,14 +200,14 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
             } else {
                 for (item, certificate_pem) in response.certificates.iter().zip(&pems) {
                     match &out {
-                        Some(dir) => println!(
+                        Some(dir) => outln!(
                             "✓ {} ({}) saved to {}",
                             item.certificate_serial_number,
                             item.certificate_name,
                             dir.join(format!("{}.pem", item.certificate_serial_number))
                                 .display()
                         ),
-                        None => print!("{certificate_pem}"),
+                        None => out!("{certificate_pem}"),
                     }
                 }
             }
@@ -262,7 +263,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                 offset += 1;
             }
             if !ctx.json() && items.is_empty() {
-                println!("no certificates");
+                outln!("no certificates");
             } else {
                 print_value(ctx, &Value::Array(items))?;
             }
@@ -290,7 +291,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                     "reason": reason.as_str(),
                 }))?;
             } else {
-                println!("✓ certificate {serial} revoked ({reason})");
+                outln!("✓ certificate {serial} revoked ({reason})");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -357,14 +358,14 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                     "keyType": if ec { "EcdsaP256" } else { "Rsa2048" },
                 }))?;
             } else {
-                println!("✓ self-signed test certificate (TEST environment only)");
-                println!("  subject          {}", certificate.subject());
-                println!(
+                outln!("✓ self-signed test certificate (TEST environment only)");
+                outln!("  subject          {}", certificate.subject());
+                outln!(
                     "  SHA-256          {}",
                     certificate.fingerprint_sha256_hex()
                 );
-                println!("  certificate      {}", cert_out.display());
-                println!("  private key      {} (0600)", key_out.display());
+                outln!("  certificate      {}", cert_out.display());
+                outln!("  private key      {} (0600)", key_out.display());
             }
             Ok(ExitCode::SUCCESS)
         }

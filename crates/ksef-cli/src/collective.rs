@@ -67,7 +67,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CollectiveCommand) -> anyhow::Result
                     "invoiceCount": ksef_numbers.len(),
                 }))?;
             } else {
-                println!("{number}");
+                outln!("{number}");
                 ctx.note(format!(
                     "✓ collective identifier for {} invoices",
                     ksef_numbers.len()
@@ -106,11 +106,11 @@ pub(crate) async fn run(ctx: &Ctx, command: CollectiveCommand) -> anyhow::Result
                     .collect();
                 print_json(&Value::Array(rows))?;
             } else if items.is_empty() {
-                println!("no collective identifiers");
+                outln!("no collective identifiers");
             } else {
-                println!("{:<36} {:<26} {:>8} MINE", "NUMBER", "CREATED", "INVOICES");
+                outln!("{:<36} {:<26} {:>8} MINE", "NUMBER", "CREATED", "INVOICES");
                 for i in &items {
-                    println!(
+                    outln!(
                         "{:<36} {:<26} {:>8} {}",
                         i.collective_identifier_number,
                         i.date_created.to_rfc3339(),
@@ -142,10 +142,10 @@ pub(crate) async fn run(ctx: &Ctx, command: CollectiveCommand) -> anyhow::Result
                     .collect();
                 print_json(&json!({"ksefNumber": number.as_str(), "collectiveIdentifiers": rows}))?;
             } else if items.is_empty() {
-                println!("{number} is in no collective identifier");
+                outln!("{number} is in no collective identifier");
             } else {
                 for i in &items {
-                    println!(
+                    outln!(
                         "{}  {}{}",
                         i.collective_identifier_number,
                         i.date_created.to_rfc3339(),
@@ -177,7 +177,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CollectiveCommand) -> anyhow::Result
                     .collect();
                 print_json(&Value::Array(rows))?;
             } else if items.is_empty() {
-                println!("no invoices");
+                outln!("no invoices");
             } else {
                 for i in &items {
                     let details = if i.details_hidden {
@@ -193,9 +193,10 @@ pub(crate) async fn run(ctx: &Ctx, command: CollectiveCommand) -> anyhow::Result
                             .collect::<Vec<_>>()
                             .join("  ")
                     };
-                    println!(
+                    outln!(
                         "{}  {}  {details}",
-                        i.collective_identifier_number, i.ksef_number
+                        i.collective_identifier_number,
+                        i.ksef_number
                     );
                 }
             }

@@ -143,7 +143,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
             if ctx.json() {
                 print_json(&json!({ "key": key_name(key), "value": value }))?;
             } else if let Some(value) = value {
-                println!("{value}");
+                outln!("{value}");
             }
             if value.is_none() {
                 ctx.note(format!("{} is not set", key_name(key)));
@@ -159,11 +159,11 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
                     "baseUrl": config.base_url,
                 }))?;
             } else {
-                println!("# {}", path.display());
+                outln!("# {}", path.display());
                 for key in [ConfigKey::Nip, ConfigKey::Env, ConfigKey::BaseUrl] {
                     match config.get(key) {
-                        Some(value) => println!("{:<9} {value}", key_name(key)),
-                        None => println!("{:<9} (not set)", key_name(key)),
+                        Some(value) => outln!("{:<9} {value}", key_name(key)),
+                        None => outln!("{:<9} (not set)", key_name(key)),
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! What every command needs: where to talk to, the profile's files, the client, the token and
 //! how to print.
 
-use std::io::{BufRead as _, Write as _};
+use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +9,8 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset};
 use ksef_client::{Client, Environment, FileTokenStore, PollConfig, TokenKind};
 use serde::{Deserialize, Serialize};
+
+use clap::ValueEnum as _;
 
 use crate::args::{EnvName, Global, TokenSourceArgs};
 use crate::config::Config;
@@ -175,6 +177,18 @@ impl Ctx {
         if let Some(meta) = self.load_meta()? {
             return Ok(meta.base_url);
         }
+        self.base_url_without_login()
+    }
+
+    /// [`Ctx::base_url`] without the profile's login: `--base-url`, `--env`, then config.toml,
+    /// else TEST.
+    pub(crate) fn base_url_without_login(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.global.base_url {
+            return Ok(url.clone());
+        }
+        if let Some(env) = self.global.env {
+            return Ok(environment(env).base_url().to_owned());
+        }
         if let Some(url) = &self.config.base_url {
             return Ok(url.clone());
         }
@@ -212,11 +226,58 @@ impl Ctx {
     pub(crate) fn client_for(&self, base_url: &str) -> anyhow::Result<Client> {
         std::fs::create_dir_all(&self.profile_dir)
             .with_context(|| format!("cannot create {}", self.profile_dir.display()))?;
-        let store = FileTokenStore::open(self.tokens_path())?;
+        let store = match self.open_token_store()? {
+            StoreState::Usable(store) => store,
+            StoreState::Damaged => bail!(
+                "the token file {} is damaged (not a token file this version can read); \
+                 run `ksef auth logout` to remove it or `ksef auth login` to replace it",
+                self.tokens_path().display()
+            ),
+        };
+        self.client_with_store(base_url, store)
+    }
+
+    /// A client for `base_url` with `store` as its token store.
+    pub(crate) fn client_with_store(
+        &self,
+        base_url: &str,
+        store: FileTokenStore,
+    ) -> anyhow::Result<Client> {
         self.detail(format!("KSeF API at {base_url}"));
         Ok(client_builder(base_url)
             .transport(|t| t.token_store(store))
             .build()?)
+    }
+
+    /// Opens the profile's token file: [`StoreState::Damaged`] when it is there and readable
+    /// but cannot be parsed, an error when it cannot be read at all. The parser's message is
+    /// not kept: it may quote the file's content, which holds tokens.
+    pub(crate) fn open_token_store(&self) -> anyhow::Result<StoreState> {
+        let path = self.tokens_path();
+        match FileTokenStore::open(&path) {
+            Ok(store) => Ok(StoreState::Usable(store)),
+            Err(error) => match std::fs::read(&path) {
+                // Readable, so it was the content that could not be parsed.
+                Ok(_) => Ok(StoreState::Damaged),
+                Err(_) => Err(error)
+                    .with_context(|| format!("cannot read the token file {}", path.display())),
+            },
+        }
+    }
+
+    /// Removes a damaged token file and a damaged session description of the profile, so that
+    /// a new login can replace them; returns the files removed.
+    pub(crate) fn discard_damaged_login(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        if matches!(self.open_token_store()?, StoreState::Damaged) {
+            remove_file(&self.tokens_path())?;
+            removed.push(self.tokens_path());
+        }
+        if self.load_meta().is_err() && self.meta_path().exists() {
+            remove_file(&self.meta_path())?;
+            removed.push(self.meta_path());
+        }
+        Ok(removed)
     }
 
     /// A client for a command that needs a login: refuses early, with the fix, if there is none.
@@ -231,6 +292,61 @@ impl Ctx {
             );
         }
         Ok(client)
+    }
+}
+
+/// Settles an environment name and a base URL given together (flags or `KSEF_ENV` and
+/// `KSEF_BASE_URL`): a flag wins over an environment variable, and between two of the same kind
+/// the base URL wins. The loser is dropped from `global`; the returned note names it, for stderr.
+pub(crate) fn resolve_api_choice(
+    global: &mut Global,
+    matches: &clap::ArgMatches,
+) -> Option<String> {
+    use clap::parser::ValueSource;
+    let (Some(env), Some(url)) = (global.env, global.base_url.clone()) else {
+        return None;
+    };
+    let from_flag = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let env_text = env
+        .to_possible_value()
+        .map_or_else(|| format!("{env:?}"), |value| value.get_name().to_owned());
+    let env_origin = if from_flag("env") {
+        format!("--env {env_text}")
+    } else {
+        format!("KSEF_ENV={env_text}")
+    };
+    let url_origin = if from_flag("base_url") {
+        format!("--base-url {url}")
+    } else {
+        format!("KSEF_BASE_URL={url}")
+    };
+    if from_flag("env") && !from_flag("base_url") {
+        global.base_url = None;
+        Some(format!(
+            "using {env_origin}; {url_origin} is ignored (a flag wins over the environment)"
+        ))
+    } else {
+        global.env = None;
+        Some(format!(
+            "using {url_origin}; {env_origin} is ignored (a base URL wins over an environment name)"
+        ))
+    }
+}
+
+/// What [`Ctx::open_token_store`] found.
+pub(crate) enum StoreState {
+    /// The store (empty when there is no file yet).
+    Usable(FileTokenStore),
+    /// The file is there but is not a token file this version can read.
+    Damaged,
+}
+
+/// Removes `path`; a file that is not there is no error.
+pub(crate) fn remove_file(path: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
     }
 }
 
@@ -324,8 +440,7 @@ where
 
 /// Prints one JSON document on stdout.
 pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    crate::output::write_stdout_bytes(&text)
 }

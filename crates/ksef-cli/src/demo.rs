@@ -58,12 +58,13 @@ struct Narrator<'a> {
 }
 
 impl Narrator<'_> {
-    fn print(&self, line: &str) {
+    fn print(&self, line: &str) -> anyhow::Result<()> {
         if self.ctx.json() {
             self.ctx.note(line);
         } else if !self.ctx.global.quiet {
-            println!("{line}");
+            outln!("{line}");
         }
+        Ok(())
     }
 
     /// Runs one step, timing it and printing a check mark (or a cross) with its detail.
@@ -80,7 +81,7 @@ impl Narrator<'_> {
                 self.print(&format!(
                     "✓ {name:<26} {:>6} ms  {detail}",
                     elapsed.as_millis()
-                ));
+                ))?;
                 self.steps.push(Step {
                     name,
                     status: "ok",
@@ -94,7 +95,7 @@ impl Narrator<'_> {
                 self.print(&format!(
                     "✗ {name:<26} {:>6} ms  {detail}",
                     elapsed.as_millis()
-                ));
+                ))?;
                 self.steps.push(Step {
                     name,
                     status: "failed",
@@ -117,6 +118,29 @@ struct Facts {
     upo: Option<PathBuf>,
 }
 
+/// `ksef demo` always runs its own in-process simulator: `--env` and `--base-url` typed on its
+/// command line would be ignored, so they are refused as a usage error (exit 2). The same
+/// settings from `KSEF_ENV`/`KSEF_BASE_URL` are left alone (a shell set up for `ksef sim` may
+/// run the demo too).
+pub(crate) fn refuse_api_flags(matches: &clap::ArgMatches) {
+    use clap::CommandFactory as _;
+    use clap::parser::ValueSource;
+    for (id, flag) in [("env", "--env"), ("base_url", "--base-url")] {
+        if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            crate::args::Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "`ksef demo` runs its own in-process simulator and talks to no other \
+                         KSeF API, so {flag} cannot be used with it; to try an environment, \
+                         log in there with `ksef auth login`"
+                    ),
+                )
+                .exit();
+        }
+    }
+}
+
 /// Runs `ksef demo`.
 pub(crate) async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut narrator = Narrator {
@@ -133,7 +157,7 @@ pub(crate) async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!("demo FAILED: {passed} steps passed, {failed} failed")
     };
-    narrator.print(&verdict);
+    narrator.print(&verdict)?;
     if ctx.json() {
         let steps: Vec<Value> = narrator
             .steps

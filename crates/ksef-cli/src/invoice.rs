@@ -77,6 +77,12 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             .await
         }
         InvoiceCommand::Validate { files, schema } => crate::validate::run(ctx, &files, schema),
+        InvoiceCommand::Sample {
+            count,
+            nip,
+            out,
+            date,
+        } => crate::sample::run(ctx, count, nip.as_deref(), &out, date),
         InvoiceCommand::Pdf(args) => crate::pdf::run_invoice_pdf(ctx, args),
         InvoiceCommand::Get { ksef_number, out } => {
             let number = parse_ksef_number(&ksef_number)?;
@@ -86,10 +92,7 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
                 Some(path) => std::fs::write(path, &bytes)
                     .with_context(|| format!("cannot write {}", path.display()))?,
                 None if ctx.json() => {}
-                None => {
-                    use std::io::Write as _;
-                    std::io::stdout().lock().write_all(&bytes)?;
-                }
+                None => crate::output::write_stdout_bytes(&bytes)?,
             }
             if ctx.json() {
                 let mut doc = json!({
@@ -120,14 +123,19 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             if ctx.json() {
                 print_json(&Value::Array(records.iter().map(metadata_json).collect()))?;
             } else if records.is_empty() {
-                println!("no invoices match");
+                outln!("no invoices match");
             } else {
-                println!(
+                outln!(
                     "{:<36} {:<24} {:<10} {:<10} {:>12} {:<3}",
-                    "KSEF NUMBER", "INVOICE NUMBER", "ISSUED", "SELLER", "GROSS", "CUR"
+                    "KSEF NUMBER",
+                    "INVOICE NUMBER",
+                    "ISSUED",
+                    "SELLER",
+                    "GROSS",
+                    "CUR"
                 );
                 for r in &records {
-                    println!(
+                    outln!(
                         "{:<36} {:<24} {:<10} {:<10} {:>12.2} {:<3}",
                         r.ksef_number.as_str(),
                         r.invoice_number,
@@ -522,7 +530,7 @@ async fn send(
     } else {
         for r in &results {
             let mark = if r.accepted { "✓" } else { "✗" };
-            println!(
+            outln!(
                 "{mark} {}  {}  {}  {} {}",
                 r.file.display(),
                 r.reference_number,
@@ -531,13 +539,13 @@ async fn send(
                 r.description
             );
             if let Some(upo) = &r.upo {
-                println!("  UPO saved to {}", display(upo));
+                outln!("  UPO saved to {}", display(upo));
             }
             if let Some(link) = &r.verification_link {
-                println!("  KOD I: {link}");
+                outln!("  KOD I: {link}");
             }
         }
-        println!("session {}", session.reference_number());
+        outln!("session {}", session.reference_number());
     }
     if let Some(error) = send_error {
         return Err(error);

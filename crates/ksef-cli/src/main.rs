@@ -1,10 +1,16 @@
 //! `ksef`: the command-line tool for KSeF API 2.0.
 //!
 //! Human-readable output by default, `--json` for scripts (one JSON document on stdout, camelCase
-//! keys). Exit codes: 0 on success, 1 when KSeF or the input says no, 2 for usage errors.
+//! keys). Exit codes: 0 on success, 1 when KSeF or the input says no, 2 for usage errors. Results
+//! go to stdout through `output.rs`; when its reader closes the pipe (`| head`), the command stops
+//! quietly with 0.
 //! Everything KSeF-specific goes through `ksef-client`; `ksef demo` and `ksef sim` run the
 //! `ksef-sim` simulator in-process.
 #![forbid(unsafe_code)]
+
+// First, so that its `outln!`/`out!` macros are visible in every module below.
+#[macro_use]
+mod output;
 
 mod api;
 mod args;
@@ -20,6 +26,7 @@ mod invoice;
 mod pdf;
 mod permissions;
 mod qr;
+mod sample;
 mod session;
 mod sim;
 mod status;
@@ -30,17 +37,31 @@ mod xades;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use crate::args::{Cli, Command};
 use crate::context::Ctx;
 
 fn main() -> ExitCode {
     // Usage errors exit with 2 here (clap's convention).
-    let cli = Cli::parse();
+    let arg_matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&arg_matches).unwrap_or_else(|error| error.exit());
+    if let Command::Demo(_) = &cli.command {
+        demo::refuse_api_flags(&arg_matches);
+    }
+    let precedence_note = context::resolve_api_choice(&mut cli.global, &arg_matches);
     if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(*shell, &mut Cli::command(), "ksef", &mut std::io::stdout());
-        return ExitCode::SUCCESS;
+        // Generated into memory: clap_complete panics when its writer fails (a closed pipe).
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "ksef", &mut script);
+        return match output::write_stdout_bytes(&script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) if output::is_stdout_closed(&error) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -57,9 +78,16 @@ fn main() -> ExitCode {
         eprintln!("error: {error:#}");
         return ExitCode::from(2);
     }
+    if let Some(note) = precedence_note
+        && !cli.global.quiet
+    {
+        eprintln!("note: {note}");
+    }
     let json = cli.global.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // The reader of stdout went away (`| head`): it asked for no more, so stop quietly.
+        Err(error) if output::is_stdout_closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
             report(&error, json);
             if error.downcast_ref::<context::UsageError>().is_some() {
@@ -147,6 +175,14 @@ fn hint(error: &anyhow::Error) -> Option<String> {
     let client = error
         .chain()
         .find_map(|e| e.downcast_ref::<ksef_client::Error>())?;
+    if client.has_code(25001) || client.has_code(25002) {
+        return Some(
+            "certificate enrollment needs a login with a certificate (XAdES) or a trusted \
+             profile, not a KSeF token: log in with `ksef auth login --nip NIP --cert CERT \
+             --key KEY` (or `ksef auth login-external`), then enroll"
+                .to_owned(),
+        );
+    }
     if let Some(status) = client.status() {
         return Some(match status {
             401 => "the login is missing or expired; run `ksef auth login --nip NIP`".to_owned(),

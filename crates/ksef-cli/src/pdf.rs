@@ -138,7 +138,7 @@ pub(crate) fn run_invoice_pdf(ctx: &Ctx, args: InvoicePdfArgs) -> anyhow::Result
             Ok(entry) => {
                 if !ctx.json() {
                     let forced = entry["violations"].as_array().map_or(0, Vec::len);
-                    println!(
+                    outln!(
                         "✓ {} → {}{}",
                         file.display(),
                         entry["pdf"].as_str().unwrap_or(""),

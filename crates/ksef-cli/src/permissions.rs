@@ -144,7 +144,7 @@ pub(crate) async fn run(ctx: &Ctx, command: PermissionsCommand) -> anyhow::Resul
                     EuEntityPermissionsQueryRequest, "{}";
             }
             if !ctx.json() && items.is_empty() {
-                println!("no permissions match");
+                outln!("no permissions match");
             } else {
                 print_value(ctx, &json!(items))?;
             }

@@ -85,7 +85,7 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
                     "svg": svg,
                 }))?;
             } else {
-                println!("{link}");
+                outln!("{link}");
                 ctx.note(format!("caption: {}", caption.text()));
             }
             Ok(ExitCode::SUCCESS)
@@ -132,7 +132,7 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
                     "svg": svg,
                 }))?;
             } else {
-                println!("{link}");
+                outln!("{link}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -53,14 +53,19 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                     .collect();
                 print_json(&Value::Array(rows))?;
             } else if sessions.is_empty() {
-                println!("no sessions");
+                outln!("no sessions");
             } else {
-                println!(
+                outln!(
                     "{:<38} {:>6} {:<27} {:>5} {:>5} {:>5}",
-                    "REFERENCE", "STATUS", "CREATED", "TOTAL", "OK", "FAIL"
+                    "REFERENCE",
+                    "STATUS",
+                    "CREATED",
+                    "TOTAL",
+                    "OK",
+                    "FAIL"
                 );
                 for s in &sessions {
-                    println!(
+                    outln!(
                         "{:<38} {:>6} {:<27} {:>5} {:>5} {:>5}",
                         s.reference_number.as_str(),
                         s.status.code,
@@ -91,21 +96,22 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                     "upoPages": status.upo.as_ref().map(|u| u.pages.iter().map(|p| p.reference_number.as_str().to_owned()).collect::<Vec<_>>()),
                 }))?;
             } else {
-                println!("session          {reference}");
-                println!(
+                outln!("session          {reference}");
+                outln!(
                     "status           {} {}",
-                    status.status.code, status.status.description
+                    status.status.code,
+                    status.status.description
                 );
-                println!("created          {}", status.date_created);
-                println!("updated          {}", status.date_updated);
+                outln!("created          {}", status.date_created);
+                outln!("updated          {}", status.date_updated);
                 if let Some(count) = status.invoice_count {
-                    println!("invoices         {count}");
+                    outln!("invoices         {count}");
                 }
                 if let Some(count) = status.successful_invoice_count {
-                    println!("accepted         {count}");
+                    outln!("accepted         {count}");
                 }
                 if let Some(upo) = &status.upo {
-                    println!("UPO pages        {}", upo.pages.len());
+                    outln!("UPO pages        {}", upo.pages.len());
                 }
             }
         }
@@ -138,10 +144,10 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                     .collect();
                 print_json(&Value::Array(rows))?;
             } else if invoices.is_empty() {
-                println!("no invoices in session {reference}");
+                outln!("no invoices in session {reference}");
             } else {
                 for i in &invoices {
-                    println!(
+                    outln!(
                         "{:>4} {:<38} {:<36} {} {}",
                         i.ordinal_number,
                         i.reference_number.as_str(),
@@ -197,7 +203,7 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                 )?;
             } else {
                 for path in saved.iter().chain(&pdfs) {
-                    println!("✓ saved {}", path.display());
+                    outln!("✓ saved {}", path.display());
                 }
             }
         }

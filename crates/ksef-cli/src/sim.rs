@@ -1,19 +1,50 @@
 //! `ksef sim`: a local simulator for scripts and manual testing.
 //!
 //! The simulator listens on `--listen ADDR` itself, so the base URL and the download links it hands
-//! out carry that address.
+//! out carry that address. `--detach` starts the same command again in the background (with the
+//! hidden `--detached-child`), relays its three lines as `export` lines once it serves, and
+//! returns; the background process keeps its pid in `sim.pid` in the state directory (0600),
+//! which `ksef sim stop` reads to send it SIGTERM.
 
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use ksef_sim::Simulator;
 
-use crate::args::{SimArgs, SimModeArg};
-use crate::context::Ctx;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::args::{SimAction, SimArgs, SimModeArg};
+use crate::context::{Ctx, print_json};
+use crate::files::write_private;
+
+/// What `sim.pid` holds: the background simulator's process and address.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PidFile {
+    pid: u32,
+    base_url: String,
+}
+
+fn pid_path(ctx: &Ctx) -> PathBuf {
+    ctx.home.join("sim.pid")
+}
+
+fn log_path(ctx: &Ctx) -> PathBuf {
+    ctx.home.join("sim.log")
+}
 
 /// Runs `ksef sim`.
 pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
+    if let Some(SimAction::Stop) = args.action {
+        return stop(ctx).await;
+    }
+    if args.detach {
+        return detach(ctx);
+    }
     let mut builder = Simulator::builder()
         .listen(args.listen)
         .mode(match args.mode {
@@ -78,6 +109,20 @@ pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
     // Listen for the signals before announcing the address: a script may send SIGTERM as soon
     // as it has read the three lines.
     let stop = shutdown_signal()?;
+    // In the background: outlive the terminal (SIGHUP is received and ignored) and leave the
+    // pid file for `ksef sim stop`.
+    let _hangup = if args.detached_child {
+        write_private(
+            &pid_path(ctx),
+            &serde_json::to_vec_pretty(&PidFile {
+                pid: std::process::id(),
+                base_url: format!("http://{addr}/v2"),
+            })?,
+        )?;
+        Some(ignore_hangup()?)
+    } else {
+        None
+    };
     {
         // The first three lines are for `eval`/env files: keep them first and flushed.
         let mut out = std::io::stdout().lock();
@@ -94,7 +139,216 @@ pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
     stop.await;
     ctx.note("ksef sim: stopping");
     sim.shutdown().await;
+    if args.detached_child {
+        // Only our own pid file: a newer simulator may have replaced it.
+        if read_pid_file(&pid_path(ctx))?.is_some_and(|p| p.pid == std::process::id()) {
+            crate::context::remove_file(&pid_path(ctx))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ksef sim --detach`: starts `ksef sim --detached-child` with the same arguments in a process
+/// group of its own, waits for its three lines (printed once it serves) and prints them as
+/// `export` lines.
+fn detach(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let pid_file = pid_path(ctx);
+    if let Some(running) = read_pid_file(&pid_file)? {
+        if is_simulator(running.pid) {
+            bail!(
+                "a detached simulator is already running at {} (pid {}); stop it with \
+                 `ksef sim stop` first",
+                running.base_url,
+                running.pid
+            );
+        }
+        crate::context::remove_file(&pid_file)?;
+    }
+    create_private_dir(&ctx.home)?;
+    let log = log_path(ctx);
+    let log_file = open_log(&log)?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .map(|arg| {
+            if arg == "--detach" {
+                "--detached-child".into()
+            } else {
+                arg
+            }
+        })
+        .collect();
+    let exe = std::env::current_exe().context("cannot find the path of the ksef binary")?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log_file);
+    #[cfg(unix)]
+    {
+        // Out of the terminal's process group: a Ctrl-C typed later does not reach it.
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0);
+    }
+    let mut child = command
+        .spawn()
+        .context("cannot start the background simulator")?;
+    let stdout = child.stdout.take().context("no pipe from the simulator")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut exports = Vec::new();
+    for _ in 0..3 {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("KSEF_") => exports.push(line),
+            _ => {
+                let status = child.wait().ok();
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                bail!(
+                    "the background simulator did not start ({}): {}",
+                    status.map_or_else(|| "no exit status".to_owned(), |s| s.to_string()),
+                    tail.trim()
+                );
+            }
+        }
+    }
+    for line in &exports {
+        outln!("export {line}");
+    }
+    ctx.note(format!(
+        "ksef sim: serving in the background (pid {}, log {}); stop it with `ksef sim stop`",
+        child.id(),
+        log.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ksef sim stop`: SIGTERM to the detached simulator, then waits (10 s at most) for it to exit.
+async fn stop(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let path = pid_path(ctx);
+    let Some(running) = read_pid_file(&path)? else {
+        bail!(
+            "no detached simulator to stop: {} does not exist (start one with `ksef sim --detach`)",
+            path.display()
+        );
+    };
+    let stopped = if is_simulator(running.pid) {
+        send_sigterm(running.pid)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_simulator(running.pid) {
+            if Instant::now() > deadline {
+                bail!(
+                    "the simulator (pid {}) did not stop within 10 s of SIGTERM",
+                    running.pid
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    } else {
+        false
+    };
+    crate::context::remove_file(&path)?;
+    if ctx.json() {
+        print_json(&json!({
+            "stopped": stopped,
+            "pid": running.pid,
+            "baseUrl": running.base_url,
+        }))?;
+    } else if stopped {
+        outln!(
+            "✓ stopped the simulator at {} (pid {})",
+            running.base_url,
+            running.pid
+        );
+    } else {
+        outln!(
+            "✓ the simulator (pid {}) had already stopped; removed {}",
+            running.pid,
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_pid_file(path: &Path) -> anyhow::Result<Option<PidFile>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is damaged; delete it (and stop the simulator by hand if it still runs)",
+                path.display()
+            )
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The detached simulator's log, owner-only (it may name paths of the state directory).
+fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("cannot create the simulator's log {}", path.display()))
+}
+
+/// Whether `pid` is a running `ksef sim` (not a stale pid reused by another program): on Linux
+/// its command line must carry `--detached-child` (a zombie's is empty); elsewhere `kill -0`
+/// must find it.
+fn is_simulator(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+            cmdline
+                .split(|&b| b == 0)
+                .any(|arg| arg == b"--detached-child")
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        kill(&["-0", &pid.to_string()]).is_ok()
+    }
+}
+
+/// Sends SIGTERM to `pid` with the system's `kill(1)`: no unsafe code and no dependency for one
+/// signal.
+fn send_sigterm(pid: u32) -> anyhow::Result<()> {
+    kill(&["-TERM", &pid.to_string()])
+        .with_context(|| format!("cannot send SIGTERM to the simulator (pid {pid})"))
+}
+
+fn kill(args: &[&str]) -> anyhow::Result<()> {
+    let output = std::process::Command::new("kill")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run kill(1)")?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        bail!(
+            "kill {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    }
+}
+
+/// Receives SIGHUP and does nothing with it, so the background simulator outlives the terminal
+/// it was started from; keep the returned value alive.
+#[cfg(unix)]
+fn ignore_hangup() -> anyhow::Result<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup()).context("cannot listen for SIGHUP")
+}
+
+#[cfg(not(unix))]
+fn ignore_hangup() -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Creates the state directory owner-only (0700 on Unix) if it does not exist yet.

@@ -113,17 +113,20 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<ExitCode>
             }
             _ => "KSeF's status is one this version does not know: treat it as unavailable",
         };
-        println!("{} ({meaning})", status.status);
+        outln!("{} ({meaning})", status.status);
         for message in &status.messages {
             let period = match &message.end {
                 Some(end) => format!("{} – {}", message.start.to_rfc3339(), end.to_rfc3339()),
                 None => format!("from {}", message.start.to_rfc3339()),
             };
-            println!(
+            outln!(
                 "- [{} {}] {}: {}",
-                message.category, message.kind, message.title, message.text
+                message.category,
+                message.kind,
+                message.title,
+                message.text
             );
-            println!("  {period}");
+            outln!("  {period}");
         }
         ctx.detail(format!("Lighthouse: {}", client.base_url()));
     }

@@ -169,7 +169,7 @@ pub(crate) async fn run(ctx: &Ctx, args: TestdataArgs) -> anyhow::Result<ExitCod
     if ctx.json() {
         print_value(ctx, &json!({ "operation": name, "ok": true }))?;
     } else {
-        println!("✓ testdata {name}");
+        outln!("✓ testdata {name}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,6 @@
 //! A generated token is a secret shown once: it goes to stdout (alone on its line, or as
 //! `token` in the JSON document) or, with `--out`, only to a 0600 file. It is never logged.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -76,8 +75,8 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
                             "tokenFile": path,
                         }))?;
                     } else {
-                        println!("✓ token {reference} generated");
-                        println!("  saved to         {} (0600)", path.display());
+                        outln!("✓ token {reference} generated");
+                        outln!("  saved to         {} (0600)", path.display());
                     }
                 }
                 None => {
@@ -89,9 +88,7 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
                             "token": secret.as_str(),
                         }))?;
                     } else {
-                        let mut stdout = std::io::stdout().lock();
-                        writeln!(stdout, "{}", secret.as_str())?;
-                        stdout.flush()?;
+                        outln!("{}", secret.as_str());
                         ctx.note(format!(
                             "✓ token {reference} generated; it is shown only once, above"
                         ));
@@ -131,14 +128,16 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
                     .collect();
                 print_json(&Value::Array(rows))?;
             } else if tokens.is_empty() {
-                println!("no tokens");
+                outln!("no tokens");
             } else {
-                println!(
+                outln!(
                     "{:<38} {:<9} {:<21} DESCRIPTION",
-                    "REFERENCE", "STATUS", "CREATED"
+                    "REFERENCE",
+                    "STATUS",
+                    "CREATED"
                 );
                 for t in &tokens {
-                    println!(
+                    outln!(
                         "{:<38} {:<9} {:<21} {}",
                         t.reference_number.as_str(),
                         t.status.as_str(),
@@ -170,10 +169,10 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
                     "context": {"type": t.context_identifier.r#type.as_str(), "value": t.context_identifier.value},
                 }))?;
             } else {
-                println!("token            {}", t.reference_number);
-                println!("status           {}", t.status);
-                println!("description      {}", t.description);
-                println!(
+                outln!("token            {}", t.reference_number);
+                outln!("status           {}", t.status);
+                outln!("description      {}", t.description);
+                outln!(
                     "permissions      {}",
                     t.requested_permissions
                         .iter()
@@ -181,7 +180,7 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                println!("created          {}", t.date_created);
+                outln!("created          {}", t.date_created);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -195,7 +194,7 @@ pub(crate) async fn run(ctx: &Ctx, command: TokenCommand) -> anyhow::Result<Exit
             if ctx.json() {
                 print_json(&json!({ "referenceNumber": reference.as_str(), "revoked": true }))?;
             } else {
-                println!("✓ token {reference} revoked");
+                outln!("✓ token {reference} revoked");
             }
             Ok(ExitCode::SUCCESS)
         }

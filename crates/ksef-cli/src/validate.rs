@@ -130,7 +130,7 @@ fn check_contents<'a>(
     verdicts
 }
 
-fn print_human(ctx: &Ctx, verdicts: &[Verdict], to_stdout: bool) {
+fn print_human(ctx: &Ctx, verdicts: &[Verdict], to_stdout: bool) -> anyhow::Result<()> {
     for verdict in verdicts {
         let mut lines = Vec::new();
         if verdict.valid() {
@@ -150,12 +150,13 @@ fn print_human(ctx: &Ctx, verdicts: &[Verdict], to_stdout: bool) {
         }
         for line in lines {
             if to_stdout {
-                println!("{line}");
+                outln!("{line}");
             } else {
                 ctx.note(line);
             }
         }
     }
+    Ok(())
 }
 
 /// `ksef invoice validate FILES... [--schema S]`: exit 1 if any file is invalid.
@@ -174,7 +175,7 @@ pub(crate) fn run(
     if ctx.json() {
         print_json(&Value::Array(verdicts.iter().map(Verdict::json).collect()))?;
     } else {
-        print_human(ctx, &verdicts, true);
+        print_human(ctx, &verdicts, true)?;
     }
     if invalid > 0 {
         ctx.note(format!(
@@ -236,7 +237,7 @@ fn refuse_invalid(ctx: &Ctx, verdicts: Vec<Verdict>) -> anyhow::Result<()> {
     if owned.is_empty() {
         return Ok(());
     }
-    print_human(ctx, &owned, false);
+    print_human(ctx, &owned, false)?;
     bail!(
         "{} invoice(s) failed validation ({}); nothing was sent. Fix them, or pass --no-validate to let KSeF judge",
         owned.len(),

@@ -1,6 +1,5 @@
 //! `ksef xades`: sign and verify XAdES documents offline.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -29,7 +28,7 @@ pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<Exit
             match &out {
                 Some(path) => write_public(path, &signed)?,
                 None if ctx.json() => {}
-                None => std::io::stdout().lock().write_all(&signed)?,
+                None => crate::output::write_stdout_bytes(&signed)?,
             }
             if ctx.json() {
                 let mut doc = json!({
@@ -86,18 +85,18 @@ pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<Exit
                     "challenge": verified.challenge(),
                 }))?;
             } else {
-                println!("✓ {}: valid XAdES signature", file.display());
-                println!("  signer           {}", certificate.subject());
-                println!("  issuer           {}", certificate.issuer());
-                println!(
+                outln!("✓ {}: valid XAdES signature", file.display());
+                outln!("  signer           {}", certificate.subject());
+                outln!("  issuer           {}", certificate.issuer());
+                outln!(
                     "  SHA-256          {}",
                     certificate.fingerprint_sha256_hex()
                 );
                 if let Some(time) = verified.signing_time() {
-                    println!("  signing time     {time}");
+                    outln!("  signing time     {time}");
                 }
                 if let Some(challenge) = verified.challenge() {
-                    println!("  challenge        {challenge}");
+                    outln!("  challenge        {challenge}");
                 }
             }
             Ok(ExitCode::SUCCESS)

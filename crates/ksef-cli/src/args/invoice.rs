@@ -47,6 +47,23 @@ pub(crate) enum InvoiceCommand {
         #[arg(long, value_enum)]
         schema: Option<SchemaArg>,
     },
+    /// Write sample FA(3) invoices (built with ksef-model's invoice builder, so each is valid)
+    /// for trying KSeF out: unique numbers, varied lines, buyers and VAT rates.
+    Sample {
+        /// How many invoices.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        count: u32,
+        /// The seller's NIP [default: `nip` of config.toml].
+        #[arg(long)]
+        nip: Option<String>,
+        /// The directory to write them to (created if missing; existing files are never
+        /// overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The issue date, YYYY-MM-DD [default: today (UTC)].
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
     /// Download an invoice by its KSeF number.
     Get {
         /// The KSeF number.

@@ -52,16 +52,12 @@ pub(crate) struct Cli {
 /// Options every command understands.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
-    /// The KSeF environment to talk to.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        env = "KSEF_ENV",
-        conflicts_with = "base_url"
-    )]
+    /// The KSeF environment to talk to. With a base URL too, the base URL wins (a flag over an
+    /// environment variable first), and a note says which was ignored.
+    #[arg(long, global = true, value_enum, env = "KSEF_ENV")]
     pub(crate) env: Option<EnvName>,
-    /// A custom API base URL ending in /v2 (e.g. a local `ksef sim`).
+    /// A custom API base URL ending in /v2 (e.g. a local `ksef sim`); wins over an environment
+    /// name given the same way.
     #[arg(long, global = true, env = "KSEF_BASE_URL", value_name = "URL")]
     pub(crate) base_url: Option<String>,
     /// Where config.toml and the profiles' session files are kept [default: $XDG_STATE_HOME/ksef
@@ -99,7 +95,8 @@ pub(crate) enum EnvName {
 pub(crate) enum Command {
     /// Run the whole invoice lifecycle against an in-process simulator, narrating each step.
     Demo(DemoArgs),
-    /// Serve a local KSeF simulator until SIGINT/SIGTERM.
+    /// Serve a local KSeF simulator until SIGINT/SIGTERM (or in the background with --detach,
+    /// until `ksef sim stop`).
     Sim(SimArgs),
     /// Log in and out, inspect the stored session.
     #[command(subcommand)]

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 /// `ksef demo`.
 #[derive(Debug, Args)]
@@ -15,7 +15,20 @@ pub(crate) struct DemoArgs {
 
 /// `ksef sim`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct SimArgs {
+    /// `ksef sim stop`; without it, serve.
+    #[command(subcommand)]
+    pub(crate) action: Option<SimAction>,
+    /// Start the simulator in the background and return once it is ready, printing
+    /// `export KSEF_BASE_URL=…`, `KSEF_NIP` and `KSEF_TOKEN` lines for
+    /// `eval "$(ksef sim --detach)"`. Its pid is kept in sim.pid in the state directory (0600)
+    /// for `ksef sim stop`; its stderr goes to sim.log there.
+    #[arg(long)]
+    pub(crate) detach: bool,
+    /// Internal: the background process `--detach` starts (writes the pid file, ignores SIGHUP).
+    #[arg(long, hide = true, conflicts_with = "detach")]
+    pub(crate) detached_child: bool,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
@@ -55,6 +68,13 @@ pub(crate) struct SimArgs {
     /// lets only the seeded subject, --trust-fingerprint and granted identifiers log in.
     #[arg(long, value_enum, default_value = "test")]
     pub(crate) mode: SimModeArg,
+}
+
+/// `ksef sim stop`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SimAction {
+    /// Stop the simulator started with `ksef sim --detach` (SIGTERM, then wait for it to exit).
+    Stop,
 }
 
 /// `ksef sim --mode`.
