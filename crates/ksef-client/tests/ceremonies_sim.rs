@@ -62,3 +62,53 @@ async fn twenty_token_logins_in_a_row_survive_resets_and_truncations() {
         "the faults were injected: {faults:?}"
     );
 }
+
+/// Faults on opening and closing online sessions only: resets after processing, cut-off answers
+/// and 5xx, 15% each.
+fn session_faults(seed: u64) -> SimulatorBuilder {
+    Simulator::builder()
+        .processing_delays(Duration::from_millis(5))
+        .fault_reset(0.15)
+        .fault_truncate(0.15)
+        .fault_5xx(0.15)
+        .fault_seed(seed)
+        .fault_operations(["sessions.online.open", "sessions.online.close"])
+}
+
+#[tokio::test]
+async fn online_sessions_open_and_close_despite_lost_answers() {
+    let sim = start_simulator(session_faults(11)).await;
+    let client = quick_client(&sim);
+    client
+        .login_with_ksef_token(seeded_nip(&sim), sim.seeded_token())
+        .await
+        .expect("login (not faulted)");
+    let nip = seeded_nip(&sim);
+    let template = common::fa3_template();
+    for i in 0..15 {
+        let session = client
+            .open_online_session(ksef_client::form_code::fa3())
+            .await
+            .unwrap_or_else(|e| panic!("open {i}: {e}: {:?}", std::error::Error::source(&e)));
+        let invoice = common::fill_fa3(
+            &template,
+            nip.as_str(),
+            &common::unique(&format!("CEREMONY-{i}")),
+        );
+        session.send(&invoice).await.expect("a send (not faulted)");
+        session
+            .close()
+            .await
+            .unwrap_or_else(|e| panic!("close {i}: {e}: {:?}", std::error::Error::source(&e)));
+        let status = session
+            .wait_until_processed()
+            .await
+            .expect("the session is processed");
+        assert_eq!(status.status.code, 200);
+    }
+    let faults = sim.stats().faults;
+    assert!(
+        faults.resets + faults.truncations + faults.server_errors >= 5,
+        "the faults were injected: {faults:?}"
+    );
+}
