@@ -1,5 +1,6 @@
 //! Online (interactive) sessions: open, send invoices exactly once, close, wait, statuses, UPO.
 
+mod duplicate;
 mod send;
 
 use std::collections::HashMap;
@@ -98,6 +99,13 @@ pub enum InvoiceOutcome {
         /// The session the original was sent in, if the server gave it.
         original_session_reference_number: Option<String>,
     },
+    /// Refused as a duplicate (440), and the original was found (see
+    /// [`Client::resolve_duplicate`]): the invoice is in KSeF under the original's number, which
+    /// is what sending it meant to achieve.
+    AlreadyInKsef {
+        /// The original invoice's KSeF number.
+        ksef_number: KsefNumber,
+    },
     /// Rejected for another reason (schema, semantics, permissions, decryption, …).
     Rejected {
         /// The status code.
@@ -180,7 +188,8 @@ struct SessionInner {
 /// same bytes again returns the first reference number ([`Delivery::AlreadySent`]).
 ///
 /// KSeF's own duplicate detection (same seller, invoice type and number, status 440) is reported
-/// per invoice as [`InvoiceOutcome::Duplicate`].
+/// per invoice as [`InvoiceOutcome::Duplicate`]; [`Client::resolve_duplicate`] finds the
+/// original's KSeF number ([`InvoiceOutcome::AlreadyInKsef`]).
 #[derive(Clone)]
 pub struct OnlineSession {
     inner: Arc<SessionInner>,
