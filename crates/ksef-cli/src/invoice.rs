@@ -394,6 +394,11 @@ struct Sent {
     description: String,
     upo: Option<PathBuf>,
     accepted: bool,
+    /// Refused as a duplicate of the invoice KSeF holds as `ksef_number`: what the send meant to
+    /// achieve, so it counts as accepted.
+    already_in_ksef: bool,
+    /// The index of the file's bytes in the command's invoices.
+    index: usize,
     /// KOD I of an offline invoice (`None` for online sends, or if the file lacks the seller's
     /// NIP or P_1).
     verification_link: Option<String>,
@@ -419,7 +424,7 @@ async fn send(
     let qr_host = qr_environment(ctx.environment()?);
     let mut results = Vec::with_capacity(files.len());
     let mut send_error = None;
-    for (file, bytes) in files.iter().zip(&invoices) {
+    for (index, (file, bytes)) in files.iter().zip(&invoices).enumerate() {
         let verification_link = if options.is_offline() {
             match OfflineInvoice::parse(bytes).and_then(|i| i.verification_link(qr_host)) {
                 Ok(link) => Some(link),
@@ -446,20 +451,13 @@ async fn send(
                     description: "Sent; processing".to_owned(),
                     upo: None,
                     accepted: true,
+                    already_in_ksef: false,
+                    index,
                     verification_link,
                 });
             }
             Err(error) => {
-                let what = if error.has_code(21166) {
-                    "KSeF refused the technical correction: the original already has an accepted \
-                     one (21166)"
-                } else if error.has_code(21167) {
-                    "KSeF refused the technical correction: the original is not an offline \
-                     invoice of this context rejected for technical reasons, or is still being \
-                     processed (21167); check --corrects"
-                } else {
-                    "the session was closed, fix the file and send it again"
-                };
+                let what = send_failure_advice(&error);
                 send_error = Some(
                     anyhow::Error::new(error)
                         .context(format!("sending {} failed; {what}", file.display())),
@@ -468,8 +466,16 @@ async fn send(
             }
         }
     }
-    session.close().await?;
-    if wait {
+    // The invoices sent so far are reported even when the close fails: their outcome is read
+    // from the session either way.
+    let close_error = session.close().await.err().map(|error| {
+        anyhow::Error::new(error).context(format!(
+            "closing online session {} failed; the invoices above were sent, do not send them \
+             again (KSeF closes the session on its own when it expires)",
+            session.reference_number()
+        ))
+    });
+    if wait && close_error.is_none() {
         ctx.note("waiting until KSeF has processed the session …");
         match session.wait_until_processed().await {
             Ok(_) => {}
@@ -486,7 +492,11 @@ async fn send(
             let (outcome, status) = session.wait_for_invoice(&reference).await?;
             result.code = status.status.code;
             result.description = status.status.description.clone();
+            let outcome = resolve_duplicate(ctx, &client, outcome, &invoices[result.index]).await;
             match outcome {
+                InvoiceOutcome::AlreadyInKsef { ksef_number } => {
+                    result.already_in_ksef(&ksef_number);
+                }
                 InvoiceOutcome::Accepted { ksef_number } => {
                     result.ksef_number = Some(ksef_number.to_string());
                     if let Some(dir) = &upo_dir {
@@ -506,7 +516,16 @@ async fn send(
             if let Ok(status) = session.invoice_status(&reference).await {
                 result.code = status.status.code;
                 result.description = status.status.description.clone();
-                result.ksef_number = status.ksef_number.map(|k| k.to_string());
+                result.ksef_number = status.ksef_number.as_ref().map(|k| k.to_string());
+                let outcome = InvoiceOutcome::of(&status);
+                if let InvoiceOutcome::Duplicate { .. } = outcome {
+                    match resolve_duplicate(ctx, &client, outcome, &invoices[result.index]).await {
+                        InvoiceOutcome::AlreadyInKsef { ksef_number } => {
+                            result.already_in_ksef(&ksef_number);
+                        }
+                        _ => result.accepted = false,
+                    }
+                }
             }
         }
     }
@@ -520,12 +539,26 @@ async fn send(
                     "ksefNumber": r.ksef_number,
                     "status": {"code": r.code, "description": r.description},
                     "upo": r.upo,
+                    "alreadyInKsef": r.already_in_ksef,
                     "offline": options.is_offline(),
                     "correctsInvoiceHash": options.corrected_invoice_hash(),
                     "verificationLink": r.verification_link,
                 })
             })
             .collect();
+        let error = send_error.as_ref().or(close_error.as_ref());
+        if let Some(error) = error {
+            // One document: every invoice's outcome and the error that ended the command.
+            let mut document = crate::error_document(error);
+            document["invoices"] = Value::Array(rows);
+            document["session"] = Value::from(session.reference_number().to_string());
+            print_json(&document)?;
+            if let (Some(_), Some(close)) = (&send_error, &close_error) {
+                ctx.note(format!("{close:#}"));
+            }
+            crate::report_to_stderr(error);
+            return Ok(ExitCode::FAILURE);
+        }
         print_json(&Value::Array(rows))?;
     } else {
         for r in &results {
@@ -548,6 +581,12 @@ async fn send(
         outln!("session {}", session.reference_number());
     }
     if let Some(error) = send_error {
+        if let Some(close) = close_error {
+            ctx.note(format!("{close:#}"));
+        }
+        return Err(error);
+    }
+    if let Some(error) = close_error {
         return Err(error);
     }
     if results.iter().any(|r| !r.accepted) {
@@ -555,6 +594,71 @@ async fn send(
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl Sent {
+    /// KSeF refused the invoice as a duplicate of `ksef_number`: it is in KSeF.
+    fn already_in_ksef(&mut self, ksef_number: &KsefNumber) {
+        self.ksef_number = Some(ksef_number.to_string());
+        self.description = format!("already in KSeF as {ksef_number}");
+        self.already_in_ksef = true;
+        self.accepted = true;
+    }
+}
+
+/// A duplicate (440) resolved to the original's KSeF number where it can be found; a failed
+/// look-up leaves the duplicate as it was (a note says why).
+async fn resolve_duplicate(
+    ctx: &Ctx,
+    client: &ksef_client::Client,
+    outcome: InvoiceOutcome,
+    invoice: &[u8],
+) -> InvoiceOutcome {
+    match client.resolve_duplicate(outcome.clone(), invoice).await {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            ctx.note(format!(
+                "a duplicate's original could not be looked up: {:#}",
+                anyhow::Error::new(error)
+            ));
+            outcome
+        }
+    }
+}
+
+/// What to do about a send that failed, by the kind of failure: a definite refusal of the file
+/// is fixed in the file; a rate limit, a server error or a lost answer is not the file's fault.
+fn send_failure_advice(error: &ksef_client::Error) -> &'static str {
+    if error.has_code(21166) {
+        return "KSeF refused the technical correction: the original already has an accepted one \
+                (21166)";
+    }
+    if error.has_code(21167) {
+        return "KSeF refused the technical correction: the original is not an offline invoice \
+                of this context rejected for technical reasons, or is still being processed \
+                (21167); check --corrects";
+    }
+    match error {
+        ksef_client::Error::UnknownOutcome { .. } => {
+            "its outcome is unknown; the files before it were sent, and sending this one again \
+             is safe (KSeF refuses a duplicate, and the CLI reports the original's KSeF number)"
+        }
+        _ => match error.status() {
+            Some(429) => {
+                "KSeF rate-limited the send; the files before it were sent, send this one and the \
+                 rest again in a moment"
+            }
+            Some(500..=599) => {
+                "KSeF had a server error; the files before it were sent, send this one and the \
+                 rest again later"
+            }
+            Some(400..=499) => "KSeF refused the file; fix it and send it again",
+            _ => {
+                "the files before it were sent; check the network connection, then send this one \
+                 and the rest again"
+            }
+        },
+    }
 }
 
 fn display(path: &Path) -> String {

@@ -157,18 +157,27 @@ fn init_logging(verbose: bool, quiet: bool) -> anyhow::Result<()> {
 /// Prints an error with its causes and, where one is known, what to do next. With `--json` a
 /// `{"error": ...}` document also goes to stdout, so scripts always get one document.
 fn report(error: &anyhow::Error, json: bool) {
-    let hint = hint(error);
+    report_to_stderr(error);
+    if json {
+        let _ = context::print_json(&error_document(error));
+    }
+}
+
+/// Prints an error with its causes, and the hint where one is known, on stderr.
+pub(crate) fn report_to_stderr(error: &anyhow::Error) {
     eprintln!("error: {error:#}");
-    if let Some(hint) = &hint {
+    if let Some(hint) = hint(error) {
         eprintln!("hint: {hint}");
     }
-    if json {
-        let mut document = serde_json::json!({ "error": format!("{error:#}") });
-        if let Some(hint) = hint {
-            document["hint"] = serde_json::Value::String(hint);
-        }
-        let _ = context::print_json(&document);
+}
+
+/// The `{"error": ..., "hint": ...}` document of an error (`--json`).
+pub(crate) fn error_document(error: &anyhow::Error) -> serde_json::Value {
+    let mut document = serde_json::json!({ "error": format!("{error:#}") });
+    if let Some(hint) = hint(error) {
+        document["hint"] = serde_json::Value::String(hint);
     }
+    document
 }
 
 fn hint(error: &anyhow::Error) -> Option<String> {
@@ -195,15 +204,47 @@ fn hint(error: &anyhow::Error) -> Option<String> {
         });
     }
     match client {
-        ksef_client::Error::Transport { .. } => {
-            Some("check the base URL (--env/--base-url) and your network connection".to_owned())
-        }
+        ksef_client::Error::Transport { source } => transport_hint(source),
         ksef_client::Error::AuthenticationFailed { .. } => {
             Some("check the NIP and that the token belongs to that context".to_owned())
         }
         ksef_client::Error::PollTimeout { .. } => Some(
             "KSeF is slow to answer; check the status later with `ksef session status`".to_owned(),
         ),
+        _ => None,
+    }
+}
+
+/// The hint for a transport failure, by its kind: only a failure to reach the server points at
+/// the base URL and the network.
+fn transport_hint(error: &ksef_client::TransportError) -> Option<String> {
+    use ksef_client::TransportError as T;
+    match error {
+        T::RefreshFailed { source } => match source.status() {
+            Some(400 | 401 | 403) => Some(
+                "the refresh token is invalid, expired or revoked; log in again with \
+                 `ksef auth login --nip NIP`"
+                    .to_owned(),
+            ),
+            Some(429) => {
+                Some("KSeF rate-limited the token refresh; wait a moment and try again".to_owned())
+            }
+            Some(500..=599) => Some("KSeF had a server error; try again later".to_owned()),
+            _ => transport_hint(source),
+        },
+        T::MissingToken { .. } => {
+            Some("not logged in, or the login is gone; run `ksef auth login --nip NIP`".to_owned())
+        }
+        T::Connect { .. }
+        | T::Tls { .. }
+        | T::Network { .. }
+        | T::Timeout { .. }
+        | T::TruncatedBody { .. } => {
+            Some("check the base URL (--env/--base-url) and your network connection".to_owned())
+        }
+        T::InvalidUrl { .. } | T::InsecureUrl { .. } => {
+            Some("check the base URL (--env/--base-url)".to_owned())
+        }
         _ => None,
     }
 }

@@ -158,7 +158,9 @@ impl Client {
     /// Logs in with a KSeF token in `context`: fetches a challenge, encrypts
     /// `token|timestampMs` for the Ministry's `KsefTokenEncryption` certificate (cached per
     /// client, fetched again if KSeF reports 21470), starts the authentication, waits for it and
-    /// redeems the tokens into the token store.
+    /// redeems the tokens into the token store. When a step ends with an unknown outcome (a
+    /// reset or a cut-off answer after KSeF may have processed it, a 5xx), the login starts again
+    /// from a new challenge, at most the client's `ceremony_attempts` times.
     ///
     /// # Errors
     ///
@@ -172,6 +174,42 @@ impl Client {
     ) -> Result<LoginSession, Error> {
         let context = context.into().to_identifier();
         let token = token.into();
+        self.repeat_login(|| self.ksef_token_login_once(&context, &token))
+            .await
+    }
+
+    /// Runs `login` (one whole ceremony, from a new challenge to the redeemed tokens) again while
+    /// a step ends with an unknown outcome (a reset or a cut-off answer after KSeF may have
+    /// processed the request, a 5xx), at most `ceremony_attempts` times. A started and abandoned
+    /// authentication is harmless: its tokens are never redeemed or simply expire. A definite
+    /// refusal (a 4xx, a failure status of the authentication) ends the login at once.
+    async fn repeat_login<F, Fut>(&self, mut login: F) -> Result<LoginSession, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<LoginSession, Error>>,
+    {
+        let attempts = self.inner.ceremony_attempts;
+        let mut attempt = 1;
+        loop {
+            match login().await {
+                Err(error) if error.outcome_unknown() && attempt < attempts => {
+                    tracing::info!(
+                        attempt,
+                        error = %error,
+                        "a login step ended with an unknown outcome; starting again from a new challenge"
+                    );
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn ksef_token_login_once(
+        &self,
+        context: &AuthenticationContextIdentifier,
+        token: &KsefToken,
+    ) -> Result<LoginSession, Error> {
         let mut refetched = false;
         let init = loop {
             let challenge = self.execute(&GetChallenge::new()).await?;
@@ -204,7 +242,8 @@ impl Client {
     /// Logs in with a certificate: fetches a challenge, builds the `AuthTokenRequest` for
     /// `context` identifying the subject by `subject_type`, signs it with `signer` (XAdES-BES,
     /// enveloped), sends it to `POST /auth/xades-signature`, waits for the authentication and
-    /// redeems the tokens into the token store.
+    /// redeems the tokens into the token store. Repeated from a new challenge like
+    /// [`Client::login_with_ksef_token`].
     ///
     /// `signer` is typically a [`ksef_crypto::KeySigner`] (RSA or ECDSA P-256 key with its
     /// certificate); on KSeF's TEST environment self-signed certificates (`TestCertificate`,
@@ -223,12 +262,16 @@ impl Client {
         signer: &(dyn Signer + Sync),
         subject_type: SubjectIdentifierType,
     ) -> Result<LoginSession, Error> {
-        let context = xades_context(&context.into())?;
-        let challenge = self.execute(&GetChallenge::new()).await?.challenge;
-        let request =
-            AuthTokenRequest::new(challenge, context).with_subject_identifier_type(subject_type);
-        let signed = sign_with(&request.to_xml()?, signer, &SignOptions::new())?;
-        self.submit_signed_request(signed).await
+        let context = &xades_context(&context.into())?;
+        let subject_type = &subject_type;
+        self.repeat_login(|| async move {
+            let challenge = self.execute(&GetChallenge::new()).await?.challenge;
+            let request = AuthTokenRequest::new(challenge, context.clone())
+                .with_subject_identifier_type(*subject_type);
+            let signed = sign_with(&request.to_xml()?, signer, &SignOptions::new())?;
+            self.submit_signed_request(signed).await
+        })
+        .await
     }
 
     /// The first half of a login signed elsewhere (a qualified signature application, an

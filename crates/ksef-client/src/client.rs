@@ -35,11 +35,15 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// How many times a ceremony is started by default (see [`ClientBuilder::ceremony_attempts`]).
+pub(crate) const DEFAULT_CEREMONY_ATTEMPTS: u32 = 6;
+
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
     pub(crate) poll: PollConfig,
     pub(crate) reconcile: PollConfig,
     pub(crate) max_sends_in_flight: usize,
+    pub(crate) ceremony_attempts: u32,
     /// The Ministry's public-key certificates, fetched on first use.
     certificates: tokio::sync::Mutex<Option<Arc<MinistryCertificates>>>,
 }
@@ -192,6 +196,7 @@ pub struct ClientBuilder {
     poll: PollConfig,
     reconcile: PollConfig,
     max_sends_in_flight: usize,
+    ceremony_attempts: u32,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -201,6 +206,7 @@ impl fmt::Debug for ClientBuilder {
             .field("poll", &self.poll)
             .field("reconcile", &self.reconcile)
             .field("max_sends_in_flight", &self.max_sends_in_flight)
+            .field("ceremony_attempts", &self.ceremony_attempts)
             .finish()
     }
 }
@@ -224,6 +230,7 @@ impl ClientBuilder {
             poll: PollConfig::default(),
             reconcile: PollConfig::reconcile_default(),
             max_sends_in_flight: 4,
+            ceremony_attempts: DEFAULT_CEREMONY_ATTEMPTS,
         }
     }
 
@@ -275,6 +282,15 @@ impl ClientBuilder {
         self
     }
 
+    /// How many times a ceremony (a login, opening or closing an online session) is started
+    /// again after a step whose outcome is unknown (a reset, a cut-off answer, a 5xx); at least 1,
+    /// 6 by default. A login starts again from a new challenge; a session open or close first
+    /// checks the session's status. A definite refusal is never repeated.
+    pub fn ceremony_attempts(mut self, attempts: u32) -> ClientBuilder {
+        self.ceremony_attempts = attempts.max(1);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -287,6 +303,7 @@ impl ClientBuilder {
                 poll: self.poll,
                 reconcile: self.reconcile,
                 max_sends_in_flight: self.max_sends_in_flight,
+                ceremony_attempts: self.ceremony_attempts,
                 certificates: tokio::sync::Mutex::new(None),
             }),
         })

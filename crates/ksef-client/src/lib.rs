@@ -114,6 +114,8 @@ pub use ksef_crypto::{
     BatchInvoice, BatchPackage, Certificate, CertificateKey, KeyAlgorithm, KeySigner,
     MinistryCertificate, SignatureAlgorithm, Signer, SubjectIdentifier, UnpackedExport,
 };
+/// The transport's error, which [`Error::Transport`] wraps (to match on its kind).
+pub use ksef_transport::Error as TransportError;
 pub use ksef_transport::rate_limit::RateLimitConfig;
 pub use ksef_transport::retry::RetryConfig;
 pub use ksef_transport::{

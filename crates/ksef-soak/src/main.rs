@@ -2,6 +2,8 @@
 //! checks that nothing is lost or duplicated, then that the client's own pacing draws no 429.
 //!
 //! Phases:
+//! 0. ceremonies inside the faults: `--ceremonies` logins, each followed by an online session
+//!    opened, sent one invoice and closed (then one more login for the phases below);
 //! 1. online sends through one session, four in flight, with 5xx, 429, resets, truncated bodies
 //!    and latency injected;
 //! 2. batch sends of up to 500 invoices (parts of 64 KiB, so part uploads are faulted too); the
@@ -14,7 +16,7 @@
 //!    against the limit of `sessions.online.send_invoice`; the simulator must send no 429.
 //!
 //! Options: `[--online N] [--batch N] [--fault-rate F] [--kills N] [--rate-limit-scale F]
-//! [--rate-sends N] [--seed N]`. The invoices are made from the Ministry's FA(3) template in
+//! [--rate-sends N] [--seed N] [--ceremonies N]`. The invoices are made from the Ministry's FA(3) template in
 //! `$KSEF_SPEC_DIR/invoice-templates/` (by default the repository's `fixtures/ksef-spec/`).
 //!
 //! Exits non-zero on a duplicate, a loss, or a 429 drawn by the client's own pacing.
@@ -62,6 +64,7 @@ struct Options {
     rate_limit_scale: f64,
     rate_sends: usize,
     seed: u64,
+    ceremonies: usize,
 }
 
 impl Options {
@@ -74,6 +77,7 @@ impl Options {
             rate_limit_scale: 10.0,
             rate_sends: 0,
             seed: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(1),
+            ceremonies: 10,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -92,10 +96,11 @@ impl Options {
                 }
                 "--rate-sends" => opts.rate_sends = value()?.parse().context("--rate-sends")?,
                 "--seed" => opts.seed = value()?.parse().context("--seed")?,
+                "--ceremonies" => opts.ceremonies = value()?.parse().context("--ceremonies")?,
                 other => bail!(
                     "unknown option `{other}`; usage: ksef-soak [--online N] [--batch N] \
                      [--fault-rate F] [--kills N] [--rate-limit-scale F] [--rate-sends N] \
-                     [--seed N]"
+                     [--seed N] [--ceremonies N]"
                 ),
             }
         }
@@ -212,6 +217,8 @@ fn fast_client(base_url: &str, rate_limit: Option<f64>) -> Result<Client> {
 /// Results of the run, printed as a table.
 #[derive(Default)]
 struct Report {
+    logins: usize,
+    sessions_cycled: usize,
     online_sent: usize,
     batch_sent: usize,
     batch_sessions: usize,
@@ -261,6 +268,7 @@ async fn soak(opts: &Options) -> Result<Report> {
     let template = template()?;
     let mut rng = Rng(opts.seed);
     let mut report = Report::default();
+    let mut ceremony_failed: Vec<Vec<u8>> = Vec::new();
     let rate = opts.fault_rate;
     let sim = Simulator::builder()
         .processing_delays(Duration::from_millis(10))
@@ -276,12 +284,36 @@ async fn soak(opts: &Options) -> Result<Report> {
     let client = fast_client(sim.base_url(), None)?;
     let nip: Nip = sim.seeded_nip().parse()?;
     let started = Instant::now();
-    client
-        .login_with_ksef_token(nip.clone(), sim.seeded_token())
-        .await
-        .context("login")?;
     let run = Utc::now().timestamp_millis();
     let mut expected = BTreeSet::new();
+
+    // 0. Ceremonies inside the faults: logins, and online sessions opened, used and closed.
+    for i in 0..=opts.ceremonies {
+        client
+            .login_with_ksef_token(nip.clone(), sim.seeded_token())
+            .await
+            .with_context(|| format!("login {i}"))?;
+        report.logins += 1;
+        if i == opts.ceremonies {
+            break;
+        }
+        let session = client
+            .open_online_session(form_code::fa3())
+            .await
+            .with_context(|| format!("opening online session {i}"))?;
+        let bytes = invoice(&template, nip.as_str(), &format!("SOAK-CER-{run}-{i}"));
+        expected.insert(hash(&bytes));
+        let sent = session.send(&bytes).await;
+        session
+            .close()
+            .await
+            .with_context(|| format!("closing online session {i}"))?;
+        report.sessions_cycled += 1;
+        if sent.is_err() {
+            // Its outcome is unknown: sent again below with the online phase's failures.
+            ceremony_failed.push(bytes);
+        }
+    }
 
     // 1. Online.
     let session = client.open_online_session(form_code::fa3()).await?;
@@ -303,6 +335,7 @@ async fn soak(opts: &Options) -> Result<Report> {
         .zip(&results)
         .filter(|(_, r)| r.is_err())
         .map(|(b, _)| b)
+        .chain(&ceremony_failed)
         .collect();
     for round in 0..3 {
         if failed.is_empty() {
@@ -574,17 +607,23 @@ fn print_report(opts: &Options, r: &Report) {
     let row = |k: &str, v: String| println!("| {k:<50} | {v:>36} |");
     println!(
         "soak: --online {} --batch {} --fault-rate {} --kills {} --rate-limit-scale {} \
-         --rate-sends {} --seed {}",
+         --rate-sends {} --seed {} --ceremonies {}",
         opts.online,
         opts.batch,
         opts.fault_rate,
         opts.kills,
         opts.rate_limit_scale,
         opts.rate_sends,
-        opts.seed
+        opts.seed,
+        opts.ceremonies
     );
     println!("| {:<50} | {:>36} |", "measure", "value");
     println!("|{:-<52}|{:->38}|", "", "");
+    row("logins (faulted)", r.logins.to_string());
+    row(
+        "online sessions opened, used, closed (faulted)",
+        r.sessions_cycled.to_string(),
+    );
     row("invoices sent online", r.online_sent.to_string());
     row(
         "online sends failed and sent again",

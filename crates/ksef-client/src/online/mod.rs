@@ -1,19 +1,21 @@
 //! Online (interactive) sessions: open, send invoices exactly once, close, wait, statuses, UPO.
 
+mod duplicate;
 mod send;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 use ksef_crypto::SessionKey;
 use ksef_model::operations::{
     CloseOnlineSession, GetInvoiceUpo, GetInvoiceUpoByKsefNumber, GetSessionInvoiceStatus,
-    GetSessionStatus, GetSessionUpo, ListSessionInvoices, OpenOnlineSession,
+    GetSessionStatus, GetSessionUpo, ListSessionInvoices, ListSessions, OpenOnlineSession,
 };
 use ksef_model::types::{
-    FormCode, OpenOnlineSessionRequest, SessionInvoiceStatusResponse, SessionStatusResponse,
+    CommonSessionStatus, FormCode, OpenOnlineSessionRequest, SessionInvoiceStatusResponse,
+    SessionStatusResponse, SessionType,
 };
 use ksef_model::values::{KsefNumber, ReferenceNumber};
 use tokio::sync::Semaphore;
@@ -97,6 +99,13 @@ pub enum InvoiceOutcome {
         /// The session the original was sent in, if the server gave it.
         original_session_reference_number: Option<String>,
     },
+    /// Refused as a duplicate (440), and the original was found (see
+    /// [`Client::resolve_duplicate`]): the invoice is in KSeF under the original's number, which
+    /// is what sending it meant to achieve.
+    AlreadyInKsef {
+        /// The original invoice's KSeF number.
+        ksef_number: KsefNumber,
+    },
     /// Rejected for another reason (schema, semantics, permissions, decryption, …).
     Rejected {
         /// The status code.
@@ -179,7 +188,8 @@ struct SessionInner {
 /// same bytes again returns the first reference number ([`Delivery::AlreadySent`]).
 ///
 /// KSeF's own duplicate detection (same seller, invoice type and number, status 440) is reported
-/// per invoice as [`InvoiceOutcome::Duplicate`].
+/// per invoice as [`InvoiceOutcome::Duplicate`]; [`Client::resolve_duplicate`] finds the
+/// original's KSeF number ([`InvoiceOutcome::AlreadyInKsef`]).
 #[derive(Clone)]
 pub struct OnlineSession {
     inner: Arc<SessionInner>,
@@ -229,7 +239,9 @@ pub(crate) fn feature_header(features: &[String]) -> Option<String> {
 impl Client {
     /// Opens an online session for invoices of `form_code` (see [`form_code`]): generates the
     /// AES-256 session key, wraps it for the Ministry's `SymmetricKeyEncryption` certificate
-    /// (cached per client, fetched again if KSeF reports 21470) and opens the session.
+    /// (cached per client, fetched again if KSeF reports 21470) and opens the session. An open
+    /// whose answer is lost (a reset, a cut-off answer, a 5xx) is checked against the list of
+    /// open sessions and sent again, at most the client's `ceremony_attempts` times.
     ///
     /// # Errors
     ///
@@ -251,16 +263,27 @@ impl Client {
     ) -> Result<OnlineSession, Error> {
         let key = SessionKey::generate()?;
         let feature = feature_header(&options.features);
-        let opened = self
-            .send_with_wrapped_key(&key, |encryption| {
-                let request = OpenOnlineSessionRequest::new(form_code.clone(), encryption);
-                let mut op = OpenOnlineSession::new(request);
-                if let Some(feature) = &feature {
-                    op = op.with_ksef_feature(feature.clone());
+        let mut attempt = 1;
+        let opened = loop {
+            let started = Utc::now().fixed_offset();
+            let result = self
+                .send_with_wrapped_key(&key, |encryption| {
+                    let request = OpenOnlineSessionRequest::new(form_code.clone(), encryption);
+                    let mut op = OpenOnlineSession::new(request);
+                    if let Some(feature) = &feature {
+                        op = op.with_ksef_feature(feature.clone());
+                    }
+                    async move { self.execute(&op).await }
+                })
+                .await;
+            match result {
+                Err(error) if error.outcome_unknown() && attempt < self.inner.ceremony_attempts => {
+                    self.note_unanswered_open(started, &error).await;
+                    attempt += 1;
                 }
-                async move { self.execute(&op).await }
-            })
-            .await?;
+                result => break result?,
+            }
+        };
         Ok(OnlineSession {
             inner: Arc::new(SessionInner {
                 client: self.clone(),
@@ -273,6 +296,48 @@ impl Client {
         })
     }
 }
+
+impl Client {
+    /// After an open whose answer was lost: lists the online sessions still open that were
+    /// created since the request started. One of them may be the session the lost answer named;
+    /// nothing tells which (a session shows no trace of its key), so none is adopted and none is
+    /// closed (it may be another process's): they are reported, and KSeF closes an unused
+    /// session on its own when it expires. The open is then repeated with the same key.
+    async fn note_unanswered_open(&self, started: DateTime<FixedOffset>, error: &Error) {
+        let since = started - chrono::Duration::seconds(OPEN_CLOCK_SLACK_SECONDS);
+        let listing = self
+            .execute(
+                &ListSessions::new(SessionType::Online)
+                    .with_date_created_from(since)
+                    .with_statuses(vec![CommonSessionStatus::InProgress]),
+            )
+            .await;
+        match listing {
+            Ok(listing) => {
+                let candidates: Vec<String> = listing
+                    .sessions
+                    .iter()
+                    .map(|s| s.reference_number.to_string())
+                    .collect();
+                tracing::warn!(
+                    error = %error,
+                    sessions = ?candidates,
+                    "opening an online session got no answer; opening again (a session the lost \
+                     answer named stays unused and KSeF closes it when it expires)"
+                );
+            }
+            Err(list_error) => tracing::warn!(
+                error = %error,
+                list_error = %list_error,
+                "opening an online session got no answer and the open sessions could not be \
+                 listed; opening again"
+            ),
+        }
+    }
+}
+
+/// How far before the start of a lost open the session list is searched (clock differences).
+const OPEN_CLOCK_SLACK_SECONDS: i64 = 5;
 
 impl OnlineSession {
     /// The session's reference number.
@@ -311,16 +376,68 @@ impl OnlineSession {
 
     /// Closes the session; KSeF then finishes processing and generates the session UPO.
     ///
+    /// A close whose outcome is unknown (a reset, a cut-off answer, a 5xx) is repeated only while
+    /// the session's status shows it still open (100); once the status shows it closing or
+    /// closed, the close is done. At most the client's `ceremony_attempts` closes are sent.
+    ///
     /// # Errors
     ///
-    /// [`Error::Transport`].
+    /// [`Error::Transport`]: the last close failure when the attempts are used up, or a
+    /// definite refusal.
     pub async fn close(&self) -> Result<(), Error> {
-        self.inner
-            .client
-            .execute(&CloseOnlineSession::new(
-                self.inner.reference_number.clone(),
-            ))
-            .await
+        let client = &self.inner.client;
+        let mut attempt = 1;
+        loop {
+            let error = match client
+                .execute(&CloseOnlineSession::new(
+                    self.inner.reference_number.clone(),
+                ))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) if error.outcome_unknown() => error,
+                Err(error) => {
+                    // A close repeated after a lost answer may meet a session already closing.
+                    if attempt > 1 && self.closed_already().await {
+                        return Ok(());
+                    }
+                    return Err(error);
+                }
+            };
+            if self.closed_already().await {
+                tracing::info!(
+                    session = %self.inner.reference_number,
+                    "the close got no answer, but the session is closed"
+                );
+                return Ok(());
+            }
+            if attempt >= client.inner.ceremony_attempts {
+                return Err(error);
+            }
+            tracing::info!(
+                session = %self.inner.reference_number,
+                attempt,
+                error = %error,
+                "the close got no answer and the session is still open; closing again"
+            );
+            attempt += 1;
+        }
+    }
+
+    /// Whether the session's status shows it closed or closing (anything but 100, open). A
+    /// status that cannot be read counts as still open.
+    async fn closed_already(&self) -> bool {
+        match self.status().await {
+            Ok(status) => status.status.code != 100,
+            Err(error) => {
+                tracing::info!(
+                    session = %self.inner.reference_number,
+                    error = %error,
+                    "the session's status could not be read after a failed close"
+                );
+                false
+            }
+        }
     }
 
     /// The session's current status.
