@@ -1,8 +1,8 @@
 //! Batch sessions: package invoices, open the session, upload the parts, close, and report what
 //! became of each invoice by its local file name.
 
-use futures_util::StreamExt as _;
 use futures_util::stream;
+use futures_util::{FutureExt as _, StreamExt as _};
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -287,6 +287,15 @@ impl SubmittedBatch {
     }
 }
 
+/// Whether a part upload's failure is final: a 4xx says the request itself is wrong (a bad or
+/// expired link, a part the storage will not take); sending it again gets the same answer. 408
+/// and 429 ask for another try.
+fn refused_for_good(error: &ksef_transport::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|status| (400..500).contains(&status) && status != 408 && status != 429)
+}
+
 impl Client {
     /// Sends `invoices` (FA(3), FA(2), … as `form_code` says) in one batch session and waits for
     /// the outcome: [`submit_batch`](Client::submit_batch), then [`SubmittedBatch::wait`].
@@ -317,8 +326,9 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Crypto`] (packaging, limits, key wrapping), [`Error::Transport`] (including a
-    /// part upload that failed every attempt).
+    /// [`Error::Crypto`] (packaging, limits, key wrapping), [`Error::Transport`],
+    /// [`Error::BatchUploadFailed`] for a part refused with a 4xx (not retried) or failing every
+    /// attempt (the session is then closed, or the error says why it could not be).
     pub async fn submit_batch(
         &self,
         form_code: FormCode,
@@ -378,14 +388,32 @@ impl Client {
                 .ok()
                 .and_then(|index| parts.get(index))
                 .cloned();
+            let part = request.ordinal_number;
             self.upload_part(request, body, options.upload_attempts)
+                .map(move |result| result.map_err(|error| (part, error)))
         });
-        let results: Vec<Result<(), Error>> = stream::iter(uploads)
+        let results: Vec<Result<(), (i32, Error)>> = stream::iter(uploads)
             .buffer_unordered(options.max_uploads_in_flight.max(1))
             .collect()
             .await;
-        results.into_iter().collect::<Result<(), Error>>()?;
         drop(scratch);
+        let failed = results
+            .into_iter()
+            .filter_map(Result::err)
+            .min_by_key(|(part, _)| *part);
+        if let Some((part, error)) = failed {
+            // Never leave the session open: closed now, KSeF ends it for the missing part.
+            let close_error = self.close_batch(&reference_number).await.err();
+            if let Some(close_error) = &close_error {
+                tracing::warn!(session = %reference_number, error = %close_error, "closing the batch session after a failed upload failed");
+            }
+            return Err(Error::BatchUploadFailed {
+                reference_number,
+                part,
+                source: Box::new(error),
+                close_error: close_error.map(Box::new),
+            });
+        }
 
         self.close_batch(&reference_number).await?;
         Ok(SubmittedBatch {
@@ -419,7 +447,8 @@ impl Client {
         }
     }
 
-    /// Uploads one part as its upload request says, retrying it alone up to `attempts` times.
+    /// Uploads one part as its upload request says, retrying it alone up to `attempts` times;
+    /// a 4xx answer (other than 408 and 429, which ask to try again) is final.
     async fn upload_part(
         &self,
         request: PartUploadRequest,
@@ -462,7 +491,7 @@ impl Client {
             }
             match self.transport().execute_presigned(presigned).await {
                 Ok(_) => return Ok(()),
-                Err(error) if attempt < attempts => {
+                Err(error) if attempt < attempts && !refused_for_good(&error) => {
                     tracing::warn!(
                         part = request.ordinal_number,
                         attempt,

@@ -183,6 +183,30 @@ pub enum Error {
         /// What is missing or wrong, naming the element.
         reason: String,
     },
+    /// A part of a batch could not be uploaded: refused with a 4xx (final, not retried), or
+    /// failed every attempt. The batch session was then closed, so that KSeF ends it (in a failure
+    /// status: a part is missing) instead of leaving it open; when closing failed as well,
+    /// `close_error` says why and the session stays open until KSeF cancels it at the end of its
+    /// upload time.
+    #[error(
+        "part {part} of batch session {reference_number} could not be uploaded; {}",
+        if close_error.is_none() {
+            "the session was closed"
+        } else {
+            "closing the session failed too: it stays open until KSeF cancels it"
+        }
+    )]
+    BatchUploadFailed {
+        /// The batch session's reference number.
+        reference_number: ReferenceNumber,
+        /// The ordinal number of the part (the first that failed).
+        part: i32,
+        /// Why the upload failed.
+        #[source]
+        source: Box<Error>,
+        /// Why closing the session afterwards failed, if it did.
+        close_error: Option<Box<Error>>,
+    },
     /// The server answered with something the client cannot use (e.g. a UPO listed without
     /// pages).
     #[error("unexpected server response: {reason}")]
@@ -200,6 +224,7 @@ impl Error {
             Error::Transport { source } => source.api(),
             Error::InvoiceRejected { error, .. } => Some(error),
             Error::UnknownOutcome { source, .. } => source.api(),
+            Error::BatchUploadFailed { source, .. } => source.api(),
             _ => None,
         }
     }

@@ -66,9 +66,18 @@ impl PollConfig {
             next: self.initial,
             max: self.max,
             timeout: self.timeout,
-            deadline: Instant::now() + self.timeout,
+            deadline: deadline_after(self.timeout),
         }
     }
+}
+
+/// `timeout` from now, or about thirty years when that is out of the clock's range (a timeout of
+/// `Duration::MAX` means "no deadline", never a panic).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+        .unwrap_or(now)
 }
 
 /// One polling run.
@@ -89,7 +98,7 @@ impl Backoff {
         }
         let pause = self.next.min(self.deadline - now);
         tokio::time::sleep(pause).await;
-        self.next = (self.next * 2).min(self.max);
+        self.next = self.next.saturating_mul(2).min(self.max);
         true
     }
 
@@ -113,6 +122,29 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unbounded_timeout_and_backoff_never_overflow() {
+        // A timeout of Duration::MAX used to overflow the deadline (a panic in `start`).
+        let config = PollConfig::default()
+            .with_backoff(Duration::from_secs(1), Duration::MAX)
+            .with_timeout(Duration::MAX);
+        let mut backoff = config.start();
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(backoff.wait().await);
+        }
+        assert_eq!(Instant::now() - start, Duration::from_secs(1 + 2 + 4));
+        // A pause that cannot double used to overflow the next pause (a panic in `wait`).
+        let huge = Duration::from_secs(u64::MAX / 2 + 1);
+        let mut backoff = PollConfig::default()
+            .with_backoff(huge, Duration::MAX)
+            .with_timeout(Duration::from_secs(5))
+            .start();
+        assert!(backoff.wait().await);
+        assert_eq!(backoff.next, Duration::MAX);
+        assert!(!backoff.wait().await, "the deadline has passed");
+    }
 
     #[test]
     fn pauses_double_up_to_the_largest() {

@@ -243,3 +243,74 @@ async fn parts_wait_in_a_private_scratch_directory_that_is_removed() {
     assert!(matches!(error, Error::Storage { .. }), "{error:?}");
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+/// A layer that forges the signature of every presigned part upload (so the simulator's storage
+/// refuses it with 403, as blob storage refuses a bad link) and counts them.
+fn forge_upload_links(
+    uploads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> tower::util::MapRequestLayer<
+    impl Fn(http::Request<bytes::Bytes>) -> http::Request<bytes::Bytes> + Clone + Send + Sync + 'static,
+> {
+    tower::util::MapRequestLayer::new(move |mut request: http::Request<bytes::Bytes>| {
+        let presigned = request
+            .extensions()
+            .get::<ksef_transport::RequestMeta>()
+            .is_some_and(|meta| meta.presigned);
+        if presigned && request.method() == http::Method::PUT {
+            uploads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let forged = request.uri().to_string().replace("sig=", "sig=0");
+            *request.uri_mut() = forged.parse().expect("a URI");
+        }
+        request
+    })
+}
+
+// Regression (issue 20, D): a part upload refused with a 4xx was tried twice more, and the
+// session was left open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_part_upload_is_final_and_the_session_is_closed() {
+    let sim = simulator_with_delays(Duration::from_millis(20)).await;
+    let uploads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = common::client_builder(&sim, Duration::from_millis(100))
+        .with_layer(forge_upload_links(uploads.clone()))
+        .build()
+        .expect("a client");
+    common::token_login(&client, &sim).await;
+    let numbers = unique("REFUSED");
+    let invoices = batch(sim.seeded_nip(), &numbers, 1, |i| format!("r-{i}.xml"));
+    let error = client
+        .submit_batch(form_code::fa3(), invoices, BatchOptions::new())
+        .await
+        .expect_err("the part upload is refused");
+    let Error::BatchUploadFailed {
+        reference_number,
+        part,
+        close_error,
+        ..
+    } = &error
+    else {
+        panic!("not a batch upload failure: {error:?}");
+    };
+    assert_eq!(*part, 1);
+    assert!(close_error.is_none(), "{close_error:?}");
+    assert_eq!(error.status(), Some(403), "{error:?}");
+    assert!(
+        error.to_string().contains(&reference_number.to_string())
+            && error.to_string().contains("the session was closed"),
+        "{error}"
+    );
+    // One attempt, not three (the default `upload_attempts`).
+    assert_eq!(uploads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Closed, so KSeF ends it for the missing part instead of it staying open ("100").
+    assert_eq!(requests(&sim, "sessions.batch.close"), 1);
+    let status = client
+        .sessions()
+        .status(ksef_model::operations::GetSessionStatus::new(
+            reference_number.clone(),
+        ))
+        .await
+        .expect("session status");
+    assert_ne!(status.status.code, 100, "{:?}", status.status);
+    assert_eq!(sim.stats().invoices_accepted, 0);
+    sim.shutdown().await;
+}

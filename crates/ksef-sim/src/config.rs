@@ -51,4 +51,6 @@ pub(crate) struct Config {
     pub(crate) export_compression: Option<ksef_model::types::CompressionType>,
     /// What the Lighthouse serves at start.
     pub(crate) lighthouse: crate::lighthouse::LighthouseStatus,
+    /// How long a connection may take to send a request's line and headers.
+    pub(crate) header_read_timeout: Duration,
 }

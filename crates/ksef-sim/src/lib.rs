@@ -20,8 +20,15 @@
 //!
 //! Outside `/v2`, `GET /_sim/stats` returns the [`Stats`] as JSON, and
 //! `GET /_sim/upo/...` serves the UPO download links, `PUT /_sim/upload/...` takes batch parts
+//! (up to KSeF's part limit, 100 MB before encryption; a larger body is refused with 400 21157)
 //! and `GET /_sim/export/...` serves the encrypted parts of export packages with their
-//! `x-ms-meta-hash` (like the real presigned links, they need no bearer token).
+//! `x-ms-meta-hash`. Like the real presigned links, they need no bearer token but carry a random
+//! signature (`sig`) handed out with the link; a link without it, or with a wrong one, is refused
+//! with 403.
+//!
+//! Connections must send a request's line and headers within
+//! [`SimulatorBuilder::header_read_timeout`] (30 s), and the accept loop pauses (100 ms growing
+//! to 1 s) after an accept error such as running out of file descriptors.
 //!
 //! The Lighthouse, KSeF's availability status service, is served under `/lighthouse`
 //! ([`Simulator::lighthouse_url`]; see [`LighthouseStatus`]), switchable while running with
@@ -32,6 +39,7 @@
 //! By default everything lives in memory. With [`SimulatorBuilder::data_dir`] the durable state
 //! (KSeF tokens, invoices, test data, limits, grants, certificates, counters) is saved to a
 //! directory periodically and on shutdown, and loaded again by the next simulator started there.
+//! The file holds KSeF token secrets: the directory is made 0700 and the file 0600 (on Unix).
 //!
 //! # Fault injection
 //!
@@ -107,7 +115,7 @@
 //!   rejected enrollments; `Blocked` never happens).
 //! - Peppol: two fixed providers.
 //! - UPOs are not signed (no XAdES signature); a session UPO has one page. Download links point to
-//!   `/_sim/upo/...` on the simulator and carry no signature.
+//!   `/_sim/upo/...` on the simulator, signed per session.
 //! - Rate limits are enforced only when enabled with [`SimulatorBuilder::rate_limit_scale`], or
 //!   for a context whose limits were set with `/testdata/rate-limits` (sliding windows per
 //!   group, context and IP; a fixed `Retry-After`, no growing penalties). The groups and their

@@ -95,12 +95,45 @@ pub(crate) fn encode(state: &State) -> std::io::Result<Vec<u8>> {
     serde_json::to_vec(&snapshot).map_err(std::io::Error::other)
 }
 
-/// Writes an encoded state to `dir` (through a temporary file, so that a crash never leaves a
-/// half-written file).
-pub(crate) fn save(dir: &Path, json: &[u8]) -> std::io::Result<()> {
+/// Makes `dir` (created if missing) private: 0700, and the state file in it, if any, 0600. The
+/// file holds KSeF token secrets; a directory that existed before (0755, a 0644 file from an
+/// older simulator) is tightened, on every start and every save.
+pub(crate) fn secure(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        match std::fs::set_permissions(file(dir), std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes an encoded state to `dir` (through a temporary file created 0600, so that a crash never
+/// leaves a half-written file and the secrets are never readable by others).
+pub(crate) fn save(dir: &Path, json: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    secure(dir)?;
     let temporary = dir.join(format!("{FILE}.tmp"));
-    std::fs::write(&temporary, json)?;
+    // A leftover temporary (or anything planted under its name) is replaced, never written through.
+    match std::fs::remove_file(&temporary) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut out = options.open(&temporary)?;
+    out.write_all(json)?;
+    out.sync_all()?;
+    drop(out);
     std::fs::rename(&temporary, file(dir))
 }
 

@@ -93,6 +93,8 @@ pub(crate) struct Session {
     pub(crate) valid_until: DateTime<Utc>,
     pub(crate) closed: Option<DateTime<Utc>>,
     pub(crate) upo_reference: String,
+    /// The signature the session's UPO download links carry.
+    pub(crate) link_signature: String,
     pub(crate) invoices: Vec<SessionInvoice>,
     /// Set for batch sessions.
     pub(crate) batch: Option<BatchState>,

@@ -336,3 +336,77 @@ async fn tar_gz_batch_is_unpacked_and_accepted() {
     assert_eq!(sim.stats().internal_errors, 0);
     sim.shutdown().await;
 }
+
+/// Sends `head` (a request line and headers) and `body` on a fresh connection to the simulator
+/// and returns the whole answer as text.
+async fn raw_exchange(base_url: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let authority = base_url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/v2"))
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the simulator answers at once")
+        .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+// Regression (issue 20, D): every request body, part uploads included, was capped at 8 MiB, so a
+// batch with parts of the default size failed; and a declared part of exactly KSeF's 100 MB
+// (plain) limit, 100,000,016 bytes encrypted, was refused at open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_up_to_ksefs_limit_are_taken_and_larger_ones_refused() {
+    let (sim, http) = start().await;
+    let nip = sim.seeded_nip().to_owned();
+    let login = login(&http, &nip, sim.seeded_token()).await;
+    let access = login.access.as_str();
+    let batch = package_batch(vec![("a.xml".to_owned(), fa3_invoice(&nip, "LIMIT/1"))]);
+    let limit: i64 = 100_000_000 + 16;
+
+    // Declared sizes: KSeF's limit (a full 100 MB part with its padding block) is accepted, one
+    // byte more is refused with 21157.
+    let mut request = batch_open_request(&http, &batch).await;
+    request.batch_file.file_parts[0].file_size = limit + 1;
+    let resp = http.post("/sessions/batch", Some(access), &request).await;
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.exception_code(), 21157);
+    request.batch_file.file_parts[0].file_size = limit;
+    let resp = http.post("/sessions/batch", Some(access), &request).await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let opened: OpenBatchSessionResponse = resp.json();
+    let upload = &opened.part_upload_requests[0];
+
+    // A body over the API's 8 MiB is taken by the upload link.
+    let nine = vec![0x5a_u8; 9 * 1024 * 1024];
+    let resp = upload_part(&http, upload, nine).await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+
+    // A body declared larger than the limit is refused before it is read, with KSeF's status
+    // (only the head is sent: the simulator answers without waiting for the body).
+    let path = upload
+        .url
+        .strip_prefix(http.base.trim_end_matches("/v2"))
+        .unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: sim\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        limit + 1
+    );
+    let answer = raw_exchange(&http.base, &head, b"").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("21157"), "{answer}");
+    // A forged link is refused before its body is looked at.
+    let forged = path.replace("sig=", "sig=0");
+    let head = format!(
+        "PUT {forged} HTTP/1.1\r\nHost: sim\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        limit + 1
+    );
+    let answer = raw_exchange(&http.base, &head, b"").await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert_eq!(sim.stats().internal_errors, 0);
+    sim.shutdown().await;
+}

@@ -144,3 +144,55 @@ async fn the_state_is_saved_periodically_and_a_bad_file_is_refused() {
     assert!(matches!(refused, Err(SimError::Data(_))), "{refused:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+// Regression (issue 20, D): `--data DIR` on an existing directory wrote the state file (with the
+// seeded token) 0644 in a 0755 directory.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_data_dir_and_state_file_are_made_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("modes");
+    let file = dir.join("ksef-sim-state.json");
+    // A first simulator writes the state; then someone (or an older version) loosens the modes.
+    let (sim, _http) = start_in(&dir).await;
+    sim.shutdown().await;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let (sim, _http) = start_in(&dir).await;
+    // Private from the start, before anything is saved.
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&file), 0o600);
+    // And on every save: loosened again while running, tightened by the next write.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sim.flush().unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&file), 0o600);
+    sim.shutdown().await;
+    assert_eq!(mode(&file), 0o600);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, [std::ffi::OsString::from("ksef-sim-state.json")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// A directory that does not exist yet is created private too.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_data_dir_is_created_private() {
+    let parent = temp_dir("new-dir");
+    let dir = parent.join("state");
+    let (sim, _http) = start_in(&dir).await;
+    assert_eq!(mode(&dir), 0o700);
+    sim.shutdown().await;
+    assert_eq!(mode(&dir.join("ksef-sim-state.json")), 0o600);
+    std::fs::remove_dir_all(&parent).unwrap();
+}

@@ -429,8 +429,9 @@ enum Target {
 /// Defaults: an empty [`MemoryTokenStore`]; connect timeout 10 s; 30 s per attempt
 /// of an API call and 10 min per attempt of a presigned transfer; response bodies up to 64 MiB;
 /// proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`; [`RetryConfig::default`];
-/// rate limiting on with [`RateLimitConfig::default`]; access tokens refreshed 30 s before their
-/// `validUntil`; plain `http://` only to loopback hosts; no user layers.
+/// rate limiting on with [`RateLimitConfig::default`]; a server's `Retry-After` honoured up to
+/// 5 minutes per wait; access tokens refreshed 30 s before their `validUntil`; plain `http://`
+/// only to loopback hosts; no user layers.
 pub struct TransportBuilder {
     target: Target,
     allow_insecure_http: bool,
@@ -441,6 +442,7 @@ pub struct TransportBuilder {
     retry: RetryConfig,
     rate_limit: Option<RateLimitConfig>,
     refresh_margin: Duration,
+    max_retry_after: Option<Duration>,
     layers: Vec<UserLayer>,
 }
 
@@ -469,6 +471,7 @@ impl TransportBuilder {
             retry: RetryConfig::default(),
             rate_limit: Some(RateLimitConfig::default()),
             refresh_margin: Duration::from_secs(30),
+            max_retry_after: None,
             layers: Vec::new(),
         }
     }
@@ -566,6 +569,15 @@ impl TransportBuilder {
         self
     }
 
+    /// The longest one wait a server can impose with `Retry-After` (default 5 minutes), for both
+    /// the pause of a rate-limit group after a 429 and the wait before a retry: a server asking
+    /// for more waits this long, and the request is then tried again. Overrides the values of
+    /// [`RateLimitConfig::with_max_retry_after`] and [`RetryConfig::with_max_retry_after`].
+    pub fn max_retry_after(mut self, max: Duration) -> TransportBuilder {
+        self.max_retry_after = Some(max);
+        self
+    }
+
     /// How long before its `validUntil` an access token is refreshed instead of used.
     pub fn refresh_margin(mut self, margin: Duration) -> TransportBuilder {
         self.refresh_margin = margin;
@@ -623,10 +635,17 @@ impl TransportBuilder {
             Target::Url(url) => BaseUrl::parse(url, self.allow_insecure_http)?,
         };
         let client = HttpClient::new(&self.http)?;
-        let limiter = self.rate_limit.map(RateLimiter::new);
+        let (retry, rate_limit) = match self.max_retry_after {
+            Some(max) => (
+                self.retry.with_max_retry_after(max),
+                self.rate_limit.map(|c| c.with_max_retry_after(max)),
+            ),
+            None => (self.retry, self.rate_limit),
+        };
+        let limiter = rate_limit.map(RateLimiter::new);
         let mut below_auth = BoxCloneSyncService::new(
             ServiceBuilder::new()
-                .layer(RetryLayer::new(self.retry))
+                .layer(RetryLayer::new(retry))
                 .option_layer(limiter.clone().map(RateLimitLayer::new))
                 .layer(TimeoutLayer::new(self.timeout, self.transfer_timeout))
                 .layer(BaseUrlLayer::new(base_url.clone()))

@@ -11,7 +11,7 @@ use ksef_model::types::{
 
 use super::common::intake::{check_plain, record_invoice};
 use super::common::session::{new_session, session_of, session_status, unwrap_session_key};
-use super::common::{Reply, Req, duration, json, new_reference, random_hex};
+use super::common::{Reply, Req, duration, json, links, new_reference};
 use crate::errors::ApiError;
 use crate::invoice_xml::FormKind;
 use crate::shared::Shared;
@@ -19,8 +19,11 @@ use crate::state::{BatchState, SessionFailure};
 
 /// Parts a package may have.
 const MAX_PARTS: usize = 50;
-/// Size of one encrypted part.
-const MAX_PART_SIZE: i64 = 100_000_000;
+/// Size of one encrypted part: KSeF's limit of 100,000,000 bytes applies to a part before
+/// encryption ([`ksef_crypto::MAX_PART_SIZE`]), and AES-CBC's PKCS#7 padding adds a whole block
+/// (16 bytes) to a part of exactly that size. Declared sizes are checked against it at open, and
+/// upload bodies while they are read.
+pub(crate) const MAX_PART_SIZE: i64 = ksef_crypto::MAX_PART_SIZE as i64 + 16;
 /// Size of the whole package.
 const MAX_ARCHIVE_SIZE: i64 = 5_000_000_000;
 /// Invoices in one package.
@@ -100,13 +103,16 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     let reference = new_reference(now, "SB")?;
     let session_reference = reference.to_string();
     let valid_until = now + duration(shared.config.session_lifetime)?;
-    let signature = random_hex(32).to_lowercase();
+    let signature = links::new_signature();
     let uploads = parts
         .keys()
         .map(|ordinal| {
-            let url = format!(
-                "{}/_sim/upload/{session_reference}/{ordinal}?sig={signature}",
-                shared.root_url
+            let url = links::sign(
+                &format!(
+                    "{}/_sim/upload/{session_reference}/{ordinal}",
+                    shared.root_url
+                ),
+                &signature,
             );
             let headers = BTreeMap::from([(
                 BLOB_TYPE_HEADER.0.to_owned(),
@@ -140,12 +146,13 @@ pub(super) fn open(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
 }
 
 /// `PUT /_sim/upload/{session}/{ordinal}?sig=...`: the presigned part upload (no bearer token).
+/// With `body` `None`, only checks that the link would take a body.
 pub(crate) fn upload(
     shared: &Shared,
     method: &str,
     rest: &str,
     query: &str,
-    body: &[u8],
+    body: Option<&[u8]>,
 ) -> Result<Reply, ApiError> {
     if method != "PUT" {
         return Err(ApiError::other(
@@ -163,22 +170,11 @@ pub(crate) fn upload(
     };
     let (session_reference, ordinal) = rest.split_once('/').ok_or_else(not_found)?;
     let ordinal: i32 = ordinal.parse().map_err(|_| not_found())?;
-    let signature = super::common::parse_query(query)
-        .into_iter()
-        .find(|(name, _)| name == "sig")
-        .map(|(_, value)| value)
-        .unwrap_or_default();
     let mut state = shared.state();
     let session = state.session_mut(session_reference).ok_or_else(not_found)?;
     let open = session.closed.is_none();
     let batch = session.batch.as_mut().ok_or_else(not_found)?;
-    if batch.signature != signature {
-        return Err(ApiError::other(
-            403,
-            "Odmowa dostępu.",
-            "The upload link signature does not match.",
-        ));
-    }
+    links::check(query, &batch.signature)?;
     if !batch.parts.contains_key(&ordinal) {
         return Err(not_found());
     }
@@ -191,7 +187,9 @@ pub(crate) fn upload(
     }
     // Like blob storage, the link takes any body: the part is checked against its declared
     // size and hash when the closed session is processed (405 if it does not match).
-    batch.uploaded.insert(ordinal, body.to_vec());
+    if let Some(body) = body {
+        batch.uploaded.insert(ordinal, body.to_vec());
+    }
     Ok(Reply::Empty(201))
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::common::invoice_query::{date_of, matches, metadata, permanent_storage_hwm, window};
 use super::common::session::unwrap_session_key;
 use super::common::subjects::subject_of;
-use super::common::{Reply, Req, duration, internal, json, new_reference, random_hex};
+use super::common::{Reply, Req, duration, internal, json, links, new_reference};
 use crate::errors::ApiError;
 use crate::shared::Shared;
 use crate::state::{ExportOutcome, ExportPackage, ExportPart, ExportRec, StoredInvoice};
@@ -149,7 +149,7 @@ pub(super) fn start(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                     _ => "zip",
                 },
                 compression,
-                signature: random_hex(32).to_lowercase(),
+                signature: links::new_signature(),
                 parts: package
                     .parts
                     .iter()
@@ -224,9 +224,9 @@ pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                         ordinal_number: i32::try_from(ordinal).unwrap_or(i32::MAX),
                         part_name: format!("{reference}-{ordinal:03}.{}.aes", package.extension),
                         method: "GET".to_owned(),
-                        url: format!(
-                            "{}/_sim/export/{reference}/{ordinal}?sig={}",
-                            shared.root_url, package.signature
+                        url: links::sign(
+                            &format!("{}/_sim/export/{reference}/{ordinal}", shared.root_url),
+                            &package.signature,
                         ),
                         part_size: i64::try_from(part.plaintext.size).unwrap_or(i64::MAX),
                         part_hash: part.plaintext.sha256_base64().into(),
@@ -282,15 +282,7 @@ pub(crate) fn download_part(
             _ => None,
         })
         .ok_or_else(|| ApiError::other(404, "Nie znaleziono.", "No such export package."))?;
-    let signed = super::common::parse_query(query)
-        .iter()
-        .any(|(k, v)| k == "sig" && *v == package.signature);
-    if !signed {
-        return Err(ApiError::forbidden(
-            "insufficient-resource-access",
-            "The link signature is missing or wrong.",
-        ));
-    }
+    links::check(query, &package.signature)?;
     let part = ordinal
         .parse::<usize>()
         .ok()

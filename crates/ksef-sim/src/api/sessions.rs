@@ -17,7 +17,7 @@ use super::common::intake::{check_plain, record_invoice, reject};
 use super::common::session::{
     counts, new_session, no_session, reference, session_of, session_status, unwrap_session_key,
 };
-use super::common::{Reply, Req, duration, internal, json, new_reference};
+use super::common::{Reply, Req, duration, internal, json, links, new_reference};
 use crate::errors::ApiError;
 use crate::invoice_xml::FormKind;
 use crate::shared::Shared;
@@ -340,9 +340,12 @@ pub(super) fn status(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
     body.successful_invoice_count = Some(ok);
     body.failed_invoice_count = Some(failed);
     if code == 200 {
-        let url = format!(
-            "{}/_sim/upo/{}/{}",
-            shared.root_url, session.reference, session.upo_reference
+        let url = links::sign(
+            &format!(
+                "{}/_sim/upo/{}/{}",
+                shared.root_url, session.reference, session.upo_reference
+            ),
+            &session.link_signature,
         );
         let expires = (req.now + Duration::minutes(LINK_LIFETIME_MINUTES)).fixed_offset();
         body.upo = Some(UpoResponse::new(vec![UpoPageResponse::new(
@@ -494,9 +497,12 @@ fn invoice_view(
             );
             view.acquisition_date = Some(stored.acquisition_date.fixed_offset());
             view.permanent_storage_date = Some(stored.permanent_storage_date.fixed_offset());
-            view.upo_download_url = Some(format!(
-                "{}/_sim/upo/{}/invoices/{}",
-                shared.root_url, session.reference, invoice.reference
+            view.upo_download_url = Some(links::sign(
+                &format!(
+                    "{}/_sim/upo/{}/invoices/{}",
+                    shared.root_url, session.reference, invoice.reference
+                ),
+                &session.link_signature,
             ));
             view.upo_download_url_expiration_date =
                 Some((now + Duration::minutes(LINK_LIFETIME_MINUTES)).fixed_offset());
@@ -571,6 +577,20 @@ pub(crate) fn invoice_upo_xml(
     let stored = stored.ok_or_else(|| no_upo("UPO faktury nie zostało odnalezione."))?;
     let xml = upo::build(session, &[stored], false)?;
     Ok(Reply::Xml(xml))
+}
+
+/// Refuses a UPO download link (`/_sim/upo/{session}/...`) that does not carry the session's
+/// link signature with 403; an unknown session is refused alike, so links reveal nothing.
+pub(crate) fn check_upo_link(
+    shared: &Shared,
+    session_reference: &str,
+    query: &str,
+) -> Result<(), ApiError> {
+    let state = shared.state();
+    let expected = state
+        .session(session_reference)
+        .map_or("", |s| s.link_signature.as_str());
+    links::check(query, expected)
 }
 
 /// The UPO of a processed session, as XML.

@@ -29,6 +29,7 @@ use crate::state::{KsefTokenRec, State};
 /// days; online session 12 h; authentication, token activation, invoice processing, UPO
 /// generation and exports each complete 100 ms after they start; exports of at most 10,000
 /// invoices in parts of at most 50 MB; rate limits not enforced; no faults; state in memory;
+/// request headers read within 30 s;
 /// [`SimMode::Test`] (self-signed certificates log in to their own NIP's context).
 pub struct SimulatorBuilder {
     config: Config,
@@ -86,6 +87,7 @@ impl SimulatorBuilder {
                 export_part_size: 50 * 1024 * 1024,
                 export_compression: None,
                 lighthouse: crate::lighthouse::LighthouseStatus::available(),
+                header_read_timeout: Duration::from_secs(30),
             },
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -214,8 +216,9 @@ impl SimulatorBuilder {
     /// [`seeded_token`](Self::seeded_token) sets another), accepted invoices and their duplicate
     /// check, test data, limits, permission grants, KSeF certificates and the [`Stats`](crate::Stats). Not
     /// kept: logins and the tokens they issued (log in again), sessions (and the UPOs of closed
-    /// ones), exports and operations in progress. The file holds KSeF token secrets: keep the
-    /// directory private. Without it, everything lives in memory.
+    /// ones), exports and operations in progress. The file holds KSeF token secrets: on Unix the
+    /// directory is made 0700 and the file 0600 at start and on every save, also when they
+    /// existed before with looser modes. Without it, everything lives in memory.
     pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.config.data_dir = Some(dir.into());
         self
@@ -329,6 +332,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// How long a client may take to send a request's line and headers (30 s by default; at
+    /// least 10 ms): a connection that trickles them slower, or idles longer between requests,
+    /// is closed.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
     /// Replaces every fault setting at once.
     pub fn faults(mut self, faults: Faults) -> Self {
         self.config.faults = faults;
@@ -405,6 +416,9 @@ impl SimulatorBuilder {
             });
         }
         if let Some(dir) = &config.data_dir {
+            crate::persist::secure(dir).map_err(|e| {
+                SimError::Data(format!("cannot make {} private: {e}", dir.display()))
+            })?;
             let loaded = crate::persist::load(dir).map_err(SimError::Data)?;
             if let Some(snapshot) = loaded {
                 let explicit = !config.seeded_token.is_empty();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -129,22 +129,66 @@ pub(super) async fn flush_periodically(
     }
 }
 
+/// The pause after a failed `accept`: 100 ms, doubling with each failure in a row up to 1 s.
+#[derive(Debug, Default)]
+pub(super) struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// The pause before the next `accept`, counting one more failure.
+    pub(super) fn next(&mut self) -> Duration {
+        let pause = Self::FIRST
+            .saturating_mul(1 << self.failures.min(4))
+            .min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        pause
+    }
+
+    /// A connection was accepted: the next failure starts again at 100 ms.
+    pub(super) fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Serves connections until `stop`: each with a header read timeout (a client trickling its
+/// request line and headers is disconnected), and with a growing pause after accept errors.
 pub(super) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let header_read_timeout = shared.config.header_read_timeout;
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => {
+                        backoff.reset();
+                        accepted
+                    }
+                    Err(_) => {
+                        // Out of file descriptors, or a connection aborted before it was taken:
+                        // wait before trying again instead of spinning on the error.
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff.next()) => continue,
+                            _ = stop.changed() => break,
+                        }
+                    }
+                };
                 let shared = shared.clone();
                 let service = service_fn(move |request| {
                     let shared = shared.clone();
                     handle_faulty(shared, request, peer)
                 });
                 let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout)
                     .serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -156,4 +200,18 @@ pub(super) async fn serve(
     }
     drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_grows_to_one_second_and_resets() {
+        let mut backoff = AcceptBackoff::default();
+        let pauses: Vec<u64> = (0..7).map(|_| backoff.next().as_millis() as u64).collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000, 1000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Duration::from_millis(100));
+    }
 }

@@ -15,6 +15,21 @@ const SECOND: Duration = Duration::from_secs(1);
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// The default cap on one wait the server asks for (`Retry-After`): five minutes.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// Waits at least this long are announced at `info` level (shorter ones at `debug`).
+pub(crate) const LONG_WAIT: Duration = Duration::from_secs(5);
+
+/// `at + wait`, or about thirty years after `at` when that overflows: a deadline a hostile or
+/// broken server pushes out of range means "never" in practice, not a panic.
+pub(crate) fn saturating_deadline(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait).unwrap_or_else(|| {
+        let far = Duration::from_secs(86_400 * 365 * 30);
+        at.checked_add(far).unwrap_or(at)
+    })
+}
+
 /// Limits per endpoint group that replace the ones built into the operations, e.g. as read from
 /// the `/rate-limits` endpoint.
 ///
@@ -62,8 +77,9 @@ impl FromIterator<RateLimit> for RateLimitTable {
 /// Settings of the client-side rate limiter.
 ///
 /// Defaults: scale `1.0` (the spec's production limits, which are also TEST's and DEMO's),
-/// no maximum wait (a request waits as long as its windows need, up to an hour), and a `1 s`
-/// base for the extra pause added after repeated 429s, growing to at most `5 min`.
+/// no maximum wait (a request waits as long as its windows need, up to an hour), a `1 s`
+/// base for the extra pause added after repeated 429s, growing to at most `5 min`, and a 429's
+/// `Retry-After` honoured up to [`DEFAULT_MAX_RETRY_AFTER`] (`5 min`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RateLimitConfig {
@@ -71,6 +87,7 @@ pub struct RateLimitConfig {
     max_wait: Option<Duration>,
     penalty_base: Duration,
     max_penalty: Duration,
+    max_retry_after: Duration,
 }
 
 impl Default for RateLimitConfig {
@@ -80,6 +97,7 @@ impl Default for RateLimitConfig {
             max_wait: None,
             penalty_base: Duration::from_secs(1),
             max_penalty: Duration::from_secs(300),
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
@@ -106,6 +124,14 @@ impl RateLimitConfig {
     pub fn with_penalty(mut self, base: Duration, max: Duration) -> RateLimitConfig {
         self.penalty_base = base;
         self.max_penalty = max;
+        self
+    }
+
+    /// The longest a 429's `Retry-After` pauses the group: a server asking for more (a day, or
+    /// `u64::MAX` seconds) pauses it this long, after which requests are tried again. The
+    /// extra pause after repeated 429s is added on top, bounded by its own maximum.
+    pub fn with_max_retry_after(mut self, max: Duration) -> RateLimitConfig {
+        self.max_retry_after = max;
         self
     }
 }
@@ -223,7 +249,7 @@ impl Log {
                 continue;
             }
             done.sort_unstable();
-            until = until.max(done[excess - 1] + window);
+            until = until.max(saturating_deadline(done[excess - 1], window));
         }
         if until > now {
             Decision::WaitUntil(until)
@@ -387,18 +413,27 @@ impl RateLimiter {
                     });
                 }
                 Decision::WaitUntil(until) => {
-                    let wait = until - now;
+                    let wait = until.saturating_duration_since(now);
                     if max_wait.is_some_and(|max| wait > max) {
                         return Err(Error::RateLimitWaitTooLong {
                             group: limit.group,
                             wait,
                         });
                     }
-                    tracing::debug!(
-                        group = limit.group.as_str(),
-                        wait_ms = wait.as_millis() as u64,
-                        "waiting for rate-limit capacity"
-                    );
+                    if wait >= LONG_WAIT {
+                        tracing::info!(
+                            group = limit.group.as_str(),
+                            endpoint = path_template,
+                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                            "waiting for rate-limit capacity"
+                        );
+                    } else {
+                        tracing::debug!(
+                            group = limit.group.as_str(),
+                            wait_ms = wait.as_millis() as u64,
+                            "waiting for rate-limit capacity"
+                        );
+                    }
                     // Wakes at `until`, or earlier when a slot completes or the limits change.
                     let _ = tokio::time::timeout_at(until, changed).await;
                 }
@@ -408,21 +443,25 @@ impl RateLimiter {
     }
 
     /// Records a 429 for `limit`'s group (or endpoint): no request of it is let through until
-    /// `retry_after` has passed (a default of one penalty base when absent); each further 429
-    /// in a row adds a doubling penalty.
+    /// `retry_after` (capped at the configured maximum; a default of one penalty base when
+    /// absent) has passed; each further 429 in a row adds a doubling penalty. Returns the pause.
     pub(crate) fn throttled(
         &self,
         limit: RateLimit,
         path_template: &'static str,
         retry_after: Option<Duration>,
     ) -> Duration {
-        let (base, max) = {
+        let (base, max, cap) = {
             let settings = self
                 .shared
                 .settings
                 .read()
                 .unwrap_or_else(|e| e.into_inner());
-            (settings.config.penalty_base, settings.config.max_penalty)
+            (
+                settings.config.penalty_base,
+                settings.config.max_penalty,
+                settings.config.max_retry_after,
+            )
         };
         let state = self.state(Key::new(limit.group, path_template));
         let mut log = lock(&state.log);
@@ -432,15 +471,30 @@ impl RateLimiter {
         } else {
             Duration::ZERO
         };
-        let pause = retry_after.unwrap_or(base) + extra;
-        let until = Instant::now() + pause;
+        let asked = retry_after.unwrap_or(base);
+        let capped = asked > cap;
+        let pause = asked.min(cap).saturating_add(extra);
+        let until = saturating_deadline(Instant::now(), pause);
         log.paused_until = Some(log.paused_until.map_or(until, |p| p.max(until)));
-        tracing::warn!(
-            group = limit.group.as_str(),
-            pause_ms = pause.as_millis() as u64,
-            strikes = log.strikes,
-            "KSeF answered 429; pausing the group"
-        );
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        if capped {
+            tracing::warn!(
+                group = limit.group.as_str(),
+                endpoint = path_template,
+                pause_ms = millis(pause),
+                retry_after_s = asked.as_secs(),
+                strikes = log.strikes,
+                "KSeF answered 429 with a Retry-After longer than the maximum; pausing the group for the maximum instead"
+            );
+        } else {
+            tracing::warn!(
+                group = limit.group.as_str(),
+                endpoint = path_template,
+                pause_ms = millis(pause),
+                strikes = log.strikes,
+                "KSeF answered 429; pausing the group"
+            );
+        }
         pause
     }
 

@@ -9,8 +9,9 @@
 //! The limits can be replaced at run time with a [`RateLimitTable`] (e.g. read from the
 //! `/rate-limits` endpoint) and scaled.
 //!
-//! A 429 pauses its whole group until the `Retry-After` has passed; further 429s in a row pause
-//! longer. Requests to presigned URLs and requests without [`crate::RequestMeta`] are not limited.
+//! A 429 pauses its whole group until the `Retry-After` has passed (at most
+//! [`RateLimitConfig::with_max_retry_after`], 5 minutes by default); further 429s in a row pause
+//! longer. Long waits are announced as `tracing` events naming the group. Requests to presigned URLs and requests without [`crate::RequestMeta`] are not limited.
 //!
 //! ```
 //! use ksef_transport::rate_limit::{RateLimitConfig, RateLimitLayer, RateLimiter};
@@ -27,5 +28,9 @@ mod service;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::RateLimitLayer;
-pub use self::limiter::{Permit, RateLimitConfig, RateLimitTable, RateLimiter};
+pub use self::limiter::{
+    DEFAULT_MAX_RETRY_AFTER, Permit, RateLimitConfig, RateLimitTable, RateLimiter,
+};
 pub use self::service::RateLimit;
+
+pub(crate) use self::limiter::LONG_WAIT;

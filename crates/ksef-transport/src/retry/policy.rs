@@ -13,9 +13,9 @@ use crate::meta::meta_of;
 /// Retry settings.
 ///
 /// Defaults: at most 3 attempts per request; backoff starting at 250 ms, doubling, capped at
-/// 20 s, with "equal jitter" (a random point in the upper half of each step); a budget that
-/// always allows 10 retries per second and beyond that 20 % of the requests of the last
-/// 10 seconds.
+/// 20 s, with "equal jitter" (a random point in the upper half of each step); a server's
+/// `Retry-After` honoured up to 5 minutes; a budget that always allows 10 retries per second and
+/// beyond that 20 % of the requests of the last 10 seconds.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RetryConfig {
@@ -24,6 +24,7 @@ pub struct RetryConfig {
     max_backoff: Duration,
     budget_min_per_second: u32,
     budget_ratio: f32,
+    max_retry_after: Duration,
 }
 
 impl Default for RetryConfig {
@@ -34,6 +35,7 @@ impl Default for RetryConfig {
             max_backoff: Duration::from_secs(20),
             budget_min_per_second: 10,
             budget_ratio: 0.2,
+            max_retry_after: crate::rate_limit::DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
@@ -62,6 +64,13 @@ impl RetryConfig {
     pub fn with_budget(mut self, min_per_second: u32, ratio: f32) -> RetryConfig {
         self.budget_min_per_second = min_per_second;
         self.budget_ratio = ratio.clamp(0.0, 1000.0);
+        self
+    }
+
+    /// The longest wait before a retry that a server's `Retry-After` can impose: asking for more
+    /// (a day, or `u64::MAX` seconds) waits this long and then retries.
+    pub fn with_max_retry_after(mut self, max: Duration) -> RetryConfig {
+        self.max_retry_after = max;
         self
     }
 
@@ -214,15 +223,33 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for RetryPolicy {
         }
         let step = self.config.step(self.attempts);
         let jittered = step / 2 + step.mul_f64(random_fraction() / 2.0);
-        let delay = jittered.max(server_wait);
+        let cap = self.config.max_retry_after;
+        let capped = server_wait > cap;
+        let delay = jittered.max(server_wait.min(cap));
         self.attempts += 1;
         tracing::Span::current().record("attempt", self.attempts);
-        tracing::info!(
-            attempt = self.attempts,
-            reason,
-            delay_ms = delay.as_millis() as u64,
-            "retrying"
-        );
+        let operation = meta_of(request).map_or("", |m| m.operation_id);
+        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        if capped {
+            tracing::warn!(
+                attempt = self.attempts,
+                reason,
+                operation,
+                delay_ms,
+                retry_after_s = server_wait.as_secs(),
+                "the server asked for a longer wait than the maximum; retrying after the maximum"
+            );
+        } else if delay >= crate::rate_limit::LONG_WAIT {
+            tracing::info!(
+                attempt = self.attempts,
+                reason,
+                operation,
+                delay_ms,
+                "retrying after a long wait"
+            );
+        } else {
+            tracing::info!(attempt = self.attempts, reason, delay_ms, "retrying");
+        }
         Some(tokio::time::sleep(delay))
     }
 

@@ -1,11 +1,13 @@
 //! What the operation handlers share: the routed request ([`Req`]), the answer ([`Reply`]),
 //! JWT issuing and query parsing here; session lookup and invoice intake, the caller's subject,
-//! permissions and limits, invoice queries and the simulator's CA in the submodules. Handlers
+//! permissions and limits, invoice queries, presigned link signatures and the simulator's CA in
+//! the submodules. Handlers
 //! import this module, never each other; nothing here imports a handler.
 
 pub(crate) mod ca;
 pub(crate) mod intake;
 pub(crate) mod invoice_query;
+pub(crate) mod links;
 pub(crate) mod session;
 pub(crate) mod subjects;
 

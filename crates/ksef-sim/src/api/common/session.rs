@@ -173,6 +173,7 @@ pub(crate) fn new_session(
         valid_until,
         closed: None,
         upo_reference: new_reference(req.now, "UP")?.to_string(),
+        link_signature: super::links::new_signature(),
         invoices: Vec::new(),
         batch,
         features: requested_features(req),
