@@ -112,7 +112,7 @@ pub use ksef_crypto as crypto;
 pub use ksef_crypto::test_certificates::{KeyType, TestCertificate};
 pub use ksef_crypto::{
     BatchInvoice, BatchPackage, Certificate, CertificateKey, KeyAlgorithm, KeySigner,
-    MinistryCertificate, SignatureAlgorithm, Signer, SubjectIdentifier, UnpackedExport,
+    MinistryCertificate, Pkcs12, SignatureAlgorithm, Signer, SubjectIdentifier, UnpackedExport,
 };
 pub use ksef_transport::rate_limit::RateLimitConfig;
 pub use ksef_transport::retry::RetryConfig;
