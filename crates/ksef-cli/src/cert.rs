@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::api::{collect_page, print_value, to_value};
 use crate::args::{CertCommand, KsefCertTypeArg, RevocationReasonArg};
 use crate::context::{Ctx, parse_reference, print_json};
-use crate::files::{write_private, write_public};
+use crate::files::{p12_password, write_private, write_public};
 
 fn cert_type(arg: KsefCertTypeArg) -> KsefCertificateType {
     match arg {
@@ -68,6 +68,8 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
             key_out,
             cert_out,
             ec,
+            p12_out,
+            password_stdin,
         } => {
             if key_out.exists() {
                 bail!(
@@ -75,6 +77,15 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                     key_out.display()
                 );
             }
+            // Asked for before anything is sent, so that a missing password costs no enrollment.
+            let p12_password = match &p12_out {
+                Some(path) if path.exists() => bail!(
+                    "{} exists; give a new file for the PKCS#12 file (it is never overwritten)",
+                    path.display()
+                ),
+                Some(path) => Some(p12_password(password_stdin, path, true)?),
+                None => None,
+            };
             let client = ctx.logged_in_client()?;
             ctx.note(if ec {
                 "generating an ECDSA P-256 key …"
@@ -118,6 +129,15 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                     .join(format!("{}.pem", enrolled.serial_number))
             });
             write_public(&cert_out, enrolled.certificate_pem().as_bytes())?;
+            if let (Some(path), Some(password)) = (&p12_out, &p12_password) {
+                let certificate =
+                    Certificate::from_pem_or_der(enrolled.certificate_pem().as_bytes())
+                        .context("KSeF returned a certificate that cannot be read")?;
+                let bundle = ksef_crypto::Pkcs12::new(key.clone(), certificate, Vec::new())
+                    .context("KSeF returned a certificate of another key")?;
+                let der = bundle.to_der(password)?;
+                write_private(path, &der)?;
+            }
             if ctx.json() {
                 print_json(&json!({
                     "referenceNumber": reference.as_str(),
@@ -127,6 +147,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                     "validFrom": enrolled.valid_from,
                     "validTo": enrolled.valid_to,
                     "certFile": cert_out,
+                    "p12File": p12_out,
                     "keyFile": key_out,
                 }))?;
             } else {
@@ -141,6 +162,9 @@ pub(crate) async fn run(ctx: &Ctx, command: CertCommand) -> anyhow::Result<ExitC
                 );
                 outln!("  certificate      {}", cert_out.display());
                 outln!("  private key      {} (0600)", key_out.display());
+                if let Some(path) = &p12_out {
+                    outln!("  PKCS#12          {} (0600)", path.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

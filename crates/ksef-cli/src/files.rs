@@ -50,6 +50,80 @@ pub(crate) fn read_secret_line(path: &Path, what: &str) -> anyhow::Result<Zeroiz
     Ok(line)
 }
 
+/// The environment variable that may hold the password of a PKCS#12 file.
+pub(crate) const P12_PASSWORD_ENV: &str = "KSEF_P12_PASSWORD";
+
+/// The password of the PKCS#12 file `file`, never from the command line: the first line of
+/// standard input with `--password-stdin`, else `KSEF_P12_PASSWORD`, else asked for on the
+/// terminal without echo (twice when `new`, for a file about to be written). Wiped on drop.
+pub(crate) fn p12_password(
+    from_stdin: bool,
+    file: &Path,
+    new: bool,
+) -> anyhow::Result<Zeroizing<String>> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let password = if from_stdin {
+        let mut line = Zeroizing::new(String::new());
+        let read = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the PKCS#12 password from standard input")?;
+        if read == 0 {
+            bail!(
+                "--password-stdin: standard input is empty; write the password of {} to it",
+                file.display()
+            );
+        }
+        Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned())
+    } else if let Some(value) = std::env::var_os(P12_PASSWORD_ENV) {
+        Zeroizing::new(
+            value
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("{P12_PASSWORD_ENV} is not valid UTF-8 text"))?,
+        )
+    } else if std::io::stdin().is_terminal() {
+        let prompt = format!("password of {}: ", file.display());
+        let first = Zeroizing::new(
+            rpassword::prompt_password(&prompt).context("cannot read the password")?,
+        );
+        if new {
+            let again = Zeroizing::new(
+                rpassword::prompt_password("the same password again: ")
+                    .context("cannot read the password")?,
+            );
+            if *again != *first {
+                bail!("the two passwords differ; nothing was written");
+            }
+        }
+        first
+    } else {
+        bail!(
+            "no password for the PKCS#12 file {}: pass --password-stdin, set {P12_PASSWORD_ENV}, \
+             or run in a terminal to be asked (passwords are never accepted as arguments)",
+            file.display()
+        );
+    };
+    if new && password.is_empty() {
+        bail!(
+            "the password of {} is empty; choose one (the file holds a private key)",
+            file.display()
+        );
+    }
+    Ok(password)
+}
+
+/// Reads a PKCS#12 file (.p12/.pfx) for signing: its key and certificate, the password from
+/// [`p12_password`]; the certificate must be valid now.
+pub(crate) fn read_p12_signer(
+    path: &Path,
+    password_stdin: bool,
+) -> anyhow::Result<ksef_crypto::KeySigner> {
+    let der = Zeroizing::new(read_input(path, "the PKCS#12 file")?);
+    let password = p12_password(password_stdin, path, false)?;
+    ksef_crypto::KeySigner::from_pkcs12(&der, &password, chrono::Utc::now())
+        .with_context(|| format!("cannot use the PKCS#12 file {}", path.display()))
+}
+
 /// Reads the offline certificate's private key (PKCS#8 PEM, encrypted when `password_file` names
 /// the file holding its password); the PEM text and the password are wiped on drop.
 pub(crate) fn read_certificate_key(

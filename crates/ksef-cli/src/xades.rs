@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::args::XadesCommand;
 use crate::auth::load_signer;
 use crate::context::{Ctx, print_json};
-use crate::files::{read_input, write_public};
+use crate::files::{read_input, read_p12_signer, write_public};
 
 /// Runs a `xades` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<ExitCode> {
@@ -18,11 +18,17 @@ pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<Exit
             cert,
             key,
             key_password_file,
+            p12,
+            password_stdin,
             input,
             out,
         } => {
             let xml = read_input(&input, "the document")?;
-            let signer = load_signer(&cert, &key, key_password_file.as_deref())?;
+            let signer = match (&cert, &key, &p12) {
+                (Some(cert), Some(key), _) => load_signer(cert, key, key_password_file.as_deref())?,
+                (_, _, Some(p12)) => read_p12_signer(p12, password_stdin)?,
+                _ => anyhow::bail!("give --cert and --key, or --p12"),
+            };
             let signed = ksef_xades::xades::sign(&xml, &signer)
                 .with_context(|| format!("cannot sign {}", input.display()))?;
             match &out {

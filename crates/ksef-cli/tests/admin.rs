@@ -420,3 +420,141 @@ fn ksef_certificates_enroll_get_list_revoke() {
     let bad_status = sim.run(&home, &["cert", "list", "--status", "Lost"]);
     assert_fails_with(&bad_status, "Active");
 }
+
+// `cert enroll --p12-out` saves the new key and the issued certificate as PKCS#12 (0600), with
+// the password from stdin; the file logs in again with `--p12`, and openssl opens it (live mode:
+// the file holds fresh randomness). Without a password source nothing is generated or sent.
+#[test]
+fn an_enrolled_certificate_saved_as_pkcs12_logs_in_again() {
+    let home = temp_dir("ksef-cert-p12");
+    let sim = Sim::start(&home);
+    let seal = home.join("seal.pem");
+    let seal_key = home.join("seal.key");
+    let made = self_signed_ec(&home, &["--nip", &sim.nip], &seal, &seal_key);
+    assert!(made.status.success(), "{}", describe(&made));
+    let login = sim.cert_login(&home, &[], &seal, &seal_key);
+    assert!(login.status.success(), "{}", describe(&login));
+
+    let password = "enrolled p12 password 3310";
+    let key = home.join("auth.key");
+    let p12 = home.join("auth.p12");
+    let enroll_args = [
+        "cert",
+        "enroll",
+        "--name",
+        "CLI PKCS12 cert",
+        "--type",
+        "authentication",
+        "--ec",
+        "--key-out",
+        key.to_str().unwrap(),
+        "--p12-out",
+        p12.to_str().unwrap(),
+    ];
+
+    // No password source (and no terminal): refused before a key is made or anything is sent.
+    let refused = sim.run(&home, &enroll_args);
+    assert_fails_with(&refused, "KSEF_P12_PASSWORD");
+    assert!(!key.exists() && !p12.exists());
+
+    let mut args = enroll_args.to_vec();
+    args.extend(["--password-stdin", "--json"]);
+    let mut child = sim
+        .ksef(&home, &args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+    }
+    let enrolled = child.wait_with_output().unwrap();
+    assert_no_secret(&enrolled, password);
+    let doc = json_ok(&enrolled);
+    assert_eq!(doc["p12File"], p12.to_str().unwrap(), "{doc}");
+    #[cfg(unix)]
+    assert_eq!(mode(&p12), 0o600);
+    let cert_file = std::path::PathBuf::from(doc["certFile"].as_str().unwrap());
+
+    // It logs in, under another profile.
+    let again = sim
+        .ksef(
+            &home,
+            &[
+                "auth",
+                "login",
+                "--nip",
+                &sim.nip,
+                "--profile",
+                "from-p12",
+                "--p12",
+                p12.to_str().unwrap(),
+                "--json",
+            ],
+        )
+        .env("KSEF_P12_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert_no_secret(&again, password);
+    let doc = json_ok(&again);
+    assert_eq!(doc["method"], "certificate", "{doc}");
+    assert_eq!(doc["profile"], "from-p12", "{doc}");
+
+    // Never overwritten.
+    let exists = sim
+        .ksef(&home, &enroll_args)
+        .env("KSEF_P12_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert_fails_with(&exists, "exists");
+
+    if live() {
+        let passin = format!("pass:{password}");
+        let info = openssl_live(&[
+            "pkcs12",
+            "-info",
+            "-nokeys",
+            "-in",
+            p12.to_str().unwrap(),
+            "-passin",
+            &passin,
+        ]);
+        let info = text(&info);
+        let start = info
+            .find("-----BEGIN CERTIFICATE-----")
+            .expect("a certificate");
+        let issued = std::fs::read_to_string(&cert_file).unwrap();
+        assert_eq!(
+            x509_parser::pem::parse_x509_pem(info[start..].as_bytes())
+                .unwrap()
+                .1
+                .contents,
+            x509_parser::pem::parse_x509_pem(issued.as_bytes())
+                .unwrap()
+                .1
+                .contents,
+            "the PKCS#12 file holds the issued certificate"
+        );
+        let keys = openssl_live(&[
+            "pkcs12",
+            "-nocerts",
+            "-nodes",
+            "-in",
+            p12.to_str().unwrap(),
+            "-passin",
+            &passin,
+        ]);
+        let keys = text(&keys);
+        let start = keys.find("-----BEGIN PRIVATE KEY-----").expect("the key");
+        let from_p12 = home.join("from-p12.key");
+        std::fs::write(&from_p12, &keys[start..]).unwrap();
+        assert_eq!(
+            key_spki(&from_p12),
+            key_spki(&key),
+            "the PKCS#12 file holds the new key"
+        );
+    }
+}

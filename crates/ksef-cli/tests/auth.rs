@@ -426,3 +426,193 @@ fn external_login_in_two_phases() {
     let who = json_ok(&sim.run(&home, &["auth", "whoami", "--json"]));
     assert_eq!(who["context"]["value"], sim.nip.as_str());
 }
+
+const P12_PASSWORD: &str = "p12 password 5815";
+
+/// `ksef auth login --p12` with the password from stdin.
+fn p12_login_stdin(sim: &Sim, home: &Path, args: &[&str], password: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = sim
+        .ksef(home, args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_no_secret(&output, password);
+    output
+}
+
+// PKCS#12 files made by `openssl pkcs12 -export` (EC with the default AES encoding, RSA with
+// `-legacy` 3DES/RC2) log in, under their own profiles, with the password from the environment or
+// from stdin; a wrong or missing password is a clear error; `xades sign --p12` signs a request that
+// KSeF accepts.
+#[test]
+fn certificate_login_with_a_pkcs12_file() {
+    let home = temp_dir("auth-p12");
+    let sim = Sim::start(&home);
+    for (kind, legacy, profile) in [("ec", false, "p12-ec"), ("rsa:2048", true, "p12-rsa")] {
+        let p12 = openssl_p12(&home, profile, kind, P12_PASSWORD, legacy);
+        let p12 = p12.to_str().unwrap();
+        let args = [
+            "auth",
+            "login",
+            "--nip",
+            P12_NIP,
+            "--profile",
+            profile,
+            "--p12",
+            p12,
+            "--json",
+        ];
+        let login = sim
+            .ksef(&home, &args)
+            .env("KSEF_P12_PASSWORD", P12_PASSWORD)
+            .output()
+            .unwrap();
+        assert_no_secret(&login, P12_PASSWORD);
+        let doc = json_ok(&login);
+        assert_eq!(doc["method"], "certificate", "{doc}");
+        assert_eq!(doc["context"]["value"], P12_NIP, "{doc}");
+        assert_eq!(doc["profile"], profile, "{doc}");
+        let who = json_ok(&sim.run(&home, &["auth", "whoami", "--profile", profile, "--json"]));
+        assert_eq!(who["context"]["value"], P12_NIP, "{who}");
+
+        // The password from stdin (and --subject, which takes --p12 as it takes --cert).
+        let mut stdin_args = args.to_vec();
+        stdin_args.extend(["--password-stdin", "--subject", "subject"]);
+        let login = p12_login_stdin(&sim, &home, &stdin_args, P12_PASSWORD);
+        json_ok(&login);
+
+        // A wrong password: exit 1, named, never shown.
+        let wrong = p12_login_stdin(&sim, &home, &stdin_args, "not the password 9902");
+        assert_fails_with(&wrong, "wrong password for the PKCS#12 file");
+        assert_no_secret(&wrong, "not the password 9902");
+        assert!(
+            text(&wrong.stderr).contains(profile),
+            "names the file: {}",
+            describe(&wrong)
+        );
+    }
+    let p12 = home.join("p12-ec.p12");
+    let p12 = p12.to_str().unwrap();
+
+    // No password source and no terminal: exit 1, saying where a password may come from.
+    let none = sim.run(&home, &["auth", "login", "--nip", P12_NIP, "--p12", p12]);
+    assert_fails_with(&none, "KSEF_P12_PASSWORD");
+    assert!(
+        text(&none.stderr).contains("--password-stdin"),
+        "{}",
+        describe(&none)
+    );
+    // Not a PKCS#12 file.
+    let pem = home.join("p12-ec.pem");
+    let not_p12 = sim
+        .ksef(
+            &home,
+            &[
+                "auth",
+                "login",
+                "--nip",
+                P12_NIP,
+                "--p12",
+                pem.to_str().unwrap(),
+            ],
+        )
+        .env("KSEF_P12_PASSWORD", P12_PASSWORD)
+        .output()
+        .unwrap();
+    assert_fails_with(&not_p12, "not a PKCS#12");
+    // --p12 with --cert, or a password on the command line: usage errors (exit 2).
+    for args in [
+        vec!["auth", "login", "--p12", p12, "--cert", p12, "--key", p12],
+        vec!["auth", "login", "--p12", p12, "--password", P12_PASSWORD],
+        vec!["auth", "login", "--password-stdin"],
+    ] {
+        let refused = sim.run(&home, &args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            describe(&refused)
+        );
+    }
+
+    // `xades sign --p12` signs an AuthTokenRequest made by `login-external`, which KSeF accepts.
+    let unsigned = home.join("unsigned.xml");
+    json_ok(&sim.run(
+        &home,
+        &[
+            "auth",
+            "login-external",
+            "--generate",
+            "--nip",
+            P12_NIP,
+            "--profile",
+            "external",
+            "--output",
+            unsigned.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let signed = home.join("signed.xml");
+    let sign = ksef(
+        &home,
+        &[
+            "xades",
+            "sign",
+            "--p12",
+            p12,
+            unsigned.to_str().unwrap(),
+            "--out",
+            signed.to_str().unwrap(),
+        ],
+    )
+    .env("KSEF_P12_PASSWORD", P12_PASSWORD)
+    .output()
+    .unwrap();
+    assert!(sign.status.success(), "{}", describe(&sign));
+    assert_no_secret(&sign, P12_PASSWORD);
+    let verified = json_ok(
+        &ksef(
+            &home,
+            &["xades", "verify", signed.to_str().unwrap(), "--json"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(
+        verified["subjectIdentifier"]["value"], P12_NIP,
+        "{verified}"
+    );
+    let submitted = json_ok(&sim.run(
+        &home,
+        &[
+            "auth",
+            "login-external",
+            "--submit",
+            "--profile",
+            "external",
+            "--input",
+            signed.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(submitted["method"], "externalSignature");
+    assert_eq!(submitted["context"]["value"], P12_NIP);
+    let unsigned_again = ksef(
+        &home,
+        &["xades", "sign", "--p12", p12, unsigned.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert_fails_with(&unsigned_again, "KSEF_P12_PASSWORD");
+}

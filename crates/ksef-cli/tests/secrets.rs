@@ -1,9 +1,10 @@
 //! No secret in any output: every command runs with `-v` and `KSEF_LOG=trace` against a `ksef sim`
 //! child, and its stdout, stderr (logs, error messages) and `--json` documents are scanned for
 //! the KSeF token, the access and refresh tokens the CLI stored, the private keys made by
-//! `ksef cert self-signed`, and the password of an encrypted key. `ksef demo --json` (with its own
-//! in-process simulator, whose secrets the test cannot read) is scanned for anything shaped like
-//! a secret: a KSeF token, a JWT, a PEM block.
+//! `ksef cert self-signed`, the password of an encrypted key, and the password and key of a
+//! PKCS#12 file (given through `KSEF_P12_PASSWORD` and `--password-stdin`, never as an argument).
+//! `ksef demo --json` (with its own in-process simulator, whose secrets the test cannot read) is
+//! scanned for anything shaped like a secret: a KSeF token, a JWT, a PEM block.
 
 mod common;
 
@@ -48,6 +49,21 @@ fn assert_no_secret_shapes(what: &str, haystack: &str) {
         let hex = tail.chars().take_while(char::is_ascii_hexdigit).count();
         assert!(hex < 32, "a KSeF token in the output of {what}");
     }
+}
+
+/// Runs `command` with `line` and a newline on its standard input.
+fn with_stdin(mut command: Command, line: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// A `ksef` command at trace level against `sim`.
@@ -157,6 +173,67 @@ fn no_secret_in_logs_json_or_errors() {
             entry["token"].as_str().unwrap().to_owned(),
         ));
     }
+
+    // A PKCS#12 file made by openssl: its password from the environment, then from stdin; its
+    // key is a secret too, and so is the password, which no argument ever carries.
+    let p12_password = "haslo-do-p12-c81e2d";
+    secrets.push(("the PKCS#12 password".into(), p12_password.to_owned()));
+    let p12 = openssl_p12(&home, "secrets-p12", "ec", p12_password, false);
+    for line in pem_body_lines(&std::fs::read_to_string(home.join("secrets-p12.key.pem")).unwrap())
+    {
+        secrets.push(("the private key of the PKCS#12 file".into(), line));
+    }
+    let p12_args = [
+        "auth",
+        "login",
+        "--nip",
+        P12_NIP,
+        "--profile",
+        "p12",
+        "--p12",
+        p12.to_str().unwrap(),
+        "--json",
+    ];
+    let p12_login = traced(&sim, &home, &p12_args)
+        .env("KSEF_P12_PASSWORD", p12_password)
+        .output()
+        .unwrap();
+    assert!(p12_login.status.success(), "{}", describe(&p12_login));
+    outputs.push(("auth login --p12 (KSEF_P12_PASSWORD)".into(), p12_login));
+    let mut stdin_args = p12_args.to_vec();
+    stdin_args.push("--password-stdin");
+    let p12_login = with_stdin(traced(&sim, &home, &stdin_args), p12_password);
+    assert!(p12_login.status.success(), "{}", describe(&p12_login));
+    outputs.push(("auth login --p12 --password-stdin".into(), p12_login));
+    let p12_wrong = "zle-haslo-do-p12-77b0";
+    secrets.push(("a wrong PKCS#12 password".into(), p12_wrong.to_owned()));
+    let refused = with_stdin(traced(&sim, &home, &stdin_args), p12_wrong);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert!(
+        text(&refused.stderr).contains("wrong password"),
+        "{}",
+        describe(&refused)
+    );
+    outputs.push(("auth login --p12 (wrong password)".into(), refused));
+    let unsigned = home.join("p12-unsigned.xml");
+    std::fs::write(&unsigned, "<Doc><Data>p12</Data></Doc>").unwrap();
+    let signed = traced(
+        &sim,
+        &home,
+        &[
+            "xades",
+            "sign",
+            "--p12",
+            p12.to_str().unwrap(),
+            unsigned.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .env("KSEF_P12_PASSWORD", p12_password)
+    .output()
+    .unwrap();
+    assert!(signed.status.success(), "{}", describe(&signed));
+    outputs.push(("xades sign --p12".into(), signed));
 
     // Work: online and batch sends, queries, a refresh.
     let batch_dir = home.join("batch");

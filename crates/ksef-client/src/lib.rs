@@ -112,7 +112,7 @@ pub use ksef_crypto as crypto;
 pub use ksef_crypto::test_certificates::{KeyType, TestCertificate};
 pub use ksef_crypto::{
     BatchInvoice, BatchPackage, Certificate, CertificateKey, KeyAlgorithm, KeySigner,
-    MinistryCertificate, SignatureAlgorithm, Signer, SubjectIdentifier, UnpackedExport,
+    MinistryCertificate, Pkcs12, SignatureAlgorithm, Signer, SubjectIdentifier, UnpackedExport,
 };
 /// The transport's error, which [`Error::Transport`] wraps (to match on its kind).
 pub use ksef_transport::Error as TransportError;

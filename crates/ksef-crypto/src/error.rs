@@ -377,6 +377,86 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The input is not a PKCS#12 (.p12/.pfx) file, or its outer structure is damaged.
+    #[error("not a PKCS#12 (.p12/.pfx) file, or a damaged one")]
+    NotPkcs12 {
+        /// The decoder's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The password of a PKCS#12 file is wrong: its integrity check (MAC) or the decryption of
+    /// its contents failed. The password never appears in the message.
+    #[error("wrong password for the PKCS#12 file (its integrity check failed)")]
+    Pkcs12WrongPassword,
+
+    /// A PKCS#12 file could be opened but not read or written (an encryption or MAC algorithm
+    /// this crate does not implement, damaged contents).
+    #[error("the PKCS#12 file could not be {operation}: {reason}")]
+    Pkcs12 {
+        /// `"read"` or `"written"`.
+        operation: &'static str,
+        /// What went wrong (never secret material).
+        reason: String,
+    },
+
+    /// A PKCS#12 file holds no private key.
+    #[error(
+        "the PKCS#12 file holds no private key (only {certificates} certificate(s)); \
+         export it with its key"
+    )]
+    Pkcs12NoPrivateKey {
+        /// How many certificates it holds.
+        certificates: usize,
+    },
+
+    /// A PKCS#12 file holds a private key but no certificate of that key.
+    #[error(
+        "the PKCS#12 file holds no certificate of its private key ({certificates} other \
+         certificate(s)); export it with the key's certificate"
+    )]
+    Pkcs12NoMatchingCertificate {
+        /// How many certificates it holds (none of them certifies the key).
+        certificates: usize,
+    },
+
+    /// A certificate's validity ended before the instant it was needed at.
+    #[error(
+        "the certificate {subject} expired on {} (valid from {} to {}; checked at {})",
+        .not_after.to_rfc3339_opts(SecondsFormat::Secs, true),
+        .not_before.to_rfc3339_opts(SecondsFormat::Secs, true),
+        .not_after.to_rfc3339_opts(SecondsFormat::Secs, true),
+        .at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )]
+    CertificateExpired {
+        /// The certificate's subject.
+        subject: String,
+        /// Start of its validity.
+        not_before: DateTime<Utc>,
+        /// End of its validity.
+        not_after: DateTime<Utc>,
+        /// The instant it was checked at.
+        at: DateTime<Utc>,
+    },
+
+    /// A certificate's validity starts after the instant it was needed at.
+    #[error(
+        "the certificate {subject} is not valid yet: valid from {} to {} (checked at {})",
+        .not_before.to_rfc3339_opts(SecondsFormat::Secs, true),
+        .not_after.to_rfc3339_opts(SecondsFormat::Secs, true),
+        .at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )]
+    CertificateNotYetValid {
+        /// The certificate's subject.
+        subject: String,
+        /// Start of its validity.
+        not_before: DateTime<Utc>,
+        /// End of its validity.
+        not_after: DateTime<Utc>,
+        /// The instant it was checked at.
+        at: DateTime<Utc>,
+    },
+
     /// Reading from or writing to the wrapped reader or writer failed.
     #[error("I/O error")]
     Io {

@@ -28,7 +28,8 @@
 //!   PEM or DER, plain or password-encrypted), [`Certificate`] (the one X.509 reader: names,
 //!   serial, validity, public key, fingerprint and the [`SubjectIdentifier`] KSeF derives), the
 //!   [`Signer`] trait with [`KeySigner`] (a key paired with its certificate, for XAdES signing
-//!   in ksef-xades), and [`CertificateSigningRequest`], the PKCS#10 request built from the
+//!   in ksef-xades), [`Pkcs12`] (a key with its certificate and chain in a password-protected
+//!   `.p12`/`.pfx` file, read and written), and [`CertificateSigningRequest`], the PKCS#10 request built from the
 //!   [`EnrollmentData`] of `GET /certificates/enrollments/data`.
 //! - With the `test-util` feature, [`test_certificates`](crate#features): self-signed seal and
 //!   person certificates for KSeF's TEST environment, the simulator and tests.
@@ -178,6 +179,7 @@ mod keys;
 mod limits;
 mod metadata;
 mod packaging;
+mod pkcs12;
 mod qr;
 #[cfg(feature = "qr-image")]
 mod qr_image;
@@ -212,6 +214,7 @@ pub use packaging::{
     BatchInvoice, BatchPackage, BatchPackager, BatchPart, CompressionLevel, DirectorySink,
     MemorySink, PartSink,
 };
+pub use pkcs12::{PKCS12_ITERATIONS, Pkcs12};
 pub use qr::{
     QrCaption, QrContextType, QrEnvironment, certificate_link, certificate_link_signed_text,
     invoice_link,

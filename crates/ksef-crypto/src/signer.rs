@@ -117,6 +117,28 @@ impl KeySigner {
         Ok(Self { key, certificate })
     }
 
+    /// A signer from a key and certificate already known to match.
+    pub(crate) fn from_checked_parts(key: CertificateKey, certificate: Certificate) -> Self {
+        Self { key, certificate }
+    }
+
+    /// A signer from a PKCS#12 file (`.p12`/`.pfx`, DER) protected by `password`, whose
+    /// certificate must be valid at `at`; see [`Pkcs12::from_der`](crate::Pkcs12::from_der).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pkcs12::from_der`](crate::Pkcs12::from_der) and
+    /// [`Pkcs12::check_valid_at`](crate::Pkcs12::check_valid_at).
+    pub fn from_pkcs12(
+        der: &[u8],
+        password: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self> {
+        let bundle = crate::Pkcs12::from_der(der, password)?;
+        bundle.check_valid_at(at)?;
+        Ok(bundle.into_signer())
+    }
+
     /// A signer from an unencrypted PKCS#8 DER key and a certificate (PEM or DER).
     ///
     /// # Errors

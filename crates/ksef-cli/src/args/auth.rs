@@ -36,13 +36,25 @@ pub(crate) struct SigningKeyArgs {
     /// A file whose first line is the password of an encrypted key.
     #[arg(long, value_name = "FILE", requires = "key")]
     pub(crate) key_password_file: Option<PathBuf>,
+    /// Instead of --cert and --key: a PKCS#12 file (.p12/.pfx) holding the key and its
+    /// certificate; its password from --password-stdin, KSEF_P12_PASSWORD or a prompt.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["cert", "key", "key_password_file", "token_file", "token_stdin"]
+    )]
+    pub(crate) p12: Option<PathBuf>,
+    /// With --p12: read its password from standard input (first line).
+    #[arg(long, requires = "p12")]
+    pub(crate) password_stdin: bool,
 }
 
 /// `ksef auth ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuthCommand {
     /// Log in with a KSeF token (from --token-file, --token-stdin or KSEF_TOKEN), or with a
-    /// certificate and its key (--cert, --key: a XAdES-signed AuthTokenRequest).
+    /// certificate and its key (--cert and --key, or --p12: a XAdES-signed AuthTokenRequest).
+    #[command(group(clap::ArgGroup::new("certificate").args(["cert", "p12"])))]
     Login {
         /// The context NIP [default: `nip` from `ksef config`].
         #[arg(long)]
@@ -53,8 +65,8 @@ pub(crate) enum AuthCommand {
         /// Sign in with a certificate instead of a token.
         #[command(flatten)]
         signing: SigningKeyArgs,
-        /// With --cert: how KSeF identifies the subject.
-        #[arg(long, value_enum, default_value = "subject", requires = "cert")]
+        /// With --cert or --p12: how KSeF identifies the subject.
+        #[arg(long, value_enum, default_value = "subject", requires = "certificate")]
         subject: SubjectArg,
     },
     /// Log in with an AuthTokenRequest signed elsewhere: --generate writes the unsigned request,

@@ -30,6 +30,13 @@ pub(crate) enum CertCommand {
         /// An ECDSA P-256 key instead of RSA 2048.
         #[arg(long)]
         ec: bool,
+        /// Also save the key and the issued certificate as a PKCS#12 file (.p12, 0600) for other
+        /// tools; its password from --password-stdin, KSEF_P12_PASSWORD or a prompt.
+        #[arg(long, value_name = "FILE")]
+        p12_out: Option<PathBuf>,
+        /// With --p12-out: read its password from standard input (first line).
+        #[arg(long, requires = "p12_out")]
+        password_stdin: bool,
     },
     /// The status of an enrollment (with the certificate's serial number once issued).
     Status {

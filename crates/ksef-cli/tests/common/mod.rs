@@ -36,6 +36,7 @@ pub fn ksef(home: &Path, args: &[&str]) -> Command {
         .env_remove("KSEF_ENV")
         .env_remove("KSEF_BASE_URL")
         .env_remove("KSEF_TOKEN")
+        .env_remove("KSEF_P12_PASSWORD")
         .env_remove("RUST_LOG")
         .env_remove("KSEF_LOG")
         .env("KSEF_HOME", home)
@@ -301,6 +302,36 @@ pub fn replayed(tool: ksef_oracle::Tool, dir: &Path, args: &[&str]) -> Vec<u8> {
     let ran = golden.run(tool, dir, args, b"", ksef_oracle::Stdout::Bytes);
     assert!(ran.success, "{} {args:?}: {}", tool.program, ran.stderr);
     ran.stdout
+}
+
+/// A NIP for the seals in PKCS#12 files made by openssl (fixed, so that the runs replay).
+pub const P12_NIP: &str = "5265877635";
+
+/// A company seal of [`P12_NIP`] made by `openssl req -x509` (`kind`: `rsa:2048` or `ec` for
+/// P-256) and exported by `openssl pkcs12 -export` (`-legacy`: 3DES and RC2, when `legacy`) with
+/// `password`, as `dir/NAME.p12`; replayed from the golden file by default.
+pub fn openssl_p12(dir: &Path, name: &str, kind: &str, password: &str, legacy: bool) -> PathBuf {
+    let key = format!("{name}.key.pem");
+    let cert = format!("{name}.pem");
+    let out = format!("{name}.p12");
+    let subject = format!("/C=PL/O=Test seal/organizationIdentifier=VATPL-{P12_NIP}/CN={name}");
+    let mut args = vec!["req", "-x509", "-newkey", kind];
+    if kind == "ec" {
+        args.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
+    }
+    args.extend([
+        "-nodes", "-keyout", &key, "-out", &cert, "-days", "36500", "-subj", &subject,
+    ]);
+    replayed(ksef_oracle::OPENSSL, dir, &args);
+    let passout = format!("pass:{password}");
+    let mut args = vec![
+        "pkcs12", "-export", "-inkey", &key, "-in", &cert, "-out", &out, "-passout", &passout,
+    ];
+    if legacy {
+        args.push("-legacy");
+    }
+    replayed(ksef_oracle::OPENSSL, dir, &args);
+    dir.join(out)
 }
 
 /// Runs the real `openssl` (live and record modes only); returns stdout, panicking on failure.
