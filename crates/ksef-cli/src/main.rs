@@ -192,6 +192,22 @@ fn hint(error: &anyhow::Error) -> Option<String> {
                 .to_owned(),
         );
     }
+    if let ksef_client::Error::BatchUploadFailed {
+        reference_number,
+        close_error,
+        ..
+    } = client
+    {
+        // A refused part upload is about the presigned link or the part, not the login.
+        return Some(match close_error {
+            None => format!(
+                "batch session {reference_number} was closed without the part; fix the cause above and send the batch again"
+            ),
+            Some(_) => format!(
+                "batch session {reference_number} is still open; KSeF cancels it when its upload time runs out (`ksef session status {reference_number}`)"
+            ),
+        });
+    }
     if let Some(status) = client.status() {
         return Some(match status {
             401 => "the login is missing or expired; run `ksef auth login --nip NIP`".to_owned(),

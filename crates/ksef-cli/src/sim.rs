@@ -17,7 +17,7 @@ use ksef_sim::Simulator;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::args::{SimAction, SimArgs, SimModeArg};
+use crate::args::{RateLimitsArg, SimAction, SimArgs, SimModeArg};
 use crate::context::{Ctx, print_json};
 use crate::files::write_private;
 
@@ -62,6 +62,9 @@ pub(crate) async fn run(ctx: &Ctx, args: SimArgs) -> anyhow::Result<ExitCode> {
             bail!("--trust-fingerprint {grant:?}: the fingerprint must be 64 hex digits (SHA-256)");
         }
         builder = builder.trusted_fingerprint(nip.to_string(), fingerprint);
+    }
+    if let Some(scale) = rate_limit_scale(args.rate_limits, args.rate_limit_scale)? {
+        builder = builder.rate_limit_scale(scale);
     }
     if let Some(dir) = &args.data {
         create_private_dir(dir)?;
@@ -351,6 +354,22 @@ fn ignore_hangup() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The scale of the enforced rate limits, or `None` when they are off: `--rate-limits production`
+/// is the spec's limits (1.0), `--rate-limit-scale F` those times F; both off by default.
+fn rate_limit_scale(
+    mode: Option<RateLimitsArg>,
+    scale: Option<f64>,
+) -> anyhow::Result<Option<f64>> {
+    match (mode, scale) {
+        (Some(RateLimitsArg::Off), Some(_)) => {
+            bail!("--rate-limit-scale scales enforced limits; it cannot go with --rate-limits off")
+        }
+        (Some(RateLimitsArg::Off) | None, None) => Ok(None),
+        (Some(RateLimitsArg::Production), None) => Ok(Some(1.0)),
+        (_, Some(scale)) => Ok(Some(scale)),
+    }
+}
+
 /// Creates the state directory owner-only (0700 on Unix) if it does not exist yet.
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     if dir.is_dir() {
@@ -405,7 +424,27 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{RateLimitsArg, rate_limit_scale, shell_quote};
+
+    #[test]
+    fn rate_limits_are_off_unless_asked_for() {
+        assert_eq!(rate_limit_scale(None, None).unwrap(), None);
+        assert_eq!(
+            rate_limit_scale(Some(RateLimitsArg::Off), None).unwrap(),
+            None
+        );
+        assert_eq!(
+            rate_limit_scale(Some(RateLimitsArg::Production), None).unwrap(),
+            Some(1.0)
+        );
+        assert_eq!(rate_limit_scale(None, Some(0.5)).unwrap(), Some(0.5));
+        assert_eq!(
+            rate_limit_scale(Some(RateLimitsArg::Production), Some(2.0)).unwrap(),
+            Some(2.0)
+        );
+        let error = rate_limit_scale(Some(RateLimitsArg::Off), Some(2.0)).unwrap_err();
+        assert!(error.to_string().contains("--rate-limits off"), "{error}");
+    }
 
     #[test]
     fn quotes_only_what_needs_it() {

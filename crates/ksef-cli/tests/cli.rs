@@ -444,3 +444,83 @@ fn completions_are_printed() {
     assert!(script.contains("complete -F _ksef"), "{script}");
     assert!(script.contains("--upo-dir"), "{script}");
 }
+
+/// Sends `n` anonymous `POST /v2/auth/challenge` requests to `base_url` at once, one connection
+/// each, and returns their status codes.
+fn challenge_burst(base_url: &str, n: usize) -> Vec<u16> {
+    use std::io::{Read as _, Write as _};
+    let authority = base_url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/v2"))
+        .expect("an http base URL ending in /v2");
+    let mut streams: Vec<std::net::TcpStream> = (0..n)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(authority).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            stream
+        })
+        .collect();
+    for stream in &mut streams {
+        write!(
+            stream,
+            "POST /v2/auth/challenge HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+    }
+    streams
+        .into_iter()
+        .map(|mut stream| {
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+                .split(' ')
+                .nth(1)
+                .and_then(|code| code.parse().ok())
+                .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+        })
+        .collect()
+}
+
+// Issue 20 (D): `ksef sim` could not enforce KSeF's rate limits from the command line.
+#[test]
+fn sim_enforces_rate_limits_when_asked() {
+    let home = temp_dir("sim-rate-limits");
+    // Off by default: a burst goes through.
+    let sim = Sim::start(&home);
+    let codes = challenge_burst(&sim.base_url, 12);
+    assert!(codes.iter().all(|&c| c == 200), "{codes:?}");
+    drop(sim);
+    // A tiny scale leaves one request per window: the rest of the burst meets 429.
+    let sim = Sim::start_with(&home, &["--rate-limit-scale", "0.001"]);
+    let codes = challenge_burst(&sim.base_url, 12);
+    assert!(codes.contains(&200), "{codes:?}");
+    assert!(codes.contains(&429), "{codes:?}");
+    drop(sim);
+    // Production limits: accepted as a mode.
+    let sim = Sim::start_with(&home, &["--rate-limits", "production"]);
+    assert_eq!(challenge_burst(&sim.base_url, 1), [200]);
+    drop(sim);
+    // Contradictions and bad values are refused before anything starts.
+    let both = ksef(
+        &home,
+        &["sim", "--rate-limits", "off", "--rate-limit-scale", "2"],
+    )
+    .output()
+    .unwrap();
+    assert_fails_with(&both, "--rate-limits off");
+    for args in [
+        &["sim", "--rate-limit-scale", "0"][..],
+        &["sim", "--rate-limit-scale", "-1"][..],
+        &["sim", "--rate-limits", "sometimes"][..],
+    ] {
+        let output = ksef(&home, args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+}

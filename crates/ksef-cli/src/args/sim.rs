@@ -68,6 +68,23 @@ pub(crate) struct SimArgs {
     /// lets only the seeded subject, --trust-fingerprint and granted identifiers log in.
     #[arg(long, value_enum, default_value = "test")]
     pub(crate) mode: SimModeArg,
+    /// Enforce KSeF's rate limits (`production`: the spec's limits per group, answered with 429
+    /// and Retry-After as KSeF does) or not (`off`, the default).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub(crate) rate_limits: Option<RateLimitsArg>,
+    /// Enforce the production rate limits multiplied by F (e.g. 0.1 for a tenth, so a CI run
+    /// meets 429s sooner); implies `--rate-limits production`.
+    #[arg(long, value_name = "F", value_parser = parse_scale)]
+    pub(crate) rate_limit_scale: Option<f64>,
+}
+
+/// `ksef sim --rate-limits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RateLimitsArg {
+    /// KSeF's production limits (scaled by --rate-limit-scale if given).
+    Production,
+    /// No limits enforced.
+    Off,
 }
 
 /// `ksef sim stop`.
@@ -85,6 +102,14 @@ pub(crate) enum SimModeArg {
     /// Like production: only trusted or seeded subjects log in.
     #[value(name = "prod-like")]
     ProdLike,
+}
+
+/// A rate-limit scale: a positive, finite number.
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
 }
 
 /// A fault rate: a number from 0 to 1.
