@@ -528,7 +528,7 @@ fn an_enrolled_certificate_saved_as_pkcs12_logs_in_again() {
             .expect("a certificate");
         let issued = std::fs::read_to_string(&cert_file).unwrap();
         assert_eq!(
-            x509_parser::pem::parse_x509_pem(info[start..].as_bytes())
+            x509_parser::pem::parse_x509_pem(&info.as_bytes()[start..])
                 .unwrap()
                 .1
                 .contents,
