@@ -56,8 +56,7 @@ impl FileTokenStore {
     pub fn open(path: impl Into<PathBuf>) -> Result<FileTokenStore, Error> {
         let path = path.into();
         let cache = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::token_store(format!("cannot parse {}", path.display()), e))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| unparsable(&path, &e))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenFile::default(),
             Err(e) => {
                 return Err(Error::token_store(
@@ -83,6 +82,24 @@ impl FileTokenStore {
         crate::files::write_atomically(&self.path, &bytes)
             .map_err(|e| TokenStoreError::new(format!("cannot write {}", self.path.display()), e))
     }
+}
+
+/// The error for a token file that is not ours: where and what kind of fault, never the parser's
+/// message, which can quote the file's content (a token).
+fn unparsable(path: &Path, error: &serde_json::Error) -> Error {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not a token file",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    Error::token_store(
+        format!("cannot parse {}", path.display()),
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{kind} at line {}, column {}", error.line(), error.column()),
+        ),
+    )
 }
 
 impl TokenStore for FileTokenStore {
@@ -147,6 +164,23 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("tokens.json")
+    }
+
+    #[test]
+    fn a_damaged_file_is_named_without_quoting_its_content() {
+        let path = temp_path("damaged");
+        for content in [
+            r#"{"tokens": "refresh-secret-1"}"#,
+            r#"{"tokens": {"Refresh": {"token": ["refresh-secret-2"]}}}"#,
+            r#"{"tokens": {"Refresh": {"token": "refresh-secret-3""#,
+        ] {
+            std::fs::write(&path, content).unwrap();
+            let error = FileTokenStore::open(&path).err().expect("a damaged file is refused");
+            let shown = format!("{error} / {error:?} / {:?}", std::error::Error::source(&error));
+            assert!(shown.contains("tokens.json"), "{shown}");
+            assert!(shown.contains("line 1"), "{shown}");
+            assert!(!shown.contains("secret"), "the error quotes the file: {shown}");
+        }
     }
 
     #[test]
