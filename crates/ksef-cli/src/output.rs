@@ -1,6 +1,6 @@
 //! The one way results reach stdout.
 //!
-//! Every command prints its results through [`outln!`]/[`out!`] (text) or
+//! Every command prints its results through `outln!`/`out!` (text) or
 //! [`crate::context::print_json`] (JSON), which all end in [`write_stdout`]. When the reader of
 //! stdout has gone away (`ksef invoice query | head -1`), the write fails with `EPIPE`; instead
 //! of panicking as `println!` does, the command stops with a [`StdoutClosed`] error, which `main`
@@ -64,7 +64,7 @@ macro_rules! outln {
     };
 }
 
-/// `print!` for results, as [`outln!`] without the line end.
+/// `print!` for results, as `outln!` without the line end.
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::output::write_stdout(format_args!($($arg)*))?
