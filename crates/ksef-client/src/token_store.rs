@@ -175,11 +175,17 @@ mod tests {
             r#"{"tokens": {"Refresh": {"token": "refresh-secret-3""#,
         ] {
             std::fs::write(&path, content).unwrap();
-            let error = FileTokenStore::open(&path).err().expect("a damaged file is refused");
-            let shown = format!("{error} / {error:?} / {:?}", std::error::Error::source(&error));
+            let error = FileTokenStore::open(&path).expect_err("a damaged file is refused");
+            let shown = format!(
+                "{error} / {error:?} / {:?}",
+                std::error::Error::source(&error)
+            );
             assert!(shown.contains("tokens.json"), "{shown}");
             assert!(shown.contains("line 1"), "{shown}");
-            assert!(!shown.contains("secret"), "the error quotes the file: {shown}");
+            assert!(
+                !shown.contains("secret"),
+                "the error quotes the file: {shown}"
+            );
         }
     }
 
