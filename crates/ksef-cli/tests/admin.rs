@@ -263,12 +263,7 @@ fn ksef_certificates_enroll_get_list_revoke() {
     let home = temp_dir("ksef-cert");
     let sim = Sim::start(&home);
     // Enrollment needs a certificate login: a self-signed seal of the seeded company.
-    let seal = home.join("seal.pem");
-    let seal_key = home.join("seal.key");
-    let made = self_signed_ec(&home, &["--nip", &sim.nip], &seal, &seal_key);
-    assert!(made.status.success(), "{}", describe(&made));
-    let login = sim.cert_login(&home, &[], &seal, &seal_key);
-    assert!(login.status.success(), "{}", describe(&login));
+    sim.seal_login(&home);
 
     let limits = json_ok(&sim.run(&home, &["cert", "limits", "--json"]));
     assert_eq!(limits["canRequest"], true, "{limits}");
@@ -428,12 +423,7 @@ fn ksef_certificates_enroll_get_list_revoke() {
 fn an_enrolled_certificate_saved_as_pkcs12_logs_in_again() {
     let home = temp_dir("ksef-cert-p12");
     let sim = Sim::start(&home);
-    let seal = home.join("seal.pem");
-    let seal_key = home.join("seal.key");
-    let made = self_signed_ec(&home, &["--nip", &sim.nip], &seal, &seal_key);
-    assert!(made.status.success(), "{}", describe(&made));
-    let login = sim.cert_login(&home, &[], &seal, &seal_key);
-    assert!(login.status.success(), "{}", describe(&login));
+    sim.seal_login(&home);
 
     let password = "enrolled p12 password 3310";
     let key = home.join("auth.key");
@@ -459,19 +449,7 @@ fn an_enrolled_certificate_saved_as_pkcs12_logs_in_again() {
 
     let mut args = enroll_args.to_vec();
     args.extend(["--password-stdin", "--json"]);
-    let mut child = sim
-        .ksef(&home, &args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
-    }
-    let enrolled = child.wait_with_output().unwrap();
+    let enrolled = with_stdin(sim.ksef(&home, &args), password);
     assert_no_secret(&enrolled, password);
     let doc = json_ok(&enrolled);
     assert_eq!(doc["p12File"], p12.to_str().unwrap(), "{doc}");

@@ -431,21 +431,7 @@ const P12_PASSWORD: &str = "p12 password 5815";
 
 /// `ksef auth login --p12` with the password from stdin.
 fn p12_login_stdin(sim: &Sim, home: &Path, args: &[&str], password: &str) -> std::process::Output {
-    use std::io::Write as _;
-    let mut child = sim
-        .ksef(home, args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = with_stdin(sim.ksef(home, args), password);
     assert_no_secret(&output, password);
     output
 }

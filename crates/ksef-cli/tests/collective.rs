@@ -142,12 +142,7 @@ fn collective_create_list_show_invoices() {
 fn testdata_certificate_update_shortens_validity() {
     let home = temp_dir("cert-update");
     let sim = Sim::start(&home);
-    let seal = home.join("seal.pem");
-    let seal_key = home.join("seal.key");
-    let made = self_signed_ec(&home, &["--nip", &sim.nip], &seal, &seal_key);
-    assert!(made.status.success(), "{}", describe(&made));
-    let login = sim.cert_login(&home, &[], &seal, &seal_key);
-    assert!(login.status.success(), "{}", describe(&login));
+    sim.seal_login(&home);
     let key = home.join("auth.key");
     let enrolled = json_ok(&sim.run(
         &home,

@@ -51,21 +51,6 @@ fn assert_no_secret_shapes(what: &str, haystack: &str) {
     }
 }
 
-/// Runs `command` with `line` and a newline on its standard input.
-fn with_stdin(mut command: Command, line: &str) -> Output {
-    use std::io::Write as _;
-    let mut child = command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
-    drop(stdin);
-    child.wait_with_output().unwrap()
-}
-
 /// A `ksef` command at trace level against `sim`.
 fn traced(sim: &Sim, home: &Path, args: &[&str]) -> Command {
     let mut full = vec!["-v"];

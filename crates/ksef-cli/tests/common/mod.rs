@@ -186,6 +186,17 @@ impl Sim {
         self.run(home, &args)
     }
 
+    /// Makes a self-signed ECDSA seal of the seeded company in `home` (`seal.pem`, `seal.key`) and
+    /// logs the profile in with it: the login that certificate enrollment needs.
+    pub fn seal_login(&self, home: &Path) {
+        let seal = home.join("seal.pem");
+        let seal_key = home.join("seal.key");
+        let made = self_signed_ec(home, &["--nip", &self.nip], &seal, &seal_key);
+        assert!(made.status.success(), "{}", describe(&made));
+        let login = self.cert_login(home, &[], &seal, &seal_key);
+        assert!(login.status.success(), "{}", describe(&login));
+    }
+
     /// Logs the profile of `home` in with the seeded token (from the environment).
     pub fn login(&self, home: &Path, extra: &[&str]) -> Output {
         let mut args = vec!["auth", "login", "--nip", self.nip.as_str()];
@@ -451,4 +462,19 @@ pub fn encrypt_key(key: &Path, out: &Path, password_file: &Path) {
             .as_bytes(),
     )
     .unwrap();
+}
+
+/// Runs `command` with `line` and a newline on its standard input.
+pub fn with_stdin(mut command: Command, line: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
