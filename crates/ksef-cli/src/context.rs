@@ -1,7 +1,6 @@
 //! What every command needs: where to talk to, the profile's files, the client, the token and
 //! how to print.
 
-use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -388,12 +387,9 @@ pub(crate) fn read_token(source: &TokenSourceArgs) -> anyhow::Result<String> {
         })?;
         text.lines().next().unwrap_or_default().trim().to_owned()
     } else if source.token_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the token from stdin")?;
-        line.trim().to_owned()
+        crate::files::stdin_line("the KSeF token")?
+            .map(|line| line.trim().to_owned())
+            .unwrap_or_default()
     } else {
         std::env::var("KSEF_TOKEN")
             .unwrap_or_default()

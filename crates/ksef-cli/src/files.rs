@@ -50,6 +50,23 @@ pub(crate) fn read_secret_line(path: &Path, what: &str) -> anyhow::Result<Zeroiz
     Ok(line)
 }
 
+/// The first line of standard input without its line end, or `None` when standard input is
+/// empty; `what` names it in the error. The buffer is wiped on drop (it holds a secret).
+pub(crate) fn stdin_line(what: &str) -> anyhow::Result<Option<Zeroizing<String>>> {
+    use std::io::BufRead as _;
+    let mut line = Zeroizing::new(String::new());
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("cannot read {what} from standard input"))?;
+    if read == 0 {
+        return Ok(None);
+    }
+    let end = line.trim_end_matches(['\n', '\r']).len();
+    line.truncate(end);
+    Ok(Some(line))
+}
+
 /// The environment variable that may hold the password of a PKCS#12 file.
 pub(crate) const P12_PASSWORD_ENV: &str = "KSEF_P12_PASSWORD";
 
@@ -61,20 +78,14 @@ pub(crate) fn p12_password(
     file: &Path,
     new: bool,
 ) -> anyhow::Result<Zeroizing<String>> {
-    use std::io::{BufRead as _, IsTerminal as _};
+    use std::io::IsTerminal as _;
     let password = if from_stdin {
-        let mut line = Zeroizing::new(String::new());
-        let read = std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the PKCS#12 password from standard input")?;
-        if read == 0 {
-            bail!(
+        stdin_line("the PKCS#12 password")?.with_context(|| {
+            format!(
                 "--password-stdin: standard input is empty; write the password of {} to it",
                 file.display()
-            );
-        }
-        Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned())
+            )
+        })?
     } else if let Some(value) = std::env::var_os(P12_PASSWORD_ENV) {
         Zeroizing::new(
             value
