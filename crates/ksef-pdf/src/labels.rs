@@ -1,5 +1,7 @@
 //! Label sets: Polish (default) and English.
 
+use crate::xml::Node;
+
 /// The language of the labels (the invoice's own values are printed as written).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -21,6 +23,28 @@ pub(crate) fn label(lang: Language, key: &str) -> String {
         }
         .to_owned(),
         None => key.to_owned(),
+    }
+}
+
+/// A label/value row for each of `nodes` at `depth`: a leaf with its value as `value` prints it
+/// (given the element's name and text), an element with children as its label alone followed by
+/// their rows one level deeper (two leading spaces per level, which `Layout::fields` indents).
+pub(crate) fn rows<'n>(
+    lang: Language,
+    nodes: impl IntoIterator<Item = &'n Node>,
+    depth: usize,
+    value: &dyn Fn(&str, &str) -> String,
+    out: &mut Vec<(String, String)>,
+) {
+    let indent = "  ".repeat(depth);
+    for node in nodes {
+        let name = format!("{indent}{}", label(lang, &node.name));
+        if node.is_leaf() {
+            out.push((name, value(&node.name, &node.text)));
+        } else {
+            out.push((name, String::new()));
+            rows(lang, &node.children, depth + 1, value, out);
+        }
     }
 }
 
@@ -65,6 +89,7 @@ fn pair(key: &str) -> Option<(&'static str, &'static str)> {
             "Weryfikacja wystawcy (KOD II)",
             "Verification of the issuer (CODE II)",
         ),
+        "more_findings" => ("Pozostałe uwagi", "Further findings"),
         "forced" => (
             "UWAGA: faktura nie przeszła walidacji schematu; wizualizacja pokazuje to, co dało się odczytać.",
             "NOTE: the invoice fails schema validation; this visualization shows what could be read.",

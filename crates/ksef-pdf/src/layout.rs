@@ -12,7 +12,7 @@ use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
-use krilla::text::{Font, TextDirection};
+use krilla::text::{Font, GlyphId, KrillaGlyph};
 use krilla::{Document, SerializeSettings};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::raw::TableProvider;
@@ -35,11 +35,13 @@ pub(crate) const SIZE: f32 = 8.0;
 const LEADING: f32 = 1.25;
 const CELL_PAD: f32 = 2.5;
 
-/// One embedded face: krilla's font for drawing plus advance widths for measuring.
+/// One embedded face: krilla's font for drawing plus glyph ids and advance widths, so text is
+/// measured and drawn from the same figures without shaping each string.
 struct Face {
     font: Font,
-    /// Advance widths in font units of U+0000..U+0600 (Latin, Greek, Cyrillic); others looked up.
-    widths: Vec<f32>,
+    /// Glyph id and advance width (font units) of U+0000..U+0600 (Latin, Greek, Cyrillic);
+    /// others looked up.
+    glyphs: Vec<(u16, f32)>,
     data: &'static [u8],
     units_per_em: f32,
 }
@@ -52,43 +54,63 @@ impl Face {
         let units_per_em = f32::from(font_ref.head().map(|h| h.units_per_em()).unwrap_or(2048));
         let charmap = font_ref.charmap();
         let metrics = font_ref.glyph_metrics(Size::unscaled(), LocationRef::default());
-        let widths = (0u32..0x600)
+        let glyphs = (0u32..0x600)
             .map(|c| {
-                char::from_u32(c)
-                    .and_then(|ch| charmap.map(ch))
-                    .and_then(|g| metrics.advance_width(g))
-                    .unwrap_or(0.0)
+                let gid = char::from_u32(c).and_then(|ch| charmap.map(ch));
+                let width = gid.and_then(|g| metrics.advance_width(g)).unwrap_or(0.0);
+                (gid.map_or(0, |g| g.to_u32() as u16), width)
             })
             .collect();
         let font = Font::new(krilla::Data::from(data), 0).expect("embedded DejaVu font loads");
         Face {
             font,
-            widths,
+            glyphs,
             data,
             units_per_em,
         }
     }
 
-    fn width(&self, text: &str, size: f32) -> f32 {
-        let mut units = 0.0;
-        let mut other: Option<(FontRef<'_>,)> = None;
-        for ch in text.chars() {
-            let c = ch as usize;
-            units += if c < self.widths.len() {
-                self.widths[c]
-            } else {
-                let (font_ref,) =
-                    other.get_or_insert_with(|| (FontRef::new(self.data).expect("font parses"),));
-                let gid = font_ref.charmap().map(ch);
-                gid.and_then(|g| {
-                    font_ref
-                        .glyph_metrics(Size::unscaled(), LocationRef::default())
-                        .advance_width(g)
-                })
-                .unwrap_or(self.units_per_em / 2.0)
-            };
+    /// Glyph id and advance width (font units) of `ch`; a character the font lacks gets glyph 0
+    /// (`.notdef`) and half an em.
+    fn glyph(&self, ch: char) -> (u16, f32) {
+        if let Some(&g) = self.glyphs.get(ch as usize) {
+            return g;
         }
+        let font_ref = FontRef::new(self.data).expect("embedded DejaVu font parses");
+        match font_ref.charmap().map(ch) {
+            Some(g) => (
+                g.to_u32() as u16,
+                font_ref
+                    .glyph_metrics(Size::unscaled(), LocationRef::default())
+                    .advance_width(g)
+                    .unwrap_or(self.units_per_em / 2.0),
+            ),
+            None => (0, self.units_per_em / 2.0),
+        }
+    }
+
+    fn width(&self, text: &str, size: f32) -> f32 {
+        let units: f32 = text.chars().map(|ch| self.glyph(ch).1).sum();
         units * size / self.units_per_em
+    }
+
+    /// One glyph per character, advanced by its own width: the invoice's scripts (Latin with
+    /// Polish letters, precomposed) need no shaping, and the widths are the ones `wrap` measured.
+    fn glyph_run(&self, text: &str) -> Vec<KrillaGlyph> {
+        text.char_indices()
+            .map(|(at, ch)| {
+                let (gid, width) = self.glyph(ch);
+                KrillaGlyph::new(
+                    GlyphId::new(u32::from(gid)),
+                    width / self.units_per_em,
+                    0.0,
+                    0.0,
+                    0.0,
+                    at..at + ch.len_utf8(),
+                    None,
+                )
+            })
+            .collect()
     }
 }
 
@@ -181,8 +203,9 @@ enum Op {
         bold: bool,
         text: String,
     },
+    /// Rectangles filled in one gray, drawn as one path.
     Fill {
-        rect: Rect,
+        rects: Vec<Rect>,
         gray: u8,
     },
     Line {
@@ -285,19 +308,22 @@ impl Layout {
                     bold,
                     text,
                 } => {
+                    let face = face(bold);
                     surface.set_fill(Some(Fill::default()));
-                    surface.draw_text(
+                    surface.draw_glyphs(
                         Point::from_xy(x, y),
-                        face(bold).font.clone(),
-                        size,
+                        &face.glyph_run(&text),
+                        face.font.clone(),
                         &text,
+                        size,
                         false,
-                        TextDirection::Auto,
                     );
                 }
-                Op::Fill { rect, gray } => {
+                Op::Fill { rects, gray } => {
                     let mut path = PathBuilder::new();
-                    path.push_rect(rect);
+                    for rect in rects {
+                        path.push_rect(rect);
+                    }
                     if let Some(path) = path.finish() {
                         surface.set_stroke(None);
                         surface.set_fill(Some(Fill {
@@ -379,7 +405,7 @@ impl Layout {
         self.ensure(h + 4.0 * Self::line_h(SIZE));
         self.gap(6.0);
         self.ops.push(Op::Fill {
-            rect: rect(MARGIN, self.y, CONTENT_W, h),
+            rects: vec![rect(MARGIN, self.y, CONTENT_W, h)],
             gray: 225,
         });
         self.text(MARGIN + 3.0, self.y + 2.0 + size, size, true, text);
@@ -419,17 +445,32 @@ impl Layout {
     fn flow_columns(&mut self, columns: &[(f32, bool, Vec<String>)], lh: f32, size: f32) {
         let lines = columns.iter().map(|c| c.2.len()).max().unwrap_or(0);
         self.ensure(lines.min(40) as f32 * lh);
-        let mut start = 0;
-        while start < lines {
-            let fit = ((self.room() / lh).floor() as usize).max(1);
-            let end = (start + fit).min(lines);
+        self.flow(lines, lh, 0.0, |out, range| {
             for (x, bold, col) in columns {
-                for (i, line) in col.iter().enumerate().take(end).skip(start) {
-                    let base = self.y + size + (i - start) as f32 * lh;
-                    self.text(*x, base, size, *bold, line);
+                for (i, line) in col.iter().enumerate().take(range.end).skip(range.start) {
+                    let base = out.y + size + (i - range.start) as f32 * lh;
+                    out.text(*x, base, size, *bold, line);
                 }
             }
-            self.y += (end - start) as f32 * lh;
+        });
+    }
+
+    /// The one page-breaking loop of every block that spans lines: `draw` gets the range of
+    /// lines that fit on the current page (at least one), drawn from `self.y`, which then moves
+    /// past them and `pad`; a new page starts while lines remain.
+    fn flow(
+        &mut self,
+        lines: usize,
+        lh: f32,
+        pad: f32,
+        mut draw: impl FnMut(&mut Layout, std::ops::Range<usize>),
+    ) {
+        let mut start = 0;
+        while start < lines {
+            let fit = (((self.room() - pad) / lh).floor() as usize).max(1);
+            let end = (start + fit).min(lines);
+            draw(self, start..end);
+            self.y += (end - start) as f32 * lh + pad;
             start = end;
             if start < lines {
                 self.new_page();
@@ -490,7 +531,7 @@ impl Layout {
         let lines = cells.iter().map(Vec::len).max().unwrap_or(1);
         let h = lines as f32 * Self::line_h(SIZE - 0.5) + 2.0 * CELL_PAD;
         self.ops.push(Op::Fill {
-            rect: rect(MARGIN, self.y, CONTENT_W, h),
+            rects: vec![rect(MARGIN, self.y, CONTENT_W, h)],
             gray: 235,
         });
         let mut x = MARGIN;
@@ -511,11 +552,15 @@ impl Layout {
     }
 
     fn rule(&mut self) {
+        self.rule_at(self.y);
+    }
+
+    fn rule_at(&mut self, y: f32) {
         self.ops.push(Op::Line {
             x1: MARGIN,
-            y1: self.y,
+            y1: y,
             x2: MARGIN + CONTENT_W,
-            y2: self.y,
+            y2: y,
         });
     }
 
@@ -539,30 +584,23 @@ impl Layout {
             let lh = Self::line_h(SIZE);
             // Keep a row on one page when it fits on one; a longer row continues on the next.
             self.ensure(lines.min(40) as f32 * lh + 2.0 * CELL_PAD);
-            let mut start = 0;
-            while start < lines {
-                let fit = (((self.room() - 2.0 * CELL_PAD) / lh).floor() as usize).max(1);
-                let end = (start + fit).min(lines);
+            self.flow(lines, lh, 2.0 * CELL_PAD, |out, range| {
                 let mut x = MARGIN;
                 for ((column, w), cell) in columns.iter().zip(&widths).zip(&cells) {
-                    for (i, line) in cell.iter().enumerate().take(end).skip(start) {
+                    for (i, line) in cell.iter().enumerate().take(range.end).skip(range.start) {
                         let lw = text_width(line, SIZE, false);
                         let lx = match column.align {
                             Align::Left => x + CELL_PAD,
                             Align::Right => x + w - CELL_PAD - lw,
                         };
-                        let base = self.y + CELL_PAD + SIZE + (i - start) as f32 * lh;
-                        self.text(lx, base, SIZE, false, line);
+                        let base = out.y + CELL_PAD + SIZE + (i - range.start) as f32 * lh;
+                        out.text(lx, base, SIZE, false, line);
                     }
                     x += w;
                 }
-                self.y += (end - start) as f32 * lh + 2.0 * CELL_PAD;
-                self.rule();
-                start = end;
-                if start < lines {
-                    self.new_page();
-                }
-            }
+                // The rule under the row's part on this page.
+                out.rule_at(out.y + range.len() as f32 * lh + 2.0 * CELL_PAD);
+            });
         }
         self.table_header = None;
     }
@@ -608,9 +646,10 @@ impl Layout {
                     }
                 }
             }
-            for r in path {
-                self.ops.push(Op::Fill { rect: r, gray: 0 });
-            }
+            self.ops.push(Op::Fill {
+                rects: path,
+                gray: 0,
+            });
             let mut cy = y0 + *n as f32 * module + quiet;
             for line in wrap(caption, col_w - 8.0, SIZE, true) {
                 self.text(x0 + quiet, cy + SIZE, SIZE, true, &line);

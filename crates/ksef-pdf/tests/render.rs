@@ -4,10 +4,14 @@
 //! finds no error, and the same input gives the same bytes.
 
 mod common;
+#[path = "shared/many_lines.rs"]
+#[allow(dead_code, reason = "only the invoice maker is used here")]
+mod many_lines;
 
 use chrono::NaiveDate;
 use common::*;
 use ksef_crypto::{QrContextType, QrEnvironment, file_metadata, invoice_link};
+use ksef_model::invoice_builder::{Line, VatRate};
 use ksef_pdf::{
     CertificateKey, Error, Language, OfflineQr, Options, render_invoice, render_invoice_full,
     render_invoice_to, render_upo,
@@ -600,4 +604,40 @@ fn invalid_invoice_gives_the_validators_message_and_force_renders_it() {
     }
     let forced = render_invoice_full(wrong_nip.as_bytes(), &Options::default().with_force(true));
     assert_eq!(forced.unwrap().violations.len(), 1);
+}
+
+#[test]
+fn more_than_twenty_findings_are_counted_not_listed() {
+    let tools = Tools::open("render");
+    let xml = many_lines::many_lines(25, "FV/2026/01/0025", |i| {
+        Line::new(
+            format!("Pozycja {i}"),
+            "1".parse().unwrap(),
+            "10.00".parse().unwrap(),
+            VatRate::Rate23,
+        )
+    });
+    let text = String::from_utf8(xml).unwrap();
+    // Every line's VAT rate outside the schema's list: one finding per line.
+    let broken = text.replace("<P_12>23</P_12>", "<P_12>99</P_12>");
+    assert_eq!(broken.matches("<P_12>99</P_12>").count(), 25);
+    let count = match render_invoice(broken.as_bytes(), &Options::default()).unwrap_err() {
+        Error::Invalid { count, messages } => {
+            assert!(count >= 25, "{count}: {messages}");
+            let lines: Vec<&str> = messages.lines().collect();
+            assert_eq!(lines.len(), 21, "{messages}");
+            assert_eq!(lines[20], format!("… and {} more", count - 20));
+            count
+        }
+        other => panic!("{other}"),
+    };
+    let options = Options::default().with_force(true).without_qr();
+    let rendered = render_invoice_full(broken.as_bytes(), &options).unwrap();
+    assert_eq!(rendered.violations.len(), count);
+    let out = tools.pdftotext(&rendered.pdf);
+    assert!(
+        out.contains(&format!("Pozostałe uwagi: {}", count - 20)),
+        "{out}"
+    );
+    assert_eq!(out.matches("P_12").count(), 20, "{out}");
 }

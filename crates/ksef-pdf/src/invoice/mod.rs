@@ -4,11 +4,12 @@ mod attachment;
 mod fa;
 mod rr;
 
-use chrono::NaiveDate;
 use ksef_crypto::{QrCaption, QrImage, certificate_link, file_metadata, invoice_link};
+use ksef_model::invoice_facts::{Fact, InvoiceFacts};
 use ksef_model::validate::{
     BusinessOptions, Rule, Schema, ValidateError, check_business, validate_invoice,
 };
+use ksef_model::xml::Decimal;
 
 use crate::format::{date, money, number};
 use crate::labels::{Language, correction_type, invoice_kind, label, payment_form};
@@ -85,6 +86,11 @@ pub(crate) fn render(xml_bytes: &[u8], options: &Options) -> Result<Rendered, Er
         for v in violations.iter().take(MAX_MESSAGES) {
             r.out.paragraph(v, 7.0, false);
         }
+        if violations.len() > MAX_MESSAGES {
+            let more = violations.len() - MAX_MESSAGES;
+            let line = format!("… {}: {more}", label(lang, "more_findings"));
+            r.out.paragraph(&line, 7.0, false);
+        }
         r.out.gap(6.0);
     }
     r.document(&root, options);
@@ -92,7 +98,7 @@ pub(crate) fn render(xml_bytes: &[u8], options: &Options) -> Result<Rendered, Er
     let (kod_i, kod_ii) = if options.no_qr {
         (None, None)
     } else {
-        r.qr(&root, xml_bytes, options)?
+        r.qr(xml_bytes, options)?
     };
     let pages = r.out.pages();
     let pdf = r.out.finish()?;
@@ -171,31 +177,18 @@ fn rate(code: &str) -> String {
     }
 }
 
-/// Adds two decimals given as text (for the gross column of the rate summary).
+/// Adds two decimals given as text, exactly (for the gross column of the rate summary); `None`
+/// when either is not a decimal.
 fn add(a: &str, b: &str) -> Option<String> {
-    fn scaled(v: &str) -> Option<i128> {
-        let (neg, v) = match v.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, v),
-        };
-        let (int, frac) = v.split_once('.').unwrap_or((v, ""));
-        if frac.len() > 8 || int.is_empty() {
-            return None;
-        }
-        let mut n: i128 = int.parse().ok()?;
-        for i in 0..8 {
-            n = n * 10 + frac.as_bytes().get(i).map_or(0, |d| i128::from(d - b'0'));
-        }
-        Some(if neg { -n } else { n })
-    }
-    let sum = scaled(a)? + scaled(b)?;
-    let sign = if sum < 0 { "-" } else { "" };
-    let abs = sum.unsigned_abs();
-    Some(format!(
-        "{sign}{}.{:02}",
-        abs / 100_000_000,
-        (abs % 100_000_000) / 1_000_000
-    ))
+    let (a, b): (Decimal, Decimal) = (a.parse().ok()?, b.parse().ok()?);
+    let scale = a.scale().max(b.scale());
+    let widen = |d: Decimal| {
+        10i128
+            .checked_pow(scale - d.scale())
+            .and_then(|f| d.mantissa().checked_mul(f))
+    };
+    let sum = widen(a)?.checked_add(widen(b)?)?;
+    Some(Decimal::new(sum, scale).to_string())
 }
 
 impl Invoice {
@@ -241,28 +234,20 @@ impl Invoice {
         }
     }
 
-    /// Label–value rows for every simple value under `node`, nested groups introduced by their
-    /// own label.
-    /// A label/value row for each of `nodes` at `depth` (a leaf with its value, an element with
-    /// children as a label followed by their rows one level deeper).
+    /// Label/value rows of `nodes` at `depth`, values printed by [`Invoice::value`].
     fn rows<'n>(
         &self,
         nodes: impl IntoIterator<Item = &'n Node>,
         depth: usize,
         out: &mut Vec<(String, String)>,
     ) {
-        let indent = "  ".repeat(depth);
-        for node in nodes {
-            if node.is_leaf() {
-                out.push((
-                    format!("{indent}{}", self.l(&node.name)),
-                    self.value(&node.name, &node.text),
-                ));
-            } else {
-                out.push((format!("{indent}{}", self.l(&node.name)), String::new()));
-                self.rows(&node.children, depth + 1, out);
-            }
-        }
+        crate::labels::rows(
+            self.lang,
+            nodes,
+            depth,
+            &|name, text| self.value(name, text),
+            out,
+        );
     }
 
     fn generic(&mut self, node: &Node) {
@@ -397,19 +382,15 @@ impl Invoice {
     /// KOD I (and KOD II for offline invoices) under the invoice.
     fn qr(
         &mut self,
-        root: &Node,
         xml_bytes: &[u8],
         options: &Options,
     ) -> Result<(Option<String>, Option<String>), Error> {
-        let rr = self.schema == Schema::FaRr1;
-        let seller_nip = root
-            .text_at("Podmiot1/DaneIdentyfikacyjne/NIP")
-            .ok_or_else(|| Error::Qr("the seller (Podmiot1) has no NIP".into()))?;
-        let issue = root
-            .text_at(if rr { "FakturaRR/P_4B" } else { "Fa/P_1" })
-            .ok_or_else(|| Error::Qr("the invoice has no issue date".into()))?;
-        let issue = NaiveDate::parse_from_str(issue, "%Y-%m-%d")
-            .map_err(|e| Error::Qr(format!("issue date {issue:?}: {e}")))?;
+        // The link's facts are read as everywhere else in the SDK (FA and FA_RR alike).
+        let facts = InvoiceFacts::read(xml_bytes).map_err(|e| Error::Qr(e.to_string()))?;
+        let seller_nip = facts
+            .required(Fact::SellerNip)
+            .map_err(|e| Error::Qr(e.to_string()))?;
+        let issue = facts.issue_date().map_err(|e| Error::Qr(e.to_string()))?;
         let meta = file_metadata(xml_bytes);
         let kod_i = invoice_link(options.environment, seller_nip, issue, &meta)
             .map_err(|e| Error::Qr(e.to_string()))?;
@@ -469,5 +450,20 @@ fn col(title: String, weight: f32, align: Align) -> Column {
         title,
         weight,
         align,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::add;
+
+    #[test]
+    fn gross_is_the_exact_sum_at_the_wider_scale() {
+        assert_eq!(add("100.5", "23.12").as_deref(), Some("123.62"));
+        assert_eq!(add("0.1", "-0.25").as_deref(), Some("-0.15"));
+        assert_eq!(add("1000", "230").as_deref(), Some("1230"));
+        assert_eq!(add("0.333", "0.001").as_deref(), Some("0.334"));
+        assert_eq!(add("12,50", "1"), None);
+        assert_eq!(add("", "1"), None);
     }
 }
