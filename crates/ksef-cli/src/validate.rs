@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use ksef_model::validate::{
-    BusinessOptions, DuplicateKey, Schema, Violation, check_business, invoice_key, validate_invoice,
+    BusinessOptions, DuplicateKey, Schema, Violation, invoice_key, validate_with_business,
 };
 use serde_json::{Value, json};
 
@@ -92,14 +92,11 @@ fn check_contents<'a>(
         };
         match content(index) {
             Err(e) => verdict.error = Some(e),
-            Ok(bytes) => match validate_invoice(&bytes) {
-                Ok(report) => {
+            Ok(bytes) => match validate_with_business(&bytes, &options) {
+                Ok((report, business)) => {
                     verdict.schema = Some(report.schema);
                     verdict.violations = report.violations;
-                    match check_business(&bytes, &options) {
-                        Ok(more) => verdict.violations.extend(more),
-                        Err(e) => verdict.error = Some(e.to_string()),
-                    }
+                    verdict.violations.extend(business);
                     if let Ok(Some(key)) = invoice_key(&bytes) {
                         keys.entry(key).or_default().push(index);
                     }

@@ -6,6 +6,7 @@ mod validate_common;
 use chrono::NaiveDate;
 use ksef_model::validate::{
     BusinessOptions, Rule, SIZE_LIMIT, Schema, check_business, find_duplicates, invoice_key,
+    validate_invoice, validate_with_business,
 };
 use validate_common::templates;
 
@@ -116,4 +117,32 @@ fn duplicates_share_seller_kind_and_number() {
     let docs = [a.as_bytes(), b.as_bytes(), c.as_bytes()];
     let dups = find_duplicates(docs);
     assert_eq!(dups, vec![(key, vec![0, 2])]);
+}
+
+#[test]
+fn one_pass_gives_what_the_two_checks_give() {
+    let options = BusinessOptions::default()
+        .with_today(date("2026-01-01"))
+        .with_expected_schema(Schema::Fa2);
+    let docs = [
+        fa3(),
+        // A schema violation (a date that is not one) and a business one (check digit).
+        fa3().replacen("5265877635", "5265877636", 1),
+        fa3().replacen("<P_1>", "<P_1>x", 1),
+    ];
+    for doc in &docs {
+        let (report, business) = validate_with_business(doc.as_bytes(), &options).unwrap();
+        assert_eq!(report, validate_invoice(doc.as_bytes()).unwrap());
+        assert_eq!(business, check_business(doc.as_bytes(), &options).unwrap());
+        // The expected form (FA(2)) differs: every document has that finding.
+        assert!(
+            business
+                .iter()
+                .any(|v| matches!(v.rule, Rule::FormCode { .. }))
+        );
+    }
+    let bad = fa3().replacen("<P_1>", "<P_1>x", 1);
+    let (report, _) = validate_with_business(bad.as_bytes(), &options).unwrap();
+    assert!(!report.is_valid());
+    assert!(validate_with_business(b"<not-an-invoice/>", &options).is_err());
 }

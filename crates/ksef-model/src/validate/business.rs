@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use super::engine::{Collected, validate_collecting};
-use super::{Rule, Schema, ValidateError, Violation, detect_schema};
+use super::{Report, Rule, Schema, ValidateError, Violation, detect_schema};
 use crate::invoice_facts::{InvoiceFacts, InvoiceFactsError};
 use crate::values::{Nip, Pesel};
 
@@ -52,6 +52,21 @@ pub fn check_business(
     xml: &[u8],
     options: &BusinessOptions,
 ) -> Result<Vec<Violation>, ValidateError> {
+    validate_with_business(xml, options).map(|(_, business)| business)
+}
+
+/// [`validate_invoice`](super::validate_invoice) and [`check_business`] in one pass over the
+/// document: the schema report, and the business violations (which never repeat the schema's).
+/// Callers that want both (`ksef invoice validate`, the PDF visualization) read the document
+/// once instead of twice.
+///
+/// # Errors
+///
+/// [`ValidateError`] when the document is not well-formed or not an invoice.
+pub fn validate_with_business(
+    xml: &[u8],
+    options: &BusinessOptions,
+) -> Result<(Report, Vec<Violation>), ValidateError> {
     let (report, values) = validate_collecting(xml, None, true)?;
     let mut out = Vec::new();
     let root = "Faktura".to_owned();
@@ -111,7 +126,7 @@ pub fn check_business(
             });
         }
     }
-    Ok(out)
+    Ok((report, out))
 }
 
 /// The key KSeF treats as identifying an invoice: seller NIP, invoice type, invoice number.

@@ -50,7 +50,7 @@ use std::fmt;
 
 pub use business::{
     BusinessOptions, DuplicateKey, SIZE_LIMIT, SIZE_LIMIT_WITH_ATTACHMENTS, check_business,
-    find_duplicates, invoice_key,
+    find_duplicates, invoice_key, validate_with_business,
 };
 
 use crate::generated::validate as gen_tables;

@@ -6,9 +6,7 @@ mod rr;
 
 use ksef_crypto::{QrCaption, QrImage, certificate_link, file_metadata, invoice_link};
 use ksef_model::invoice_facts::{Fact, InvoiceFacts};
-use ksef_model::validate::{
-    BusinessOptions, Rule, Schema, ValidateError, check_business, validate_invoice,
-};
+use ksef_model::validate::{BusinessOptions, Rule, Schema, ValidateError, validate_with_business};
 use ksef_model::xml::Decimal;
 
 use crate::format::{date, money, number};
@@ -25,11 +23,12 @@ pub(crate) fn render(xml_bytes: &[u8], options: &Options) -> Result<Rendered, Er
         ValidateError::Malformed { .. } => Error::Xml(e.to_string()),
         other => Error::UnknownSchema(other.to_string()),
     };
-    let report = validate_invoice(xml_bytes).map_err(refused)?;
     // The schema, then the rules beyond it that need no clock and no session (NIP and PESEL
-    // check digits), as `ksef invoice validate` checks them. The size limit is a rule of sending,
-    // not of the content: a larger document (one with attachments, a long archive) still renders.
-    let business = check_business(xml_bytes, &BusinessOptions::default()).map_err(refused)?;
+    // check digits), as `ksef invoice validate` checks them, in one pass. The size limit is a
+    // rule of sending, not of the content: a larger document (one with attachments, a long
+    // archive) still renders.
+    let (report, business) =
+        validate_with_business(xml_bytes, &BusinessOptions::default()).map_err(refused)?;
     let violations: Vec<String> = report
         .violations
         .iter()
