@@ -4,12 +4,11 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use ksef_crypto::{Certificate, KeySigner, SignatureAlgorithm, Signer};
 
 use crate::args::Pkcs11Args;
 use crate::context::UsageError;
-use crate::files::{read_input, read_p12_signer};
+use crate::files::read_p12_signer;
 
 /// The environment variable that may hold the PIN of a PKCS#11 token.
 #[cfg(feature = "pkcs11")]
@@ -93,6 +92,7 @@ pub(crate) fn signer(source: KeySource<'_>) -> anyhow::Result<Option<CliSigner>>
 }
 
 /// A key id written in hex (`01`, `a0b1`), as PKCS#11 tools print `CKA_ID`.
+#[cfg(feature = "pkcs11")]
 fn parse_key_id(hex: &str) -> Result<Vec<u8>, UsageError> {
     let bad = || {
         UsageError(format!(
@@ -122,6 +122,8 @@ fn pkcs11_signer(_module: &Path, _source: &KeySource<'_>) -> anyhow::Result<CliS
 
 #[cfg(feature = "pkcs11")]
 fn pkcs11_signer(module: &Path, source: &KeySource<'_>) -> anyhow::Result<CliSigner> {
+    use crate::files::read_input;
+    use anyhow::Context as _;
     use ksef_crypto::KeySelector;
     let token = source
         .pkcs11
@@ -162,6 +164,7 @@ fn pkcs11_signer(module: &Path, source: &KeySource<'_>) -> anyhow::Result<CliSig
 /// drop.
 #[cfg(feature = "pkcs11")]
 fn pkcs11_pin(from_stdin: bool, token: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use anyhow::Context as _;
     use std::io::IsTerminal as _;
     if from_stdin {
         return crate::files::stdin_line("the PIN")?.with_context(|| {
@@ -187,7 +190,7 @@ fn pkcs11_pin(from_stdin: bool, token: &str) -> anyhow::Result<zeroize::Zeroizin
     )
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "pkcs11"))]
 mod tests {
     use super::*;
 
