@@ -18,7 +18,7 @@ use crate::args::{AuthCommand, AuthSessionsCommand, SubjectArg};
 use crate::context::{
     Ctx, SessionMeta, StoreState, all_pages, parse_reference, print_json, read_token,
 };
-use crate::files::{read_input, read_p12_signer, read_secret_line, write_private, write_public};
+use crate::files::{read_input, read_secret_line, write_private, write_public};
 
 /// The first half of `auth login-external`, kept in the profile until `--submit`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -221,15 +221,14 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
         } => {
             let nip = ctx.nip(nip.as_deref())?;
             replace_damaged_login(ctx)?;
-            let signer = match (&signing.cert, &signing.key, &signing.p12) {
-                (Some(cert), Some(key), _) => Some(load_signer(
-                    cert,
-                    key,
-                    signing.key_password_file.as_deref(),
-                )?),
-                (_, _, Some(p12)) => Some(read_p12_signer(p12, signing.password_stdin)?),
-                _ => None,
-            };
+            let signer = crate::signing::signer(crate::signing::KeySource {
+                cert: signing.cert.as_deref(),
+                key: signing.key.as_deref(),
+                key_password_file: signing.key_password_file.as_deref(),
+                p12: signing.p12.as_deref(),
+                password_stdin: signing.password_stdin,
+                pkcs11: &signing.pkcs11,
+            })?;
             if let Some(signer) = signer {
                 let client = ctx.client()?;
                 ctx.note(format!(

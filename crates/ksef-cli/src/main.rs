@@ -28,6 +28,7 @@ mod permissions;
 mod qr;
 mod sample;
 mod session;
+mod signing;
 mod sim;
 mod status;
 mod testdata;

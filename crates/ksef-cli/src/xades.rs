@@ -7,9 +7,8 @@ use ksef_xades::SubjectIdentifier;
 use serde_json::json;
 
 use crate::args::XadesCommand;
-use crate::auth::load_signer;
 use crate::context::{Ctx, print_json};
-use crate::files::{read_input, read_p12_signer, write_public};
+use crate::files::{read_input, write_public};
 
 /// Runs a `xades` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<ExitCode> {
@@ -20,15 +19,20 @@ pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<Exit
             key_password_file,
             p12,
             password_stdin,
+            pkcs11,
             input,
             out,
         } => {
             let xml = read_input(&input, "the document")?;
-            let signer = match (&cert, &key, &p12) {
-                (Some(cert), Some(key), _) => load_signer(cert, key, key_password_file.as_deref())?,
-                (_, _, Some(p12)) => read_p12_signer(p12, password_stdin)?,
-                _ => anyhow::bail!("give --cert and --key, or --p12"),
-            };
+            let signer = crate::signing::signer(crate::signing::KeySource {
+                cert: cert.as_deref(),
+                key: key.as_deref(),
+                key_password_file: key_password_file.as_deref(),
+                p12: p12.as_deref(),
+                password_stdin,
+                pkcs11: &pkcs11,
+            })?
+            .context("give --cert and --key, --p12, or --pkcs11-module")?;
             let signed = ksef_xades::xades::sign(&xml, &signer)
                 .with_context(|| format!("cannot sign {}", input.display()))?;
             match &out {

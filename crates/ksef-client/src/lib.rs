@@ -71,6 +71,8 @@ mod error;
 pub mod export;
 pub mod files;
 pub mod grants;
+#[cfg(feature = "keyring")]
+mod keyring_store;
 pub mod lighthouse;
 pub mod offline;
 mod online;
@@ -92,6 +94,8 @@ pub use crate::enrollment::{
 };
 pub use crate::error::Error;
 pub use crate::export::{ExportJob, ExportOptions};
+#[cfg(feature = "keyring")]
+pub use crate::keyring_store::{KeyringTokenStore, SecretHolder};
 pub use crate::online::{
     Delivery, FEATURE_SUBJECT_IDENTIFIER_VALIDATION, InvoiceOutcome, OnlineSession,
     OnlineSessionOptions, PreparedInvoice, SendOptions, SentInvoice, form_code,
@@ -103,6 +107,8 @@ pub use crate::sync::{
     SyncOptions, SyncReport, SyncSource,
 };
 pub use crate::token_store::FileTokenStore;
+#[cfg(feature = "keyring")]
+pub use keyring_core;
 // The ksef-crypto and ksef-xades types this crate's API takes or returns, so that an
 // application can depend on ksef-client alone; the whole crates are reachable as
 // `ksef_client::crypto` and `ksef_client::xades`.

@@ -76,6 +76,23 @@ impl FileTokenStore {
         &self.path
     }
 
+    /// Forgets the token of `kind` (the file is rewritten, or removed when it holds no other).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenStoreError`] if the file could not be rewritten or removed.
+    pub fn remove(&self, kind: TokenKind) -> Result<(), TokenStoreError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.tokens.remove(&kind_key(kind)).is_none() {
+            return Ok(());
+        }
+        if cache.tokens.is_empty() {
+            drop(cache);
+            return self.clear();
+        }
+        self.persist(&cache)
+    }
+
     fn persist(&self, file: &TokenFile) -> Result<(), TokenStoreError> {
         let bytes = serde_json::to_vec_pretty(file)
             .map_err(|e| TokenStoreError::new("cannot serialize the tokens", e))?;

@@ -457,6 +457,90 @@ pub enum Error {
         at: DateTime<Utc>,
     },
 
+    /// A PKCS#11 module could not be loaded (no such file, not a PKCS#11 library) or initialised.
+    #[error("cannot load the PKCS#11 module {}", .path.display())]
+    Pkcs11ModuleLoad {
+        /// The module's path, as given.
+        path: std::path::PathBuf,
+        /// The loader's or the module's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// No token with the given label is present in any slot of the PKCS#11 module.
+    #[error(
+        "no PKCS#11 token labelled {token:?} (tokens present: {})",
+        if .present.is_empty() { "none".to_owned() } else { format!("{:?}", .present) }
+    )]
+    Pkcs11TokenNotFound {
+        /// The label asked for.
+        token: String,
+        /// The labels of the tokens that are present.
+        present: Vec<String>,
+    },
+
+    /// The token refused the PIN (`CKR_PIN_INCORRECT`). The PIN never appears in the message.
+    #[error("wrong PIN for the PKCS#11 token {token:?}")]
+    Pkcs11WrongPin {
+        /// The token's label.
+        token: String,
+    },
+
+    /// The token's user PIN is locked after too many wrong attempts (`CKR_PIN_LOCKED`).
+    #[error("the PIN of the PKCS#11 token {token:?} is locked; unblock it with the token's tools")]
+    Pkcs11PinLocked {
+        /// The token's label.
+        token: String,
+    },
+
+    /// The token holds no private key with the given label or id.
+    #[error("the PKCS#11 token {token:?} holds no private key with {key}")]
+    Pkcs11KeyNotFound {
+        /// The token's label.
+        token: String,
+        /// The key asked for (`label "..."` or `id ..`).
+        key: String,
+    },
+
+    /// No certificate was given and the token holds none with the key's id or label.
+    #[error(
+        "the PKCS#11 token {token:?} holds no certificate for the key with {key}; give the \
+         certificate file"
+    )]
+    Pkcs11CertificateNotFound {
+        /// The token's label.
+        token: String,
+        /// The key (`label "..."` or `id ..`).
+        key: String,
+    },
+
+    /// The key on the token is not one KSeF signs with (RSA, or EC on P-256).
+    #[error("the PKCS#11 key is {what}: only RSA and EC P-256 keys sign for KSeF")]
+    Pkcs11UnsupportedKey {
+        /// What kind of key it is.
+        what: String,
+    },
+
+    /// The token was removed while in use: the module reports it gone, the session closed, or the
+    /// key found when the signer was opened no longer there.
+    #[error("the PKCS#11 token {token:?} was removed")]
+    Pkcs11TokenRemoved {
+        /// The token's label.
+        token: String,
+    },
+
+    /// Another failure reported by the PKCS#11 module.
+    #[error("PKCS#11 token {token:?}: cannot {operation}")]
+    Pkcs11 {
+        /// The token's label.
+        token: String,
+        /// What was being done, e.g. `"sign"`.
+        operation: &'static str,
+        /// The module's error (a `CKR_...` code).
+        #[source]
+        source: BoxError,
+    },
+
     /// Reading from or writing to the wrapped reader or writer failed.
     #[error("I/O error")]
     Io {

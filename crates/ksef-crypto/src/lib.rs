@@ -179,6 +179,8 @@ mod keys;
 mod limits;
 mod metadata;
 mod packaging;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod pkcs12;
 mod qr;
 #[cfg(feature = "qr-image")]
@@ -214,6 +216,8 @@ pub use packaging::{
     BatchInvoice, BatchPackage, BatchPackager, BatchPart, CompressionLevel, DirectorySink,
     MemorySink, PartSink,
 };
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{KeySelector, Pkcs11Signer};
 pub use pkcs12::{PKCS12_ITERATIONS, Pkcs12};
 pub use qr::{
     QrCaption, QrContextType, QrEnvironment, certificate_link, certificate_link_signed_text,

@@ -24,14 +24,47 @@ pub(crate) enum SubjectArg {
     Fingerprint,
 }
 
+/// A key on a PKCS#11 token (smart card, HSM): the module, the token and how to log in. The key
+/// itself is named by `--key LABEL` or `--key-id HEX`; the certificate comes from the token unless
+/// `--cert FILE` is given.
+#[derive(Debug, Args)]
+pub(crate) struct Pkcs11Args {
+    /// Sign with a key on a PKCS#11 token through this module (e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so); with --token, and --key LABEL or --key-id HEX. The PIN
+    /// from --pin-stdin, KSEF_PKCS11_PIN or a prompt.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "token",
+        conflicts_with_all = ["p12", "key_password_file"]
+    )]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// With --pkcs11-module: the token's label.
+    #[arg(long, value_name = "LABEL", requires = "pkcs11_module")]
+    pub(crate) token: Option<String>,
+    /// With --pkcs11-module: the key's id (CKA_ID) in hex, instead of --key LABEL.
+    #[arg(
+        long,
+        value_name = "HEX",
+        requires = "pkcs11_module",
+        conflicts_with = "key"
+    )]
+    pub(crate) key_id: Option<String>,
+    /// With --pkcs11-module: read the token's PIN from standard input (first line).
+    #[arg(long, requires = "pkcs11_module")]
+    pub(crate) pin_stdin: bool,
+}
+
 /// A signing certificate and its private key.
 #[derive(Debug, Args)]
 pub(crate) struct SigningKeyArgs {
-    /// The certificate (PEM or DER).
-    #[arg(long, value_name = "FILE", requires = "key", conflicts_with_all = ["token_file", "token_stdin"])]
+    /// The certificate (PEM or DER); with --pkcs11-module, optional: when the token holds only
+    /// the key.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["token_file", "token_stdin"])]
     pub(crate) cert: Option<PathBuf>,
-    /// The private key (PKCS#8 PEM, plain or encrypted).
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    /// The private key (PKCS#8 PEM, plain or encrypted), with --cert; with --pkcs11-module: the
+    /// key's label on the token.
+    #[arg(long, value_name = "FILE|LABEL", conflicts_with_all = ["token_file", "token_stdin"])]
     pub(crate) key: Option<PathBuf>,
     /// A file whose first line is the password of an encrypted key.
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -47,14 +80,22 @@ pub(crate) struct SigningKeyArgs {
     /// With --p12: read its password from standard input (first line).
     #[arg(long, requires = "p12")]
     pub(crate) password_stdin: bool,
+    /// Or a key on a PKCS#11 token.
+    #[command(flatten)]
+    pub(crate) pkcs11: Pkcs11Args,
 }
 
 /// `ksef auth ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuthCommand {
     /// Log in with a KSeF token (from --token-file, --token-stdin or KSEF_TOKEN), or with a
-    /// certificate and its key (--cert and --key, or --p12: a XAdES-signed AuthTokenRequest).
-    #[command(group(clap::ArgGroup::new("certificate").args(["cert", "p12"])))]
+    /// certificate and its key (--cert and --key, --p12, or a PKCS#11 token with
+    /// --pkcs11-module: a XAdES-signed AuthTokenRequest).
+    #[command(group(
+        clap::ArgGroup::new("certificate")
+            .args(["cert", "p12", "pkcs11_module"])
+            .multiple(true)
+    ))]
     Login {
         /// The context NIP [default: `nip` from `ksef config`].
         #[arg(long)]
@@ -65,7 +106,7 @@ pub(crate) enum AuthCommand {
         /// Sign in with a certificate instead of a token.
         #[command(flatten)]
         signing: SigningKeyArgs,
-        /// With --cert or --p12: how KSeF identifies the subject.
+        /// With --cert, --p12 or --pkcs11-module: how KSeF identifies the subject.
         #[arg(long, value_enum, default_value = "subject", requires = "certificate")]
         subject: SubjectArg,
     },

@@ -37,6 +37,8 @@ pub fn ksef(home: &Path, args: &[&str]) -> Command {
         .env_remove("KSEF_BASE_URL")
         .env_remove("KSEF_TOKEN")
         .env_remove("KSEF_P12_PASSWORD")
+        .env_remove("KSEF_PKCS11_PIN")
+        .env_remove("SOFTHSM2_CONF")
         .env_remove("RUST_LOG")
         .env_remove("KSEF_LOG")
         .env("KSEF_HOME", home)

@@ -1,0 +1,224 @@
+//! [`KeyringTokenStore`] (feature `keyring`): bearer tokens in the platform's secret store (Secret
+//! Service, Keychain, Credential Manager, through a `keyring-core` store), with a
+//! [`FileTokenStore`] as the fallback when no keyring can be reached.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use keyring_core::{CredentialStore, Entry};
+use ksef_transport::{Token, TokenKind, TokenStore, TokenStoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::token_store::FileTokenStore;
+
+/// Where a token is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecretHolder {
+    /// In the platform's secret store.
+    Keyring,
+    /// In the fallback file (mode `0600`).
+    File,
+}
+
+impl fmt::Display for SecretHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Keyring => "keyring",
+            Self::File => "file",
+        })
+    }
+}
+
+const KINDS: [TokenKind; 3] = [
+    TokenKind::Access,
+    TokenKind::Refresh,
+    TokenKind::Authentication,
+];
+
+/// What one keyring entry holds: a token and its expiry.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    valid_until: Option<DateTime<Utc>>,
+}
+
+/// Tokens in the platform's secret store, one entry per token kind (service `service`, user
+/// `ACCOUNT/KIND`), with a [`FileTokenStore`] as the fallback: a token the keyring refuses (no
+/// Secret Service running, a locked or denied store) is written to the file instead, and
+/// [`KeyringTokenStore::holder`] tells where each token is. Reads come from an in-memory copy
+/// loaded by [`KeyringTokenStore::open`]; [`TokenStore::clear`] removes the tokens from both.
+///
+/// Its `Debug` output names the service, the account and which kinds are held where, never a
+/// token.
+pub struct KeyringTokenStore {
+    store: Arc<CredentialStore>,
+    service: String,
+    account: String,
+    file: FileTokenStore,
+    cache: RwLock<BTreeMap<String, (Token, SecretHolder)>>,
+}
+
+impl fmt::Debug for KeyringTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let held: BTreeMap<&String, SecretHolder> = cache
+            .iter()
+            .map(|(kind, (_, holder))| (kind, *holder))
+            .collect();
+        f.debug_struct("KeyringTokenStore")
+            .field("service", &self.service)
+            .field("account", &self.account)
+            .field("file", &self.file.path())
+            .field("held", &held)
+            .finish()
+    }
+}
+
+fn keyring_error(what: String, error: keyring_core::Error) -> TokenStoreError {
+    // The store's errors may carry the stored bytes (BadEncoding): never show them.
+    let kind = match &error {
+        keyring_core::Error::NoStorageAccess(_) => "the keyring cannot be reached",
+        keyring_core::Error::PlatformFailure(_) => "the keyring failed",
+        keyring_core::Error::BadEncoding(_) | keyring_core::Error::BadDataFormat(..) => {
+            "the keyring entry is not one of ours"
+        }
+        _ => "the keyring refused",
+    };
+    TokenStoreError::new(what, std::io::Error::other(kind.to_owned()))
+}
+
+impl KeyringTokenStore {
+    /// Opens the store: the tokens of `account` under `service` in `store`, and those the
+    /// fallback file `file` holds (a token in both is taken from the keyring).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenStore`] if the file exists but cannot be read, or a keyring entry is not
+    /// one this store wrote. A keyring that cannot be reached is not an error: the file is used.
+    pub fn open(
+        store: Arc<CredentialStore>,
+        service: impl Into<String>,
+        account: impl Into<String>,
+        file: FileTokenStore,
+    ) -> Result<KeyringTokenStore, Error> {
+        let this = KeyringTokenStore {
+            store,
+            service: service.into(),
+            account: account.into(),
+            file,
+            cache: RwLock::new(BTreeMap::new()),
+        };
+        let mut cache = BTreeMap::new();
+        for kind in KINDS {
+            if let Some(token) = this.file.load(kind) {
+                cache.insert(kind.to_string(), (token, SecretHolder::File));
+            }
+            let entry = match this.entry(kind) {
+                Ok(entry) => entry,
+                Err(_) => continue,
+            };
+            // Nothing stored, or no keyring here: the file's copy (if any) stands.
+            if let Ok(text) = entry.get_password() {
+                let text = zeroize::Zeroizing::new(text);
+                let stored: Stored = serde_json::from_str(&text).map_err(|_| {
+                    Error::token_store(
+                        format!("cannot read the keyring entry {}", this.user(kind)),
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "not a token entry of ksef-rs",
+                        ),
+                    )
+                })?;
+                let token = Token::new(stored.token);
+                let token = match stored.valid_until {
+                    Some(until) => token.with_valid_until(until),
+                    None => token,
+                };
+                cache.insert(kind.to_string(), (token, SecretHolder::Keyring));
+            }
+        }
+        *this.cache.write().unwrap_or_else(|e| e.into_inner()) = cache;
+        Ok(this)
+    }
+
+    fn user(&self, kind: TokenKind) -> String {
+        format!("{}/{kind}", self.account)
+    }
+
+    fn entry(&self, kind: TokenKind) -> keyring_core::Result<Entry> {
+        Entry::new_in_store(&self.store, &self.service, &self.user(kind))
+    }
+
+    /// Where the token of `kind` is kept, if there is one.
+    pub fn holder(&self, kind: TokenKind) -> Option<SecretHolder> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache.get(&kind.to_string()).map(|(_, holder)| *holder)
+    }
+
+    /// The fallback file.
+    pub fn file(&self) -> &FileTokenStore {
+        &self.file
+    }
+}
+
+impl TokenStore for KeyringTokenStore {
+    fn load(&self, kind: TokenKind) -> Option<Token> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache.get(&kind.to_string()).map(|(token, _)| token.clone())
+    }
+
+    fn save(&self, kind: TokenKind, token: Token) -> Result<(), TokenStoreError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let text = serde_json::to_string(&Stored {
+            token: token.expose_secret().to_owned(),
+            valid_until: token.valid_until(),
+        })
+        .map_err(|e| TokenStoreError::new("cannot serialize the token", e))?;
+        let text = zeroize::Zeroizing::new(text);
+        let in_keyring = self
+            .entry(kind)
+            .and_then(|entry| entry.set_password(&text))
+            .is_ok();
+        let holder = if in_keyring {
+            // An older copy in the file (from a time without keyring) must not linger.
+            if self.file.load(kind).is_some() {
+                self.file.remove(kind)?;
+            }
+            SecretHolder::Keyring
+        } else {
+            self.file.save(kind, token.clone())?;
+            SecretHolder::File
+        };
+        cache.insert(kind.to_string(), (token, holder));
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), TokenStoreError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let mut failed = None;
+        for kind in KINDS {
+            let held = cache.get(&kind.to_string()).map(|(_, holder)| *holder);
+            match self.entry(kind).and_then(|entry| entry.delete_credential()) {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => {}
+                // Not held there, and the keyring cannot be reached: nothing of ours in it.
+                Err(_) if held != Some(SecretHolder::Keyring) => {}
+                Err(e) => {
+                    failed.get_or_insert_with(|| {
+                        keyring_error(
+                            format!("cannot remove {} from the keyring", self.user(kind)),
+                            e,
+                        )
+                    });
+                }
+            }
+        }
+        cache.clear();
+        self.file.clear()?;
+        failed.map_or(Ok(()), Err)
+    }
+}

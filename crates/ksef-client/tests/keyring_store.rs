@@ -1,0 +1,151 @@
+//! `KeyringTokenStore` against keyring-core's mock store (in memory, with errors injected per
+//! call): tokens go to the keyring and not to the file, survive a reopen, fall back to the 0600
+//! file when the keyring cannot be reached, say where each is held, and are removed from both by
+//! `clear`. A real Secret Service is not started here (see the README's manual check).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeZone as _, Utc};
+use ksef_client::keyring_core::{self, CredentialStore, Entry, mock};
+use ksef_client::{FileTokenStore, KeyringTokenStore, SecretHolder, Token, TokenKind, TokenStore};
+
+const SERVICE: &str = "ksef-rs test";
+const ACCOUNT: &str = "default@http://127.0.0.1";
+
+fn temp_file(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ksef-keyring-{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("tokens.json")
+}
+
+fn open(store: &Arc<CredentialStore>, file: &PathBuf) -> KeyringTokenStore {
+    KeyringTokenStore::open(
+        store.clone(),
+        SERVICE,
+        ACCOUNT,
+        FileTokenStore::open(file).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Makes the mock's next call on the entry of `kind` fail as an unreachable keyring does.
+fn next_call_fails(store: &Arc<CredentialStore>, kind: TokenKind) {
+    let entry = Entry::new_in_store(store, SERVICE, &format!("{ACCOUNT}/{kind}")).unwrap();
+    let cred: &mock::Cred = entry.as_any().downcast_ref().unwrap();
+    cred.set_error(keyring_core::Error::NoStorageAccess(Box::new(
+        std::io::Error::other("no Secret Service on the bus"),
+    )));
+}
+
+#[test]
+fn tokens_live_in_the_keyring_and_fall_back_to_the_file() {
+    let store: Arc<CredentialStore> = mock::Store::new().unwrap();
+    let file = temp_file("fallback");
+    let until = Utc.with_ymd_and_hms(2031, 1, 2, 3, 4, 5).unwrap();
+
+    let tokens = open(&store, &file);
+    tokens
+        .save(
+            TokenKind::Refresh,
+            Token::new("refresh-secret-7781").with_valid_until(until),
+        )
+        .unwrap();
+    assert_eq!(
+        tokens.holder(TokenKind::Refresh),
+        Some(SecretHolder::Keyring)
+    );
+    assert!(
+        !file.exists(),
+        "nothing goes to the file while the keyring works"
+    );
+    let debug = format!("{tokens:?}");
+    assert!(
+        debug.contains("Keyring") && !debug.contains("refresh-secret-7781"),
+        "{debug}"
+    );
+
+    // The keyring cannot be reached: the access token goes to the 0600 file.
+    next_call_fails(&store, TokenKind::Access);
+    tokens
+        .save(TokenKind::Access, Token::new("access-secret-5521"))
+        .unwrap();
+    assert_eq!(tokens.holder(TokenKind::Access), Some(SecretHolder::File));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("access-secret-5521") && !text.contains("refresh-secret-7781"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    drop(tokens);
+
+    // Reopened: each token from where it was kept, with its expiry.
+    let tokens = open(&store, &file);
+    let refresh = tokens.load(TokenKind::Refresh).unwrap();
+    assert_eq!(refresh.expose_secret(), "refresh-secret-7781");
+    assert_eq!(refresh.valid_until(), Some(until));
+    assert_eq!(
+        tokens.load(TokenKind::Access).unwrap().expose_secret(),
+        "access-secret-5521"
+    );
+    assert_eq!(tokens.holder(TokenKind::Access), Some(SecretHolder::File));
+    assert_eq!(tokens.holder(TokenKind::Authentication), None);
+
+    // The keyring is back: the next access token moves there and leaves the file.
+    tokens
+        .save(TokenKind::Access, Token::new("access-secret-6632"))
+        .unwrap();
+    assert_eq!(
+        tokens.holder(TokenKind::Access),
+        Some(SecretHolder::Keyring)
+    );
+    assert!(!file.exists(), "the file's copy is removed");
+
+    // clear (logout) removes every token from the keyring and the file.
+    next_call_fails(&store, TokenKind::Authentication);
+    tokens
+        .save(TokenKind::Authentication, Token::new("auth-secret-1"))
+        .unwrap();
+    assert!(file.exists());
+    tokens.clear().unwrap();
+    assert!(!file.exists());
+    for kind in [
+        TokenKind::Access,
+        TokenKind::Refresh,
+        TokenKind::Authentication,
+    ] {
+        assert!(tokens.load(kind).is_none());
+        assert_eq!(tokens.holder(kind), None);
+    }
+    let reopened = open(&store, &file);
+    for kind in [
+        TokenKind::Access,
+        TokenKind::Refresh,
+        TokenKind::Authentication,
+    ] {
+        assert!(reopened.load(kind).is_none(), "{kind} left in the keyring");
+    }
+}
+
+#[test]
+fn a_foreign_keyring_entry_is_an_error_that_does_not_quote_it() {
+    let store: Arc<CredentialStore> = mock::Store::new().unwrap();
+    let entry = Entry::new_in_store(&store, SERVICE, &format!("{ACCOUNT}/refresh")).unwrap();
+    entry.set_password("someone-elses-secret-42").unwrap();
+    let error = KeyringTokenStore::open(
+        store.clone(),
+        SERVICE,
+        ACCOUNT,
+        FileTokenStore::open(temp_file("foreign")).unwrap(),
+    )
+    .unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert!(shown.contains(&format!("{ACCOUNT}/refresh")), "{shown}");
+    assert!(!shown.contains("someone-elses-secret-42"), "{shown}");
+}
