@@ -250,8 +250,27 @@ pub(crate) async fn worker(ctx: &Ctx, args: WorkerArgs) -> anyhow::Result<ExitCo
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
+    let scale = match args.rate_limit_scale {
+        Some(f) if !(f.is_finite() && f > 0.0) => bail!("--rate-limit-scale must be above 0"),
+        other => other,
+    };
     let store = open(ctx, &args.store).await?;
-    let client = ctx.logged_in_client()?;
+    let client = match scale {
+        None => ctx.logged_in_client()?,
+        Some(scale) => {
+            // The login check first, then the same client with its pacing scaled.
+            ctx.logged_in_client()?;
+            let crate::context::StoreState::Usable(tokens) = ctx.open_token_store()? else {
+                bail!("the profile's token file is damaged; run `ksef auth login` again");
+            };
+            crate::context::client_builder(&ctx.base_url()?)
+                .transport(|t| {
+                    t.token_store(tokens)
+                        .rate_limit(ksef_client::RateLimitConfig::default().with_scale(scale))
+                })
+                .build()?
+        }
+    };
     let options = WorkerOptions::new(ksef_store::default_worker_id())
         .with_batch_size(args.batch_size)
         .with_lease(Duration::from_secs(args.lease_secs.max(1)))

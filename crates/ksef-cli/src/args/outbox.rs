@@ -71,4 +71,9 @@ pub(crate) struct WorkerArgs {
     /// Stop when no invoice is left to claim instead of waiting for more.
     #[arg(long)]
     pub(crate) until_empty: bool,
+    /// Multiply the client's pacing limits (the Ministry's per-context table) by F: below 1 for
+    /// a margin; above 1 only against a simulator whose limits are off or scaled alike (`ksef
+    /// sim --rate-limit-scale`).
+    #[arg(long, value_name = "F")]
+    pub(crate) rate_limit_scale: Option<f64>,
 }

@@ -92,8 +92,12 @@ pub fn databases(name: &str) -> Vec<TestDb> {
 
 /// A client against `base_url` with quick polling.
 pub fn client_for(base_url: &str) -> Client {
+    // The simulator's limits are off: no pacing, and quick retries (as ksef-soak's client).
+    let retry = ksef_client::RetryConfig::default()
+        .with_max_attempts(10)
+        .with_backoff(Duration::from_millis(5), Duration::from_millis(100));
     Client::builder()
-        .transport(|t| t.base_url(base_url))
+        .transport(|t| t.base_url(base_url).retry(retry).without_rate_limit())
         .poll(
             PollConfig::default()
                 .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
