@@ -266,7 +266,7 @@ async fn migrate_postgres(client: &mut tokio_postgres::Client) -> Result<(), Err
         .map_err(|e| Error::db("starting the migration", e))?;
     // One migrating process at a time; the others wait here and then find nothing to do.
     transaction
-        .execute("SELECT pg_advisory_xact_lock(5_307_180_018)", &[])
+        .execute("SELECT pg_advisory_xact_lock(5307180018)", &[])
         .await
         .map_err(|e| Error::db("locking the schema for migration", e))?;
     transaction

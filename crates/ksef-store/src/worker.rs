@@ -200,7 +200,7 @@ enum Before {
     /// Given back unsettled.
     Released,
     /// Not in KSeF: send it.
-    Send(Claimed),
+    Send(Box<Claimed>),
 }
 
 async fn process_batch(
@@ -219,7 +219,7 @@ async fn process_batch(
             Before::Send(row) => by_form
                 .entry(row.row.form_code.clone())
                 .or_default()
-                .push(row),
+                .push(*row),
         }
     }
     for (form, rows) in by_form {
@@ -259,7 +259,7 @@ async fn process_batch(
                     summary.sent += 1;
                     held(
                         store
-                            .record_sent(worker, row.row.id, &done.reference_number.to_string())
+                            .record_sent(worker, row.row.id, done.reference_number.as_ref())
                             .await,
                     )?;
                     sent.push((row, done.reference_number));
@@ -319,12 +319,12 @@ async fn reconcile(
     let worker = options.worker_id.as_str();
     let Some(session_text) = row.row.session_ref.clone() else {
         if row.row.attempts <= 1 {
-            return Ok(Before::Send(row));
+            return Ok(Before::Send(Box::new(row)));
         }
         // Claimed before but never tied to a session: written by another tool, or a worker of
         // an older build. Ask KSeF whether it has the seller's invoice number.
         return match client.find_original(&row.invoice).await {
-            Ok(None) => Ok(Before::Send(row)),
+            Ok(None) => Ok(Before::Send(Box::new(row))),
             Ok(Some(ksef_number)) => {
                 tracing::info!(id = row.row.id, %ksef_number, "found in KSeF by a metadata query");
                 held(
@@ -359,7 +359,7 @@ async fn reconcile(
     let Some(invoice_ref) = invoice_ref else {
         // Not in the session it was bound to: it never arrived (a lease lasts far longer than
         // KSeF takes to list an invoice it received).
-        return Ok(Before::Send(row));
+        return Ok(Before::Send(Box::new(row)));
     };
     let before = summary.accepted + summary.rejected;
     settle(

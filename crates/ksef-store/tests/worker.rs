@@ -137,14 +137,14 @@ async fn a_dead_workers_sends_are_reconciled_not_resent() {
         let session = client.open_online_session(form_code::fa3()).await.unwrap();
         let ids: Vec<i64> = claimed.iter().map(|c| c.row.id).collect();
         store
-            .record_session("dead", &ids, &session.reference_number().to_string())
+            .record_session("dead", &ids, session.reference_number().as_ref())
             .await
             .unwrap();
         for (i, row) in claimed.iter().take(4).enumerate() {
             let sent = session.send(&row.invoice).await.unwrap();
             if i == 0 {
                 store
-                    .record_sent("dead", row.row.id, &sent.reference_number.to_string())
+                    .record_sent("dead", row.row.id, sent.reference_number.as_ref())
                     .await
                     .unwrap();
             }
