@@ -207,6 +207,63 @@ fn store_locations_are_checked_and_passwords_stay_out_of_argv() {
     assert!(!text(&out.stderr).contains("hunter2"), "{}", describe(&out));
 }
 
+#[test]
+fn a_worker_stops_on_sigterm_with_a_summary_and_holds_nothing() {
+    let home = temp_dir("outbox-term");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    let files = invoices(&home.join("in"), &sim.nip, "TERM", 4);
+    let added = sim.run(&home, &args_with(&["outbox", "add"], &files));
+    assert!(added.status.success(), "{}", describe(&added));
+    let child = sim
+        .ksef(
+            &home,
+            &["worker", "--batch-size", "2", "--rate-limit-scale", "100"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It keeps running with an empty outbox; wait until it has sent everything.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = json_ok(&sim.run(&home, &["--json", "outbox", "status"]));
+        if status["accepted"] == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not sent in time: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the worker did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("4 sent, 4 accepted") && stdout.contains("2 sessions"),
+        "{}",
+        describe(&output)
+    );
+    let status = json_ok(&sim.run(&home, &["--json", "outbox", "status"]));
+    assert_eq!(
+        (status["leased"].as_u64(), status["notFinal"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
 /// A small deterministic generator for the kill moments.
 struct SplitMix(u64);
 
