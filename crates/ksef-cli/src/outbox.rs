@@ -75,19 +75,24 @@ async fn add(
         None => InvoiceOptions::online(),
     };
     // Every file is checked before anything is stored: a bad file stops the command whole.
-    let mut checked = Vec::with_capacity(files.len());
+    // One file is in memory at a time: checked here, read and checked again when stored.
     for file in &files {
-        let bytes = read_input(file, "invoice")?;
-        checked.push(NewInvoice::check(
+        NewInvoice::check(
             &file.display().to_string(),
-            bytes,
+            read_input(file, "invoice")?,
             options.clone(),
-        )?);
+        )?;
     }
     let store = open(ctx, store_args).await?;
-    let mut rows = Vec::with_capacity(checked.len());
-    for (file, invoice) in files.iter().zip(&checked) {
-        let enqueued = store.enqueue(invoice).await?;
+    let mut rows = Vec::with_capacity(files.len());
+    for file in &files {
+        let invoice = NewInvoice::check(
+            &file.display().to_string(),
+            read_input(file, "invoice")?,
+            options.clone(),
+        )
+        .with_context(|| format!("{} changed while the files were added", file.display()))?;
+        let enqueued = store.enqueue(&invoice).await?;
         if !ctx.json() {
             let what = if enqueued.new {
                 "queued"
