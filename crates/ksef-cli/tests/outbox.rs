@@ -363,6 +363,11 @@ fn a_killed_worker_loses_and_duplicates_nothing() {
         "an invoice was accepted twice"
     );
     assert_eq!(unique.len(), INVOICES, "lost invoices");
+    // Nothing a killed worker had sent was sent again: no resend met KSeF's duplicate check.
+    assert_eq!(
+        stats["duplicatesRefused"], 0,
+        "invoices a killed worker had sent were sent again (KSeF refused them as duplicates)"
+    );
     for i in [0, INVOICES / 2, INVOICES - 1] {
         let shown = json_ok(&sim.run(&home, &["--json", "outbox", "show", &format!("KILL-{i}")]));
         assert_eq!(shown[0]["state"], "accepted", "{shown}");
@@ -376,7 +381,7 @@ fn a_killed_worker_loses_and_duplicates_nothing() {
     assert_eq!(rows, INVOICES);
     eprintln!(
         "kill test: {INVOICES} invoices, {kills} kills, faults {}, {} accepted, 0 duplicates, \
-         0 lost, {:?}",
+         0 resent, 0 lost, {:?}",
         stats["faults"],
         unique.len(),
         started.elapsed()
