@@ -23,6 +23,7 @@ mod context;
 mod demo;
 mod files;
 mod invoice;
+mod outbox;
 mod pdf;
 mod permissions;
 mod qr;
@@ -107,6 +108,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(&ctx, args).await,
         Command::Auth(command) => auth::run(&ctx, command).await,
         Command::Invoice(command) => invoice::run(&ctx, command).await,
+        Command::Outbox(command) => outbox::run(&ctx, command).await,
+        Command::Worker(args) => outbox::worker(&ctx, args).await,
         Command::Session(command) => session::run(&ctx, command).await,
         Command::Batch(command) => batch::run(&ctx, command).await,
         Command::Token(command) => token::run(&ctx, command).await,

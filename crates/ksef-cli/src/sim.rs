@@ -401,7 +401,7 @@ fn shell_quote(value: &str) -> String {
 
 /// A future that resolves on SIGINT or (on Unix) SIGTERM; the handlers are registered when this
 /// returns, not when the future is first polled.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -10,6 +10,7 @@ mod cert;
 mod collective;
 mod config;
 mod invoice;
+mod outbox;
 mod permissions;
 mod qr;
 mod session;
@@ -25,6 +26,7 @@ pub(crate) use cert::*;
 pub(crate) use collective::*;
 pub(crate) use config::*;
 pub(crate) use invoice::*;
+pub(crate) use outbox::*;
 pub(crate) use permissions::*;
 pub(crate) use qr::*;
 pub(crate) use session::*;
@@ -104,6 +106,13 @@ pub(crate) enum Command {
     /// Send, download and query invoices.
     #[command(subcommand)]
     Invoice(InvoiceCommand),
+    /// The durable outbox: invoices stored in a database (SQLite, or PostgreSQL) before any
+    /// network, sent by `ksef worker`.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Send the outbox's invoices until SIGTERM/Ctrl-C: one online session per claimed batch,
+    /// each outcome (KSeF number and UPO, or the refusal) recorded; a summary at the end.
+    Worker(WorkerArgs),
     /// Inspect sessions, their invoices and UPOs.
     #[command(subcommand)]
     Session(SessionCommand),

@@ -52,8 +52,16 @@ impl Client {
     }
 
     /// The KSeF number of the invoice KSeF holds with `invoice`'s seller and number, by a
-    /// metadata query (as the seller, `Subject1`) over the days around its issue date.
-    async fn find_original(&self, invoice: &[u8]) -> Result<Option<KsefNumber>, Error> {
+    /// metadata query (as the seller, `Subject1`) over the days around its issue date: an
+    /// invoice with the same hash is preferred when several match, and `None` means nothing
+    /// identifies it for certain (or the file lacks the seller, number or issue date). Also how
+    /// a sender that lost track of an invoice (no session to look in) finds out whether KSeF
+    /// already has it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] if the metadata query fails.
+    pub async fn find_original(&self, invoice: &[u8]) -> Result<Option<KsefNumber>, Error> {
         let Ok(facts) = InvoiceFacts::read(invoice) else {
             return Ok(None);
         };

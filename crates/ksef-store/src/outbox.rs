@@ -1,0 +1,846 @@
+//! The outbox: invoices stored durably before anything touches the network, claimed by workers
+//! under leases, and finished with KSeF's verdict.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ksef_model::invoice_facts::{Fact, InvoiceFacts};
+use ksef_model::validate::{BusinessOptions, Schema, check_business, validate_invoice};
+
+use crate::db::{Db, Row, Value};
+use crate::error::Error;
+use crate::location::StoreLocation;
+
+/// The time format of every timestamp column: RFC 3339 in UTC with milliseconds, so that text
+/// order is time order (`2026-01-31T12:00:00.000Z`).
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+
+/// The current time as the store writes it.
+pub(crate) fn now_text() -> String {
+    chrono::Utc::now().format(TIME_FORMAT).to_string()
+}
+
+fn later_text(after: Duration) -> String {
+    let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::days(365));
+    (chrono::Utc::now() + after).format(TIME_FORMAT).to_string()
+}
+
+/// The state of an outbox row (the `state` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum State {
+    /// Stored, not yet claimed by a worker (or released by one).
+    Pending,
+    /// Claimed by a worker until `lease_expires_at`.
+    Leased,
+    /// In KSeF: `ksef_number`, `upo` and `accepted_at` are set.
+    Accepted,
+    /// Refused by KSeF: `error_code` and `error_message` are set.
+    Rejected,
+}
+
+impl State {
+    /// The value of the `state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Leased => "leased",
+            State::Accepted => "accepted",
+            State::Rejected => "rejected",
+        }
+    }
+
+    /// Whether the row is final (accepted or rejected).
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Accepted | State::Rejected)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<State, String> {
+        Ok(match s {
+            "pending" => State::Pending,
+            "leased" => State::Leased,
+            "accepted" => State::Accepted,
+            "rejected" => State::Rejected,
+            other => return Err(format!("unknown state {other:?}")),
+        })
+    }
+}
+
+/// How an invoice is to be sent (stored with it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvoiceOptions {
+    /// Issued in an offline mode (`offlineMode: true`).
+    pub offline: bool,
+    /// The technical correction of the rejected offline invoice with this SHA-256 (base64).
+    pub corrected_invoice_hash: Option<String>,
+}
+
+impl InvoiceOptions {
+    /// An ordinary online invoice.
+    pub fn online() -> InvoiceOptions {
+        InvoiceOptions::default()
+    }
+
+    /// An invoice issued in an offline mode.
+    pub fn offline() -> InvoiceOptions {
+        InvoiceOptions {
+            offline: true,
+            corrected_invoice_hash: None,
+        }
+    }
+
+    /// The technical correction of the offline invoice whose file had SHA-256 `hash` (base64).
+    pub fn technical_correction(hash: impl Into<String>) -> InvoiceOptions {
+        InvoiceOptions {
+            offline: true,
+            corrected_invoice_hash: Some(hash.into()),
+        }
+    }
+}
+
+/// An invoice checked and ready to be stored ([`NewInvoice::check`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewInvoice {
+    seller_nip: String,
+    invoice_number: String,
+    invoice_hash: String,
+    form_code: &'static str,
+    bytes: Vec<u8>,
+    options: InvoiceOptions,
+}
+
+impl fmt::Debug for NewInvoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewInvoice")
+            .field("seller_nip", &self.seller_nip)
+            .field("invoice_number", &self.invoice_number)
+            .field("invoice_hash", &self.invoice_hash)
+            .field("form_code", &self.form_code)
+            .field("bytes", &self.bytes.len())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl NewInvoice {
+    /// Checks `bytes` as ksef-model's offline validator does (its schema, then the business rules
+    /// that need no session: check digits, the issue date not in the future, the size limit)
+    /// and reads the seller's NIP and the invoice number. `name` names the invoice in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInvoice`] naming the first findings, or the element that is missing.
+    pub fn check(name: &str, bytes: Vec<u8>, options: InvoiceOptions) -> Result<NewInvoice, Error> {
+        let refuse = |reason: String| Error::InvalidInvoice {
+            name: name.to_owned(),
+            reason,
+        };
+        let report = validate_invoice(&bytes).map_err(|e| refuse(e.to_string()))?;
+        let today = chrono::Utc::now().date_naive();
+        let mut violations = report.violations;
+        violations.extend(
+            check_business(&bytes, &BusinessOptions::default().with_today(today))
+                .map_err(|e| refuse(e.to_string()))?,
+        );
+        if !violations.is_empty() {
+            let shown: Vec<String> = violations.iter().take(3).map(|v| v.to_string()).collect();
+            let more = violations.len().saturating_sub(shown.len());
+            let mut reason = format!(
+                "not a valid {} invoice: {}",
+                report.schema,
+                shown.join("; ")
+            );
+            if more > 0 {
+                reason.push_str(&format!(" (and {more} more)"));
+            }
+            return Err(refuse(reason));
+        }
+        let form_code = match report.schema {
+            Schema::Fa3 => "FA3",
+            Schema::Fa2 => "FA2",
+            Schema::FaRr1 => "FA_RR1",
+            other => return Err(refuse(format!("schema {other} cannot be sent online"))),
+        };
+        let facts = InvoiceFacts::read(&bytes).map_err(|e| refuse(e.to_string()))?;
+        let seller_nip = facts
+            .required(Fact::SellerNip)
+            .map_err(|e| refuse(e.to_string()))?
+            .to_owned();
+        let invoice_number = facts
+            .required(Fact::InvoiceNumber)
+            .map_err(|e| refuse(e.to_string()))?
+            .to_owned();
+        if let Some(hash) = &options.corrected_invoice_hash {
+            ksef_client::SendOptions::technical_correction(hash.clone())
+                .map_err(|e| refuse(format!("hashOfCorrectedInvoice: {e}")))?;
+        }
+        let invoice_hash = ksef_crypto::file_metadata(&bytes).sha256_base64();
+        Ok(NewInvoice {
+            seller_nip,
+            invoice_number,
+            invoice_hash,
+            form_code,
+            bytes,
+            options,
+        })
+    }
+
+    /// The seller's NIP (`Podmiot1`).
+    pub fn seller_nip(&self) -> &str {
+        &self.seller_nip
+    }
+
+    /// The invoice number (`P_2`).
+    pub fn invoice_number(&self) -> &str {
+        &self.invoice_number
+    }
+
+    /// SHA-256 (base64) of the bytes, as KSeF lists it.
+    pub fn invoice_hash(&self) -> &str {
+        &self.invoice_hash
+    }
+}
+
+/// What [`Store::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Enqueued {
+    /// The row's id.
+    pub id: i64,
+    /// `false` when the same invoice (seller NIP, number and hash) was already in the outbox:
+    /// nothing was added.
+    pub new: bool,
+}
+
+/// One outbox row, without the invoice's bytes.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutboxRow {
+    /// `id`.
+    pub id: i64,
+    /// `seller_nip`.
+    pub seller_nip: String,
+    /// `invoice_number`.
+    pub invoice_number: String,
+    /// `invoice_hash`: SHA-256 (base64) of the invoice file.
+    pub invoice_hash: String,
+    /// `form_code`: `FA3`, `FA2` or `FA_RR1`.
+    pub form_code: String,
+    /// `offline`.
+    pub offline: bool,
+    /// `corrected_invoice_hash`.
+    pub corrected_invoice_hash: Option<String>,
+    /// `state`.
+    pub state: State,
+    /// `worker`: the worker holding the lease.
+    pub worker: Option<String>,
+    /// `lease_expires_at`.
+    pub lease_expires_at: Option<String>,
+    /// `session_ref`: the online session the invoice was (or was about to be) sent in.
+    pub session_ref: Option<String>,
+    /// `invoice_ref`: the invoice's reference number in that session.
+    pub invoice_ref: Option<String>,
+    /// `attempts`: how many times it was claimed.
+    pub attempts: i64,
+    /// `ksef_number`.
+    pub ksef_number: Option<String>,
+    /// `upo`: the invoice's UPO (XML).
+    pub upo: Option<Vec<u8>>,
+    /// `accepted_at`.
+    pub accepted_at: Option<String>,
+    /// `error_code`: KSeF's status code of a refusal.
+    pub error_code: Option<i64>,
+    /// `error_message`.
+    pub error_message: Option<String>,
+    /// `enqueued_at`.
+    pub enqueued_at: String,
+    /// `updated_at`.
+    pub updated_at: String,
+}
+
+impl fmt::Debug for OutboxRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboxRow")
+            .field("id", &self.id)
+            .field("seller_nip", &self.seller_nip)
+            .field("invoice_number", &self.invoice_number)
+            .field("state", &self.state)
+            .field("session_ref", &self.session_ref)
+            .field("ksef_number", &self.ksef_number)
+            .field("upo", &self.upo.as_ref().map(Vec::len))
+            .field("error_code", &self.error_code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The columns of [`OutboxRow`], in its order (`invoice` is added for claims); the SQL below
+/// spells them out and a test checks it agrees.
+#[cfg(test)]
+const COLUMNS: &str = "id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
+     corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, attempts, \
+     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at";
+
+fn row_of(mut values: Row) -> Result<(OutboxRow, Option<Vec<u8>>), Error> {
+    let id = match values.first() {
+        Some(Value::Int(id)) => *id,
+        _ => 0,
+    };
+    let bad = |reason: &str| Error::BadRow {
+        id,
+        reason: reason.to_owned(),
+    };
+    let invoice = if values.len() > 20 {
+        match values.pop() {
+            Some(Value::Bytes(b)) => Some(b),
+            Some(Value::Text(t)) => Some(t.into_bytes()),
+            _ => return Err(bad("invoice is not a BLOB")),
+        }
+    } else {
+        None
+    };
+    let mut it = values.into_iter();
+    let mut next = || it.next().unwrap_or(Value::Null);
+    let text = |v: Value, name: &str| match v {
+        Value::Text(t) => Ok(t),
+        _ => Err(bad(&format!("{name} is not text"))),
+    };
+    let opt_text = |v: Value| match v {
+        Value::Text(t) => Some(t),
+        _ => None,
+    };
+    let int = |v: Value| match v {
+        Value::Int(i) => Some(i),
+        _ => None,
+    };
+    let _ = next();
+    let seller_nip = text(next(), "seller_nip")?;
+    let invoice_number = text(next(), "invoice_number")?;
+    let invoice_hash = text(next(), "invoice_hash")?;
+    let form_code = text(next(), "form_code")?;
+    let offline = int(next()) == Some(1);
+    let corrected_invoice_hash = opt_text(next());
+    let state = text(next(), "state")?
+        .parse::<State>()
+        .map_err(|e| bad(&e))?;
+    let row = OutboxRow {
+        id,
+        seller_nip,
+        invoice_number,
+        invoice_hash,
+        form_code,
+        offline,
+        corrected_invoice_hash,
+        state,
+        worker: opt_text(next()),
+        lease_expires_at: opt_text(next()),
+        session_ref: opt_text(next()),
+        invoice_ref: opt_text(next()),
+        attempts: int(next()).unwrap_or(0),
+        ksef_number: opt_text(next()),
+        upo: match next() {
+            Value::Bytes(b) => Some(b),
+            Value::Text(t) => Some(t.into_bytes()),
+            _ => None,
+        },
+        accepted_at: opt_text(next()),
+        error_code: int(next()),
+        error_message: opt_text(next()),
+        enqueued_at: opt_text(next()).unwrap_or_default(),
+        updated_at: opt_text(next()).unwrap_or_default(),
+    };
+    Ok((row, invoice))
+}
+
+/// A row claimed by a worker, with the invoice's bytes.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Claimed {
+    /// The row as it is after the claim.
+    pub row: OutboxRow,
+    /// The invoice file.
+    pub invoice: Vec<u8>,
+}
+
+impl fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claimed")
+            .field("row", &self.row)
+            .field("invoice", &self.invoice.len())
+            .finish()
+    }
+}
+
+/// How many rows are in each state ([`Store::status`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StateCounts {
+    /// `pending`.
+    pub pending: u64,
+    /// `leased`.
+    pub leased: u64,
+    /// `accepted`.
+    pub accepted: u64,
+    /// `rejected`.
+    pub rejected: u64,
+}
+
+impl StateCounts {
+    /// Rows not yet final (pending or leased).
+    pub fn not_final(&self) -> u64 {
+        self.pending + self.leased
+    }
+
+    /// Every row.
+    pub fn total(&self) -> u64 {
+        self.pending + self.leased + self.accepted + self.rejected
+    }
+}
+
+/// An open store: the outbox tables on SQLite or PostgreSQL. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.db.backend())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the store at `location`, creating the SQLite file and applying the migrations this
+    /// build has that the database lacks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] when the database cannot be opened or migrated,
+    /// [`Error::SchemaTooNew`], [`Error::InvalidLocation`] for PostgreSQL in a build without the
+    /// `postgres` feature.
+    pub async fn open(location: &StoreLocation) -> Result<Store, Error> {
+        let db = match location {
+            StoreLocation::Sqlite(path) => Db::open_sqlite(path.clone()).await?,
+            #[cfg(feature = "postgres")]
+            StoreLocation::Postgres(url) => Db::open_postgres(url.expose()).await?,
+            #[cfg(not(feature = "postgres"))]
+            StoreLocation::Postgres(url) => {
+                return Err(Error::InvalidLocation {
+                    location: url.to_string(),
+                    reason: "this build has no PostgreSQL support (feature `postgres`)".to_owned(),
+                });
+            }
+        };
+        Ok(Store { db })
+    }
+
+    /// Stores a checked invoice as `pending`, durably (the commit is on disk when this returns).
+    /// Idempotent on (seller NIP, invoice number, hash): the same invoice again returns the first
+    /// row's id with `new: false`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn enqueue(&self, invoice: &NewInvoice) -> Result<Enqueued, Error> {
+        let now = now_text();
+        let inserted = self
+            .db
+            .query(
+                "enqueueing an invoice",
+                "INSERT INTO ksef_outbox (seller_nip, invoice_number, invoice_hash, form_code, \
+                 invoice, offline, corrected_invoice_hash, state, enqueued_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) \
+                 ON CONFLICT (seller_nip, invoice_number, invoice_hash) DO NOTHING RETURNING id",
+                vec![
+                    invoice.seller_nip.as_str().into(),
+                    invoice.invoice_number.as_str().into(),
+                    invoice.invoice_hash.as_str().into(),
+                    invoice.form_code.into(),
+                    invoice.bytes.clone().into(),
+                    i64::from(invoice.options.offline).into(),
+                    invoice.options.corrected_invoice_hash.clone().into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        if let Some(id) = first_int(&inserted) {
+            return Ok(Enqueued { id, new: true });
+        }
+        let existing = self
+            .db
+            .query(
+                "finding an enqueued invoice",
+                "SELECT id FROM ksef_outbox \
+                 WHERE seller_nip = $1 AND invoice_number = $2 AND invoice_hash = $3",
+                vec![
+                    invoice.seller_nip.as_str().into(),
+                    invoice.invoice_number.as_str().into(),
+                    invoice.invoice_hash.as_str().into(),
+                ],
+            )
+            .await?;
+        let id = first_int(&existing).ok_or_else(|| Error::NotFound {
+            what: format!(
+                "{} of seller {} after a conflicting insert",
+                invoice.invoice_number, invoice.seller_nip
+            ),
+        })?;
+        Ok(Enqueued { id, new: false })
+    }
+
+    /// Claims up to `n` rows for `worker` until now + `lease`: pending rows, and leased rows whose
+    /// lease expired (their worker died), oldest first. A claimed row keeps the `session_ref` and
+    /// `invoice_ref` of an earlier lease, so the worker can reconcile before sending again. On
+    /// PostgreSQL concurrent claims skip each other's rows (`FOR UPDATE SKIP LOCKED`); on SQLite
+    /// the claim is one statement, a transaction of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`], [`Error::BadRow`].
+    pub async fn claim(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, Error> {
+        let now = now_text();
+        let params = vec![
+            worker.into(),
+            later_text(lease).into(),
+            now.into(),
+            i64::try_from(n).unwrap_or(i64::MAX).into(),
+        ];
+        let rows = match self.db {
+            Db::Sqlite(_) => {
+                self.db
+                    .query("claiming invoices", CLAIM_SQLITE, params)
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => {
+                self.db
+                    .query("claiming invoices", CLAIM_POSTGRES, params)
+                    .await?
+            }
+        };
+        let mut claimed = rows
+            .into_iter()
+            .map(|values| {
+                let (row, invoice) = row_of(values)?;
+                Ok(Claimed {
+                    invoice: invoice.unwrap_or_default(),
+                    row,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        claimed.sort_by_key(|c| c.row.id);
+        Ok(claimed)
+    }
+
+    /// Records, before any invoice of it is sent, the online session `session_ref` the leased
+    /// rows `ids` go to (their earlier `invoice_ref` is cleared).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`] (nothing of the others is undone), [`Error::Database`].
+    pub async fn record_session(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        session_ref: &str,
+    ) -> Result<(), Error> {
+        for &id in ids {
+            let changed = self
+                .db
+                .execute(
+                    "recording the session of an invoice",
+                    "UPDATE ksef_outbox SET session_ref = $1, invoice_ref = NULL, updated_at = $2 \
+                     WHERE id = $3 AND worker = $4 AND state = 'leased'",
+                    vec![
+                        session_ref.into(),
+                        now_text().into(),
+                        id.into(),
+                        worker.into(),
+                    ],
+                )
+                .await?;
+            lease_held(changed, id, worker)?;
+        }
+        Ok(())
+    }
+
+    /// Records the reference number KSeF gave the leased row `id` in its session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`], [`Error::Database`].
+    pub async fn record_sent(&self, worker: &str, id: i64, invoice_ref: &str) -> Result<(), Error> {
+        let changed = self
+            .db
+            .execute(
+                "recording a sent invoice",
+                "UPDATE ksef_outbox SET invoice_ref = $1, updated_at = $2 \
+                 WHERE id = $3 AND worker = $4 AND state = 'leased'",
+                vec![
+                    invoice_ref.into(),
+                    now_text().into(),
+                    id.into(),
+                    worker.into(),
+                ],
+            )
+            .await?;
+        lease_held(changed, id, worker)
+    }
+
+    /// Finishes the leased row `id` as accepted, with its KSeF number and UPO (`None` only when
+    /// KSeF's answer named no session to read it from: an invoice found by a metadata query).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`], [`Error::Database`].
+    pub async fn record_accepted(
+        &self,
+        worker: &str,
+        id: i64,
+        ksef_number: &str,
+        upo: Option<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let now = now_text();
+        let changed = self
+            .db
+            .execute(
+                "recording an accepted invoice",
+                "UPDATE ksef_outbox SET state = 'accepted', ksef_number = $1, upo = $2, \
+                 accepted_at = $3, updated_at = $3, worker = NULL, lease_expires_at = NULL \
+                 WHERE id = $4 AND worker = $5 AND state = 'leased'",
+                vec![
+                    ksef_number.into(),
+                    upo.into(),
+                    now.into(),
+                    id.into(),
+                    worker.into(),
+                ],
+            )
+            .await?;
+        lease_held(changed, id, worker)
+    }
+
+    /// Finishes the leased row `id` as refused by KSeF with status `code` and `message`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`], [`Error::Database`].
+    pub async fn record_rejected(
+        &self,
+        worker: &str,
+        id: i64,
+        code: i64,
+        message: &str,
+    ) -> Result<(), Error> {
+        let changed = self
+            .db
+            .execute(
+                "recording a rejected invoice",
+                "UPDATE ksef_outbox SET state = 'rejected', error_code = $1, error_message = $2, \
+                 updated_at = $3, worker = NULL, lease_expires_at = NULL \
+                 WHERE id = $4 AND worker = $5 AND state = 'leased'",
+                vec![
+                    code.into(),
+                    message.into(),
+                    now_text().into(),
+                    id.into(),
+                    worker.into(),
+                ],
+            )
+            .await?;
+        lease_held(changed, id, worker)
+    }
+
+    /// Gives the leased row `id` back (`pending`), keeping its session reference for the
+    /// reconciliation of the next claim.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`], [`Error::Database`].
+    pub async fn release(&self, worker: &str, id: i64) -> Result<(), Error> {
+        let changed = self
+            .db
+            .execute(
+                "releasing an invoice",
+                "UPDATE ksef_outbox SET state = 'pending', worker = NULL, \
+                 lease_expires_at = NULL, updated_at = $1 \
+                 WHERE id = $2 AND worker = $3 AND state = 'leased'",
+                vec![now_text().into(), id.into(), worker.into()],
+            )
+            .await?;
+        lease_held(changed, id, worker)
+    }
+
+    /// Gives back every row `worker` still holds; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn release_all(&self, worker: &str) -> Result<u64, Error> {
+        self.db
+            .execute(
+                "releasing a worker's invoices",
+                "UPDATE ksef_outbox SET state = 'pending', worker = NULL, \
+                 lease_expires_at = NULL, updated_at = $1 \
+                 WHERE worker = $2 AND state = 'leased'",
+                vec![now_text().into(), worker.into()],
+            )
+            .await
+    }
+
+    /// How many rows are in each state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`], [`Error::BadRow`] for a state the schema does not know.
+    pub async fn status(&self) -> Result<StateCounts, Error> {
+        let rows = self
+            .db
+            .query(
+                "counting the outbox",
+                "SELECT state, COUNT(*) FROM ksef_outbox GROUP BY state",
+                vec![],
+            )
+            .await?;
+        let mut counts = StateCounts::default();
+        for row in rows {
+            let (Some(Value::Text(state)), Some(Value::Int(n))) = (row.first(), row.get(1)) else {
+                continue;
+            };
+            let n = u64::try_from(*n).unwrap_or(0);
+            match state.parse::<State>() {
+                Ok(State::Pending) => counts.pending = n,
+                Ok(State::Leased) => counts.leased = n,
+                Ok(State::Accepted) => counts.accepted = n,
+                Ok(State::Rejected) => counts.rejected = n,
+                Err(reason) => return Err(Error::BadRow { id: 0, reason }),
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The rows whose invoice number, KSeF number or invoice hash is `invoice`, oldest first
+    /// (one invoice number may belong to several sellers).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when none matches, [`Error::Database`].
+    pub async fn show(&self, invoice: &str) -> Result<Vec<OutboxRow>, Error> {
+        let rows = self
+            .db
+            .query("looking up an invoice", SHOW, vec![invoice.into()])
+            .await?;
+        if rows.is_empty() {
+            return Err(Error::NotFound {
+                what: format!("{invoice:?} (by invoice number, KSeF number or hash)"),
+            });
+        }
+        rows.into_iter()
+            .map(|r| row_of(r).map(|(row, _)| row))
+            .collect()
+    }
+
+    /// Every row, oldest first (for tests and reports of a small outbox).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn rows(&self) -> Result<Vec<OutboxRow>, Error> {
+        let rows = self
+            .db
+            .query("reading the outbox", ALL_ROWS, vec![])
+            .await?;
+        rows.into_iter()
+            .map(|r| row_of(r).map(|(row, _)| row))
+            .collect()
+    }
+}
+
+fn first_int(rows: &[Row]) -> Option<i64> {
+    match rows.first().and_then(|r| r.first()) {
+        Some(Value::Int(id)) => Some(*id),
+        _ => None,
+    }
+}
+
+fn lease_held(changed: u64, id: i64, worker: &str) -> Result<(), Error> {
+    if changed == 0 {
+        return Err(Error::LeaseLost {
+            id,
+            worker: worker.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE ksef_outbox SET state = 'leased', worker = $1, lease_expires_at = $2, \
+             attempts = attempts + 1, updated_at = $3 \
+             WHERE id IN (SELECT id FROM ksef_outbox \
+             WHERE state = 'pending' OR (state = 'leased' AND lease_expires_at < $3) \
+             ORDER BY id LIMIT $4",
+            $lock,
+            ") RETURNING id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
+             corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, \
+             attempts, ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, \
+             updated_at, invoice"
+        )
+    };
+}
+
+const CLAIM_SQLITE: &str = claim_sql!("");
+#[cfg(feature = "postgres")]
+const CLAIM_POSTGRES: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+
+const SHOW: &str = "SELECT id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
+     corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, attempts, \
+     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at \
+     FROM ksef_outbox WHERE invoice_number = $1 OR ksef_number = $1 OR invoice_hash = $1 \
+     ORDER BY id";
+
+const ALL_ROWS: &str = "SELECT id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
+     corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, attempts, \
+     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at \
+     FROM ksef_outbox ORDER BY id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_column_lists_agree() {
+        let claim_columns = CLAIM_SQLITE.split("RETURNING ").nth(1).unwrap();
+        assert_eq!(claim_columns, format!("{COLUMNS}, invoice"));
+        for sql in [SHOW, ALL_ROWS] {
+            assert!(sql.contains(COLUMNS), "{sql}");
+        }
+    }
+
+    #[test]
+    fn times_sort_as_text() {
+        let a = now_text();
+        let b = later_text(Duration::from_millis(1500));
+        assert!(a < b, "{a} {b}");
+        assert!(a.ends_with('Z') && a.len() == 24, "{a}");
+    }
+}

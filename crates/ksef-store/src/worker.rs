@@ -1,0 +1,630 @@
+//! The worker: claims outbox rows, reconciles what an earlier lease may have sent, sends the rest
+//! in one online session per claimed batch and form, and records each invoice's final state.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use ksef_client::{Client, InvoiceOutcome, SendOptions, form_code};
+use ksef_model::operations::{
+    GetInvoiceUpo, GetInvoiceUpoByKsefNumber, GetSessionInvoiceStatus, ListSessionInvoices,
+};
+use ksef_model::types::{FormCode, SessionInvoiceStatusResponse};
+use ksef_model::values::{KsefNumber, ReferenceNumber};
+
+use crate::error::Error;
+use crate::outbox::{Claimed, Store};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerOptions {
+    /// The worker's name in the `worker` column (unique per running worker).
+    pub worker_id: String,
+    /// Rows claimed at once; they share one online session per form.
+    pub batch_size: usize,
+    /// How long a claim holds a row; a row whose lease expires is taken over by another worker
+    /// (after reconciliation). Longer than a batch takes.
+    pub lease: Duration,
+    /// How long to wait before claiming again when the outbox is empty or KSeF failed.
+    pub idle_pause: Duration,
+    /// How long to wait at most for KSeF to finish processing a sent invoice before giving the
+    /// row back (it is settled by the next claim).
+    pub settle_timeout: Duration,
+    /// Stop when the outbox has no claimable row instead of waiting for more.
+    pub exit_when_idle: bool,
+}
+
+impl WorkerOptions {
+    /// Defaults: batches of 100, 10-minute leases, a 2-second idle pause, 2 minutes to settle.
+    pub fn new(worker_id: impl Into<String>) -> WorkerOptions {
+        WorkerOptions {
+            worker_id: worker_id.into(),
+            batch_size: 100,
+            lease: Duration::from_secs(600),
+            idle_pause: Duration::from_secs(2),
+            settle_timeout: Duration::from_secs(120),
+            exit_when_idle: false,
+        }
+    }
+
+    /// Sets the batch size (at least 1).
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    /// Sets the lease.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets the idle pause.
+    pub fn with_idle_pause(mut self, pause: Duration) -> Self {
+        self.idle_pause = pause;
+        self
+    }
+
+    /// Sets the settle timeout.
+    pub fn with_settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+
+    /// Stops when nothing is left to claim.
+    pub fn exit_when_idle(mut self, exit: bool) -> Self {
+        self.exit_when_idle = exit;
+        self
+    }
+}
+
+/// A default worker name: the host, the process id and the start time.
+pub fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    format!("{host}-{}-{started}", std::process::id())
+}
+
+/// What a worker did (summed over its run, or for one batch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerSummary {
+    /// Claimed batches.
+    pub batches: u64,
+    /// Online sessions opened.
+    pub sessions: u64,
+    /// Invoices sent.
+    pub sent: u64,
+    /// Rows recorded accepted (sent now, reconciled, or resolved from a duplicate).
+    pub accepted: u64,
+    /// Rows recorded rejected.
+    pub rejected: u64,
+    /// Rows an earlier lease had sent, settled from the session's list or a metadata query.
+    pub reconciled: u64,
+    /// Rows given back unsettled (KSeF failed or was slow; the next claim settles them).
+    pub released: u64,
+}
+
+impl WorkerSummary {
+    fn add(&mut self, other: &WorkerSummary) {
+        self.batches += other.batches;
+        self.sessions += other.sessions;
+        self.sent += other.sent;
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        self.reconciled += other.reconciled;
+        self.released += other.released;
+    }
+}
+
+/// Runs a worker until `shutdown` completes (or, with [`WorkerOptions::exit_when_idle`], until
+/// nothing is left): claims batches, reconciles, sends through `client` (logged in to the
+/// sellers' context), records outcomes. A batch in progress when `shutdown` fires is finished;
+/// rows still held then are released. `on_batch` sees each batch's summary.
+///
+/// # Errors
+///
+/// [`Error::Database`] stops the worker (what it holds is left to lease expiry); KSeF failures
+/// never do: the rows concerned are given back and tried again.
+pub async fn run_worker(
+    store: &Store,
+    client: &Client,
+    options: &WorkerOptions,
+    shutdown: impl Future<Output = ()>,
+    mut on_batch: impl FnMut(&WorkerSummary),
+) -> Result<WorkerSummary, Error> {
+    let mut total = WorkerSummary::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let result = loop {
+        let claimed = tokio::select! {
+            biased;
+            () = &mut shutdown => break Ok(()),
+            claimed = store.claim(&options.worker_id, options.batch_size, options.lease) => claimed,
+        };
+        let claimed = match claimed {
+            Ok(c) => c,
+            Err(e) => break Err(e),
+        };
+        if claimed.is_empty() {
+            if options.exit_when_idle {
+                break Ok(());
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break Ok(()),
+                () = tokio::time::sleep(options.idle_pause) => continue,
+            }
+        }
+        let mut batch = WorkerSummary {
+            batches: 1,
+            ..WorkerSummary::default()
+        };
+        let outcome = process_batch(store, client, options, claimed, &mut batch).await;
+        total.add(&batch);
+        on_batch(&batch);
+        if let Err(e) = outcome {
+            break Err(e);
+        }
+        if batch.released > 0 && batch.accepted + batch.rejected == 0 {
+            // Nothing settled: KSeF is failing; do not hammer it.
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break Ok(()),
+                () = tokio::time::sleep(options.idle_pause) => {}
+            }
+        }
+    };
+    let released = store.release_all(&options.worker_id).await;
+    result?;
+    total.released += released?;
+    Ok(total)
+}
+
+/// What became of one claimed row before sending.
+enum Before {
+    /// Recorded final (from an earlier lease's send).
+    Settled,
+    /// Given back unsettled.
+    Released,
+    /// Not in KSeF: send it.
+    Send(Box<Claimed>),
+}
+
+async fn process_batch(
+    store: &Store,
+    client: &Client,
+    options: &WorkerOptions,
+    claimed: Vec<Claimed>,
+    summary: &mut WorkerSummary,
+) -> Result<(), Error> {
+    let worker = options.worker_id.as_str();
+    let mut by_form: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
+    for row in claimed {
+        match reconcile(store, client, options, row, summary).await? {
+            Before::Settled => summary.reconciled += 1,
+            Before::Released => {}
+            Before::Send(row) => by_form
+                .entry(row.row.form_code.clone())
+                .or_default()
+                .push(*row),
+        }
+    }
+    for (form, rows) in by_form {
+        let session = match client.open_online_session(form_code_of(&form)).await {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::warn!(error = %error, "opening an online session failed; giving the batch back");
+                for row in &rows {
+                    held(store.release(worker, row.row.id).await)?;
+                    summary.released += 1;
+                }
+                continue;
+            }
+        };
+        summary.sessions += 1;
+        let session_ref = session.reference_number().to_string();
+        // Durable before the first send: a worker killed from here on leaves rows a successor
+        // reconciles against this session's invoice list. A row whose lease was lost is not sent.
+        let mut bound = Vec::with_capacity(rows.len());
+        for row in rows {
+            match store
+                .record_session(worker, &[row.row.id], &session_ref)
+                .await
+            {
+                Ok(()) => bound.push(row),
+                Err(Error::LeaseLost { id, .. }) => {
+                    tracing::warn!(id, "the lease was lost before sending; not sending");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let mut sent = Vec::new();
+        for row in bound {
+            let send_options = send_options_of(&row);
+            match session.send_with(&row.invoice, &send_options).await {
+                Ok(done) => {
+                    summary.sent += 1;
+                    held(
+                        store
+                            .record_sent(worker, row.row.id, done.reference_number.as_ref())
+                            .await,
+                    )?;
+                    sent.push((row, done.reference_number));
+                }
+                Err(ksef_client::Error::InvoiceRejected { status, error, .. }) => {
+                    let code = error.codes.first().map_or(i64::from(status), |c| c.code);
+                    let message = error
+                        .codes
+                        .first()
+                        .and_then(|c| c.description.clone())
+                        .or_else(|| error.detail.clone())
+                        .unwrap_or_else(|| format!("HTTP {status}"));
+                    held(
+                        store
+                            .record_rejected(worker, row.row.id, code, &message)
+                            .await,
+                    )?;
+                    summary.rejected += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, id = row.row.id, "send not settled; giving the row back");
+                    held(store.release(worker, row.row.id).await)?;
+                    summary.released += 1;
+                }
+            }
+        }
+        if let Err(error) = session.close().await {
+            tracing::warn!(error = %error, session = %session_ref, "closing the session failed");
+        }
+        let session_ref = session.reference_number().clone();
+        for (row, invoice_ref) in sent {
+            settle(
+                store,
+                client,
+                options,
+                &session_ref,
+                &invoice_ref,
+                &row,
+                summary,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Settles a claimed row an earlier lease may have sent: by its invoice reference, else by its
+/// hash in the stored session's invoice list; a row with no session but earlier claims is looked
+/// up by a metadata query for the seller's invoice number.
+async fn reconcile(
+    store: &Store,
+    client: &Client,
+    options: &WorkerOptions,
+    row: Claimed,
+    summary: &mut WorkerSummary,
+) -> Result<Before, Error> {
+    let worker = options.worker_id.as_str();
+    let Some(session_text) = row.row.session_ref.clone() else {
+        if row.row.attempts <= 1 {
+            return Ok(Before::Send(Box::new(row)));
+        }
+        // Claimed before but never tied to a session: written by another tool, or a worker of
+        // an older build. Ask KSeF whether it has the seller's invoice number.
+        return match client.find_original(&row.invoice).await {
+            Ok(None) => Ok(Before::Send(Box::new(row))),
+            Ok(Some(ksef_number)) => {
+                tracing::info!(id = row.row.id, %ksef_number, "found in KSeF by a metadata query");
+                held(
+                    store
+                        .record_accepted(worker, row.row.id, ksef_number.as_ref(), None)
+                        .await,
+                )?;
+                summary.accepted += 1;
+                Ok(Before::Settled)
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, id = row.row.id, "metadata query failed; giving the row back");
+                held(store.release(worker, row.row.id).await)?;
+                summary.released += 1;
+                Ok(Before::Released)
+            }
+        };
+    };
+    let session_ref = parse_reference(row.row.id, &session_text)?;
+    let invoice_ref = match row.row.invoice_ref.as_deref() {
+        Some(text) => Some(parse_reference(row.row.id, text)?),
+        None => match find_in_session(client, &session_ref, &row.row.invoice_hash).await {
+            Ok(found) => found.map(|s| s.reference_number),
+            Err(error) => {
+                tracing::warn!(error = %error, id = row.row.id, "reading the session's invoices failed; giving the row back");
+                held(store.release(worker, row.row.id).await)?;
+                summary.released += 1;
+                return Ok(Before::Released);
+            }
+        },
+    };
+    let Some(invoice_ref) = invoice_ref else {
+        // Not in the session it was bound to: it never arrived (a lease lasts far longer than
+        // KSeF takes to list an invoice it received).
+        return Ok(Before::Send(Box::new(row)));
+    };
+    let before = summary.accepted + summary.rejected;
+    settle(
+        store,
+        client,
+        options,
+        &session_ref,
+        &invoice_ref,
+        &row,
+        summary,
+    )
+    .await?;
+    Ok(if summary.accepted + summary.rejected > before {
+        Before::Settled
+    } else {
+        Before::Released
+    })
+}
+
+/// Waits for the final status of a sent invoice and records it, with the UPO; a duplicate (440)
+/// is resolved to the original's KSeF number and UPO. Gives the row back when KSeF does not
+/// answer in time.
+async fn settle(
+    store: &Store,
+    client: &Client,
+    options: &WorkerOptions,
+    session_ref: &ReferenceNumber,
+    invoice_ref: &ReferenceNumber,
+    row: &Claimed,
+    summary: &mut WorkerSummary,
+) -> Result<(), Error> {
+    let worker = options.worker_id.as_str();
+    let id = row.row.id;
+    let give_back = |error: String| async move {
+        tracing::warn!(error, id, "invoice not settled; giving the row back");
+        held(store.release(worker, id).await)
+    };
+    let status = match final_status(client, options, session_ref, invoice_ref).await {
+        Ok(s) => s,
+        Err(error) => {
+            give_back(error).await?;
+            summary.released += 1;
+            return Ok(());
+        }
+    };
+    let outcome = InvoiceOutcome::of(&status);
+    let outcome = match outcome {
+        InvoiceOutcome::Duplicate { .. } => {
+            match client
+                .resolve_duplicate(outcome.clone(), &row.invoice)
+                .await
+            {
+                Ok(resolved) => resolved,
+                Err(error) => {
+                    give_back(error.to_string()).await?;
+                    summary.released += 1;
+                    return Ok(());
+                }
+            }
+        }
+        other => other,
+    };
+    match outcome {
+        InvoiceOutcome::Accepted { ksef_number } => {
+            match client
+                .execute(&GetInvoiceUpo::new(
+                    session_ref.clone(),
+                    invoice_ref.clone(),
+                ))
+                .await
+            {
+                Ok(upo) => {
+                    held(
+                        store
+                            .record_accepted(worker, id, ksef_number.as_ref(), Some(upo))
+                            .await,
+                    )?;
+                    summary.accepted += 1;
+                }
+                Err(error) => {
+                    give_back(format!("reading the UPO: {error}")).await?;
+                    summary.released += 1;
+                }
+            }
+        }
+        InvoiceOutcome::AlreadyInKsef { ksef_number } => {
+            let upo = match duplicate_original_session(&status) {
+                Some(original) => match original_upo(client, &original, &ksef_number).await {
+                    Ok(upo) => Some(upo),
+                    Err(error) => {
+                        give_back(format!("reading the original's UPO: {error}")).await?;
+                        summary.released += 1;
+                        return Ok(());
+                    }
+                },
+                None => None,
+            };
+            tracing::info!(id, %ksef_number, "a duplicate: the invoice is in KSeF already");
+            held(
+                store
+                    .record_accepted(worker, id, ksef_number.as_ref(), upo)
+                    .await,
+            )?;
+            summary.accepted += 1;
+        }
+        InvoiceOutcome::Duplicate { .. } => {
+            held(
+                store
+                    .record_rejected(
+                        worker,
+                        id,
+                        440,
+                        "duplicate of an invoice in KSeF whose KSeF number could not be found",
+                    )
+                    .await,
+            )?;
+            summary.rejected += 1;
+        }
+        InvoiceOutcome::Rejected {
+            code,
+            description,
+            details,
+        } => {
+            let message = if details.is_empty() {
+                description
+            } else {
+                format!("{description}: {}", details.join("; "))
+            };
+            held(
+                store
+                    .record_rejected(worker, id, i64::from(code), &message)
+                    .await,
+            )?;
+            summary.rejected += 1;
+        }
+        other => {
+            give_back(format!("unexpected outcome {other:?}")).await?;
+            summary.released += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Polls an invoice's status until it is final, for at most the settle timeout.
+async fn final_status(
+    client: &Client,
+    options: &WorkerOptions,
+    session_ref: &ReferenceNumber,
+    invoice_ref: &ReferenceNumber,
+) -> Result<SessionInvoiceStatusResponse, String> {
+    let deadline = Instant::now() + options.settle_timeout;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match client
+            .execute(&GetSessionInvoiceStatus::new(
+                session_ref.clone(),
+                invoice_ref.clone(),
+            ))
+            .await
+        {
+            Ok(status) if InvoiceOutcome::of(&status).is_final() => return Ok(status),
+            Ok(_) => {}
+            Err(error) if Instant::now() >= deadline => return Err(error.to_string()),
+            Err(error) => tracing::debug!(%error, "reading an invoice status failed"),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "invoice {invoice_ref} still processing after {:?}",
+                options.settle_timeout
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// The invoice with `hash` in the session's invoice list, reading every page.
+async fn find_in_session(
+    client: &Client,
+    session_ref: &ReferenceNumber,
+    hash: &str,
+) -> Result<Option<SessionInvoiceStatusResponse>, ksef_client::Error> {
+    let mut continuation: Option<String> = None;
+    loop {
+        let mut operation = ListSessionInvoices::new(session_ref.clone()).with_page_size(1000);
+        if let Some(token) = continuation.take() {
+            operation = operation.with_continuation_token(token);
+        }
+        let page = client.execute(&operation).await?;
+        if let Some(found) = page
+            .invoices
+            .into_iter()
+            .find(|i| i.invoice_hash.as_str() == hash)
+        {
+            return Ok(Some(found));
+        }
+        match page.continuation_token {
+            Some(token) if !token.is_empty() => continuation = Some(token),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The session of the original that a 440 names (`originalSessionReferenceNumber`).
+fn duplicate_original_session(status: &SessionInvoiceStatusResponse) -> Option<ReferenceNumber> {
+    match InvoiceOutcome::of(status) {
+        InvoiceOutcome::Duplicate {
+            original_session_reference_number: Some(text),
+            ..
+        } => text.parse().ok(),
+        _ => None,
+    }
+}
+
+async fn original_upo(
+    client: &Client,
+    session: &ReferenceNumber,
+    ksef_number: &KsefNumber,
+) -> Result<Vec<u8>, ksef_client::Error> {
+    client
+        .execute(&GetInvoiceUpoByKsefNumber::new(
+            session.clone(),
+            ksef_number.clone(),
+        ))
+        .await
+}
+
+/// A lease another worker took over (this one was too slow) is not an error of this worker: the
+/// other one settles the row.
+fn held(result: Result<(), Error>) -> Result<(), Error> {
+    match result {
+        Err(Error::LeaseLost { id, worker }) => {
+            tracing::warn!(
+                id,
+                worker,
+                "the lease expired and another worker took the row over"
+            );
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn parse_reference(id: i64, text: &str) -> Result<ReferenceNumber, Error> {
+    text.parse().map_err(|_| Error::BadRow {
+        id,
+        reason: format!("{text:?} is not a KSeF reference number"),
+    })
+}
+
+fn form_code_of(form: &str) -> FormCode {
+    match form {
+        "FA2" => form_code::fa2(),
+        "FA_RR1" => form_code::fa_rr1(),
+        _ => form_code::fa3(),
+    }
+}
+
+fn send_options_of(row: &Claimed) -> SendOptions {
+    match &row.row.corrected_invoice_hash {
+        // Checked at enqueue; a row written by hand with a bad hash is sent without it and
+        // KSeF's verdict recorded.
+        Some(hash) => SendOptions::technical_correction(hash.clone())
+            .unwrap_or_else(|_| SendOptions::offline()),
+        None if row.row.offline => SendOptions::offline(),
+        None => SendOptions::online(),
+    }
+}
