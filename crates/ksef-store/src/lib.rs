@@ -46,7 +46,9 @@
 //! - `leased`: a worker holds it until `lease_expires_at`; `session_ref` is set before the
 //!   invoice is sent. An expired lease is claimable again, and reconciled before any resend.
 //! - `accepted` (final): `ksef_number`, `upo` (the invoice's UPO XML) and `accepted_at`; also an
-//!   invoice KSeF refused as a duplicate (440) of one it holds, with the original's number.
+//!   invoice KSeF refused as a duplicate (440) of one it holds, with the original's number. `upo`
+//!   is NULL when no session was known to read it from: an invoice found by a metadata query, or
+//!   a duplicate whose original's session KSeF did not name.
 //! - `rejected` (final): `error_code` (KSeF's status code, e.g. 450) and `error_message`.
 //!
 //! A row is final once `accepted` or `rejected`; nothing changes it after that.

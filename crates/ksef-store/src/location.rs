@@ -90,31 +90,34 @@ impl fmt::Debug for PostgresUrl {
     }
 }
 
-/// `scheme://user:secret@host/...` as `scheme://user:***@host/...`, and a `password=` query
-/// parameter likewise.
+/// `scheme://user:secret@host/...` as `scheme://user:***@host/...`, and the value of every
+/// `…password=` query parameter (`password`, `sslpassword`) likewise.
+///
+/// The credentials end at the first `@` after the scheme, as tokio-postgres reads them (so a
+/// password holding `/` or `?` is still masked whole).
 fn redact_url(url: &str) -> String {
     let mut out = url.to_owned();
     if let Some(scheme_end) = url.find("://") {
         let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority[..at].find(':')
+        if let Some(at) = rest.find('@')
+            && let Some(colon) = rest[..at].find(':')
         {
             out = format!(
                 "{}{}:***{}",
                 &url[..scheme_end + 3],
-                &authority[..colon],
+                &rest[..colon],
                 &rest[at..]
             );
         }
     }
-    if let Some(start) = out.find("password=") {
-        let value_start = start + "password=".len();
+    let mut from = 0;
+    while let Some(found) = out[from..].find("password=") {
+        let value_start = from + found + "password=".len();
         let value_end = out[value_start..]
             .find('&')
             .map_or(out.len(), |i| value_start + i);
         out.replace_range(value_start..value_end, "***");
+        from = value_start + "***".len();
     }
     out
 }
@@ -160,5 +163,27 @@ mod tests {
             .parse::<StoreLocation>()
             .unwrap_err();
         assert!(!error.to_string().contains("s3cret"), "{error}");
+        // A password with `/` or `?` in it (the driver reads credentials up to the first `@`),
+        // and every password parameter, not only the first.
+        for url in [
+            "postgres://ksef:pa/ss@db/ksef",
+            "postgres://ksef:pa?ss@db/ksef",
+            "postgres://ksef@db/ksef?sslpassword=pass1&password=pass2",
+        ] {
+            let location: StoreLocation = url.parse().unwrap();
+            for text in [location.to_string(), format!("{location:?}")] {
+                assert!(
+                    !text.contains("pa/ss")
+                        && !text.contains("pa?ss")
+                        && !text.contains("pass1")
+                        && !text.contains("pass2"),
+                    "{text}"
+                );
+                assert!(text.contains("***"), "{text}");
+            }
+        }
+        // No password, nothing masked.
+        let plain: StoreLocation = "postgres://ksef@db:5432/ksef".parse().unwrap();
+        assert_eq!(plain.to_string(), "postgres://ksef@db:5432/ksef");
     }
 }

@@ -582,6 +582,34 @@ impl Store {
         Ok(())
     }
 
+    /// Extends the lease on row `id` to `lease` from now, but only while it is still held: leased
+    /// by `worker` and not yet expired. A worker calls it right before sending a row (and before
+    /// settling one), so a row is never sent once a successor may have taken it over, and a long
+    /// batch does not outlive its leases.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`] when the lease expired or another worker holds the row;
+    /// [`Error::Database`].
+    pub async fn renew(&self, worker: &str, id: i64, lease: Duration) -> Result<(), Error> {
+        let now = now_text();
+        let changed = self
+            .db
+            .execute(
+                "renewing a lease",
+                "UPDATE ksef_outbox SET lease_expires_at = $1, updated_at = $2 \
+                 WHERE id = $3 AND worker = $4 AND state = 'leased' AND lease_expires_at > $2",
+                vec![
+                    later_text(lease).into(),
+                    now.into(),
+                    id.into(),
+                    worker.into(),
+                ],
+            )
+            .await?;
+        lease_held(changed, id, worker)
+    }
+
     /// Records the reference number KSeF gave the leased row `id` in its session.
     ///
     /// # Errors
@@ -605,8 +633,9 @@ impl Store {
         lease_held(changed, id, worker)
     }
 
-    /// Finishes the leased row `id` as accepted, with its KSeF number and UPO (`None` only when
-    /// KSeF's answer named no session to read it from: an invoice found by a metadata query).
+    /// Finishes the leased row `id` as accepted, with its KSeF number and UPO (`None` when no
+    /// session was known to read it from: an invoice found by a metadata query, or a duplicate
+    /// whose original's session KSeF did not name).
     ///
     /// # Errors
     ///

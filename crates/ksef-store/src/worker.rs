@@ -253,6 +253,17 @@ async fn process_batch(
         }
         let mut sent = Vec::new();
         for row in bound {
+            // A batch is sent one invoice after another at KSeF's pace: renew the lease right
+            // before each send, and send nothing whose lease has run out (a successor may hold
+            // it and reconcile it against this session).
+            match store.renew(worker, row.row.id, options.lease).await {
+                Ok(()) => {}
+                Err(Error::LeaseLost { id, .. }) => {
+                    tracing::warn!(id, "the lease ran out before sending; not sending");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            }
             let send_options = send_options_of(&row);
             match session.send_with(&row.invoice, &send_options).await {
                 Ok(done) => {
@@ -291,6 +302,13 @@ async fn process_batch(
         }
         let session_ref = session.reference_number().clone();
         for (row, invoice_ref) in sent {
+            // Settling polls KSeF; hold the row while doing it. A row whose lease ran out has its
+            // invoice reference stored: its successor settles it without sending it again.
+            match store.renew(worker, row.row.id, options.lease).await {
+                Ok(()) => {}
+                Err(Error::LeaseLost { .. }) => continue,
+                Err(error) => return Err(error),
+            }
             settle(
                 store,
                 client,

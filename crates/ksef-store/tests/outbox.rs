@@ -209,6 +209,71 @@ async fn an_expired_lease_is_taken_over() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_only_while_it_is_held() {
+    for db in databases("renew") {
+        let store = db.open().await;
+        store.enqueue(&invoice("R-1")).await.unwrap();
+        let id = store
+            .claim("slow", 1, Duration::from_millis(300))
+            .await
+            .unwrap()[0]
+            .row
+            .id;
+        // Renewed while held: the row outlives its first lease and no one else can claim it.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        store
+            .renew("slow", id, Duration::from_millis(300))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            store
+                .claim("other", 1, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}: the renewed lease was taken",
+            db.name
+        );
+        // Another worker's renewal is refused.
+        assert!(matches!(
+            store
+                .renew("other", id, Duration::from_secs(60))
+                .await
+                .unwrap_err(),
+            Error::LeaseLost { .. }
+        ));
+        // Once it has run out, it is not renewed (the worker then does not send the row), and
+        // after a successor's claim, neither.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(matches!(
+            store
+                .renew("slow", id, Duration::from_secs(60))
+                .await
+                .unwrap_err(),
+            Error::LeaseLost { .. }
+        ));
+        let taken = store
+            .claim("other", 1, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1, "{}", db.name);
+        assert!(matches!(
+            store
+                .renew("slow", id, Duration::from_secs(60))
+                .await
+                .unwrap_err(),
+            Error::LeaseLost { .. }
+        ));
+        store
+            .renew("other", id, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(store.release_all("other").await.unwrap(), 1);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_never_share_a_row() {
     for db in databases("concurrent") {

@@ -12,6 +12,13 @@ use ksef_model::values::Nip;
 use ksef_sim::{Simulator, SimulatorBuilder};
 use ksef_store::{InvoiceOptions, NewInvoice, State, Store, WorkerOptions, run_worker};
 
+/// A worker run, bounded: a test fails instead of hanging.
+async fn bounded<T>(run: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the worker run did not finish within 180 s")
+}
+
 use common::{client_for, databases, fa3_invoice};
 
 async fn logged_in(sim: &Simulator) -> Client {
@@ -81,7 +88,7 @@ async fn a_worker_sends_each_batch_in_one_session() {
         let store = db.open().await;
         let files = enqueue(&store, sim.seeded_nip(), &format!("W-{}", db.name), 25).await;
         let mut batches = 0;
-        let summary = run_worker(
+        let summary = bounded(run_worker(
             &store,
             &client,
             &options("w1"),
@@ -89,7 +96,7 @@ async fn a_worker_sends_each_batch_in_one_session() {
             |_| {
                 batches += 1;
             },
-        )
+        ))
         .await
         .unwrap();
         assert_eq!(
@@ -150,13 +157,13 @@ async fn a_dead_workers_sends_are_reconciled_not_resent() {
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let summary = run_worker(
+        let summary = bounded(run_worker(
             &store,
             &client,
             &options("heir"),
             std::future::pending(),
             |_| {},
-        )
+        ))
         .await
         .unwrap();
         assert_eq!(
@@ -200,13 +207,13 @@ async fn a_resend_refused_as_duplicate_resolves_to_the_original() {
             .enqueue(&NewInvoice::check(&number, bytes, InvoiceOptions::online()).unwrap())
             .await
             .unwrap();
-        let summary = run_worker(
+        let summary = bounded(run_worker(
             &store,
             &client,
             &options("w"),
             std::future::pending(),
             |_| {},
-        )
+        ))
         .await
         .unwrap();
         assert_eq!(summary.accepted, 1, "{}: {summary:?}", db.name);
@@ -239,13 +246,13 @@ async fn faults_lose_and_duplicate_nothing() {
         // A failed batch gives rows back; run until everything is final (bounded).
         for round in 0.. {
             assert!(round < 20, "{}: not settled after 20 runs", db.name);
-            run_worker(
+            bounded(run_worker(
                 &store,
                 &client,
                 &options("fw"),
                 std::future::pending(),
                 |_| {},
-            )
+            ))
             .await
             .unwrap();
             if store.status().await.unwrap().not_final() == 0 {

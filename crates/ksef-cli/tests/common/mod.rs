@@ -47,6 +47,35 @@ pub fn ksef(home: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// How long one `ksef` command of a test may run before the test fails.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `command` to completion like `Command::output`, but kills it and fails the test when it
+/// runs longer than `limit`, so no test can hang.
+pub fn output_within(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            // Arguments only: the environment may hold a token.
+            let args: Vec<_> = command.get_args().collect();
+            panic!("`ksef {args:?}` did not finish within {limit:?}");
+        }
+    }
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -169,7 +198,7 @@ impl Sim {
 
     /// Runs a command against this simulator and checks that the seeded token does not leak.
     pub fn run(&self, home: &Path, args: &[&str]) -> Output {
-        let output = self.ksef(home, args).output().unwrap();
+        let output = output_within(self.ksef(home, args), RUN_LIMIT);
         assert_no_secret(&output, &self.token);
         output
     }
