@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::args::{BatchCommand, BatchSendArgs, CompressionArg, SchemaArg};
 use crate::context::{Ctx, print_json};
-use crate::files::{read_input, write_public};
+use crate::files::{read_input, write_document, write_public};
 
 /// The form code of `--schema`.
 pub(crate) fn form_code_of(schema: SchemaArg) -> FormCode {
@@ -66,7 +66,10 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let client = ctx.logged_in_client()?;
+    // The encrypted parts wait in the profile's private .ksef-tmp, not in the shared $TMPDIR;
+    // what a killed send left there is removed by the next one.
     let mut options = BatchOptions::new()
+        .with_scratch_dir(&ctx.home)
         .max_uploads_in_flight(usize::from(jobs))
         .compression_type(match compression {
             CompressionArg::Zip => ksef_model::types::CompressionType::Zip,
@@ -123,7 +126,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
                 outcome.reference_number,
                 index + 1
             ));
-            write_public(&path, page)?;
+            write_document(&path, page)?;
             session_upos.push(path);
         }
     }
@@ -139,7 +142,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
             (Some(number), Some(dir)) => {
                 let bytes = outcome.invoice_upo(invoice).await?;
                 let path = dir.join(format!("UPO-{number}.xml"));
-                write_public(&path, &bytes)?;
+                write_document(&path, &bytes)?;
                 upo = Some(path);
             }
             (None, _) => rejected += 1,

@@ -10,13 +10,21 @@ use zeroize::Zeroizing;
 /// writable by the owner only (0600 on Unix). Every file holding a secret or session state goes
 /// through here: session files, KSeF tokens, private keys, config.toml.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    write_atomic(path, bytes, 0o600)
+    write_atomic(path, bytes, ksef_client::files::PRIVATE_MODE)
+}
+
+/// Writes invoice data to `path` atomically, owner only (0600 on Unix): invoices (`invoice get`,
+/// `invoice export`), UPOs (`--upo-dir`, `session upo`) and what is rendered from them. They name
+/// counterparties and amounts; `invoice sync` stores its invoices the same way. A symbolic link
+/// at `path` is refused, never written through.
+pub(crate) fn write_document(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic(path, bytes, ksef_client::files::PRIVATE_MODE)
 }
 
 /// Writes `bytes` to `path` atomically with the usual permissions (0644 on Unix): for public
 /// outputs such as certificates, signed documents and images.
 pub(crate) fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    write_atomic(path, bytes, 0o644)
+    write_atomic(path, bytes, ksef_client::files::PUBLIC_MODE)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
