@@ -35,7 +35,16 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
             out,
             schema,
             part_size,
-        } => pack(ctx, &dir, &public_cert, &out, schema, part_size),
+            no_validate,
+        } => pack(
+            ctx,
+            &dir,
+            &public_cert,
+            &out,
+            schema,
+            part_size,
+            no_validate,
+        ),
     }
 }
 
@@ -50,18 +59,8 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         upo_dir,
         no_validate,
     } = args;
-    let files = BatchFiles::collect(&inputs)?;
-    let mut invoices = files.invoices()?;
-    if !no_validate {
-        let hashes =
-            crate::validate::ensure_valid(ctx, &files.paths(), crate::validate::schema_of(schema))?;
-        // Packaging reads the files again: what it packs must be what was validated.
-        invoices = invoices
-            .into_iter()
-            .zip(hashes)
-            .map(|(invoice, sha256)| invoice.expect_sha256(sha256))
-            .collect();
-    }
+    let files = collect(ctx, &inputs)?;
+    let invoices = checked_invoices(ctx, &files, schema, no_validate)?;
     if let Some(dir) = &upo_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -220,6 +219,41 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The invoice files of `inputs`; notes the directory entries that are not sent.
+fn collect(ctx: &Ctx, inputs: &[std::path::PathBuf]) -> anyhow::Result<BatchFiles> {
+    let files = BatchFiles::collect(inputs)?;
+    if !files.skipped().is_empty() {
+        let names: Vec<String> = files
+            .skipped()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        ctx.note(format!("not sent (not named *.xml): {}", names.join(", ")));
+    }
+    Ok(files)
+}
+
+/// The files as invoices to package, validated first unless `no_validate` and then bound to
+/// the hash of what was validated (packaging reads the files again).
+fn checked_invoices(
+    ctx: &Ctx,
+    files: &BatchFiles,
+    schema: SchemaArg,
+    no_validate: bool,
+) -> anyhow::Result<Vec<ksef_client::BatchInvoice>> {
+    let invoices = files.invoices()?;
+    if no_validate {
+        return Ok(invoices);
+    }
+    let hashes =
+        crate::validate::ensure_valid(ctx, &files.paths(), crate::validate::schema_of(schema))?;
+    Ok(invoices
+        .into_iter()
+        .zip(hashes)
+        .map(|(invoice, sha256)| invoice.expect_sha256(sha256))
+        .collect())
+}
+
 /// Reads the public-key certificate to wrap the session key for.
 fn encryption_certificate(path: &Path) -> anyhow::Result<MinistryCertificate> {
     let bytes = read_input(path, "the public certificate")?;
@@ -244,6 +278,7 @@ fn pack(
     out: &Path,
     schema: SchemaArg,
     part_size: Option<u64>,
+    no_validate: bool,
 ) -> anyhow::Result<ExitCode> {
     if !dir.is_dir() {
         bail!(
@@ -251,7 +286,7 @@ fn pack(
             dir.display()
         );
     }
-    let files = BatchFiles::collect(&[dir.to_path_buf()])?;
+    let files = collect(ctx, &[dir.to_path_buf()])?;
     let certificate = encryption_certificate(public_cert)?;
     if out.exists()
         && std::fs::read_dir(out)
@@ -264,6 +299,8 @@ fn pack(
             out.display()
         );
     }
+    // Validated like `batch send`: nothing is written for a package KSeF would refuse.
+    let invoices = checked_invoices(ctx, &files, schema, no_validate)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let key = SessionKey::generate()?;
     let wrapped = key
@@ -280,7 +317,7 @@ fn pack(
         package,
         part_paths,
         ..
-    } = files.pack_to_directory(&key, out, part_size)?;
+    } = BatchFiles::pack_invoices_to_directory(invoices, &key, out, part_size)?;
     let part_files: Vec<String> = part_paths
         .iter()
         .map(|path| {

@@ -287,3 +287,41 @@ fn a_second_sync_into_one_directory_is_refused_naming_the_holder() {
     let again = sim.run(&home, &sync_args);
     assert!(again.status.success(), "{}", describe(&again));
 }
+
+#[cfg(unix)]
+#[test]
+fn batch_send_names_every_entry_it_cannot_send() {
+    let home = temp_dir("files-batch-entries");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    let dir = home.join("invoices");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..2 {
+        std::fs::write(
+            dir.join(format!("ok-{i}.xml")),
+            invoice_issued(&sim.nip, &format!("ENTRIES-{i}"), &date("today")),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink(dir.join("nowhere.xml"), dir.join("dangling.xml")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop.xml"), dir.join("loop.xml")).unwrap();
+    let refused = sim.run(
+        &home,
+        &["batch", "send", dir.to_str().unwrap(), "--wait", "--json"],
+    );
+    assert_fails_with(
+        &refused,
+        "dangling.xml: a symbolic link to a file that does not exist",
+    );
+    assert!(
+        text(&refused.stderr).contains("loop.xml: a symbolic link that cannot be followed"),
+        "{}",
+        describe(&refused)
+    );
+    assert!(text(&refused.stderr).contains("nothing was sent"));
+    let listed = json_ok(&sim.run(
+        &home,
+        &["invoice", "query", "--from", &date("yesterday"), "--json"],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 0, "nothing was sent");
+}
