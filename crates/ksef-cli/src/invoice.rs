@@ -49,12 +49,7 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             // nothing half sent, and what is validated is exactly what is sent.
             let mut invoices = Vec::with_capacity(files.len());
             for file in &files {
-                let bytes = std::fs::read(file).with_context(|| {
-                    format!(
-                        "cannot read invoice file {}; check the path (nothing was sent)",
-                        file.display()
-                    )
-                })?;
+                let bytes = crate::files::read_invoice(file).context("nothing was sent")?;
                 invoices.push(bytes);
             }
             if !no_validate {

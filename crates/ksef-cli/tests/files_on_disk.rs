@@ -325,3 +325,67 @@ fn batch_send_names_every_entry_it_cannot_send() {
     ));
     assert_eq!(listed.as_array().unwrap().len(), 0, "nothing was sent");
 }
+
+#[cfg(unix)]
+#[test]
+fn oversized_inputs_are_refused_by_size_never_read_whole() {
+    let home = temp_dir("files-bounded");
+    // A 200 MB invoice (sparse: it costs no disk), refused by its size before reading.
+    let big = home.join("big.xml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(200_000_000)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let refused = ksef(&home, &["invoice", "send", big.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_fails_with(&refused, "big.xml is larger than KSeF's invoice size limit");
+    assert!(
+        text(&refused.stderr).contains("it has 200000000 bytes"),
+        "{}",
+        describe(&refused)
+    );
+    // Devices have no size: read through the cap, refused after 3 MB.
+    for args in [
+        &["invoice", "send", "/dev/zero"][..],
+        &["invoice", "validate", "/dev/zero"][..],
+        &["invoice", "pdf", "/dev/zero", "--out", "pdf"][..],
+    ] {
+        let refused = ksef(&home, args).output().unwrap();
+        assert_eq!(
+            refused.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            describe(&refused)
+        );
+        let all = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
+        assert!(
+            all.contains(
+                "/dev/zero is larger than KSeF's invoice size limit (3 MB with attachments)"
+            ),
+            "{args:?}: {all}"
+        );
+    }
+    let refused = ksef(
+        &home,
+        &[
+            "auth",
+            "login",
+            "--nip",
+            "5265877635",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--token-file",
+            "/dev/zero",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_fails_with(&refused, "/dev/zero is larger than the 64 KiB limit");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "refused quickly, not after reading: {:?}",
+        started.elapsed()
+    );
+}
