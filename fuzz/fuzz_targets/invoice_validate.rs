@@ -58,12 +58,21 @@ fuzz_target!(|data: &[u8]| {
         &BusinessOptions::default().with_expected_schema(report.schema),
     )
     .expect("check_business takes what validate_invoice takes");
-    assert_eq!(business, strict, "the document's own schema is never a violation");
+    assert_eq!(
+        business, strict,
+        "the document's own schema is never a violation"
+    );
     if !report.is_valid() || !business.is_empty() {
         return;
     }
-    assert!(key.is_ok(), "the duplicate key of an accepted invoice reads: {key:?}");
-    assert!(facts.is_ok(), "the facts of an accepted invoice read: {facts:?}");
+    assert!(
+        key.is_ok(),
+        "the duplicate key of an accepted invoice reads: {key:?}"
+    );
+    assert!(
+        facts.is_ok(),
+        "the facts of an accepted invoice read: {facts:?}"
+    );
     match report.schema {
         Schema::Fa3 => accepted_round_trips::<fa3::Faktura>(data),
         Schema::Fa2 => accepted_round_trips::<fa2::Faktura>(data),
