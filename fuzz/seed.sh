@@ -21,7 +21,7 @@ if [ ! -f "$openapi" ]; then
 fi
 corpus="$fuzz/corpus"
 
-targets=(c14n xades_verify upo_xml invoice_xml identifiers model_json transport_error certificates export_unpack)
+targets=(c14n xades_verify upo_xml invoice_xml invoice_validate identifiers model_json transport_error certificates export_unpack private_keys)
 for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # Copies files into a corpus under names that cannot collide.
@@ -51,6 +51,7 @@ put c14n "$fuzz"/seeds/xades_verify/*.xml "$fuzz"/seeds/c14n/*.xml "${upo_xml[@]
 put xades_verify "$fuzz"/seeds/xades_verify/*.xml "${upo_xml[@]}"
 put upo_xml "${upo_xml[@]}"
 put invoice_xml "${invoice_xml[@]}" "${fixtures[@]}"
+put invoice_validate "${invoice_xml[@]}" "${fixtures[@]}"
 
 # Identifiers: our own, one per file.
 i=0
@@ -118,8 +119,14 @@ if command -v openssl >/dev/null 2>&1; then
     fi
     { printf '\0'; cat "$tmp/$name.der"; } > "$corpus/certificates/openssl-$name"
     { printf '\2'; cat "$tmp/$name.der"; } > "$corpus/certificates/openssl-$name-token"
+    # The keys, as PKCS#8 PEM (what -keyout writes) and DER.
+    cp "$tmp/$name.key" "$corpus/private_keys/openssl-$name.pem"
+    openssl pkcs8 -topk8 -nocrypt -in "$tmp/$name.key" -outform DER \
+      -out "$corpus/private_keys/openssl-$name.der" 2>/dev/null
   done
 fi
+# A key corpus must not start empty when openssl is missing.
+printf -- '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n' > "$corpus/private_keys/empty.pem"
 
 # Export packages: ZIP and tar.gz of invoices with a _metadata.json, as decrypted archives (flag
 # 0x00/0x01, one part; 0x0c/0x0d, four parts) for the target to encrypt.

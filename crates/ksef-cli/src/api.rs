@@ -22,19 +22,23 @@ pub(crate) fn read_body<T: DeserializeOwned>(
     let (bytes, source) = match body {
         Some(path) if path == Path::new("-") => {
             let mut bytes = Vec::new();
+            let limit = crate::files::INPUT_LIMIT;
             std::io::stdin()
                 .lock()
+                .take(limit.bytes.saturating_add(1))
                 .read_to_end(&mut bytes)
                 .context("cannot read the request body from stdin")?;
+            if bytes.len() as u64 > limit.bytes {
+                bail!(
+                    "the request body on stdin is larger than {} ({} bytes)",
+                    limit.name,
+                    limit.bytes
+                );
+            }
             (bytes, "stdin".to_owned())
         }
         Some(path) => (
-            std::fs::read(path).with_context(|| {
-                format!(
-                    "cannot read the request body {}; check the path",
-                    path.display()
-                )
-            })?,
+            crate::files::read_input(path, "the request body")?,
             path.display().to_string(),
         ),
         None => match default {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::args::{BatchCommand, BatchSendArgs, CompressionArg, SchemaArg};
 use crate::context::{Ctx, print_json};
-use crate::files::{read_input, write_public};
+use crate::files::{read_input, write_document, write_public};
 
 /// The form code of `--schema`.
 pub(crate) fn form_code_of(schema: SchemaArg) -> FormCode {
@@ -35,7 +35,16 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
             out,
             schema,
             part_size,
-        } => pack(ctx, &dir, &public_cert, &out, schema, part_size),
+            no_validate,
+        } => pack(
+            ctx,
+            &dir,
+            &public_cert,
+            &out,
+            schema,
+            part_size,
+            no_validate,
+        ),
     }
 }
 
@@ -50,23 +59,16 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         upo_dir,
         no_validate,
     } = args;
-    let files = BatchFiles::collect(&inputs)?;
-    let mut invoices = files.invoices()?;
-    if !no_validate {
-        let hashes =
-            crate::validate::ensure_valid(ctx, &files.paths(), crate::validate::schema_of(schema))?;
-        // Packaging reads the files again: what it packs must be what was validated.
-        invoices = invoices
-            .into_iter()
-            .zip(hashes)
-            .map(|(invoice, sha256)| invoice.expect_sha256(sha256))
-            .collect();
-    }
+    let files = collect(ctx, &inputs)?;
+    let invoices = checked_invoices(ctx, &files, schema, no_validate)?;
     if let Some(dir) = &upo_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let client = ctx.logged_in_client()?;
+    // The encrypted parts wait in the profile's private .ksef-tmp, not in the shared $TMPDIR;
+    // what a killed send left there is removed by the next one.
     let mut options = BatchOptions::new()
+        .with_scratch_dir(&ctx.home)
         .max_uploads_in_flight(usize::from(jobs))
         .compression_type(match compression {
             CompressionArg::Zip => ksef_model::types::CompressionType::Zip,
@@ -123,7 +125,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
                 outcome.reference_number,
                 index + 1
             ));
-            write_public(&path, page)?;
+            write_document(&path, page)?;
             session_upos.push(path);
         }
     }
@@ -139,7 +141,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
             (Some(number), Some(dir)) => {
                 let bytes = outcome.invoice_upo(invoice).await?;
                 let path = dir.join(format!("UPO-{number}.xml"));
-                write_public(&path, &bytes)?;
+                write_document(&path, &bytes)?;
                 upo = Some(path);
             }
             (None, _) => rejected += 1,
@@ -217,6 +219,41 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The invoice files of `inputs`; notes the directory entries that are not sent.
+fn collect(ctx: &Ctx, inputs: &[std::path::PathBuf]) -> anyhow::Result<BatchFiles> {
+    let files = BatchFiles::collect(inputs)?;
+    if !files.skipped().is_empty() {
+        let names: Vec<String> = files
+            .skipped()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        ctx.note(format!("not sent (not named *.xml): {}", names.join(", ")));
+    }
+    Ok(files)
+}
+
+/// The files as invoices to package, validated first unless `no_validate` and then bound to
+/// the hash of what was validated (packaging reads the files again).
+fn checked_invoices(
+    ctx: &Ctx,
+    files: &BatchFiles,
+    schema: SchemaArg,
+    no_validate: bool,
+) -> anyhow::Result<Vec<ksef_client::BatchInvoice>> {
+    let invoices = files.invoices()?;
+    if no_validate {
+        return Ok(invoices);
+    }
+    let hashes =
+        crate::validate::ensure_valid(ctx, &files.paths(), crate::validate::schema_of(schema))?;
+    Ok(invoices
+        .into_iter()
+        .zip(hashes)
+        .map(|(invoice, sha256)| invoice.expect_sha256(sha256))
+        .collect())
+}
+
 /// Reads the public-key certificate to wrap the session key for.
 fn encryption_certificate(path: &Path) -> anyhow::Result<MinistryCertificate> {
     let bytes = read_input(path, "the public certificate")?;
@@ -241,6 +278,7 @@ fn pack(
     out: &Path,
     schema: SchemaArg,
     part_size: Option<u64>,
+    no_validate: bool,
 ) -> anyhow::Result<ExitCode> {
     if !dir.is_dir() {
         bail!(
@@ -248,7 +286,7 @@ fn pack(
             dir.display()
         );
     }
-    let files = BatchFiles::collect(&[dir.to_path_buf()])?;
+    let files = collect(ctx, &[dir.to_path_buf()])?;
     let certificate = encryption_certificate(public_cert)?;
     if out.exists()
         && std::fs::read_dir(out)
@@ -261,6 +299,8 @@ fn pack(
             out.display()
         );
     }
+    // Validated like `batch send`: nothing is written for a package KSeF would refuse.
+    let invoices = checked_invoices(ctx, &files, schema, no_validate)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let key = SessionKey::generate()?;
     let wrapped = key
@@ -277,7 +317,7 @@ fn pack(
         package,
         part_paths,
         ..
-    } = files.pack_to_directory(&key, out, part_size)?;
+    } = BatchFiles::pack_invoices_to_directory(invoices, &key, out, part_size)?;
     let part_files: Vec<String> = part_paths
         .iter()
         .map(|path| {

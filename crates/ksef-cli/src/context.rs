@@ -379,13 +379,9 @@ fn default_home() -> anyhow::Result<PathBuf> {
 /// Reads the KSeF token from `--token-file`, `--token-stdin` or `KSEF_TOKEN`, in that order.
 pub(crate) fn read_token(source: &TokenSourceArgs) -> anyhow::Result<String> {
     let token = if let Some(path) = &source.token_file {
-        let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read the token file {}; check the path and its permissions",
-                path.display()
-            )
-        })?;
-        text.lines().next().unwrap_or_default().trim().to_owned()
+        crate::files::read_secret_line(path, "token")?
+            .trim()
+            .to_owned()
     } else if source.token_stdin {
         crate::files::stdin_line("the KSeF token")?
             .map(|line| line.trim().to_owned())

@@ -292,8 +292,7 @@ async fn with_simulator(
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             let path = dir.join(format!("UPO-{ksef_number}.xml"));
-            std::fs::write(&path, &upo)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            crate::files::write_document(&path, &upo)?;
             if !String::from_utf8_lossy(&upo).contains(ksef_number.as_str()) {
                 bail!("the UPO does not mention {ksef_number}");
             }

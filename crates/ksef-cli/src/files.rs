@@ -10,13 +10,21 @@ use zeroize::Zeroizing;
 /// writable by the owner only (0600 on Unix). Every file holding a secret or session state goes
 /// through here: session files, KSeF tokens, private keys, config.toml.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    write_atomic(path, bytes, 0o600)
+    write_atomic(path, bytes, ksef_client::files::PRIVATE_MODE)
+}
+
+/// Writes invoice data to `path` atomically, owner only (0600 on Unix): invoices (`invoice get`,
+/// `invoice export`), UPOs (`--upo-dir`, `session upo`) and what is rendered from them. They name
+/// counterparties and amounts; `invoice sync` stores its invoices the same way. A symbolic link
+/// at `path` is refused, never written through.
+pub(crate) fn write_document(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic(path, bytes, ksef_client::files::PRIVATE_MODE)
 }
 
 /// Writes `bytes` to `path` atomically with the usual permissions (0644 on Unix): for public
 /// outputs such as certificates, signed documents and images.
 pub(crate) fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    write_atomic(path, bytes, 0o644)
+    write_atomic(path, bytes, ksef_client::files::PUBLIC_MODE)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
@@ -27,22 +35,123 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Reads a file the user named on the command line, saying which flag named it if it fails.
-pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| {
+/// A size limit of files the user names, with the name the error gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadLimit {
+    /// The most bytes read.
+    pub(crate) bytes: u64,
+    /// What the limit is, for the error ("KSeF's invoice size limit").
+    pub(crate) name: &'static str,
+}
+
+/// Invoices: KSeF's size limit of an invoice with attachments (3 MB; the validator then applies
+/// the 1 MB limit of invoices without).
+pub(crate) const INVOICE_LIMIT: ReadLimit = ReadLimit {
+    bytes: ksef_client::crypto::MAX_INVOICE_WITH_ATTACHMENTS_SIZE,
+    name: "KSeF's invoice size limit (3 MB with attachments)",
+};
+
+/// Every other input file (certificates, keys, PKCS#12 files, UPOs, signed documents, request
+/// bodies): far above any real one, far below what would hurt.
+pub(crate) const INPUT_LIMIT: ReadLimit = ReadLimit {
+    bytes: 16 * 1024 * 1024,
+    name: "the 16 MiB limit of input files",
+};
+
+/// Files holding one secret line (KSeF tokens, key passwords).
+pub(crate) const SECRET_LIMIT: ReadLimit = ReadLimit {
+    bytes: 64 * 1024,
+    name: "the 64 KiB limit of token and password files",
+};
+
+/// A file the user named is larger than its limit: refused before (or while) reading, never
+/// read whole.
+#[derive(Debug)]
+pub(crate) struct FileTooLarge {
+    /// What the file is ("the invoice file").
+    pub(crate) what: String,
+    /// The file.
+    pub(crate) path: std::path::PathBuf,
+    /// The limit.
+    pub(crate) limit: ReadLimit,
+    /// Its size, when the file system says (not for devices and pipes).
+    pub(crate) size: Option<u64>,
+}
+
+impl std::fmt::Display for FileTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} is larger than {} ({} bytes)",
+            self.what,
+            self.path.display(),
+            self.limit.name,
+            self.limit.bytes
+        )?;
+        if let Some(size) = self.size {
+            write!(f, ": it has {size} bytes")?;
+        }
+        f.write_str("; it was not read")
+    }
+}
+
+impl std::error::Error for FileTooLarge {}
+
+/// Reads a file the user named, at most `limit` bytes: refused by its size first (a regular
+/// file), then read through a cap (`/dev/zero`, a pipe), so it is never read whole into memory.
+/// `what` names it in the errors.
+pub(crate) fn read_bounded(path: &Path, what: &str, limit: ReadLimit) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let cannot = || {
         format!(
             "cannot read {what} {}; check the path and its permissions",
             path.display()
         )
-    })
+    };
+    let file = std::fs::File::open(path).with_context(cannot)?;
+    let meta = file.metadata().with_context(cannot)?;
+    let too_large = |size| FileTooLarge {
+        what: what.to_owned(),
+        path: path.to_path_buf(),
+        limit,
+        size,
+    };
+    if meta.is_file() && meta.len() > limit.bytes {
+        return Err(too_large(Some(meta.len())).into());
+    }
+    let capacity = if meta.is_file() { meta.len() } else { 0 };
+    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    file.take(limit.bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(cannot)?;
+    if bytes.len() as u64 > limit.bytes {
+        return Err(too_large(None).into());
+    }
+    Ok(bytes)
+}
+
+/// Reads a file the user named on the command line ([`INPUT_LIMIT`]), saying which flag named it
+/// if it fails.
+pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    read_bounded(path, what, INPUT_LIMIT)
+}
+
+/// Reads an invoice file ([`INVOICE_LIMIT`]).
+pub(crate) fn read_invoice(path: &Path) -> anyhow::Result<Vec<u8>> {
+    read_bounded(path, "the invoice file", INVOICE_LIMIT)
 }
 
 /// Reads a secret from the first line of a file (a key password); the bytes are wiped on drop.
 pub(crate) fn read_secret_line(path: &Path, what: &str) -> anyhow::Result<Zeroizing<String>> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the {what} file {}", path.display()))?,
-    );
+    let bytes = Zeroizing::new(read_bounded(
+        path,
+        &format!("the {what} file"),
+        SECRET_LIMIT,
+    )?);
+    let text =
+        Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|_| {
+            anyhow::anyhow!("the {what} file {} is not UTF-8 text", path.display())
+        })?);
     let line = Zeroizing::new(text.lines().next().unwrap_or_default().to_owned());
     if line.is_empty() {
         bail!("the {what} file {} is empty", path.display());
@@ -184,6 +293,31 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "no temporary file is left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reads_stop_at_the_limit_whatever_the_file_says() {
+        let limit = ReadLimit {
+            bytes: 10,
+            name: "a test limit",
+        };
+        let error = read_bounded(Path::new("/dev/zero"), "the invoice file", limit).unwrap_err();
+        let typed = error.downcast_ref::<FileTooLarge>().expect("typed");
+        assert_eq!(typed.size, None);
+        assert_eq!(
+            error.to_string(),
+            "the invoice file /dev/zero is larger than a test limit (10 bytes); it was not read"
+        );
+        let dir = std::env::temp_dir().join(format!("ksef-cli-bounded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        assert_eq!(read_bounded(&path, "f", limit).unwrap(), b"0123456789");
+        std::fs::write(&path, b"0123456789A").unwrap();
+        let error = read_bounded(&path, "f", limit).unwrap_err();
+        assert_eq!(error.downcast_ref::<FileTooLarge>().unwrap().size, Some(11));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

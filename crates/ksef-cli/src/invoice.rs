@@ -49,12 +49,7 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             // nothing half sent, and what is validated is exactly what is sent.
             let mut invoices = Vec::with_capacity(files.len());
             for file in &files {
-                let bytes = std::fs::read(file).with_context(|| {
-                    format!(
-                        "cannot read invoice file {}; check the path (nothing was sent)",
-                        file.display()
-                    )
-                })?;
+                let bytes = crate::files::read_invoice(file).context("nothing was sent")?;
                 invoices.push(bytes);
             }
             if !no_validate {
@@ -89,8 +84,7 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
             let client = ctx.logged_in_client()?;
             let bytes = client.download_invoice(&number).await?;
             match &out {
-                Some(path) => std::fs::write(path, &bytes)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => crate::files::write_document(path, &bytes)?,
                 None if ctx.json() => {}
                 None => crate::output::write_stdout_bytes(&bytes)?,
             }
@@ -173,7 +167,10 @@ async fn export(
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", display(out)))?;
     let client = ctx.logged_in_client()?;
-    let options = ExportOptions::new().with_only_metadata(only_metadata);
+    // The package is decrypted inside the destination (its private .ksef-tmp), never elsewhere.
+    let options = ExportOptions::new()
+        .with_only_metadata(only_metadata)
+        .with_scratch_dir(out);
     let job = client.start_export(filters, &options).await?;
     ctx.note(format!(
         "… export {} started; waiting for KSeF to build the package",
@@ -187,10 +184,10 @@ async fn export(
         Some(
             job.download(&package, |invoice| {
                 let path = out.join(&invoice.name);
-                std::fs::write(&path, &invoice.content).map_err(|e| {
+                crate::files::write_document(&path, &invoice.content).map_err(|e| {
                     ksef_client::Error::Storage {
                         reason: format!("cannot write {}", path.display()),
-                        source: Some(Box::new(e)),
+                        source: Some(e.into()),
                     }
                 })?;
                 files.push(invoice.name);
@@ -202,7 +199,7 @@ async fn export(
     if let Some(metadata) = unpacked.as_ref().and_then(|u| u.metadata.as_ref()) {
         let path = out.join("_metadata.json");
         let bytes = serde_json::to_vec_pretty(metadata)?;
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", display(&path)))?;
+        crate::files::write_document(&path, &bytes)?;
     }
     let listed = unpacked
         .as_ref()
@@ -502,8 +499,7 @@ async fn send(
                     if let Some(dir) = &upo_dir {
                         let upo = session.invoice_upo(&reference).await?;
                         let path = dir.join(format!("UPO-{ksef_number}.xml"));
-                        std::fs::write(&path, &upo)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        crate::files::write_document(&path, &upo)?;
                         result.upo = Some(path);
                     }
                 }

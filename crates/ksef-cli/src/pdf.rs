@@ -178,7 +178,7 @@ fn render_one(
     context_nip: Option<&str>,
     environment: ksef_crypto::QrEnvironment,
 ) -> anyhow::Result<Value> {
-    let bytes = read_input(file, "the invoice")?;
+    let bytes = crate::files::read_invoice(file)?;
     let number = match fixed_number {
         Some(n) => Some(n),
         None => sidecar_number(file)?,
@@ -322,7 +322,7 @@ pub(crate) fn sync_pdfs(ctx: &Ctx, dir: &Path) -> anyhow::Result<SyncPdfs> {
             .with_environment(environment)
             .with_ksef_number(number.as_str())
             .with_force(true);
-        let rendered = read_input(&xml, "the invoice").and_then(|bytes| {
+        let rendered = crate::files::read_invoice(&xml).and_then(|bytes| {
             ksef_pdf::render_invoice_full(&bytes, &options).map_err(anyhow::Error::from)
         });
         match rendered {

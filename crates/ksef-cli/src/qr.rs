@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::args::QrCommand;
 use crate::context::{Ctx, print_json};
-use crate::files::{read_certificate_key, read_input, write_public};
+use crate::files::{read_certificate_key, write_public};
 
 /// The seller's NIP, the issue date and the hash of an invoice file (see
 /// [`OfflineInvoice::parse`]), with the file named in errors.
@@ -68,7 +68,7 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
                 }
                 None => QrCaption::Offline,
             };
-            let bytes = read_input(&file, "the invoice")?;
+            let bytes = crate::files::read_invoice(&file)?;
             let facts = invoice_facts(&file, &bytes)?;
             let link = facts
                 .verification_link(environment)
@@ -99,7 +99,7 @@ pub(crate) async fn run(ctx: &Ctx, command: QrCommand) -> anyhow::Result<ExitCod
             png,
             svg,
         } => {
-            let bytes = read_input(&file, "the invoice")?;
+            let bytes = crate::files::read_invoice(&file)?;
             let facts = invoice_facts(&file, &bytes)?;
             let context = match &context_nip {
                 Some(text) => {

@@ -188,8 +188,7 @@ pub(crate) async fn run(ctx: &Ctx, command: SessionCommand) -> anyhow::Result<Ex
                     ))
                     .await?;
                 let path = dir.join(format!("UPO-{}.xml", page.reference_number));
-                std::fs::write(&path, &bytes)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                crate::files::write_document(&path, &bytes)?;
                 saved.push(path);
             }
             let pdfs = if pdf {

@@ -61,9 +61,9 @@ pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict>
     check_contents(
         files,
         |index| {
-            std::fs::read(&files[index])
+            crate::files::read_invoice(&files[index])
                 .map(Cow::Owned)
-                .map_err(|e| format!("cannot read the file: {e}"))
+                .map_err(|e| format!("{e:#}"))
         },
         expected,
     )
@@ -163,7 +163,7 @@ pub(crate) fn run(
     schema: Option<SchemaArg>,
 ) -> anyhow::Result<ExitCode> {
     for file in files {
-        if !file.is_file() {
+        if !file.exists() {
             bail!("cannot read invoice file {}: no such file", file.display());
         }
     }
@@ -198,8 +198,7 @@ pub(crate) fn ensure_valid(
     let verdicts = check_contents(
         files,
         |index| {
-            let bytes =
-                std::fs::read(&files[index]).map_err(|e| format!("cannot read the file: {e}"))?;
+            let bytes = crate::files::read_invoice(&files[index]).map_err(|e| format!("{e:#}"))?;
             hashes.push(ksef_client::crypto::file_metadata(&bytes).sha256);
             Ok(Cow::Owned(bytes))
         },

@@ -567,6 +567,7 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
                 out.to_str().unwrap(),
                 "--part-size",
                 "4096",
+                "--no-validate",
                 "--json",
             ],
         )
@@ -740,4 +741,64 @@ fn batch_pack_decrypts_and_unzips_with_openssl() {
     .output()
     .unwrap();
     assert_fails_with(&no_dir, "/nonexistent/invoices");
+}
+
+/// `batch pack` validates like `batch send` (issue 20): a malformed invoice stops it before
+/// anything is written; `--no-validate` opts out; entries not named *.xml are named as not sent.
+#[test]
+fn batch_pack_validates_like_send() {
+    let home = temp_dir("files-pack-validate");
+    let dir = home.join("invoices");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(sample_invoice(), dir.join("good.xml")).unwrap();
+    std::fs::write(dir.join("broken.xml"), "<Faktura><unclosed></Faktura>").unwrap();
+    std::fs::write(dir.join("README"), "not an invoice").unwrap();
+    let key = home.join("mf.key");
+    let cert = home.join("mf.pem");
+    // The same test Ministry certificate as `batch_pack_decrypts_and_unzips_with_openssl`.
+    replayed(
+        ksef_oracle::OPENSSL,
+        &home,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+            "-subj",
+            "/CN=Test Ministry",
+            "-days",
+            "36500",
+        ],
+    );
+    let pack = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "batch",
+            "pack",
+            dir.to_str().unwrap(),
+            "--public-cert",
+            cert.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ksef(&home, &args).output().unwrap()
+    };
+    let out = home.join("package");
+    let refused = pack(&out, &[]);
+    assert_fails_with(&refused, "broken.xml");
+    assert!(!out.exists(), "nothing was written");
+    let packed = pack(&out, &["--no-validate"]);
+    assert!(packed.status.success(), "{}", describe(&packed));
+    assert!(
+        text(&packed.stderr).contains("not sent (not named *.xml)")
+            && text(&packed.stderr).contains("README"),
+        "{}",
+        describe(&packed)
+    );
+    assert!(out.join("batch.json").exists());
 }

@@ -46,6 +46,19 @@ pub enum BatchFilesError {
         #[source]
         source: std::io::Error,
     },
+    /// Entries of a directory named `*.xml` that cannot be sent: each with why (a symbolic link
+    /// to nothing or in a loop, a directory or special file, a file that cannot be read).
+    #[error(
+        "{} has entries that cannot be sent (nothing was sent): {}",
+        .dir.display(),
+        .entries.iter().map(|(name, why)| format!("{name}: {why}")).collect::<Vec<_>>().join("; ")
+    )]
+    BadEntries {
+        /// The directory.
+        dir: PathBuf,
+        /// Each entry's name and what is wrong with it.
+        entries: Vec<(String, String)>,
+    },
     /// No invoice file was given, and the directories hold no `*.xml` file.
     #[error("no invoice files (*.xml) found in the given directories")]
     NoInvoiceFiles,
@@ -87,6 +100,7 @@ pub enum BatchFilesError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchFiles {
     files: Vec<(String, PathBuf)>,
+    skipped: Vec<PathBuf>,
 }
 
 /// The parts of a package written to a directory by [`BatchFiles::pack_to_directory`].
@@ -101,33 +115,30 @@ pub struct DirectoryPackage {
 
 impl BatchFiles {
     /// The invoice files among `inputs`: files as given, directories as their `*.xml` files
-    /// (any case of the extension) in name order.
+    /// (any case of the extension) in name order. Every entry of a directory is accounted for:
+    /// one named `*.xml` is an invoice file, or the collection fails naming it and why
+    /// ([`BatchFilesError::BadEntries`]: a dangling link, a link loop, a directory, a special
+    /// file, a file that cannot be opened); any other entry is listed by
+    /// [`BatchFiles::skipped`].
     ///
     /// # Errors
     ///
-    /// [`BatchFilesError`]: an input that cannot be read or listed, no file at all, a file name
-    /// that is not UTF-8, or two files with the same name.
+    /// [`BatchFilesError`]: an input that cannot be read or listed, an entry that cannot be sent,
+    /// no file at all, a file name that is not UTF-8, or two files with the same name.
     pub fn collect(inputs: &[PathBuf]) -> Result<BatchFiles, BatchFilesError> {
         let mut files = Vec::new();
+        let mut skipped = Vec::new();
         for input in inputs {
             let meta = std::fs::metadata(input).map_err(|source| BatchFilesError::Unreadable {
                 path: input.clone(),
                 source,
             })?;
             if meta.is_dir() {
-                let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                    .map_err(|source| BatchFilesError::CannotList {
-                        path: input.clone(),
-                        source,
-                    })?
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"))
-                    })
-                    .collect();
+                let (mut found, mut others) = collect_directory(input)?;
                 found.sort();
+                others.sort();
                 files.extend(found);
+                skipped.extend(others);
             } else {
                 files.push(input.clone());
             }
@@ -148,7 +159,16 @@ impl BatchFiles {
             }
             named.push((name, path));
         }
-        Ok(BatchFiles { files: named })
+        Ok(BatchFiles {
+            files: named,
+            skipped,
+        })
+    }
+
+    /// The entries of the given directories that are not invoice files (not named `*.xml`), in
+    /// name order per directory: not sent, so a caller can say so.
+    pub fn skipped(&self) -> &[PathBuf] {
+        &self.skipped
     }
 
     /// Each file's name in the package and its path, in order.
@@ -203,7 +223,22 @@ impl BatchFiles {
         out: &Path,
         max_part_size: Option<u64>,
     ) -> Result<DirectoryPackage, BatchFilesError> {
-        let invoices = self.invoices()?;
+        BatchFiles::pack_invoices_to_directory(self.invoices()?, key, out, max_part_size)
+    }
+
+    /// [`BatchFiles::pack_to_directory`] of invoices already prepared (e.g. from
+    /// [`BatchFiles::invoices`], each bound to the hash of what was validated with
+    /// [`BatchInvoice::expect_sha256`]).
+    ///
+    /// # Errors
+    ///
+    /// [`BatchFilesError::Packaging`] (also when a file changed since it was validated).
+    pub fn pack_invoices_to_directory(
+        invoices: Vec<BatchInvoice>,
+        key: &SessionKey,
+        out: &Path,
+        max_part_size: Option<u64>,
+    ) -> Result<DirectoryPackage, BatchFilesError> {
         let mut packager = BatchPackager::new();
         if let Some(size) = max_part_size {
             let limits = (*packager.current_limits()).with_max_part_size(size);
@@ -222,6 +257,69 @@ impl BatchFiles {
             package,
             part_paths,
         })
+    }
+}
+
+/// The `*.xml` files of `dir` and its other entries; fails naming every `*.xml` entry that is not
+/// an invoice file one can read.
+fn collect_directory(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), BatchFilesError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| BatchFilesError::CannotList {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut found = Vec::new();
+    let mut others = Vec::new();
+    let mut bad = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| BatchFilesError::CannotList {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        let is_xml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+        if !is_xml {
+            others.push(path);
+            continue;
+        }
+        if let Some(why) = why_not_an_invoice_file(&path) {
+            bad.push((entry.file_name().to_string_lossy().into_owned(), why));
+        } else {
+            found.push(path);
+        }
+    }
+    if !bad.is_empty() {
+        bad.sort();
+        return Err(BatchFilesError::BadEntries {
+            dir: dir.to_path_buf(),
+            entries: bad,
+        });
+    }
+    Ok((found, others))
+}
+
+/// Why `path` (a directory entry named `*.xml`) cannot be sent, or `None` when it is a regular
+/// file (directly or through a link) that opens for reading.
+fn why_not_an_invoice_file(path: &Path) -> Option<String> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if is_link && e.kind() == std::io::ErrorKind::NotFound => {
+            return Some("a symbolic link to a file that does not exist".to_owned());
+        }
+        Err(e) if is_link => return Some(format!("a symbolic link that cannot be followed ({e})")),
+        Err(e) => return Some(format!("cannot be read ({e})")),
+    };
+    if meta.is_dir() {
+        return Some("a directory, not an invoice file".to_owned());
+    }
+    if !meta.is_file() {
+        return Some("a special file, not an invoice file".to_owned());
+    }
+    match std::fs::File::open(path) {
+        Ok(_) => None,
+        Err(e) => Some(format!("cannot be read ({e})")),
     }
 }
 
@@ -254,7 +352,7 @@ mod tests {
         for name in ["b.xml", "a.XML", "notes.txt"] {
             std::fs::write(dir.0.join(name), b"<Faktura/>").unwrap();
         }
-        std::fs::create_dir(dir.0.join("sub.xml")).unwrap();
+        std::fs::create_dir(dir.0.join("sub")).unwrap();
         let other = Scratch::new("collect-other");
         std::fs::write(other.0.join("c.txt"), b"<Faktura/>").unwrap();
         let files = BatchFiles::collect(&[dir.0.clone(), other.0.join("c.txt")]).unwrap();
@@ -262,6 +360,45 @@ mod tests {
         assert_eq!(names, ["a.XML", "b.xml", "c.txt"]);
         assert_eq!(files.len(), 3);
         assert_eq!(files.paths()[2], other.0.join("c.txt"));
+        assert_eq!(
+            files.skipped(),
+            [dir.0.join("notes.txt"), dir.0.join("sub")]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_xml_entry_is_sent_or_named_in_an_error() {
+        let dir = Scratch::new("entries");
+        std::fs::write(dir.0.join("a.xml"), b"<Faktura/>").unwrap();
+        std::os::unix::fs::symlink(dir.0.join("gone.xml"), dir.0.join("b.xml")).unwrap();
+        std::os::unix::fs::symlink(dir.0.join("c.xml"), dir.0.join("c.xml")).unwrap();
+        std::fs::create_dir(dir.0.join("d.xml")).unwrap();
+        let error = BatchFiles::collect(std::slice::from_ref(&dir.0)).unwrap_err();
+        let BatchFilesError::BadEntries { entries, .. } = &error else {
+            panic!("expected BadEntries, got {error:?}");
+        };
+        let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["b.xml", "c.xml", "d.xml"]);
+        let text = error.to_string();
+        assert!(
+            text.contains("b.xml: a symbolic link to a file that does not exist"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.xml: a symbolic link that cannot be followed"),
+            "{text}"
+        );
+        assert!(text.contains("d.xml: a directory"), "{text}");
+        assert!(text.contains("nothing was sent"), "{text}");
+        // A link to a real file is sent like the file.
+        for bad in ["b.xml", "c.xml"] {
+            std::fs::remove_file(dir.0.join(bad)).unwrap();
+        }
+        std::fs::remove_dir(dir.0.join("d.xml")).unwrap();
+        std::os::unix::fs::symlink(dir.0.join("a.xml"), dir.0.join("e.xml")).unwrap();
+        let files = BatchFiles::collect(std::slice::from_ref(&dir.0)).unwrap();
+        assert_eq!(files.len(), 2);
     }
 
     #[test]

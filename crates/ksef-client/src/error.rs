@@ -128,6 +128,16 @@ pub enum Error {
         /// KSeF's details.
         details: Vec<String>,
     },
+    /// Another process (or another lock in this one) holds the lock on a directory that takes
+    /// one writer at a time (see [`crate::files::DirectoryLock`]): e.g. a second `invoice sync`
+    /// into the directory another one is writing. Nothing was written.
+    #[error("{} is in use by {holder}; wait for it to finish (or stop it) and run again", .dir.display())]
+    DirectoryBusy {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Who holds the lock, as its lock file says (what, process id, since when).
+        holder: String,
+    },
     /// A checkpoint store or an invoice sink could not read or write.
     #[error("storage failed: {reason}")]
     Storage {

@@ -1,7 +1,8 @@
 //! Invoice exports: KSeF builds an encrypted package of invoices asynchronously; the client
 //! starts it, waits for it, downloads the parts, checks and decrypts them, and unpacks the archive.
 //!
-//! The parts go to a private temporary directory (mode 0700, removed afterwards) and the archive
+//! The parts go to a private scratch directory (mode 0700, removed afterwards; see
+//! [`ExportOptions::with_scratch_dir`]) and the archive
 //! is unpacked entry by entry on a blocking thread, so memory stays bounded by one invoice at a
 //! time, whatever the package size (up to 10 000 invoices or 1 GB in KSeF).
 
@@ -64,12 +65,19 @@ impl ExportOptions {
         self
     }
 
-    /// Where the downloaded parts and the decrypted archive are kept while unpacking (a private
-    /// subdirectory is created there and removed afterwards); the system's temporary directory by
-    /// default.
+    /// Where the downloaded parts and the decrypted archive are kept while unpacking: a private
+    /// (0700) `.ksef-tmp` directory is made in `dir` (a symbolic link there is refused), each
+    /// download works in its own subdirectory removed afterwards, and what a killed run left
+    /// there is removed by the next one. Give the destination directory, so decrypted invoices
+    /// never leave it. The system's temporary directory by default.
     pub fn with_scratch_dir(mut self, dir: impl Into<PathBuf>) -> ExportOptions {
         self.scratch_dir = Some(dir.into());
         self
+    }
+
+    /// The directory given to [`ExportOptions::with_scratch_dir`], if any.
+    pub fn scratch_dir(&self) -> Option<&std::path::Path> {
+        self.scratch_dir.as_deref()
     }
 }
 
@@ -218,14 +226,21 @@ impl ExportJob {
                 .await?
                 .into_body();
             let path = scratch.path.join(format!("part-{}", part.ordinal_number));
-            // Parts run to hundreds of MB: written off the async threads.
+            // Parts run to hundreds of MB: written off the async threads, into a file created
+            // afresh in the private scratch directory (never opening one planted there).
             let target = path.clone();
-            tokio::task::spawn_blocking(move || std::fs::write(target, body))
-                .await
-                .map_err(|e| {
-                    Error::storage("the part writing thread failed", std::io::Error::other(e))
-                })?
-                .map_err(|e| Error::storage(format!("cannot write {}", path.display()), e))?;
+            tokio::task::spawn_blocking(move || {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(target)?;
+                std::io::Write::write_all(&mut file, &body)
+            })
+            .await
+            .map_err(|e| {
+                Error::storage("the part writing thread failed", std::io::Error::other(e))
+            })?
+            .map_err(|e| Error::storage(format!("cannot write {}", path.display()), e))?;
             files.push((expected, path));
         }
         // The package says how it is packed; the request only asked.

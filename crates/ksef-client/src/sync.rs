@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::files::DirectoryLock;
 use crate::query::{MetadataQuery, Pager};
 
 /// KSeF's error code for a range starting after the HWM while restricted to it: nothing new yet.
@@ -220,29 +221,47 @@ pub trait InvoiceSink: Send + Sync {
     ///
     /// [`Error::Storage`] if it could not be stored.
     fn store(&self, metadata: &InvoiceMetadata, xml: &[u8]) -> Result<(), Error>;
+
+    /// Where sync keeps export packages while they are decrypted and unpacked, unless
+    /// [`SyncOptions::with_scratch_dir`] says otherwise: a private `.ksef-tmp` directory is made
+    /// there, and what a killed run left in it is removed on the next run. `None` (the default)
+    /// means the system's temporary directory; a sink that keeps invoices on disk should name
+    /// its own directory, so decrypted invoices never leave the destination.
+    fn scratch_dir(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// Invoices as files in one directory: `{ksefNumber}.xml` (the invoice as KSeF keeps it) and
-/// `{ksefNumber}.json` (its metadata record). Each file is written atomically, the XML first, so
-/// the metadata file marks a complete invoice.
+/// `{ksefNumber}.json` (its metadata record). Each file is written atomically (mode 0600), the XML
+/// first, so the metadata file marks a complete invoice.
+///
+/// The sink holds an OS lock on the directory ([`DirectoryLock`]) for as long as it (or a clone)
+/// lives: a second sink on the same directory, in this process or another, is refused with
+/// [`Error::DirectoryBusy`] naming the holder. The lock goes with the process, also when it is
+/// killed.
 #[derive(Debug, Clone)]
 pub struct DirectorySink {
     dir: PathBuf,
+    _lock: std::sync::Arc<DirectoryLock>,
 }
 
 impl DirectorySink {
-    /// A sink writing into `dir` (created if missing).
+    /// A sink writing into `dir` (created if missing), locked against a second writer.
     ///
     /// # Errors
     ///
-    /// [`Error::Storage`] if the directory cannot be created.
+    /// [`Error::DirectoryBusy`] if another sink (another `invoice sync`) holds the directory,
+    /// [`Error::Storage`] if the directory cannot be created or locked.
     ///
-    /// Temporary files a killed earlier run left behind (`.{name}.{pid}.{n}.tmp` of another
-    /// process) are removed: one sync per directory at a time.
+    /// Temporary files a killed earlier run left behind (`.{name}.{pid}.{random}.tmp` of another
+    /// process) are removed, and so are its scratch directories (see
+    /// [`SyncOptions::with_scratch_dir`]).
     pub fn new(dir: impl Into<PathBuf>) -> Result<DirectorySink, Error> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::storage(format!("cannot create {}", dir.display()), e))?;
+        let lock = DirectoryLock::acquire(&dir, "invoice sync")?;
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| Error::storage(format!("cannot read {}", dir.display()), e))?;
         for entry in entries.flatten() {
@@ -252,7 +271,10 @@ impl DirectorySink {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(DirectorySink { dir })
+        Ok(DirectorySink {
+            dir,
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 
     /// The directory.
@@ -287,6 +309,10 @@ impl InvoiceSink for DirectorySink {
         let json_path = self.file(&metadata.ksef_number, "json");
         crate::files::write_atomically(&json_path, &json)
             .map_err(|e| Error::storage(format!("cannot write {}", json_path.display()), e))
+    }
+
+    fn scratch_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
     }
 }
 
@@ -354,7 +380,8 @@ impl SyncOptions {
     }
 
     /// Where export packages are decrypted and unpacked (see
-    /// [`ExportOptions::with_scratch_dir`](crate::ExportOptions::with_scratch_dir)).
+    /// [`ExportOptions::with_scratch_dir`](crate::ExportOptions::with_scratch_dir)); by default
+    /// the sink's [`InvoiceSink::scratch_dir`] (for a [`DirectorySink`], its own directory).
     pub fn with_scratch_dir(mut self, dir: impl Into<PathBuf>) -> SyncOptions {
         self.export = self.export.with_scratch_dir(dir);
         self
@@ -625,9 +652,15 @@ impl Client {
         // Starting an export is not idempotent, so the transport does not repeat it when the
         // answer is lost; a second export of the same window is harmless (read-only, and the
         // first one is simply never downloaded), so sync does.
+        let mut export = options.export.clone();
+        if export.scratch_dir().is_none()
+            && let Some(dir) = sink.scratch_dir()
+        {
+            export = export.with_scratch_dir(dir);
+        }
         let mut attempt = 1;
         let job = loop {
-            match self.start_export(filters.clone(), &options.export).await {
+            match self.start_export(filters.clone(), &export).await {
                 Ok(job) => break job,
                 Err(error) if error.has_code(RANGE_BEYOND_HWM) => return Ok(Window::NothingYet),
                 Err(error) if attempt < EXPORT_START_ATTEMPTS && error.outcome_unknown() => {

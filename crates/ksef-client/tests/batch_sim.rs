@@ -176,14 +176,14 @@ async fn parts_wait_in_a_private_scratch_directory_that_is_removed() {
             .max_part_size(4 * 1024)
             .with_scratch_dir(&scratch)
     };
-    // Files in the private directories below `scratch`.
+    // Files in the private directories below `scratch/.ksef-tmp` (not counting their locks).
     let parts_in = |scratch: &std::path::Path| -> usize {
-        std::fs::read_dir(scratch)
+        std::fs::read_dir(scratch.join(".ksef-tmp"))
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|dir| std::fs::read_dir(dir.path()).ok())
-            .map(Iterator::count)
+            .map(|files| files.flatten().filter(|f| f.file_name() != ".lock").count())
             .sum()
     };
     let send = client.send_batch(
@@ -209,7 +209,9 @@ async fn parts_wait_in_a_private_scratch_directory_that_is_removed() {
         "every part waited in the scratch directory"
     );
     assert_eq!(outcome.invoices.len(), 20);
-    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(scratch.join(".ksef-tmp"))
+        .unwrap()
+        .collect();
     assert!(
         left.is_empty(),
         "nothing left in the scratch directory: {left:?}"
@@ -225,7 +227,9 @@ async fn parts_wait_in_a_private_scratch_directory_that_is_removed() {
         .await
         .expect_err("duplicate entry names are refused");
     assert!(matches!(error, Error::Crypto { .. }), "{error:?}");
-    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(scratch.join(".ksef-tmp"))
+        .unwrap()
+        .collect();
     assert!(left.is_empty(), "nothing left after a refusal: {left:?}");
 
     // The parts do go there: a scratch directory that cannot be made is a storage error.

@@ -27,6 +27,9 @@ pub(crate) enum BatchCommand {
         /// The largest part in bytes, before encryption (default: KSeF's limit, 100 MB).
         #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
         part_size: Option<u64>,
+        /// Package without validating first (as `batch send --no-validate`).
+        #[arg(long)]
+        no_validate: bool,
     },
 }
 
