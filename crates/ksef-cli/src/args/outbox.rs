@@ -46,7 +46,7 @@ pub(crate) enum OutboxCommand {
     Show {
         /// The invoice number (P_2), KSeF number or SHA-256 (base64) of the file.
         invoice: String,
-        /// Write the UPO of each accepted row into this directory as UPO-<KSeF number>.xml.
+        /// Write the UPO of each accepted row into this directory as `UPO-<KSeF number>.xml`.
         #[arg(long, value_name = "DIR")]
         upo_dir: Option<PathBuf>,
         /// Where the outbox lives.
