@@ -215,18 +215,19 @@ async fn a_lease_is_renewed_only_while_it_is_held() {
         let store = db.open().await;
         store.enqueue(&invoice("R-1")).await.unwrap();
         let id = store
-            .claim("slow", 1, Duration::from_millis(300))
+            .claim("slow", 1, Duration::from_millis(1500))
             .await
             .unwrap()[0]
             .row
             .id;
         // Renewed while held: the row outlives its first lease and no one else can claim it.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // (Margins of half a second or more either way, for a loaded machine.)
+        tokio::time::sleep(Duration::from_millis(700)).await;
         store
-            .renew("slow", id, Duration::from_millis(300))
+            .renew("slow", id, Duration::from_millis(1500))
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         assert!(
             store
                 .claim("other", 1, Duration::from_secs(60))
@@ -246,7 +247,7 @@ async fn a_lease_is_renewed_only_while_it_is_held() {
         ));
         // Once it has run out, it is not renewed (the worker then does not send the row), and
         // after a successor's claim, neither.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(1700)).await;
         assert!(matches!(
             store
                 .renew("slow", id, Duration::from_secs(60))
