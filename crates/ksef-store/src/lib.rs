@@ -74,15 +74,15 @@
 mod db;
 mod error;
 mod location;
+mod new_invoice;
 mod outbox;
 mod schema;
 mod worker;
 
 pub use crate::error::Error;
 pub use crate::location::{DEFAULT_SQLITE_FILE, PostgresUrl, StoreLocation};
-pub use crate::outbox::{
-    Claimed, Enqueued, InvoiceOptions, NewInvoice, OutboxRow, State, StateCounts, Store,
-};
+pub use crate::new_invoice::{InvoiceOptions, NewInvoice};
+pub use crate::outbox::{Claimed, Enqueued, OutboxRow, State, StateCounts, Store};
 pub use crate::worker::{WorkerOptions, WorkerSummary, default_worker_id, run_worker};
 
 /// The schema version this build creates (the highest `ksef_store_migrations.version`).

@@ -5,12 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use ksef_model::invoice_facts::{Fact, InvoiceFacts};
-use ksef_model::validate::{BusinessOptions, Schema, check_business, validate_invoice};
-
 use crate::db::{Db, Row, Value};
 use crate::error::Error;
 use crate::location::StoreLocation;
+use crate::new_invoice::NewInvoice;
 
 /// The time format of every timestamp column: RFC 3339 in UTC with milliseconds, so that text
 /// order is time order (`2026-01-31T12:00:00.000Z`).
@@ -74,142 +72,6 @@ impl FromStr for State {
             "rejected" => State::Rejected,
             other => return Err(format!("unknown state {other:?}")),
         })
-    }
-}
-
-/// How an invoice is to be sent (stored with it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct InvoiceOptions {
-    /// Issued in an offline mode (`offlineMode: true`).
-    pub offline: bool,
-    /// The technical correction of the rejected offline invoice with this SHA-256 (base64).
-    pub corrected_invoice_hash: Option<String>,
-}
-
-impl InvoiceOptions {
-    /// An ordinary online invoice.
-    pub fn online() -> InvoiceOptions {
-        InvoiceOptions::default()
-    }
-
-    /// An invoice issued in an offline mode.
-    pub fn offline() -> InvoiceOptions {
-        InvoiceOptions {
-            offline: true,
-            corrected_invoice_hash: None,
-        }
-    }
-
-    /// The technical correction of the offline invoice whose file had SHA-256 `hash` (base64).
-    pub fn technical_correction(hash: impl Into<String>) -> InvoiceOptions {
-        InvoiceOptions {
-            offline: true,
-            corrected_invoice_hash: Some(hash.into()),
-        }
-    }
-}
-
-/// An invoice checked and ready to be stored ([`NewInvoice::check`]).
-#[derive(Clone, PartialEq, Eq)]
-pub struct NewInvoice {
-    seller_nip: String,
-    invoice_number: String,
-    invoice_hash: String,
-    form_code: &'static str,
-    bytes: Vec<u8>,
-    options: InvoiceOptions,
-}
-
-impl fmt::Debug for NewInvoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewInvoice")
-            .field("seller_nip", &self.seller_nip)
-            .field("invoice_number", &self.invoice_number)
-            .field("invoice_hash", &self.invoice_hash)
-            .field("form_code", &self.form_code)
-            .field("bytes", &self.bytes.len())
-            .field("options", &self.options)
-            .finish()
-    }
-}
-
-impl NewInvoice {
-    /// Checks `bytes` as ksef-model's offline validator does (its schema, then the business rules
-    /// that need no session: check digits, the issue date not in the future, the size limit)
-    /// and reads the seller's NIP and the invoice number. `name` names the invoice in errors.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInvoice`] naming the first findings, or the element that is missing.
-    pub fn check(name: &str, bytes: Vec<u8>, options: InvoiceOptions) -> Result<NewInvoice, Error> {
-        let refuse = |reason: String| Error::InvalidInvoice {
-            name: name.to_owned(),
-            reason,
-        };
-        let report = validate_invoice(&bytes).map_err(|e| refuse(e.to_string()))?;
-        let today = chrono::Utc::now().date_naive();
-        let mut violations = report.violations;
-        violations.extend(
-            check_business(&bytes, &BusinessOptions::default().with_today(today))
-                .map_err(|e| refuse(e.to_string()))?,
-        );
-        if !violations.is_empty() {
-            let shown: Vec<String> = violations.iter().take(3).map(|v| v.to_string()).collect();
-            let more = violations.len().saturating_sub(shown.len());
-            let mut reason = format!(
-                "not a valid {} invoice: {}",
-                report.schema,
-                shown.join("; ")
-            );
-            if more > 0 {
-                reason.push_str(&format!(" (and {more} more)"));
-            }
-            return Err(refuse(reason));
-        }
-        let form_code = match report.schema {
-            Schema::Fa3 => "FA3",
-            Schema::Fa2 => "FA2",
-            Schema::FaRr1 => "FA_RR1",
-            other => return Err(refuse(format!("schema {other} cannot be sent online"))),
-        };
-        let facts = InvoiceFacts::read(&bytes).map_err(|e| refuse(e.to_string()))?;
-        let seller_nip = facts
-            .required(Fact::SellerNip)
-            .map_err(|e| refuse(e.to_string()))?
-            .to_owned();
-        let invoice_number = facts
-            .required(Fact::InvoiceNumber)
-            .map_err(|e| refuse(e.to_string()))?
-            .to_owned();
-        if let Some(hash) = &options.corrected_invoice_hash {
-            ksef_client::SendOptions::technical_correction(hash.clone())
-                .map_err(|e| refuse(format!("hashOfCorrectedInvoice: {e}")))?;
-        }
-        let invoice_hash = ksef_crypto::file_metadata(&bytes).sha256_base64();
-        Ok(NewInvoice {
-            seller_nip,
-            invoice_number,
-            invoice_hash,
-            form_code,
-            bytes,
-            options,
-        })
-    }
-
-    /// The seller's NIP (`Podmiot1`).
-    pub fn seller_nip(&self) -> &str {
-        &self.seller_nip
-    }
-
-    /// The invoice number (`P_2`).
-    pub fn invoice_number(&self) -> &str {
-        &self.invoice_number
-    }
-
-    /// SHA-256 (base64) of the bytes, as KSeF lists it.
-    pub fn invoice_hash(&self) -> &str {
-        &self.invoice_hash
     }
 }
 
