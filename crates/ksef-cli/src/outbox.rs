@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::args::{OutboxCommand, StoreArgs, WorkerArgs};
 use crate::context::{Ctx, print_json};
-use crate::files::{read_input, write_public};
+use crate::files::{read_invoice, write_document};
 
 /// Runs an `outbox` subcommand.
 pub(crate) async fn run(ctx: &Ctx, command: OutboxCommand) -> anyhow::Result<ExitCode> {
@@ -79,7 +79,7 @@ async fn add(
     for file in &files {
         NewInvoice::check(
             &file.display().to_string(),
-            read_input(file, "invoice")?,
+            read_invoice(file)?,
             options.clone(),
         )?;
     }
@@ -88,7 +88,7 @@ async fn add(
     for file in &files {
         let invoice = NewInvoice::check(
             &file.display().to_string(),
-            read_input(file, "invoice")?,
+            read_invoice(file)?,
             options.clone(),
         )
         .with_context(|| format!("{} changed while the files were added", file.display()))?;
@@ -185,7 +185,7 @@ async fn show(
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 let path = dir.join(format!("UPO-{ksef_number}.xml"));
-                write_public(&path, upo)?;
+                write_document(&path, upo)?;
                 Some(path)
             }
             _ => None,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Sim, describe, invoice, json_ok, temp_dir, text, write_file};
+use common::{Sim, describe, invoice, json_ok, mode, temp_dir, text, write_file};
 
 /// The simulator's statistics (`GET /_sim/stats`), read with a plain HTTP/1.1 request.
 fn sim_stats(sim: &Sim) -> serde_json::Value {
@@ -153,6 +153,8 @@ fn outbox_commands_store_send_and_show() {
             .unwrap()
             .contains(ksef_number)
     );
+    // UPOs are written like every other UPO of the CLI: 0600, through the one writer.
+    assert_eq!(mode(&upo_file), 0o600, "{}", upo_file.display());
     let human = sim.run(&home, &["outbox", "show", ksef_number]);
     assert!(human.status.success(), "{}", describe(&human));
     assert!(text(&human.stdout).contains("OB-1"), "{}", describe(&human));
