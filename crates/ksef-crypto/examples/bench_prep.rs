@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! bench_prep online DIR                         # online-send preparation of every file in DIR
-//! bench_prep decrypt IN OUT KEY_HEX IV_HEX      # streaming AES-256-CBC decryption of IN into OUT
+//! bench_prep decrypt IN OUT KEY_HEX IV_HEX      # AES-256-CBC decryption of IN into OUT (two threads)
+//! bench_prep decrypt-serial IN OUT KEY_HEX IV_HEX  # the same through DecryptingWriter (one thread)
 //! ```
 //!
 //! Not part of the library; it exists so the comparison measures the same work the other
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ksef_crypto::{DecryptingWriter, SessionKey};
+use ksef_crypto::{DecryptingWriter, EncryptionMetadata, SessionKey};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,8 +29,11 @@ fn main() -> ExitCode {
     {
         ["online", dir] => online(dir),
         ["decrypt", input, output, key, iv] => decrypt(input, output, key, iv),
+        ["decrypt-serial", input, output, key, iv] => decrypt_serial(input, output, key, iv),
         _ => {
-            eprintln!("usage: bench_prep online DIR | bench_prep decrypt IN OUT KEY_HEX IV_HEX");
+            eprintln!(
+                "usage: bench_prep online DIR | bench_prep decrypt|decrypt-serial IN OUT KEY_HEX IV_HEX"
+            );
             return ExitCode::from(2);
         }
     };
@@ -67,8 +71,25 @@ fn online(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Streams `input` through [`DecryptingWriter`] into `output`, checking the padding at the end.
+/// Decrypts `input` into `output` with [`SessionKey::decrypt_stream`] (two threads, as the export
+/// unpacker does), checking the padding at the end.
 fn decrypt(
+    input: &str,
+    output: &str,
+    key: &str,
+    iv: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let key = SessionKey::from_slices(&hex(key)?, &hex(iv)?)?;
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(output)?);
+    let metadata = key.decrypt_stream(File::open(input)?, &mut out)?;
+    out.flush()?;
+    report(&metadata);
+    Ok(())
+}
+
+/// Streams `input` through [`DecryptingWriter`] into `output` on one thread, checking the padding
+/// at the end.
+fn decrypt_serial(
     input: &str,
     output: &str,
     key: &str,
@@ -81,11 +102,17 @@ fn decrypt(
     io::copy(&mut reader, &mut writer)?;
     let (mut out, metadata) = writer.finish()?;
     out.flush()?;
-    println!(
-        "decrypted {} bytes into {} bytes",
-        metadata.ciphertext.size, metadata.plaintext.size
-    );
+    report(&metadata);
     Ok(())
+}
+
+fn report(metadata: &EncryptionMetadata) {
+    println!(
+        "decrypted {} bytes into {} bytes, plaintext SHA-256 {}",
+        metadata.ciphertext.size,
+        metadata.plaintext.size,
+        metadata.plaintext.sha256_base64()
+    );
 }
 
 fn hex(text: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {

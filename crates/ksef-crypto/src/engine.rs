@@ -34,7 +34,20 @@ pub(crate) fn padded_last_block(partial: &[u8; BLOCK], partial_len: usize) -> [u
     block
 }
 
-fn decrypt_in_place(mode: &mut cbc::Decryptor<aes::Aes256>, bytes: &mut [u8]) {
+/// How many bytes of the decrypted last block are data, or `None` if its PKCS#7 padding is not
+/// valid. Every padding byte is checked, without stopping at the first bad one.
+pub(crate) fn unpadded_len(block: &[u8; BLOCK]) -> Option<usize> {
+    let pad = block[BLOCK - 1];
+    let pad_len = usize::from(pad);
+    let mut bad = u8::from(pad_len == 0 || pad_len > BLOCK);
+    for (i, &byte) in block.iter().enumerate() {
+        let in_padding = i >= BLOCK.saturating_sub(pad_len);
+        bad |= u8::from(in_padding && byte != pad);
+    }
+    (bad == 0).then(|| BLOCK - pad_len)
+}
+
+pub(crate) fn decrypt_in_place(mode: &mut cbc::Decryptor<aes::Aes256>, bytes: &mut [u8]) {
     let (blocks, rest) = aes::Block::slice_as_chunks_mut(bytes);
     debug_assert!(rest.is_empty());
     mode.decrypt_blocks(blocks);
@@ -179,18 +192,8 @@ impl Decryptor {
         debug_assert_eq!(self.held_len, BLOCK);
         let mut block = self.held;
         decrypt_in_place(&mut self.mode, &mut block);
-        let pad = block[BLOCK - 1];
-        // Check every padding byte without stopping at the first bad one.
-        let pad_len = usize::from(pad);
-        let mut bad = u8::from(pad_len == 0 || pad_len > BLOCK);
-        for (i, &byte) in block.iter().enumerate() {
-            let in_padding = i >= BLOCK.saturating_sub(pad_len);
-            bad |= u8::from(in_padding && byte != pad);
-        }
-        if bad != 0 {
-            return Err(DecryptFailure::Padding { len });
-        }
-        let data = &block[..BLOCK - pad_len];
+        let data_len = unpadded_len(&block).ok_or(DecryptFailure::Padding { len })?;
+        let data = &block[..data_len];
         out.extend_from_slice(data);
         self.plaintext.update(data);
         Ok(EncryptionMetadata {

@@ -12,8 +12,8 @@ use crate::error::{Cause, Error, Result};
 use crate::limits::{Limit, UnpackLimits, check, check_file_name};
 use crate::metadata::{FileHasher, FileMetadata, file_metadata};
 use crate::packaging::{ArchiveFormat, from_io, tar_error, zip_error};
+use crate::pipeline::decrypt_pipelined;
 use crate::session_key::SessionKey;
-use crate::stream::DecryptingWriter;
 
 /// The name of the metadata file in an export package.
 pub const EXPORT_METADATA_FILE: &str = "_metadata.json";
@@ -224,8 +224,11 @@ impl ExportUnpacker {
     {
         let format = ArchiveFormat::of(&self.compression_type)?;
         let start = scratch.stream_position()?;
+        let mut parts = parts.into_iter().peekable();
         let mut whole = FileHasher::new();
-        for (index, (expected, reader)) in parts.into_iter().enumerate() {
+        let mut only_part = None;
+        let mut index = 0_usize;
+        while let Some((expected, reader)) = parts.next() {
             let due = u32::try_from(index + 1).unwrap_or(u32::MAX);
             if expected.ordinal_number != due {
                 return Err(Error::PartOrder {
@@ -233,9 +236,15 @@ impl ExportUnpacker {
                     actual: expected.ordinal_number,
                 });
             }
-            decrypt_part(key, &expected, reader, &mut scratch, &mut whole)?;
+            let single = index == 0 && parts.peek().is_none();
+            let hasher = (!single).then_some(&mut whole);
+            let decrypted = decrypt_part(key, &expected, reader, &mut scratch, hasher)?;
+            if single {
+                only_part = Some(decrypted);
+            }
+            index += 1;
         }
-        let archive = whole.finish();
+        let archive = only_part.unwrap_or_else(|| whole.finish());
         let end = scratch.seek(SeekFrom::End(0))?;
         if end - start != archive.size {
             return Err(Error::Archive {
@@ -475,20 +484,6 @@ fn name_zip_read_error(error: io::Error, name: &str) -> Error {
     }
 }
 
-/// A reader that hashes what passes through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: FileHasher,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 fn mismatch(ordinal_number: u32, what: &'static str, expected: String, actual: String) -> Error {
     Error::PartMismatch {
         ordinal_number,
@@ -529,51 +524,30 @@ fn compare(
     Ok(())
 }
 
-/// Decrypts one part into `scratch`, reading at most one byte more than declared, and checks its
-/// encrypted size and hash before reporting any decryption failure.
+/// Decrypts one part into `scratch` (on two threads, see [`SessionKey::decrypt_stream`]), reading
+/// at most one byte more than declared, and checks its encrypted size and hash before reporting
+/// any decryption failure. `whole` is fed the plaintext too when the archive has more than one
+/// part (for one part, the part's plaintext metadata is the archive's).
 fn decrypt_part<R: Read, W: Write>(
     key: &SessionKey,
     expected: &ExpectedPart,
     reader: R,
     scratch: &mut W,
-    whole: &mut FileHasher,
-) -> Result<()> {
+    whole: Option<&mut FileHasher>,
+) -> Result<FileMetadata> {
     let ordinal = expected.ordinal_number;
-    let mut input = HashingReader {
-        inner: reader.take(expected.encrypted.size.saturating_add(1)),
-        hasher: FileHasher::new(),
-    };
-    let mut tee = Tee {
-        inner: scratch,
-        hasher: whole,
-    };
-    let mut decrypting = DecryptingWriter::new(&mut tee, key);
-    io::copy(&mut input, &mut decrypting).map_err(from_io)?;
-    let decrypted = decrypting.finish().map(|(_, meta)| meta);
+    let input = reader.take(expected.encrypted.size.saturating_add(1));
+    let outcome = decrypt_pipelined(key, input, scratch, whole).map_err(from_io)?;
     // A part longer than declared shows in its size: one byte more was read.
-    let encrypted = input.hasher.finish();
-    compare(ordinal, "encrypted", &expected.encrypted, &encrypted)?;
-    let decrypted = decrypted?;
+    compare(
+        ordinal,
+        "encrypted",
+        &expected.encrypted,
+        &outcome.ciphertext,
+    )?;
+    let decrypted = outcome.plaintext?;
     if let Some(plaintext) = &expected.plaintext {
-        compare(ordinal, "plaintext", plaintext, &decrypted.plaintext)?;
+        compare(ordinal, "plaintext", plaintext, &decrypted)?;
     }
-    Ok(())
-}
-
-/// Writes through to `inner`, hashing on the way.
-struct Tee<'a, W> {
-    inner: &'a mut W,
-    hasher: &'a mut FileHasher,
-}
-
-impl<W: Write> Write for Tee<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    Ok(decrypted)
 }

@@ -17,6 +17,9 @@
 //!   `tokio::io` counterparts (`AsyncEncryptingWriter`, `AsyncDecryptingWriter`,
 //!   `AsyncEncryptingReader`, `AsyncDecryptingReader`). One pass yields the [`FileMetadata`]
 //!   (SHA-256 and size) of both the plaintext and the ciphertext, as [`EncryptionMetadata`].
+//!   For a whole stream at hand, [`SessionKey::decrypt_stream`] does the same decryption on two
+//!   threads (the ciphertext's hash and AES on one, the plaintext's hash and the writes on the
+//!   other); [`ExportUnpacker`] uses it.
 //! - [`BatchPackager`]: a batch session's invoices into one ZIP (or tar.gz) stream, cut into parts
 //!   of at most 100,000,000 bytes, each encrypted into a [`PartSink`] as it is produced, in one
 //!   pass with bounded memory and ZIP entries compressed on all cores; [`BatchPackage`] carries
@@ -179,6 +182,7 @@ mod keys;
 mod limits;
 mod metadata;
 mod packaging;
+mod pipeline;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs12;
