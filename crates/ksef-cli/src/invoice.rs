@@ -99,11 +99,11 @@ pub(crate) async fn run(ctx: &Ctx, command: InvoiceCommand) -> anyhow::Result<Ex
                 }
                 print_json(&doc)?;
             } else if let Some(path) = &out {
-                ctx.note(format!(
+                outln!(
                     "✓ saved invoice {number} to {} ({} bytes)",
                     path.display(),
                     bytes.len()
-                ));
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -217,7 +217,7 @@ async fn export(
             "out": out,
         }))?;
     } else {
-        ctx.note(format!(
+        outln!(
             "✓ export {}: {} invoice file(s), {listed} metadata record(s) in {}{}",
             job.reference_number(),
             files.len(),
@@ -227,7 +227,7 @@ async fn export(
             } else {
                 ""
             }
-        ));
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -289,16 +289,16 @@ async fn sync(
         }))?;
     } else {
         for s in &report.subjects {
-            ctx.note(format!(
+            outln!(
                 "✓ {}: {} new, {} already present; up to date until {}",
                 s.subject_type.as_str(),
                 s.stored,
                 s.already_present,
                 s.checkpoint.to_rfc3339()
-            ));
+            );
         }
         if let Some(pdfs) = &pdfs {
-            pdfs.print(ctx);
+            pdfs.print()?;
         }
     }
     Ok(match pdfs {

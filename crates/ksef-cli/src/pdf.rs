@@ -279,17 +279,19 @@ impl SyncPdfs {
         })
     }
 
-    pub(crate) fn print(&self, ctx: &Ctx) {
-        ctx.note(format!("✓ {} PDF(s) written", self.written.len()));
+    /// The summary on stdout (it is the command's result), the failures on stderr.
+    pub(crate) fn print(&self) -> anyhow::Result<()> {
+        outln!("✓ {} PDF(s) written", self.written.len());
         for file in &self.with_findings {
-            ctx.note(format!(
+            outln!(
                 "  {} rendered despite validation findings (listed in the PDF)",
                 file.display()
-            ));
+            );
         }
         for (file, error) in &self.failed {
             eprintln!("✗ {}: {error}", file.display());
         }
+        Ok(())
     }
 }
 

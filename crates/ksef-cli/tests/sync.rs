@@ -166,3 +166,76 @@ fn export_writes_every_invoice_and_the_metadata() {
         assert!(xml.contains("<Faktura"), "{number} is an invoice");
     }
 }
+
+/// Issue 21: what a command produced goes to stdout, waiting and notes to stderr, so
+/// `ksef invoice sync ... > report.txt` keeps the report and a terminal still shows progress.
+#[test]
+fn sync_and_export_print_their_results_on_stdout() {
+    let home = temp_dir("results-stdout");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    send_invoices(&sim, &home, 1, 2);
+    let export_dir = home.join("export");
+    let export = sim.run(
+        &home,
+        &[
+            "invoice",
+            "export",
+            "--from",
+            &date("yesterday"),
+            "--out",
+            export_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(export.status.success(), "{}", describe(&export));
+    let (stdout, stderr) = (text(&export.stdout), text(&export.stderr));
+    assert!(
+        stdout.contains("✓ export ") && stdout.contains("2 invoice file(s)"),
+        "{}",
+        describe(&export)
+    );
+    assert!(!stderr.contains("✓ export"), "{}", describe(&export));
+    assert!(stderr.contains("started; waiting"), "{}", describe(&export));
+
+    let sync_dir = home.join("sync");
+    let sync = sim.run(
+        &home,
+        &[
+            "invoice",
+            "sync",
+            "--out",
+            sync_dir.to_str().unwrap(),
+            "--since",
+            &date("yesterday"),
+            "--pdf",
+        ],
+    );
+    assert!(sync.status.success(), "{}", describe(&sync));
+    let (stdout, stderr) = (text(&sync.stdout), text(&sync.stderr));
+    assert!(
+        stdout.contains("2 new, 0 already present") && stdout.contains("✓ 2 PDF(s) written"),
+        "{}",
+        describe(&sync)
+    );
+    assert!(!stderr.contains('✓'), "{}", describe(&sync));
+    // --quiet silences stderr only: the result is still there (nothing new since the checkpoint).
+    let quiet = sim.run(
+        &home,
+        &[
+            "invoice",
+            "sync",
+            "--out",
+            sync_dir.to_str().unwrap(),
+            "--since",
+            &date("yesterday"),
+            "--quiet",
+        ],
+    );
+    assert!(quiet.status.success(), "{}", describe(&quiet));
+    assert!(
+        text(&quiet.stdout).contains("✓ Subject1: 0 new"),
+        "{}",
+        describe(&quiet)
+    );
+    assert_eq!(text(&quiet.stderr), "", "{}", describe(&quiet));
+}

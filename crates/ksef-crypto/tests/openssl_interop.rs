@@ -95,7 +95,9 @@ fn we_decrypt_openssl_aes_cbc() {
 
         // The two-thread path (export parts) gives the same bytes and metadata.
         let mut piped = Vec::new();
-        let piped_metadata = key.decrypt_stream(ciphertext.as_slice(), &mut piped).unwrap();
+        let piped_metadata = key
+            .decrypt_stream(ciphertext.as_slice(), &mut piped)
+            .unwrap();
         assert_eq!(piped, plaintext, "len {len}");
         assert_eq!(piped_metadata, metadata, "len {len}");
     }
