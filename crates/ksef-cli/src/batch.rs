@@ -118,7 +118,12 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         outcome.status.status.description
     ));
     let mut session_upos = Vec::new();
-    if let Some(dir) = &upo_dir {
+    let any_accepted = outcome
+        .invoices
+        .iter()
+        .any(|i| matches!(i.outcome, InvoiceOutcome::Accepted { .. }));
+    // A session in which every invoice was refused (445) confirms nothing: no session UPO.
+    if let (Some(dir), true) = (&upo_dir, any_accepted) {
         for (index, page) in outcome.session_upo().await?.iter().enumerate() {
             let path = dir.join(format!(
                 "UPO-{}-{}.xml",

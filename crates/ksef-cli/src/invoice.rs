@@ -526,11 +526,13 @@ async fn send(
         }
     }
     if ctx.json() {
+        let session_reference = session.reference_number().to_string();
         let rows: Vec<Value> = results
             .iter()
             .map(|r| {
                 json!({
                     "file": r.file,
+                    "session": session_reference,
                     "referenceNumber": r.reference_number,
                     "ksefNumber": r.ksef_number,
                     "status": {"code": r.code, "description": r.description},

@@ -147,6 +147,11 @@ fn a_duplicate_resolves_to_the_original_ksef_number_and_exits_zero() {
     assert_eq!(second[0]["alreadyInKsef"], true, "{second}");
     assert_eq!(second[0]["status"]["code"], 440, "{second}");
     assert_ne!(first[0]["referenceNumber"], second[0]["referenceNumber"]);
+    // Each row names its online session (issue 21), one per run here, and KSeF lists it.
+    let session = first[0]["session"].as_str().expect("the session reference");
+    assert_ne!(second[0]["session"].as_str(), Some(session), "{second}");
+    let status = json_ok(&sim.run(&home, &["session", "status", session, "--json"]));
+    assert_eq!(status["invoiceCount"], 1, "{status}");
 
     // The human output says so too.
     let third = sim.run(&home, &["invoice", "send", path, "--wait"]);

@@ -104,6 +104,48 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
     assert!(refused["ksefNumber"].is_null());
     assert_ne!(refused["status"]["code"], 200);
 
+    // Every invoice refused (the first three again: duplicates; KSeF's session status 445): each
+    // file is still listed with its reason, as in the mixed batch, and the exit status is 1.
+    let all_refused = sim.run(
+        &home,
+        &[
+            "batch",
+            "send",
+            dir.to_str().unwrap(),
+            "--wait",
+            "--upo-dir",
+            upo_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        all_refused.status.code(),
+        Some(1),
+        "{}",
+        describe(&all_refused)
+    );
+    let listing = text(&all_refused.stdout);
+    for i in 1..=3 {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with(&format!("✗ inv-{i}.xml")) && l.contains("440")),
+            "{}",
+            describe(&all_refused)
+        );
+    }
+    assert!(
+        listing.contains(": 0/3 accepted"),
+        "{}",
+        describe(&all_refused)
+    );
+    let doc = json_doc(&sim.run(
+        &home,
+        &["batch", "send", dir.to_str().unwrap(), "--wait", "--json"],
+    ));
+    assert_eq!(doc["status"]["code"], 445, "{doc}");
+    assert_eq!(doc["rejected"], 3, "{doc}");
+    assert_eq!(doc["invoices"].as_array().unwrap().len(), 3, "{doc}");
+
     // Without --wait: the session is closed, its reference printed, and processing goes on.
     let third = home.join("third");
     std::fs::create_dir_all(&third).unwrap();

@@ -141,7 +141,7 @@ pub struct BatchOutcome {
     client: Client,
     /// The batch session's reference number.
     pub reference_number: ReferenceNumber,
-    /// The final session status (200).
+    /// The final session status: 200, or 445 when every invoice was refused.
     pub status: SessionStatusResponse,
     /// One entry per invoice KSeF reported, in KSeF's order.
     pub invoices: Vec<BatchInvoiceOutcome>,
@@ -257,8 +257,15 @@ impl SubmittedBatch {
     ///
     /// # Errors
     ///
-    /// [`Error::SessionFailed`] for a failure status of the session (405, 415, 420, 430, 435,
-    /// 440, 445), [`Error::PollTimeout`], [`Error::Transport`].
+    /// A session that KSeF processed but in which no invoice was valid (status 445) is an
+    /// outcome, not an error: every invoice is listed with its own refusal (a duplicate, a
+    /// schema error, ...), as in a session where only some were refused; check
+    /// [`BatchOutcome::status`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionFailed`] for a session KSeF could not process (405, 415, 420, 430, 435,
+    /// 440), [`Error::PollTimeout`], [`Error::Transport`].
     pub async fn wait(self) -> Result<BatchOutcome, Error> {
         let client = self.client;
         let reference_number = self.reference_number;
@@ -286,6 +293,9 @@ impl SubmittedBatch {
         })
     }
 }
+
+/// The session status of a processed session in which no invoice was valid.
+const NO_VALID_INVOICES: i32 = 445;
 
 /// Whether a part upload's failure is final: a 4xx says the request itself is wrong (a bad or
 /// expired link, a part the storage will not take); sending it again gets the same answer. 408
@@ -517,7 +527,8 @@ impl Client {
                 .await?;
             match status.status.code {
                 100 | 150 => {}
-                200 => return Ok(status),
+                // 445: processed, and every invoice refused; the listing says why for each.
+                200 | NO_VALID_INVOICES => return Ok(status),
                 code => {
                     return Err(Error::SessionFailed {
                         reference_number: reference_number.clone(),

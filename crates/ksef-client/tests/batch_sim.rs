@@ -76,15 +76,24 @@ async fn batch_of_100_invoices_is_accepted_once_with_file_names() {
     let invoice_upo = outcome.invoice_upo(first).await.expect("an invoice UPO");
     assert!(!invoice_upo.is_empty());
 
-    // The same invoices again: all duplicates, so the session has no valid invoice.
+    // The same invoices again: all duplicates, so the session has no valid invoice (445); it is
+    // still an outcome that lists each invoice's refusal.
     let again = batch(sim.seeded_nip(), &numbers, 3, |i| format!("again-{i}.xml"));
-    let failed = client
+    let refused = client
         .send_batch(form_code::fa3(), again, BatchOptions::new())
-        .await;
-    assert!(
-        matches!(failed, Err(Error::SessionFailed { code: 445, .. })),
-        "{failed:?}"
-    );
+        .await
+        .expect("a processed session with every invoice refused is an outcome");
+    assert_eq!(refused.status.status.code, 445);
+    assert_eq!(refused.invoices.len(), 3);
+    for invoice in &refused.invoices {
+        assert!(
+            matches!(invoice.outcome, InvoiceOutcome::Duplicate { .. }),
+            "{:?}: {:?}",
+            invoice.file_name,
+            invoice.outcome
+        );
+        assert!(invoice.file_name.as_deref().unwrap().starts_with("again-"));
+    }
     assert_eq!(sim.stats().invoices_accepted, 100);
     sim.shutdown().await;
 }
