@@ -227,22 +227,46 @@ pub(crate) fn ensure_valid_contents(
     )
 }
 
-/// Prints the invalid verdicts and fails naming their files; `Ok` when all are valid.
+/// How many invalid files a refused send shows with their findings.
+const SHOWN_IN_FULL: usize = 10;
+
+/// How many invalid files the error line of a refused send names.
+const NAMED: usize = 3;
+
+/// Prints the invalid verdicts (the first [`SHOWN_IN_FULL`] with their findings) and fails with
+/// their count, naming the first few files; `Ok` when all are valid.
 fn refuse_invalid(ctx: &Ctx, verdicts: Vec<Verdict>) -> anyhow::Result<()> {
+    let total = verdicts.len();
     let owned: Vec<Verdict> = verdicts.into_iter().filter(|v| !v.valid()).collect();
     if owned.is_empty() {
         return Ok(());
     }
-    print_human(ctx, &owned, false)?;
+    print_human(ctx, &owned[..owned.len().min(SHOWN_IN_FULL)], false)?;
+    if owned.len() > SHOWN_IN_FULL {
+        ctx.note(format!(
+            "… and {} more invalid file(s); `ksef invoice validate` lists every finding",
+            owned.len() - SHOWN_IN_FULL
+        ));
+    }
     bail!(
-        "{} invoice(s) failed validation ({}); nothing was sent. Fix them, or pass --no-validate to let KSeF judge",
+        "{} of {total} invoice(s) failed validation ({}); nothing was sent. Fix them, or pass \
+         --no-validate to let KSeF judge",
         owned.len(),
-        owned
-            .iter()
-            .map(|v| display(&v.file))
-            .collect::<Vec<_>>()
-            .join(", ")
+        first_few(&owned)
     )
+}
+
+/// The first [`NAMED`] files of `verdicts`, then how many more there are.
+fn first_few(verdicts: &[Verdict]) -> String {
+    let mut names: Vec<String> = verdicts
+        .iter()
+        .take(NAMED)
+        .map(|v| display(&v.file))
+        .collect();
+    if verdicts.len() > NAMED {
+        names.push(format!("and {} more", verdicts.len() - NAMED));
+    }
+    names.join(", ")
 }
 
 fn display(path: &Path) -> String {

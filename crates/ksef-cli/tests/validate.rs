@@ -158,3 +158,39 @@ fn sends_validate_first_and_refuse_invalid_invoices() {
     let sessions = json_ok(&sim.run(&home, &["session", "list", "--json"]));
     assert!(sessions.as_array().map_or(0, Vec::len) >= 1, "{sessions}");
 }
+
+/// Issue 21: a refused send over many files gives the count and a few names, not every path on
+/// one line, and the findings of the first ten only.
+#[test]
+fn many_invalid_files_are_summarised_not_listed() {
+    let home = temp_dir("validate-many");
+    let dir = home.join("many");
+    for i in 0..25 {
+        write_file(
+            &dir,
+            &format!("bad-{i:02}.xml"),
+            &sample_xml().replace("<NIP>7740001454</NIP>", "<NIP>7740001455</NIP>"),
+        );
+    }
+    for i in 0..5 {
+        write_file(
+            &dir,
+            &format!("good-{i}.xml"),
+            &sample_xml().replace("KSEF-RS-SAMPLE-0001", &format!("GOOD-{i}")),
+        );
+    }
+    let output = ksef(&home, &["batch", "send", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let error = stderr
+        .lines()
+        .find(|l| l.contains("failed validation"))
+        .unwrap_or_else(|| panic!("no summary line:\n{}", describe(&output)));
+    assert!(error.contains("25 of 30 invoice(s)"), "{error}");
+    assert!(error.contains("and 22 more"), "{error}");
+    assert_eq!(error.matches("bad-").count(), 3, "{error}");
+    assert_eq!(stderr.matches("is not valid:").count(), 10, "{stderr}");
+    assert!(stderr.contains("… and 15 more invalid file(s)"), "{stderr}");
+}
