@@ -524,3 +524,35 @@ fn sim_enforces_rate_limits_when_asked() {
         );
     }
 }
+
+/// Issue 21: a help page shows the command's own options first and the global ones under their
+/// own heading, as gh and cargo do.
+#[test]
+fn help_lists_own_options_before_the_global_ones() {
+    let home = temp_dir("help-headings");
+    for (args, own) in [
+        (&["invoice", "send", "--help"][..], "--wait"),
+        (&["batch", "send", "-h"][..], "--part-size"),
+        (&["auth", "login", "--help"][..], "--token-file"),
+    ] {
+        let output = ksef(&home, args).output().unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        let help = text(&output.stdout);
+        let at = |needle: &str| {
+            help.find(needle)
+                .unwrap_or_else(|| panic!("{args:?}: no {needle:?} in\n{help}"))
+        };
+        // Option lines start with six spaces (no short flag); the about text may name them too.
+        let own = format!("      {own}");
+        assert!(at("\nOptions:") < at(&own), "{args:?}\n{help}");
+        assert!(at(&own) < at("Global options:"), "{args:?}\n{help}");
+        assert!(
+            at("Global options:") < at("      --base-url"),
+            "{args:?}\n{help}"
+        );
+        assert!(
+            at("Global options:") < at("      --profile"),
+            "{args:?}\n{help}"
+        );
+    }
+}

@@ -51,8 +51,10 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-/// Options every command understands.
+/// Options every command understands. Help pages list them under their own heading, after the
+/// command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// The KSeF environment to talk to. With a base URL too, the base URL wins (a flag over an
     /// environment variable first), and a note says which was ignored.
