@@ -281,6 +281,18 @@ impl Ctx {
 
     /// A client for a command that needs a login: refuses early, with the fix, if there is none.
     pub(crate) fn logged_in_client(&self) -> anyhow::Result<Client> {
+        // A login belongs to the API it was made against: its tokens are never sent elsewhere.
+        if let Some(meta) = self.load_meta()? {
+            let asked = self.base_url()?;
+            if asked.trim_end_matches('/') != meta.base_url.trim_end_matches('/') {
+                bail!(
+                    "profile {:?} is logged in to {}, not to {asked}; log in there first \
+                     (`ksef auth login` with the same --env/--base-url) or use another --profile",
+                    self.global.profile,
+                    meta.base_url
+                );
+            }
+        }
         let client = self.client()?;
         if client.token_store().load(TokenKind::Refresh).is_none()
             && client.token_store().load(TokenKind::Access).is_none()

@@ -152,6 +152,29 @@ fn env_name_and_base_url_together_follow_a_precedence() {
 /// Something that looks like a token inside the damaged file: it must never be echoed.
 const DAMAGED: &str = "{\"access\": 20250101-EC-SECRETSECRET|nip-1|deadbeef";
 
+/// Issue 21: a login made against one API is never used against another (its tokens would go to
+/// a server that did not issue them); the refusal names both, before any request.
+#[test]
+fn a_login_is_refused_against_another_api() {
+    let home = temp_dir("other-api");
+    let sim = Sim::start(&home);
+    let login = sim.login(&home, &[]);
+    assert!(login.status.success(), "{}", describe(&login));
+    let query = ["invoice", "query", "--from", &date("yesterday")];
+    let ok = sim.run(&home, &query);
+    assert!(ok.status.success(), "{}", describe(&ok));
+    // --env test (a flag) wins over the simulator's KSEF_BASE_URL: another API.
+    let mut args = query.to_vec();
+    args.extend(["--env", "test"]);
+    let refused = sim.run(&home, &args);
+    assert_fails_with(&refused, "is logged in to http://127.0.0.1");
+    assert!(
+        text(&refused.stderr).contains("not to https://api-test.ksef.mf.gov.pl/v2"),
+        "{}",
+        describe(&refused)
+    );
+}
+
 #[test]
 fn a_damaged_token_file_blocks_nothing_but_says_what_to_do() {
     let home = temp_dir("damaged");
