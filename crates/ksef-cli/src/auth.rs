@@ -383,14 +383,26 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                 ExitCode::FAILURE
             })
         }
-        AuthCommand::Whoami => {
+        AuthCommand::Whoami { check } => {
             let Some(meta) = ctx.load_meta()? else {
                 bail!(
                     "not logged in (profile {:?}); run `ksef auth login --nip NIP` first",
                     ctx.global.profile
                 );
             };
-            let client = ctx.client()?;
+            let client = if check {
+                let client = ctx.logged_in_client()?;
+                // A refresh shows the authentication session is alive (an access token outlives
+                // a revoked session until it expires); a read with the new token shows it works.
+                client.refresh_access_token().await?;
+                client
+                    .auth()
+                    .list_sessions(ListAuthSessions::new().with_page_size(10))
+                    .await?;
+                client
+            } else {
+                ctx.client()?
+            };
             let store = client.token_store();
             let access = store.load(TokenKind::Access).and_then(|t| t.valid_until());
             let refresh = store.load(TokenKind::Refresh).and_then(|t| t.valid_until());
@@ -403,6 +415,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "loggedInAt": meta.logged_in_at,
                     "accessValidUntil": access,
                     "refreshValidUntil": refresh,
+                    "checkedWithKsef": check,
                 }))?;
             } else {
                 outln!("profile          {}", ctx.global.profile);
@@ -412,6 +425,9 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                 outln!("logged in at     {}", meta.logged_in_at);
                 outln!("access token     {}", until(access));
                 outln!("refresh token    {}", until(refresh));
+                if check {
+                    outln!("KSeF             ✓ accepts this login");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

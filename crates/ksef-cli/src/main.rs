@@ -214,7 +214,9 @@ fn hint(error: &anyhow::Error) -> Option<String> {
     }
     if let Some(status) = client.status() {
         return Some(match status {
-            401 => "the login is missing or expired; run `ksef auth login --nip NIP`".to_owned(),
+            401 => "the login is missing, expired or was ended on the server; log in again with \
+                    `ksef auth login --nip NIP`"
+                .to_owned(),
             403 => {
                 "the token lacks a permission this needs; check its permissions in KSeF".to_owned()
             }

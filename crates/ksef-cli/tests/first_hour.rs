@@ -495,3 +495,35 @@ fn pid_file_path_is_in_the_state_dir() {
     let stop = ksef(&home, &["sim", "stop"]).output().unwrap();
     assert_fails_with(&stop, &home.join("sim.pid").display().to_string());
 }
+
+/// Issue 21: `auth whoami` shows the session file; `--check` asks KSeF, and a login that died on
+/// the server (revoked elsewhere) is reported with what to do, not blamed on the network.
+#[test]
+fn whoami_check_asks_ksef_and_says_to_log_in_again() {
+    let home = temp_dir("whoami-check");
+    let sim = Sim::start(&home);
+    let login = sim.login(&home, &[]);
+    assert!(login.status.success(), "{}", describe(&login));
+    let checked = json_ok(&sim.run(&home, &["auth", "whoami", "--check", "--json"]));
+    assert_eq!(checked["checkedWithKsef"], true, "{checked}");
+    // A copy of the profile, then the original logs out: KSeF revokes the login the copy holds.
+    let profiles = home.join("profiles");
+    std::fs::create_dir_all(profiles.join("copy")).unwrap();
+    for entry in std::fs::read_dir(profiles.join("default")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), profiles.join("copy").join(entry.file_name())).unwrap();
+        }
+    }
+    let logout = sim.run(&home, &["auth", "logout"]);
+    assert!(logout.status.success(), "{}", describe(&logout));
+    let local = sim.run(&home, &["auth", "whoami", "--profile", "copy"]);
+    assert!(local.status.success(), "{}", describe(&local));
+    let dead = sim.run(&home, &["auth", "whoami", "--profile", "copy", "--check"]);
+    assert_fails_with(&dead, "log in again");
+    assert!(
+        !text(&dead.stderr).contains("network"),
+        "{}",
+        describe(&dead)
+    );
+}

@@ -139,7 +139,12 @@ pub(crate) enum AuthCommand {
         reference: Option<String>,
     },
     /// Show what the session file holds (context, expiry; no secrets).
-    Whoami,
+    Whoami {
+        /// Also ask KSeF whether the login still works (a token refresh, then a read); exit 1
+        /// with what to do if not.
+        #[arg(long)]
+        check: bool,
+    },
     /// Refresh the access token now.
     Refresh,
     /// Revoke the current authentication session and delete the session file.
