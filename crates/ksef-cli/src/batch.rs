@@ -105,11 +105,16 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    ctx.note(format!(
-        "batch session {} closed; waiting until KSeF has processed it …",
-        submitted.reference_number
-    ));
-    let outcome = submitted.wait().await?;
+    let waiting = crate::progress::waiting(
+        ctx,
+        format!(
+            "batch session {} closed; waiting until KSeF has processed it",
+            submitted.reference_number
+        ),
+    );
+    let outcome = submitted.wait().await;
+    waiting.finish_and_clear();
+    let outcome = outcome?;
     ctx.note(format!(
         "batch session {}: {} part(s), status {} {}",
         outcome.reference_number,

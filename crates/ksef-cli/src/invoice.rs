@@ -172,11 +172,16 @@ async fn export(
         .with_only_metadata(only_metadata)
         .with_scratch_dir(out);
     let job = client.start_export(filters, &options).await?;
-    ctx.note(format!(
-        "… export {} started; waiting for KSeF to build the package",
-        job.reference_number()
-    ));
-    let package = job.wait().await?;
+    let waiting = crate::progress::waiting(
+        ctx,
+        format!(
+            "export {} started; waiting for KSeF to build the package",
+            job.reference_number()
+        ),
+    );
+    let package = job.wait().await;
+    waiting.finish_and_clear();
+    let package = package?;
     let mut files = Vec::new();
     let unpacked = if package.parts.is_empty() {
         None
@@ -473,8 +478,16 @@ async fn send(
         ))
     });
     if wait && close_error.is_none() {
-        ctx.note("waiting until KSeF has processed the session …");
-        match session.wait_until_processed().await {
+        let waiting = crate::progress::waiting(
+            ctx,
+            format!(
+                "waiting until KSeF has processed session {}",
+                session.reference_number()
+            ),
+        );
+        let processed = session.wait_until_processed().await;
+        waiting.finish_and_clear();
+        match processed {
             Ok(_) => {}
             // E.g. 445 when no invoice was valid: the per-invoice statuses below say why.
             Err(ksef_client::Error::SessionFailed {

@@ -26,6 +26,7 @@ mod invoice;
 mod outbox;
 mod pdf;
 mod permissions;
+mod progress;
 mod qr;
 mod sample;
 mod session;

@@ -125,7 +125,9 @@ pub(crate) fn run_invoice_pdf(ctx: &Ctx, args: InvoicePdfArgs) -> anyhow::Result
     let environment = qr_environment(ctx.environment()?);
     let mut results = Vec::new();
     let mut failed = 0usize;
+    let progress = crate::progress::bar(ctx, args.files.len() as u64, "rendering");
     for file in &args.files {
+        progress.inc(1);
         let outcome = render_one(
             file,
             &args,
@@ -314,7 +316,9 @@ pub(crate) fn sync_pdfs(ctx: &Ctx, dir: &Path) -> anyhow::Result<SyncPdfs> {
         failed: Vec::new(),
         with_findings: Vec::new(),
     };
+    let progress = crate::progress::bar(ctx, numbers.len() as u64, "rendering PDFs");
     for number in numbers {
+        progress.inc(1);
         let xml = dir.join(format!("{}.xml", number.as_str()));
         let pdf = dir.join(format!("{}.pdf", number.as_str()));
         if pdf.exists() || !dir.join(format!("{}.json", number.as_str())).is_file() {

@@ -57,8 +57,9 @@ pub(crate) fn schema_of(arg: SchemaArg) -> Schema {
 /// NIP check digits, the issue date not in the future, the size limit, the expected form, and
 /// duplicates (seller NIP, invoice type, number) among the files. Files are read one at a time,
 /// so a large batch is never held in memory at once.
-pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict> {
+pub(crate) fn check(ctx: &Ctx, files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict> {
     check_contents(
+        ctx,
         files,
         |index| {
             crate::files::read_invoice(&files[index])
@@ -72,6 +73,7 @@ pub(crate) fn check(files: &[PathBuf], expected: Option<Schema>) -> Vec<Verdict>
 /// [`check`] of contents `content(i)` gives, one file at a time: the bytes of `files[i]`, or why
 /// they could not be read.
 fn check_contents<'a>(
+    ctx: &Ctx,
     files: &[PathBuf],
     mut content: impl FnMut(usize) -> Result<Cow<'a, [u8]>, String>,
     expected: Option<Schema>,
@@ -83,7 +85,9 @@ fn check_contents<'a>(
     }
     let mut verdicts = Vec::with_capacity(files.len());
     let mut keys: BTreeMap<DuplicateKey, Vec<usize>> = BTreeMap::new();
+    let progress = crate::progress::bar(ctx, files.len() as u64, "validating");
     for (index, file) in files.iter().enumerate() {
+        progress.inc(1);
         let mut verdict = Verdict {
             file: file.clone(),
             schema: None,
@@ -167,7 +171,7 @@ pub(crate) fn run(
             bail!("cannot read invoice file {}: no such file", file.display());
         }
     }
-    let verdicts = check(files, schema.map(schema_of));
+    let verdicts = check(ctx, files, schema.map(schema_of));
     let invalid = verdicts.iter().filter(|v| !v.valid()).count();
     if ctx.json() {
         print_json(&Value::Array(verdicts.iter().map(Verdict::json).collect()))?;
@@ -196,6 +200,7 @@ pub(crate) fn ensure_valid(
 ) -> anyhow::Result<Vec<[u8; 32]>> {
     let mut hashes = Vec::with_capacity(files.len());
     let verdicts = check_contents(
+        ctx,
         files,
         |index| {
             let bytes = crate::files::read_invoice(&files[index]).map_err(|e| format!("{e:#}"))?;
@@ -220,6 +225,7 @@ pub(crate) fn ensure_valid_contents(
     refuse_invalid(
         ctx,
         check_contents(
+            ctx,
             files,
             |index| Ok(Cow::Borrowed(invoices[index].as_slice())),
             Some(expected),

@@ -194,3 +194,50 @@ fn many_invalid_files_are_summarised_not_listed() {
     assert_eq!(stderr.matches("is not valid:").count(), 10, "{stderr}");
     assert!(stderr.contains("… and 15 more invalid file(s)"), "{stderr}");
 }
+
+/// Issue 21: long work shows progress on a terminal (here: validating many files, run under
+/// `script` for a pseudo-terminal), and none when stderr is not a terminal or with `--json`.
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let home = temp_dir("validate-progress");
+    let dir = home.join("many");
+    let mut files = Vec::new();
+    for i in 0..40 {
+        let path = write_file(
+            &dir,
+            &format!("good-{i:02}.xml"),
+            &sample_xml().replace("KSEF-RS-SAMPLE-0001", &format!("PROGRESS-{i}")),
+        );
+        files.push(path.to_str().unwrap().to_owned());
+    }
+    let mut args = vec!["invoice", "validate"];
+    args.extend(files.iter().map(String::as_str));
+
+    let piped = ksef(&home, &args).output().unwrap();
+    assert!(piped.status.success(), "{}", describe(&piped));
+    assert!(
+        !text(&piped.stderr).contains("validating"),
+        "{}",
+        describe(&piped)
+    );
+
+    let on_terminal = |extra: &str| {
+        let command_line = format!(
+            "KSEF_HOME='{}' '{BIN}' {} {extra}",
+            home.display(),
+            args.join(" ")
+        );
+        let output = std::process::Command::new("script")
+            .args(["-qec", &command_line, "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script(1) from util-linux runs the command on a pseudo-terminal");
+        assert!(output.status.success(), "{}", describe(&output));
+        text(&output.stdout)
+    };
+    let drawn = on_terminal("");
+    assert!(drawn.contains("validating ["), "{drawn}");
+    assert!(drawn.contains("/40"), "{drawn}");
+    let json = on_terminal("--json");
+    assert!(!json.contains("validating"), "{json}");
+}
