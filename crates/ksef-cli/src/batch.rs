@@ -105,6 +105,8 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // Listening from before the wait is announced, so an interrupt the moment it shows is ours.
+    let interrupted = crate::sim::shutdown_signal()?;
     let waiting = crate::progress::waiting(
         ctx,
         format!(
@@ -112,7 +114,23 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
             submitted.reference_number
         ),
     );
-    let outcome = submitted.wait().await;
+    let reference = submitted.reference_number.clone();
+    let outcome = tokio::select! {
+        outcome = submitted.wait() => outcome,
+        // Ctrl-C (or SIGTERM) while KSeF processes: every part is uploaded and the session closed, so the
+        // invoices are KSeF's now; say where to read their outcome instead of dying silently
+        // (a rerun would send them again and meet duplicates).
+        () = interrupted => {
+            waiting.finish_and_clear();
+            eprintln!(
+                "interrupted: batch session {reference} is closed with all {} invoice(s) uploaded, \
+                 and KSeF processes it whether we wait or not; do not send these files again. \
+                 Its outcome: `ksef session status {reference}` (and `ksef session upo {reference}`)",
+                files.len()
+            );
+            return Ok(ExitCode::from(130));
+        }
+    };
     waiting.finish_and_clear();
     let outcome = outcome?;
     ctx.note(format!(

@@ -527,3 +527,74 @@ fn verbose_traces_requests_on_stderr_without_secrets() {
     assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
     assert!(text(&bad.stderr).contains("KSEF_LOG"));
 }
+
+/// Issue 21: Ctrl-C while KSeF processes a batch (every part uploaded, the session closed) stops
+/// cleanly with exit 130 and says which session holds the invoices and where to read its outcome.
+#[test]
+fn ctrl_c_during_the_batch_wait_names_the_session() {
+    use std::io::{BufRead as _, BufReader};
+    let home = temp_dir("batch-sigint");
+    // Every session status poll takes 5 s: the wait is long enough to be interrupted.
+    let sim = Sim::start_with(
+        &home,
+        &[
+            "--fault-latency-ms",
+            "5000",
+            "--fault-operation",
+            "sessions.status",
+        ],
+    );
+    sim.login(&home, &[]);
+    let dir = home.join("invoices");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 1..=2 {
+        std::fs::write(
+            dir.join(format!("inv-{i}.xml")),
+            invoice(&sim.nip, &format!("SIGINT-{i}")),
+        )
+        .unwrap();
+    }
+    let mut child = sim
+        .ksef(&home, &["batch", "send", dir.to_str().unwrap(), "--wait"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("closed; waiting") {
+        assert!(Instant::now() < deadline, "no wait began:\n{seen}");
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("batch send ended before its wait:\n{seen}");
+        }
+        seen.push_str(&line);
+    }
+    let reference = seen
+        .lines()
+        .find(|l| l.contains("closed; waiting"))
+        .unwrap()
+        .split_whitespace()
+        .skip_while(|w| *w != "session")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(
+        rest.contains(&format!("interrupted: batch session {reference} is closed")),
+        "{rest}"
+    );
+    assert!(
+        rest.contains(&format!("ksef session status {reference}")),
+        "{rest}"
+    );
+}
