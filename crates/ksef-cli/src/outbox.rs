@@ -74,24 +74,24 @@ async fn add(
         None if offline => InvoiceOptions::offline(),
         None => InvoiceOptions::online(),
     };
-    // Every file is checked before anything is stored: a bad file stops the command whole.
-    // One file is in memory at a time: checked here, read and checked again when stored.
-    for file in &files {
-        NewInvoice::check(
-            &file.display().to_string(),
-            read_invoice(file)?,
-            options.clone(),
-        )?;
-    }
-    let store = open(ctx, store_args).await?;
-    let mut rows = Vec::with_capacity(files.len());
+    // Every file is checked (once) before anything is stored: a bad file stops the command
+    // whole. One file's bytes are in memory at a time: what the check found is kept without
+    // them, and the bytes read again when stored must have the checked hash.
+    let mut checked = Vec::with_capacity(files.len());
     for file in &files {
         let invoice = NewInvoice::check(
             &file.display().to_string(),
             read_invoice(file)?,
             options.clone(),
-        )
-        .with_context(|| format!("{} changed while the files were added", file.display()))?;
+        )?;
+        checked.push(invoice.without_bytes());
+    }
+    let store = open(ctx, store_args).await?;
+    let mut rows = Vec::with_capacity(files.len());
+    for (file, checked) in files.iter().zip(checked) {
+        let invoice = checked
+            .with_bytes(read_invoice(file)?)
+            .with_context(|| format!("{} changed while the files were added", file.display()))?;
         let enqueued = store.enqueue(&invoice).await?;
         if !ctx.json() {
             let what = if enqueued.new {
@@ -132,6 +132,8 @@ async fn status(ctx: &Ctx, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
             "leased": counts.leased,
             "accepted": counts.accepted,
             "rejected": counts.rejected,
+            "failed": counts.failed,
+            "unresolved": counts.unresolved,
             "notFinal": counts.not_final(),
             "total": counts.total(),
         }))?;
@@ -140,6 +142,11 @@ async fn status(ctx: &Ctx, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
         outln!("leased    {}", counts.leased);
         outln!("accepted  {}", counts.accepted);
         outln!("rejected  {}", counts.rejected);
+        outln!("failed    {}", counts.failed);
+        outln!(
+            "unresolved {} (in KSeF, number not known yet)",
+            counts.unresolved
+        );
         outln!("not final {} of {}", counts.not_final(), counts.total());
     }
     Ok(ExitCode::SUCCESS)
@@ -160,6 +167,9 @@ fn row_json(row: &OutboxRow, upo_file: Option<&std::path::Path>) -> Value {
         "sessionReferenceNumber": row.session_ref,
         "invoiceReferenceNumber": row.invoice_ref,
         "attempts": row.attempts,
+        "failures": row.failures,
+        "unresolvedTries": row.unresolved_tries,
+        "notBefore": row.not_before,
         "ksefNumber": row.ksef_number,
         "acceptedAt": row.accepted_at,
         "upo": row.upo.as_ref().map(|u| base64::engine::general_purpose::STANDARD.encode(u)),
@@ -225,11 +235,12 @@ async fn show(
         if let Some(path) = &upo_file {
             outln!("  UPO saved to {}", path.display());
         }
-        if let Some(code) = row.error_code {
-            outln!(
-                "  refused     {code}: {}",
-                row.error_message.as_deref().unwrap_or("")
-            );
+        match (row.state, row.error_code, &row.error_message) {
+            (ksef_store::State::Rejected, Some(code), message) => {
+                outln!("  refused     {code}: {}", message.as_deref().unwrap_or(""));
+            }
+            (_, _, Some(message)) => outln!("  last error  {message}"),
+            _ => {}
         }
     }
     if ctx.json() {
@@ -240,12 +251,14 @@ async fn show(
 
 fn summary_line(summary: &WorkerSummary) -> String {
     format!(
-        "{} sent, {} accepted, {} rejected, {} reconciled, {} given back, {} sessions",
+        "{} sent, {} accepted, {} rejected, {} reconciled, {} given back, {} failed, {} unresolved, {} sessions",
         summary.sent,
         summary.accepted,
         summary.rejected,
         summary.reconciled,
         summary.released,
+        summary.failed,
+        summary.unresolved,
         summary.sessions
     )
 }
@@ -279,6 +292,9 @@ pub(crate) async fn worker(ctx: &Ctx, args: WorkerArgs) -> anyhow::Result<ExitCo
     let options = WorkerOptions::new(ksef_store::default_worker_id())
         .with_batch_size(args.batch_size)
         .with_lease(Duration::from_secs(args.lease_secs.max(1)))
+        .with_retry_grace(Duration::from_millis(args.retry_grace_ms))
+        .with_max_attempts(args.max_attempts)
+        .with_max_unresolved(args.max_unresolved)
         .exit_when_idle(args.until_empty);
     let stop = crate::sim::shutdown_signal()?;
     ctx.note(format!(
@@ -301,6 +317,8 @@ pub(crate) async fn worker(ctx: &Ctx, args: WorkerArgs) -> anyhow::Result<ExitCo
             "rejected": summary.rejected,
             "reconciled": summary.reconciled,
             "released": summary.released,
+            "failed": summary.failed,
+            "unresolved": summary.unresolved,
         }))?;
     } else {
         outln!("worker {}: {}", options.worker_id, summary_line(&summary));

@@ -96,6 +96,12 @@ fn outbox_commands_store_send_and_show() {
     );
     let status = json_ok(&sim.run(&home, &["--json", "outbox", "status"]));
     assert_eq!(status["total"], 0, "{status}");
+    // `failed` and `unresolved` (in KSeF, number not known yet) are counted apart.
+    assert_eq!(
+        (status["failed"].as_u64(), status["unresolved"].as_u64()),
+        (Some(0), Some(0)),
+        "{status}"
+    );
 
     let added = json_ok(&sim.run(&home, &args_with(&["--json", "outbox", "add"], &files)));
     assert_eq!(added.as_array().unwrap().len(), 3);
@@ -311,6 +317,9 @@ fn a_killed_worker_loses_and_duplicates_nothing() {
         "25",
         "--lease-secs",
         "2",
+        // Rows given back after a fault wait this long (not the production 30 s).
+        "--retry-grace-ms",
+        "200",
         // The simulator's limits are off; the production pacing (30 sends a minute) would make
         // this test take ten minutes.
         "--rate-limit-scale",

@@ -103,15 +103,15 @@ impl Db {
     pub(crate) async fn execute(
         &self,
         action: &'static str,
-        sql: &'static str,
+        sql: &str,
         params: Vec<Value>,
     ) -> Result<u64, Error> {
         match self {
             Db::Sqlite(connection) => {
                 let connection = Arc::clone(connection);
+                let sql = sqlite_sql(sql);
                 blocking(action, move || {
                     let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-                    let sql = sqlite_sql(sql);
                     let mut statement = connection.prepare(&sql)?;
                     let changed =
                         statement.execute(rusqlite::params_from_iter(params.iter().map(Sql)))?;
@@ -134,15 +134,15 @@ impl Db {
     pub(crate) async fn query(
         &self,
         action: &'static str,
-        sql: &'static str,
+        sql: &str,
         params: Vec<Value>,
     ) -> Result<Vec<Row>, Error> {
         match self {
             Db::Sqlite(connection) => {
                 let connection = Arc::clone(connection);
+                let sql = sqlite_sql(sql);
                 blocking(action, move || {
                     let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-                    let sql = sqlite_sql(sql);
                     let mut statement = connection.prepare(&sql)?;
                     let columns = statement.column_count();
                     let mut rows =

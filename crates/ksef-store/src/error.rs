@@ -56,6 +56,25 @@ pub enum Error {
         /// What was looked up.
         what: String,
     },
+    /// A row's stored file is not the one its `invoice_hash` (or `invoice_size`) names: a row
+    /// written by hand, or bytes changed after enqueue. Recorded on the row (`failed`); never
+    /// sent.
+    #[error(
+        "outbox row {id}: the stored invoice has SHA-256 {actual_hash} and {actual_size} bytes, \
+         but the row says {stored_hash} and {stored_size} bytes"
+    )]
+    InvoiceMismatch {
+        /// The row.
+        id: i64,
+        /// `invoice_hash` as stored.
+        stored_hash: String,
+        /// `invoice_size` as stored (`?` when NULL).
+        stored_size: String,
+        /// SHA-256 (base64) of the stored bytes.
+        actual_hash: String,
+        /// The stored bytes' length.
+        actual_size: usize,
+    },
     /// A stored value is not what the schema allows (a row written by hand with a bad state).
     #[error("outbox row {id}: {reason}")]
     BadRow {

@@ -141,4 +141,57 @@ impl NewInvoice {
     pub fn invoice_hash(&self) -> &str {
         &self.invoice_hash
     }
+
+    /// What the check found, without the bytes (to check many files first and store them
+    /// after, with one file in memory at a time): [`CheckedInvoice::with_bytes`] takes them
+    /// back.
+    pub fn without_bytes(self) -> CheckedInvoice {
+        CheckedInvoice {
+            invoice: NewInvoice {
+                bytes: Vec::new(),
+                ..self
+            },
+        }
+    }
+}
+
+/// A checked invoice without its bytes ([`NewInvoice::without_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedInvoice {
+    invoice: NewInvoice,
+}
+
+impl CheckedInvoice {
+    /// The checked invoice again, with `bytes`: they must be the bytes that were checked (the
+    /// same SHA-256); nothing is validated again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInvoice`] when the bytes are not the ones checked.
+    pub fn with_bytes(self, bytes: Vec<u8>) -> Result<NewInvoice, Error> {
+        let hash = ksef_crypto::file_metadata(&bytes).sha256_base64();
+        if hash != self.invoice.invoice_hash {
+            return Err(Error::InvalidInvoice {
+                name: self.invoice.invoice_number.clone(),
+                reason: format!(
+                    "the file changed since it was checked (SHA-256 {hash}, checked {})",
+                    self.invoice.invoice_hash
+                ),
+            });
+        }
+        Ok(NewInvoice {
+            bytes,
+            ..self.invoice
+        })
+    }
+
+    /// The seller's NIP (`Podmiot1`).
+    pub fn seller_nip(&self) -> &str {
+        &self.invoice.seller_nip
+    }
+
+    /// The invoice number (`P_2`).
+    pub fn invoice_number(&self) -> &str {
+        &self.invoice.invoice_number
+    }
 }

@@ -19,9 +19,30 @@ pub(crate) fn now_text() -> String {
     chrono::Utc::now().format(TIME_FORMAT).to_string()
 }
 
+fn text_of(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format(TIME_FORMAT).to_string()
+}
+
+fn plus(time: chrono::DateTime<chrono::Utc>, after: Duration) -> chrono::DateTime<chrono::Utc> {
+    time + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::days(365))
+}
+
+#[cfg(test)]
 fn later_text(after: Duration) -> String {
-    let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::days(365));
-    (chrono::Utc::now() + after).format(TIME_FORMAT).to_string()
+    text_of(plus(chrono::Utc::now(), after))
+}
+
+/// Why a row is given back to the outbox unfinished ([`Store::retry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retry {
+    /// KSeF surely did not get the invoice (no session opened, a send that failed before the
+    /// request left): counts towards `failures`; at the limit the row is `failed`.
+    NotSent,
+    /// KSeF may hold the invoice but its outcome is not settled (a lost answer, a duplicate
+    /// whose original is not found yet, a status that is not final in time): counts towards
+    /// `unresolved_tries`; at the limit the row is `unresolved`, never resent blindly.
+    Uncertain,
 }
 
 /// The state of an outbox row (the `state` column).
@@ -36,6 +57,15 @@ pub enum State {
     Accepted,
     /// Refused by KSeF: `error_code` and `error_message` are set.
     Rejected,
+    /// Given up (final): KSeF surely does not hold the invoice. The stored file does not match
+    /// its `invoice_hash` or `invoice_size`, or every one of the allowed attempts failed before
+    /// KSeF got it; `error_message` holds the last error.
+    Failed,
+    /// In KSeF (or possibly so), KSeF number not known yet: the outcome could not be settled in
+    /// the allowed tries (a duplicate whose original is not found, a lost answer no session list
+    /// settles). Workers leave it alone and never resend it; set it back to `pending` to
+    /// reconcile it again.
+    Unresolved,
 }
 
 impl State {
@@ -46,12 +76,14 @@ impl State {
             State::Leased => "leased",
             State::Accepted => "accepted",
             State::Rejected => "rejected",
+            State::Failed => "failed",
+            State::Unresolved => "unresolved",
         }
     }
 
-    /// Whether the row is final (accepted or rejected).
+    /// Whether the row is final (accepted, rejected or failed).
     pub fn is_final(self) -> bool {
-        matches!(self, State::Accepted | State::Rejected)
+        matches!(self, State::Accepted | State::Rejected | State::Failed)
     }
 }
 
@@ -70,6 +102,8 @@ impl FromStr for State {
             "leased" => State::Leased,
             "accepted" => State::Accepted,
             "rejected" => State::Rejected,
+            "failed" => State::Failed,
+            "unresolved" => State::Unresolved,
             other => return Err(format!("unknown state {other:?}")),
         })
     }
@@ -130,6 +164,14 @@ pub struct OutboxRow {
     pub enqueued_at: String,
     /// `updated_at`.
     pub updated_at: String,
+    /// `not_before`: a released row is not claimed before this time.
+    pub not_before: Option<String>,
+    /// `failures`: attempts that failed before KSeF got the invoice.
+    pub failures: i64,
+    /// `unresolved_tries`: reconciliations that could not settle the outcome.
+    pub unresolved_tries: i64,
+    /// `invoice_size`: the file's size in bytes (NULL in rows an ERP inserted without it).
+    pub invoice_size: Option<i64>,
 }
 
 impl fmt::Debug for OutboxRow {
@@ -152,7 +194,11 @@ impl fmt::Debug for OutboxRow {
 #[cfg(test)]
 const COLUMNS: &str = "id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
      corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, attempts, \
-     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at";
+     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at, \
+     not_before, failures, unresolved_tries, invoice_size";
+
+/// How many columns an [`OutboxRow`] has (a claim adds `invoice`).
+const ROW_COLUMNS: usize = 24;
 
 fn row_of(mut values: Row) -> Result<(OutboxRow, Option<Vec<u8>>), Error> {
     let id = match values.first() {
@@ -163,7 +209,7 @@ fn row_of(mut values: Row) -> Result<(OutboxRow, Option<Vec<u8>>), Error> {
         id,
         reason: reason.to_owned(),
     };
-    let invoice = if values.len() > 20 {
+    let invoice = if values.len() > ROW_COLUMNS {
         match values.pop() {
             Some(Value::Bytes(b)) => Some(b),
             Some(Value::Text(t)) => Some(t.into_bytes()),
@@ -221,6 +267,10 @@ fn row_of(mut values: Row) -> Result<(OutboxRow, Option<Vec<u8>>), Error> {
         error_message: opt_text(next()),
         enqueued_at: opt_text(next()).unwrap_or_default(),
         updated_at: opt_text(next()).unwrap_or_default(),
+        not_before: opt_text(next()),
+        failures: int(next()).unwrap_or(0),
+        unresolved_tries: int(next()).unwrap_or(0),
+        invoice_size: int(next()),
     };
     Ok((row, invoice))
 }
@@ -256,17 +306,21 @@ pub struct StateCounts {
     pub accepted: u64,
     /// `rejected`.
     pub rejected: u64,
+    /// `failed`.
+    pub failed: u64,
+    /// `unresolved`: in KSeF (or possibly so), KSeF number not known yet.
+    pub unresolved: u64,
 }
 
 impl StateCounts {
-    /// Rows not yet final (pending or leased).
+    /// Rows not yet final (pending, leased or unresolved).
     pub fn not_final(&self) -> u64 {
-        self.pending + self.leased
+        self.pending + self.leased + self.unresolved
     }
 
     /// Every row.
     pub fn total(&self) -> u64 {
-        self.pending + self.leased + self.accepted + self.rejected
+        self.not_final() + self.accepted + self.rejected + self.failed
     }
 }
 
@@ -274,6 +328,9 @@ impl StateCounts {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// Added to this process's clock (tests of a worker whose clock is wrong); PostgreSQL's
+    /// leases use the database's clock and ignore it.
+    skew: chrono::Duration,
 }
 
 impl fmt::Debug for Store {
@@ -306,7 +363,42 @@ impl Store {
                 });
             }
         };
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            skew: chrono::Duration::zero(),
+        })
+    }
+
+    /// For tests: this store's idea of the local clock is off by `skew` (a worker host whose
+    /// clock is wrong). On PostgreSQL leases and claims use the database's clock.
+    #[doc(hidden)]
+    pub fn with_clock_skew_for_tests(mut self, skew: chrono::Duration) -> Store {
+        self.skew = skew;
+        self
+    }
+
+    /// The time leases and claims are measured by: the database's clock on PostgreSQL (workers
+    /// on many hosts agree on it), this process's on SQLite (one machine).
+    async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+        match self.db {
+            Db::Sqlite(_) => Ok(chrono::Utc::now() + self.skew),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => {
+                let rows = self
+                    .db
+                    .query(
+                        "reading the database's clock",
+                        "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+                        vec![],
+                    )
+                    .await?;
+                let millis = first_int(&rows).unwrap_or_default();
+                chrono::DateTime::from_timestamp_millis(millis).ok_or_else(|| Error::BadRow {
+                    id: 0,
+                    reason: format!("the database's clock reads {millis} ms"),
+                })
+            }
+        }
     }
 
     /// Stores a checked invoice as `pending`, durably (the commit is on disk when this returns).
@@ -317,30 +409,106 @@ impl Store {
     ///
     /// [`Error::Database`].
     pub async fn enqueue(&self, invoice: &NewInvoice) -> Result<Enqueued, Error> {
-        let now = now_text();
-        let inserted = self
-            .db
-            .query(
-                "enqueueing an invoice",
-                "INSERT INTO ksef_outbox (seller_nip, invoice_number, invoice_hash, form_code, \
-                 invoice, offline, corrected_invoice_hash, state, enqueued_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) \
-                 ON CONFLICT (seller_nip, invoice_number, invoice_hash) DO NOTHING RETURNING id",
-                vec![
-                    invoice.seller_nip.as_str().into(),
-                    invoice.invoice_number.as_str().into(),
-                    invoice.invoice_hash.as_str().into(),
-                    invoice.form_code.into(),
-                    invoice.bytes.clone().into(),
-                    i64::from(invoice.options.offline).into(),
-                    invoice.options.corrected_invoice_hash.clone().into(),
-                    now.into(),
-                ],
-            )
-            .await?;
-        if let Some(id) = first_int(&inserted) {
-            return Ok(Enqueued { id, new: true });
+        let enqueued = self.enqueue_all(std::slice::from_ref(invoice)).await?;
+        enqueued.into_iter().next().ok_or_else(|| Error::NotFound {
+            what: format!(
+                "{} of seller {} after enqueueing it",
+                invoice.invoice_number, invoice.seller_nip
+            ),
+        })
+    }
+
+    /// Stores checked invoices as `pending`, many in one statement (one transaction, one
+    /// commit to disk, per [`ENQUEUE_CHUNK`] invoices): what [`Store::enqueue`] does for each,
+    /// at a far higher rate. The results are in the order of `invoices`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]; the invoices of a chunk are stored all or none.
+    pub async fn enqueue_all(&self, invoices: &[NewInvoice]) -> Result<Vec<Enqueued>, Error> {
+        let mut out = Vec::with_capacity(invoices.len());
+        for chunk in invoices.chunks(ENQUEUE_CHUNK) {
+            out.extend(self.enqueue_chunk(chunk).await?);
         }
+        Ok(out)
+    }
+
+    async fn enqueue_chunk(&self, invoices: &[NewInvoice]) -> Result<Vec<Enqueued>, Error> {
+        let now = now_text();
+        let mut sql = String::from(
+            "INSERT INTO ksef_outbox (seller_nip, invoice_number, invoice_hash, form_code, \
+             invoice, offline, corrected_invoice_hash, state, enqueued_at, updated_at, \
+             invoice_size) VALUES ",
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(invoices.len() * 9);
+        for (i, invoice) in invoices.iter().enumerate() {
+            let p = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8,
+                p + 8,
+                p + 9
+            ));
+            params.extend([
+                invoice.seller_nip.as_str().into(),
+                invoice.invoice_number.as_str().into(),
+                invoice.invoice_hash.as_str().into(),
+                invoice.form_code.into(),
+                invoice.bytes.clone().into(),
+                i64::from(invoice.options.offline).into(),
+                invoice.options.corrected_invoice_hash.clone().into(),
+                now.as_str().into(),
+                i64::try_from(invoice.bytes.len())
+                    .unwrap_or(i64::MAX)
+                    .into(),
+            ]);
+        }
+        sql.push_str(
+            " ON CONFLICT (seller_nip, invoice_number, invoice_hash) DO NOTHING \
+             RETURNING id, seller_nip, invoice_number, invoice_hash",
+        );
+        let inserted = self.db.query("enqueueing invoices", &sql, params).await?;
+        let mut ids = std::collections::HashMap::new();
+        for row in inserted {
+            if let [
+                Value::Int(id),
+                Value::Text(nip),
+                Value::Text(number),
+                Value::Text(hash),
+            ] = row.as_slice()
+            {
+                ids.insert((nip.clone(), number.clone(), hash.clone()), *id);
+            }
+        }
+        let mut out = Vec::with_capacity(invoices.len());
+        for invoice in invoices {
+            let key = (
+                invoice.seller_nip.clone(),
+                invoice.invoice_number.clone(),
+                invoice.invoice_hash.clone(),
+            );
+            match ids.remove(&key) {
+                Some(id) => out.push(Enqueued { id, new: true }),
+                None => out.push(Enqueued {
+                    id: self.existing_id(invoice).await?,
+                    new: false,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn existing_id(&self, invoice: &NewInvoice) -> Result<i64, Error> {
         let existing = self
             .db
             .query(
@@ -354,20 +522,20 @@ impl Store {
                 ],
             )
             .await?;
-        let id = first_int(&existing).ok_or_else(|| Error::NotFound {
+        first_int(&existing).ok_or_else(|| Error::NotFound {
             what: format!(
                 "{} of seller {} after a conflicting insert",
                 invoice.invoice_number, invoice.seller_nip
             ),
-        })?;
-        Ok(Enqueued { id, new: false })
+        })
     }
 
-    /// Claims up to `n` rows for `worker` until now + `lease`: pending rows, and leased rows whose
-    /// lease expired (their worker died), oldest first. A claimed row keeps the `session_ref` and
-    /// `invoice_ref` of an earlier lease, so the worker can reconcile before sending again. On
-    /// PostgreSQL concurrent claims skip each other's rows (`FOR UPDATE SKIP LOCKED`); on SQLite
-    /// the claim is one statement, a transaction of its own.
+    /// Claims up to `n` rows for `worker` until now + `lease`: pending rows whose `not_before`
+    /// has passed, and leased rows whose lease expired (their worker died), oldest first. A
+    /// claimed row keeps its sessions ([`Store::sessions`]), so the worker can reconcile before
+    /// sending again. Time is the database's on PostgreSQL, where concurrent claims skip each
+    /// other's rows (`FOR UPDATE SKIP LOCKED`); on SQLite the claim is one statement, a
+    /// transaction of its own.
     ///
     /// # Errors
     ///
@@ -378,11 +546,11 @@ impl Store {
         n: usize,
         lease: Duration,
     ) -> Result<Vec<Claimed>, Error> {
-        let now = now_text();
+        let now = self.now().await?;
         let params = vec![
             worker.into(),
-            later_text(lease).into(),
-            now.into(),
+            text_of(plus(now, lease)).into(),
+            text_of(now).into(),
             i64::try_from(n).unwrap_or(i64::MAX).into(),
         ];
         let rows = match self.db {
@@ -413,7 +581,8 @@ impl Store {
     }
 
     /// Records, before any invoice of it is sent, the online session `session_ref` the leased
-    /// rows `ids` go to (their earlier `invoice_ref` is cleared).
+    /// rows `ids` go to: added to the row's sessions ([`Store::sessions`]; earlier ones are
+    /// kept) and set as its `session_ref` (its `invoice_ref` is cleared).
     ///
     /// # Errors
     ///
@@ -425,23 +594,67 @@ impl Store {
         session_ref: &str,
     ) -> Result<(), Error> {
         for &id in ids {
+            let now = now_text();
+            // The session first: a worker killed between the two statements leaves a session
+            // the successor reconciles against, never a row sent in an unrecorded session.
+            self.db
+                .execute(
+                    "recording the session of an invoice",
+                    "INSERT INTO ksef_outbox_sessions (outbox_id, session_ref, recorded_at) \
+                     SELECT id, $1, $2 FROM ksef_outbox \
+                     WHERE id = $3 AND worker = $4 AND state = 'leased' \
+                     ON CONFLICT (outbox_id, session_ref) DO NOTHING",
+                    vec![
+                        session_ref.into(),
+                        now.as_str().into(),
+                        id.into(),
+                        worker.into(),
+                    ],
+                )
+                .await?;
             let changed = self
                 .db
                 .execute(
                     "recording the session of an invoice",
                     "UPDATE ksef_outbox SET session_ref = $1, invoice_ref = NULL, updated_at = $2 \
                      WHERE id = $3 AND worker = $4 AND state = 'leased'",
-                    vec![
-                        session_ref.into(),
-                        now_text().into(),
-                        id.into(),
-                        worker.into(),
-                    ],
+                    vec![session_ref.into(), now.into(), id.into(), worker.into()],
                 )
                 .await?;
             lease_held(changed, id, worker)?;
         }
         Ok(())
+    }
+
+    /// Every session row `id` was bound to, oldest first: `(session_ref, invoice_ref)`, the
+    /// invoice's reference when its send was answered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn sessions(&self, id: i64) -> Result<Vec<(String, Option<String>)>, Error> {
+        let rows = self
+            .db
+            .query(
+                "reading an invoice's sessions",
+                "SELECT session_ref, invoice_ref FROM ksef_outbox_sessions \
+                 WHERE outbox_id = $1 ORDER BY recorded_at, session_ref",
+                vec![id.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let mut it = row.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(Value::Text(session)), Some(Value::Text(invoice))) => {
+                        Some((session, Some(invoice)))
+                    }
+                    (Some(Value::Text(session)), _) => Some((session, None)),
+                    _ => None,
+                }
+            })
+            .collect())
     }
 
     /// Extends the lease on row `id` to `lease` from now, but only while it is still held: leased
@@ -454,7 +667,7 @@ impl Store {
     /// [`Error::LeaseLost`] when the lease expired or another worker holds the row;
     /// [`Error::Database`].
     pub async fn renew(&self, worker: &str, id: i64, lease: Duration) -> Result<(), Error> {
-        let now = now_text();
+        let now = self.now().await?;
         let changed = self
             .db
             .execute(
@@ -462,8 +675,8 @@ impl Store {
                 "UPDATE ksef_outbox SET lease_expires_at = $1, updated_at = $2 \
                  WHERE id = $3 AND worker = $4 AND state = 'leased' AND lease_expires_at > $2",
                 vec![
-                    later_text(lease).into(),
-                    now.into(),
+                    text_of(plus(now, lease)).into(),
+                    text_of(now).into(),
                     id.into(),
                     worker.into(),
                 ],
@@ -472,12 +685,22 @@ impl Store {
         lease_held(changed, id, worker)
     }
 
-    /// Records the reference number KSeF gave the leased row `id` in its session.
+    /// Records the reference number KSeF gave the leased row `id` in its current session.
     ///
     /// # Errors
     ///
     /// [`Error::LeaseLost`], [`Error::Database`].
     pub async fn record_sent(&self, worker: &str, id: i64, invoice_ref: &str) -> Result<(), Error> {
+        self.db
+            .execute(
+                "recording a sent invoice",
+                "UPDATE ksef_outbox_sessions SET invoice_ref = $1 \
+                 WHERE outbox_id = $2 AND session_ref = \
+                 (SELECT session_ref FROM ksef_outbox WHERE id = $2 AND worker = $3 \
+                 AND state = 'leased')",
+                vec![invoice_ref.into(), id.into(), worker.into()],
+            )
+            .await?;
         let changed = self
             .db
             .execute(
@@ -515,7 +738,8 @@ impl Store {
             .execute(
                 "recording an accepted invoice",
                 "UPDATE ksef_outbox SET state = 'accepted', ksef_number = $1, upo = $2, \
-                 accepted_at = $3, updated_at = $3, worker = NULL, lease_expires_at = NULL \
+                 accepted_at = $3, updated_at = $3, worker = NULL, lease_expires_at = NULL, \
+                 error_code = NULL, error_message = NULL, not_before = NULL \
                  WHERE id = $4 AND worker = $5 AND state = 'leased'",
                 vec![
                     ksef_number.into(),
@@ -546,7 +770,7 @@ impl Store {
             .execute(
                 "recording a rejected invoice",
                 "UPDATE ksef_outbox SET state = 'rejected', error_code = $1, error_message = $2, \
-                 updated_at = $3, worker = NULL, lease_expires_at = NULL \
+                 updated_at = $3, worker = NULL, lease_expires_at = NULL, not_before = NULL \
                  WHERE id = $4 AND worker = $5 AND state = 'leased'",
                 vec![
                     code.into(),
@@ -560,8 +784,29 @@ impl Store {
         lease_held(changed, id, worker)
     }
 
-    /// Gives the leased row `id` back (`pending`), keeping its session reference for the
-    /// reconciliation of the next claim.
+    /// Finishes the leased row `id` as `failed` with `message`: KSeF surely does not hold it (its
+    /// stored file does not match its hash, say); it is never sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`], [`Error::Database`].
+    pub async fn record_failed(&self, worker: &str, id: i64, message: &str) -> Result<(), Error> {
+        let changed = self
+            .db
+            .execute(
+                "recording a failed invoice",
+                "UPDATE ksef_outbox SET state = 'failed', error_code = NULL, error_message = $1, \
+                 updated_at = $2, worker = NULL, lease_expires_at = NULL, not_before = NULL \
+                 WHERE id = $3 AND worker = $4 AND state = 'leased'",
+                vec![message.into(), now_text().into(), id.into(), worker.into()],
+            )
+            .await?;
+        lease_held(changed, id, worker)
+    }
+
+    /// Gives the leased row `id` back (`pending`) at once, keeping its sessions for the
+    /// reconciliation of the next claim (a worker stopping; not after a failure: see
+    /// [`Store::retry`]).
     ///
     /// # Errors
     ///
@@ -580,6 +825,80 @@ impl Store {
         lease_held(changed, id, worker)
     }
 
+    /// Gives the leased row `id` back after a failure: `pending`, not claimable before `after`
+    /// from now (KSeF may still be processing what it got), with `message` (and KSeF's `code`,
+    /// if any) as its last error. `why` says which counter grows; at `limit` tries the row goes
+    /// to `failed` ([`Retry::NotSent`]) or `unresolved` ([`Retry::Uncertain`]) instead. Returns
+    /// the row's new state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`], [`Error::Database`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn retry(
+        &self,
+        worker: &str,
+        id: i64,
+        why: Retry,
+        after: Duration,
+        limit: u32,
+        code: Option<i64>,
+        message: &str,
+    ) -> Result<State, Error> {
+        let now = self.now().await?;
+        let params = vec![
+            text_of(plus(now, after)).into(),
+            code.into(),
+            message.into(),
+            text_of(now).into(),
+            i64::from(limit.max(1)).into(),
+            id.into(),
+            worker.into(),
+        ];
+        let sql = match why {
+            Retry::NotSent => RETRY_NOT_SENT,
+            Retry::Uncertain => RETRY_UNCERTAIN,
+        };
+        let rows = self.db.query("giving an invoice back", sql, params).await?;
+        match rows.first().and_then(|r| r.first()) {
+            Some(Value::Text(state)) => {
+                state.parse().map_err(|reason| Error::BadRow { id, reason })
+            }
+            _ => Err(Error::LeaseLost {
+                id,
+                worker: worker.to_owned(),
+            }),
+        }
+    }
+
+    /// How long until the earliest `pending` row that waits for its `not_before` may be claimed
+    /// (`None` when no row waits).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn next_due(&self) -> Result<Option<Duration>, Error> {
+        let now = self.now().await?;
+        let rows = self
+            .db
+            .query(
+                "reading the next retry time",
+                "SELECT MIN(not_before) FROM ksef_outbox \
+                 WHERE state = 'pending' AND not_before > $1",
+                vec![text_of(now).into()],
+            )
+            .await?;
+        let Some(Value::Text(next)) = rows.first().and_then(|r| r.first()) else {
+            return Ok(None);
+        };
+        let next = chrono::NaiveDateTime::parse_from_str(next, TIME_FORMAT)
+            .map_err(|e| Error::BadRow {
+                id: 0,
+                reason: format!("not_before {next:?}: {e}"),
+            })?
+            .and_utc();
+        Ok(Some((next - now).to_std().unwrap_or_default()))
+    }
     /// Gives back every row `worker` still holds; returns how many.
     ///
     /// # Errors
@@ -622,6 +941,8 @@ impl Store {
                 Ok(State::Leased) => counts.leased = n,
                 Ok(State::Accepted) => counts.accepted = n,
                 Ok(State::Rejected) => counts.rejected = n,
+                Ok(State::Failed) => counts.failed = n,
+                Ok(State::Unresolved) => counts.unresolved = n,
                 Err(reason) => return Err(Error::BadRow { id: 0, reason }),
             }
         }
@@ -665,6 +986,10 @@ impl Store {
     }
 }
 
+/// Invoices stored by one statement of [`Store::enqueue_all`] (9 parameters each, within
+/// SQLite's limit of 32,766).
+pub const ENQUEUE_CHUNK: usize = 500;
+
 fn first_int(rows: &[Row]) -> Option<i64> {
     match rows.first().and_then(|r| r.first()) {
         Some(Value::Int(id)) => Some(*id),
@@ -682,19 +1007,41 @@ fn lease_held(changed: u64, id: i64, worker: &str) -> Result<(), Error> {
     Ok(())
 }
 
+macro_rules! retry_sql {
+    ($counter:literal, $limit_state:literal) => {
+        concat!(
+            "UPDATE ksef_outbox SET ",
+            $counter,
+            " = ",
+            $counter,
+            " + 1, state = CASE WHEN ",
+            $counter,
+            " + 1 >= $5 THEN '",
+            $limit_state,
+            "' ELSE 'pending' END, not_before = $1, error_code = $2, error_message = $3, \
+             worker = NULL, lease_expires_at = NULL, updated_at = $4 \
+             WHERE id = $6 AND worker = $7 AND state = 'leased' RETURNING state"
+        )
+    };
+}
+
+const RETRY_NOT_SENT: &str = retry_sql!("failures", "failed");
+const RETRY_UNCERTAIN: &str = retry_sql!("unresolved_tries", "unresolved");
+
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
             "UPDATE ksef_outbox SET state = 'leased', worker = $1, lease_expires_at = $2, \
              attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM ksef_outbox \
-             WHERE state = 'pending' OR (state = 'leased' AND lease_expires_at < $3) \
+             WHERE (state = 'pending' AND (not_before IS NULL OR not_before <= $3)) \
+             OR (state = 'leased' AND lease_expires_at < $3) \
              ORDER BY id LIMIT $4",
             $lock,
             ") RETURNING id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
              corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, \
              attempts, ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, \
-             updated_at, invoice"
+             updated_at, not_before, failures, unresolved_tries, invoice_size, invoice"
         )
     };
 }
@@ -705,13 +1052,15 @@ const CLAIM_POSTGRES: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
 
 const SHOW: &str = "SELECT id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
      corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, attempts, \
-     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at \
+     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at, \
+     not_before, failures, unresolved_tries, invoice_size \
      FROM ksef_outbox WHERE invoice_number = $1 OR ksef_number = $1 OR invoice_hash = $1 \
      ORDER BY id";
 
 const ALL_ROWS: &str = "SELECT id, seller_nip, invoice_number, invoice_hash, form_code, offline, \
      corrected_invoice_hash, state, worker, lease_expires_at, session_ref, invoice_ref, attempts, \
-     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at \
+     ksef_number, upo, accepted_at, error_code, error_message, enqueued_at, updated_at, \
+     not_before, failures, unresolved_tries, invoice_size \
      FROM ksef_outbox ORDER BY id";
 
 #[cfg(test)]

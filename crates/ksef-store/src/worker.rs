@@ -13,7 +13,7 @@ use ksef_model::types::{FormCode, SessionInvoiceStatusResponse};
 use ksef_model::values::{KsefNumber, ReferenceNumber};
 
 use crate::error::Error;
-use crate::outbox::{Claimed, Store};
+use crate::outbox::{Claimed, Retry, State, Store};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -31,8 +31,18 @@ pub struct WorkerOptions {
     /// How long to wait at most for KSeF to finish processing a sent invoice before giving the
     /// row back (it is settled by the next claim).
     pub settle_timeout: Duration,
-    /// Stop when the outbox has no claimable row instead of waiting for more.
+    /// Stop when the outbox has no claimable row instead of waiting for more (rows waiting for
+    /// their `not_before` are waited for).
     pub exit_when_idle: bool,
+    /// How long a row given back after a failure or an unknown outcome waits before any worker
+    /// claims it again (`not_before`), so that KSeF can finish processing what it got before
+    /// anyone reconciles or resends; the n-th try of a row waits n times this.
+    pub retry_grace: Duration,
+    /// Tries that fail before KSeF gets the invoice, after which the row is `failed`.
+    pub max_attempts: u32,
+    /// Reconciliations that cannot settle an unknown outcome, after which the row is
+    /// `unresolved` (in KSeF, number not known yet).
+    pub max_unresolved: u32,
 }
 
 impl WorkerOptions {
@@ -45,7 +55,28 @@ impl WorkerOptions {
             idle_pause: Duration::from_secs(2),
             settle_timeout: Duration::from_secs(120),
             exit_when_idle: false,
+            retry_grace: Duration::from_secs(30),
+            max_attempts: 10,
+            max_unresolved: 10,
         }
+    }
+
+    /// Sets the retry grace period.
+    pub fn with_retry_grace(mut self, grace: Duration) -> Self {
+        self.retry_grace = grace;
+        self
+    }
+
+    /// Sets the maximum number of failed attempts (at least 1).
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Sets the maximum number of unsettled reconciliations (at least 1).
+    pub fn with_max_unresolved(mut self, n: u32) -> Self {
+        self.max_unresolved = n.max(1);
+        self
     }
 
     /// Sets the batch size (at least 1).
@@ -114,8 +145,12 @@ pub struct WorkerSummary {
     pub rejected: u64,
     /// Rows an earlier lease had sent, settled from the session's list or a metadata query.
     pub reconciled: u64,
-    /// Rows given back unsettled (KSeF failed or was slow; the next claim settles them).
+    /// Rows given back unsettled (KSeF failed or was slow; a later claim settles them).
     pub released: u64,
+    /// Rows recorded `failed` (a stored file that does not match its hash, or out of attempts).
+    pub failed: u64,
+    /// Rows recorded `unresolved` (in KSeF, number not known yet).
+    pub unresolved: u64,
 }
 
 impl WorkerSummary {
@@ -127,6 +162,12 @@ impl WorkerSummary {
         self.rejected += other.rejected;
         self.reconciled += other.reconciled;
         self.released += other.released;
+        self.failed += other.failed;
+        self.unresolved += other.unresolved;
+    }
+
+    fn settled(&self) -> u64 {
+        self.accepted + self.rejected + self.failed + self.unresolved
     }
 }
 
@@ -159,13 +200,20 @@ pub async fn run_worker(
             Err(e) => break Err(e),
         };
         if claimed.is_empty() {
-            if options.exit_when_idle {
+            let wait = match store.next_due().await {
+                Ok(wait) => wait,
+                Err(e) => break Err(e),
+            };
+            if options.exit_when_idle && wait.is_none() {
                 break Ok(());
             }
+            let pause = wait.map_or(options.idle_pause, |w| {
+                w.min(options.idle_pause).max(Duration::from_millis(10))
+            });
             tokio::select! {
                 biased;
                 () = &mut shutdown => break Ok(()),
-                () = tokio::time::sleep(options.idle_pause) => continue,
+                () = tokio::time::sleep(pause) => continue,
             }
         }
         let mut batch = WorkerSummary {
@@ -178,7 +226,7 @@ pub async fn run_worker(
         if let Err(e) = outcome {
             break Err(e);
         }
-        if batch.released > 0 && batch.accepted + batch.rejected == 0 {
+        if batch.released > 0 && batch.settled() == 0 {
             // Nothing settled: KSeF is failing; do not hammer it.
             tokio::select! {
                 biased;
@@ -203,6 +251,72 @@ enum Before {
     Send(Box<Claimed>),
 }
 
+/// Gives a row back after a failure (`why`), waiting the grace period times its try; counts what
+/// became of it. A lease another worker took over is not this worker's error.
+async fn give_back(
+    store: &Store,
+    options: &WorkerOptions,
+    row: &Claimed,
+    why: Retry,
+    code: Option<i64>,
+    message: &str,
+    summary: &mut WorkerSummary,
+) -> Result<(), Error> {
+    let (tries, limit) = match why {
+        Retry::NotSent => (row.row.failures, options.max_attempts),
+        Retry::Uncertain => (row.row.unresolved_tries, options.max_unresolved),
+    };
+    let factor = u32::try_from(tries + 1).unwrap_or(u32::MAX).min(1000);
+    let after = options.retry_grace.saturating_mul(factor);
+    tracing::warn!(
+        id = row.row.id,
+        error = message,
+        "invoice not settled; giving the row back"
+    );
+    match store
+        .retry(
+            &options.worker_id,
+            row.row.id,
+            why,
+            after,
+            limit,
+            code,
+            message,
+        )
+        .await
+    {
+        Ok(State::Failed) => summary.failed += 1,
+        Ok(State::Unresolved) => summary.unresolved += 1,
+        Ok(_) => summary.released += 1,
+        Err(error) => held(Err(error))?,
+    }
+    Ok(())
+}
+
+/// The stored file is the one the row names (an ERP may insert rows directly): its SHA-256 and
+/// size are recomputed from the bytes.
+fn verify(row: &Claimed) -> Result<(), Error> {
+    let metadata = ksef_crypto::file_metadata(&row.invoice);
+    let actual_hash = metadata.sha256_base64();
+    let size_ok = row
+        .row
+        .invoice_size
+        .is_none_or(|s| u64::try_from(s).ok() == Some(metadata.size as u64));
+    if actual_hash == row.row.invoice_hash && size_ok {
+        return Ok(());
+    }
+    Err(Error::InvoiceMismatch {
+        id: row.row.id,
+        stored_hash: row.row.invoice_hash.clone(),
+        stored_size: row
+            .row
+            .invoice_size
+            .map_or_else(|| "?".to_owned(), |s| s.to_string()),
+        actual_hash,
+        actual_size: row.invoice.len(),
+    })
+}
+
 async fn process_batch(
     store: &Store,
     client: &Client,
@@ -213,6 +327,16 @@ async fn process_batch(
     let worker = options.worker_id.as_str();
     let mut by_form: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
     for row in claimed {
+        if let Err(mismatch) = verify(&row) {
+            tracing::error!(error = %mismatch, "not sending an invoice that does not match its row");
+            held(
+                store
+                    .record_failed(worker, row.row.id, &mismatch.to_string())
+                    .await,
+            )?;
+            summary.failed += 1;
+            continue;
+        }
         match reconcile(store, client, options, row, summary).await? {
             Before::Settled => summary.reconciled += 1,
             Before::Released => {}
@@ -226,10 +350,9 @@ async fn process_batch(
         let session = match client.open_online_session(form_code_of(&form)).await {
             Ok(s) => s,
             Err(error) => {
-                tracing::warn!(error = %error, "opening an online session failed; giving the batch back");
+                let message = format!("opening an online session: {error}");
                 for row in &rows {
-                    held(store.release(worker, row.row.id).await)?;
-                    summary.released += 1;
+                    give_back(store, options, row, Retry::NotSent, None, &message, summary).await?;
                 }
                 continue;
             }
@@ -290,10 +413,33 @@ async fn process_batch(
                     )?;
                     summary.rejected += 1;
                 }
+                Err(error @ ksef_client::Error::UnknownOutcome { .. }) => {
+                    // KSeF may have it: reconciled against this session after the grace period.
+                    let message = format!("sending: {error}");
+                    give_back(
+                        store,
+                        options,
+                        &row,
+                        Retry::Uncertain,
+                        None,
+                        &message,
+                        summary,
+                    )
+                    .await?;
+                }
                 Err(error) => {
-                    tracing::warn!(error = %error, id = row.row.id, "send not settled; giving the row back");
-                    held(store.release(worker, row.row.id).await)?;
-                    summary.released += 1;
+                    // Failed before the request left: KSeF surely does not have it.
+                    let message = format!("sending: {error}");
+                    give_back(
+                        store,
+                        options,
+                        &row,
+                        Retry::NotSent,
+                        None,
+                        &message,
+                        summary,
+                    )
+                    .await?;
                 }
             }
         }
@@ -324,9 +470,10 @@ async fn process_batch(
     Ok(())
 }
 
-/// Settles a claimed row an earlier lease may have sent: by its invoice reference, else by its
-/// hash in the stored session's invoice list; a row with no session but earlier claims is looked
-/// up by a metadata query for the seller's invoice number.
+/// Settles a claimed row an earlier lease may have sent: in every session it was bound to,
+/// oldest first, by its invoice reference, else by its hash in the session's invoice list; a
+/// row with no session but earlier claims is looked up by a metadata query for the seller's
+/// invoice number.
 async fn reconcile(
     store: &Store,
     client: &Client,
@@ -335,12 +482,21 @@ async fn reconcile(
     summary: &mut WorkerSummary,
 ) -> Result<Before, Error> {
     let worker = options.worker_id.as_str();
-    let Some(session_text) = row.row.session_ref.clone() else {
-        if row.row.attempts <= 1 {
+    let mut sessions = store.sessions(row.row.id).await?;
+    if let Some(current) = &row.row.session_ref
+        && !sessions.iter().any(|(s, _)| s == current)
+    {
+        // Bound by a build before the sessions table, or by hand.
+        sessions.push((current.clone(), row.row.invoice_ref.clone()));
+    }
+    if sessions.is_empty() {
+        // Every earlier claim ended in a failure before KSeF got the invoice (or there was none).
+        if row.row.attempts - 1 <= row.row.failures {
             return Ok(Before::Send(Box::new(row)));
         }
-        // Claimed before but never tied to a session: written by another tool, or a worker of
-        // an older build. Ask KSeF whether it has the seller's invoice number.
+        // Claimed before but never tied to a session: written by another tool, a worker of an
+        // older build, or earlier tries that failed before sending. Ask KSeF whether it has
+        // the seller's invoice number.
         return match client.find_original(&row.invoice).await {
             Ok(None) => Ok(Before::Send(Box::new(row))),
             Ok(Some(ksef_number)) => {
@@ -354,32 +510,57 @@ async fn reconcile(
                 Ok(Before::Settled)
             }
             Err(error) => {
-                tracing::warn!(error = %error, id = row.row.id, "metadata query failed; giving the row back");
-                held(store.release(worker, row.row.id).await)?;
-                summary.released += 1;
+                let message = format!("the metadata query: {error}");
+                give_back(
+                    store,
+                    options,
+                    &row,
+                    Retry::Uncertain,
+                    None,
+                    &message,
+                    summary,
+                )
+                .await?;
                 Ok(Before::Released)
             }
         };
     };
-    let session_ref = parse_reference(row.row.id, &session_text)?;
-    let invoice_ref = match row.row.invoice_ref.as_deref() {
-        Some(text) => Some(parse_reference(row.row.id, text)?),
-        None => match find_in_session(client, &session_ref, &row.row.invoice_hash).await {
-            Ok(found) => found.map(|s| s.reference_number),
-            Err(error) => {
-                tracing::warn!(error = %error, id = row.row.id, "reading the session's invoices failed; giving the row back");
-                held(store.release(worker, row.row.id).await)?;
-                summary.released += 1;
-                return Ok(Before::Released);
-            }
-        },
-    };
-    let Some(invoice_ref) = invoice_ref else {
-        // Not in the session it was bound to: it never arrived (a lease lasts far longer than
-        // KSeF takes to list an invoice it received).
+    let mut found = None;
+    for (session_text, invoice_text) in &sessions {
+        let session_ref = parse_reference(row.row.id, session_text)?;
+        let invoice_ref = match invoice_text.as_deref() {
+            Some(text) => Some(parse_reference(row.row.id, text)?),
+            None => match find_in_session(client, &session_ref, &row.row.invoice_hash).await {
+                Ok(found) => found.map(|s| s.reference_number),
+                Err(error) => {
+                    let message =
+                        format!("reading the invoices of session {session_text}: {error}");
+                    give_back(
+                        store,
+                        options,
+                        &row,
+                        Retry::Uncertain,
+                        None,
+                        &message,
+                        summary,
+                    )
+                    .await?;
+                    return Ok(Before::Released);
+                }
+            },
+        };
+        if let Some(invoice_ref) = invoice_ref {
+            found = Some((session_ref, invoice_ref));
+            break;
+        }
+    }
+    let Some((session_ref, invoice_ref)) = found else {
+        // In none of the sessions it was bound to: it never arrived (a row given back waits
+        // the grace period, and a lease lasts far longer than KSeF takes to list an invoice it
+        // received).
         return Ok(Before::Send(Box::new(row)));
     };
-    let before = summary.accepted + summary.rejected;
+    let before = summary.settled();
     settle(
         store,
         client,
@@ -390,7 +571,7 @@ async fn reconcile(
         summary,
     )
     .await?;
-    Ok(if summary.accepted + summary.rejected > before {
+    Ok(if summary.settled() > before {
         Before::Settled
     } else {
         Before::Released
@@ -398,8 +579,9 @@ async fn reconcile(
 }
 
 /// Waits for the final status of a sent invoice and records it, with the UPO; a duplicate (440)
-/// is resolved to the original's KSeF number and UPO. Gives the row back when KSeF does not
-/// answer in time.
+/// is resolved to the original's KSeF number and UPO. Gives the row back (an unknown outcome,
+/// reconciled again later) when KSeF does not answer in time or the original of a duplicate is
+/// not found yet.
 async fn settle(
     store: &Store,
     client: &Client,
@@ -411,16 +593,10 @@ async fn settle(
 ) -> Result<(), Error> {
     let worker = options.worker_id.as_str();
     let id = row.row.id;
-    let give_back = |error: String| async move {
-        tracing::warn!(error, id, "invoice not settled; giving the row back");
-        held(store.release(worker, id).await)
-    };
     let status = match final_status(client, options, session_ref, invoice_ref).await {
         Ok(s) => s,
         Err(error) => {
-            give_back(error).await?;
-            summary.released += 1;
-            return Ok(());
+            return give_back(store, options, row, Retry::Uncertain, None, &error, summary).await;
         }
     };
     let outcome = InvoiceOutcome::of(&status);
@@ -432,9 +608,17 @@ async fn settle(
             {
                 Ok(resolved) => resolved,
                 Err(error) => {
-                    give_back(error.to_string()).await?;
-                    summary.released += 1;
-                    return Ok(());
+                    let message = format!("finding the original of a duplicate: {error}");
+                    return give_back(
+                        store,
+                        options,
+                        row,
+                        Retry::Uncertain,
+                        Some(440),
+                        &message,
+                        summary,
+                    )
+                    .await;
                 }
             }
         }
@@ -458,8 +642,17 @@ async fn settle(
                     summary.accepted += 1;
                 }
                 Err(error) => {
-                    give_back(format!("reading the UPO: {error}")).await?;
-                    summary.released += 1;
+                    let message = format!("reading the UPO: {error}");
+                    give_back(
+                        store,
+                        options,
+                        row,
+                        Retry::Uncertain,
+                        None,
+                        &message,
+                        summary,
+                    )
+                    .await?;
                 }
             }
         }
@@ -468,9 +661,17 @@ async fn settle(
                 Some(original) => match original_upo(client, &original, &ksef_number).await {
                     Ok(upo) => Some(upo),
                     Err(error) => {
-                        give_back(format!("reading the original's UPO: {error}")).await?;
-                        summary.released += 1;
-                        return Ok(());
+                        let message = format!("reading the original's UPO: {error}");
+                        return give_back(
+                            store,
+                            options,
+                            row,
+                            Retry::Uncertain,
+                            None,
+                            &message,
+                            summary,
+                        )
+                        .await;
                     }
                 },
                 None => None,
@@ -484,17 +685,18 @@ async fn settle(
             summary.accepted += 1;
         }
         InvoiceOutcome::Duplicate { .. } => {
-            held(
-                store
-                    .record_rejected(
-                        worker,
-                        id,
-                        440,
-                        "duplicate of an invoice in KSeF whose KSeF number could not be found",
-                    )
-                    .await,
-            )?;
-            summary.rejected += 1;
+            // In KSeF, but its number is not found yet (the metadata index lags): never
+            // `rejected`; reconciled again later, `unresolved` after the allowed tries.
+            give_back(
+                store,
+                options,
+                row,
+                Retry::Uncertain,
+                Some(440),
+                "duplicate of an invoice in KSeF whose KSeF number is not found yet",
+                summary,
+            )
+            .await?;
         }
         InvoiceOutcome::Rejected {
             code,
@@ -514,8 +716,17 @@ async fn settle(
             summary.rejected += 1;
         }
         other => {
-            give_back(format!("unexpected outcome {other:?}")).await?;
-            summary.released += 1;
+            let message = format!("unexpected outcome {other:?}");
+            give_back(
+                store,
+                options,
+                row,
+                Retry::Uncertain,
+                None,
+                &message,
+                summary,
+            )
+            .await?;
         }
     }
     Ok(())

@@ -174,7 +174,7 @@ async fn an_expired_lease_is_taken_over() {
         let store = db.open().await;
         store.enqueue(&invoice("X-1")).await.unwrap();
         let first = store
-            .claim("dead", 1, Duration::from_millis(50))
+            .claim("dead", 1, Duration::from_millis(500))
             .await
             .unwrap();
         store
@@ -192,7 +192,7 @@ async fn an_expired_lease_is_taken_over() {
                 .unwrap()
                 .is_empty()
         );
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
         let taken = store
             .claim("live", 1, Duration::from_secs(60))
             .await
@@ -324,7 +324,7 @@ async fn migrations_run_once_and_refuse_a_newer_schema() {
         // Opening again keeps the data and applies nothing twice.
         let store = db.open().await;
         assert_eq!(store.status().await.unwrap().total(), 1, "{}", db.name);
-        assert_eq!(ksef_store::schema_version(), 1);
+        assert_eq!(ksef_store::schema_version(), 2);
         if let ksef_store::StoreLocation::Sqlite(path) = &db.location {
             let connection = bump_to_99(path);
             assert!(connection, "bumped");
@@ -334,7 +334,7 @@ async fn migrations_run_once_and_refuse_a_newer_schema() {
                     error,
                     Error::SchemaTooNew {
                         found: 99,
-                        known: 1
+                        known: 2
                     }
                 ),
                 "{error}"
@@ -352,4 +352,43 @@ fn bump_to_99(path: &std::path::Path) -> bool {
             [],
         )
         .is_ok()
+}
+
+#[test]
+fn a_checked_invoice_takes_back_only_the_bytes_that_were_checked() {
+    let checked = invoice("K-1").without_bytes();
+    assert_eq!(checked.invoice_number(), full_number("K-1"));
+    let back = checked
+        .clone()
+        .with_bytes(fa3_invoice(NIP, "K-1"))
+        .expect("the same bytes");
+    assert_eq!(back.invoice_hash(), invoice("K-1").invoice_hash());
+    // Another file (valid or not) in its place is refused, not checked again.
+    let error = checked.with_bytes(fa3_invoice(NIP, "K-2")).unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInvoice { reason, .. } if reason.contains("changed")),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_all_stores_many_in_one_statement_and_is_idempotent() {
+    for db in databases("enqueue-all") {
+        let store = db.open().await;
+        let first = store.enqueue(&invoice("B-0")).await.unwrap();
+        let batch: Vec<NewInvoice> = (0..=600).map(|i| invoice(&format!("B-{i}"))).collect();
+        let enqueued = store.enqueue_all(&batch).await.unwrap();
+        assert_eq!(enqueued.len(), 601, "{}", db.name);
+        assert_eq!((enqueued[0].id, enqueued[0].new), (first.id, false));
+        assert!(enqueued[1..].iter().all(|e| e.new), "{}", db.name);
+        let ids: BTreeSet<i64> = enqueued.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 601);
+        let row = &store.show(&full_number("B-600")).await.unwrap()[0];
+        assert_eq!(row.id, enqueued[600].id);
+        assert_eq!(
+            row.invoice_size,
+            Some(fa3_invoice(NIP, "B-600").len() as i64)
+        );
+        assert_eq!(store.status().await.unwrap().pending, 601, "{}", db.name);
+    }
 }

@@ -47,6 +47,7 @@ fn options(id: &str) -> WorkerOptions {
         .with_batch_size(10)
         .with_idle_pause(Duration::from_millis(50))
         .with_settle_timeout(Duration::from_secs(20))
+        .with_retry_grace(Duration::from_millis(50))
         .exit_when_idle(true)
 }
 

@@ -35,7 +35,8 @@ pub(crate) enum OutboxCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// How many invoices are in each state (pending, leased, accepted, rejected).
+    /// How many invoices are in each state (pending, leased, accepted, rejected, failed,
+    /// unresolved).
     Status {
         /// Where the outbox lives.
         #[command(flatten)]
@@ -76,4 +77,16 @@ pub(crate) struct WorkerArgs {
     /// sim --rate-limit-scale`).
     #[arg(long, value_name = "F")]
     pub(crate) rate_limit_scale: Option<f64>,
+    /// How long an invoice given back after a failure or an unknown outcome waits before it is
+    /// claimed again (milliseconds; the n-th try waits n times this), so KSeF can finish
+    /// processing before it is reconciled or resent.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub(crate) retry_grace_ms: u64,
+    /// Tries that fail before KSeF gets an invoice, after which it is `failed`.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) max_attempts: u32,
+    /// Reconciliations that cannot settle an unknown outcome, after which the invoice is
+    /// `unresolved` (in KSeF, number not known yet; never resent).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) max_unresolved: u32,
 }
