@@ -1,5 +1,5 @@
-//! `ksef config`: defaults kept in `config.toml` in the home directory, used when a command's
-//! flags leave them out.
+//! `ksef config`: defaults kept in `config.toml` (in `$XDG_CONFIG_HOME/ksef`, or the `--home`
+//! directory when one is given), used when a command's flags leave them out.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -49,6 +49,10 @@ impl Config {
     /// Writes the configuration (0600, atomically).
     pub(crate) fn save(&self, path: &Path) -> anyhow::Result<()> {
         let text = toml::to_string(self).context("cannot serialize the configuration")?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         write_private(path, text.as_bytes())
     }
 

@@ -57,6 +57,8 @@ pub(crate) struct Ctx {
     pub(crate) profile_dir: PathBuf,
     /// The home directory (config.toml, profiles/).
     pub(crate) home: PathBuf,
+    /// Where config.toml is: `$XDG_CONFIG_HOME/ksef`, or the home given with `--home`.
+    config_path: PathBuf,
     /// The defaults of config.toml.
     pub(crate) config: Config,
 }
@@ -75,23 +77,29 @@ impl Ctx {
                 global.profile
             );
         }
-        let home = match &global.home {
-            Some(home) => home.clone(),
-            None => default_home()?,
+        let (home, config_path) = match &global.home {
+            // One directory given: everything lives there.
+            Some(home) => (home.clone(), home.join("config.toml")),
+            None => {
+                let home = default_home()?;
+                let config_path = default_config_path(&home)?;
+                (home, config_path)
+            }
         };
         let profile_dir = home.join("profiles").join(&global.profile);
-        let config = Config::load(&home.join("config.toml"))?;
+        let config = Config::load(&config_path)?;
         Ok(Ctx {
             global,
             profile_dir,
             home,
+            config_path,
             config,
         })
     }
 
     /// Where `ksef config` keeps its defaults.
     pub(crate) fn config_path(&self) -> PathBuf {
-        self.home.join("config.toml")
+        self.config_path.clone()
     }
 
     /// The context NIP: the `--nip` flag, else `nip` from config.toml; checked.
@@ -376,6 +384,27 @@ fn environment(env: EnvName) -> Environment {
         EnvName::Demo => Environment::Demo,
         EnvName::Prod => Environment::Production,
     }
+}
+
+/// config.toml without `--home`: `$XDG_CONFIG_HOME/ksef/config.toml` or
+/// `~/.config/ksef/config.toml`, as the XDG base directories say (configuration apart from state
+/// and secrets). A config.toml an older version kept in the state directory `home` is still
+/// read while there is none in the new place.
+fn default_config_path(home: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let dir = match std::env::var_os("XDG_CONFIG_HOME").filter(|s| !s.is_empty()) {
+        Some(config) => PathBuf::from(config).join("ksef"),
+        None => match std::env::var_os("HOME").filter(|s| !s.is_empty()) {
+            Some(user) => PathBuf::from(user).join(".config/ksef"),
+            None => bail!("cannot find a home directory; pass --home DIR or set KSEF_HOME"),
+        },
+    };
+    let path = dir.join("config.toml");
+    let old = home.join("config.toml");
+    Ok(if !path.exists() && old.exists() {
+        old
+    } else {
+        path
+    })
 }
 
 fn default_home() -> anyhow::Result<PathBuf> {

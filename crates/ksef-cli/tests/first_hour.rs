@@ -527,3 +527,46 @@ fn whoami_check_asks_ksef_and_says_to_log_in_again() {
         describe(&dead)
     );
 }
+
+/// Issue 21: without --home, configuration lives under $XDG_CONFIG_HOME/ksef and state (profiles,
+/// tokens) under $XDG_STATE_HOME/ksef, as the XDG base directories say.
+#[test]
+fn config_lives_in_the_xdg_config_dir_and_state_apart() {
+    let root = temp_dir("xdg");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("KSEF_HOME")
+            .env_remove("KSEF_ENV")
+            .env_remove("KSEF_BASE_URL")
+            .env("HOME", &root)
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_STATE_HOME", root.join("state"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let set = run(&["config", "set", "env", "demo"]);
+    assert!(set.status.success(), "{}", describe(&set));
+    let config = root.join("config/ksef/config.toml");
+    assert!(std::fs::read_to_string(&config).unwrap().contains("demo"));
+    assert_eq!(mode(&config), 0o600);
+    assert!(!root.join("state/ksef/config.toml").exists());
+    let get = run(&["config", "get", "env"]);
+    assert!(text(&get.stdout).contains("demo"), "{}", describe(&get));
+    // Without XDG_CONFIG_HOME: ~/.config/ksef.
+    let plain = Command::new(BIN)
+        .args(["config", "set", "env", "prod"])
+        .env_remove("KSEF_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", &root)
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "{}", describe(&plain));
+    assert!(
+        std::fs::read_to_string(root.join(".config/ksef/config.toml"))
+            .unwrap()
+            .contains("prod")
+    );
+}

@@ -64,8 +64,9 @@ pub(crate) struct Global {
     /// name given the same way.
     #[arg(long, global = true, env = "KSEF_BASE_URL", value_name = "URL")]
     pub(crate) base_url: Option<String>,
-    /// Where config.toml and the profiles' session files are kept [default: $XDG_STATE_HOME/ksef
-    /// or ~/.local/state/ksef].
+    /// Where the profiles' session files are kept [default: $XDG_STATE_HOME/ksef or
+    /// ~/.local/state/ksef]; given, config.toml is kept there too [default:
+    /// $XDG_CONFIG_HOME/ksef or ~/.config/ksef].
     #[arg(long, global = true, env = "KSEF_HOME", value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
     /// The profile: one login (context and tokens) per profile.
