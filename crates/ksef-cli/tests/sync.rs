@@ -198,18 +198,13 @@ fn sync_and_export_print_their_results_on_stdout() {
     assert!(stderr.contains("started; waiting"), "{}", describe(&export));
 
     let sync_dir = home.join("sync");
-    let sync = sim.run(
-        &home,
-        &[
-            "invoice",
-            "sync",
-            "--out",
-            sync_dir.to_str().unwrap(),
-            "--since",
-            &date("yesterday"),
-            "--pdf",
-        ],
-    );
+    let since = date("yesterday");
+    let sync_with = |extra: &str| {
+        let out = sync_dir.to_str().unwrap();
+        let args = ["invoice", "sync", "--out", out, "--since", &since, extra];
+        sim.run(&home, &args)
+    };
+    let sync = sync_with("--pdf");
     assert!(sync.status.success(), "{}", describe(&sync));
     let (stdout, stderr) = (text(&sync.stdout), text(&sync.stderr));
     assert!(
@@ -219,18 +214,7 @@ fn sync_and_export_print_their_results_on_stdout() {
     );
     assert!(!stderr.contains('✓'), "{}", describe(&sync));
     // --quiet silences stderr only: the result is still there (nothing new since the checkpoint).
-    let quiet = sim.run(
-        &home,
-        &[
-            "invoice",
-            "sync",
-            "--out",
-            sync_dir.to_str().unwrap(),
-            "--since",
-            &date("yesterday"),
-            "--quiet",
-        ],
-    );
+    let quiet = sync_with("--quiet");
     assert!(quiet.status.success(), "{}", describe(&quiet));
     assert!(
         text(&quiet.stdout).contains("✓ Subject1: 0 new"),
