@@ -512,9 +512,13 @@ impl Client {
     ) -> Result<SessionStatusResponse, Error> {
         let mut backoff = self.inner.poll.start();
         loop {
-            let status = self
+            let read = self
                 .execute(&GetSessionStatus::new(reference_number.clone()))
-                .await?;
+                .await;
+            let what = || format!("batch session {reference_number}");
+            let Some(status) = backoff.read(what, read).await? else {
+                continue;
+            };
             match status.status.code {
                 100 | 150 => {}
                 200 => return Ok(status),
