@@ -119,17 +119,19 @@ impl Ctx {
         self.global.json
     }
 
-    /// Prints a progress or informational line on stderr unless `--quiet`.
+    /// Prints a progress or informational line on stderr unless `--quiet`, and records it as
+    /// what the command is doing now (named if the command's deadline passes).
     pub(crate) fn note(&self, line: impl AsRef<str>) {
+        crate::output::set_activity(line.as_ref());
         if !self.global.quiet {
-            eprintln!("{}", line.as_ref());
+            errln!("{}", line.as_ref());
         }
     }
 
     /// Prints a detail line on stderr with `--verbose` only.
     pub(crate) fn detail(&self, line: impl AsRef<str>) {
         if self.global.verbose {
-            eprintln!("{}", line.as_ref());
+            errln!("{}", line.as_ref());
         }
     }
 

@@ -154,7 +154,7 @@ pub(crate) fn run_invoice_pdf(ctx: &Ctx, args: InvoicePdfArgs) -> anyhow::Result
             Err(e) => {
                 failed += 1;
                 if !ctx.json() {
-                    eprintln!("✗ {}: {e:#}", file.display());
+                    errln!("✗ {}: {e:#}", file.display());
                 }
                 results.push(json!({ "file": file, "error": format!("{e:#}") }));
             }
@@ -288,7 +288,7 @@ impl SyncPdfs {
             ));
         }
         for (file, error) in &self.failed {
-            eprintln!("✗ {}: {error}", file.display());
+            errln!("✗ {}: {error}", file.display());
         }
     }
 }
