@@ -148,7 +148,7 @@ impl Ctx {
     /// The stored session description, if logged in.
     pub(crate) fn load_meta(&self) -> anyhow::Result<Option<SessionMeta>> {
         let path = self.meta_path();
-        match std::fs::read(&path) {
+        match crate::files::read_state(&path) {
             Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
                 format!(
                     "{} is damaged; run `ksef auth logout` or delete it, then log in again",
