@@ -21,7 +21,7 @@ if [ ! -f "$openapi" ]; then
 fi
 corpus="$fuzz/corpus"
 
-targets=(c14n xades_verify upo_xml invoice_xml invoice_validate identifiers model_json transport_error certificates export_unpack private_keys)
+targets=(c14n xades_verify upo_xml invoice_xml invoice_validate identifiers model_json transport_error certificates export_unpack private_keys encrypted_keys)
 for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # Copies files into a corpus under names that cannot collide.
@@ -123,10 +123,19 @@ if command -v openssl >/dev/null 2>&1; then
     cp "$tmp/$name.key" "$corpus/private_keys/openssl-$name.pem"
     openssl pkcs8 -topk8 -nocrypt -in "$tmp/$name.key" -outform DER \
       -out "$corpus/private_keys/openssl-$name.der" 2>/dev/null
+    # Password-protected (password "fuzz"): PBKDF2 and scrypt PKCS#8, and PKCS#12.
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:fuzz -in "$tmp/$name.key" -outform DER \
+      -out "$corpus/encrypted_keys/openssl-$name-pbkdf2.der" 2>/dev/null
+    openssl pkcs8 -topk8 -scrypt -passout pass:fuzz -in "$tmp/$name.key" -outform DER \
+      -out "$corpus/encrypted_keys/openssl-$name-scrypt.der" 2>/dev/null
+    openssl x509 -inform DER -in "$tmp/$name.der" -out "$tmp/$name.pem" 2>/dev/null
+    openssl pkcs12 -export -passout pass:fuzz -inkey "$tmp/$name.key" -in "$tmp/$name.pem" \
+      -out "$corpus/encrypted_keys/openssl-$name.p12" 2>/dev/null || true
   done
 fi
 # A key corpus must not start empty when openssl is missing.
 printf -- '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n' > "$corpus/private_keys/empty.pem"
+printf '0' > "$corpus/encrypted_keys/empty"
 
 # Export packages: ZIP and tar.gz of invoices with a _metadata.json, as decrypted archives (flag
 # 0x00/0x01, one part; 0x0c/0x0d, four parts) for the target to encrypt.

@@ -4,8 +4,7 @@
 //!
 //! Invariants: a key that parses exports to PKCS#8 DER that parses again to the same key (same
 //! algorithm, same public key, same export); its PEM export parses to the same key; its public key
-//! DER is stable. Encrypted keys (PKCS#8 PBES2, PKCS#12) are not fed here: their key derivation
-//! parameters come from the file (see fuzz/README.md).
+//! DER is stable. Encrypted keys (PKCS#8 PBES2, PKCS#12) have their own target, `encrypted_keys`.
 #![no_main]
 
 use ksef_crypto::CertificateKey;

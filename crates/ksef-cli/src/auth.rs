@@ -296,7 +296,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
             ..
         } => {
             let path = ctx.pending_external_path();
-            let pending: PendingExternal = match std::fs::read(&path) {
+            let pending: PendingExternal = match crate::files::read_state(&path) {
                 Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
                     format!(
                         "{} is damaged; run `ksef auth login-external --generate` again",

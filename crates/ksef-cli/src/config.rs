@@ -31,8 +31,9 @@ pub(crate) struct Config {
 impl Config {
     /// Reads `path`; a missing file is an empty configuration.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let text = match crate::files::read_state(path) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .with_context(|| format!("{} is not UTF-8 text", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };

@@ -127,17 +127,19 @@ impl Ctx {
         self.global.json
     }
 
-    /// Prints a progress or informational line on stderr unless `--quiet`.
+    /// Prints a progress or informational line on stderr unless `--quiet`, and records it as
+    /// what the command is doing now (named if the command's deadline passes).
     pub(crate) fn note(&self, line: impl AsRef<str>) {
+        crate::output::set_activity(line.as_ref());
         if !self.global.quiet {
-            eprintln!("{}", line.as_ref());
+            errln!("{}", line.as_ref());
         }
     }
 
     /// Prints a detail line on stderr with `--verbose` only.
     pub(crate) fn detail(&self, line: impl AsRef<str>) {
         if self.global.verbose {
-            eprintln!("{}", line.as_ref());
+            errln!("{}", line.as_ref());
         }
     }
 
@@ -154,7 +156,7 @@ impl Ctx {
     /// The stored session description, if logged in.
     pub(crate) fn load_meta(&self) -> anyhow::Result<Option<SessionMeta>> {
         let path = self.meta_path();
-        match std::fs::read(&path) {
+        match crate::files::read_state(&path) {
             Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
                 format!(
                     "{} is damaged; run `ksef auth logout` or delete it, then log in again",

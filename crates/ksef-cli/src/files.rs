@@ -130,6 +130,13 @@ pub(crate) fn read_bounded(path: &Path, what: &str, limit: ReadLimit) -> anyhow:
     Ok(bytes)
 }
 
+/// Reads a state file of ours (config.toml, a profile's session file, a pending external login,
+/// the detached simulator's pid file) with ksef-client's bounded reader: a missing file is
+/// `NotFound` as from `std::fs::read`, one over 4 MiB is refused unread.
+pub(crate) fn read_state(path: &Path) -> std::io::Result<Vec<u8>> {
+    ksef_client::files::read_state_file(path, ksef_client::files::STATE_FILE_LIMIT)
+}
+
 /// Reads a file the user named on the command line ([`INPUT_LIMIT`]), saying which flag named it
 /// if it fails.
 pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {

@@ -20,6 +20,7 @@ mod cert;
 mod collective;
 mod config;
 mod context;
+mod deadline;
 mod demo;
 mod files;
 mod invoice;
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) if output::is_stdout_closed(&error) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("error: {error:#}");
+                errln!("error: {error:#}");
                 ExitCode::FAILURE
             }
         };
@@ -73,21 +74,22 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            errln!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
     if let Err(error) = init_logging(cli.global.verbose, cli.global.quiet) {
-        eprintln!("error: {error:#}");
+        errln!("error: {error:#}");
         return ExitCode::from(2);
     }
     if let Some(note) = precedence_note
         && !cli.global.quiet
     {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     let json = cli.global.json;
-    match runtime.block_on(run(cli)) {
+    let limit = deadline::of(cli.global.deadline, &cli.command);
+    match runtime.block_on(deadline::run_within(limit, run(cli))) {
         Ok(code) => code,
         // The reader of stdout went away (`| head`): it asked for no more, so stop quietly.
         Err(error) if output::is_stdout_closed(&error) => ExitCode::SUCCESS,
@@ -149,8 +151,11 @@ fn init_logging(verbose: bool, quiet: bool) -> anyhow::Result<()> {
             .with_target("ksef_xades", LevelFilter::DEBUG),
         _ => Targets::new().with_default(LevelFilter::WARN),
     };
+    // Without internal error logs: tracing-subscriber reports a failed write with eprintln!,
+    // which panics when stderr is a closed pipe.
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_target(verbose)
         .without_time();
     tracing_subscriber::registry()
@@ -170,9 +175,9 @@ fn report(error: &anyhow::Error, json: bool) {
 
 /// Prints an error with its causes, and the hint where one is known, on stderr.
 pub(crate) fn report_to_stderr(error: &anyhow::Error) {
-    eprintln!("error: {error:#}");
+    errln!("error: {error:#}");
     if let Some(hint) = hint(error) {
-        eprintln!("hint: {hint}");
+        errln!("hint: {hint}");
     }
 }
 

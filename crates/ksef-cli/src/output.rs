@@ -5,9 +5,40 @@
 //! stdout has gone away (`ksef invoice query | head -1`), the write fails with `EPIPE`; instead
 //! of panicking as `println!` does, the command stops with a [`StdoutClosed`] error, which `main`
 //! turns into a quiet exit with status 0, as gh and cargo do: the reader asked for no more.
+//!
+//! Diagnostics go to stderr through `errln!` ([`write_stderr`]), which ignores a failed write:
+//! `eprintln!` panics when stderr is a pipe nobody reads any more (`2>&1 | head` ended, a
+//! closed log reader), and a diagnostic nobody can read is no reason to stop a command. The
+//! last progress line is also kept as the command's current activity ([`set_activity`]), so a
+//! command stopped by its deadline can say what it was doing.
 
 use std::fmt;
 use std::io::Write as _;
+use std::sync::Mutex;
+
+/// What the command is doing now: its last progress line.
+static ACTIVITY: Mutex<String> = Mutex::new(String::new());
+
+/// Records `line` as what the command is doing now.
+pub(crate) fn set_activity(line: &str) {
+    if let Ok(mut activity) = ACTIVITY.lock() {
+        line.trim().clone_into(&mut activity);
+    }
+}
+
+/// What the command was doing last ([`set_activity`]), if it said.
+pub(crate) fn activity() -> Option<String> {
+    ACTIVITY
+        .lock()
+        .ok()
+        .map(|a| a.clone())
+        .filter(|a| !a.is_empty())
+}
+
+/// Writes formatted text to stderr and ignores a failure (a closed or broken stderr).
+pub(crate) fn write_stderr(args: fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
 
 /// The reader of stdout closed the pipe: nothing more can be printed, and nothing is wrong.
 #[derive(Debug)]
@@ -68,5 +99,12 @@ macro_rules! outln {
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::output::write_stdout(format_args!($($arg)*))?
+    };
+}
+
+/// `eprintln!` that never panics: a diagnostic line on stderr, dropped when stderr is gone.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
     };
 }

@@ -13,7 +13,7 @@ use ksef_pdf::{Language, OfflineQr, Options};
 use serde_json::{Value, json};
 
 use crate::context::{Ctx, print_json};
-use crate::files::{read_certificate_key, read_input, write_public};
+use crate::files::{read_certificate_key, read_input, write_document};
 
 /// `ksef invoice pdf`.
 #[derive(Debug, Args)]
@@ -156,7 +156,7 @@ pub(crate) fn run_invoice_pdf(ctx: &Ctx, args: InvoicePdfArgs) -> anyhow::Result
             Err(e) => {
                 failed += 1;
                 if !ctx.json() {
-                    eprintln!("✗ {}: {e:#}", file.display());
+                    errln!("✗ {}: {e:#}", file.display());
                 }
                 results.push(json!({ "file": file, "error": format!("{e:#}") }));
             }
@@ -232,7 +232,7 @@ fn render_one(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "invoice".into());
     let pdf_path = args.out.join(format!("{name}.pdf"));
-    write_public(&pdf_path, &rendered.pdf)?;
+    write_document(&pdf_path, &rendered.pdf)?;
     Ok(json!({
         "file": file,
         "pdf": pdf_path,
@@ -253,7 +253,7 @@ pub(crate) fn upo_pdfs(files: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         let pdf = ksef_pdf::render_upo(&bytes, &Options::default())
             .with_context(|| format!("{}: cannot render the UPO", file.display()))?;
         let path = file.with_extension("pdf");
-        write_public(&path, &pdf)?;
+        write_document(&path, &pdf)?;
         out.push(path);
     }
     Ok(out)
@@ -291,7 +291,7 @@ impl SyncPdfs {
             );
         }
         for (file, error) in &self.failed {
-            eprintln!("✗ {}: {error}", file.display());
+            errln!("✗ {}: {error}", file.display());
         }
         Ok(())
     }
@@ -333,7 +333,7 @@ pub(crate) fn sync_pdfs(ctx: &Ctx, dir: &Path) -> anyhow::Result<SyncPdfs> {
         });
         match rendered {
             Ok(rendered) => {
-                write_public(&pdf, &rendered.pdf)?;
+                write_document(&pdf, &rendered.pdf)?;
                 if !rendered.violations.is_empty() {
                     done.with_findings.push(pdf.clone());
                 }

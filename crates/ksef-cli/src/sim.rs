@@ -273,7 +273,7 @@ async fn stop(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 }
 
 fn read_pid_file(path: &Path) -> anyhow::Result<Option<PidFile>> {
-    match std::fs::read(path) {
+    match crate::files::read_state(path) {
         Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "{} is damaged; delete it (and stop the simulator by hand if it still runs)",

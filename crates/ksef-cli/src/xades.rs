@@ -68,7 +68,7 @@ pub(crate) async fn run(ctx: &Ctx, command: XadesCommand) -> anyhow::Result<Exit
                             "error": error.to_string(),
                         }))?;
                     }
-                    eprintln!(
+                    errln!(
                         "✗ {}: the signature does not verify: {error}",
                         file.display()
                     );

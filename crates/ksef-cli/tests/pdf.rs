@@ -54,6 +54,9 @@ fn invoice_pdf_writes_what_the_library_renders_with_the_ksef_number_from_flag_or
     assert_eq!(pdf_path, out.join("plain.pdf"));
     let expected = library(xml.as_bytes(), Some(NUMBER));
     assert_eq!(std::fs::read(pdf_path).unwrap(), expected.pdf);
+    // An invoice PDF is business data: owner only, like the invoice (it was 0644).
+    #[cfg(unix)]
+    assert_eq!(common::mode(pdf_path), 0o600);
     assert_eq!(row["ksefNumber"], NUMBER);
     assert_eq!(row["kodI"].as_str(), expected.kod_i.as_deref());
     assert!(
@@ -223,6 +226,12 @@ fn session_upo_pdf_writes_each_page_beside_its_xml() {
         let xml = Path::new(xml.as_str().unwrap());
         let pdf = Path::new(pdf.as_str().unwrap());
         assert_eq!(pdf, xml.with_extension("pdf"));
+        #[cfg(unix)]
+        assert_eq!(
+            common::mode(pdf),
+            0o600,
+            "a UPO's PDF is owner only, like the UPO"
+        );
         let upo = std::fs::read(xml).unwrap();
         assert_eq!(
             std::fs::read(pdf).unwrap(),

@@ -150,6 +150,18 @@ fn xades_context(context: &AuthContext) -> Result<ContextIdentifier, Error> {
     })
 }
 
+/// A failure with an unknown outcome of a login that cannot start again by itself, as
+/// [`Error::LoginNotRepeatable`]; every other failure as it is.
+fn not_repeatable(error: Error) -> Error {
+    if error.outcome_unknown() {
+        Error::LoginNotRepeatable {
+            source: Box::new(error),
+        }
+    } else {
+        error
+    }
+}
+
 fn token_of(info: &TokenInfo) -> Token {
     Token::new(info.token.clone()).with_valid_until(info.valid_until.with_timezone(&Utc))
 }
@@ -236,7 +248,7 @@ impl Client {
                 Err(error) => return Err(error),
             }
         };
-        self.complete_authentication(init).await
+        self.finish_authentication(init).await
     }
 
     /// Logs in with a certificate: fetches a challenge, builds the `AuthTokenRequest` for
@@ -302,24 +314,32 @@ impl Client {
     /// [`Client::unsigned_auth_request`] returned), then submits it and completes the login
     /// like [`Client::login_with_certificate`].
     ///
+    /// Unlike a login with a [`Signer`], this one cannot start again from a new challenge after
+    /// a step ends with an unknown outcome: the signed request answers one challenge only and
+    /// cannot be signed again here. It then fails with [`Error::LoginNotRepeatable`]; fetch a
+    /// new request with [`Client::unsigned_auth_request`], sign it and submit it.
+    ///
     /// # Errors
     ///
     /// [`Error::Xades`] if the local check fails (a broken signature, another challenge;
-    /// nothing is sent), then as for [`Client::login_with_certificate`].
+    /// nothing is sent), [`Error::LoginNotRepeatable`], then as for
+    /// [`Client::login_with_certificate`].
     pub async fn login_with_signed_request(
         &self,
         signed: Vec<u8>,
         expected_challenge: &Challenge,
     ) -> Result<LoginSession, Error> {
         ksef_xades::external::check_signed_request(&signed, expected_challenge.as_str())?;
-        self.submit_signed_request(signed).await
+        self.submit_signed_request(signed)
+            .await
+            .map_err(not_repeatable)
     }
 
     async fn submit_signed_request(&self, signed: Vec<u8>) -> Result<LoginSession, Error> {
         let init = self
             .execute(&AuthenticateWithXadesSignature::new(signed))
             .await?;
-        self.complete_authentication(init).await
+        self.finish_authentication(init).await
     }
 
     /// The shared tail of every login: stores the authentication token, polls the
@@ -330,11 +350,27 @@ impl Client {
     /// [`AuthenticationInitResponse`] (e.g. of a XAdES-signed `AuthTokenRequest` sent with
     /// [`crate::services::AuthApi::xades_signature`]) can be passed here.
     ///
+    /// A status read that fails in passing (a reset, a 5xx) is read again within the poll
+    /// timeout. A redeem whose outcome is unknown cannot be repeated (KSeF redeems an
+    /// authentication once) and this tail cannot start a new authentication: it then fails with
+    /// [`Error::LoginNotRepeatable`] (the login methods of this client start again on their own).
+    ///
     /// # Errors
     ///
-    /// [`Error::AuthenticationFailed`], [`Error::PollTimeout`], [`Error::Transport`],
-    /// [`Error::TokenStore`].
+    /// [`Error::AuthenticationFailed`], [`Error::PollTimeout`], [`Error::LoginNotRepeatable`],
+    /// [`Error::Transport`], [`Error::TokenStore`].
     pub async fn complete_authentication(
+        &self,
+        init: AuthenticationInitResponse,
+    ) -> Result<LoginSession, Error> {
+        self.finish_authentication(init)
+            .await
+            .map_err(not_repeatable)
+    }
+
+    /// [`Client::complete_authentication`] with the failures as they are, for the ceremonies
+    /// that start again from a new challenge themselves.
+    async fn finish_authentication(
         &self,
         init: AuthenticationInitResponse,
     ) -> Result<LoginSession, Error> {
@@ -346,10 +382,14 @@ impl Client {
         let reference_number = init.reference_number;
         let mut backoff = self.inner.poll.start();
         loop {
-            let status = self
+            let read = self
                 .execute(&GetAuthStatus::new(reference_number.clone()))
-                .await?
-                .status;
+                .await;
+            let what = || format!("authentication {reference_number}");
+            let Some(status) = backoff.read(what, read).await? else {
+                continue;
+            };
+            let status = status.status;
             match status.code {
                 100 => {
                     backoff

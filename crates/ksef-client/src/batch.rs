@@ -522,9 +522,13 @@ impl Client {
     ) -> Result<SessionStatusResponse, Error> {
         let mut backoff = self.inner.poll.start();
         loop {
-            let status = self
+            let read = self
                 .execute(&GetSessionStatus::new(reference_number.clone()))
-                .await?;
+                .await;
+            let what = || format!("batch session {reference_number}");
+            let Some(status) = backoff.read(what, read).await? else {
+                continue;
+            };
             match status.status.code {
                 100 | 150 => {}
                 // 445: processed, and every invoice refused; the listing says why for each.

@@ -160,13 +160,17 @@ impl PendingCertificateEnrollment {
     pub async fn wait(self) -> Result<EnrolledCertificate, Error> {
         let mut backoff = self.client.inner.poll.start();
         let serial_number = loop {
-            let status = self
+            let read = self
                 .client
                 .certificates()
                 .enrollment_status(GetCertificateEnrollmentStatus::new(
                     self.reference_number.clone(),
                 ))
-                .await?;
+                .await;
+            let what = || format!("certificate enrollment {}", self.reference_number);
+            let Some(status) = backoff.read(what, read).await? else {
+                continue;
+            };
             match status.status.code {
                 100 => {}
                 200 => {

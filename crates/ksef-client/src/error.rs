@@ -98,6 +98,21 @@ pub enum Error {
         /// SHA-256 (base64) of the invoice's plaintext.
         invoice_hash: String,
     },
+    /// A login step ended with an unknown outcome (a reset or a cut-off answer after KSeF may
+    /// have processed it, a 5xx) and the login cannot start again by itself: its request was
+    /// signed elsewhere for one challenge (`Client::login_with_signed_request`), or the
+    /// authentication was started by the caller (`Client::complete_authentication`). Nothing is
+    /// left to clean up: an unredeemed authentication expires. Fetch a new challenge
+    /// (`Client::unsigned_auth_request`), sign the new request and log in again.
+    #[error(
+        "the login was interrupted and cannot be repeated with the same signed request: fetch a \
+         new challenge, sign the new request and log in again"
+    )]
+    LoginNotRepeatable {
+        /// The failure of the interrupted step.
+        #[source]
+        source: Box<Error>,
+    },
     /// Polling did not reach a final status in time.
     #[error("{what} did not finish within {after:?}")]
     PollTimeout {
@@ -235,6 +250,7 @@ impl Error {
             Error::InvoiceRejected { error, .. } => Some(error),
             Error::UnknownOutcome { source, .. } => source.api(),
             Error::BatchUploadFailed { source, .. } => source.api(),
+            Error::LoginNotRepeatable { source } => source.api(),
             _ => None,
         }
     }

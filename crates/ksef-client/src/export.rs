@@ -154,10 +154,14 @@ impl ExportJob {
     pub async fn wait(&self) -> Result<InvoicePackage, Error> {
         let mut backoff = self.client.inner.poll.start();
         loop {
-            let status = self
+            let read = self
                 .client
                 .execute(&GetInvoiceExportStatus::new(self.reference_number.clone()))
-                .await?;
+                .await;
+            let what = || format!("export {}", self.reference_number);
+            let Some(status) = backoff.read(what, read).await? else {
+                continue;
+            };
             match status.status.code {
                 100 => {}
                 200 => {

@@ -80,6 +80,41 @@ fn ensure_file_or_absent(path: &Path) -> std::io::Result<()> {
 /// Writes `bytes` to a temporary sibling of `path` (mode 0600 on Unix), syncs it and renames it
 /// over `path`; then syncs the directory so the rename itself survives a crash. A reader sees the
 /// old file or the new one, never a torn one.
+/// The most bytes of a state file of ours read (a sync checkpoint file, a profile's session
+/// file): far above any real one, far below what would hurt.
+pub const STATE_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// Reads a state file of ours (a checkpoint file, a session file), at most `limit` bytes:
+/// refused by its size first, then read through a cap (a device or a pipe planted in its place),
+/// so it is never read whole into memory. A missing file is [`std::io::ErrorKind::NotFound`] as
+/// from [`std::fs::read`]; a larger one is [`std::io::ErrorKind::InvalidData`] naming the limit.
+///
+/// # Errors
+///
+/// As [`std::fs::read`], and the size limit.
+pub fn read_state_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the file is larger than the {limit} bytes a state file may have; it was not read"
+            ),
+        )
+    };
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_file_atomically(path, bytes, PRIVATE_MODE)
 }
@@ -394,6 +429,34 @@ impl Drop for DirectoryLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A checkpoint file swapped for a huge one (sparse: no disk used) is refused by its size
+    /// before it is read; it was read whole before (then failed to parse, after using the
+    /// memory), and `/dev/zero` in its place was read forever.
+    #[test]
+    fn a_huge_state_file_is_refused_unread() {
+        let dir = temp_dir("state");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checkpoints.json");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(STATE_FILE_LIMIT + 1).unwrap();
+        let error = crate::sync::FileCheckpointStore::open(&path).expect_err("too large");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            source.as_deref().is_some_and(|s| s.contains("larger than")),
+            "{error}: {source:?}"
+        );
+        #[cfg(unix)]
+        {
+            let error = read_state_file(Path::new("/dev/zero"), 1024).expect_err("capped");
+            assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        }
+        let missing = read_state_file(&dir.join("missing.json"), 1024).expect_err("missing");
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        std::fs::write(&path, b"{}").unwrap();
+        assert_eq!(read_state_file(&path, 1024).unwrap(), b"{}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     fn temp_dir(label: &str) -> PathBuf {
         let dir =

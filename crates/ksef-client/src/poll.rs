@@ -119,6 +119,36 @@ impl Backoff {
     }
 }
 
+impl Backoff {
+    /// One status read of a polling loop: `Ok(Some(value))` for an answer; `Ok(None)` after a
+    /// passing failure (a reset, a cut-off answer, a 5xx: [`crate::Error::outcome_unknown`])
+    /// once the next pause has been slept, so the caller reads again; the failure itself once the
+    /// deadline has passed or when it is definite (a 4xx). A status read creates nothing, so a
+    /// failure the transport gave up on never ends the wait early.
+    pub(crate) async fn read<T>(
+        &mut self,
+        what: impl FnOnce() -> String,
+        result: Result<T, crate::Error>,
+    ) -> Result<Option<T>, crate::Error> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if error.outcome_unknown() => {
+                tracing::info!(
+                    waiting_for = %what(),
+                    error = %error,
+                    "a status read failed; reading again after a pause"
+                );
+                if self.wait().await {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,7 +160,8 @@ impl FileCheckpointStore {
     /// [`Error::Storage`] if the file exists but cannot be read or parsed.
     pub fn open(path: impl Into<PathBuf>) -> Result<FileCheckpointStore, Error> {
         let path = path.into();
-        let checkpoints = match std::fs::read(&path) {
+        let read = crate::files::read_state_file(&path, crate::files::STATE_FILE_LIMIT);
+        let checkpoints = match read {
             Ok(bytes) => {
                 serde_json::from_slice::<CheckpointFile>(&bytes)
                     .map_err(|e| {

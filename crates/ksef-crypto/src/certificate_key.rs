@@ -190,6 +190,7 @@ impl CertificateKey {
             format: "encrypted PKCS#8 DER",
             source: Box::new(e),
         })?;
+        check_kdf_cost(&info.encryption_algorithm)?;
         let plain = info
             .decrypt(password)
             .map_err(|e| Error::PrivateKeyEncryption {
@@ -454,5 +455,115 @@ fn signature(algorithm: &'static str, e: impl std::error::Error + Send + Sync + 
     Error::Signature {
         algorithm,
         source: Box::new(e),
+    }
+}
+
+/// The most PBKDF2 iterations a password-protected key file may ask for: many times what
+/// OpenSSL (2048), Java (10000) or current advice (600000 for HMAC-SHA256) use, and still
+/// seconds, not hours.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// The most memory scrypt may need for a password-protected key file (`128 * N * r * p` bytes):
+/// 256 MiB, sixteen times what `openssl pkcs8 -scrypt` uses by default (N=16384, r=8, p=1).
+pub const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// Refuses a key derivation a hostile file made too costly, before any of it runs.
+pub(crate) fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let format = "encrypted PKCS#8 key";
+    let Some(params) = scheme.pbes2() else {
+        return Ok(());
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(pbkdf2) if pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            Err(Error::KdfTooCostly {
+                format,
+                asked: format!("PBKDF2 with {} iterations", pbkdf2.iteration_count),
+                limit: format!("{MAX_PBKDF2_ITERATIONS} PBKDF2 iterations"),
+            })
+        }
+        Kdf::Scrypt(scrypt) => {
+            let memory = 128u64
+                .saturating_mul(scrypt.cost_parameter)
+                .saturating_mul(u64::from(scrypt.block_size))
+                .saturating_mul(u64::from(scrypt.parallelization));
+            if memory > MAX_SCRYPT_MEMORY {
+                Err(Error::KdfTooCostly {
+                    format,
+                    asked: format!(
+                        "scrypt with N={}, r={}, p={} ({memory} bytes of work memory)",
+                        scrypt.cost_parameter, scrypt.block_size, scrypt.parallelization
+                    ),
+                    limit: format!("{MAX_SCRYPT_MEMORY} bytes of scrypt memory"),
+                })
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod kdf_tests {
+    use super::*;
+    use pkcs8::der::Encode as _;
+    use pkcs8::pkcs5::pbes2::{Kdf, Parameters, ScryptParams};
+
+    /// An `EncryptedPrivateKeyInfo` whose scheme asks for `kdf` (the ciphertext is junk: the
+    /// cost check must come before any decryption).
+    fn hostile(kdf: Option<Kdf<'static>>, iterations: u32) -> Vec<u8> {
+        let mut params = Parameters::pbkdf2_sha256_aes256cbc(2048, &[7; 16], &[9; 16]).unwrap();
+        // Set directly: the constructor itself refuses more than 10^8 iterations.
+        if let Kdf::Pbkdf2(pbkdf2) = &mut params.kdf {
+            pbkdf2.iteration_count = iterations;
+        }
+        if let Some(kdf) = kdf {
+            params.kdf = kdf;
+        }
+        EncryptedPrivateKeyInfo {
+            encryption_algorithm: params.into(),
+            encrypted_data: &[0; 32],
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    /// Before the cap, 2^31-1 iterations ran for hours; here one over the cap (which, uncapped,
+    /// ran ten million iterations and then failed to decrypt) is refused at once.
+    #[test]
+    fn a_costly_kdf_is_refused_before_it_runs() {
+        let started = std::time::Instant::now();
+        for iterations in [MAX_PBKDF2_ITERATIONS + 1, u32::MAX] {
+            let error = CertificateKey::from_encrypted_pkcs8_der(&hostile(None, iterations), b"pw")
+                .expect_err("too costly");
+            assert!(
+                matches!(error, Error::KdfTooCostly { .. }),
+                "{iterations}: {error:?}"
+            );
+            assert!(
+                error.to_string().contains(&iterations.to_string()),
+                "{error}"
+            );
+        }
+        let scrypt = Kdf::Scrypt(ScryptParams {
+            salt: &[7; 16],
+            cost_parameter: 1 << 20,
+            block_size: 8,
+            parallelization: 1,
+            key_length: None,
+        });
+        let error = CertificateKey::from_encrypted_pkcs8_der(&hostile(Some(scrypt), 1), b"pw")
+            .expect_err("too costly");
+        assert!(matches!(error, Error::KdfTooCostly { .. }), "{error:?}");
+        assert!(error.to_string().contains("N=1048576"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // A usual cost still reaches the decryption (and fails it on the junk ciphertext).
+        let error = CertificateKey::from_encrypted_pkcs8_der(&hostile(None, 2048), b"pw")
+            .expect_err("junk");
+        assert!(
+            matches!(error, Error::PrivateKeyEncryption { .. }),
+            "{error:?}"
+        );
     }
 }

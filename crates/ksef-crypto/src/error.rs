@@ -294,6 +294,19 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A password-protected key file asks for a key derivation costlier than any real one (a
+    /// PBKDF2 iteration count or scrypt parameters that would take hours or gigabytes): refused
+    /// before deriving anything, so a hostile file cannot hang the process.
+    #[error("the {format} asks for {asked}, more than the {limit} accepted; nothing was derived")]
+    KdfTooCostly {
+        /// The file's format, e.g. `"encrypted PKCS#8 key"`.
+        format: &'static str,
+        /// What the file asks for, e.g. `"PBKDF2 with 2147483647 iterations"`.
+        asked: String,
+        /// The limit, e.g. `"1000000 PBKDF2 iterations"`.
+        limit: String,
+    },
+
     /// A key could not be encoded (as PKCS#8 or as a SubjectPublicKeyInfo).
     #[error("the {what} could not be encoded")]
     KeyEncoding {

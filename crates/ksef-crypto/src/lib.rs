@@ -203,7 +203,9 @@ pub use async_stream::{
     AsyncDecryptingReader, AsyncDecryptingWriter, AsyncEncryptingReader, AsyncEncryptingWriter,
 };
 pub use certificate::{MinistryCertificate, MinistryCertificates};
-pub use certificate_key::{CertificateKey, PKCS8_PBKDF2_ITERATIONS};
+pub use certificate_key::{
+    CertificateKey, MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_MEMORY, PKCS8_PBKDF2_ITERATIONS,
+};
 pub use csr::{CertificateSigningRequest, EnrollmentData, pem_encode};
 pub use error::{BoxError, Error, Result};
 pub use export::{

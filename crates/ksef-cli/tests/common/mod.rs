@@ -41,6 +41,7 @@ pub fn ksef(home: &Path, args: &[&str]) -> Command {
         .env_remove("SOFTHSM2_CONF")
         .env_remove("RUST_LOG")
         .env_remove("KSEF_LOG")
+        .env_remove("KSEF_DEADLINE")
         .env("KSEF_HOME", home)
         .env("XDG_STATE_HOME", home.join("xdg"))
         .stdin(Stdio::null());

@@ -300,8 +300,12 @@ impl Client {
 impl Client {
     /// After an open whose answer was lost: lists the online sessions still open that were
     /// created since the request started. One of them may be the session the lost answer named;
-    /// nothing tells which (a session shows no trace of its key), so none is adopted and none is
-    /// closed (it may be another process's): they are reported, and KSeF closes an unused
+    /// nothing tells which: a listed session carries its reference number, status, dates and
+    /// invoice counts, but neither its key nor the authentication that opened it, and the list
+    /// covers every session of the context, so another process (or task) logged in to the same
+    /// context may have opened one in the same second. Closing a candidate could end that
+    /// process's session under it, so none is adopted and none is closed: they are reported
+    /// (with their reference numbers, for `ksef session status`), and KSeF closes an unused
     /// session on its own when it expires. The open is then repeated with the same key.
     async fn note_unanswered_open(&self, started: DateTime<FixedOffset>, error: &Error) {
         let since = started - chrono::Duration::seconds(OPEN_CLOCK_SLACK_SECONDS);
@@ -462,7 +466,10 @@ impl OnlineSession {
     pub async fn wait_until_processed(&self) -> Result<SessionStatusResponse, Error> {
         let mut backoff = self.inner.client.inner.poll.start();
         loop {
-            let status = self.status().await?;
+            let what = || format!("session {}", self.inner.reference_number);
+            let Some(status) = backoff.read(what, self.status().await).await? else {
+                continue;
+            };
             match status.status.code {
                 // 100 open (the close may not be visible yet), 150 processing, 170 closed with
                 // the UPO being generated.
@@ -512,7 +519,11 @@ impl OnlineSession {
     ) -> Result<(InvoiceOutcome, SessionInvoiceStatusResponse), Error> {
         let mut backoff = self.inner.client.inner.poll.start();
         loop {
-            let status = self.invoice_status(invoice_reference_number).await?;
+            let read = self.invoice_status(invoice_reference_number).await;
+            let what = || format!("invoice {invoice_reference_number}");
+            let Some(status) = backoff.read(what, read).await? else {
+                continue;
+            };
             let outcome = InvoiceOutcome::of(&status);
             if outcome.is_final() {
                 return Ok((outcome, status));

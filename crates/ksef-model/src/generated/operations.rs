@@ -267,7 +267,7 @@ impl Operation for GetChallenge {
         response_content: ContentKind::Json,
         error_statuses: &[400, 429],
         required_permissions: &[],
-        idempotent: false,
+        idempotent: true,
         prose_headers: &[],
     };
     fn path(&self) -> String {
