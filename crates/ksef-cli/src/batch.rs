@@ -122,7 +122,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         // (a rerun would send them again and meet duplicates).
         () = interrupted => {
             waiting.finish_and_clear();
-            eprintln!(
+            errln!(
                 "interrupted: batch session {reference} is closed with all {} invoice(s) uploaded, \
                  and KSeF processes it whether we wait or not; do not send these files again. \
                  Its outcome: `ksef session status {reference}` (and `ksef session upo {reference}`)",
