@@ -94,7 +94,8 @@ fn keyring_error(what: String, error: keyring_core::Error) -> TokenStoreError {
 
 impl KeyringTokenStore {
     /// Opens the store: the tokens of `account` under `service` in `store`, and those the
-    /// fallback file `file` holds (a token in both is taken from the keyring).
+    /// fallback file `file` holds. A token in both is taken from the file, which holds one only
+    /// when the keyring refused the latest save, and the keyring's older copy is removed.
     ///
     /// # Errors
     ///
@@ -115,14 +116,19 @@ impl KeyringTokenStore {
         };
         let mut cache = BTreeMap::new();
         for kind in KINDS {
+            let entry = this.entry(kind);
             if let Some(token) = this.file.load(kind) {
+                // The file holds a token only when the keyring refused its last save (a save
+                // the keyring takes removes the file's copy): a keyring copy is older, so it
+                // is removed when it can be, and never read.
+                if let Ok(entry) = &entry {
+                    let _ = entry.delete_credential();
+                }
                 cache.insert(kind.to_string(), (token, SecretHolder::File));
+                continue;
             }
-            let entry = match this.entry(kind) {
-                Ok(entry) => entry,
-                Err(_) => continue,
-            };
-            // Nothing stored, or no keyring here: the file's copy (if any) stands.
+            let Ok(entry) = entry else { continue };
+            // Nothing stored, or no keyring here: the token is not held.
             if let Ok(text) = entry.get_password() {
                 let text = zeroize::Zeroizing::new(text);
                 let stored: Stored = serde_json::from_str(&text).map_err(|_| {
@@ -160,6 +166,26 @@ impl KeyringTokenStore {
         cache.get(&kind.to_string()).map(|(_, holder)| *holder)
     }
 
+    /// Forgets the token of `kind`, in the keyring and in the file.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenStoreError`] if the file could not be rewritten, or the keyring holds the token
+    /// and refused to remove it.
+    pub fn remove(&self, kind: TokenKind) -> Result<(), TokenStoreError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let held = cache.remove(&kind.to_string()).map(|(_, holder)| holder);
+        self.file.remove(kind)?;
+        match self.entry(kind).and_then(|entry| entry.delete_credential()) {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(_) if held != Some(SecretHolder::Keyring) => Ok(()),
+            Err(e) => Err(keyring_error(
+                format!("cannot remove {} from the keyring", self.user(kind)),
+                e,
+            )),
+        }
+    }
+
     /// The fallback file.
     pub fn file(&self) -> &FileTokenStore {
         &self.file
@@ -185,9 +211,16 @@ impl TokenStore for KeyringTokenStore {
             .and_then(|entry| entry.set_password(&text))
             .is_ok();
         let holder = if in_keyring {
-            // An older copy in the file (from a time without keyring) must not linger.
-            if self.file.load(kind).is_some() {
-                self.file.remove(kind)?;
+            // An older copy in the file (from a time without keyring) must not linger: it would
+            // win over the keyring's at the next open. If it cannot be removed, the keyring's
+            // new copy is taken back and the save fails.
+            if self.file.load(kind).is_some()
+                && let Err(error) = self.file.remove(kind)
+            {
+                if let Ok(entry) = self.entry(kind) {
+                    let _ = entry.delete_credential();
+                }
+                return Err(error);
             }
             SecretHolder::Keyring
         } else {

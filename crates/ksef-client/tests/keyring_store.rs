@@ -149,3 +149,38 @@ fn a_foreign_keyring_entry_is_an_error_that_does_not_quote_it() {
     assert!(shown.contains(&format!("{ACCOUNT}/refresh")), "{shown}");
     assert!(!shown.contains("someone-elses-secret-42"), "{shown}");
 }
+
+/// The keyring holds a refresh token; a later save finds it unreachable and writes the newer
+/// token to the file. When both copies are there, the file's (the newer) is the one read, and the
+/// keyring's stale copy is removed, so it cannot come back when the file's goes.
+#[test]
+fn a_stale_keyring_copy_never_wins_over_a_newer_file_copy() {
+    let store: Arc<CredentialStore> = mock::Store::new().unwrap();
+    let file = temp_file("stale");
+    let tokens = open(&store, &file);
+    tokens
+        .save(TokenKind::Refresh, Token::new("refresh-old-1"))
+        .unwrap();
+    next_call_fails(&store, TokenKind::Refresh);
+    tokens
+        .save(TokenKind::Refresh, Token::new("refresh-new-2"))
+        .unwrap();
+    assert_eq!(tokens.holder(TokenKind::Refresh), Some(SecretHolder::File));
+    drop(tokens);
+
+    let tokens = open(&store, &file);
+    assert_eq!(
+        tokens.load(TokenKind::Refresh).unwrap().expose_secret(),
+        "refresh-new-2"
+    );
+    assert_eq!(tokens.holder(TokenKind::Refresh), Some(SecretHolder::File));
+    let entry = Entry::new_in_store(&store, SERVICE, &format!("{ACCOUNT}/refresh")).unwrap();
+    assert!(
+        matches!(entry.get_password(), Err(keyring_core::Error::NoEntry)),
+        "the stale keyring copy is removed"
+    );
+
+    // The file's copy goes (a logout of the file alone): nothing old comes back from the keyring.
+    FileTokenStore::open(&file).unwrap().clear().unwrap();
+    assert!(open(&store, &file).load(TokenKind::Refresh).is_none());
+}
