@@ -306,7 +306,10 @@ pub(crate) async fn worker(ctx: &Ctx, args: WorkerArgs) -> anyhow::Result<ExitCo
         ctx.note(format!("batch: {}", summary_line(batch)));
     })
     .await
-    .context("the worker stopped")?;
+    .context(
+        "the outbox worker stopped; the invoices it held go back to the outbox when their \
+         leases expire, and a restarted worker checks KSeF for them before sending anything",
+    )?;
     if ctx.json() {
         print_json(&json!({
             "worker": options.worker_id,

@@ -191,6 +191,62 @@ impl Db {
     }
 }
 
+/// An open database and the store's name for it (its location, password masked): every
+/// database error says which store failed.
+#[derive(Clone)]
+pub(crate) struct NamedDb {
+    /// The database.
+    pub(crate) inner: Db,
+    /// The location as shown in errors.
+    pub(crate) name: Arc<str>,
+}
+
+impl NamedDb {
+    /// [`Db::execute`], its error naming the store.
+    pub(crate) async fn execute(
+        &self,
+        action: &'static str,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<u64, Error> {
+        self.inner
+            .execute(action, sql, params)
+            .await
+            .map_err(|e| e.in_store(&self.name))
+    }
+
+    /// [`Db::query`], its error naming the store.
+    pub(crate) async fn query(
+        &self,
+        action: &'static str,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, Error> {
+        self.inner
+            .query(action, sql, params)
+            .await
+            .map_err(|e| e.in_store(&self.name))
+    }
+
+    /// [`Db::backend`].
+    pub(crate) fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    /// For tests: how long a SQLite writer waits for another's lock before failing (busy).
+    pub(crate) fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<(), Error> {
+        match &self.inner {
+            Db::Sqlite(connection) => connection
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .busy_timeout(timeout)
+                .map_err(|e| Error::db("setting the busy timeout", e).in_store(&self.name)),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => Ok(()),
+        }
+    }
+}
+
 /// Runs a closure over the SQLite connection on the blocking pool.
 async fn blocking<T: Send + 'static>(
     action: &'static str,

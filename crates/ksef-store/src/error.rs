@@ -13,9 +13,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The database refused an operation or could not be reached.
-    #[error("database error while {action}")]
+    /// The database refused an operation or could not be reached (a read-only or locked file, a
+    /// server that stopped or refuses writes): a worker stops on it, leaving what it holds to
+    /// lease expiry.
+    #[error("database error in store {store} while {action}")]
     Database {
+        /// The store, as its location reads (a PostgreSQL password shown as `***`).
+        store: String,
         /// What the store was doing.
         action: String,
         /// The driver's error.
@@ -91,8 +95,25 @@ impl Error {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Error {
         Error::Database {
+            store: String::new(),
             action: action.into(),
             source: Box::new(source),
+        }
+    }
+
+    /// Names the store in a [`Error::Database`] that does not name one yet.
+    pub(crate) fn in_store(self, name: &str) -> Error {
+        match self {
+            Error::Database {
+                store,
+                action,
+                source,
+            } if store.is_empty() => Error::Database {
+                store: name.to_owned(),
+                action,
+                source,
+            },
+            other => other,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::db::{Db, Row, Value};
+use crate::db::{Db, NamedDb, Row, Value};
 use crate::error::Error;
 use crate::location::StoreLocation;
 use crate::new_invoice::NewInvoice;
@@ -327,7 +327,7 @@ impl StateCounts {
 /// An open store: the outbox tables on SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Db,
+    db: NamedDb,
     /// Added to this process's clock (tests of a worker whose clock is wrong); PostgreSQL's
     /// leases use the database's clock and ignore it.
     skew: chrono::Duration,
@@ -351,10 +351,11 @@ impl Store {
     /// [`Error::SchemaTooNew`], [`Error::InvalidLocation`] for PostgreSQL in a build without the
     /// `postgres` feature.
     pub async fn open(location: &StoreLocation) -> Result<Store, Error> {
+        let name = location.to_string();
         let db = match location {
-            StoreLocation::Sqlite(path) => Db::open_sqlite(path.clone()).await?,
+            StoreLocation::Sqlite(path) => Db::open_sqlite(path.clone()).await,
             #[cfg(feature = "postgres")]
-            StoreLocation::Postgres(url) => Db::open_postgres(url.expose()).await?,
+            StoreLocation::Postgres(url) => Db::open_postgres(url.expose()).await,
             #[cfg(not(feature = "postgres"))]
             StoreLocation::Postgres(url) => {
                 return Err(Error::InvalidLocation {
@@ -362,9 +363,13 @@ impl Store {
                     reason: "this build has no PostgreSQL support (feature `postgres`)".to_owned(),
                 });
             }
-        };
+        }
+        .map_err(|e| e.in_store(&name))?;
         Ok(Store {
-            db,
+            db: NamedDb {
+                inner: db,
+                name: name.into(),
+            },
             skew: chrono::Duration::zero(),
         })
     }
@@ -377,10 +382,18 @@ impl Store {
         self
     }
 
+    /// For tests: a SQLite writer waits `timeout` (not 30 s) for another connection's lock
+    /// before failing busy. No effect on PostgreSQL.
+    #[doc(hidden)]
+    pub fn with_busy_timeout_for_tests(self, timeout: Duration) -> Result<Store, Error> {
+        self.db.set_busy_timeout(timeout)?;
+        Ok(self)
+    }
+
     /// The time leases and claims are measured by: the database's clock on PostgreSQL (workers
     /// on many hosts agree on it), this process's on SQLite (one machine).
     async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, Error> {
-        match self.db {
+        match self.db.inner {
             Db::Sqlite(_) => Ok(chrono::Utc::now() + self.skew),
             #[cfg(feature = "postgres")]
             Db::Postgres(_) => {
@@ -553,7 +566,7 @@ impl Store {
             text_of(now).into(),
             i64::try_from(n).unwrap_or(i64::MAX).into(),
         ];
-        let rows = match self.db {
+        let rows = match self.db.inner {
             Db::Sqlite(_) => {
                 self.db
                     .query("claiming invoices", CLAIM_SQLITE, params)

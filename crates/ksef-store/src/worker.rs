@@ -178,7 +178,9 @@ impl WorkerSummary {
 ///
 /// # Errors
 ///
-/// [`Error::Database`] stops the worker (what it holds is left to lease expiry); KSeF failures
+/// [`Error::Database`] (naming the store: a database that refuses writes, is locked or went
+/// away) stops the worker; what it holds is left to lease expiry, and nothing enqueued is lost:
+/// a worker started once the database is back reconciles those rows before sending. KSeF failures
 /// never do: the rows concerned are given back and tried again.
 pub async fn run_worker(
     store: &Store,

@@ -64,6 +64,22 @@ impl TestDb {
     pub async fn open(&self) -> Store {
         Store::open(&self.location).await.expect("the store opens")
     }
+
+    /// Stops the private PostgreSQL server (immediately, as a crash would); no-op on SQLite.
+    pub fn stop_server(&self) {
+        #[cfg(feature = "postgres")]
+        if let Some(server) = &self._server {
+            server.stop();
+        }
+    }
+
+    /// Starts the private PostgreSQL server again on its port; no-op on SQLite.
+    pub fn start_server(&self) {
+        #[cfg(feature = "postgres")]
+        if let Some(server) = &self._server {
+            server.start_again();
+        }
+    }
 }
 
 /// One database per backend this build has: SQLite, and PostgreSQL with the `postgres` feature.
@@ -206,7 +222,19 @@ pub mod pg {
                 String::from_utf8_lossy(&out.stderr)
             );
             let port = free_port();
-            let out = command(&bin, "pg_ctl")
+            let server = PgServer {
+                bin,
+                data: data.to_owned(),
+                port,
+            };
+            server.start_again();
+            server
+        }
+
+        /// Starts the server (again) on its data directory and port.
+        pub fn start_again(&self) {
+            let (bin, data, port) = (&self.bin, &self.data, self.port);
+            let out = command(bin, "pg_ctl")
                 .arg("-D")
                 .arg(data)
                 .arg("-o")
@@ -222,11 +250,21 @@ pub mod pg {
                 String::from_utf8_lossy(&out.stderr),
                 std::fs::read_to_string(data.join("server.log")).unwrap_or_default()
             );
-            PgServer {
-                bin,
-                data: data.to_owned(),
-                port,
-            }
+        }
+
+        /// Stops the server at once (`-m immediate`, as a crash would).
+        pub fn stop(&self) {
+            let out = command(&self.bin, "pg_ctl")
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "-w", "stop"])
+                .output()
+                .expect("pg_ctl runs");
+            assert!(
+                out.status.success(),
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
 
         pub fn url(&self) -> String {
