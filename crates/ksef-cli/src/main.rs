@@ -28,6 +28,7 @@ mod pdf;
 mod permissions;
 mod qr;
 mod sample;
+mod secrets;
 mod session;
 mod signing;
 mod sim;

@@ -52,7 +52,7 @@ pub(crate) struct Cli {
 }
 
 /// Options every command understands.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct Global {
     /// The KSeF environment to talk to. With a base URL too, the base URL wins (a flag over an
     /// environment variable first), and a note says which was ignored.
