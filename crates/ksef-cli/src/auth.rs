@@ -140,6 +140,9 @@ async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             removed.push(path);
         }
     }
+    // Whatever `secrets` says now, a copy kept in the keyring (before a switch, or while the
+    // file was the fallback) goes too.
+    let keyring_cleared = crate::secrets::clear_keyring(ctx)?;
     if let Some(warning) = &warning {
         ctx.note(format!("warning: {warning}"));
     }
@@ -149,6 +152,7 @@ async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             "revoked": revoked,
             "profile": ctx.global.profile,
             "removed": removed,
+            "keyringCleared": keyring_cleared,
             "warning": warning,
         }))?;
     } else if removed.is_empty() {
@@ -163,6 +167,9 @@ async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         }
         for path in &removed {
             outln!("  removed          {}", path.display());
+        }
+        if keyring_cleared {
+            outln!("  removed          the profile's keyring entries");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -194,6 +201,7 @@ fn finish_login(
             "refreshValidUntil": login.refresh_valid_until,
             "profile": ctx.global.profile,
             "sessionFile": ctx.tokens_path(),
+            "secrets": secrets_json(ctx)?,
         }))?;
     } else {
         outln!("✓ logged in to NIP {nip} (profile {})", ctx.global.profile);
@@ -206,8 +214,49 @@ fn finish_login(
             "  refresh token    valid until {}",
             login.refresh_valid_until
         );
+        print_secret_holders(ctx)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the profile's store keeps each token: `{"store": "keyring"|"file", "file": PATH,
+/// "access": "keyring"|"file"|null, ...}`. Never a token.
+fn secrets_json(ctx: &Ctx) -> anyhow::Result<serde_json::Value> {
+    let mut held = serde_json::Map::new();
+    held.insert("store".into(), ctx.secrets_mode()?.name().into());
+    held.insert("file".into(), json!(ctx.tokens_path()));
+    if let StoreState::Usable(store) = ctx.open_token_store()? {
+        for kind in crate::secrets::KINDS {
+            held.insert(kind.to_string(), json!(store.holder(kind)));
+        }
+    }
+    Ok(serde_json::Value::Object(held))
+}
+
+/// The human-readable form of [`secrets_json`]: one line per place that holds tokens, e.g.
+/// `tokens           access, refresh in the keyring (secrets = keyring)`.
+fn print_secret_holders(ctx: &Ctx) -> anyhow::Result<()> {
+    let mode = ctx.secrets_mode()?.name();
+    let StoreState::Usable(store) = ctx.open_token_store()? else {
+        return Ok(());
+    };
+    for (holder, place) in [
+        ("keyring", "the keyring".to_owned()),
+        ("file", ctx.tokens_path().display().to_string()),
+    ] {
+        let kinds: Vec<String> = crate::secrets::KINDS
+            .iter()
+            .filter(|&&kind| store.holder(kind) == Some(holder))
+            .map(|kind| kind.to_string())
+            .collect();
+        if !kinds.is_empty() {
+            outln!(
+                "  tokens           {} in {place} (secrets = {mode})",
+                kinds.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs an `auth` subcommand.
@@ -360,6 +409,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "isTokenRedeemed": status.is_token_redeemed,
                     "lastTokenRefreshDate": status.last_token_refresh_date,
                     "refreshTokenValidUntil": status.refresh_token_valid_until,
+                    "secrets": secrets_json(ctx)?,
                 }))?;
             } else {
                 outln!("authentication   {reference}");
@@ -376,6 +426,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                 if let Some(until) = status.refresh_token_valid_until {
                     outln!("refresh token    valid until {until}");
                 }
+                print_secret_holders(ctx)?;
             }
             Ok(if status.status.code == 200 || status.status.code == 100 {
                 ExitCode::SUCCESS
@@ -416,6 +467,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                     "accessValidUntil": access,
                     "refreshValidUntil": refresh,
                     "checkedWithKsef": check,
+                    "secrets": secrets_json(ctx)?,
                 }))?;
             } else {
                 outln!("profile          {}", ctx.global.profile);
@@ -428,6 +480,7 @@ pub(crate) async fn run(ctx: &Ctx, command: AuthCommand) -> anyhow::Result<ExitC
                 if check {
                     outln!("KSeF             ✓ accepts this login");
                 }
+                print_secret_holders(ctx)?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::args::{ConfigCommand, ConfigKey, EnvName};
 use crate::context::{Ctx, print_json};
 use crate::files::write_private;
+use crate::secrets::SecretsMode;
 
 /// The contents of `config.toml`. Unknown keys are refused so a typo does not go unnoticed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub(crate) struct Config {
     /// The default API base URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) base_url: Option<String>,
+    /// Where tokens are kept: keyring or file (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) secrets: Option<String>,
 }
 
 impl Config {
@@ -40,7 +44,7 @@ impl Config {
         let config: Config = toml::from_str(&text).with_context(|| {
             format!(
                 "{} is not a valid ksef configuration; fix it or remove it (keys: nip, env, \
-                 base-url)",
+                 base-url, secrets)",
                 path.display()
             )
         })?;
@@ -67,6 +71,7 @@ impl Config {
             ConfigKey::Nip => self.nip.as_ref(),
             ConfigKey::Env => self.env.as_ref(),
             ConfigKey::BaseUrl => self.base_url.as_ref(),
+            ConfigKey::Secrets => self.secrets.as_ref(),
         }
     }
 
@@ -75,6 +80,7 @@ impl Config {
             ConfigKey::Nip => &mut self.nip,
             ConfigKey::Env => &mut self.env,
             ConfigKey::BaseUrl => &mut self.base_url,
+            ConfigKey::Secrets => &mut self.secrets,
         }
     }
 }
@@ -93,6 +99,7 @@ fn key_name(key: ConfigKey) -> &'static str {
         ConfigKey::Nip => "nip",
         ConfigKey::Env => "env",
         ConfigKey::BaseUrl => "base-url",
+        ConfigKey::Secrets => "secrets",
     }
 }
 
@@ -112,7 +119,44 @@ fn validate(key: ConfigKey, value: &str) -> anyhow::Result<String> {
             }
             Ok(value.trim_end_matches('/').to_owned())
         }
+        ConfigKey::Secrets => {
+            SecretsMode::parse(Some(value))?;
+            Ok(value.to_owned())
+        }
     }
+}
+
+/// Before `secrets` changes from what `config` says to `to`: moves the tokens of every profile in
+/// the home to the store `to` and removes the other copy, so the store read from now on holds the
+/// newest tokens. Setting the store in use again moves nothing.
+fn move_tokens(ctx: &Ctx, config: &Config, to: SecretsMode) -> anyhow::Result<()> {
+    if SecretsMode::parse(config.secrets.as_deref())? == to {
+        return Ok(());
+    }
+    let profiles = ctx.home.join("profiles");
+    let entries = match std::fs::read_dir(&profiles) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", profiles.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", profiles.display()))?;
+        // Only directories named as profiles are (see `Ctx::new`); anything else is not ours.
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let is_profile = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !entry.path().is_dir() || name.is_empty() || !is_profile {
+            continue;
+        }
+        let mut global = ctx.global.clone();
+        global.profile = name;
+        let profile = Ctx::new(global)?;
+        crate::secrets::migrate(&profile, to)?;
+    }
+    Ok(())
 }
 
 /// Runs a `config` subcommand.
@@ -122,6 +166,9 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
     match command {
         ConfigCommand::Set { key, value } => {
             let value = validate(key, &value)?;
+            if key == ConfigKey::Secrets {
+                move_tokens(ctx, &config, SecretsMode::parse(Some(&value))?)?;
+            }
             *config.slot(key) = Some(value.clone());
             config.save(&path)?;
             if ctx.json() {
@@ -135,6 +182,9 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
             }
         }
         ConfigCommand::Unset { key } => {
+            if key == ConfigKey::Secrets {
+                move_tokens(ctx, &config, SecretsMode::File)?;
+            }
             let previous = config.slot(key).take();
             config.save(&path)?;
             if ctx.json() {
@@ -162,10 +212,16 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
                     "nip": config.nip,
                     "env": config.env,
                     "baseUrl": config.base_url,
+                    "secrets": config.secrets,
                 }))?;
             } else {
                 outln!("# {}", path.display());
-                for key in [ConfigKey::Nip, ConfigKey::Env, ConfigKey::BaseUrl] {
+                for key in [
+                    ConfigKey::Nip,
+                    ConfigKey::Env,
+                    ConfigKey::BaseUrl,
+                    ConfigKey::Secrets,
+                ] {
                     match config.get(key) {
                         Some(value) => outln!("{:<9} {value}", key_name(key)),
                         None => outln!("{:<9} (not set)", key_name(key)),
@@ -195,6 +251,8 @@ mod tests {
             "http://127.0.0.1:1/v2"
         );
         assert!(validate(ConfigKey::BaseUrl, "ftp://x").is_err());
+        assert_eq!(validate(ConfigKey::Secrets, "keyring").unwrap(), "keyring");
+        assert!(validate(ConfigKey::Secrets, "vault").is_err());
     }
 
     #[test]
@@ -203,6 +261,7 @@ mod tests {
             nip: Some("5265877635".to_owned()),
             env: Some("test".to_owned()),
             base_url: None,
+            secrets: Some("keyring".to_owned()),
         };
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<Config>(&text).unwrap(), config);

@@ -14,10 +14,11 @@ use clap::ValueEnum as _;
 use crate::args::{EnvName, Global, TokenSourceArgs};
 use crate::config::Config;
 use crate::files::write_private;
+use crate::secrets::{CliTokenStore, SecretsMode};
 use ksef_model::values::Nip;
 
 /// The non-secret half of a profile's session: what `auth whoami` shows. The tokens themselves are
-/// in the profile's [`FileTokenStore`] file.
+/// in the profile's token store (`crate::secrets`: its [`FileTokenStore`] file or the keyring).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SessionMeta {
@@ -143,7 +144,13 @@ impl Ctx {
         }
     }
 
-    /// The profile's token file (written 0600 by [`FileTokenStore`]).
+    /// Where tokens are kept: `secrets` of config.toml.
+    pub(crate) fn secrets_mode(&self) -> anyhow::Result<SecretsMode> {
+        SecretsMode::parse(self.config.secrets.as_deref())
+    }
+
+    /// The profile's token file (written 0600 by [`FileTokenStore`]; with `secrets = keyring`
+    /// the fallback when the keyring refuses a token).
     pub(crate) fn tokens_path(&self) -> PathBuf {
         self.profile_dir.join("tokens.json")
     }
@@ -250,7 +257,7 @@ impl Ctx {
     pub(crate) fn client_with_store(
         &self,
         base_url: &str,
-        store: FileTokenStore,
+        store: CliTokenStore,
     ) -> anyhow::Result<Client> {
         self.detail(format!("KSeF API at {base_url}"));
         Ok(client_builder(base_url)
@@ -258,13 +265,14 @@ impl Ctx {
             .build()?)
     }
 
-    /// Opens the profile's token file: [`StoreState::Damaged`] when it is there and readable
-    /// but cannot be parsed, an error when it cannot be read at all. The parser's message is
-    /// not kept: it may quote the file's content, which holds tokens.
+    /// Opens the profile's token store, as `secrets` configures it: [`StoreState::Damaged`]
+    /// when the token file is there and readable but cannot be parsed, an error when it cannot
+    /// be read at all (or a keyring entry is not ours). The parser's message is not kept: it may
+    /// quote the file's content, which holds tokens.
     pub(crate) fn open_token_store(&self) -> anyhow::Result<StoreState> {
         let path = self.tokens_path();
         match FileTokenStore::open(&path) {
-            Ok(store) => Ok(StoreState::Usable(store)),
+            Ok(store) => Ok(StoreState::Usable(crate::secrets::open(self, store)?)),
             Err(error) => match std::fs::read(&path) {
                 // Readable, so it was the content that could not be parsed.
                 Ok(_) => Ok(StoreState::Damaged),
@@ -356,8 +364,8 @@ pub(crate) fn resolve_api_choice(
 
 /// What [`Ctx::open_token_store`] found.
 pub(crate) enum StoreState {
-    /// The store (empty when there is no file yet).
-    Usable(FileTokenStore),
+    /// The store (empty when nothing is stored yet).
+    Usable(CliTokenStore),
     /// The file is there but is not a token file this version can read.
     Damaged,
 }

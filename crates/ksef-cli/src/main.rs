@@ -30,6 +30,7 @@ mod permissions;
 mod progress;
 mod qr;
 mod sample;
+mod secrets;
 mod session;
 mod signing;
 mod sim;

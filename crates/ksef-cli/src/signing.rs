@@ -127,9 +127,9 @@ fn pkcs11_signer(module: &Path, source: &KeySource<'_>) -> anyhow::Result<CliSig
     use ksef_crypto::KeySelector;
     let token = source
         .pkcs11
-        .token
+        .pkcs11_token
         .as_deref()
-        .ok_or_else(|| UsageError("--pkcs11-module needs --token LABEL".to_owned()))?;
+        .ok_or_else(|| UsageError("--pkcs11-module needs --pkcs11-token LABEL".to_owned()))?;
     let key = match (source.key, &source.pkcs11.key_id) {
         (Some(label), None) => KeySelector::Label(
             label

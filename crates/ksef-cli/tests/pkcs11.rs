@@ -12,55 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
+use ksef_crypto::test_softhsm::{SOFTHSM2_MODULE as MODULE, SoftHsmToken};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "ksef-cli-token";
 const PIN: &str = "pin-2718-secret";
-
-fn softhsm2_util(conf: &Path, args: &[&str]) {
-    let output = Command::new("softhsm2-util")
-        .args(args)
-        .env("SOFTHSM2_CONF", conf)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run softhsm2-util ({e}): install the Debian package softhsm2")
-        });
-    assert!(
-        output.status.success(),
-        "softhsm2-util: {}",
-        describe(&output)
-    );
-}
 
 /// A SoftHSM2 token in `home/softhsm` holding an RSA key (label `rsa`, id 01) and an EC P-256 key
 /// (label `ec`, id 02), each a seal of `nip` made by `ksef cert self-signed`; the key files are
 /// deleted after the import, the certificates stay as `rsa.pem` and `ec.pem`. Returns the
 /// configuration file's path.
 fn make_token(home: &Path, nip: &str) -> PathBuf {
-    let dir = home.join("softhsm");
-    std::fs::create_dir_all(dir.join("tokens")).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.join("tokens").display()
-        ),
-    )
-    .unwrap();
-    softhsm2_util(
-        &conf,
-        &[
-            "--init-token",
-            "--free",
-            "--label",
-            TOKEN,
-            "--pin",
-            PIN,
-            "--so-pin",
-            "so-pin-1414",
-        ],
-    );
+    let token = SoftHsmToken::init(&home.join("softhsm"), TOKEN, PIN, "so-pin-1414");
     for (name, id, ec) in [("rsa", "01", false), ("ec", "02", true)] {
         let cert = home.join(format!("{name}.pem"));
         let key = home.join(format!("{name}.key"));
@@ -76,24 +38,10 @@ fn make_token(home: &Path, nip: &str) -> PathBuf {
         ]);
         let made = ksef(home, &args).output().unwrap();
         assert!(made.status.success(), "{}", describe(&made));
-        softhsm2_util(
-            &conf,
-            &[
-                "--import",
-                key.to_str().unwrap(),
-                "--token",
-                TOKEN,
-                "--label",
-                name,
-                "--id",
-                id,
-                "--pin",
-                PIN,
-            ],
-        );
+        token.import_key(&key, name, id);
         std::fs::remove_file(&key).unwrap();
     }
-    conf
+    token.conf()
 }
 
 /// `ksef` against the simulator with the token's configuration and, if given, the PIN in
@@ -137,7 +85,7 @@ fn logins_and_xades_signatures_with_keys_on_a_token() {
             "hsm-rsa",
             "--pkcs11-module",
             MODULE,
-            "--token",
+            "--pkcs11-token",
             TOKEN,
             "--key",
             "rsa",
@@ -164,7 +112,7 @@ fn logins_and_xades_signatures_with_keys_on_a_token() {
             "hsm-ec",
             "--pkcs11-module",
             MODULE,
-            "--token",
+            "--pkcs11-token",
             TOKEN,
             "--key-id",
             "02",
@@ -199,7 +147,7 @@ fn logins_and_xades_signatures_with_keys_on_a_token() {
                 "sign",
                 "--pkcs11-module",
                 MODULE,
-                "--token",
+                "--pkcs11-token",
                 TOKEN,
                 "--key",
                 name,
@@ -253,7 +201,7 @@ fn pkcs11_errors_are_clear_and_never_show_the_pin() {
             sim.nip.clone(),
             "--pkcs11-module".to_owned(),
             module.to_owned(),
-            "--token".to_owned(),
+            "--pkcs11-token".to_owned(),
             token.to_owned(),
             "--key".to_owned(),
             key.to_owned(),
@@ -312,7 +260,23 @@ fn pkcs11_errors_are_clear_and_never_show_the_pin() {
     pin_arg.extend(["--pin".to_owned(), "1234".to_owned()]);
     let mut with_p12 = login(MODULE, TOKEN, "ec");
     with_p12.extend(["--p12".to_owned(), ec_pem.to_owned()]);
-    for v in [no_key, bad_id, no_token, pin_arg, with_p12] {
+    // The old flag is gone (no alias: a KSeF token is another thing).
+    let old_flag: Vec<String> = login(MODULE, TOKEN, "ec")
+        .into_iter()
+        .map(|a| {
+            if a == "--pkcs11-token" {
+                "--token".to_owned()
+            } else {
+                a
+            }
+        })
+        .collect();
+    // One secret per command from standard input.
+    let mut two_stdin = login(MODULE, TOKEN, "ec");
+    two_stdin.extend(["--pin-stdin".to_owned(), "--token-stdin".to_owned()]);
+    for v in [
+        no_key, bad_id, no_token, pin_arg, with_p12, old_flag, two_stdin,
+    ] {
         let output = run_login(v.clone(), Some(PIN));
         assert_eq!(
             output.status.code(),
@@ -321,4 +285,40 @@ fn pkcs11_errors_are_clear_and_never_show_the_pin() {
             describe(&output)
         );
     }
+    let output = run_login(
+        {
+            let mut v = login(MODULE, TOKEN, "ec");
+            v.extend(["--pin-stdin".to_owned(), "--token-stdin".to_owned()]);
+            v
+        },
+        Some(PIN),
+    );
+    assert!(
+        text(&output.stderr).contains("--token-stdin")
+            && text(&output.stderr).contains("--pin-stdin"),
+        "{}",
+        describe(&output)
+    );
+    let xades = run(
+        &sim,
+        &home,
+        &conf,
+        Some(PIN),
+        &[
+            "xades",
+            "sign",
+            "--pkcs11-module",
+            MODULE,
+            "--pkcs11-token",
+            TOKEN,
+            "--key",
+            "ec",
+            "--pin-stdin",
+            "--p12",
+            ec_pem,
+            "--password-stdin",
+            ec_pem,
+        ],
+    );
+    assert_eq!(xades.status.code(), Some(2), "{}", describe(&xades));
 }

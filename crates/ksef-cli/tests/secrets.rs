@@ -379,6 +379,106 @@ fn no_secret_in_logs_json_or_errors() {
     }
 }
 
+/// The keyring path (`secrets = keyring` with no Secret Service on the bus, so the file is the
+/// fallback: what every machine without a keyring sees) and a PKCS#11 PIN (from
+/// `KSEF_PKCS11_PIN` and `--pin-stdin`, with a module that cannot be loaded): traced outputs,
+/// `--json` documents and errors hold neither the tokens nor the PIN. (The real Secret Service
+/// path is scanned in tests/keyring.rs.)
+#[test]
+fn no_secret_on_the_keyring_path_or_with_a_pin() {
+    let home = temp_dir("secrets-keyring");
+    let sim = Sim::start(&home);
+    let no_bus = format!("unix:path={}", home.join("no-bus").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut command = traced(&sim, &home, args);
+        command
+            .env("DBUS_SESSION_BUS_ADDRESS", &no_bus)
+            .env("KSEF_TOKEN", &sim.token);
+        match stdin {
+            Some(input) => {
+                use std::io::Write as _;
+                command
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                let mut child = command.spawn().unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(input.as_bytes())
+                    .unwrap();
+                child.wait_with_output().unwrap()
+            }
+            None => command.output().unwrap(),
+        }
+    };
+    let mut outputs: Vec<(String, Output)> = Vec::new();
+    for args in [
+        vec!["config", "set", "secrets", "keyring", "--json"],
+        vec!["auth", "login", "--nip", &sim.nip, "--json"],
+    ] {
+        let output = run(&args, None);
+        assert!(output.status.success(), "{}", describe(&output));
+        outputs.push((args[..2].join(" "), output));
+    }
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("profiles/default/tokens.json")).unwrap())
+            .unwrap();
+    let mut secrets = vec![("the KSeF token".to_owned(), sim.token.clone())];
+    for kind in ["access", "refresh"] {
+        let token = stored["tokens"][kind]["token"].as_str().unwrap().to_owned();
+        secrets.push((format!("the {kind} token"), token));
+    }
+    for args in [
+        vec!["auth", "whoami", "--json"],
+        vec!["auth", "status"],
+        vec!["auth", "refresh", "--json"],
+        vec!["config", "set", "secrets", "file"],
+        vec!["auth", "logout", "--json"],
+    ] {
+        let output = run(&args, None);
+        assert!(output.status.success(), "{}", describe(&output));
+        outputs.push((args.join(" "), output));
+    }
+
+    let pin = "pin-5581-never-shown";
+    secrets.push(("the PIN".to_owned(), pin.to_owned()));
+    let missing = home.join("no-module.so");
+    let login = [
+        "auth",
+        "login",
+        "--nip",
+        &sim.nip,
+        "--pkcs11-module",
+        missing.to_str().unwrap(),
+        "--pkcs11-token",
+        "T",
+        "--key",
+        "k",
+        "--json",
+    ];
+    let by_env = traced(&sim, &home, &login)
+        .env("KSEF_PKCS11_PIN", pin)
+        .output()
+        .unwrap();
+    assert_eq!(by_env.status.code(), Some(1), "{}", describe(&by_env));
+    outputs.push((
+        "auth login --pkcs11-module (KSEF_PKCS11_PIN)".into(),
+        by_env,
+    ));
+    let mut with_stdin = login.to_vec();
+    with_stdin.push("--pin-stdin");
+    let by_stdin = run(&with_stdin, Some(&format!("{pin}\n")));
+    assert_eq!(by_stdin.status.code(), Some(1), "{}", describe(&by_stdin));
+    outputs.push(("auth login --pkcs11-module --pin-stdin".into(), by_stdin));
+
+    for (what, output) in &outputs {
+        assert_clean(what, &all_output(output), &secrets);
+        assert_no_secret_shapes(what, &all_output(output));
+    }
+}
+
 #[test]
 fn demo_json_and_trace_logs_hold_nothing_secret_shaped() {
     let home = temp_dir("secrets-demo");

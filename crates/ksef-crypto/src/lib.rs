@@ -113,7 +113,8 @@
 //!
 //! - `tokio`: the `tokio::io` streaming adapters.
 //! - `qr-image`: PNG and SVG rendering of QR codes.
-//! - `test-util`: the `test_certificates` module (self-signed certificates; pulls `rcgen`).
+//! - `test-util`: the `test_certificates` module (self-signed certificates; pulls `rcgen`) and
+//!   `test_softhsm` (SoftHSM2 tokens for tests, made with `softhsm2-util`).
 #![forbid(unsafe_code)]
 
 /// `Debug` for a stream adapter: its name only, never the key, the IV or buffered data.
@@ -195,6 +196,8 @@ mod split;
 mod stream;
 #[cfg(feature = "test-util")]
 pub mod test_certificates;
+#[cfg(feature = "test-util")]
+pub mod test_softhsm;
 mod token;
 mod x509;
 

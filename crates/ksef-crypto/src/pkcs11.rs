@@ -128,7 +128,12 @@ impl Drop for Module {
 ///
 /// The token is chosen by its label, the key by label or id ([`KeySelector`]); the certificate is
 /// read from the token (the `CKO_CERTIFICATE` object with the key's id, or else its label) unless
-/// one is given. The PIN is used once to log in and is not kept. Each signature is checked with
+/// one is given. The PIN is used once to log in and is not kept, except for a key marked
+/// `CKA_ALWAYS_AUTHENTICATE` (a qualified-signature key on many cards), which wants a
+/// context-specific login (`CKU_CONTEXT_SPECIFIC`) right after each `C_SignInit`: the signer keeps
+/// the PIN in memory (wiped on drop) and signs such a key in multiple parts (`C_SignUpdate`,
+/// `C_SignFinal`; ECDSA then with `CKM_ECDSA_SHA256`), since the one-call `C_Sign` leaves no
+/// room for the login. Each signature is checked with
 /// the certificate's public key before it is returned, so a certificate of another key is an error
 /// ([`Error::KeyCertificateMismatch`]), never a signature KSeF would reject.
 ///
@@ -136,6 +141,9 @@ impl Drop for Module {
 pub struct Pkcs11Signer {
     // Declared before `module`: the session closes before the module may be finalised.
     session: Mutex<Session>,
+    /// The PIN, kept only for a key with `CKA_ALWAYS_AUTHENTICATE` (a context-specific login
+    /// before each signature); `AuthPin` wipes it on drop.
+    context_pin: Option<AuthPin>,
     key: ObjectHandle,
     token: String,
     selector: KeySelector,
@@ -218,7 +226,6 @@ impl Pkcs11Signer {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
             Err(e) => return Err(token_error(token, "log in", e)),
         }
-        drop(pin);
 
         let by = |class: ObjectClass, selector: &KeySelector| {
             let mut template = vec![Attribute::Class(class)];
@@ -245,19 +252,25 @@ impl Pkcs11Signer {
                     AttributeType::Id,
                     AttributeType::Label,
                     AttributeType::EcParams,
+                    AttributeType::AlwaysAuthenticate,
                 ],
             )
             .map_err(fail("read the key's attributes"))?;
         let (mut key_type, mut id, mut label, mut params) = (None, Vec::new(), Vec::new(), None);
+        let mut always_authenticate = false;
         for attribute in attributes {
             match attribute {
                 Attribute::KeyType(t) => key_type = Some(t),
                 Attribute::Id(v) => id = v,
                 Attribute::Label(v) => label = v,
                 Attribute::EcParams(v) => params = Some(v),
+                Attribute::AlwaysAuthenticate(v) => always_authenticate = v,
                 _ => {}
             }
         }
+        // A key that wants the PIN before each signature keeps it (wiped on drop); any other
+        // key drops it now.
+        let context_pin = always_authenticate.then_some(pin);
         let algorithm = match key_type {
             Some(KeyType::RSA) => SignatureAlgorithm::RsaSha256,
             Some(KeyType::EC) if params.as_deref() == Some(&P256_PARAMS[..]) => {
@@ -325,6 +338,7 @@ impl Pkcs11Signer {
         }
         Ok(Self {
             session: Mutex::new(session),
+            context_pin,
             key: handle,
             token: token.to_owned(),
             selector: key.clone(),
@@ -382,11 +396,23 @@ impl Signer for Pkcs11Signer {
 
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>> {
         let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let signature = match self.algorithm {
-            SignatureAlgorithm::RsaSha256 => {
+        let signature = match (&self.context_pin, self.algorithm) {
+            (Some(pin), algorithm) => {
+                let mechanism = match algorithm {
+                    SignatureAlgorithm::RsaSha256 => Mechanism::Sha256RsaPkcs,
+                    SignatureAlgorithm::EcdsaP256Sha256 => Mechanism::EcdsaSha256,
+                };
+                session.sign_init(&mechanism, self.key).and_then(|()| {
+                    session
+                        .login(UserType::ContextSpecific, Some(pin))
+                        .and_then(|()| session.sign_update(data))
+                        .and_then(|()| session.sign_final())
+                })
+            }
+            (None, SignatureAlgorithm::RsaSha256) => {
                 session.sign(&Mechanism::Sha256RsaPkcs, self.key, data)
             }
-            SignatureAlgorithm::EcdsaP256Sha256 => {
+            (None, SignatureAlgorithm::EcdsaP256Sha256) => {
                 let digest = sha2::Sha256::digest(data);
                 session.sign(&Mechanism::Ecdsa, self.key, &digest)
             }

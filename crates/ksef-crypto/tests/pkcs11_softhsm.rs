@@ -18,9 +18,9 @@ use cryptoki::object::{Attribute, CertificateType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use ksef_crypto::test_certificates::{KeyType, PersonIdentifier, TestCertificate};
+use ksef_crypto::test_softhsm::{SOFTHSM2_MODULE as MODULE, SoftHsmToken};
 use ksef_crypto::{Certificate, Error, KeySelector, Pkcs11Signer, SignatureAlgorithm, Signer as _};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "ksef-test-token";
 const PIN: &str = "pin-4711-secret";
 const SO_PIN: &str = "so-pin-0815";
@@ -28,51 +28,12 @@ const SO_PIN: &str = "so-pin-0815";
 const CHILD: &str = "KSEF_TEST_SOFTHSM_DIR";
 const NIP: &str = "5265877635";
 
-fn softhsm2_util(conf: &Path, args: &[&str]) {
-    let output = Command::new("softhsm2-util")
-        .args(args)
-        .env("SOFTHSM2_CONF", conf)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run softhsm2-util ({e}): install the Debian package softhsm2")
-        });
-    assert!(
-        output.status.success(),
-        "softhsm2-util {}: {}{}",
-        args.first().unwrap_or(&""),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Makes a token in a fresh directory: an RSA 2048 key (label `rsa`, id 01) and an EC P-256 key
-/// (label `ec`, id 02) imported from PKCS#8 files, their certificates written beside as DER.
+/// (label `ec`, id 02) imported from PKCS#8, their certificates written beside as DER.
 fn make_token(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ksef-softhsm-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("tokens")).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.join("tokens").display()
-        ),
-    )
-    .unwrap();
-    softhsm2_util(
-        &conf,
-        &[
-            "--init-token",
-            "--free",
-            "--label",
-            TOKEN,
-            "--pin",
-            PIN,
-            "--so-pin",
-            SO_PIN,
-        ],
-    );
+    let token = SoftHsmToken::init(&dir, TOKEN, PIN, SO_PIN);
     let rsa =
         TestCertificate::company("Firma Testowa", &NIP.parse().unwrap(), KeyType::Rsa2048).unwrap();
     let ec = TestCertificate::person(
@@ -83,25 +44,9 @@ fn make_token(test: &str) -> PathBuf {
     )
     .unwrap();
     for (name, id, cert) in [("rsa", "01", &rsa), ("ec", "02", &ec)] {
-        let key = dir.join(format!("{name}.pk8"));
-        std::fs::write(&key, cert.key_pkcs8_pem().as_bytes()).unwrap();
-        softhsm2_util(
-            &conf,
-            &[
-                "--import",
-                key.to_str().unwrap(),
-                "--token",
-                TOKEN,
-                "--label",
-                name,
-                "--id",
-                id,
-                "--pin",
-                PIN,
-            ],
-        );
-        std::fs::remove_file(&key).unwrap();
+        token.import_key_pem(&cert.key_pkcs8_pem(), name, id);
         std::fs::write(dir.join(format!("{name}.der")), cert.certificate_der()).unwrap();
+        std::fs::write(dir.join(format!("{name}.p8")), cert.key_pkcs8_der()).unwrap();
     }
     dir
 }
@@ -347,10 +292,7 @@ fn a_removed_token_is_a_typed_error() {
         let signer = open(KeySelector::Label("ec".into()), Some(ec_cert)).unwrap();
         signer.sign(b"while present").unwrap();
         // SoftHSM2 keeps a token as a directory: deleting it is pulling the card.
-        softhsm2_util(
-            &dir.join("softhsm2.conf"),
-            &["--delete-token", "--token", TOKEN],
-        );
+        SoftHsmToken::existing(dir, TOKEN, PIN).delete();
         let error = signer.sign(b"after removal").unwrap_err();
         assert!(
             matches!(&error, Error::Pkcs11TokenRemoved { token } if token == TOKEN),
@@ -361,4 +303,144 @@ fn a_removed_token_is_a_typed_error() {
             format!("the PKCS#11 token {TOKEN:?} was removed")
         );
     });
+}
+
+/// The PKCS#11 attributes of the key in a PKCS#8 `PrivateKeyInfo`: `CKK_RSA` with the PKCS#1
+/// components, or `CKK_EC` on P-256 with the private scalar.
+fn private_key_attributes(pkcs8: &[u8]) -> Vec<Attribute> {
+    use cryptoki::object::KeyType as CkKeyType;
+    use x509_parser::der_parser::ber::BerObjectContent;
+    use x509_parser::der_parser::parse_der;
+    fn items(der: &[u8]) -> Vec<Vec<u8>> {
+        let (_, object) = parse_der(der).unwrap();
+        object
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|item| match &item.content {
+                BerObjectContent::Integer(bytes) | BerObjectContent::OctetString(bytes) => {
+                    bytes.to_vec()
+                }
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+    let info = items(pkcs8);
+    let inner = items(&info[2]);
+    if inner.len() >= 9 {
+        // RSAPrivateKey: version, n, e, d, p, q, dp, dq, qinv
+        vec![
+            Attribute::KeyType(CkKeyType::RSA),
+            Attribute::Modulus(inner[1].clone()),
+            Attribute::PublicExponent(inner[2].clone()),
+            Attribute::PrivateExponent(inner[3].clone()),
+            Attribute::Prime1(inner[4].clone()),
+            Attribute::Prime2(inner[5].clone()),
+            Attribute::Exponent1(inner[6].clone()),
+            Attribute::Exponent2(inner[7].clone()),
+            Attribute::Coefficient(inner[8].clone()),
+        ]
+    } else {
+        // ECPrivateKey: version, privateKey, ...; the curve is P-256 (prime256v1).
+        vec![
+            Attribute::KeyType(CkKeyType::EC),
+            Attribute::EcParams(vec![
+                0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+            ]),
+            Attribute::Value(inner[1].clone()),
+        ]
+    }
+}
+
+/// Marks the private key labelled `label` `CKA_ALWAYS_AUTHENTICATE` (made again with it), through
+/// a context of its own,
+/// and checks that SoftHSM2 then refuses a one-call `C_Sign` without a context-specific login
+/// (what a signer that ignores the attribute would do).
+fn always_authenticate(dir: &Path, label: &str) {
+    use cryptoki::error::{Error as CkError, RvError};
+    use cryptoki::mechanism::Mechanism;
+    let context = Pkcs11::new(MODULE).unwrap();
+    context
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = context
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|slot| context.get_token_info(*slot).unwrap().label().trim_end() == TOKEN)
+        .unwrap();
+    {
+        let session = context.open_rw_session(slot).unwrap();
+        session
+            .login(UserType::User, Some(&AuthPin::new(PIN.into())))
+            .unwrap();
+        let key = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .unwrap()[0];
+        // SoftHSM2 takes CKA_ALWAYS_AUTHENTICATE only when an object is made (neither
+        // C_SetAttributeValue nor C_CopyObject may set it): the imported key is destroyed and made
+        // again from its PKCS#8 (written beside the token by make_token) with the attribute set.
+        session.destroy_object(key).unwrap();
+        let pkcs8 = std::fs::read(dir.join(format!("{label}.p8"))).unwrap();
+        let mut template = vec![
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Sign(true),
+            Attribute::AlwaysAuthenticate(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(vec![if label == "rsa" { 1 } else { 2 }]),
+        ];
+        template.extend(private_key_attributes(&pkcs8));
+        let key = session.create_object(&template).unwrap();
+        let refused = session
+            .sign(&Mechanism::Sha256RsaPkcs, key, b"x")
+            .or_else(|_| session.sign(&Mechanism::Ecdsa, key, &[0; 32]));
+        assert!(
+            matches!(refused, Err(CkError::Pkcs11(RvError::UserNotLoggedIn, _))),
+            "SoftHSM2 signs with an always-authenticate key without a context login: {refused:?}"
+        );
+    }
+    context.finalize().unwrap();
+}
+
+#[test]
+fn keys_that_always_authenticate_sign_after_a_context_specific_login() {
+    with_token(
+        "keys_that_always_authenticate_sign_after_a_context_specific_login",
+        |dir| {
+            let message = b"<ds:SignedInfo>signed with a qualified key</ds:SignedInfo>";
+            // RSA: CKM_SHA256_RSA_PKCS multi-part, with the context-specific login after C_SignInit.
+            // Both keys are marked before a signer loads the module.
+            always_authenticate(dir, "rsa");
+            always_authenticate(dir, "ec");
+            let certificate = cert(dir, "rsa");
+            let signer = open(KeySelector::Label("rsa".into()), Some(certificate.clone())).unwrap();
+            // Each signature logs in again: two in a row both work.
+            for _ in 0..2 {
+                let signature = signer.sign(message).unwrap_or_else(|e| panic!("rsa: {e}"));
+                ring_verifies(
+                    &certificate,
+                    SignatureAlgorithm::RsaSha256,
+                    message,
+                    &signature,
+                );
+            }
+            assert!(!format!("{signer:?}").contains(PIN));
+            // EC: an always-authenticate key needs CKM_ECDSA_SHA256 (multi-part; raw CKM_ECDSA is
+            // one C_Sign, with no room for the login after C_SignInit). SoftHSM2 2.6 has no
+            // CKM_ECDSA_SHA256: the signer reports that as a typed token error, naming the token.
+            let signer = open(KeySelector::Label("ec".into()), Some(cert(dir, "ec"))).unwrap();
+            let error = signer.sign(message).unwrap_err();
+            assert!(
+                matches!(&error, Error::Pkcs11 { token, operation, .. } if token == TOKEN && *operation == "sign"),
+                "{error:?}"
+            );
+            assert!(!format!("{error:?}").contains(PIN));
+        },
+    );
 }

@@ -11,7 +11,7 @@ pub(crate) struct TokenSourceArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "token_stdin")]
     pub(crate) token_file: Option<PathBuf>,
     /// Read the KSeF token from standard input (first line).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pin_stdin")]
     pub(crate) token_stdin: bool,
 }
 
@@ -26,22 +26,24 @@ pub(crate) enum SubjectArg {
 
 /// A key on a PKCS#11 token (smart card, HSM): the module, the token and how to log in. The key
 /// itself is named by `--key LABEL` or `--key-id HEX`; the certificate comes from the token unless
-/// `--cert FILE` is given.
+/// `--cert FILE` is given. The token is `--pkcs11-token`, never `--token`: a KSeF token is
+/// another thing. One secret per command comes from standard input: `--pin-stdin` conflicts
+/// with `--token-stdin` and `--password-stdin` (declared on those, which exist where it does).
 #[derive(Debug, Args)]
 pub(crate) struct Pkcs11Args {
     /// Sign with a key on a PKCS#11 token through this module (e.g.
-    /// /usr/lib/softhsm/libsofthsm2.so); with --token, and --key LABEL or --key-id HEX. The PIN
-    /// from --pin-stdin, KSEF_PKCS11_PIN or a prompt.
+    /// /usr/lib/softhsm/libsofthsm2.so); with --pkcs11-token, and --key LABEL or --key-id HEX.
+    /// The PIN from --pin-stdin, KSEF_PKCS11_PIN or a prompt.
     #[arg(
         long,
         value_name = "PATH",
-        requires = "token",
+        requires = "pkcs11_token",
         conflicts_with_all = ["p12", "key_password_file"]
     )]
     pub(crate) pkcs11_module: Option<PathBuf>,
-    /// With --pkcs11-module: the token's label.
+    /// With --pkcs11-module: the PKCS#11 token's label (the smart card or HSM slot).
     #[arg(long, value_name = "LABEL", requires = "pkcs11_module")]
-    pub(crate) token: Option<String>,
+    pub(crate) pkcs11_token: Option<String>,
     /// With --pkcs11-module: the key's id (CKA_ID) in hex, instead of --key LABEL.
     #[arg(
         long,
@@ -78,7 +80,7 @@ pub(crate) struct SigningKeyArgs {
     )]
     pub(crate) p12: Option<PathBuf>,
     /// With --p12: read its password from standard input (first line).
-    #[arg(long, requires = "p12")]
+    #[arg(long, requires = "p12", conflicts_with = "pin_stdin")]
     pub(crate) password_stdin: bool,
     /// Or a key on a PKCS#11 token.
     #[command(flatten)]

@@ -5,7 +5,8 @@ use clap::{Subcommand, ValueEnum};
 /// `ksef config ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
-    /// Set a default: nip, env (test|demo|prod) or base-url.
+    /// Set a default: nip, env (test|demo|prod), base-url, or secrets (keyring|file: where tokens
+    /// are kept; changing it moves every profile's tokens).
     Set {
         /// The key.
         #[arg(value_enum)]
@@ -38,4 +39,6 @@ pub(crate) enum ConfigKey {
     Env,
     /// The default API base URL.
     BaseUrl,
+    /// Where tokens are kept: keyring (the platform's secret store) or file (0600, the default).
+    Secrets,
 }

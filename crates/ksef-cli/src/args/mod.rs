@@ -53,7 +53,7 @@ pub(crate) struct Cli {
 
 /// Options every command understands. Help pages list them under their own heading, after the
 /// command's own options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// The KSeF environment to talk to. With a base URL too, the base URL wins (a flag over an

@@ -32,7 +32,7 @@ pub(crate) enum XadesCommand {
         #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "key", "key_password_file"])]
         p12: Option<PathBuf>,
         /// With --p12: read its password from standard input (first line).
-        #[arg(long, requires = "p12")]
+        #[arg(long, requires = "p12", conflicts_with = "pin_stdin")]
         password_stdin: bool,
         /// Or a key on a PKCS#11 token.
         #[command(flatten)]
