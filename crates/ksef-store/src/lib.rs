@@ -100,16 +100,19 @@ mod error;
 mod location;
 mod new_invoice;
 mod outbox;
+mod queries;
+mod rows;
 mod schema;
 mod worker;
+mod worker_options;
 
 pub use crate::error::Error;
 pub use crate::location::{DEFAULT_SQLITE_FILE, PostgresUrl, StoreLocation};
 pub use crate::new_invoice::{CheckedInvoice, InvoiceOptions, NewInvoice};
-pub use crate::outbox::{
-    Claimed, ENQUEUE_CHUNK, Enqueued, OutboxRow, Retry, State, StateCounts, Store,
-};
-pub use crate::worker::{WorkerOptions, WorkerSummary, default_worker_id, run_worker};
+pub use crate::outbox::{ENQUEUE_CHUNK, Store};
+pub use crate::rows::{Claimed, Enqueued, OutboxRow, Retry, State, StateCounts};
+pub use crate::worker::run_worker;
+pub use crate::worker_options::{WorkerOptions, WorkerSummary, default_worker_id};
 
 /// The schema version this build creates (the highest `ksef_store_migrations.version`).
 pub fn schema_version() -> i64 {
