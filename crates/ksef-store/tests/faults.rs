@@ -10,29 +10,12 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ksef_client::Client;
-use ksef_model::values::Nip;
 use ksef_sim::{Simulator, SimulatorBuilder};
 use ksef_store::{
     Error, InvoiceOptions, NewInvoice, State, Store, StoreLocation, WorkerOptions, run_worker,
 };
 
-use common::{client_for, databases, fa3_invoice};
-
-async fn bounded<T>(run: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the worker run did not finish within 120 s")
-}
-
-async fn logged_in(sim: &Simulator) -> Client {
-    let client = client_for(sim.base_url());
-    client
-        .login_with_ksef_token(sim.seeded_nip().parse::<Nip>().unwrap(), sim.seeded_token())
-        .await
-        .expect("token login");
-    client
-}
+use common::{bounded, databases, fa3_invoice, logged_in};
 
 fn options() -> WorkerOptions {
     WorkerOptions::new("dbw")

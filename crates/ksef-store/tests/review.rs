@@ -8,33 +8,17 @@ mod common;
 
 use std::time::Duration;
 
-use ksef_client::{Client, form_code};
-use ksef_model::values::Nip;
-use ksef_sim::{Simulator, SimulatorBuilder};
+use ksef_client::form_code;
+use ksef_sim::SimulatorBuilder;
 use ksef_store::{
     InvoiceOptions, NewInvoice, Retry, State, StoreLocation, WorkerOptions, run_worker,
 };
 
-use common::{NIP, client_for, databases, fa3_invoice, full_number};
+use common::{NIP, bounded, client_for, databases, fa3_invoice, full_number, logged_in};
 
 fn invoice(nip: &str, number: &str) -> NewInvoice {
     NewInvoice::check(number, fa3_invoice(nip, number), InvoiceOptions::online())
         .expect("a valid invoice")
-}
-
-async fn bounded<T>(run: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the worker run did not finish within 120 s")
-}
-
-async fn logged_in(sim: &Simulator) -> Client {
-    let client = client_for(sim.base_url());
-    client
-        .login_with_ksef_token(sim.seeded_nip().parse::<Nip>().unwrap(), sim.seeded_token())
-        .await
-        .expect("token login");
-    client
 }
 
 fn options(id: &str) -> WorkerOptions {

@@ -7,28 +7,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ksef_client::{Client, form_code};
-use ksef_model::values::Nip;
+use ksef_client::form_code;
 use ksef_sim::{Simulator, SimulatorBuilder};
 use ksef_store::{InvoiceOptions, NewInvoice, State, Store, WorkerOptions, run_worker};
 
-/// A worker run, bounded: a test fails instead of hanging.
-async fn bounded<T>(run: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("the worker run did not finish within 180 s")
-}
-
-use common::{client_for, databases, fa3_invoice};
-
-async fn logged_in(sim: &Simulator) -> Client {
-    let client = client_for(sim.base_url());
-    client
-        .login_with_ksef_token(sim.seeded_nip().parse::<Nip>().unwrap(), sim.seeded_token())
-        .await
-        .expect("token login");
-    client
-}
+use common::{bounded, databases, fa3_invoice, logged_in};
 
 async fn enqueue(store: &Store, nip: &str, prefix: &str, n: usize) -> Vec<Vec<u8>> {
     let mut files = Vec::new();

@@ -128,6 +128,26 @@ pub fn client_for(base_url: &str) -> Client {
         .expect("a client")
 }
 
+/// A worker run, bounded: a test fails instead of hanging.
+pub async fn bounded<T>(run: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the worker run did not finish within 180 s")
+}
+
+/// A client logged in to the simulator's seeded company with its KSeF token.
+pub async fn logged_in(sim: &ksef_sim::Simulator) -> Client {
+    let client = client_for(sim.base_url());
+    client
+        .login_with_ksef_token(
+            sim.seeded_nip().parse::<ksef_model::values::Nip>().unwrap(),
+            sim.seeded_token(),
+        )
+        .await
+        .expect("token login");
+    client
+}
+
 #[cfg(feature = "postgres")]
 pub mod pg {
     //! A private PostgreSQL server: initdb into a temporary directory, pg_ctl start on a free
