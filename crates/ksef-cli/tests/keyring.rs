@@ -11,7 +11,7 @@
 mod common;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,8 @@ const SERVICE: &str = "ksef-rs";
 
 /// A private D-Bus session with an unlocked gnome-keyring, stopped when dropped.
 struct SecretService {
-    dir: PathBuf,
+    // Removed after the daemons are stopped (`Drop` below runs before the fields drop).
+    dir: TempDir,
     bus: Child,
     keyring: Child,
     address: String,

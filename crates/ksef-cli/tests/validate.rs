@@ -222,16 +222,11 @@ fn progress_is_drawn_on_a_terminal_only() {
     );
 
     let on_terminal = |extra: &str| {
-        let command_line = format!(
-            "KSEF_HOME='{}' '{BIN}' {} {extra}",
-            home.display(),
-            args.join(" ")
-        );
-        let output = std::process::Command::new("script")
-            .args(["-qec", &command_line, "/dev/null"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("script(1) from util-linux runs the command on a pseudo-terminal");
+        let mut command = ksef(&home, &args);
+        if !extra.is_empty() {
+            command.arg(extra);
+        }
+        let output = common::on_terminal(&command);
         assert!(output.status.success(), "{}", describe(&output));
         text(&output.stdout)
     };

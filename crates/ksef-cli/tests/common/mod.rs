@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ksef");
 
-/// A fresh directory under the system's temporary directory.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory under the system's temporary directory, removed with everything in it when
+/// the test drops it; kept (and named on stderr) when the test fails, to look into.
+pub fn temp_dir(name: &str) -> TempDir {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -20,7 +21,63 @@ pub fn temp_dir(name: &str) -> PathBuf {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// See [`temp_dir`]: derefs to its path.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Runs `command` on a pseudo-terminal (util-linux `script`), with its environment changes: what
+/// a person at a terminal would see, stdout and stderr together on the output's stdout.
+pub fn on_terminal(command: &Command) -> Output {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let (mut removed, mut set) = (String::new(), String::new());
+    for (name, value) in command.get_envs() {
+        let name = name.to_string_lossy();
+        match value {
+            Some(value) => set += &format!(" {name}={}", quote(value)),
+            None => removed += &format!(" -u {name}"),
+        }
+    }
+    let mut line = format!("env{removed}{set} {}", quote(command.get_program()));
+    for arg in command.get_args() {
+        line += " ";
+        line += &quote(arg);
+    }
+    Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux runs the command on a pseudo-terminal")
 }
 
 /// The sample FA(3) invoice of the fixtures.

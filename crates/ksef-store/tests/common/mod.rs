@@ -4,22 +4,42 @@
 //! Ministry's FA(3) template, and the simulator.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use ksef_client::{Client, PollConfig};
 use ksef_store::{Store, StoreLocation};
 
-/// A fresh directory under the system's temporary directory.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ksef-store-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+/// A fresh directory under the system's temporary directory, removed with what it holds when
+/// the last holder drops it; kept (and named on stderr) when a test fails, to look into.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(name: &str) -> Arc<ScratchDir> {
+        let dir = std::env::temp_dir().join(format!(
+            "ksef-store-{name}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        Arc::new(ScratchDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// The Ministry's fixtures: `$KSEF_SPEC_DIR`, else the repository's `fixtures/ksef-spec/`.
@@ -51,13 +71,14 @@ pub fn full_number(number: &str) -> String {
 /// A NIP with valid check digits.
 pub const NIP: &str = "5265877635";
 
-/// A database for one test; dropping it stops a private server.
+/// A database for one test; dropping it stops a private server, then removes its directory
+/// (fields drop in order: the server before the directory).
 pub struct TestDb {
     pub name: &'static str,
     pub location: StoreLocation,
     #[cfg(feature = "postgres")]
     _server: Option<pg::PgServer>,
-    _dir: PathBuf,
+    _dir: Arc<ScratchDir>,
 }
 
 impl TestDb {
@@ -84,18 +105,18 @@ impl TestDb {
 
 /// One database per backend this build has: SQLite, and PostgreSQL with the `postgres` feature.
 pub fn databases(name: &str) -> Vec<TestDb> {
-    let dir = temp_dir(name);
+    let dir = ScratchDir::new(name);
     #[allow(unused_mut)]
     let mut all = vec![TestDb {
         name: "sqlite",
-        location: StoreLocation::Sqlite(dir.join("outbox.sqlite")),
+        location: StoreLocation::Sqlite(dir.path().join("outbox.sqlite")),
         #[cfg(feature = "postgres")]
         _server: None,
         _dir: dir.clone(),
     }];
     #[cfg(feature = "postgres")]
     {
-        let server = pg::PgServer::start(&dir.join("pg"));
+        let server = pg::PgServer::start(&dir.path().join("pg"));
         all.push(TestDb {
             name: "postgres",
             location: server.url().parse().unwrap(),
