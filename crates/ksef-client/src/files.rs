@@ -77,11 +77,8 @@ fn ensure_file_or_absent(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Writes `bytes` to a temporary sibling of `path` (mode 0600 on Unix), syncs it and renames it
-/// over `path`; then syncs the directory so the rename itself survives a crash. A reader sees the
-/// old file or the new one, never a torn one.
 /// The most bytes of a state file of ours read (a sync checkpoint file, a profile's session
-/// file): far above any real one, far below what would hurt.
+/// file, a token file): far above any real one, far below what would hurt.
 pub const STATE_FILE_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Reads a state file of ours (a checkpoint file, a session file), at most `limit` bytes:
@@ -115,6 +112,9 @@ pub fn read_state_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Writes `bytes` to a temporary sibling of `path` (mode 0600 on Unix), syncs it and renames it
+/// over `path`; then syncs the directory so the rename itself survives a crash. A reader sees the
+/// old file or the new one, never a torn one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_file_atomically(path, bytes, PRIVATE_MODE)
 }

@@ -55,7 +55,8 @@ impl FileTokenStore {
     /// [`Error::TokenStore`] if the file exists but cannot be read or parsed.
     pub fn open(path: impl Into<PathBuf>) -> Result<FileTokenStore, Error> {
         let path = path.into();
-        let cache = match std::fs::read(&path) {
+        // Capped: a device or a huge file planted in its place is refused, never read whole.
+        let cache = match crate::files::read_state_file(&path, crate::files::STATE_FILE_LIMIT) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| unparsable(&path, &e))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenFile::default(),
             Err(e) => {
@@ -204,6 +205,21 @@ mod tests {
                 "the error quotes the file: {shown}"
             );
         }
+    }
+
+    #[test]
+    fn an_oversized_or_endless_token_file_is_refused_unread() {
+        // A file over the cap is refused by its size; a device in its place through the cap.
+        let path = temp_path("oversized");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(crate::files::STATE_FILE_LIMIT + 1).unwrap();
+        for path in [path.as_path(), Path::new("/dev/zero")] {
+            let error = FileTokenStore::open(path).expect_err("refused by size");
+            let shown = format!("{error} / {:?}", std::error::Error::source(&error));
+            assert!(shown.contains(&path.display().to_string()), "{shown}");
+            assert!(shown.contains("larger than"), "{shown}");
+        }
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
