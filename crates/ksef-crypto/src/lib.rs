@@ -227,7 +227,7 @@ pub use packaging::{
 };
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{KeySelector, Pkcs11Signer};
-pub use pkcs12::{PKCS12_ITERATIONS, Pkcs12};
+pub use pkcs12::{PKCS12_ITERATIONS, PKCS12_MAX_ITERATIONS, Pkcs12};
 pub use qr::{
     QrCaption, QrContextType, QrEnvironment, certificate_link, certificate_link_signed_text,
     invoice_link,

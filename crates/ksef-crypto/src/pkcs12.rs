@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 use crate::signer::KeySigner;
 use crate::x509::Certificate;
 
+/// The most key-derivation or MAC iterations a PKCS#12 file read may ask for (the limit of the
+/// `p12-keystore` reader, checked before deriving anything): far above what vendors and
+/// `openssl pkcs12` use (2,048 to 600,000).
+pub const PKCS12_MAX_ITERATIONS: u32 = 1_000_000;
+
 /// How many PBKDF2 and MAC iterations [`Pkcs12::to_der`] uses (the count OpenSSL 3 and Java use).
 pub const PKCS12_ITERATIONS: u32 = 10_000;
 
@@ -260,6 +265,16 @@ fn read_error(error: p12_keystore::error::Error) -> Error {
                 "the contents are neither data nor encrypted data (public-key protected PKCS#12 \
                  files are not supported)",
             )),
+        },
+        // The reader's answer both to parameters that are absent and to a key derivation or
+        // integrity check asking for more iterations than it accepts (a hostile file's way to
+        // hang the process); it does not say which, so the reason names both.
+        E::InvalidParameters => Error::Pkcs12 {
+            operation: "read",
+            reason: format!(
+                "its encryption or integrity-check parameters are missing, or ask for more than \
+                 {PKCS12_MAX_ITERATIONS} iterations (the most accepted; nothing was derived)"
+            ),
         },
         other => Error::Pkcs12 {
             operation: "read",

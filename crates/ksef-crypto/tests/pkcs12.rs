@@ -52,10 +52,16 @@ fn req_x509(dir: &TempDir, kind: Kind, name: &str, days: &str, subject: &str) {
 /// A key and certificate (self-signed, or issued by a P-256 CA when `chain`) exported by
 /// `openssl pkcs12 -export` (with `-legacy` when asked).
 fn make_p12(dir: &TempDir, kind: Kind, legacy: bool, chain: bool) -> Made {
+    make_p12_with(dir, kind, legacy, chain, &[])
+}
+
+/// As [`make_p12`], with more arguments for `openssl pkcs12 -export`.
+fn make_p12_with(dir: &TempDir, kind: Kind, legacy: bool, chain: bool, extra: &[&str]) -> Made {
     let name = format!(
-        "{kind:?}-{}-{}",
+        "{kind:?}-{}-{}{}",
         if legacy { "legacy" } else { "aes" },
-        chain
+        chain,
+        extra.join("")
     );
     let subject = format!("/C=PL/O=Test/organizationIdentifier=VATPL-5265877635/CN={name}");
     if chain {
@@ -101,6 +107,7 @@ fn make_p12(dir: &TempDir, kind: Kind, legacy: bool, chain: bool) -> Made {
     if legacy {
         args.push("-legacy");
     }
+    args.extend_from_slice(extra);
     openssl(dir.path(), &args, b"");
     let read = |file: &str| Certificate::from_pem_or_der(&std::fs::read(dir.file(file)).unwrap());
     Made {
@@ -191,6 +198,24 @@ fn a_wrong_password_is_named_and_never_shown() {
             KeySigner::from_pkcs12(&made.p12, "", now()),
             Err(Error::Pkcs12WrongPassword)
         ));
+    }
+}
+
+#[test]
+fn a_file_asking_for_more_iterations_than_accepted_is_refused_underived() {
+    // One more iteration than accepted, for the key derivation and the integrity check alike:
+    // refused before any derivation, with the limit named.
+    let iterations = (ksef_crypto::PKCS12_MAX_ITERATIONS + 1).to_string();
+    let dir = TempDir::new();
+    for legacy in [false, true] {
+        let made = make_p12_with(&dir, Kind::Ec, legacy, false, &["-iter", &iterations]);
+        let error = Pkcs12::from_der(&made.p12, PASSWORD).unwrap_err();
+        let shown = error.to_string();
+        assert!(
+            matches!(error, Error::Pkcs12 { .. }) && shown.contains("more than 1000000 iterations"),
+            "legacy={legacy}: {error:?} / {shown}"
+        );
+        assert!(!shown.contains(PASSWORD), "{shown}");
     }
 }
 
