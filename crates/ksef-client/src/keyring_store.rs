@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use keyring_core::{CredentialStore, Entry};
@@ -47,11 +49,39 @@ struct Stored {
     valid_until: Option<DateTime<Utc>>,
 }
 
+/// How long [`KeyringTokenStore`] waits for one keyring call by default: long enough for a person
+/// to answer an unlock prompt, short enough that a locked keyring with no prompter (a headless
+/// box) does not hang the process.
+pub const DEFAULT_KEYRING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A keyring call that did not answer in time (see [`KeyringTokenStore::open_with_timeout`]).
+#[derive(Debug)]
+struct KeyringTimedOut(Duration);
+
+impl fmt::Display for KeyringTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the keyring did not answer within {} s (a locked keyring waiting for an unlock \
+             prompt nobody can answer?); unlock it, or keep tokens in the file with `ksef config \
+             set secrets file`",
+            self.0.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for KeyringTimedOut {}
+
 /// Tokens in the platform's secret store, one entry per token kind (service `service`, user
 /// `ACCOUNT/KIND`), with a [`FileTokenStore`] as the fallback: a token the keyring refuses (no
 /// Secret Service running, a locked or denied store) is written to the file instead, and
 /// [`KeyringTokenStore::holder`] tells where each token is. Reads come from an in-memory copy
 /// loaded by [`KeyringTokenStore::open`]; [`TokenStore::clear`] removes the tokens from both.
+///
+/// Every keyring call is bounded in time ([`DEFAULT_KEYRING_TIMEOUT`], or the one given to
+/// [`KeyringTokenStore::open_with_timeout`]): a call that does not answer (a locked collection
+/// whose unlock prompt nobody sees) counts as an unreachable keyring, and the store then uses
+/// the file without asking the keyring again.
 ///
 /// Its `Debug` output names the service, the account and which kinds are held where, never a
 /// token.
@@ -61,6 +91,9 @@ pub struct KeyringTokenStore {
     account: String,
     file: FileTokenStore,
     cache: RwLock<BTreeMap<String, (Token, SecretHolder)>>,
+    timeout: Duration,
+    /// Set when a call timed out: the keyring is not asked again.
+    silent: AtomicBool,
 }
 
 impl fmt::Debug for KeyringTokenStore {
@@ -80,6 +113,11 @@ impl fmt::Debug for KeyringTokenStore {
 }
 
 fn keyring_error(what: String, error: keyring_core::Error) -> TokenStoreError {
+    if let keyring_core::Error::NoStorageAccess(source) = &error
+        && let Some(timed_out) = source.downcast_ref::<KeyringTimedOut>()
+    {
+        return TokenStoreError::new(what, std::io::Error::other(timed_out.to_string()));
+    }
     // The store's errors may carry the stored bytes (BadEncoding): never show them.
     let kind = match &error {
         keyring_core::Error::NoStorageAccess(_) => "the keyring cannot be reached",
@@ -107,29 +145,42 @@ impl KeyringTokenStore {
         account: impl Into<String>,
         file: FileTokenStore,
     ) -> Result<KeyringTokenStore, Error> {
+        Self::open_with_timeout(store, service, account, file, DEFAULT_KEYRING_TIMEOUT)
+    }
+
+    /// As [`KeyringTokenStore::open`], waiting at most `timeout` for each keyring call.
+    ///
+    /// # Errors
+    ///
+    /// As [`KeyringTokenStore::open`].
+    pub fn open_with_timeout(
+        store: Arc<CredentialStore>,
+        service: impl Into<String>,
+        account: impl Into<String>,
+        file: FileTokenStore,
+        timeout: Duration,
+    ) -> Result<KeyringTokenStore, Error> {
         let this = KeyringTokenStore {
             store,
             service: service.into(),
             account: account.into(),
             file,
             cache: RwLock::new(BTreeMap::new()),
+            timeout,
+            silent: AtomicBool::new(false),
         };
         let mut cache = BTreeMap::new();
         for kind in KINDS {
-            let entry = this.entry(kind);
             if let Some(token) = this.file.load(kind) {
                 // The file holds a token only when the keyring refused its last save (a save
                 // the keyring takes removes the file's copy): a keyring copy is older, so it
                 // is removed when it can be, and never read.
-                if let Ok(entry) = &entry {
-                    let _ = entry.delete_credential();
-                }
+                let _ = this.call(kind, |entry| entry.delete_credential());
                 cache.insert(kind.to_string(), (token, SecretHolder::File));
                 continue;
             }
-            let Ok(entry) = entry else { continue };
             // Nothing stored, or no keyring here: the token is not held.
-            if let Ok(text) = entry.get_password() {
+            if let Ok(text) = this.call(kind, |entry| entry.get_password()) {
                 let text = zeroize::Zeroizing::new(text);
                 let stored: Stored = serde_json::from_str(&text).map_err(|_| {
                     Error::token_store(
@@ -156,8 +207,44 @@ impl KeyringTokenStore {
         format!("{}/{kind}", self.account)
     }
 
-    fn entry(&self, kind: TokenKind) -> keyring_core::Result<Entry> {
-        Entry::new_in_store(&self.store, &self.service, &self.user(kind))
+    /// Runs `op` on the keyring entry of `kind` on a thread of its own, waiting at most the
+    /// store's timeout. A call that does not answer is left behind (it holds no lock of ours)
+    /// and the keyring is not asked again: its error is `NoStorageAccess`, as for a keyring
+    /// that cannot be reached.
+    fn call<T: Send + 'static>(
+        &self,
+        kind: TokenKind,
+        op: impl FnOnce(Entry) -> keyring_core::Result<T> + Send + 'static,
+    ) -> keyring_core::Result<T> {
+        let timed_out =
+            || keyring_core::Error::NoStorageAccess(Box::new(KeyringTimedOut(self.timeout)));
+        if self.silent.load(Ordering::Relaxed) {
+            return Err(timed_out());
+        }
+        let (store, service, user) = (self.store.clone(), self.service.clone(), self.user(kind));
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("ksef-keyring".to_owned())
+            .spawn(move || {
+                let result = Entry::new_in_store(&store, &service, &user).and_then(op);
+                let _ = answer.send(result);
+            })
+            .map_err(|e| keyring_core::Error::PlatformFailure(Box::new(e)))?;
+        match answered.recv_timeout(self.timeout) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                self.silent.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    "{}; tokens go to the file {}",
+                    KeyringTimedOut(self.timeout),
+                    self.file.path().display()
+                );
+                Err(timed_out())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(
+                keyring_core::Error::PlatformFailure("the keyring call panicked".into()),
+            ),
+        }
     }
 
     /// Where the token of `kind` is kept, if there is one.
@@ -176,7 +263,7 @@ impl KeyringTokenStore {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let held = cache.remove(&kind.to_string()).map(|(_, holder)| holder);
         self.file.remove(kind)?;
-        match self.entry(kind).and_then(|entry| entry.delete_credential()) {
+        match self.call(kind, |entry| entry.delete_credential()) {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(_) if held != Some(SecretHolder::Keyring) => Ok(()),
             Err(e) => Err(keyring_error(
@@ -207,8 +294,7 @@ impl TokenStore for KeyringTokenStore {
         .map_err(|e| TokenStoreError::new("cannot serialize the token", e))?;
         let text = zeroize::Zeroizing::new(text);
         let in_keyring = self
-            .entry(kind)
-            .and_then(|entry| entry.set_password(&text))
+            .call(kind, move |entry| entry.set_password(&text))
             .is_ok();
         let holder = if in_keyring {
             // An older copy in the file (from a time without keyring) must not linger: it would
@@ -217,9 +303,7 @@ impl TokenStore for KeyringTokenStore {
             if self.file.load(kind).is_some()
                 && let Err(error) = self.file.remove(kind)
             {
-                if let Ok(entry) = self.entry(kind) {
-                    let _ = entry.delete_credential();
-                }
+                let _ = self.call(kind, |entry| entry.delete_credential());
                 return Err(error);
             }
             SecretHolder::Keyring
@@ -236,7 +320,7 @@ impl TokenStore for KeyringTokenStore {
         let mut failed = None;
         for kind in KINDS {
             let held = cache.get(&kind.to_string()).map(|(_, holder)| *holder);
-            match self.entry(kind).and_then(|entry| entry.delete_credential()) {
+            match self.call(kind, |entry| entry.delete_credential()) {
                 Ok(()) | Err(keyring_core::Error::NoEntry) => {}
                 // Not held there, and the keyring cannot be reached: nothing of ours in it.
                 Err(_) if held != Some(SecretHolder::Keyring) => {}

@@ -95,7 +95,7 @@ pub use crate::enrollment::{
 pub use crate::error::Error;
 pub use crate::export::{ExportJob, ExportOptions};
 #[cfg(feature = "keyring")]
-pub use crate::keyring_store::{KeyringTokenStore, SecretHolder};
+pub use crate::keyring_store::{DEFAULT_KEYRING_TIMEOUT, KeyringTokenStore, SecretHolder};
 pub use crate::online::{
     Delivery, FEATURE_SUBJECT_IDENTIFIER_VALIDATION, InvoiceOutcome, OnlineSession,
     OnlineSessionOptions, PreparedInvoice, SendOptions, SentInvoice, form_code,

@@ -184,3 +184,103 @@ fn a_stale_keyring_copy_never_wins_over_a_newer_file_copy() {
     FileTokenStore::open(&file).unwrap().clear().unwrap();
     assert!(open(&store, &file).load(TokenKind::Refresh).is_none());
 }
+
+/// A keyring whose every call waits for an unlock prompt that nobody answers (a locked
+/// collection on a headless box): the calls never return.
+#[derive(Debug)]
+struct LockedKeyring;
+
+#[derive(Debug)]
+struct LockedEntry;
+
+/// How many calls the locked keyring was asked (it answers none).
+static LOCKED_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn wait_forever<T>() -> T {
+    LOCKED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    loop {
+        std::thread::park();
+    }
+}
+
+impl keyring_core::api::CredentialStoreApi for LockedKeyring {
+    fn vendor(&self) -> String {
+        "a locked keyring".to_owned()
+    }
+    fn id(&self) -> String {
+        "locked".to_owned()
+    }
+    fn build(
+        &self,
+        _service: &str,
+        _user: &str,
+        _modifiers: Option<&std::collections::HashMap<&str, &str>>,
+    ) -> keyring_core::Result<Entry> {
+        Ok(Entry::new_with_credential(Arc::new(LockedEntry)))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl keyring_core::api::CredentialApi for LockedEntry {
+    fn set_secret(&self, _secret: &[u8]) -> keyring_core::Result<()> {
+        wait_forever()
+    }
+    fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
+        wait_forever()
+    }
+    fn delete_credential(&self) -> keyring_core::Result<()> {
+        wait_forever()
+    }
+    fn get_credential(&self) -> keyring_core::Result<Option<Arc<keyring_core::api::Credential>>> {
+        Ok(None)
+    }
+    fn get_specifiers(&self) -> Option<(String, String)> {
+        None
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Before the timeout, opening the store on a locked keyring hung the process for as long as
+/// the unlock prompt went unanswered (for ever, on a headless box).
+#[test]
+fn a_keyring_that_never_answers_is_given_up_on_and_the_file_is_used() {
+    let store: Arc<CredentialStore> = Arc::new(LockedKeyring);
+    let file = temp_file("locked");
+    let timeout = std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let tokens = KeyringTokenStore::open_with_timeout(
+        store,
+        SERVICE,
+        ACCOUNT,
+        FileTokenStore::open(&file).unwrap(),
+        timeout,
+    )
+    .expect("a keyring that does not answer is not an error");
+    // One call waited for the timeout; the keyring is not asked again after it.
+    tokens
+        .save(TokenKind::Refresh, Token::new("refresh-secret-locked"))
+        .unwrap();
+    assert_eq!(tokens.holder(TokenKind::Refresh), Some(SecretHolder::File));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("refresh-secret-locked")
+    );
+    assert!(started.elapsed() >= timeout);
+    assert_eq!(
+        LOCKED_CALLS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the keyring is asked once, then given up on"
+    );
+    // Removing what the keyring might hold says why it could not, never that it did.
+    let error = tokens.remove(TokenKind::Refresh);
+    assert!(
+        error.is_ok(),
+        "the token was not held by the keyring: {error:?}"
+    );
+    assert!(!file.exists());
+}
