@@ -30,6 +30,9 @@ pub(crate) struct Config {
     /// Where tokens are kept: keyring or file (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) secrets: Option<String>,
+    /// The total deadline of a one-shot command (`90s`, `30m`, `2h`, `1d`, `off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deadline: Option<String>,
 }
 
 impl Config {
@@ -44,7 +47,7 @@ impl Config {
         let config: Config = toml::from_str(&text).with_context(|| {
             format!(
                 "{} is not a valid ksef configuration; fix it or remove it (keys: nip, env, \
-                 base-url, secrets)",
+                 base-url, secrets, deadline)",
                 path.display()
             )
         })?;
@@ -61,6 +64,18 @@ impl Config {
         write_private(path, text.as_bytes())
     }
 
+    /// The deadline of one-shot commands, checked.
+    pub(crate) fn deadline(&self) -> anyhow::Result<Option<crate::deadline::Deadline>> {
+        self.deadline
+            .as_deref()
+            .map(|text| {
+                crate::deadline::parse(text).map_err(|e| {
+                    anyhow::anyhow!("config.toml's deadline: {e} (`ksef config set deadline 2h`)")
+                })
+            })
+            .transpose()
+    }
+
     /// The environment, checked.
     pub(crate) fn env_name(&self) -> anyhow::Result<Option<EnvName>> {
         self.env.as_deref().map(parse_env).transpose()
@@ -72,6 +87,7 @@ impl Config {
             ConfigKey::Env => self.env.as_ref(),
             ConfigKey::BaseUrl => self.base_url.as_ref(),
             ConfigKey::Secrets => self.secrets.as_ref(),
+            ConfigKey::Deadline => self.deadline.as_ref(),
         }
     }
 
@@ -81,6 +97,7 @@ impl Config {
             ConfigKey::Env => &mut self.env,
             ConfigKey::BaseUrl => &mut self.base_url,
             ConfigKey::Secrets => &mut self.secrets,
+            ConfigKey::Deadline => &mut self.deadline,
         }
     }
 }
@@ -100,6 +117,7 @@ fn key_name(key: ConfigKey) -> &'static str {
         ConfigKey::Env => "env",
         ConfigKey::BaseUrl => "base-url",
         ConfigKey::Secrets => "secrets",
+        ConfigKey::Deadline => "deadline",
     }
 }
 
@@ -122,6 +140,11 @@ fn validate(key: ConfigKey, value: &str) -> anyhow::Result<String> {
         ConfigKey::Secrets => {
             SecretsMode::parse(Some(value))?;
             Ok(value.to_owned())
+        }
+        ConfigKey::Deadline => {
+            let value = value.trim().to_ascii_lowercase();
+            crate::deadline::parse(&value).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(value)
         }
     }
 }
@@ -213,6 +236,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
                     "env": config.env,
                     "baseUrl": config.base_url,
                     "secrets": config.secrets,
+                    "deadline": config.deadline,
                 }))?;
             } else {
                 outln!("# {}", path.display());
@@ -221,6 +245,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<Exi
                     ConfigKey::Env,
                     ConfigKey::BaseUrl,
                     ConfigKey::Secrets,
+                    ConfigKey::Deadline,
                 ] {
                     match config.get(key) {
                         Some(value) => outln!("{:<9} {value}", key_name(key)),
@@ -253,6 +278,10 @@ mod tests {
         assert!(validate(ConfigKey::BaseUrl, "ftp://x").is_err());
         assert_eq!(validate(ConfigKey::Secrets, "keyring").unwrap(), "keyring");
         assert!(validate(ConfigKey::Secrets, "vault").is_err());
+        assert_eq!(validate(ConfigKey::Deadline, " 2H ").unwrap(), "2h");
+        assert_eq!(validate(ConfigKey::Deadline, "90m").unwrap(), "90m");
+        assert_eq!(validate(ConfigKey::Deadline, "OFF").unwrap(), "off");
+        assert!(validate(ConfigKey::Deadline, "0s").is_err());
     }
 
     #[test]
@@ -262,6 +291,7 @@ mod tests {
             env: Some("test".to_owned()),
             base_url: None,
             secrets: Some("keyring".to_owned()),
+            deadline: Some("2h".to_owned()),
         };
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<Config>(&text).unwrap(), config);

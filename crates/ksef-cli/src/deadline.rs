@@ -1,4 +1,4 @@
-//! The total deadline of a command (`--deadline`, `KSEF_DEADLINE`).
+//! The total deadline of a command (`--deadline`, `KSEF_DEADLINE`, config.toml's `deadline`).
 //!
 //! Each wait has its own cap (a `Retry-After`, a status poll), but a command made of many waits
 //! could still run for as long as the server keeps it busy. The deadline bounds the whole
@@ -59,13 +59,20 @@ pub(crate) fn parse(text: &str) -> Result<Deadline, String> {
     Ok(Deadline(Some(duration)))
 }
 
-/// The deadline of `command`: the one given, else [`DEFAULT`], except for the commands that
-/// serve until stopped (`sim`, `worker`), which have none unless given one.
-pub(crate) fn of(given: Option<Deadline>, command: &Command) -> Option<Duration> {
-    match given {
-        Some(Deadline(limit)) => limit,
-        None if matches!(command, Command::Sim(_) | Command::Worker(_)) => None,
-        None => Some(DEFAULT),
+/// The deadline of `command`: the one given (`--deadline`, `KSEF_DEADLINE`), else the configured
+/// one, else [`DEFAULT`]; the commands that serve until stopped (`sim`, `worker`) have none unless
+/// given one on their command line (a configured default is for one-shot commands).
+pub(crate) fn of(
+    given: Option<Deadline>,
+    configured: Option<Deadline>,
+    command: &Command,
+) -> Option<Duration> {
+    let serves = matches!(command, Command::Sim(_) | Command::Worker(_));
+    match (given, configured) {
+        (Some(Deadline(limit)), _) => limit,
+        (None, _) if serves => None,
+        (None, Some(Deadline(limit))) => limit,
+        (None, None) => Some(DEFAULT),
     }
 }
 
@@ -81,7 +88,7 @@ impl fmt::Display for DeadlinePassed {
         write!(
             f,
             "stopped: the command did not finish within its deadline of {} (--deadline, \
-             KSEF_DEADLINE)",
+             KSEF_DEADLINE, or `ksef config set deadline`)",
             human(self.limit)
         )?;
         match &self.activity {

@@ -89,8 +89,7 @@ fn main() -> ExitCode {
         errln!("note: {note}");
     }
     let json = cli.global.json;
-    let limit = deadline::of(cli.global.deadline, &cli.command);
-    match runtime.block_on(deadline::run_within(limit, run(cli))) {
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         // The reader of stdout went away (`| head`): it asked for no more, so stop quietly.
         Err(error) if output::is_stdout_closed(&error) => ExitCode::SUCCESS,
@@ -107,25 +106,30 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::new(cli.global)?;
-    match cli.command {
-        Command::Demo(args) => demo::run(&ctx, args).await,
-        Command::Sim(args) => sim::run(&ctx, args).await,
-        Command::Auth(command) => auth::run(&ctx, command).await,
-        Command::Invoice(command) => invoice::run(&ctx, command).await,
-        Command::Outbox(command) => outbox::run(&ctx, command).await,
-        Command::Worker(args) => outbox::worker(&ctx, args).await,
-        Command::Session(command) => session::run(&ctx, command).await,
-        Command::Batch(command) => batch::run(&ctx, command).await,
-        Command::Token(command) => token::run(&ctx, command).await,
-        Command::Cert(command) => cert::run(&ctx, command).await,
-        Command::Permissions(command) => permissions::run(&ctx, command).await,
-        Command::Limits => api::limits(&ctx).await,
-        Command::Status(args) => status::run(&ctx, args).await,
-        Command::Testdata(args) => testdata::run(&ctx, args).await,
-        Command::Collective(command) => collective::run(&ctx, command).await,
-        Command::Config(command) => config::run(&ctx, command).await,
-        Command::Qr(command) => qr::run(&ctx, command).await,
-        Command::Xades(command) => xades::run(&ctx, command).await,
+    let limit = deadline::of(ctx.global.deadline, ctx.config.deadline()?, &cli.command);
+    deadline::run_within(limit, dispatch(&ctx, cli.command)).await
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo(args) => demo::run(ctx, args).await,
+        Command::Sim(args) => sim::run(ctx, args).await,
+        Command::Auth(command) => auth::run(ctx, command).await,
+        Command::Invoice(command) => invoice::run(ctx, command).await,
+        Command::Outbox(command) => outbox::run(ctx, command).await,
+        Command::Worker(args) => outbox::worker(ctx, args).await,
+        Command::Session(command) => session::run(ctx, command).await,
+        Command::Batch(command) => batch::run(ctx, command).await,
+        Command::Token(command) => token::run(ctx, command).await,
+        Command::Cert(command) => cert::run(ctx, command).await,
+        Command::Permissions(command) => permissions::run(ctx, command).await,
+        Command::Limits => api::limits(ctx).await,
+        Command::Status(args) => status::run(ctx, args).await,
+        Command::Testdata(args) => testdata::run(ctx, args).await,
+        Command::Collective(command) => collective::run(ctx, command).await,
+        Command::Config(command) => config::run(ctx, command).await,
+        Command::Qr(command) => qr::run(ctx, command).await,
+        Command::Xades(command) => xades::run(ctx, command).await,
         // Handled before the runtime starts.
         Command::Completions { .. } => Ok(ExitCode::SUCCESS),
     }

@@ -4,7 +4,8 @@ mod common;
 
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{describe, ksef, output_within, temp_dir, text};
@@ -17,26 +18,12 @@ fn silent_server() -> (TcpListener, String) {
     (listener, url)
 }
 
-/// Before `--deadline`, the login below waited for the silent server for as long as the
-/// transport's timeouts allowed (and the flag was refused as unknown).
-#[test]
-fn a_command_stops_at_its_deadline_and_names_what_it_was_waiting_for() {
-    let home = temp_dir("deadline");
-    let (_listener, url) = silent_server();
-    let mut command = ksef(
-        &home,
-        &[
-            "--base-url",
-            &url,
-            "--deadline",
-            "2s",
-            "auth",
-            "login",
-            "--nip",
-            "5265877635",
-            "--token-stdin",
-        ],
-    );
+/// `ksef [extra] auth login --token-stdin` against `url`: its output and how long it took.
+fn token_login(home: &Path, url: &str, extra: &[&str]) -> (Output, Duration) {
+    let mut args = vec!["--base-url", url];
+    args.extend_from_slice(extra);
+    args.extend(["auth", "login", "--nip", "5265877635", "--token-stdin"]);
+    let mut command = ksef(home, &args);
     command.stdin(Stdio::piped());
     let started = Instant::now();
     let child = command
@@ -51,7 +38,16 @@ fn a_command_stops_at_its_deadline_and_names_what_it_was_waiting_for() {
         .write_all(b"20250101-EC-0000000000-0000000000-00|nip-5265877635|00\n")
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    let took = started.elapsed();
+    (output, started.elapsed())
+}
+
+/// Before `--deadline`, the login below waited for the silent server for as long as the
+/// transport's timeouts allowed (and the flag was refused as unknown).
+#[test]
+fn a_command_stops_at_its_deadline_and_names_what_it_was_waiting_for() {
+    let home = temp_dir("deadline");
+    let (_listener, url) = silent_server();
+    let (output, took) = token_login(&home, &url, &["--deadline", "2s"]);
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     assert!(took < Duration::from_secs(30), "took {took:?}");
     assert!(took >= Duration::from_secs(2), "took {took:?}");
@@ -64,6 +60,23 @@ fn a_command_stops_at_its_deadline_and_names_what_it_was_waiting_for() {
     assert!(
         !stderr.contains("nip-5265877635|00"),
         "the token leaked: {stderr}"
+    );
+
+    // config.toml's deadline, for commands run without the flag; a bad one is refused when set.
+    let mut command = ksef(&home, &["config", "set", "deadline", "1x"]);
+    let output = output_within(command, Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(text(&output.stderr).contains("\"1x\" is not a deadline"));
+    command = ksef(&home, &["config", "set", "deadline", "1S"]);
+    let output = output_within(command, Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let (output, took) = token_login(&home, &url, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("deadline of 1s") && stderr.contains("ksef config set deadline"),
+        "{stderr}"
     );
 
     // The environment sets it too; a bad value is a usage error naming it.

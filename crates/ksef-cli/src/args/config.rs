@@ -5,8 +5,9 @@ use clap::{Subcommand, ValueEnum};
 /// `ksef config ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
-    /// Set a default: nip, env (test|demo|prod), base-url, or secrets (keyring|file: where tokens
-    /// are kept; changing it moves every profile's tokens).
+    /// Set a default: nip, env (test|demo|prod), base-url, secrets (keyring|file: where tokens
+    /// are kept; changing it moves every profile's tokens), or deadline (90s, 30m, 2h, 1d, off:
+    /// the total time of a one-shot command; `--deadline` and KSEF_DEADLINE override it).
     Set {
         /// The key.
         #[arg(value_enum)]
@@ -41,4 +42,6 @@ pub(crate) enum ConfigKey {
     BaseUrl,
     /// Where tokens are kept: keyring (the platform's secret store) or file (0600, the default).
     Secrets,
+    /// The total deadline of a one-shot command (90s, 30m, 2h, 1d, off; 6h when not set).
+    Deadline,
 }

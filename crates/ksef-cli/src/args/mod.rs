@@ -83,7 +83,7 @@ pub(crate) struct Global {
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
     /// Stop the command after this long in total (90s, 30m, 2h, 1d; off for none), naming what
-    /// it was waiting for [default: 6h; none for sim and worker].
+    /// it was waiting for [default: config.toml's deadline, else 6h; none for sim and worker].
     #[arg(long, global = true, env = "KSEF_DEADLINE", value_name = "DURATION",
           value_parser = crate::deadline::parse)]
     pub(crate) deadline: Option<crate::deadline::Deadline>,
