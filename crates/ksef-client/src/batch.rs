@@ -51,6 +51,66 @@ pub struct BatchOptions {
     /// Features asked for with the `X-KSeF-Feature` header on session open (e.g.
     /// [`crate::FEATURE_SUBJECT_IDENTIFIER_VALIDATION`]); none by default.
     pub features: Vec<String>,
+    /// Told what the submission is doing ([`BatchOptions::on_progress`]); none by default.
+    pub progress: Option<BatchProgress>,
+}
+
+/// What [`Client::submit_batch`] has just done, for a progress display or a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchEvent {
+    /// The invoices are packaged and encrypted: `parts` parts of `bytes` bytes in all.
+    Packaged {
+        /// Invoices in the package.
+        invoices: usize,
+        /// Encrypted parts to upload.
+        parts: usize,
+        /// Their total size in bytes.
+        bytes: u64,
+    },
+    /// The batch session is open; its parts are not all uploaded yet. Until
+    /// [`BatchEvent::Closed`], KSeF processes none of its invoices: a session that is never
+    /// closed is cancelled when its upload time runs out.
+    Opened {
+        /// The session's reference number.
+        reference_number: ReferenceNumber,
+    },
+    /// One part is uploaded.
+    PartUploaded {
+        /// Its ordinal number (from 1).
+        part: i32,
+        /// Its encrypted size in bytes.
+        bytes: u64,
+    },
+    /// Every part is uploaded and the session's close is being sent: from here on the close may
+    /// take effect even if the submission is abandoned (the session's status tells).
+    Closing {
+        /// The session's reference number.
+        reference_number: ReferenceNumber,
+    },
+    /// Every part is uploaded and the session is closed: KSeF processes its invoices now.
+    Closed {
+        /// The session's reference number.
+        reference_number: ReferenceNumber,
+    },
+}
+
+/// The callback of [`BatchOptions::on_progress`].
+#[derive(Clone)]
+pub struct BatchProgress(std::sync::Arc<dyn Fn(&BatchEvent) + Send + Sync>);
+
+impl std::fmt::Debug for BatchProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchProgress(..)")
+    }
+}
+
+impl BatchProgress {
+    fn tell(progress: Option<&BatchProgress>, event: BatchEvent) {
+        if let Some(progress) = progress {
+            (progress.0)(&event);
+        }
+    }
 }
 
 impl Default for BatchOptions {
@@ -63,6 +123,7 @@ impl Default for BatchOptions {
             max_part_size: None,
             scratch_dir: None,
             features: Vec::new(),
+            progress: None,
         }
     }
 }
@@ -114,6 +175,13 @@ impl BatchOptions {
     /// comma-separated).
     pub fn with_feature(mut self, feature: impl Into<String>) -> Self {
         self.features.push(feature.into());
+        self
+    }
+
+    /// Calls `progress` with each [`BatchEvent`] of the submission (packaged, opened, each part
+    /// uploaded, closing, closed), on the task that submits; keep it quick.
+    pub fn on_progress(mut self, progress: impl Fn(&BatchEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(BatchProgress(std::sync::Arc::new(progress)));
         self
     }
 }
@@ -363,6 +431,16 @@ impl Client {
         .await
         .map_err(|e| Error::storage("the packaging thread failed", std::io::Error::other(e)))??;
 
+        let progress = options.progress.as_ref();
+        BatchProgress::tell(
+            progress,
+            BatchEvent::Packaged {
+                invoices: package.invoices.len(),
+                parts: package.parts.len(),
+                bytes: package.parts.iter().map(|p| p.encrypted.size).sum(),
+            },
+        );
+
         let mut open_attempts = 1;
         let opened = loop {
             let opening = self.send_with_wrapped_key(&key, |encryption| {
@@ -392,15 +470,28 @@ impl Client {
             }
         };
         let reference_number = opened.reference_number;
+        BatchProgress::tell(
+            progress,
+            BatchEvent::Opened {
+                reference_number: reference_number.clone(),
+            },
+        );
 
         let uploads = opened.part_upload_requests.into_iter().map(|request| {
-            let body = usize::try_from(request.ordinal_number - 1)
-                .ok()
-                .and_then(|index| parts.get(index))
-                .cloned();
+            let index = usize::try_from(request.ordinal_number - 1).ok();
+            let body = index.and_then(|index| parts.get(index)).cloned();
+            let bytes = index
+                .and_then(|index| package.parts.get(index))
+                .map_or(0, |p| p.encrypted.size);
             let part = request.ordinal_number;
             self.upload_part(request, body, options.upload_attempts)
-                .map(move |result| result.map_err(|error| (part, error)))
+                .map(move |result| match result {
+                    Ok(()) => {
+                        BatchProgress::tell(progress, BatchEvent::PartUploaded { part, bytes });
+                        Ok(())
+                    }
+                    Err(error) => Err((part, error)),
+                })
         });
         let results: Vec<Result<(), (i32, Error)>> = stream::iter(uploads)
             .buffer_unordered(options.max_uploads_in_flight.max(1))
@@ -425,7 +516,19 @@ impl Client {
             });
         }
 
+        BatchProgress::tell(
+            progress,
+            BatchEvent::Closing {
+                reference_number: reference_number.clone(),
+            },
+        );
         self.close_batch(&reference_number).await?;
+        BatchProgress::tell(
+            progress,
+            BatchEvent::Closed {
+                reference_number: reference_number.clone(),
+            },
+        );
         Ok(SubmittedBatch {
             client: self.clone(),
             reference_number,

@@ -84,7 +84,8 @@ mod token_store;
 
 pub use crate::auth::{AuthContext, KsefToken, LoginSession};
 pub use crate::batch::{
-    BatchInvoiceOutcome, BatchOptions, BatchOutcome, SubmittedBatch, batch_open_request,
+    BatchEvent, BatchInvoiceOutcome, BatchOptions, BatchOutcome, BatchProgress, SubmittedBatch,
+    batch_open_request,
 };
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::collective::CollectiveIdentifierStream;

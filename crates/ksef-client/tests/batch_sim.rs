@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use ksef_client::{BatchInvoice, BatchOptions, Error, InvoiceOutcome, form_code};
+use ksef_client::{BatchEvent, BatchInvoice, BatchOptions, Error, InvoiceOutcome, form_code};
 use ksef_sim::Simulator;
 
 use common::{fa3_invoice, logged_in, requests, simulator_with_delays, start_simulator, unique};
@@ -31,17 +31,63 @@ async fn batch_of_100_invoices_is_accepted_once_with_file_names() {
     let invoices = batch(sim.seeded_nip(), &numbers, 100, |i| {
         format!("invoice-{i:03}.xml")
     });
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
     let outcome = client
         .send_batch(
             form_code::fa3(),
             invoices,
             BatchOptions::new()
                 .max_uploads_in_flight(3)
-                .max_part_size(8 * 1024),
+                .max_part_size(8 * 1024)
+                .on_progress(move |event| seen.lock().unwrap().push(event.clone())),
         )
         .await
         .expect("the batch is processed");
     assert!(outcome.package.parts.len() > 3, "several parts uploaded");
+    // Progress: packaged, opened, each part once (any order), closed; the sizes as packaged.
+    let events = events.lock().unwrap().clone();
+    let parts = &outcome.package.parts;
+    let total: u64 = parts.iter().map(|p| p.encrypted.size).sum();
+    assert_eq!(
+        events.first(),
+        Some(&BatchEvent::Packaged {
+            invoices: 100,
+            parts: parts.len(),
+            bytes: total
+        })
+    );
+    let session = outcome.reference_number.clone();
+    assert_eq!(
+        events.get(1),
+        Some(&BatchEvent::Opened {
+            reference_number: session.clone()
+        })
+    );
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            BatchEvent::Closing {
+                reference_number: session.clone()
+            },
+            BatchEvent::Closed {
+                reference_number: session
+            }
+        ]
+    );
+    let mut uploaded: Vec<(i32, u64)> = events[2..events.len() - 2]
+        .iter()
+        .map(|event| match event {
+            BatchEvent::PartUploaded { part, bytes } => (*part, *bytes),
+            other => panic!("not an upload between open and close: {other:?}"),
+        })
+        .collect();
+    uploaded.sort_unstable();
+    let expected: Vec<(i32, u64)> = parts
+        .iter()
+        .map(|p| (p.ordinal_number as i32, p.encrypted.size))
+        .collect();
+    assert_eq!(uploaded, expected);
     assert_eq!(outcome.status.status.code, 200);
     assert_eq!(outcome.invoices.len(), 100);
     let mut names: Vec<String> = outcome
