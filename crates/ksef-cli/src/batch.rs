@@ -48,6 +48,54 @@ pub(crate) async fn run(ctx: &Ctx, command: BatchCommand) -> anyhow::Result<Exit
     }
 }
 
+/// Ctrl-C (or SIGTERM) while a batch is packaged, uploaded or closed. KSeF processes a batch
+/// session only once it is closed: before the close was sent, the invoices are safe to send
+/// again; after, the session's status says whether the close took effect, rather than a guess.
+async fn interrupted_before_close(
+    client: &ksef_client::Client,
+    opened: Option<(ksef_model::values::ReferenceNumber, bool)>,
+    invoices: usize,
+) -> anyhow::Result<ExitCode> {
+    let Some((reference, closing)) = opened else {
+        errln!(
+            "interrupted before a batch session was opened: none of the {invoices} invoice(s) was \
+             sent"
+        );
+        return Ok(ExitCode::from(130));
+    };
+    if !closing {
+        errln!(
+            "interrupted: batch session {reference} was never closed, so KSeF processes none of \
+             its {invoices} invoice(s) (it cancels the session when its upload time runs out); \
+             sending the files again is safe"
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let status = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        client.execute(&ksef_model::operations::GetSessionStatus::new(
+            reference.clone(),
+        )),
+    )
+    .await;
+    match status {
+        Ok(Ok(status)) if status.status.code != 100 => errln!(
+            "interrupted: batch session {reference} is closed (status {} {}): KSeF processes its \
+             {invoices} invoice(s); do not send these files again. Its outcome: `ksef session \
+             status {reference}`",
+            status.status.code,
+            status.status.description
+        ),
+        _ => errln!(
+            "interrupted while batch session {reference} was being closed: the close was sent and \
+             may still take effect. Check `ksef session status {reference}` in a minute before \
+             sending these files again (still 100 means it was never closed, and KSeF processes \
+             none of them)"
+        ),
+    }
+    Ok(ExitCode::from(130))
+}
+
 async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     let BatchSendArgs {
         inputs,
@@ -81,9 +129,36 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         "sending {} invoice(s) in a batch session …",
         files.len()
     ));
-    let submitted = client
-        .submit_batch(form_code_of(schema), invoices, options)
-        .await?;
+    // The session opened, and whether its close was sent: for a Ctrl-C before it is closed.
+    let opened = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let bar = crate::progress::batch_upload(ctx, files.len());
+    options = options.on_progress({
+        let (opened, bar) = (opened.clone(), bar.clone());
+        move |event| {
+            use ksef_client::BatchEvent;
+            let stage = match event {
+                BatchEvent::Opened { reference_number } => Some((reference_number, false)),
+                BatchEvent::Closing { reference_number } => Some((reference_number, true)),
+                _ => None,
+            };
+            if let Some((reference, closing)) = stage {
+                *opened.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((reference.clone(), closing));
+            }
+            crate::progress::batch_event(&bar, event);
+        }
+    });
+    // One listener for the whole command: an interrupt is never left to the default action.
+    let mut interrupted = std::pin::pin!(crate::sim::shutdown_signal()?);
+    let submitted = tokio::select! {
+        submitted = client.submit_batch(form_code_of(schema), invoices, options) => submitted?,
+        () = &mut interrupted => {
+            bar.finish_and_clear();
+            let opened = opened.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return interrupted_before_close(&client, opened, files.len()).await;
+        }
+    };
+    bar.finish_and_clear();
     if !wait {
         let reference = &submitted.reference_number;
         if ctx.json() {
@@ -105,8 +180,6 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    // Listening from before the wait is announced, so an interrupt the moment it shows is ours.
-    let interrupted = crate::sim::shutdown_signal()?;
     let waiting = crate::progress::waiting(
         ctx,
         format!(
@@ -120,7 +193,7 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         // Ctrl-C (or SIGTERM) while KSeF processes: every part is uploaded and the session closed, so the
         // invoices are KSeF's now; say where to read their outcome instead of dying silently
         // (a rerun would send them again and meet duplicates).
-        () = interrupted => {
+        () = &mut interrupted => {
             waiting.finish_and_clear();
             errln!(
                 "interrupted: batch session {reference} is closed with all {} invoice(s) uploaded, \

@@ -8,8 +8,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone as _};
 use futures_util::TryStreamExt as _;
 use ksef_client::offline::{OfflineInvoice, qr_environment};
 use ksef_client::{
-    DirectorySink, ExportOptions, FileCheckpointStore, InvoiceOutcome, MetadataQuery, SendOptions,
-    SyncOptions, SyncSource,
+    DirectorySink, ExportOptions, FileCheckpointStore, InvoiceOutcome, InvoiceSink, MetadataQuery,
+    SendOptions, SyncOptions, SyncSource,
 };
 use ksef_model::types::{
     InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
@@ -237,6 +237,32 @@ async fn export(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A sink that counts what it stores on a progress counter (a sync's total is not known ahead).
+struct CountingSink<'a> {
+    inner: &'a DirectorySink,
+    counter: indicatif::ProgressBar,
+}
+
+impl InvoiceSink for CountingSink<'_> {
+    fn contains(&self, ksef_number: &KsefNumber) -> Result<bool, ksef_client::Error> {
+        self.inner.contains(ksef_number)
+    }
+
+    fn store(
+        &self,
+        metadata: &ksef_model::types::InvoiceMetadata,
+        xml: &[u8],
+    ) -> Result<(), ksef_client::Error> {
+        self.inner.store(metadata, xml)?;
+        self.counter.inc(1);
+        Ok(())
+    }
+
+    fn scratch_dir(&self) -> Option<&Path> {
+        self.inner.scratch_dir()
+    }
+}
+
 /// `invoice sync`: incremental and resumable, checkpoints beside the invoices.
 async fn sync(
     ctx: &Ctx,
@@ -264,7 +290,14 @@ async fn sync(
     if !subject_types.is_empty() {
         options = options.with_subject_types(subject_types.iter().map(|s| subject_type_of(*s)));
     }
-    let report = client.sync_invoices(&options, &checkpoints, &sink).await?;
+    let counted = CountingSink {
+        inner: &sink,
+        counter: crate::progress::counter(ctx, "storing invoices"),
+    };
+    let report = client
+        .sync_invoices(&options, &checkpoints, &counted)
+        .await?;
+    counted.counter.finish_and_clear();
     let pdfs = if pdf {
         Some(crate::pdf::sync_pdfs(ctx, out)?)
     } else {

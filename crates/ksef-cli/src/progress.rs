@@ -51,3 +51,57 @@ pub(crate) fn waiting(ctx: &Ctx, what: impl Into<String>) -> ProgressBar {
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner
 }
+
+/// A count of work whose total is not known ahead (invoices stored by a sync), with its rate and
+/// the time spent, labelled `what`; hidden when not [`shown`]. Clears itself when finished or
+/// dropped.
+pub(crate) fn counter(ctx: &Ctx, what: &str) -> ProgressBar {
+    if !shown(ctx) {
+        return ProgressBar::hidden();
+    }
+    let counter = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_finish(ProgressFinish::AndClear);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec}, {elapsed})")
+    {
+        counter.set_style(style);
+    }
+    counter.set_message(what.to_owned());
+    counter.enable_steady_tick(Duration::from_millis(120));
+    counter
+}
+
+/// Progress of a batch submission: a spinner while the invoices are packaged, then a bar over
+/// the encrypted bytes as the parts are uploaded; hidden when not [`shown`].
+pub(crate) fn batch_upload(ctx: &Ctx, invoices: usize) -> ProgressBar {
+    if !shown(ctx) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_finish(ProgressFinish::AndClear);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("packaging {invoices} invoice(s)"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Moves [`batch_upload`]'s display on with `event`.
+pub(crate) fn batch_event(bar: &ProgressBar, event: &ksef_client::BatchEvent) {
+    use ksef_client::BatchEvent;
+    match event {
+        BatchEvent::Packaged { parts, bytes, .. } => {
+            bar.set_length(*bytes);
+            bar.set_position(0);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(format!("uploading {parts} part(s)"));
+        }
+        BatchEvent::PartUploaded { bytes, .. } => bar.inc(*bytes),
+        BatchEvent::Closed { .. } => bar.finish_and_clear(),
+        _ => {}
+    }
+}

@@ -598,3 +598,69 @@ fn ctrl_c_during_the_batch_wait_names_the_session() {
         "{rest}"
     );
 }
+
+/// Issue 21: Ctrl-C after the parts are uploaded, while the close is on its way (the simulator
+/// holds the close 5 s), names the session and says the close may still take effect, from the
+/// session's status, instead of leaving the user to guess whether to send again.
+#[test]
+fn ctrl_c_while_a_batch_closes_names_the_session_and_what_to_check() {
+    use std::io::{BufRead as _, BufReader};
+    let home = temp_dir("batch-sigint-close");
+    let sim = Sim::start_with(
+        &home,
+        &[
+            "--fault-latency-ms",
+            "5000",
+            "--fault-operation",
+            "sessions.batch.close",
+        ],
+    );
+    sim.login(&home, &[]);
+    let dir = home.join("invoices");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 1..=2 {
+        std::fs::write(
+            dir.join(format!("inv-{i}.xml")),
+            invoice(&sim.nip, &format!("SIGINT-CLOSE-{i}")),
+        )
+        .unwrap();
+    }
+    // -v traces each answer: once the open's is in, the parts go up (not delayed) and the close
+    // follows at once; 1.5 s later it is inside the simulator's 5 s hold.
+    let mut child = sim
+        .ksef(
+            &home,
+            &["-v", "batch", "send", dir.to_str().unwrap(), "--wait"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("sessions.batch.open") {
+        assert!(Instant::now() < deadline, "no session was opened:\n{seen}");
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("batch send ended before its session opened:\n{seen}");
+        }
+        seen.push_str(&line);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(
+        rest.contains("interrupted while batch session ")
+            && rest.contains("was being closed")
+            && rest.contains("ksef session status "),
+        "{rest}"
+    );
+}

@@ -223,3 +223,39 @@ fn sync_and_export_print_their_results_on_stdout() {
     );
     assert_eq!(text(&quiet.stderr), "", "{}", describe(&quiet));
 }
+
+/// Issue 21: a sync stored thousands of invoices in silence; on a terminal it now counts them.
+#[test]
+fn sync_counts_what_it_stores_on_a_terminal_only() {
+    let home = temp_dir("sync-progress");
+    let sim = Sim::start(&home);
+    sim.login(&home, &[]);
+    send_invoices(&sim, &home, 1, 30);
+    let since = date("yesterday");
+    let sync = |dir: &str| {
+        let out = home.join(dir);
+        sim.ksef(
+            &home,
+            &[
+                "invoice",
+                "sync",
+                "--out",
+                out.to_str().unwrap(),
+                "--since",
+                &since,
+            ],
+        )
+    };
+    let drawn = on_terminal(&sync("on-terminal"));
+    let shown = text(&drawn.stdout);
+    assert!(drawn.status.success(), "{shown}");
+    assert!(shown.contains("storing invoices: "), "{shown}");
+    assert!(shown.contains("30 new, 0 already present"), "{shown}");
+    let piped = output_within(sync("piped"), Duration::from_secs(120));
+    assert!(piped.status.success(), "{}", describe(&piped));
+    assert!(
+        !text(&piped.stderr).contains("storing invoices"),
+        "{}",
+        describe(&piped)
+    );
+}
