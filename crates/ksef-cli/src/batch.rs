@@ -233,22 +233,46 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::with_capacity(outcome.invoices.len());
     let mut rejected = 0usize;
     for invoice in &outcome.invoices {
-        let ksef_number = match &invoice.outcome {
-            InvoiceOutcome::Accepted { ksef_number } => Some(ksef_number.to_string()),
-            _ => None,
+        let mut row = BatchRow {
+            invoice,
+            ksef_number: None,
+            upo: None,
+            already_in_ksef: false,
+            description: invoice.status.status.description.clone(),
         };
-        let mut upo = None;
-        match (&ksef_number, &upo_dir) {
-            (Some(number), Some(dir)) => {
-                let bytes = outcome.invoice_upo(invoice).await?;
-                let path = dir.join(format!("UPO-{number}.xml"));
-                write_document(&path, &bytes)?;
-                upo = Some(path);
+        match &invoice.outcome {
+            InvoiceOutcome::Accepted { ksef_number } => {
+                row.ksef_number = Some(ksef_number.to_string());
+                if let Some(dir) = &upo_dir {
+                    let bytes = outcome.invoice_upo(invoice).await?;
+                    let path = dir.join(format!("UPO-{ksef_number}.xml"));
+                    write_document(&path, &bytes)?;
+                    row.upo = Some(path);
+                }
             }
-            (None, _) => rejected += 1,
-            _ => {}
+            // Sent before (a rerun after an interrupted send): the original's KSeF number, and
+            // the invoice counts as in KSeF, not as refused.
+            InvoiceOutcome::Duplicate { .. } => match sent_bytes(&files, invoice) {
+                Some(bytes) => match crate::invoice::resolve_duplicate(
+                    ctx,
+                    &client,
+                    invoice.outcome.clone(),
+                    &bytes,
+                )
+                .await
+                {
+                    InvoiceOutcome::AlreadyInKsef { ksef_number } => {
+                        row.description = format!("already in KSeF as {ksef_number}");
+                        row.ksef_number = Some(ksef_number.to_string());
+                        row.already_in_ksef = true;
+                    }
+                    _ => rejected += 1,
+                },
+                None => rejected += 1,
+            },
+            _ => rejected += 1,
         }
-        rows.push((invoice, ksef_number, upo));
+        rows.push(row);
     }
     // KSeF lists only the invoices it read: a file missing from the listing was not processed.
     let reported: BTreeSet<&str> = outcome
@@ -265,14 +289,16 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
     if ctx.json() {
         let invoices: Vec<Value> = rows
             .iter()
-            .map(|(invoice, ksef_number, upo)| {
+            .map(|row| {
+                let invoice = row.invoice;
                 json!({
                     "file": invoice.file_name,
                     "referenceNumber": invoice.reference_number.as_str(),
-                    "ksefNumber": ksef_number,
+                    "ksefNumber": row.ksef_number,
                     "invoiceHash": invoice.invoice_hash,
-                    "status": {"code": invoice.status.status.code, "description": invoice.status.status.description},
-                    "upo": upo,
+                    "status": {"code": invoice.status.status.code, "description": row.description},
+                    "upo": row.upo,
+                    "alreadyInKsef": row.already_in_ksef,
                 })
             })
             .collect();
@@ -289,17 +315,22 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
             "sessionUpo": session_upos,
         }))?;
     } else {
-        for (invoice, ksef_number, upo) in &rows {
-            let mark = if ksef_number.is_some() { "✓" } else { "✗" };
+        for row in &rows {
+            let invoice = row.invoice;
+            let mark = if row.ksef_number.is_some() {
+                "✓"
+            } else {
+                "✗"
+            };
             outln!(
                 "{mark} {}  {}  {}  {} {}",
                 invoice.file_name.as_deref().unwrap_or("?"),
                 invoice.reference_number,
-                ksef_number.as_deref().unwrap_or("-"),
+                row.ksef_number.as_deref().unwrap_or("-"),
                 invoice.status.status.code,
-                invoice.status.status.description
+                row.description
             );
-            if let Some(upo) = upo {
+            if let Some(upo) = &row.upo {
                 outln!("  UPO saved to {}", upo.display());
             }
         }
@@ -318,6 +349,24 @@ async fn send(ctx: &Ctx, args: BatchSendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One invoice of a processed batch as reported.
+struct BatchRow<'a> {
+    invoice: &'a ksef_client::BatchInvoiceOutcome,
+    ksef_number: Option<String>,
+    upo: Option<std::path::PathBuf>,
+    /// Refused as a duplicate of an invoice already in KSeF (its number is `ksef_number`).
+    already_in_ksef: bool,
+    description: String,
+}
+
+/// The bytes of the file `invoice` was packaged from, read again (bounded); `None` when the
+/// invoice maps to no file or the file cannot be read now.
+fn sent_bytes(files: &BatchFiles, invoice: &ksef_client::BatchInvoiceOutcome) -> Option<Vec<u8>> {
+    let name = invoice.file_name.as_deref()?;
+    let (_, path) = files.files().iter().find(|(n, _)| n == name)?;
+    crate::files::read_invoice(path).ok()
 }
 
 /// The invoice files of `inputs`; notes the directory entries that are not sent.

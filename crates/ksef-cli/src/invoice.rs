@@ -652,7 +652,7 @@ impl Sent {
 
 /// A duplicate (440) resolved to the original's KSeF number where it can be found; a failed
 /// look-up leaves the duplicate as it was (a note says why).
-async fn resolve_duplicate(
+pub(crate) async fn resolve_duplicate(
     ctx: &Ctx,
     client: &ksef_client::Client,
     outcome: InvoiceOutcome,

@@ -104,14 +104,23 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
     assert!(refused["ksefNumber"].is_null());
     assert_ne!(refused["status"]["code"], 200);
 
-    // Every invoice refused (the first three again: duplicates; KSeF's session status 445): each
+    // Every invoice refused (each seller is not the context; KSeF's session status 445): each
     // file is still listed with its reason, as in the mixed batch, and the exit status is 1.
+    let refused_dir = home.join("refused");
+    std::fs::create_dir_all(&refused_dir).unwrap();
+    for i in 1..=3 {
+        std::fs::write(
+            refused_dir.join(format!("inv-{i}.xml")),
+            invoice("1111111111", &format!("BATCH-R{i}")),
+        )
+        .unwrap();
+    }
     let all_refused = sim.run(
         &home,
         &[
             "batch",
             "send",
-            dir.to_str().unwrap(),
+            refused_dir.to_str().unwrap(),
             "--wait",
             "--upo-dir",
             upo_dir.to_str().unwrap(),
@@ -128,7 +137,7 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
         assert!(
             listing
                 .lines()
-                .any(|l| l.starts_with(&format!("✗ inv-{i}.xml")) && l.contains("440")),
+                .any(|l| l.starts_with(&format!("✗ inv-{i}.xml  "))),
             "{}",
             describe(&all_refused)
         );
@@ -140,11 +149,64 @@ fn batch_send_reports_each_invoice_and_saves_upos() {
     );
     let doc = json_doc(&sim.run(
         &home,
-        &["batch", "send", dir.to_str().unwrap(), "--wait", "--json"],
+        &[
+            "batch",
+            "send",
+            refused_dir.to_str().unwrap(),
+            "--wait",
+            "--json",
+        ],
     ));
     assert_eq!(doc["status"]["code"], 445, "{doc}");
     assert_eq!(doc["rejected"], 3, "{doc}");
     assert_eq!(doc["invoices"].as_array().unwrap().len(), 3, "{doc}");
+
+    // The first batch sent again (as after an interrupted send): KSeF refuses each file as a
+    // duplicate (440), and each is reported as already in KSeF under its first KSeF number, with
+    // exit 0: the user's intent was met. Before, each was "✗ ... 440" with exit 1.
+    let first_numbers: std::collections::BTreeMap<String, String> = invoices
+        .iter()
+        .map(|i| {
+            (
+                i["file"].as_str().unwrap().to_owned(),
+                i["ksefNumber"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let rerun = sim.run(&home, &["batch", "send", dir.to_str().unwrap(), "--wait"]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", describe(&rerun));
+    let listing = text(&rerun.stdout);
+    for (file, number) in &first_numbers {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with(&format!("✓ {file}  "))
+                    && l.contains(&format!("already in KSeF as {number}"))),
+            "{}",
+            describe(&rerun)
+        );
+    }
+    assert!(listing.contains(": 3/3 accepted"), "{}", describe(&rerun));
+    let doc = json_ok(&sim.run(
+        &home,
+        &["batch", "send", dir.to_str().unwrap(), "--wait", "--json"],
+    ));
+    assert_eq!(
+        (doc["accepted"].as_u64(), doc["rejected"].as_u64()),
+        (Some(3), Some(0)),
+        "{doc}"
+    );
+    for row in doc["invoices"].as_array().unwrap() {
+        assert_eq!(row["alreadyInKsef"], true, "{row}");
+        assert_eq!(row["status"]["code"], 440, "{row}");
+        assert_eq!(
+            row["ksefNumber"].as_str(),
+            first_numbers
+                .get(row["file"].as_str().unwrap())
+                .map(String::as_str),
+            "{row}"
+        );
+    }
 
     // Without --wait: the session is closed, its reference printed, and processing goes on.
     let third = home.join("third");
