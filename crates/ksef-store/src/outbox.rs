@@ -317,37 +317,73 @@ impl Store {
         ids: &[i64],
         session_ref: &str,
     ) -> Result<(), Error> {
-        for &id in ids {
-            let now = now_text();
-            // The session first: a worker killed between the two statements leaves a session
-            // the successor reconciles against, never a row sent in an unrecorded session.
-            self.db
-                .execute(
-                    "recording the session of an invoice",
+        let bound = self.record_session_held(worker, ids, session_ref).await?;
+        match ids.iter().find(|id| !bound.contains(id)) {
+            Some(&id) => lease_held(0, id, worker),
+            None => Ok(()),
+        }
+    }
+
+    /// As [`Store::record_session`] for every row of `ids` whose lease `worker` still holds, in
+    /// two statements whatever their number; returns those rows' ids (the others are not to be
+    /// sent: another worker may hold them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn record_session_held(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        session_ref: &str,
+    ) -> Result<Vec<i64>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_text();
+        // $1 session, $2 time, $3 worker, then the ids.
+        let list = (0..ids.len())
+            .map(|i| format!("${}", i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let params = || {
+            let mut params: Vec<Value> =
+                vec![session_ref.into(), now.as_str().into(), worker.into()];
+            params.extend(ids.iter().map(|&id| Value::from(id)));
+            params
+        };
+        // The sessions first: a worker killed between the two statements leaves sessions the
+        // successor reconciles against, never a row sent in an unrecorded session.
+        self.db
+            .execute(
+                "recording the session of invoices",
+                &format!(
                     "INSERT INTO ksef_outbox_sessions (outbox_id, session_ref, recorded_at) \
                      SELECT id, $1, $2 FROM ksef_outbox \
-                     WHERE id = $3 AND worker = $4 AND state = 'leased' \
-                     ON CONFLICT (outbox_id, session_ref) DO NOTHING",
-                    vec![
-                        session_ref.into(),
-                        now.as_str().into(),
-                        id.into(),
-                        worker.into(),
-                    ],
-                )
-                .await?;
-            let changed = self
-                .db
-                .execute(
-                    "recording the session of an invoice",
+                     WHERE id IN ({list}) AND worker = $3 AND state = 'leased' \
+                     ON CONFLICT (outbox_id, session_ref) DO NOTHING"
+                ),
+                params(),
+            )
+            .await?;
+        let rows = self
+            .db
+            .query(
+                "recording the session of invoices",
+                &format!(
                     "UPDATE ksef_outbox SET session_ref = $1, invoice_ref = NULL, updated_at = $2 \
-                     WHERE id = $3 AND worker = $4 AND state = 'leased'",
-                    vec![session_ref.into(), now.into(), id.into(), worker.into()],
-                )
-                .await?;
-            lease_held(changed, id, worker)?;
-        }
-        Ok(())
+                     WHERE id IN ({list}) AND worker = $3 AND state = 'leased' RETURNING id"
+                ),
+                params(),
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| match row.first() {
+                Some(Value::Int(id)) => Some(*id),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Every session row `id` was bound to, oldest first: `(session_ref, invoice_ref)`, the

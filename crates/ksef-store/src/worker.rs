@@ -38,11 +38,14 @@ pub async fn run_worker(
     let mut total = WorkerSummary::default();
     let mut shutdown = std::pin::pin!(shutdown);
     let result = loop {
+        let claim_asked = Instant::now();
         let claimed = tokio::select! {
             biased;
             () = &mut shutdown => break Ok(()),
             claimed = store.claim(&options.worker_id, options.batch_size, options.lease) => claimed,
         };
+        // Taken before the claim was asked for: never later than the leases' start.
+        let claimed_at = claim_asked;
         let claimed = match claimed {
             Ok(c) => c,
             Err(e) => break Err(e),
@@ -68,7 +71,7 @@ pub async fn run_worker(
             batches: 1,
             ..WorkerSummary::default()
         };
-        let outcome = process_batch(store, client, options, claimed, &mut batch).await;
+        let outcome = process_batch(store, client, options, claimed, claimed_at, &mut batch).await;
         total.add(&batch);
         on_batch(&batch);
         if let Err(e) = outcome {
@@ -170,9 +173,11 @@ async fn process_batch(
     client: &Client,
     options: &WorkerOptions,
     claimed: Vec<Claimed>,
+    claimed_at: Instant,
     summary: &mut WorkerSummary,
 ) -> Result<(), Error> {
     let worker = options.worker_id.as_str();
+    let mut leases = Leases::new(claimed_at, options.lease);
     let mut by_form: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
     for row in claimed {
         if let Err(mismatch) = verify(&row) {
@@ -209,17 +214,17 @@ async fn process_batch(
         let session_ref = session.reference_number().to_string();
         // Durable before the first send: a worker killed from here on leaves rows a successor
         // reconciles against this session's invoice list. A row whose lease was lost is not sent.
+        let ids: Vec<i64> = rows.iter().map(|row| row.row.id).collect();
+        let held_ids = store
+            .record_session_held(worker, &ids, &session_ref)
+            .await?;
         let mut bound = Vec::with_capacity(rows.len());
         for row in rows {
-            match store
-                .record_session(worker, &[row.row.id], &session_ref)
-                .await
-            {
-                Ok(()) => bound.push(row),
-                Err(Error::LeaseLost { id, .. }) => {
-                    tracing::warn!(id, "the lease was lost before sending; not sending");
-                }
-                Err(error) => return Err(error),
+            if held_ids.contains(&row.row.id) {
+                bound.push(row);
+            } else {
+                let id = row.row.id;
+                tracing::warn!(id, "the lease was lost before sending; not sending");
             }
         }
         let mut sent = Vec::new();
@@ -227,7 +232,7 @@ async fn process_batch(
             // A batch is sent one invoice after another at KSeF's pace: renew the lease right
             // before each send, and send nothing whose lease has run out (a successor may hold
             // it and reconcile it against this session).
-            match store.renew(worker, row.row.id, options.lease).await {
+            match leases.keep(store, worker, row.row.id).await {
                 Ok(()) => {}
                 Err(Error::LeaseLost { id, .. }) => {
                     tracing::warn!(id, "the lease ran out before sending; not sending");
@@ -298,7 +303,7 @@ async fn process_batch(
         for (row, invoice_ref) in sent {
             // Settling polls KSeF; hold the row while doing it. A row whose lease ran out has its
             // invoice reference stored: its successor settles it without sending it again.
-            match store.renew(worker, row.row.id, options.lease).await {
+            match leases.keep(store, worker, row.row.id).await {
                 Ok(()) => {}
                 Err(Error::LeaseLost { .. }) => continue,
                 Err(error) => return Err(error),
@@ -316,6 +321,44 @@ async fn process_batch(
         }
     }
     Ok(())
+}
+
+/// The leases of one claimed batch: when each was last known to start (the claim, or a renewal),
+/// by this process's monotonic clock, read before the request so it never overstates what is
+/// left.
+struct Leases {
+    claimed_at: Instant,
+    lease: Duration,
+    renewed: BTreeMap<i64, Instant>,
+}
+
+impl Leases {
+    fn new(claimed_at: Instant, lease: Duration) -> Leases {
+        Leases {
+            claimed_at,
+            lease,
+            renewed: BTreeMap::new(),
+        }
+    }
+
+    /// Makes sure the lease of row `id` is held for a while yet: renewed in the database unless
+    /// it started less than a quarter of a lease ago (it then runs for three quarters more: no
+    /// other worker can hold the row, and one step of sending or settling fits in that). Saves a
+    /// write per step while KSeF answers quickly; at KSeF's pace every step still renews.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LeaseLost`] when the lease had run out, [`Error::Database`].
+    async fn keep(&mut self, store: &Store, worker: &str, id: i64) -> Result<(), Error> {
+        let since = self.renewed.get(&id).copied().unwrap_or(self.claimed_at);
+        if since.elapsed() < self.lease / 4 {
+            return Ok(());
+        }
+        let asked = Instant::now();
+        store.renew(worker, id, self.lease).await?;
+        self.renewed.insert(id, asked);
+        Ok(())
+    }
 }
 
 /// Settles a claimed row an earlier lease may have sent: in every session it was bound to,
