@@ -590,34 +590,35 @@ fn verbose_traces_requests_on_stderr_without_secrets() {
     assert!(text(&bad.stderr).contains("KSEF_LOG"));
 }
 
-/// Issue 21: Ctrl-C while KSeF processes a batch (every part uploaded, the session closed) stops
-/// cleanly with exit 130 and says which session holds the invoices and where to read its outcome.
-#[test]
-fn ctrl_c_during_the_batch_wait_names_the_session() {
+/// `batch send DIR --wait` of two invoices against a simulator started with `sim_args`,
+/// interrupted with SIGINT once its stderr shows `marker` (after `pause`): what it printed
+/// before, what it printed after, and its exit code.
+fn interrupt_batch_send(
+    name: &str,
+    sim_args: &[&str],
+    verbose: bool,
+    marker: &str,
+    pause: Duration,
+) -> (String, String, Option<i32>) {
     use std::io::{BufRead as _, BufReader};
-    let home = temp_dir("batch-sigint");
-    // Every session status poll takes 5 s: the wait is long enough to be interrupted.
-    let sim = Sim::start_with(
-        &home,
-        &[
-            "--fault-latency-ms",
-            "5000",
-            "--fault-operation",
-            "sessions.status",
-        ],
-    );
+    let home = temp_dir(name);
+    let sim = Sim::start_with(&home, sim_args);
     sim.login(&home, &[]);
     let dir = home.join("invoices");
     std::fs::create_dir_all(&dir).unwrap();
     for i in 1..=2 {
         std::fs::write(
             dir.join(format!("inv-{i}.xml")),
-            invoice(&sim.nip, &format!("SIGINT-{i}")),
+            invoice(&sim.nip, &format!("{name}-{i}")),
         )
         .unwrap();
     }
+    let mut args = vec!["batch", "send", dir.to_str().unwrap(), "--wait"];
+    if verbose {
+        args.insert(0, "-v");
+    }
     let mut child = sim
-        .ksef(&home, &["batch", "send", dir.to_str().unwrap(), "--wait"])
+        .ksef(&home, &args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -625,14 +626,43 @@ fn ctrl_c_during_the_batch_wait_names_the_session() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !seen.contains("closed; waiting") {
-        assert!(Instant::now() < deadline, "no wait began:\n{seen}");
+    while !seen.contains(marker) {
+        assert!(Instant::now() < deadline, "no {marker:?} in time:\n{seen}");
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("batch send ended before its wait:\n{seen}");
+            panic!("batch send ended before {marker:?}:\n{seen}");
         }
         seen.push_str(&line);
     }
+    std::thread::sleep(pause);
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    (seen, rest, status.code())
+}
+
+/// Issue 21: Ctrl-C while KSeF processes a batch (every part uploaded, the session closed) stops
+/// cleanly with exit 130 and says which session holds the invoices and where to read its outcome.
+#[test]
+fn ctrl_c_during_the_batch_wait_names_the_session() {
+    // Every session status poll takes 5 s: the wait is long enough to be interrupted.
+    let (seen, rest, code) = interrupt_batch_send(
+        "SIGINT",
+        &[
+            "--fault-latency-ms",
+            "5000",
+            "--fault-operation",
+            "sessions.status",
+        ],
+        false,
+        "closed; waiting",
+        Duration::ZERO,
+    );
     let reference = seen
         .lines()
         .find(|l| l.contains("closed; waiting"))
@@ -642,15 +672,7 @@ fn ctrl_c_during_the_batch_wait_names_the_session() {
         .nth(1)
         .unwrap()
         .to_owned();
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert_eq!(code, Some(130), "{seen}{rest}");
     assert!(
         rest.contains(&format!("interrupted: batch session {reference} is closed")),
         "{rest}"
@@ -666,59 +688,21 @@ fn ctrl_c_during_the_batch_wait_names_the_session() {
 /// session's status, instead of leaving the user to guess whether to send again.
 #[test]
 fn ctrl_c_while_a_batch_closes_names_the_session_and_what_to_check() {
-    use std::io::{BufRead as _, BufReader};
-    let home = temp_dir("batch-sigint-close");
-    let sim = Sim::start_with(
-        &home,
+    // -v traces each answer: once the open's is in, the parts go up (not delayed) and the close
+    // follows at once; 1.5 s later it is inside the simulator's 5 s hold.
+    let (seen, rest, code) = interrupt_batch_send(
+        "SIGINT-CLOSE",
         &[
             "--fault-latency-ms",
             "5000",
             "--fault-operation",
             "sessions.batch.close",
         ],
+        true,
+        "sessions.batch.open",
+        Duration::from_millis(1500),
     );
-    sim.login(&home, &[]);
-    let dir = home.join("invoices");
-    std::fs::create_dir_all(&dir).unwrap();
-    for i in 1..=2 {
-        std::fs::write(
-            dir.join(format!("inv-{i}.xml")),
-            invoice(&sim.nip, &format!("SIGINT-CLOSE-{i}")),
-        )
-        .unwrap();
-    }
-    // -v traces each answer: once the open's is in, the parts go up (not delayed) and the close
-    // follows at once; 1.5 s later it is inside the simulator's 5 s hold.
-    let mut child = sim
-        .ksef(
-            &home,
-            &["-v", "batch", "send", dir.to_str().unwrap(), "--wait"],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !seen.contains("sessions.batch.open") {
-        assert!(Instant::now() < deadline, "no session was opened:\n{seen}");
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("batch send ended before its session opened:\n{seen}");
-        }
-        seen.push_str(&line);
-    }
-    std::thread::sleep(Duration::from_millis(1500));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert_eq!(code, Some(130), "{seen}{rest}");
     assert!(
         rest.contains("interrupted while batch session ")
             && rest.contains("was being closed")
