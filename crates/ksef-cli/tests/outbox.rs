@@ -272,19 +272,6 @@ fn a_worker_stops_on_sigterm_with_a_summary_and_holds_nothing() {
     );
 }
 
-/// A small deterministic generator for the kill moments.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 #[test]
 fn a_killed_worker_loses_and_duplicates_nothing() {
     const INVOICES: usize = 300;
@@ -325,7 +312,7 @@ fn a_killed_worker_loses_and_duplicates_nothing() {
         "--rate-limit-scale",
         "1000",
     ];
-    let mut rng = SplitMix(18);
+    let mut rng = ksef_sim::SeededRng::new(18);
     let mut kills = 0;
     for _ in 0..KILLS {
         let mut child = sim
@@ -334,7 +321,7 @@ fn a_killed_worker_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300 + rng.next() % 1200));
+        std::thread::sleep(Duration::from_millis(300 + rng.below(1200)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;

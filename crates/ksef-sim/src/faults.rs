@@ -77,15 +77,20 @@ pub struct FaultStats {
     pub delayed: u64,
 }
 
-/// SplitMix64: small, fast and good enough to decide faults reproducibly.
-pub(crate) struct FaultRng(u64);
+/// SplitMix64: a small, fast generator, good enough to decide faults reproducibly from a seed.
+/// Public so that tests and the soak draw their own reproducible moments (kills, pauses) with
+/// the same generator.
+#[derive(Debug, Clone)]
+pub struct SeededRng(u64);
 
-impl FaultRng {
-    pub(crate) fn new(seed: u64) -> Self {
-        FaultRng(seed)
+impl SeededRng {
+    /// The generator for `seed`: the same seed gives the same draws.
+    pub fn new(seed: u64) -> Self {
+        SeededRng(seed)
     }
 
-    fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -93,8 +98,13 @@ impl FaultRng {
         z ^ (z >> 31)
     }
 
+    /// A draw from `[0, n)` (`0` when `n` is `0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
     /// A uniform draw from `[0, 1)`.
-    pub(crate) fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         // 53 random bits make an exact f64 fraction.
         #[allow(clippy::cast_precision_loss)]
         let value = (self.next_u64() >> 11) as f64;
@@ -102,7 +112,7 @@ impl FaultRng {
     }
 
     /// `true` with probability `rate`.
-    pub(crate) fn hit(&mut self, rate: f64) -> bool {
+    pub fn hit(&mut self, rate: f64) -> bool {
         let draw = self.unit();
         rate > 0.0 && draw < rate
     }
@@ -187,18 +197,18 @@ impl Body for SimBody {
 
 #[cfg(test)]
 mod tests {
-    use super::FaultRng;
+    use super::SeededRng;
 
     #[test]
     fn the_generator_is_reproducible_and_roughly_uniform() {
-        let mut a = FaultRng::new(7);
-        let mut b = FaultRng::new(7);
+        let mut a = SeededRng::new(7);
+        let mut b = SeededRng::new(7);
         let draws: Vec<f64> = (0..1000).map(|_| a.unit()).collect();
         assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
         assert_eq!(draws, (0..1000).map(|_| b.unit()).collect::<Vec<_>>());
         let below_half = draws.iter().filter(|d| **d < 0.5).count();
         assert!((400..600).contains(&below_half), "{below_half}");
-        assert!(!FaultRng::new(1).hit(0.0));
-        assert!(FaultRng::new(1).hit(1.0));
+        assert!(!SeededRng::new(1).hit(0.0));
+        assert!(SeededRng::new(1).hit(1.0));
     }
 }

@@ -183,7 +183,7 @@ mod upo;
 pub use api::SIMULATED_OPERATIONS;
 pub use config::SimMode;
 pub use errors::SimError;
-pub use faults::{FaultStats, Faults};
+pub use faults::{FaultStats, Faults, SeededRng};
 pub use lighthouse::{LighthouseMessage, LighthouseStatus};
 pub use server::{Simulator, SimulatorBuilder};
 pub use stats::Stats;

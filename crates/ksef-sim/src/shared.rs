@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use ksef_model::types::{PublicKeyCertificate, PublicKeyCertificateUsage};
 
 use crate::config::Config;
-use crate::faults::FaultRng;
+use crate::faults::SeededRng;
 use crate::keys::Keys;
 use crate::rate_limit::RateLimiter;
 use crate::state::State;
@@ -19,7 +19,7 @@ pub(crate) struct Shared {
     pub(crate) certificates: Vec<PublicKeyCertificate>,
     pub(crate) state: Mutex<State>,
     pub(crate) limiter: Mutex<RateLimiter>,
-    pub(crate) fault_rng: Mutex<FaultRng>,
+    pub(crate) fault_rng: Mutex<SeededRng>,
     /// Serializes writers of the state file.
     pub(crate) flush_lock: Mutex<()>,
 }

@@ -38,7 +38,7 @@ use ksef_client::{
 };
 use ksef_model::types::InvoiceQuerySubjectType;
 use ksef_model::values::Nip;
-use ksef_sim::Simulator;
+use ksef_sim::{SeededRng, Simulator};
 
 /// The operation whose limit the rate phase measures.
 const RATE_OPERATION: &str = "sessions.online.send_invoice";
@@ -124,22 +124,9 @@ impl Options {
     }
 }
 
-/// SplitMix64, for reproducible interruption points.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A duration in `[lo, hi)` milliseconds.
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.next() % (hi - lo).max(1))
-    }
+/// A duration in `[lo, hi)` milliseconds, drawn from `rng` (reproducible interruption points).
+fn millis(rng: &mut SeededRng, lo: u64, hi: u64) -> Duration {
+    Duration::from_millis(lo + rng.below(hi.saturating_sub(lo)))
 }
 
 fn send_limit() -> ksef_model::RateLimit {
@@ -266,7 +253,7 @@ fn run(opts: &Options) -> Result<ExitCode> {
 
 async fn soak(opts: &Options) -> Result<Report> {
     let template = template()?;
-    let mut rng = Rng(opts.seed);
+    let mut rng = SeededRng::new(opts.seed);
     let mut report = Report::default();
     let mut ceremony_failed: Vec<Vec<u8>> = Vec::new();
     let rate = opts.fault_rate;
@@ -397,7 +384,7 @@ async fn soak(opts: &Options) -> Result<Report> {
         };
         if b < opts.kills {
             let task = tokio::spawn(batch(&files));
-            tokio::time::sleep(rng.millis(20, 400)).await;
+            tokio::time::sleep(millis(&mut rng, 20, 400)).await;
             if !task.is_finished() {
                 report.batch_interrupted += 1;
             }
@@ -463,7 +450,7 @@ async fn soak(opts: &Options) -> Result<Report> {
                 .sync_invoices(&options, &checkpoints, sink.as_ref())
                 .await
         });
-        tokio::time::sleep(rng.millis(20, 600)).await;
+        tokio::time::sleep(millis(&mut rng, 20, 600)).await;
         if !task.is_finished() {
             report.sync_interrupted += 1;
         }

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ksef_sim::SimulatorBuilder;
+use ksef_sim::{SeededRng, SimulatorBuilder};
 use ksef_store::{InvoiceOptions, NewInvoice, State, Store, StoreLocation, WorkerOptions};
 
 use common::{client_for, databases, fa3_invoice};
@@ -64,19 +64,6 @@ fn env_count(name: &str, default: usize) -> usize {
             .parse()
             .unwrap_or_else(|_| panic!("{name}={text:?} is not a count")),
         Err(_) => default,
-    }
-}
-
-/// A small deterministic generator for the kill moments and victims.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 
@@ -183,7 +170,7 @@ async fn killed_worker_processes_lose_and_duplicate_nothing() {
         };
 
         // The kill phase: every 200-1200 ms a random worker is killed and started again.
-        let mut rng = SplitMix(18 + workers as u64);
+        let mut rng = SeededRng::new(18 + workers as u64);
         let mut children: Vec<Option<Child>> = (0..workers)
             .map(|w| Some(job.spawn(&format!("w{w}"))))
             .collect();
@@ -191,8 +178,8 @@ async fn killed_worker_processes_lose_and_duplicate_nothing() {
         let mut restarts = 0;
         let phase_end = Instant::now() + Duration::from_secs(120);
         while kills < kills_wanted && Instant::now() < phase_end {
-            tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1000)).await;
-            let victim = (rng.next() % workers as u64) as usize;
+            tokio::time::sleep(Duration::from_millis(200 + rng.below(1000))).await;
+            let victim = rng.below(workers as u64) as usize;
             let Some(child) = children[victim].as_mut() else {
                 continue;
             };

@@ -15,7 +15,7 @@ use super::simulator::{Simulator, flush_periodically, serve};
 use crate::api::common::{ALL_TOKEN_PERMISSIONS, new_reference, token_secret};
 use crate::config::{Config, SimMode};
 use crate::errors::SimError;
-use crate::faults::{FaultRng, Faults};
+use crate::faults::{Faults, SeededRng};
 use crate::keys::{Keys, certificate};
 use crate::rate_limit::RateLimiter;
 use crate::shared::Shared;
@@ -453,7 +453,7 @@ impl SimulatorBuilder {
             certificates: vec![token_cert.listing, symmetric_cert.listing],
             state: Mutex::new(state),
             limiter: Mutex::new(RateLimiter::default()),
-            fault_rng: Mutex::new(FaultRng::new(config.faults.seed.unwrap_or_else(|| {
+            fault_rng: Mutex::new(SeededRng::new(config.faults.seed.unwrap_or_else(|| {
                 use rsa::rand_core::RngCore as _;
                 rsa::rand_core::OsRng.next_u64()
             }))),
