@@ -82,11 +82,9 @@ fn cert(dir: &Path, name: &str) -> Certificate {
     Certificate::from_der(&std::fs::read(dir.join(format!("{name}.der"))).unwrap()).unwrap()
 }
 
-/// Stores `certificate` on the token as a `CKO_CERTIFICATE` with the key's label and id, through
-/// a context of its own that is finalised before the signer loads the module.
-fn store_certificate(label: &str, id: u8, certificate: &Certificate) {
-    let (_, parsed) = x509_parser::parse_x509_certificate(certificate.der()).unwrap();
-    let subject = parsed.subject().as_raw().to_vec();
+/// Runs `work` in a read-write session logged in as the user on the test token, through a
+/// context of its own that is finalised afterwards (before a signer loads the module).
+fn as_user(work: impl FnOnce(&cryptoki::session::Session)) {
     let context = Pkcs11::new(MODULE).unwrap();
     context
         .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
@@ -102,6 +100,17 @@ fn store_certificate(label: &str, id: u8, certificate: &Certificate) {
         session
             .login(UserType::User, Some(&AuthPin::new(PIN.into())))
             .unwrap();
+        work(&session);
+    }
+    context.finalize().unwrap();
+}
+
+/// Stores `certificate` on the token as a `CKO_CERTIFICATE` with the key's label and id, through
+/// a context of its own that is finalised before the signer loads the module.
+fn store_certificate(label: &str, id: u8, certificate: &Certificate) {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate.der()).unwrap();
+    let subject = parsed.subject().as_raw().to_vec();
+    as_user(|session| {
         session
             .create_object(&[
                 Attribute::Class(ObjectClass::CERTIFICATE),
@@ -113,8 +122,7 @@ fn store_certificate(label: &str, id: u8, certificate: &Certificate) {
                 Attribute::Value(certificate.der().to_vec()),
             ])
             .unwrap();
-    }
-    context.finalize().unwrap();
+    });
 }
 
 /// Verifies `signature` over `message` with the certificate's public key, by ring.
@@ -359,21 +367,7 @@ fn private_key_attributes(pkcs8: &[u8]) -> Vec<Attribute> {
 fn always_authenticate(dir: &Path, label: &str) {
     use cryptoki::error::{Error as CkError, RvError};
     use cryptoki::mechanism::Mechanism;
-    let context = Pkcs11::new(MODULE).unwrap();
-    context
-        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let slot = context
-        .get_slots_with_token()
-        .unwrap()
-        .into_iter()
-        .find(|slot| context.get_token_info(*slot).unwrap().label().trim_end() == TOKEN)
-        .unwrap();
-    {
-        let session = context.open_rw_session(slot).unwrap();
-        session
-            .login(UserType::User, Some(&AuthPin::new(PIN.into())))
-            .unwrap();
+    as_user(|session| {
         let key = session
             .find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
@@ -404,8 +398,7 @@ fn always_authenticate(dir: &Path, label: &str) {
             matches!(refused, Err(CkError::Pkcs11(RvError::UserNotLoggedIn, _))),
             "SoftHSM2 signs with an always-authenticate key without a context login: {refused:?}"
         );
-    }
-    context.finalize().unwrap();
+    });
 }
 
 #[test]
